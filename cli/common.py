@@ -1,0 +1,139 @@
+"""Shared CLI plumbing: services, output formats, JSON and duration options."""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import Annotated, Any
+from uuid import UUID
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from domain.errors import Invalid
+from domain.ids import parse_uuid
+from runner.bootstrap import Services, build
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+
+
+FormatOption = Annotated[
+    Format, typer.Option("--format", help="Output format: table for people, json/jsonl for scripts.")
+]
+
+
+@contextmanager
+def services(catch_up: bool = True) -> Iterator[Services]:
+    """Open the stores for one command; query commands first bring the read model up to date."""
+    svc = build()
+    try:
+        if catch_up:
+            svc.catch_up()
+        yield svc
+    finally:
+        svc.close()
+
+
+def uuid_arg(value: str, field: str) -> UUID:
+    return parse_uuid(value, field)
+
+
+def json_option(value: str | None, field: str, *, object_only: bool = True) -> Any:
+    """Parse a JSON option value, naming the option when it is malformed."""
+    if value is None:
+        return None
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise Invalid(f"{field}: malformed JSON: {exc}") from None
+    if object_only and not isinstance(parsed, dict):
+        raise Invalid(f"{field}: must be a JSON object")
+    return parsed
+
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
+
+
+def duration(value: str | None, field: str = "--timeout") -> float | None:
+    """Parse ``15m``, ``90s``, ``1h30m`` or plain seconds."""
+    if value is None:
+        return None
+    text = value.strip().lower()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    match = _DURATION.match(text)
+    if not text or not match or not any(match.groups()):
+        raise Invalid(f"{field}: {value!r} is not a duration (examples: 90s, 15m, 1h30m)")
+    hours, minutes, seconds = (float(g or 0) for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def console(stderr: bool = False) -> Console:
+    width = shutil.get_terminal_size((200, 24)).columns if sys.stdout.isatty() else 200
+    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
+
+
+def note(message: str) -> None:
+    """A line for people, on stderr, so stdout stays clean for scripts."""
+    typer.echo(message, err=True)
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def emit(data: Any, fmt: Format, columns: Sequence[str] = (), title: str = "",
+         render: Callable[[Any], None] | None = None) -> None:  # fmt: skip
+    """Print one object or a list of rows in the chosen format."""
+    if fmt is Format.json:
+        typer.echo(dumps(data))
+    elif fmt is Format.jsonl:
+        for row in data if isinstance(data, list) else [data]:
+            typer.echo(orjson.dumps(row).decode())
+    elif render is not None:
+        render(data)
+    else:
+        table(data if isinstance(data, list) else [data], columns, title)
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str = "") -> None:
+    out = Table(title=title or None, show_lines=False)
+    for column in columns:
+        out.add_column(column, no_wrap=column.endswith("id"), overflow="fold")
+    for row in rows:
+        out.add_row(*(cell(row.get(column)) for column in columns))
+    console().print(out)
+
+
+def write_csv(path: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    handle = sys.stdout if path == "-" else open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+    try:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows([[cell(v) if isinstance(v, dict | list) else v for v in row] for row in rows])
+    finally:
+        if handle is not sys.stdout:
+            handle.close()

@@ -1,0 +1,252 @@
+"""``agnt5 experiments``: define experiments, start runs, and inspect, compare and mine their runs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from cli.common import Format, FormatOption, emit, json_option, note, services, uuid_arg
+from cli.render import show_compare, show_summary, wait_and_report
+from domain.errors import Invalid, NotFound
+from domain.scoring import parse_scorer_spec, with_keys
+from projections import queries
+from runner import operations
+
+app = typer.Typer(help="Create experiments and run them over a dataset version.", no_args_is_help=True)
+runs = typer.Typer(help="Inspect, cancel, compare and mine experiment runs.", no_args_is_help=True)
+versions = typer.Typer(help="Immutable experiment versions (snapshots taken when runs start).", no_args_is_help=True)
+app.add_typer(runs, name="runs")
+app.add_typer(versions, name="versions")
+
+COLUMNS = ["id", "name", "dataset_id", "dataset_version_id", "revision", "versions", "created_at"]
+RUN_COLUMNS = ["id", "name", "status", "total", "done", "passed", "failed", "errored", "created_at"]
+TARGET_TYPES = ("component", "deployment", "prompt")
+
+ScorerOption = Annotated[
+    list[str] | None,
+    typer.Option("--builtin-scorer", help="Built-in scorer by name, or JSON {name, config}. Repeatable."),
+]
+ScorerIdOption = Annotated[list[str] | None, typer.Option("--scorer-id", help="Custom scorer UUID. Repeatable.")]
+ConfigOption = Annotated[
+    str | None, typer.Option("--config", help='JSON object, e.g. {"passed_threshold": 1} (gate: pass rate >= it).')
+]
+
+
+def _target(target_type: str, deployment_id: str | None, component_name: str | None,
+            component_type: str | None, prompt_id: str | None) -> dict[str, Any]:  # fmt: skip
+    if target_type not in TARGET_TYPES:
+        raise Invalid(f"--target-type: must be one of {', '.join(TARGET_TYPES)}, got {target_type!r}")
+    if target_type == "prompt":
+        if not prompt_id:
+            raise Invalid("--prompt-id: required with --target-type prompt")
+        return {"type": "prompt", "prompt_id": str(uuid_arg(prompt_id, "--prompt-id"))}
+    for flag, value in (("--deployment-id", deployment_id), ("--component-name", component_name),
+                        ("--component-type", component_type)):  # fmt: skip
+        if not value:
+            raise Invalid(f"{flag}: required with --target-type {target_type}")
+    return {
+        "type": "component",
+        "deployment_id": str(uuid_arg(str(deployment_id), "--deployment-id")),
+        "component_name": component_name,
+        "component_type": component_type,
+    }
+
+
+def _scorers(builtin: list[str] | None, scorer_ids: list[str] | None) -> list[dict[str, Any]]:
+    specs = [parse_scorer_spec(raw) for raw in builtin or []]
+    for raw in scorer_ids or []:
+        raise NotFound(f"--scorer-id: scorer {uuid_arg(raw, '--scorer-id')} not found")
+    if not specs:
+        raise Invalid("--builtin-scorer: attach at least one scorer (--builtin-scorer or --scorer-id)")
+    return with_keys(specs)
+
+
+@app.command("create")
+def create(
+    name: Annotated[str, typer.Option("--name", help="Experiment name.")],
+    dataset_id: Annotated[str, typer.Option("--dataset-id", help="Dataset to run over.")],
+    dataset_version_id: Annotated[str, typer.Option("--dataset-version-id", help="Published version to run over.")],
+    target_type: Annotated[str, typer.Option("--target-type", help="component, deployment or prompt.")] = "component",
+    deployment_id: Annotated[
+        str | None, typer.Option("--deployment-id", help="Deployment serving the component.")
+    ] = None,
+    component_name: Annotated[str | None, typer.Option("--component-name")] = None,
+    component_type: Annotated[
+        str | None, typer.Option("--component-type", help="function, agent, workflow, tool.")
+    ] = None,
+    prompt_id: Annotated[
+        str | None, typer.Option("--prompt-id", help="Prompt to target (--target-type prompt).")
+    ] = None,
+    builtin_scorer: ScorerOption = None,
+    scorer_id: ScorerIdOption = None,
+    config: ConfigOption = None,
+    description: Annotated[str, typer.Option("--description")] = "",
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Create an experiment: target x dataset version x scorers x config; prints its id."""
+    definition = {
+        "dataset_id": str(uuid_arg(dataset_id, "--dataset-id")),
+        "dataset_version_id": str(uuid_arg(dataset_version_id, "--dataset-version-id")),
+        "target": _target(target_type, deployment_id, component_name, component_type, prompt_id),
+        "scorers": _scorers(builtin_scorer, scorer_id),
+        "config": json_option(config, "--config") if config is not None else {},
+    }
+    with services(catch_up=False) as svc:
+        written = svc.app.create_experiment(name, description, definition)
+        svc.wait_for(written.position)
+        row = queries.experiment(svc.view, str(written.id))
+    if fmt is Format.table:
+        note(f"Created experiment {name!r}")
+        typer.echo(row["id"])
+    else:
+        emit(row, fmt)
+
+
+@app.command("update")
+def update(
+    experiment_id: str,
+    builtin_scorer: ScorerOption = None,
+    scorer_id: ScorerIdOption = None,
+    config: ConfigOption = None,
+    dataset_version_id: Annotated[str | None, typer.Option("--dataset-version-id")] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Edit the definition; the next run snapshots it as a new experiment version."""
+    changes: dict[str, Any] = {}
+    if builtin_scorer or scorer_id:
+        changes["scorers"] = _scorers(builtin_scorer, scorer_id)
+    if config is not None:
+        changes["config"] = json_option(config, "--config")
+    if dataset_version_id is not None:
+        changes["dataset_version_id"] = str(uuid_arg(dataset_version_id, "--dataset-version-id"))
+    if not changes:
+        raise Invalid("nothing to update: give --builtin-scorer, --scorer-id, --config or --dataset-version-id")
+    with services(catch_up=False) as svc:
+        written = svc.app.update_experiment(uuid_arg(experiment_id, "EXPERIMENT_ID"), changes)
+        svc.wait_for(written.position)
+        emit(queries.experiment(svc.view, str(written.id)), fmt, COLUMNS)
+
+
+@app.command("list")
+def list_(
+    dataset_id: Annotated[str, typer.Option("--dataset-id", help="Only experiments over this dataset.")] = "",
+    fmt: FormatOption = Format.table,
+) -> None:
+    """List experiments."""
+    with services() as svc:
+        emit(queries.experiments(svc.view, dataset_id), fmt, COLUMNS)
+
+
+@versions.command("list")
+def versions_list(experiment_id: str, fmt: FormatOption = Format.table) -> None:
+    """List an experiment's immutable versions."""
+    with services() as svc:
+        rows = queries.experiment_versions(svc.view, str(uuid_arg(experiment_id, "EXPERIMENT_ID")))
+        emit(rows, fmt, ["id", "number", "created_at"])
+
+
+@app.command("run")
+def run(
+    experiment_id: str,
+    name: Annotated[str, typer.Option("--name", help="Label the run, e.g. pr-1234.")] = "",
+    deployment_id: Annotated[str | None, typer.Option("--deployment-id", help="Candidate deployment to run.")] = None,
+    experiment_version_id: Annotated[
+        str | None, typer.Option("--experiment-version-id", help="Re-run an older experiment version.")
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Block until the run finishes.")] = False,
+    timeout: Annotated[str | None, typer.Option("--timeout", help="Give up waiting after this long (15m).")] = None,
+    fail_on_gate: Annotated[
+        bool,
+        typer.Option("--fail-on-gate/--no-fail-on-gate", help="Exit 2 when the gate fails (--fail-on-gate=false)."),
+    ] = True,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Start a run (fire and forget; prints the run id), or with --wait block and gate.
+
+    Exit codes with --wait: 0 gate passed, 2 gate failed, 3 run failed or cancelled, 4 wait timed out,
+    1 usage or input error.
+    """
+    with services(catch_up=False) as svc:
+        summary = operations.start_run(
+            svc,
+            uuid_arg(experiment_id, "EXPERIMENT_ID"),
+            name,
+            uuid_arg(deployment_id, "--deployment-id") if deployment_id else None,
+            uuid_arg(experiment_version_id, "--experiment-version-id") if experiment_version_id else None,
+        )
+        if not wait:
+            if fmt is Format.table:
+                note(f"Started run {summary['name']!r} of experiment {experiment_id}")
+                typer.echo(summary["id"])
+            else:
+                emit(summary, fmt)
+            return
+        note(f"Started run {summary['name']!r} ({summary['id']}); waiting")
+        raise typer.Exit(wait_and_report(svc, summary["id"], timeout, fail_on_gate, fmt))
+
+
+@runs.command("list")
+def runs_list(experiment_id: str, fmt: FormatOption = Format.table) -> None:
+    """List an experiment's runs."""
+    with services() as svc:
+        emit(queries.runs(svc.view, str(uuid_arg(experiment_id, "EXPERIMENT_ID"))), fmt, RUN_COLUMNS)
+
+
+@runs.command("show")
+def runs_show(run_id: str, fmt: FormatOption = Format.table) -> None:
+    """One run's summary: status, pass rate, gate and per-scorer aggregates."""
+    with services() as svc:
+        show_summary(operations.summary(svc, str(uuid_arg(run_id, "RUN_ID"))), fmt)
+
+
+@runs.command("cancel")
+def runs_cancel(experiment_id: str, run_id: str, fmt: FormatOption = Format.table) -> None:
+    """Cancel a running run; what finished before is kept."""
+    with services(catch_up=False) as svc:
+        written = svc.app.cancel_run(uuid_arg(run_id, "RUN_ID"), experiment_id=uuid_arg(experiment_id, "EXPERIMENT_ID"))
+        svc.wait_for(written.position)
+        show_summary(operations.summary(svc, str(written.id)), fmt)
+
+
+@runs.command("compare")
+def runs_compare(base_run_id: str, compare_run_id: str, fmt: FormatOption = Format.table) -> None:
+    """Compare a candidate run with a baseline: score movement and pass/fail flips."""
+    with services() as svc:
+        base, other = str(uuid_arg(base_run_id, "BASE_RUN_ID")), str(uuid_arg(compare_run_id, "COMPARE_RUN_ID"))
+        show_compare(operations.compare_runs(svc, base, other), fmt)
+
+
+@runs.command("regression-dataset")
+def runs_regression_dataset(
+    run_id: str,
+    name: Annotated[str, typer.Option("--name", help="Name of the new dataset and experiment.")],
+    run_item_id: Annotated[
+        list[str] | None, typer.Option("--run-item-id", help="Only these items. Repeatable.")
+    ] = None,
+    start_run: Annotated[
+        bool, typer.Option("--start-run", help="Start the regression experiment's first run.")
+    ] = False,
+    deployment_id: Annotated[str | None, typer.Option("--deployment-id", help="Run it against this candidate.")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="With --start-run: wait and gate (same exit codes).")] = False,
+    timeout: Annotated[str | None, typer.Option("--timeout")] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Turn a run's failed items into a published dataset, an experiment over it, and optionally a run."""
+    ids = [str(uuid_arg(r, "--run-item-id")) for r in run_item_id or []]
+    with services() as svc:
+        result = operations.regression_dataset(
+            svc, str(uuid_arg(run_id, "RUN_ID")), name, ids, start_run,
+            uuid_arg(deployment_id, "--deployment-id") if deployment_id else None,
+        )  # fmt: skip
+        if fmt is Format.table:
+            note(f"Created dataset {result['dataset_id']} ({result['items']} items, version "
+                 f"{result['dataset_version_id']}) and experiment {result['experiment_id']}")  # fmt: skip
+            if result["run"]:
+                note(f"Started run {result['run']['id']}")
+        else:
+            emit(result, fmt)
+        if start_run and wait:
+            raise typer.Exit(wait_and_report(svc, result["run"]["id"], timeout, True, fmt))
+        if fmt is Format.table:
+            typer.echo(result["dataset_id"])

@@ -1,0 +1,79 @@
+"""The ``agnt5`` command: composes the noun apps and maps errors to one line and an exit code."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from cli import datasets, deployments, experiments, projections, reports, scores
+from domain.errors import EvalsError
+
+EXIT_USAGE = 1
+BOOL_FLAGS = ("--fail-on-gate",)
+
+
+def _bool_flag(arg: str) -> str:
+    """Accept the documented ``--fail-on-gate=false`` spelling of a boolean flag."""
+    flag, _, value = arg.partition("=")
+    if flag in BOOL_FLAGS and value.lower() in ("false", "0", "no"):
+        return "--no-" + flag[2:]
+    if flag in BOOL_FLAGS and value.lower() in ("true", "1", "yes"):
+        return flag
+    return arg
+
+
+class Agnt5Group(TyperGroup):
+    """Maps errors once: a domain error or a usage error is one clean line on stderr and exit code 1.
+
+    (Click's usage errors would exit 2, which belongs to the CI gate here.)
+    """
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EvalsError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        args = [_bool_flag(arg) for arg in (sys.argv[1:] if args is None else list(args))]
+        try:
+            code = super().main(args, *rest, **kwargs)
+        except typer.Abort:
+            typer.echo("Aborted.", err=True)
+            sys.exit(EXIT_USAGE)
+        except Exception as exc:
+            show = getattr(exc, "show", None)
+            if show is None or not hasattr(exc, "exit_code"):
+                raise
+            show()  # a click usage error: unknown option, missing argument, bad value ...
+            sys.exit(EXIT_USAGE)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = typer.Typer(
+    cls=Agnt5Group,
+    help="agnt5-evals: datasets, experiments, scorers, reports and CI gates on an event log.\n\n"
+    "Exit codes: 0 ok / gate passed, 1 usage or input error, 2 gate failed, 3 run failed or cancelled, "
+    "4 wait timed out.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(datasets.app, name="datasets")
+app.add_typer(deployments.app, name="deployments")
+app.add_typer(experiments.app, name="experiments")
+app.add_typer(reports.app, name="reports")
+app.add_typer(scores.app, name="scores")
+app.add_typer(projections.app, name="projections")
+
+
+def main() -> None:
+    app(prog_name="agnt5")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""How runs, gates and comparisons look on a terminal; and the wait-and-gate loop with its exit codes."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from rich.table import Table
+
+from cli.common import Format, cell, console, duration, emit, note
+from domain.gates import EXIT_GATE_FAILED, EXIT_GATE_PASSED, EXIT_RUN_FAILED, EXIT_TIMEOUT
+from runner import operations
+from runner.bootstrap import Services
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.1f}%"
+
+
+def show_summary(summary: dict[str, Any], fmt: Format) -> None:
+    """Status, pass rate, gate and per-scorer aggregates."""
+    if fmt is not Format.table:
+        emit(summary, fmt)
+        return
+    gate = summary["gate"]
+    verdict = "PASSED" if gate["passed"] else ("FAILED" if summary["status"] == "completed" else "-")
+    lines = [
+        f"run        {summary['id']}  {summary['name']}",
+        f"status     {summary['status']}" + (f" ({summary['reason']})" if summary["reason"] else ""),
+        f"items      {summary['done_items']}/{summary['total_items']} done: {summary['passed_items']} passed, "
+        f"{summary['failed_items']} failed, {summary['errored_items']} errored",
+        f"pass rate  {_pct(summary['pass_rate'])}",
+        f"gate       {verdict} (passed_threshold {gate['passed_threshold']})",
+    ]
+    out = console()
+    for line in lines:
+        out.print(line)
+    table = Table(show_lines=False)
+    for column in ("scorer", "mean", "passed", "failed", "errored", "pass rate"):
+        table.add_column(column)
+    for s in summary["scorers"]:
+        table.add_row(s["scorer"], cell(s["mean_score"]), str(s["passed"]), str(s["failed"]), str(s["errored"]),
+                      _pct(s["pass_rate"]))  # fmt: skip
+    out.print(table)
+
+
+def show_compare(result: dict[str, Any], fmt: Format) -> None:
+    if fmt is not Format.table:
+        emit(result, fmt)
+        return
+    out = console()
+    base, other = result["base"], result["compare"]
+    out.print(
+        f"base     {result['base_run_id']}  pass rate {_pct(base['pass_rate'])} ({base['passed']}/{base['total']})"
+    )
+    out.print(f"compare  {result['compare_run_id']}  pass rate {_pct(other['pass_rate'])} "
+              f"({other['passed']}/{other['total']})  delta {result['pass_rate_delta'] * 100:+.1f} pts")  # fmt: skip
+    if not result["same_dataset_version"]:
+        out.print("note     the runs use different dataset versions; items are paired by dataset item id")
+    table = Table(title="score movement")
+    for column in ("scorer", "base mean", "compare mean", "delta"):
+        table.add_column(column)
+    for s in result["scorers"]:
+        delta = "" if s["delta"] is None else f"{s['delta']:+.3f}"
+        table.add_row(s["scorer"], cell(s["base_mean"]), cell(s["compare_mean"]), delta)
+    out.print(table)
+    for key, title in (("newly_failing", "pass -> fail"), ("newly_passing", "fail -> pass")):
+        out.print(f"{title}: {len(result[key])}")
+        for flip in result[key]:
+            out.print(f"  {flip['dataset_item_id']}  {flip['base_status']} -> {flip['compare_status']}  "
+                      f"(run item {flip['compare_run_item_id']})")  # fmt: skip
+
+
+class Progress:
+    """A plain progress line on stderr every few seconds (every second on a terminal)."""
+
+    def __init__(self) -> None:
+        self.every = 1.0 if sys.stderr.isatty() else 5.0
+        self.last = 0.0
+
+    def __call__(self, summary: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        note(f"{summary['done_items']}/{summary['total_items']} done: {summary['passed_items']} passed, "
+             f"{summary['failed_items']} failed, {summary['errored_items']} errored")  # fmt: skip
+
+
+def run_exit_code(summary: dict[str, Any], fail_on_gate: bool) -> int:
+    if summary["status"] != "completed":
+        return EXIT_RUN_FAILED
+    if summary["gate"]["passed"] or not fail_on_gate:
+        return EXIT_GATE_PASSED
+    return EXIT_GATE_FAILED
+
+
+def wait_and_report(svc: Services, run_id: str, timeout: str | None, gate_matters: bool, fmt: Format) -> int:
+    """Wait for a run, print its summary, and return the documented exit code."""
+    summary = operations.wait_for_run(svc, run_id, duration(timeout), Progress())
+    if summary is None:
+        note(f"timed out waiting for run {run_id}; it keeps running (agnt5 reports wait {run_id})")
+        if fmt is not Format.table:
+            emit(operations.summary(svc, run_id), fmt)
+        return EXIT_TIMEOUT
+    show_summary(summary, fmt)
+    code = run_exit_code(summary, gate_matters)
+    if code == EXIT_GATE_FAILED:
+        note(f"gate failed: pass rate {_pct(summary['pass_rate'])} < passed_threshold "
+             f"{summary['gate']['passed_threshold']}")  # fmt: skip
+    elif code == EXIT_RUN_FAILED:
+        note(f"run {summary['status']}" + (f": {summary['reason']}" if summary["reason"] else ""))
+    return code

@@ -1,0 +1,98 @@
+"""``agnt5 reports``: summaries, failures, the CI gate, waiting, and exports of a run."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.common import Format, FormatOption, emit, note, services, uuid_arg, write_csv
+from cli.render import run_exit_code, show_summary, wait_and_report
+from domain.errors import Invalid
+from domain.gates import EXIT_TIMEOUT
+from domain.reports import EXPORT_COLUMNS, export_rows
+from projections import queries
+from runner import operations
+
+app = typer.Typer(help="Run reports for people and for CI.", no_args_is_help=True)
+
+FAILURE_COLUMNS = ["id", "position", "dataset_item_id", "status", "error", "failed_scorers"]
+
+
+@app.command("summary")
+def summary(run_id: str, fmt: FormatOption = Format.table) -> None:
+    """Same as ``experiments runs show``."""
+    with services() as svc:
+        show_summary(operations.summary(svc, str(uuid_arg(run_id, "RUN_ID"))), fmt)
+
+
+@app.command("failures")
+def failures(run_id: str, fmt: FormatOption = Format.table) -> None:
+    """Failed and errored run items only, with the scorers that failed them."""
+    with services() as svc:
+        rid = str(uuid_arg(run_id, "RUN_ID"))
+        queries.run(svc.view, rid)
+        items = queries.run_items(svc.view, rid, ("failed", "errored"))
+    for item in items:
+        item["failed_scorers"] = ", ".join(
+            f"{s['scorer_key']}={s['score']:.2f}" + (f" ({s['label']})" if s["label"] else "")
+            for s in item["scores"]
+            if not s["passed"]
+        )
+    emit(items, fmt, FAILURE_COLUMNS)
+
+
+@app.command("ci")
+def ci(run_id: str, fmt: FormatOption = Format.table) -> None:
+    """Print the gate verdict of a run. Exit 0 passed, 2 gate failed, 3 run failed/cancelled, 4 still running."""
+    with services() as svc:
+        result = operations.summary(svc, str(uuid_arg(run_id, "RUN_ID")))
+    show_summary(result, fmt)
+    if result["status"] == "running":
+        note("no verdict yet: the run is still running")
+        raise typer.Exit(EXIT_TIMEOUT)
+    raise typer.Exit(run_exit_code(result, True))
+
+
+@app.command("wait")
+def wait(
+    run_id: str,
+    timeout: Annotated[str | None, typer.Option("--timeout", help="Give up after this long (15m).")] = None,
+    fail_on_gate: Annotated[
+        bool,
+        typer.Option("--fail-on-gate/--no-fail-on-gate", help="Exit 2 when the gate fails (--fail-on-gate=false)."),
+    ] = True,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Wait on a started run. Exit 0 gate passed, 2 gate failed, 3 run failed/cancelled, 4 timed out."""
+    with services() as svc:
+        raise typer.Exit(wait_and_report(svc, str(uuid_arg(run_id, "RUN_ID")), timeout, fail_on_gate, fmt))
+
+
+@app.command("export")
+def export(
+    run_id: str,
+    artifact_format: Annotated[str, typer.Option("--artifact-format", help="csv or jsonl.")] = "csv",
+    out_file: Annotated[str, typer.Option("--out-file", "-o", help="Output path; - for stdout.")] = "-",
+) -> None:
+    """Export per-item results: one row per (run item, scorer)."""
+    if artifact_format not in ("csv", "jsonl"):
+        raise Invalid(f"--artifact-format: must be csv or jsonl, got {artifact_format!r}")
+    with services() as svc:
+        rid = str(uuid_arg(run_id, "RUN_ID"))
+        run = queries.run(svc.view, rid)
+        experiment = queries.experiment(svc.view, run["experiment_id"])
+        rows = export_rows(experiment["name"], run, queries.run_items(svc.view, rid))
+    if artifact_format == "csv":
+        write_csv(out_file, EXPORT_COLUMNS, rows)
+    else:
+        records = [dict(zip(EXPORT_COLUMNS, row, strict=True)) for row in rows]
+        if out_file == "-":
+            emit(records, Format.jsonl)
+        else:
+            import orjson
+
+            with open(out_file, "wb") as handle:
+                handle.writelines(orjson.dumps(r) + b"\n" for r in records)
+    if out_file != "-":
+        note(f"Wrote {len(rows)} rows to {out_file}")

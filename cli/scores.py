@@ -1,0 +1,55 @@
+"""``agnt5 scores``: per-item scores of a run, and the evidence behind one score."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.common import Format, FormatOption, emit, services, uuid_arg
+from domain.errors import Invalid
+from domain.reports import EVIDENCE_PARTS, evidence
+from projections import queries
+
+app = typer.Typer(help="Scores and their evidence.", no_args_is_help=True)
+
+COLUMNS = ["id", "run_item_id", "scorer_key", "score", "passed", "errored", "label", "explanation"]
+
+
+@app.command("list")
+def list_(
+    run_id: Annotated[str, typer.Option("--run-id", help="Scores of this run.")] = "",
+    run_item_id: Annotated[str, typer.Option("--run-item-id", help="Scores of this run item.")] = "",
+    scorer: Annotated[str, typer.Option("--scorer", help="Only this scorer (its key).")] = "",
+    fmt: FormatOption = Format.table,
+) -> None:
+    """List scores, filtered by run, run item or scorer."""
+    if not run_id and not run_item_id:
+        raise Invalid("give --run-id or --run-item-id")
+    rid = str(uuid_arg(run_id, "--run-id")) if run_id else ""
+    iid = str(uuid_arg(run_item_id, "--run-item-id")) if run_item_id else ""
+    with services() as svc:
+        if rid:
+            queries.run(svc.view, rid)
+        emit(queries.scores(svc.view, rid, iid, scorer), fmt, COLUMNS)
+
+
+@app.command("evidence")
+def evidence_(
+    score_id: str,
+    include: Annotated[
+        str, typer.Option("--include", help="Comma-separated: scorer_input,scorer_output,evidence.")
+    ] = ",".join(EVIDENCE_PARTS),
+    fmt: Annotated[Format, typer.Option("--format")] = Format.json,
+) -> None:
+    """Show what a scorer saw, what it returned, and its evidence."""
+    parts = [p.strip() for p in include.split(",") if p.strip()]
+    unknown = [p for p in parts if p not in EVIDENCE_PARTS]
+    if unknown or not parts:
+        raise Invalid(f"--include: unknown part {unknown[0] if unknown else ''!r} (use {', '.join(EVIDENCE_PARTS)})")
+    with services() as svc:
+        score = queries.score(svc.view, str(uuid_arg(score_id, "SCORE_ID")))
+        item = queries.run_item(svc.view, score["run_item_id"])
+        run = queries.run(svc.view, score["run_id"])
+        source = queries.dataset_item(svc.view, run["dataset_version_id"], item["dataset_item_id"])
+    emit(evidence(score, item, source, parts), Format.jsonl if fmt is Format.jsonl else Format.json)

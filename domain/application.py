@@ -1,0 +1,259 @@
+"""The Application: the only way to write. Commands check invariants, then save events atomically."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+from uuid import UUID, uuid4
+
+import orjson
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Transcoder
+
+from domain.errors import Conflict, Invalid, NotFound
+from domain.gates import check_config
+from domain.model import (
+    Dataset,
+    DatasetVersion,
+    DatasetVersionChunk,
+    Deployment,
+    Experiment,
+    ExperimentVersion,
+)
+from domain.runs import Run
+from domain.transcoding import OrjsonTranscoder
+
+A = TypeVar("A", bound=Aggregate)
+
+ITEMS_PER_EVENT = 500
+COMPONENT_TYPES = ("function", "agent", "workflow", "tool")
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a command wrote: the id it concerns and the log position of its last event."""
+
+    id: UUID
+    position: int
+    number: int = 0
+
+
+def _chunks(items: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def check_item(raw: Any, where: str) -> dict[str, Any]:
+    """Validate one dataset item ({input, expected_output?, metadata?, events?, split?})."""
+    if not isinstance(raw, dict):
+        raise Invalid(f"{where}: an item must be a JSON object")
+    unknown = sorted(set(raw) - {"input", "expected_output", "metadata", "events", "split", "id"})
+    if unknown:
+        raise Invalid(f"{where}: unknown field {unknown[0]!r}")
+    if "input" not in raw:
+        raise Invalid(f"{where}: field 'input' is required")
+    if not isinstance(raw.get("metadata", {}), dict):
+        raise Invalid(f"{where}: field 'metadata' must be an object")
+    if not isinstance(raw.get("events", []), list):
+        raise Invalid(f"{where}: field 'events' must be an array")
+    if not isinstance(raw.get("split", ""), str | None):
+        raise Invalid(f"{where}: field 'split' must be a string")
+    return {
+        "id": str(raw.get("id") or uuid4()),
+        "input": raw["input"],
+        "expected_output": raw.get("expected_output"),
+        "metadata": raw.get("metadata") or {},
+        "events": raw.get("events") or [],
+        "split": raw.get("split"),
+    }
+
+
+class EvalsApplication(Application[UUID]):
+    """Datasets, deployments, experiments and runs, as one event-sourced application."""
+
+    name = "agnt5"
+    snapshotting_intervals = {Run: 100}
+
+    def construct_transcoder(self) -> Transcoder:
+        return OrjsonTranscoder()
+
+    # -- reading aggregates --------------------------------------------------------------------------
+
+    def get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
+        try:
+            aggregate: Aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"{what} {aggregate_id} not found") from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(f"{what} {aggregate_id} not found")
+        return aggregate
+
+    def _save(self, *aggregates: Aggregate) -> int:
+        try:
+            recordings = self.save(*aggregates)
+        except IntegrityError:
+            raise Conflict("another writer changed this entity at the same time; try again") from None
+        return recordings[-1].notification.id if recordings else 0
+
+    # -- datasets ------------------------------------------------------------------------------------
+
+    def create_dataset(self, name: str, description: str = "", metadata: dict[str, Any] | None = None) -> Written:
+        if not name.strip():
+            raise Invalid("--name: must not be empty")
+        dataset = Dataset(name=name.strip(), description=description, metadata=metadata or {})
+        return Written(dataset.id, self._save(dataset))
+
+    def add_items(self, dataset_id: UUID, raw_items: list[Any]) -> Written:
+        """Add items to the draft: all of them or, on any invalid item, none."""
+        items = [check_item(raw, f"item {n}") for n, raw in enumerate(raw_items, start=1)]
+        if not items:
+            raise Invalid("items: the input holds no items")
+        dataset = self.get(Dataset, dataset_id, "dataset")
+        position = 0
+        for chunk in _chunks(items, ITEMS_PER_EVENT):
+            dataset.add_items(chunk)
+            position = self._save(dataset)
+        return Written(dataset.id, position, len(items))
+
+    def publish(self, dataset_id: UUID, description: str = "", metadata: dict[str, Any] | None = None) -> Written:
+        """Snapshot the draft as the next numbered, immutable version."""
+        dataset = self.get(Dataset, dataset_id, "dataset")
+        dataset.check_publishable()
+        number = dataset.next_version_number
+        items = list(dataset.draft.values())
+        chunks = [
+            DatasetVersionChunk(
+                dataset_version_id=DatasetVersion.create_id(dataset.id, number),
+                index=k,
+                start=k * ITEMS_PER_EVENT,
+                items=part,
+            )
+            for k, part in enumerate(_chunks(items, ITEMS_PER_EVENT))
+        ]
+        for chunk in chunks:  # one small save each; unreferenced chunks of a crashed publish are inert
+            self._save(chunk)
+        version = DatasetVersion(
+            dataset_id=dataset.id,
+            number=number,
+            description=description,
+            metadata=metadata or {},
+            n_items=len(items),
+            chunk_ids=[str(c.id) for c in chunks],
+        )
+        dataset.record_version(version_id=version.id, number=number, n_items=len(items), description=description)
+        return Written(version.id, self._save(dataset, version), number)
+
+    def version_items(self, version: DatasetVersion) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for chunk_id in version.chunk_ids:
+            items.extend(self.get(DatasetVersionChunk, UUID(chunk_id), "dataset version chunk").items)
+        return items
+
+    def dataset_version(self, dataset_id: UUID, version_id: UUID) -> DatasetVersion:
+        self.get(Dataset, dataset_id, "dataset")
+        version = self.get(DatasetVersion, version_id, "dataset version")
+        if version.dataset_id != dataset_id:
+            raise Invalid(f"--dataset-version-id: version {version_id} belongs to another dataset")
+        return version
+
+    # -- deployments ---------------------------------------------------------------------------------
+
+    def create_deployment(
+        self, name: str, module: str, path: str, components: list[dict[str, str]], url: str = ""
+    ) -> Written:
+        if not name.strip():
+            raise Invalid("--name: must not be empty")
+        if not components:
+            raise Invalid(f"--module: {module} defines no components (mark callables with @component)")
+        for component in components:
+            if component.get("type") not in COMPONENT_TYPES:
+                raise Invalid(f"component {component.get('name')!r}: unknown type {component.get('type')!r}")
+        deployment = Deployment(
+            name=name.strip(), kind="python", module=module, path=path, url=url, components=components
+        )
+        return Written(deployment.id, self._save(deployment))
+
+    # -- experiments ---------------------------------------------------------------------------------
+
+    def check_target(self, target: dict[str, Any]) -> None:
+        if target.get("type") == "prompt":
+            raise NotFound(f"--prompt-id: prompt {target.get('prompt_id')} not found")
+        deployment = self.get(Deployment, UUID(str(target["deployment_id"])), "deployment")
+        deployment.check_component(str(target["component_name"]), str(target["component_type"]))
+
+    def check_definition(self, definition: dict[str, Any]) -> dict[str, Any]:
+        self.dataset_version(UUID(definition["dataset_id"]), UUID(definition["dataset_version_id"]))
+        self.check_target(definition["target"])
+        if not definition["scorers"]:
+            raise Invalid("scorers: attach at least one --builtin-scorer or --scorer-id")
+        check_config(definition["config"])
+        return definition
+
+    def create_experiment(self, name: str, description: str, definition: dict[str, Any]) -> Written:
+        if not name.strip():
+            raise Invalid("--name: must not be empty")
+        experiment = Experiment(
+            name=name.strip(), description=description, definition=self.check_definition(definition)
+        )
+        return Written(experiment.id, self._save(experiment))
+
+    def update_experiment(self, experiment_id: UUID, changes: dict[str, Any]) -> Written:
+        experiment = self.get(Experiment, experiment_id, "experiment")
+        definition = {**experiment.definition, **changes}
+        experiment.update_definition(self.check_definition(definition))
+        return Written(experiment.id, self._save(experiment), experiment.revision)
+
+    # -- runs ----------------------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        experiment_id: UUID,
+        name: str = "",
+        deployment_id: UUID | None = None,
+        experiment_version_id: UUID | None = None,
+    ) -> Written:
+        """Snapshot the definition (reusing the latest version if unchanged) and start a run."""
+        experiment = self.get(Experiment, experiment_id, "experiment")
+        to_save: list[Aggregate] = [experiment]
+        if experiment_version_id is not None:
+            version = self.get(ExperimentVersion, experiment_version_id, "experiment version")
+            if version.experiment_id != experiment.id:
+                raise Invalid(f"--experiment-version-id: {experiment_version_id} belongs to another experiment")
+        elif experiment.needs_new_version:
+            version = ExperimentVersion(
+                experiment_id=experiment.id, number=experiment.versions + 1, definition=experiment.definition
+            )
+            experiment.record_version(version_id=version.id, number=version.number, revision=experiment.revision)
+            to_save.append(version)
+        else:
+            version = self.get(ExperimentVersion, cast(UUID, experiment.latest_version_id), "experiment version")
+        spec = orjson.loads(orjson.dumps(version.definition))
+        if deployment_id is not None:
+            spec["target"] = {**spec["target"], "deployment_id": str(deployment_id)}
+            self.check_target(spec["target"])
+        dataset_version = self.get(DatasetVersion, UUID(spec["dataset_version_id"]), "dataset version")
+        run = Run(
+            experiment_id=experiment.id,
+            experiment_version_id=version.id,
+            dataset_id=dataset_version.dataset_id,
+            dataset_version_id=dataset_version.id,
+            name=name or f"run-{os.urandom(3).hex()}",
+            spec=spec,
+            n_items=dataset_version.n_items,
+            repetitions=int(spec["config"].get("repetitions", 1)),
+        )
+        to_save.append(run)
+        return Written(run.id, self._save(*to_save), version.number)
+
+    def cancel_run(self, run_id: UUID, reason: str = "cancelled by user", experiment_id: UUID | None = None) -> Written:
+        run = self.get(Run, run_id, "run")
+        if experiment_id is not None and run.experiment_id != experiment_id:
+            raise Invalid(f"run {run_id} does not belong to experiment {experiment_id}")
+        run.cancel(reason)
+        return Written(run.id, self._save(run))
+
+    def fail_run(self, run_id: UUID, reason: str) -> Written:
+        run = self.get(Run, run_id, "run")
+        run.fail(reason)
+        return Written(run.id, self._save(run))

@@ -1,0 +1,124 @@
+"""Item pass, run gate and run comparison: pure functions over rows the read models return."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from domain.errors import Invalid
+
+EXIT_GATE_PASSED = 0
+EXIT_USAGE = 1
+EXIT_GATE_FAILED = 2
+EXIT_RUN_FAILED = 3
+EXIT_TIMEOUT = 4
+
+
+def item_status(target_error: str | None, scores: Iterable[Mapping[str, Any]]) -> str:
+    """``errored`` if the target failed, else ``passed`` only when every scorer passed."""
+    if target_error is not None:
+        return "errored"
+    return "passed" if all(bool(s["passed"]) for s in scores) else "failed"
+
+
+def check_config(config: Any) -> dict[str, Any]:
+    """Validate an experiment config object (``--config``), naming the bad field."""
+    if not isinstance(config, dict):
+        raise Invalid("--config: must be a JSON object, for example '{\"passed_threshold\": 1}'")
+    threshold = config.get("passed_threshold", 1)
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+        raise Invalid(f"--config: passed_threshold must be a number between 0 and 1, got {threshold!r}")
+    repetitions = config.get("repetitions", 1)
+    if isinstance(repetitions, bool) or not isinstance(repetitions, int) or not 1 <= repetitions <= 100:
+        raise Invalid(f"--config: repetitions must be an integer from 1 to 100, got {repetitions!r}")
+    return config
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The CI gate verdict of a finished run."""
+
+    status: str
+    total: int
+    passed_items: int
+    pass_rate: float
+    threshold: float
+    gate_passed: bool
+
+    @property
+    def exit_code(self) -> int:
+        if self.status != "completed":
+            return EXIT_RUN_FAILED
+        return EXIT_GATE_PASSED if self.gate_passed else EXIT_GATE_FAILED
+
+
+def pass_rate(passed: int, total: int) -> float:
+    return passed / total if total else 0.0
+
+
+def verdict(status: str, total: int, passed_items: int, config: Mapping[str, Any]) -> Verdict:
+    """Gate: pass rate (passed / total, errored items count as not passed) >= passed_threshold."""
+    threshold = float(config.get("passed_threshold", 1))
+    rate = pass_rate(passed_items, total)
+    gate = status == "completed" and total > 0 and rate >= threshold
+    return Verdict(status, total, passed_items, rate, threshold, gate)
+
+
+def compare(base_items: Iterable[Mapping[str, Any]], compare_items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Pair run items by (dataset item, repetition): pass-rate and per-scorer mean movement, and flips.
+
+    Each item mapping has ``dataset_item_id``, ``repetition``, ``run_item_id``, ``status`` and
+    ``scores`` (scorer key -> score).
+    """
+    base = {(i["dataset_item_id"], i["repetition"]): i for i in base_items}
+    other = {(i["dataset_item_id"], i["repetition"]): i for i in compare_items}
+    flips: dict[str, list[dict[str, Any]]] = {"newly_failing": [], "newly_passing": []}
+    for key in sorted(base.keys() & other.keys()):
+        was, now = base[key]["status"] == "passed", other[key]["status"] == "passed"
+        if was != now:
+            flips["newly_passing" if now else "newly_failing"].append(
+                {
+                    "dataset_item_id": key[0],
+                    "repetition": key[1],
+                    "base_run_item_id": base[key]["run_item_id"],
+                    "compare_run_item_id": other[key]["run_item_id"],
+                    "base_status": base[key]["status"],
+                    "compare_status": other[key]["status"],
+                }
+            )
+    paired = base.keys() & other.keys()
+    return {
+        "paired_items": len(paired),
+        "base": _side(base.values()),
+        "compare": _side(other.values()),
+        "pass_rate_delta": _side(other.values())["pass_rate"] - _side(base.values())["pass_rate"],
+        "scorers": _scorer_movement(base.values(), other.values()),
+        **flips,
+        "only_in_base": sorted(k[0] for k in base.keys() - other.keys()),
+        "only_in_compare": sorted(k[0] for k in other.keys() - base.keys()),
+    }
+
+
+def _side(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    rows = list(items)
+    passed = sum(1 for i in rows if i["status"] == "passed")
+    return {"total": len(rows), "passed": passed, "pass_rate": pass_rate(passed, len(rows))}
+
+
+def _means(items: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    sums: dict[str, list[float]] = {}
+    for item in items:
+        for key, score in item["scores"].items():
+            sums.setdefault(key, []).append(float(score))
+    return {key: sum(values) / len(values) for key, values in sums.items()}
+
+
+def _scorer_movement(base: Iterable[Mapping[str, Any]], other: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    before, after = _means(base), _means(other)
+    rows = []
+    for key in sorted(before.keys() | after.keys()):
+        b, a = before.get(key), after.get(key)
+        delta = a - b if a is not None and b is not None else None
+        rows.append({"scorer": key, "base_mean": b, "compare_mean": a, "delta": delta})
+    return rows

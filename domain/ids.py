@@ -1,0 +1,37 @@
+"""Deterministic ids: duplicates collide in the event store instead of being policed in code."""
+
+from __future__ import annotations
+
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+NAMESPACE = uuid5(NAMESPACE_URL, "https://agnt5-evals/ids")
+
+
+def dataset_version_id(dataset_id: UUID, number: int) -> UUID:
+    return uuid5(dataset_id, f"version-{number}")
+
+
+def experiment_version_id(experiment_id: UUID, number: int) -> UUID:
+    return uuid5(experiment_id, f"version-{number}")
+
+
+def run_chunk_id(run_id: UUID, chunk_no: int) -> UUID:
+    return uuid5(run_id, f"chunk-{chunk_no}")
+
+
+def run_item_id(run_id: UUID, dataset_item_id: str, repetition: int) -> UUID:
+    return uuid5(run_id, f"item-{dataset_item_id}-{repetition}")
+
+
+def score_id(run_item: UUID, index: int, scorer: str) -> UUID:
+    return uuid5(run_item, f"score-{index}-{scorer}")
+
+
+def parse_uuid(value: str, field: str) -> UUID:
+    """Parse a user-supplied id, naming the field when it is not a UUID."""
+    from domain.errors import Invalid
+
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise Invalid(f"{field}: {value!r} is not a valid id (expected a UUID)") from None

@@ -1,0 +1,171 @@
+"""Aggregates and their events.
+
+Each command method decides (raising ``domain.errors``); each ``@event`` method only assigns state,
+because it runs again on every replay. Module and class names are event topics: do not rename.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain import ids
+from domain.errors import Conflict, Invalid
+
+JSON = Any
+
+
+class Dataset(Aggregate):
+    """A dataset: one mutable draft and numbered immutable versions."""
+
+    @event("Created")
+    def __init__(self, name: str, description: str, metadata: dict[str, JSON]) -> None:
+        self.name = name
+        self.description = description
+        self.metadata = metadata
+        self.draft: dict[str, dict[str, JSON]] = {}
+        self.draft_dirty = False
+        self.version_numbers: list[int] = []
+
+    @property
+    def next_version_number(self) -> int:
+        return len(self.version_numbers) + 1
+
+    def add_items(self, items: list[dict[str, JSON]]) -> None:
+        """Add items (each with its own ``id``) to the draft."""
+        if not items:
+            raise Invalid("items: nothing to add")
+        clash = [item["id"] for item in items if item["id"] in self.draft]
+        if clash:
+            raise Conflict(f"item id {clash[0]} is already in the draft")
+        self._items_added(items=items)
+
+    @event("ItemsAdded")
+    def _items_added(self, items: list[dict[str, JSON]]) -> None:
+        for item in items:
+            self.draft[item["id"]] = item
+        self.draft_dirty = True
+
+    def check_publishable(self) -> None:
+        if not self.draft:
+            raise Conflict(f"dataset {self.id}: the draft is empty; add items before publishing")
+        if not self.draft_dirty:
+            raise Conflict(f"dataset {self.id}: the draft has no unpublished changes")
+
+    @event("VersionPublished")
+    def record_version(self, version_id: UUID, number: int, n_items: int, description: str) -> None:
+        self.version_numbers.append(number)
+        self.draft_dirty = False
+
+
+class DatasetVersionChunk(Aggregate):
+    """Up to a few hundred items of one dataset version (keeps every save small)."""
+
+    @event("Created")
+    def __init__(self, dataset_version_id: UUID, index: int, start: int, items: list[dict[str, JSON]]) -> None:
+        self.dataset_version_id = dataset_version_id
+        self.index = index
+        self.start = start
+        self.items = items
+
+
+class DatasetVersion(Aggregate):
+    """An immutable, numbered snapshot of a dataset's draft."""
+
+    @staticmethod
+    def create_id(dataset_id: UUID, number: int) -> UUID:
+        return ids.dataset_version_id(dataset_id, number)
+
+    @event("Created")
+    def __init__(
+        self,
+        dataset_id: UUID,
+        number: int,
+        description: str,
+        metadata: dict[str, JSON],
+        n_items: int,
+        chunk_ids: list[str],
+    ) -> None:
+        self.dataset_id = dataset_id
+        self.number = number
+        self.description = description
+        self.metadata = metadata
+        self.n_items = n_items
+        self.chunk_ids = chunk_ids
+
+
+class Deployment(Aggregate):
+    """An immutable build serving components: a Python module (or later an HTTP worker)."""
+
+    @event("Created")
+    def __init__(
+        self, name: str, kind: str, module: str, path: str, url: str, components: list[dict[str, str]]
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.module = module
+        self.path = path
+        self.url = url
+        self.components = components
+
+    def check_component(self, name: str, component_type: str) -> None:
+        for component in self.components:
+            if component["name"] == name:
+                if component["type"] != component_type:
+                    raise Invalid(
+                        f"--component-type: component {name!r} of deployment {self.id} is a "
+                        f"{component['type']}, not a {component_type}"
+                    )
+                return
+        known = ", ".join(c["name"] for c in self.components) or "none"
+        raise Invalid(f"--component-name: deployment {self.id} has no component {name!r} (it has: {known})")
+
+
+class Experiment(Aggregate):
+    """An editable definition (target, scorers, config) bound to a dataset version."""
+
+    @event("Created")
+    def __init__(self, name: str, description: str, definition: dict[str, JSON]) -> None:
+        self.name = name
+        self.description = description
+        self.definition = definition
+        self.revision = 1
+        self.versions = 0
+        self.latest_version_id: UUID | None = None
+        self.latest_version_revision = 0
+
+    def update_definition(self, definition: dict[str, JSON]) -> None:
+        if definition == self.definition:
+            return
+        self._definition_updated(definition=definition)
+
+    @event("DefinitionUpdated")
+    def _definition_updated(self, definition: dict[str, JSON]) -> None:
+        self.definition = definition
+        self.revision += 1
+
+    @property
+    def needs_new_version(self) -> bool:
+        return self.latest_version_id is None or self.latest_version_revision != self.revision
+
+    @event("VersionSnapshotted")
+    def record_version(self, version_id: UUID, number: int, revision: int) -> None:
+        self.versions = number
+        self.latest_version_id = version_id
+        self.latest_version_revision = revision
+
+
+class ExperimentVersion(Aggregate):
+    """An immutable snapshot of an experiment's definition, taken when a run starts."""
+
+    @staticmethod
+    def create_id(experiment_id: UUID, number: int) -> UUID:
+        return ids.experiment_version_id(experiment_id, number)
+
+    @event("Created")
+    def __init__(self, experiment_id: UUID, number: int, definition: dict[str, JSON]) -> None:
+        self.experiment_id = experiment_id
+        self.number = number
+        self.definition = definition

@@ -1,0 +1,102 @@
+"""Run summaries, evidence and export rows: pure shaping of read-model rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from domain.gates import pass_rate, verdict
+
+EXPORT_COLUMNS = [
+    "experiment_name", "run_id", "run_name", "index", "run_item_id", "item_id", "repetition", "status",
+    "passed", "error", "duration_ms", "scorer", "score", "scorer_passed", "scorer_errored", "label",
+    "explanation", "metadata",
+]  # fmt: skip
+
+EVIDENCE_PARTS = ("scorer_input", "scorer_output", "evidence")
+
+
+def run_summary(run: Mapping[str, Any], scorer_rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Status, totals, pass rate, gate and per-scorer aggregates of one run."""
+    config = run["spec"].get("config", {})
+    gate = verdict(run["status"], run["total"], run["passed"], config)
+    return {
+        "id": run["id"],
+        "name": run["name"],
+        "experiment_id": run["experiment_id"],
+        "experiment_version_id": run["experiment_version_id"],
+        "dataset_version_id": run["dataset_version_id"],
+        "deployment_id": run["spec"]["target"].get("deployment_id"),
+        "status": run["status"],
+        "reason": run["reason"],
+        "total_items": run["total"],
+        "done_items": run["done"],
+        "passed_items": run["passed"],
+        "failed_items": run["failed"],
+        "errored_items": run["errored"],
+        "pass_rate": pass_rate(run["passed"], run["done"]) if run["status"] == "running" else gate.pass_rate,
+        "gate": {"passed_threshold": gate.threshold, "passed": gate.gate_passed},
+        "scorers": [
+            {
+                "scorer": row["scorer_key"],
+                "mean_score": row["sum_score"] / row["n"] if row["n"] else None,
+                "passed": row["n_passed"],
+                "failed": row["n_failed"],
+                "errored": row["n_errored"],
+                "pass_rate": pass_rate(row["n_passed"], row["n"]),
+            }
+            for row in scorer_rows
+        ],
+        "created_at": run["created_at"],
+        "finished_at": run["finished_at"],
+    }
+
+
+def scorer_input(score: Mapping[str, Any], item: Mapping[str, Any], dataset_item: Mapping[str, Any]) -> dict[str, Any]:
+    """What the scorer saw: the item's input, output, expected output, trace and the scorer config."""
+    return {
+        "input": dataset_item["input"],
+        "output": item["output"],
+        "expected_output": dataset_item["expected_output"],
+        "events": item["events"],
+        "config": score["config"],
+    }
+
+
+def evidence(
+    score: Mapping[str, Any],
+    item: Mapping[str, Any],
+    dataset_item: Mapping[str, Any],
+    include: Iterable[str] = EVIDENCE_PARTS,
+) -> dict[str, Any]:
+    parts: dict[str, Any] = {
+        "scorer_input": scorer_input(score, item, dataset_item),
+        "scorer_output": {
+            "score": score["score"],
+            "passed": score["passed"],
+            "label": score["label"],
+            "explanation": score["explanation"],
+            "metadata": score["metadata"],
+            "errored": score["errored"],
+        },
+        "evidence": score["evidence"],
+    }
+    head = {key: score[key] for key in ("id", "run_id", "run_item_id", "scorer_key", "scorer_name")}
+    return {**head, **{part: parts[part] for part in include}}
+
+
+def export_rows(experiment_name: str, run: Mapping[str, Any], items: Iterable[Mapping[str, Any]]) -> list[list[Any]]:
+    """One row per (run item, scorer); an item without scores gets one row with empty scorer fields."""
+    rows = []
+    for item in items:
+        base = [
+            experiment_name, run["id"], run["name"], item["position"], item["id"], item["dataset_item_id"],
+            item["repetition"], item["status"], item["status"] == "passed", item["error"] or "",
+            item["duration_ms"],
+        ]  # fmt: skip
+        if not item["scores"]:
+            rows.append([*base, "", "", "", "", "", "", ""])
+        for s in item["scores"]:
+            rows.append([*base, s["scorer_key"], s["score"], s["passed"], s["errored"], s["label"] or "",
+                         s["explanation"] or "", s["metadata"]])  # fmt: skip
+    return rows

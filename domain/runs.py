@@ -1,0 +1,144 @@
+"""The Run aggregate (O(1) state) and RunChunk, the unit of durable, idempotent result recording.
+
+A run's items are recorded in chunks: each chunk is its own aggregate with a deterministic id, holding one
+``ItemRecorded`` event per run item (output, trace and scores), saved atomically together with the Run's
+``ChunkRecorded`` counter event. Recording costs the same whatever the run's size, and recording a chunk
+twice collides on the chunk id instead of duplicating results.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain import ids
+from domain.errors import Conflict
+
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+class Run(Aggregate):
+    """One experiment version executed over one dataset version."""
+
+    @event("Started")
+    def __init__(
+        self,
+        experiment_id: UUID,
+        experiment_version_id: UUID,
+        dataset_id: UUID,
+        dataset_version_id: UUID,
+        name: str,
+        spec: dict[str, Any],
+        n_items: int,
+        repetitions: int,
+    ) -> None:
+        self.experiment_id = experiment_id
+        self.experiment_version_id = experiment_version_id
+        self.dataset_id = dataset_id
+        self.dataset_version_id = dataset_version_id
+        self.name = name
+        self.spec = spec
+        self.n_items = n_items
+        self.repetitions = repetitions
+        self.status = "running"
+        self.chunks = 0
+        self.next_position = 0
+        self.n_passed = 0
+        self.n_failed = 0
+        self.n_errored = 0
+
+    @property
+    def total(self) -> int:
+        return self.n_items * self.repetitions
+
+    def check_running(self) -> None:
+        if self.status != "running":
+            raise Conflict(f"run {self.id} is {self.status}")
+
+    def record_chunk(self, chunk_no: int, start: int, end: int, counts: dict[str, int]) -> None:
+        """Count a chunk of items [start, end) whose results are saved in the same transaction."""
+        self.check_running()
+        if chunk_no != self.chunks or start != self.next_position or not start < end <= self.total:
+            raise Conflict(
+                f"run {self.id}: chunk {chunk_no} [{start}, {end}) does not follow "
+                f"chunk {self.chunks - 1} ending at {self.next_position}"
+            )
+        self._chunk_recorded(
+            chunk_no=chunk_no,
+            start=start,
+            end=end,
+            n_passed=counts["passed"],
+            n_failed=counts["failed"],
+            n_errored=counts["errored"],
+        )
+
+    @event("ChunkRecorded")
+    def _chunk_recorded(
+        self, chunk_no: int, start: int, end: int, n_passed: int, n_failed: int, n_errored: int
+    ) -> None:
+        self.chunks = chunk_no + 1
+        self.next_position = end
+        self.n_passed += n_passed
+        self.n_failed += n_failed
+        self.n_errored += n_errored
+
+    def complete(self) -> None:
+        self.check_running()
+        if self.next_position != self.total:
+            raise Conflict(f"run {self.id}: {self.total - self.next_position} items are not recorded yet")
+        self._completed()
+
+    @event("Completed")
+    def _completed(self) -> None:
+        self.status = "completed"
+
+    def fail(self, reason: str) -> None:
+        self.check_running()
+        self._failed(reason=reason)
+
+    @event("Failed")
+    def _failed(self, reason: str) -> None:
+        self.status = "failed"
+
+    def cancel(self, reason: str) -> None:
+        self.check_running()
+        self._cancelled(reason=reason)
+
+    @event("Cancelled")
+    def _cancelled(self, reason: str) -> None:
+        self.status = "cancelled"
+
+
+class RunChunk(Aggregate):
+    """The results of a contiguous slice of a run's items, one event per run item."""
+
+    @staticmethod
+    def create_id(run_id: UUID, chunk_no: int) -> UUID:
+        return ids.run_chunk_id(run_id, chunk_no)
+
+    @event("Opened")
+    def __init__(self, run_id: UUID, chunk_no: int, start: int) -> None:
+        self.run_id = run_id
+        self.chunk_no = chunk_no
+        self.start = start
+        self.n_items = 0
+
+    @event("ItemRecorded")
+    def record_item(
+        self,
+        run_id: str,
+        run_item_id: str,
+        dataset_item_id: str,
+        position: int,
+        repetition: int,
+        status: str,
+        output: Any,
+        error: str | None,
+        events: list[dict[str, Any]],
+        started_at: str,
+        duration_ms: float,
+        scores: list[dict[str, Any]],
+    ) -> None:
+        self.n_items += 1

@@ -1,0 +1,85 @@
+"""Scorer specs: the ``--builtin-scorer NAME|JSON`` values, checked before anything is written."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from domain.errors import Invalid
+from domain.scoring.base import BUILTINS, ScoreResult, ScorerInput
+
+
+def _known() -> str:
+    return ", ".join(sorted(BUILTINS))
+
+
+def parse_scorer_spec(raw: str) -> dict[str, Any]:
+    """Parse a built-in scorer given by name or as ``{"name": ..., "config": {...}}`` and validate it."""
+    text = raw.strip()
+    if text.startswith("{"):
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise Invalid(f"--builtin-scorer: malformed JSON {raw!r}: {exc}") from None
+        if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+            raise Invalid(f'--builtin-scorer: JSON form needs a "name" string: {raw!r}')
+        config = value.get("config", {})
+        if config is None:
+            config = {}
+        if not isinstance(config, dict):
+            raise Invalid(f"--builtin-scorer: {value['name']}: config must be a JSON object")
+        extra = sorted(set(value) - {"name", "config"})
+        if extra:
+            raise Invalid(f"--builtin-scorer: {value['name']}: unknown key {extra[0]!r}")
+        spec = {"type": "builtin", "name": value["name"], "config": config, "bare": False}
+    else:
+        spec = {"type": "builtin", "name": text, "config": {}, "bare": True}
+    validate_scorer_spec(spec)
+    spec.pop("bare")
+    return spec
+
+
+def validate_scorer_spec(spec: dict[str, Any]) -> None:
+    """Raise Invalid naming the scorer and the field when a built-in spec cannot work."""
+    name = spec.get("name")
+    scorer = BUILTINS.get(str(name))
+    if scorer is None:
+        raise Invalid(f"--builtin-scorer: unknown scorer {name!r} (built-ins: {_known()})")
+    if scorer.requires_config and spec.get("bare"):
+        raise Invalid(
+            f"--builtin-scorer: {name} needs config; pass it as JSON, for example "
+            f'\'{{"name":"{name}","config":{{...}}}}\''
+        )
+    if scorer.check_config is not None:
+        problem = scorer.check_config(spec.get("config") or {})
+        if problem:
+            raise Invalid(f"--builtin-scorer: {problem}")
+
+
+def run_scorer(spec: dict[str, Any], inp: ScorerInput) -> ScoreResult:
+    """Score one item; a scorer that raises becomes an errored score, never a crash of the run."""
+    scorer = BUILTINS.get(str(spec.get("name")))
+    if scorer is None:
+        return ScoreResult(0.0, False, "scorer_not_found", f"unknown scorer {spec.get('name')!r}", errored=True)
+    try:
+        result = scorer.fn(inp)
+    except Exception as exc:  # a scorer bug must not stop the run
+        return ScoreResult(0.0, False, "error", f"{type(exc).__name__}: {exc}", errored=True)
+    score = min(1.0, max(0.0, float(result.score)))
+    if score != result.score:
+        return ScoreResult(
+            score, result.passed, result.label, result.explanation, result.metadata, result.errored, result.evidence
+        )
+    return result
+
+
+def with_keys(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Give each scorer a display key: its name, or ``name#n`` when a name is attached twice."""
+    names = [str(s.get("name") or s.get("scorer_id")) for s in specs]
+    seen: dict[str, int] = {}
+    keyed = []
+    for spec, name in zip(specs, names, strict=True):
+        seen[name] = seen.get(name, 0) + 1
+        key = name if names.count(name) == 1 else f"{name}#{seen[name]}"
+        keyed.append({**spec, "key": key})
+    return keyed

@@ -1,0 +1,182 @@
+"""Pure functions from one domain event to the row operations that fold it into the read model.
+
+An operation is ``(sql, params)``; SQL uses ``{p}`` for the table prefix and ``?`` placeholders. No
+business rules here: values are copied, counted and summed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+
+Op = tuple[str, tuple[Any, ...]]
+
+
+def j(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _at(event: Any) -> str:
+    return str(event.timestamp.isoformat())
+
+
+def _item_row(item: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        item["id"],
+        j(item["input"]),
+        j(item.get("expected_output")),
+        j(item.get("metadata") or {}),
+        j(item.get("events") or []),
+        item.get("split"),
+    )
+
+
+INSERT_DATASET = "INSERT INTO {p}datasets VALUES (?, ?, ?, ?, 0, 0, ?)"
+INSERT_DRAFT_ITEM = "INSERT INTO {p}draft_items VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+COUNT_DRAFT = "UPDATE {p}datasets SET draft_items = draft_items + ? WHERE id = ?"
+SET_VERSIONS = "UPDATE {p}datasets SET versions = ? WHERE id = ?"
+UPSERT_VERSION_ITEM = (
+    "INSERT INTO {p}dataset_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (version_id, position) DO UPDATE "
+    "SET chunk_id = excluded.chunk_id, item_id = excluded.item_id, input = excluded.input, "
+    "expected_output = excluded.expected_output, metadata = excluded.metadata, events = excluded.events, "
+    "split = excluded.split"
+)
+INSERT_VERSION = "INSERT INTO {p}dataset_versions VALUES (?, ?, ?, ?, ?, ?, ?)"
+DROP_ORPHAN_ITEMS = "DELETE FROM {p}dataset_items WHERE version_id = ? AND position >= ?"
+INSERT_DEPLOYMENT = "INSERT INTO {p}deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_EXPERIMENT = "INSERT INTO {p}experiments VALUES (?, ?, ?, ?, ?, ?, 1, 0, NULL, ?, ?)"
+UPDATE_DEFINITION = (
+    "UPDATE {p}experiments SET definition = ?, dataset_id = ?, dataset_version_id = ?, "
+    "revision = revision + 1, updated_at = ? WHERE id = ?"
+)
+SET_LATEST_VERSION = "UPDATE {p}experiments SET versions = ?, latest_version_id = ? WHERE id = ?"
+INSERT_EXPERIMENT_VERSION = "INSERT INTO {p}experiment_versions VALUES (?, ?, ?, ?, ?)"
+INSERT_RUN = "INSERT INTO {p}runs VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, 0, 0, 0, 0, NULL, ?, NULL)"
+COUNT_CHUNK = (
+    "UPDATE {p}runs SET done = done + ?, passed = passed + ?, failed = failed + ?, errored = errored + ? WHERE id = ?"
+)
+FINISH_RUN = "UPDATE {p}runs SET status = ?, reason = ?, finished_at = ? WHERE id = ?"
+INSERT_RUN_ITEM = "INSERT INTO {p}run_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_SCORE = "INSERT INTO {p}scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+ADD_RUN_SCORER = (
+    "INSERT INTO {p}run_scorers VALUES (?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (run_id, scorer_key) DO UPDATE SET "
+    "n = {p}run_scorers.n + 1, sum_score = {p}run_scorers.sum_score + excluded.sum_score, "
+    "n_passed = {p}run_scorers.n_passed + excluded.n_passed, "
+    "n_failed = {p}run_scorers.n_failed + excluded.n_failed, "
+    "n_errored = {p}run_scorers.n_errored + excluded.n_errored"
+)
+
+
+def _dataset_created(e: Any) -> Iterator[Op]:
+    yield INSERT_DATASET, (str(e.originator_id), e.name, e.description, j(e.metadata), _at(e))
+
+
+def _items_added(e: Any) -> Iterator[Op]:
+    base = e.originator_version * 1000
+    for n, item in enumerate(e.items):
+        yield INSERT_DRAFT_ITEM, (str(e.originator_id), item["id"], base + n, *_item_row(item)[1:])
+    yield COUNT_DRAFT, (len(e.items), str(e.originator_id))
+
+
+def _version_published(e: Any) -> Iterator[Op]:
+    yield SET_VERSIONS, (e.number, str(e.originator_id))
+
+
+def _version_chunk(e: Any) -> Iterator[Op]:
+    for n, item in enumerate(e.items):
+        yield UPSERT_VERSION_ITEM, (str(e.dataset_version_id), e.start + n, str(e.originator_id), *_item_row(item))
+
+
+def _version_created(e: Any) -> Iterator[Op]:
+    vid = str(e.originator_id)
+    yield INSERT_VERSION, (vid, str(e.dataset_id), e.number, e.description, j(e.metadata), e.n_items, _at(e))
+    yield DROP_ORPHAN_ITEMS, (vid, e.n_items)  # left by a publish that crashed before its version was saved
+
+
+def _deployment_created(e: Any) -> Iterator[Op]:
+    yield INSERT_DEPLOYMENT, (str(e.originator_id), e.name, e.kind, e.module, e.path, e.url, j(e.components), _at(e))
+
+
+def _experiment_created(e: Any) -> Iterator[Op]:
+    d, eid, at = e.definition, str(e.originator_id), _at(e)
+    yield INSERT_EXPERIMENT, (eid, e.name, e.description, d["dataset_id"], d["dataset_version_id"], j(d), at, at)
+
+
+def _definition_updated(e: Any) -> Iterator[Op]:
+    d = e.definition
+    yield UPDATE_DEFINITION, (j(d), d["dataset_id"], d["dataset_version_id"], _at(e), str(e.originator_id))
+
+
+def _version_snapshotted(e: Any) -> Iterator[Op]:
+    yield SET_LATEST_VERSION, (e.number, str(e.version_id), str(e.originator_id))
+
+
+def _experiment_version_created(e: Any) -> Iterator[Op]:
+    yield INSERT_EXPERIMENT_VERSION, (str(e.originator_id), str(e.experiment_id), e.number, j(e.definition), _at(e))
+
+
+def _run_started(e: Any) -> Iterator[Op]:
+    yield INSERT_RUN, (
+        str(e.originator_id), str(e.experiment_id), str(e.experiment_version_id), str(e.dataset_id),
+        str(e.dataset_version_id), e.name, j(e.spec), e.n_items * e.repetitions, _at(e),
+    )  # fmt: skip
+
+
+def _chunk_recorded(e: Any) -> Iterator[Op]:
+    yield COUNT_CHUNK, (e.end - e.start, e.n_passed, e.n_failed, e.n_errored, str(e.originator_id))
+
+
+def _finished(status: str) -> Callable[[Any], Iterator[Op]]:
+    def handle(e: Any) -> Iterator[Op]:
+        yield FINISH_RUN, (status, getattr(e, "reason", None), _at(e), str(e.originator_id))
+
+    return handle
+
+
+def _item_recorded(e: Any) -> Iterator[Op]:
+    at = _at(e)
+    yield INSERT_RUN_ITEM, (
+        e.run_item_id, e.run_id, e.position, e.dataset_item_id, e.repetition, e.status, j(e.output),
+        e.error, j(e.events), e.started_at, e.duration_ms,
+    )  # fmt: skip
+    for n, s in enumerate(e.scores):
+        passed, errored = bool(s["passed"]), bool(s.get("errored"))
+        yield INSERT_SCORE, (
+            s["id"], e.run_id, e.run_item_id, e.position, n, s["key"], s["name"], j(s.get("config") or {}),
+            s["score"], int(passed), int(errored), s.get("label"), s.get("explanation"),
+            j(s.get("metadata") or {}), j(s.get("evidence") or {}), at,
+        )  # fmt: skip
+        failed = not passed and not errored
+        yield ADD_RUN_SCORER, (e.run_id, s["key"], n, s["score"], int(passed), int(failed), int(errored))
+
+
+def _nothing(e: Any) -> Iterator[Op]:
+    return iter(())
+
+
+HANDLERS: dict[str, Callable[[Any], Iterator[Op]]] = {
+    "Dataset.Created": _dataset_created,
+    "Dataset.ItemsAdded": _items_added,
+    "Dataset.VersionPublished": _version_published,
+    "DatasetVersionChunk.Created": _version_chunk,
+    "DatasetVersion.Created": _version_created,
+    "Deployment.Created": _deployment_created,
+    "Experiment.Created": _experiment_created,
+    "Experiment.DefinitionUpdated": _definition_updated,
+    "Experiment.VersionSnapshotted": _version_snapshotted,
+    "ExperimentVersion.Created": _experiment_version_created,
+    "Run.Started": _run_started,
+    "Run.ChunkRecorded": _chunk_recorded,
+    "Run.Completed": _finished("completed"),
+    "Run.Failed": _finished("failed"),
+    "Run.Cancelled": _finished("cancelled"),
+    "RunChunk.Opened": _nothing,
+    "RunChunk.ItemRecorded": _item_recorded,
+}
+
+
+def operations(event: Any) -> Iterator[Op]:
+    """All row operations for one event, chosen by the event's class (``Aggregate.Event``)."""
+    return HANDLERS.get(type(event).__qualname__, _nothing)(event)

@@ -1,0 +1,139 @@
+"""Queries over the read model. Every query command of the CLI and REST API reads through here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from domain.errors import NotFound
+from projections.views import EvalsView, Row
+
+JSON_COLUMNS = {
+    "metadata", "input", "expected_output", "events", "components", "definition", "spec", "output",
+    "config", "evidence",
+}  # fmt: skip
+
+
+def _decode(row: Row) -> Row:
+    for key in JSON_COLUMNS & row.keys():
+        if isinstance(row[key], str):
+            row[key] = orjson.loads(row[key])
+    for key in ("passed", "errored"):
+        if key in row and isinstance(row[key], int) and "score" in row:
+            row[key] = bool(row[key])
+    return row
+
+
+def _rows(view: EvalsView, sql: str, *params: Any) -> list[Row]:
+    return [_decode(row) for row in view.query(sql, params)]
+
+
+def _one(view: EvalsView, what: str, ident: str, sql: str, *params: Any) -> Row:
+    rows = _rows(view, sql, *params)
+    if not rows:
+        raise NotFound(f"{what} {ident} not found")
+    return rows[0]
+
+
+def datasets(view: EvalsView, search: str = "") -> list[Row]:
+    return _rows(view, "SELECT * FROM {p}datasets WHERE name LIKE ? ORDER BY created_at", f"%{search}%")
+
+
+def dataset(view: EvalsView, dataset_id: str) -> Row:
+    return _one(view, "dataset", dataset_id, "SELECT * FROM {p}datasets WHERE id = ?", dataset_id)
+
+
+def dataset_versions(view: EvalsView, dataset_id: str) -> list[Row]:
+    dataset(view, dataset_id)
+    return _rows(view, "SELECT * FROM {p}dataset_versions WHERE dataset_id = ? ORDER BY number", dataset_id)
+
+
+def dataset_version(view: EvalsView, version_id: str) -> Row:
+    return _one(view, "dataset version", version_id, "SELECT * FROM {p}dataset_versions WHERE id = ?", version_id)
+
+
+def version_items(view: EvalsView, version_id: str) -> list[Row]:
+    return _rows(view, "SELECT * FROM {p}dataset_items WHERE version_id = ? ORDER BY position", version_id)
+
+
+def draft_items(view: EvalsView, dataset_id: str) -> list[Row]:
+    return _rows(view, "SELECT * FROM {p}draft_items WHERE dataset_id = ? ORDER BY seq", dataset_id)
+
+
+def deployments(view: EvalsView) -> list[Row]:
+    return _rows(view, "SELECT * FROM {p}deployments ORDER BY created_at")
+
+
+def deployment(view: EvalsView, deployment_id: str) -> Row:
+    return _one(view, "deployment", deployment_id, "SELECT * FROM {p}deployments WHERE id = ?", deployment_id)
+
+
+def experiments(view: EvalsView, dataset_id: str = "") -> list[Row]:
+    if dataset_id:
+        return _rows(view, "SELECT * FROM {p}experiments WHERE dataset_id = ? ORDER BY created_at", dataset_id)
+    return _rows(view, "SELECT * FROM {p}experiments ORDER BY created_at")
+
+
+def experiment(view: EvalsView, experiment_id: str) -> Row:
+    return _one(view, "experiment", experiment_id, "SELECT * FROM {p}experiments WHERE id = ?", experiment_id)
+
+
+def experiment_versions(view: EvalsView, experiment_id: str) -> list[Row]:
+    experiment(view, experiment_id)
+    sql = "SELECT * FROM {p}experiment_versions WHERE experiment_id = ? ORDER BY number"
+    return _rows(view, sql, experiment_id)
+
+
+def experiment_version(view: EvalsView, version_id: str) -> Row:
+    sql = "SELECT * FROM {p}experiment_versions WHERE id = ?"
+    return _one(view, "experiment version", version_id, sql, version_id)
+
+
+def runs(view: EvalsView, experiment_id: str) -> list[Row]:
+    experiment(view, experiment_id)
+    return _rows(view, "SELECT * FROM {p}runs WHERE experiment_id = ? ORDER BY created_at", experiment_id)
+
+
+def run(view: EvalsView, run_id: str) -> Row:
+    return _one(view, "run", run_id, "SELECT * FROM {p}runs WHERE id = ?", run_id)
+
+
+def run_scorers(view: EvalsView, run_id: str) -> list[Row]:
+    return _rows(view, "SELECT * FROM {p}run_scorers WHERE run_id = ? ORDER BY scorer_index", run_id)
+
+
+def run_items(view: EvalsView, run_id: str, statuses: tuple[str, ...] = ()) -> list[Row]:
+    """A run's items with their scores (``scores``: list of score rows in scorer order)."""
+    sql = "SELECT * FROM {p}run_items WHERE run_id = ?"
+    if statuses:
+        sql += f" AND status IN ({', '.join('?' for _ in statuses)})"
+    items = _rows(view, sql + " ORDER BY position", run_id, *statuses)
+    by_item: dict[str, list[Row]] = {}
+    for score in scores(view, run_id=run_id):
+        by_item.setdefault(score["run_item_id"], []).append(score)
+    for item in items:
+        item["scores"] = by_item.get(item["id"], [])
+    return items
+
+
+def run_item(view: EvalsView, run_item_id: str) -> Row:
+    return _one(view, "run item", run_item_id, "SELECT * FROM {p}run_items WHERE id = ?", run_item_id)
+
+
+def scores(view: EvalsView, run_id: str = "", run_item_id: str = "", scorer: str = "") -> list[Row]:
+    sql, params = "SELECT * FROM {p}scores WHERE 1 = 1", []
+    for column, value in (("run_id", run_id), ("run_item_id", run_item_id), ("scorer_key", scorer)):
+        if value:
+            sql += f" AND {column} = ?"
+            params.append(value)
+    return _rows(view, sql + " ORDER BY position, scorer_index", *params)
+
+
+def score(view: EvalsView, score_id: str) -> Row:
+    return _one(view, "score", score_id, "SELECT * FROM {p}scores WHERE id = ?", score_id)
+
+
+def dataset_item(view: EvalsView, version_id: str, item_id: str) -> Row:
+    sql = "SELECT * FROM {p}dataset_items WHERE version_id = ? AND item_id = ?"
+    return _one(view, "dataset item", item_id, sql, version_id, item_id)

@@ -1,0 +1,62 @@
+"""Tables of the read model. ``{p}`` is the table prefix (schema-qualified on PostgreSQL); ``{real}`` the
+float type. A change of any table here must bump ``VIEW_NAME`` so the views rebuild from position 0.
+"""
+
+from __future__ import annotations
+
+VIEW_NAME = "agnt5v1"
+
+TABLES = {
+    "datasets": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, metadata TEXT NOT NULL,
+        draft_items INTEGER NOT NULL, versions INTEGER NOT NULL, created_at TEXT NOT NULL)""",
+    "draft_items": """(dataset_id TEXT NOT NULL, item_id TEXT NOT NULL, seq INTEGER NOT NULL, input TEXT NOT NULL,
+        expected_output TEXT NOT NULL, metadata TEXT NOT NULL, events TEXT NOT NULL, split TEXT,
+        PRIMARY KEY (dataset_id, item_id))""",
+    "dataset_versions": """(id TEXT PRIMARY KEY, dataset_id TEXT NOT NULL, number INTEGER NOT NULL,
+        description TEXT NOT NULL, metadata TEXT NOT NULL, n_items INTEGER NOT NULL, created_at TEXT NOT NULL)""",
+    "dataset_items": """(version_id TEXT NOT NULL, position INTEGER NOT NULL, chunk_id TEXT NOT NULL,
+        item_id TEXT NOT NULL, input TEXT NOT NULL, expected_output TEXT NOT NULL, metadata TEXT NOT NULL,
+        events TEXT NOT NULL, split TEXT, PRIMARY KEY (version_id, position))""",
+    "deployments": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, module TEXT NOT NULL,
+        path TEXT NOT NULL, url TEXT NOT NULL, components TEXT NOT NULL, created_at TEXT NOT NULL)""",
+    "experiments": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, dataset_id TEXT NOT NULL,
+        dataset_version_id TEXT NOT NULL, definition TEXT NOT NULL, revision INTEGER NOT NULL,
+        versions INTEGER NOT NULL, latest_version_id TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+    "experiment_versions": """(id TEXT PRIMARY KEY, experiment_id TEXT NOT NULL, number INTEGER NOT NULL,
+        definition TEXT NOT NULL, created_at TEXT NOT NULL)""",
+    "runs": """(id TEXT PRIMARY KEY, experiment_id TEXT NOT NULL, experiment_version_id TEXT NOT NULL,
+        dataset_id TEXT NOT NULL, dataset_version_id TEXT NOT NULL, name TEXT NOT NULL, spec TEXT NOT NULL,
+        status TEXT NOT NULL, total INTEGER NOT NULL, done INTEGER NOT NULL, passed INTEGER NOT NULL,
+        failed INTEGER NOT NULL, errored INTEGER NOT NULL, reason TEXT, created_at TEXT NOT NULL,
+        finished_at TEXT)""",
+    "run_items": """(id TEXT PRIMARY KEY, run_id TEXT NOT NULL, position INTEGER NOT NULL,
+        dataset_item_id TEXT NOT NULL, repetition INTEGER NOT NULL, status TEXT NOT NULL, output TEXT NOT NULL,
+        error TEXT, events TEXT NOT NULL, started_at TEXT NOT NULL, duration_ms {real} NOT NULL)""",
+    "scores": """(id TEXT PRIMARY KEY, run_id TEXT NOT NULL, run_item_id TEXT NOT NULL, position INTEGER NOT NULL,
+        scorer_index INTEGER NOT NULL, scorer_key TEXT NOT NULL, scorer_name TEXT NOT NULL, config TEXT NOT NULL,
+        score {real} NOT NULL, passed INTEGER NOT NULL, errored INTEGER NOT NULL, label TEXT, explanation TEXT,
+        metadata TEXT NOT NULL, evidence TEXT NOT NULL, created_at TEXT NOT NULL)""",
+    "run_scorers": """(run_id TEXT NOT NULL, scorer_key TEXT NOT NULL, scorer_index INTEGER NOT NULL,
+        n INTEGER NOT NULL, sum_score {real} NOT NULL, n_passed INTEGER NOT NULL, n_failed INTEGER NOT NULL,
+        n_errored INTEGER NOT NULL, PRIMARY KEY (run_id, scorer_key))""",
+}
+
+INDEXES = [
+    "CREATE INDEX IF NOT EXISTS {n}_run_items_run ON {p}run_items (run_id, position)",
+    "CREATE INDEX IF NOT EXISTS {n}_scores_run ON {p}scores (run_id, position, scorer_index)",
+    "CREATE INDEX IF NOT EXISTS {n}_scores_item ON {p}scores (run_item_id)",
+    "CREATE INDEX IF NOT EXISTS {n}_runs_experiment ON {p}runs (experiment_id, created_at)",
+    "CREATE INDEX IF NOT EXISTS {n}_draft_seq ON {p}draft_items (dataset_id, seq)",
+]
+
+
+def create_statements(prefix: str, real: str) -> list[str]:
+    tables = [
+        f"CREATE TABLE IF NOT EXISTS {prefix}{name} " + columns.replace("{real}", real)
+        for name, columns in TABLES.items()
+    ]
+    return tables + [index.format(n=VIEW_NAME, p=prefix) for index in INDEXES]
+
+
+def drop_statements(prefix: str) -> list[str]:
+    return [f"DROP TABLE IF EXISTS {prefix}{name}" for name in TABLES]

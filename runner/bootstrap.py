@@ -1,0 +1,119 @@
+"""The composition root: settings from the environment, then the application and its read model."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, unquote, urlparse
+
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError, InternalError, ProgrammingError
+from eventsourcing.utils import Environment
+
+from domain.application import EvalsApplication
+from domain.errors import Invalid
+from projections.catchup import catch_up, wait_until
+from projections.schema import VIEW_NAME
+from projections.views import EvalsView, PostgresEvalsView, SQLiteEvalsView
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the data lives: a SQLite directory (default) or a PostgreSQL URL."""
+
+    home: Path
+    database_url: str = ""
+    pool_size: int = 2
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = Path(os.environ.get("AGNT5_HOME") or Path.home() / ".agnt5").expanduser()
+        return cls(home=home, database_url=os.environ.get("AGNT5_DATABASE_URL", "").strip())
+
+    @property
+    def store(self) -> str:
+        return "postgresql" if self.database_url else "sqlite"
+
+    def persistence_env(self) -> dict[str, str]:
+        if not self.database_url:
+            self.home.mkdir(parents=True, exist_ok=True)
+            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(self.home / "events.db")}
+        url = urlparse(self.database_url)
+        if url.scheme not in ("postgresql", "postgres"):
+            raise Invalid(f"AGNT5_DATABASE_URL: expected postgresql://..., got scheme {url.scheme!r}")
+        query = parse_qs(url.query)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
+            "POSTGRES_POOL_SIZE": str(self.pool_size),
+            "POSTGRES_MAX_OVERFLOW": "8",
+        }
+
+    def view_env(self) -> dict[str, str]:
+        env = self.persistence_env()
+        if not self.database_url:
+            env["SQLITE_DBNAME"] = str(self.home / f"views-{VIEW_NAME}.db")
+        return env
+
+
+T = TypeVar("T")
+
+
+def _with_ddl_retry(construct: Callable[[], T], attempts: int = 8) -> T:
+    """Construct a recorder, retrying when another process runs the same CREATE ... IF NOT EXISTS.
+
+    PostgreSQL answers concurrent catalog updates with "tuple concurrently updated" or a duplicate key.
+    """
+    for attempt in range(attempts):
+        try:
+            return construct()
+        except (InternalError, IntegrityError, ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+class Services:
+    """The application (the only writer) and the read model, built once per process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = _with_ddl_retry(lambda: EvalsApplication(env=settings.persistence_env()))
+        factory: Any = InfrastructureFactory.construct(Environment(VIEW_NAME, settings.view_env()))
+        view_class = PostgresEvalsView if settings.database_url else SQLiteEvalsView
+        self.view: EvalsView = _with_ddl_retry(lambda: factory.tracking_recorder(view_class))
+
+    def catch_up(self) -> int:
+        return catch_up(self.app, self.view)
+
+    def wait_for(self, position: int, timeout: float = 30.0) -> bool:
+        return wait_until(self.app, self.view, position, timeout)
+
+    def rebuild(self) -> int:
+        self.view.reset(self.app.name)
+        return self.catch_up()
+
+    def close(self) -> None:
+        self.app.close()
+        datastore = getattr(self.view, "datastore", None)
+        if datastore is not None:
+            datastore.close()
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def build(settings: Settings | None = None) -> Services:
+    return Services(settings or Settings.from_env())

@@ -1,0 +1,70 @@
+"""Python component targets: import a deployment's module (in a worker process) and call a component."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from domain.errors import Invalid
+from runner.sdk import COMPONENT_ATTR, Context
+
+
+def import_module(module: str, path: str) -> Any:
+    if path and path not in sys.path:
+        sys.path.insert(0, path)
+    return importlib.import_module(module)
+
+
+def components_of(module: Any) -> dict[str, Callable[..., Any]]:
+    found = {}
+    for value in vars(module).values():
+        meta = getattr(value, COMPONENT_ATTR, None)
+        if callable(value) and isinstance(meta, dict):
+            found[meta["name"]] = value
+    return found
+
+
+def discover(module: str, path: str) -> list[dict[str, str]]:
+    """List a module's components by importing it in a child process (never in the caller's process)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "runner.components", module, path],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["import failed"])[-1]
+        raise Invalid(f"--module: cannot import {module!r}: {last}")
+    result: list[dict[str, str]] = json.loads(proc.stdout)
+    return result
+
+
+def invoke(fn: Callable[..., Any], ctx: Context, payload: Any) -> Any:
+    """Call a component as ``fn(ctx, input)`` or ``fn(input)``, running coroutines to completion."""
+    params = [
+        p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    result = fn(ctx, payload) if len(params) >= 2 else fn(payload)
+    if inspect.isawaitable(result):
+        import asyncio
+
+        async def wait() -> Any:
+            return await result
+
+        return asyncio.run(wait())
+    return result
+
+
+def _main() -> None:
+    module, path = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else ""
+    found = components_of(import_module(module, path))
+    print(json.dumps([getattr(fn, COMPONENT_ATTR) for fn in found.values()]))
+
+
+if __name__ == "__main__":
+    _main()

@@ -1,0 +1,157 @@
+"""Use cases shared by the CLI and the REST API: start and wait for runs, compare, regression datasets."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from domain.errors import Conflict, Invalid, NotFound
+from domain.gates import compare
+from domain.reports import run_summary
+from domain.runs import TERMINAL
+from projections import queries
+from runner.bootstrap import Services
+from runner.worker import launch
+
+_workers: dict[str, subprocess.Popen[bytes]] = {}
+
+
+def _check_worker(svc: Services, run_id: str) -> None:
+    """Fail a run whose worker (started by this process) died without finishing it."""
+    proc = _workers.get(run_id)
+    if proc is None or proc.poll() is None:
+        return
+    svc.catch_up()
+    if queries.run(svc.view, run_id)["status"] != "running":
+        return
+    log = svc.settings.home / "logs" / f"run-{run_id}.log"
+    with contextlib.suppress(Conflict):  # Conflict: it finished after all
+        svc.app.fail_run(UUID(run_id), f"worker exited with code {proc.returncode} before finishing (log: {log})")
+
+
+def start_run(
+    svc: Services,
+    experiment_id: UUID,
+    name: str = "",
+    deployment_id: UUID | None = None,
+    experiment_version_id: UUID | None = None,
+) -> dict[str, Any]:
+    """Record the run's start, hand it to a detached worker, and return its summary."""
+    written = svc.app.start_run(experiment_id, name, deployment_id, experiment_version_id)
+    _workers[str(written.id)] = launch(written.id, svc.settings)
+    svc.wait_for(written.position)
+    return summary(svc, str(written.id))
+
+
+def summary(svc: Services, run_id: str) -> dict[str, Any]:
+    run = queries.run(svc.view, run_id)
+    return run_summary(run, queries.run_scorers(svc.view, run_id))
+
+
+def wait_for_run(
+    svc: Services,
+    run_id: str,
+    timeout: float | None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    poll: float = 0.1,
+) -> dict[str, Any] | None:
+    """Wait until the run is terminal and return its summary; None when the timeout passes first."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        svc.catch_up()
+        current = summary(svc, run_id)
+        if current["status"] in TERMINAL:
+            return current
+        _check_worker(svc, run_id)
+        if progress is not None:
+            progress(current)
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
+        time.sleep(poll)
+
+
+def _compare_items(svc: Services, run_id: str) -> list[dict[str, Any]]:
+    items = queries.run_items(svc.view, run_id)
+    return [
+        {
+            "dataset_item_id": item["dataset_item_id"],
+            "repetition": item["repetition"],
+            "run_item_id": item["id"],
+            "status": item["status"],
+            "scores": {s["scorer_key"]: s["score"] for s in item["scores"]},
+        }
+        for item in items
+    ]
+
+
+def compare_runs(svc: Services, base_id: str, compare_id: str) -> dict[str, Any]:
+    """Aggregate score movement and pass/fail flips between two runs, paired by dataset item."""
+    base, other = queries.run(svc.view, base_id), queries.run(svc.view, compare_id)
+    result = compare(_compare_items(svc, base_id), _compare_items(svc, compare_id))
+    same_version = base["dataset_version_id"] == other["dataset_version_id"]
+    return {"base_run_id": base_id, "compare_run_id": compare_id, "same_dataset_version": same_version, **result}
+
+
+def _regression_items(svc: Services, run: dict[str, Any], run_item_ids: list[str]) -> list[dict[str, Any]]:
+    items = queries.run_items(svc.view, run["id"])
+    if run_item_ids:
+        by_id = {item["id"]: item for item in items}
+        missing = [rid for rid in run_item_ids if rid not in by_id]
+        if missing:
+            raise NotFound(f"--run-item-id: run item {missing[0]} is not part of run {run['id']}")
+        chosen = [by_id[rid] for rid in run_item_ids]
+    else:
+        chosen = [item for item in items if item["status"] != "passed"]
+    if not chosen:
+        raise Conflict(f"run {run['id']} has no failed items; there is nothing to capture")
+    seen: set[str] = set()
+    out = []
+    for item in chosen:
+        if item["dataset_item_id"] in seen:
+            continue
+        seen.add(item["dataset_item_id"])
+        source = queries.dataset_item(svc.view, run["dataset_version_id"], item["dataset_item_id"])
+        metadata = {**source["metadata"], "source_run_id": run["id"], "source_run_item_id": item["id"],
+                    "source_dataset_item_id": item["dataset_item_id"]}  # fmt: skip
+        out.append({"input": source["input"], "expected_output": source["expected_output"],
+                    "metadata": metadata, "events": source["events"], "split": source["split"]})  # fmt: skip
+    return out
+
+
+def regression_dataset(
+    svc: Services,
+    run_id: str,
+    name: str,
+    run_item_ids: list[str],
+    start: bool = False,
+    deployment_id: UUID | None = None,
+) -> dict[str, Any]:
+    """Capture a run's failed (or chosen) items as a published dataset and an experiment over it."""
+    if not name.strip():
+        raise Invalid("--name: must not be empty")
+    run = queries.run(svc.view, run_id)
+    if run["status"] == "running":
+        raise Conflict(f"run {run_id} is still running; wait for it to finish first")
+    items = _regression_items(svc, run, run_item_ids)
+    app = svc.app
+    dataset = app.create_dataset(name, f"Regression items from run {run_id}", {"source_run_id": run_id})
+    app.add_items(dataset.id, items)
+    version = app.publish(dataset.id, f"failed items of run {run_id}")
+    definition = {**run["spec"], "dataset_id": str(dataset.id), "dataset_version_id": str(version.id)}
+    experiment = app.create_experiment(name, f"Regression experiment from run {run_id}", definition)
+    svc.wait_for(experiment.position)
+    result: dict[str, Any] = {
+        "dataset_id": str(dataset.id),
+        "dataset_version_id": str(version.id),
+        "experiment_id": str(experiment.id),
+        "items": len(items),
+        "source_run_id": run_id,
+        "run": None,
+    }
+    if start:
+        result["run"] = start_run(svc, experiment.id, f"{name}-1", deployment_id)
+    return result

@@ -1,0 +1,118 @@
+"""Fixtures: an isolated AGNT5_HOME per test, and the same suites on SQLite and real PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from runner.bootstrap import Services, Settings
+
+PG_URL = os.environ.get("AGNT5_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/agnt5_test")
+STORES = ["sqlite", "postgresql"]
+
+
+def _admin_url(url: str) -> str:
+    return url.rsplit("/", 1)[0] + "/postgres"
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> str:
+    """Create the test database once (the server must be running: PostgreSQL tests never skip)."""
+    name = PG_URL.rsplit("/", 1)[1].split("?")[0]
+    with psycopg.connect(_admin_url(PG_URL), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_URL
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "agnt5-home"
+    monkeypatch.setenv("AGNT5_HOME", str(home))
+    monkeypatch.delenv("AGNT5_DATABASE_URL", raising=False)
+    return home
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Run the test on SQLite and on PostgreSQL (a fresh schema per test)."""
+    if request.param == "sqlite":
+        yield "sqlite"
+        return
+    url = request.getfixturevalue("pg_database")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    monkeypatch.setenv("AGNT5_DATABASE_URL", f"{url}?schema={schema}")
+    try:
+        yield "postgresql"
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def services(store: str) -> Iterator[Services]:
+    svc = Services(Settings.from_env())
+    try:
+        yield svc
+    finally:
+        svc.close()
+
+
+AGENT_MODULE = '''
+from runner.sdk import component
+
+
+@component("support_agent", type="agent")
+def support_agent(ctx, input):
+    """Good agent: looks the order up, answers in JSON."""
+    if input.get("explode"):
+        raise RuntimeError("boom")
+    order = ctx.tool_call("search_orders", {"order_id": input["order_id"]}, result={"status": "shipped"})
+    return {"answer": f"Order {input['order_id']} is {order['status']}"}
+
+
+@component("echo", type="function")
+def echo(input):
+    return input
+
+
+@component("slow", type="function")
+def slow(input):
+    import time
+    time.sleep(float(input.get("sleep", 0.5)))
+    return input
+'''
+
+REGRESSED_MODULE = '''
+from runner.sdk import component
+
+
+@component("support_agent", type="agent")
+def support_agent(ctx, input):
+    """Regressed agent: skips the tool for odd orders and answers in broken JSON."""
+    if input["order_id"] % 2:
+        return "{not json"
+    order = ctx.tool_call("search_orders", {"order_id": input["order_id"]}, result={"status": "shipped"})
+    return {"answer": f"Order {input['order_id']} is {order['status']}"}
+'''
+
+
+@pytest.fixture
+def agent_dir(tmp_path: Path) -> Path:
+    """A directory with two deployable modules: a good agent and a regressed one."""
+    root = tmp_path / "agents"
+    root.mkdir()
+    (root / "good_agent.py").write_text(textwrap.dedent(AGENT_MODULE))
+    (root / "regressed_agent.py").write_text(textwrap.dedent(REGRESSED_MODULE))
+    return root
