@@ -116,3 +116,10 @@ def agent_dir(tmp_path: Path) -> Path:
     (root / "good_agent.py").write_text(textwrap.dedent(AGENT_MODULE))
     (root / "regressed_agent.py").write_text(textwrap.dedent(REGRESSED_MODULE))
     return root
+
+
+@pytest.fixture
+def world(services: Services, agent_dir: Path) -> dict[str, object]:
+    from tests.support import make_world
+
+    return make_world(services, agent_dir)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from runner.sdk import Context, component
 from support_good import search_orders
+
+from runner.sdk import Context, component
 
 
 @component("support_agent", type="agent")

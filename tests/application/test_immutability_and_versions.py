@@ -1,0 +1,95 @@
+"""Published dataset versions and experiment versions never change; runs snapshot definitions."""
+
+from __future__ import annotations
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from domain.errors import Conflict, Invalid
+from domain.model import DatasetVersion, ExperimentVersion
+from domain.runs import Run, RunChunk
+from projections import queries
+from tests.support import definition, execute
+
+
+def test_published_version_never_changes(services, world):
+    app = services.app
+    v1 = app.get(DatasetVersion, world["version"], "dataset version")
+    before = app.version_items(v1)
+    app.add_items(world["dataset"], [{"input": {"order_id": 99}}])
+    v2 = app.publish(world["dataset"])
+    assert v2.number == 2
+    assert app.version_items(app.get(DatasetVersion, world["version"], "dataset version")) == before
+    services.catch_up()
+    assert len(queries.version_items(services.view, str(world["version"]))) == 10
+    assert len(queries.version_items(services.view, str(v2.id))) == 11
+    assert [v["number"] for v in queries.dataset_versions(services.view, str(world["dataset"]))] == [1, 2]
+
+
+def test_republishing_an_unchanged_draft_is_a_conflict(services, world):
+    head = services.app.recorder.max_notification_id()
+    with pytest.raises(Conflict, match="no unpublished changes"):
+        services.app.publish(world["dataset"])
+    assert services.app.recorder.max_notification_id() == head
+
+
+def test_invalid_items_are_rejected_whole(services, world):
+    head = services.app.recorder.max_notification_id()
+    with pytest.raises(Invalid, match="item 2: field 'input' is required"):
+        services.app.add_items(world["dataset"], [{"input": 1}, {"expected_output": 2}])
+    assert services.app.recorder.max_notification_id() == head
+
+
+def test_runs_reuse_the_version_until_the_definition_changes(services, world):
+    app = services.app
+    exp = app.create_experiment("e", "", definition(world["dataset"], world["version"], world["good"]))
+    first = app.start_run(exp.id, "one")
+    second = app.start_run(exp.id, "two")
+    assert (first.number, second.number) == (1, 1)
+    v1 = app.get(Run, first.id, "run").experiment_version_id
+    assert app.get(Run, second.id, "run").experiment_version_id == v1
+
+    changed = definition(world["dataset"], world["version"], world["good"], "json_valid", passed_threshold=0.5)
+    app.update_experiment(exp.id, {"config": changed["config"]})
+    third = app.start_run(exp.id, "three")
+    assert third.number == 2
+    assert app.get(ExperimentVersion, v1, "experiment version").definition["config"] == {}
+    assert app.get(Run, third.id, "run").spec["config"] == {"passed_threshold": 0.5}
+
+    rerun = app.start_run(exp.id, "old", experiment_version_id=v1)
+    assert app.get(Run, rerun.id, "run").spec["config"] == {}
+    services.catch_up()
+    assert [v["number"] for v in queries.experiment_versions(services.view, str(exp.id))] == [1, 2]
+
+
+def test_run_records_every_item_once_in_chunks(services, world):
+    app = services.app
+    exp = app.create_experiment("e", "", definition(world["dataset"], world["version"], world["bad"]))
+    run = app.start_run(exp.id)
+    assert execute(services, run.id, chunk_items=3) == "completed"
+    stored = app.get(Run, run.id, "run")
+    assert (stored.chunks, stored.next_position, stored.n_passed, stored.n_failed) == (4, 10, 5, 5)
+    services.catch_up()
+    items = queries.run_items(services.view, str(run.id))
+    assert [i["position"] for i in items] == list(range(10))
+    assert len({i["id"] for i in items}) == 10
+
+
+def test_recording_a_chunk_twice_collides(services, world):
+    app = services.app
+    exp = app.create_experiment("e", "", definition(world["dataset"], world["version"], world["good"]))
+    run = app.start_run(exp.id)
+    app.save(RunChunk(run_id=run.id, chunk_no=0, start=0))
+    with pytest.raises(IntegrityError):
+        app.save(RunChunk(run_id=run.id, chunk_no=0, start=0))
+
+
+def test_a_finished_run_cannot_be_cancelled_or_failed(services, world):
+    app = services.app
+    exp = app.create_experiment("e", "", definition(world["dataset"], world["version"], world["good"]))
+    run = app.start_run(exp.id)
+    execute(services, run.id)
+    with pytest.raises(Conflict, match="is completed"):
+        app.cancel_run(run.id)
+    with pytest.raises(Conflict, match="is completed"):
+        app.fail_run(run.id, "x")

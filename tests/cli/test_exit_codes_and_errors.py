@@ -1,0 +1,160 @@
+"""Every documented exit code, and bad input: one clear line, exit 1, nothing written to the log."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.cli.conftest import data, log_head, out
+
+
+@pytest.fixture
+def slow(agnt5, page):
+    """An experiment over 12 items whose component sleeps 0.3 s per item."""
+    ds = out(agnt5("datasets", "create", "--name", "slow"))
+    agnt5("datasets", "upload", ds, input="\n".join(json.dumps({"input": {"sleep": 0.3}}) for _ in range(12)))
+    version = out(agnt5("datasets", "publish", ds))
+    return out(agnt5("experiments", "create", "--name", "slow", "--dataset-id", ds, "--dataset-version-id", version,
+                     "--deployment-id", page["good"], "--component-name", "slow", "--component-type", "function",
+                     "--builtin-scorer", "json_valid"))  # fmt: skip
+
+
+def test_wait_timeout_exits_4_and_the_run_keeps_going(agnt5, slow):
+    result = agnt5("experiments", "run", slow, "--wait", "--timeout", "1s", "--format", "json", code=4)
+    run_id = data(result)["id"]
+    assert "timed out" in result.stderr
+    agnt5("reports", "ci", run_id, code=4)  # no verdict while it runs
+    assert data(agnt5("reports", "wait", run_id, "--timeout", "2m", "--format", "json"))["status"] == "completed"
+
+
+def test_cancel_keeps_finished_items_and_wait_exits_3(agnt5, slow):
+    run_id = out(agnt5("experiments", "run", slow))
+    time.sleep(1.0)
+    cancelled = data(agnt5("experiments", "runs", "cancel", slow, run_id, "--format", "json"))
+    assert cancelled["status"] == "cancelled"
+    result = agnt5("reports", "wait", run_id, "--format", "json", code=3)
+    summary = data(result)
+    assert summary["status"] == "cancelled" and summary["done_items"] < 12
+    items = data(agnt5("scores", "list", "--run-id", run_id, "--format", "json"))
+    assert len(items) == summary["done_items"]  # one json_valid score per recorded item, none lost or doubled
+    time.sleep(1.0)  # the worker notices at its next chunk and records nothing more
+    assert data(agnt5("experiments", "runs", "show", run_id, "--format", "json"))["done_items"] == summary["done_items"]
+    agnt5("reports", "ci", run_id, code=3)
+    agnt5("experiments", "runs", "cancel", slow, run_id, code=1)  # already cancelled
+
+
+def test_failed_run_exits_3_with_the_reason(agnt5, page, agent_dir):
+    (agent_dir / "regressed_agent.py").unlink()  # the deployment's code is gone at run time
+    result = agnt5("experiments", "run", page["experiment"], "--deployment-id", page["bad"], "--wait",
+                   "--format", "json", code=3)  # fmt: skip
+    summary = data(result)
+    assert summary["status"] == "failed" and "regressed_agent" in summary["reason"]
+
+
+def test_component_exception_is_an_errored_item_and_the_run_goes_on(agnt5, page):
+    ds = out(agnt5("datasets", "create", "--name", "mixed"))
+    agnt5("datasets", "upload", ds, input='{"input": {"order_id": 1}}\n{"input": {"order_id": 2, "explode": true}}\n')
+    version = out(agnt5("datasets", "publish", ds))
+    exp = out(agnt5("experiments", "create", "--name", "mixed", "--dataset-id", ds, "--dataset-version-id", version,
+                    "--deployment-id", page["good"], "--component-name", "support_agent", "--component-type",
+                    "agent", "--builtin-scorer", "json_valid", "--config", '{"passed_threshold": 0.5}'))  # fmt: skip
+    summary = data(agnt5("experiments", "run", exp, "--wait", "--format", "json"))
+    assert (summary["passed_items"], summary["errored_items"], summary["gate"]["passed"]) == (1, 1, True)
+    failures = data(agnt5("reports", "failures", summary["id"], "--format", "json"))
+    assert failures[0]["status"] == "errored" and failures[0]["error"] == "RuntimeError: boom"
+
+
+def create_args(page, *extra: str) -> list[str]:
+    base = ["experiments", "create", "--name", "x", "--dataset-id", page["dataset"], "--dataset-version-id",
+            page["version"], "--deployment-id", page["good"], "--component-name", "support_agent",
+            "--component-type", "agent"]  # fmt: skip
+    return base + list(extra)
+
+
+MISSING = "00000000-0000-4000-8000-000000000000"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--builtin-scorer", "no_such_scorer"], "unknown scorer 'no_such_scorer'"),
+        (["--builtin-scorer", '{"name":"contains"'], "--builtin-scorer: malformed JSON"),
+        (["--builtin-scorer", "json_valid", "--config", "{oops"], "--config: malformed JSON"),
+        (["--builtin-scorer", "json_valid", "--config", "[1]"], "--config: must be a JSON object"),
+        (["--builtin-scorer", "json_valid", "--config", '{"passed_threshold": 2}'], "passed_threshold"),
+        (["--builtin-scorer", "contains"], "contains needs config"),
+        (["--builtin-scorer", "regex_match"], "regex_match needs config"),
+        (["--builtin-scorer", "tool_called"], "tool_called needs config"),
+        ([], "attach at least one scorer"),
+        (["--builtin-scorer", "json_valid", "--scorer-id", MISSING], f"scorer {MISSING} not found"),
+    ],
+)
+def test_bad_experiment_input_exits_1_and_writes_nothing(agnt5, page, extra, message):
+    before = log_head()
+    result = agnt5(*create_args(page, *extra), code=1)
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert log_head() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["experiments", "run", MISSING], f"experiment {MISSING} not found"),
+        (["experiments", "run", "not-a-uuid"], "EXPERIMENT_ID: 'not-a-uuid' is not a valid id (expected a UUID)"),
+        (["experiments", "runs", "show", MISSING], f"run {MISSING} not found"),
+        (["reports", "ci", MISSING], f"run {MISSING} not found"),
+        (["reports", "wait", MISSING], f"run {MISSING} not found"),
+        (["scores", "evidence", MISSING], f"score {MISSING} not found"),
+        (["datasets", "publish", MISSING], f"dataset {MISSING} not found"),
+        (["datasets", "add-example", MISSING, "--input", "1"], f"dataset {MISSING} not found"),
+    ],
+)
+def test_unknown_ids_exit_1_with_one_line(agnt5, page, args, message):
+    before = log_head()
+    result = agnt5(*args, code=1)
+    assert result.stderr.strip().splitlines() == [f"error: {message}"]
+    assert log_head() == before
+
+
+def test_unknown_dataset_deployment_and_component_are_named(agnt5, page):
+    before = log_head()
+    args = create_args(page, "--builtin-scorer", "json_valid")
+    for flag, value, message in [
+        ("--dataset-id", MISSING, f"dataset {MISSING} not found"),
+        ("--dataset-version-id", MISSING, f"dataset version {MISSING} not found"),
+        ("--deployment-id", MISSING, f"deployment {MISSING} not found"),
+        ("--component-name", "nope", "--component-name: deployment"),
+        ("--component-type", "workflow", "--component-type: component 'support_agent'"),
+    ]:
+        changed = list(args)
+        changed[changed.index(flag) + 1] = value
+        assert message in agnt5(*changed, code=1).stderr
+    assert log_head() == before
+
+
+def test_publishing_an_empty_draft_is_rejected(agnt5, store):
+    ds = out(agnt5("datasets", "create", "--name", "empty"))
+    before = log_head()
+    result = agnt5("datasets", "publish", ds, code=1)
+    assert result.stderr.strip() == f"error: dataset {ds}: the draft is empty; add items before publishing"
+    assert log_head() == before
+
+
+def test_bad_uploads_write_nothing(agnt5, store):
+    ds = out(agnt5("datasets", "create", "--name", "bad"))
+    before = log_head()
+    assert "line 2: malformed JSON" in agnt5("datasets", "upload", ds, input='{"input": 1}\n{oops\n', code=1).stderr
+    no_input = '{"input": 1}\n{"expected_output": 1}\n'
+    assert "item 2: field 'input' is required" in agnt5("datasets", "upload", ds, input=no_input, code=1).stderr
+    assert "--input: malformed JSON" in agnt5("datasets", "add-example", ds, "--input", "{x", code=1).stderr
+    assert log_head() == before
+
+
+def test_usage_errors_exit_1(agnt5, store):
+    assert agnt5("datasets", "create", code=1).exit_code == 1  # missing --name
+    assert "No such option" in agnt5("experiments", "run", MISSING, "--bogus", code=1).stderr
+    assert "--timeout" in agnt5("reports", "wait", MISSING, "--timeout", "soon", code=1).stderr

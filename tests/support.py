@@ -1,0 +1,42 @@
+"""Shared test helpers: experiment definitions, a small world of entities, in-process execution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from domain.scoring import parse_scorer_spec, with_keys
+from runner.bootstrap import Services
+from runner.components import discover
+from runner.execute import Executor
+
+
+def definition(dataset_id: UUID, version_id: UUID, deployment_id: UUID, *scorers: str, **config: Any) -> dict:
+    return {
+        "dataset_id": str(dataset_id),
+        "dataset_version_id": str(version_id),
+        "target": {
+            "type": "component",
+            "deployment_id": str(deployment_id),
+            "component_name": "support_agent",
+            "component_type": "agent",
+        },
+        "scorers": with_keys([parse_scorer_spec(s) for s in scorers or ("json_valid",)]),
+        "config": config,
+    }
+
+
+def make_world(services: Services, agent_dir: Path) -> dict[str, Any]:
+    """A published 10-item dataset and two deployments (good and regressed)."""
+    app = services.app
+    ds = app.create_dataset("orders")
+    app.add_items(ds.id, [{"input": {"order_id": n}, "expected_output": n} for n in range(1, 11)])
+    version = app.publish(ds.id)
+    good = app.create_deployment("good", "good_agent", str(agent_dir), discover("good_agent", str(agent_dir)))
+    bad = app.create_deployment("bad", "regressed_agent", str(agent_dir), discover("regressed_agent", str(agent_dir)))
+    return {"dataset": ds.id, "version": version.id, "good": good.id, "bad": bad.id}
+
+
+def execute(services: Services, run_id: UUID, chunk_items: int = 500) -> str:
+    return Executor(services, run_id, chunk_items).execute()
