@@ -8,8 +8,9 @@ import typer
 
 from cli.common import Format, FormatOption, emit, services, uuid_arg
 from domain.errors import Invalid
-from domain.reports import EVIDENCE_PARTS, evidence
+from domain.reports import EVIDENCE_PARTS
 from projections import queries
+from runner import operations
 
 app = typer.Typer(help="Scores and their evidence.", no_args_is_help=True)
 
@@ -43,13 +44,6 @@ def evidence_(
     fmt: Annotated[Format, typer.Option("--format")] = Format.json,
 ) -> None:
     """Show what a scorer saw, what it returned, and its evidence."""
-    parts = [p.strip() for p in include.split(",") if p.strip()]
-    unknown = [p for p in parts if p not in EVIDENCE_PARTS]
-    if unknown or not parts:
-        raise Invalid(f"--include: unknown part {unknown[0] if unknown else ''!r} (use {', '.join(EVIDENCE_PARTS)})")
     with services() as svc:
-        score = queries.score(svc.view, str(uuid_arg(score_id, "SCORE_ID")))
-        item = queries.run_item(svc.view, score["run_item_id"])
-        run = queries.run(svc.view, score["run_id"])
-        source = queries.dataset_item(svc.view, run["dataset_version_id"], item["dataset_item_id"])
-    emit(evidence(score, item, source, parts), Format.jsonl if fmt is Format.jsonl else Format.json)
+        result = operations.score_evidence(svc, str(uuid_arg(score_id, "SCORE_ID")), include)
+    emit(result, Format.jsonl if fmt is Format.jsonl else Format.json)

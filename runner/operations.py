@@ -11,7 +11,7 @@ from uuid import UUID
 
 from domain.errors import Conflict, Invalid, NotFound
 from domain.gates import compare
-from domain.reports import run_summary
+from domain.reports import EVIDENCE_PARTS, evidence, run_summary
 from domain.runs import TERMINAL
 from projections import queries
 from runner.bootstrap import Services
@@ -155,3 +155,17 @@ def regression_dataset(
     if start:
         result["run"] = start_run(svc, experiment.id, f"{name}-1", deployment_id)
     return result
+
+
+def score_evidence(svc: Services, score_id: str, include: str) -> dict[str, Any]:
+    """What a scorer saw, what it returned and its evidence; ``include`` is a comma-separated subset."""
+    parts = [p.strip() for p in include.split(",") if p.strip()]
+    unknown = [p for p in parts if p not in EVIDENCE_PARTS]
+    if unknown or not parts:
+        part = unknown[0] if unknown else ""
+        raise Invalid(f"--include: unknown part {part!r} (use {', '.join(EVIDENCE_PARTS)})")
+    score = queries.score(svc.view, score_id)
+    item = queries.run_item(svc.view, score["run_item_id"])
+    run = queries.run(svc.view, score["run_id"])
+    source = queries.dataset_item(svc.view, run["dataset_version_id"], item["dataset_item_id"])
+    return evidence(score, item, source, parts)

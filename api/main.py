@@ -1,0 +1,41 @@
+"""``create_app(settings)``: the FastAPI application, with one table mapping domain errors to HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.routes import datasets, experiments, runs, scores
+from domain.errors import Conflict, EvalsError, Invalid, NotFound
+from runner.bootstrap import Services, Settings
+
+STATUS = {NotFound: 404, Conflict: 409, Invalid: 422}
+
+
+def problem(status: int, title: str, detail: str) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API over the stores named by ``settings`` (default: the environment)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = Services(settings or Settings.from_env())
+        yield
+        app.state.services.close()
+
+    app = FastAPI(title="agnt5-evals", version="0.1.0", lifespan=lifespan)
+
+    @app.exception_handler(EvalsError)
+    async def domain_error(request: Request, exc: EvalsError) -> JSONResponse:
+        status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+        return problem(status, type(exc).__name__, str(exc))
+
+    for module in (datasets, experiments, runs, scores):
+        app.include_router(module.router, prefix="/api/v1")
+    return app

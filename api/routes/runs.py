@@ -1,0 +1,63 @@
+"""Run summaries, items, failures, the gate, cancel and compare."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import ServicesDep
+from domain.gates import verdict
+from domain.ids import parse_uuid
+from projections import queries
+from runner import operations
+
+router = APIRouter(tags=["runs"])
+
+
+def _id(value: str, field: str = "run_id") -> str:
+    return str(parse_uuid(value, field))
+
+
+@router.get("/runs/{run_id}")
+def get_run(run_id: str, svc: ServicesDep) -> dict[str, Any]:
+    """Status, pass rate, gate and per-scorer aggregates."""
+    return operations.summary(svc, _id(run_id))
+
+
+@router.get("/runs/{run_id}/items")
+def run_items(run_id: str, svc: ServicesDep, status: str = "") -> list[dict[str, Any]]:
+    """A run's items with their scores (optionally only one status)."""
+    queries.run(svc.view, _id(run_id))
+    return queries.run_items(svc.view, _id(run_id), (status,) if status else ())
+
+
+@router.get("/runs/{run_id}/failures")
+def failures(run_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
+    """Failed and errored items."""
+    queries.run(svc.view, _id(run_id))
+    return queries.run_items(svc.view, _id(run_id), ("failed", "errored"))
+
+
+@router.get("/runs/{run_id}/gate")
+def gate(run_id: str, svc: ServicesDep) -> dict[str, Any]:
+    """The CI verdict, with the CLI's exit code."""
+    run = queries.run(svc.view, _id(run_id))
+    result = verdict(run["status"], run["total"], run["passed"], run["spec"].get("config", {}))
+    code = 4 if run["status"] == "running" else result.exit_code
+    return {"status": run["status"], "pass_rate": result.pass_rate, "passed_threshold": result.threshold,
+            "passed": result.gate_passed, "exit_code": code}  # fmt: skip
+
+
+@router.post("/runs/{run_id}/cancel")
+def cancel(run_id: str, svc: ServicesDep) -> dict[str, Any]:
+    """Cancel a running run; what finished is kept."""
+    written = svc.app.cancel_run(parse_uuid(run_id, "run_id"))
+    svc.wait_for(written.position)
+    return operations.summary(svc, str(written.id))
+
+
+@router.get("/runs/{base_run_id}/compare/{compare_run_id}")
+def compare(base_run_id: str, compare_run_id: str, svc: ServicesDep) -> dict[str, Any]:
+    """Score movement and pass/fail flips between two runs."""
+    return operations.compare_runs(svc, _id(base_run_id, "base_run_id"), _id(compare_run_id, "compare_run_id"))

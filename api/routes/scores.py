@@ -1,0 +1,32 @@
+"""Scores and their evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import ServicesDep
+from domain.errors import Invalid
+from domain.ids import parse_uuid
+from domain.reports import EVIDENCE_PARTS
+from projections import queries
+from runner import operations
+
+router = APIRouter(tags=["scores"])
+
+
+@router.get("/scores")
+def list_scores(svc: ServicesDep, run_id: str = "", run_item_id: str = "", scorer: str = "") -> list[dict[str, Any]]:
+    """Scores of a run or a run item."""
+    if not run_id and not run_item_id:
+        raise Invalid("give run_id or run_item_id")
+    rid = str(parse_uuid(run_id, "run_id")) if run_id else ""
+    iid = str(parse_uuid(run_item_id, "run_item_id")) if run_item_id else ""
+    return queries.scores(svc.view, rid, iid, scorer)
+
+
+@router.get("/scores/{score_id}/evidence")
+def score_evidence(score_id: str, svc: ServicesDep, include: str = ",".join(EVIDENCE_PARTS)) -> dict[str, Any]:
+    """What the scorer saw, what it returned, and its evidence."""
+    return operations.score_evidence(svc, str(parse_uuid(score_id, "score_id")), include)

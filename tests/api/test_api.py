@@ -1,0 +1,84 @@
+"""The REST API over the read model, on both stores, with problem bodies for bad requests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from tests.support import definition
+
+MISSING = "00000000-0000-4000-8000-000000000000"
+
+
+@pytest.fixture
+def client(services) -> Iterator[TestClient]:
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+def wait_done(client: TestClient, run_id: str) -> dict:
+    for _ in range(300):
+        summary = client.get(f"/api/v1/runs/{run_id}").json()
+        if summary["status"] != "running":
+            return summary
+        time.sleep(0.1)
+    raise AssertionError("run did not finish")
+
+
+def test_dataset_lifecycle_over_http(client):
+    created = client.post("/api/v1/datasets", json={"name": "api-ds"})
+    assert created.status_code == 201
+    ds = created.json()["id"]
+    assert (
+        client.post(f"/api/v1/datasets/{ds}/items", json={"items": [{"input": 1}, {"input": 2}]}).json()["added"] == 2
+    )
+    version = client.post(f"/api/v1/datasets/{ds}/publish", json={}).json()
+    assert (version["number"], version["n_items"]) == (1, 2)
+    items = client.get(f"/api/v1/datasets/{ds}/versions/{version['id']}/items").json()
+    assert [i["input"] for i in items] == [1, 2]
+    again = client.post(f"/api/v1/datasets/{ds}/publish", json={})
+    assert again.status_code == 409 and again.headers["content-type"] == "application/problem+json"
+    assert "no unpublished changes" in again.json()["detail"]
+
+
+def test_run_gate_compare_and_evidence_over_http(client, services, world):
+    spec = definition(world["dataset"], world["version"], world["good"], "json_valid",
+                      '{"name":"tool_called","config":{"tool":"search_orders"}}')  # fmt: skip
+    exp = str(services.app.create_experiment("api", "", spec).id)
+    base = client.post(f"/api/v1/experiments/{exp}/runs", json={"name": "base"})
+    assert base.status_code == 202 and base.json()["status"] == "running"
+    cand = client.post(f"/api/v1/experiments/{exp}/runs", json={"name": "cand", "deployment_id": str(world["bad"])})
+    base_id, cand_id = base.json()["id"], cand.json()["id"]
+    assert wait_done(client, base_id)["passed_items"] == 10
+    assert wait_done(client, cand_id)["failed_items"] == 5
+    assert client.get(f"/api/v1/runs/{base_id}/gate").json()["exit_code"] == 0
+    assert client.get(f"/api/v1/runs/{cand_id}/gate").json() == {
+        "status": "completed", "pass_rate": 0.5, "passed_threshold": 1.0, "passed": False, "exit_code": 2,
+    }  # fmt: skip
+    assert len(client.get(f"/api/v1/runs/{cand_id}/failures").json()) == 5
+    flips = client.get(f"/api/v1/runs/{base_id}/compare/{cand_id}").json()
+    assert len(flips["newly_failing"]) == 5
+    score = next(s for s in client.get("/api/v1/scores", params={"run_id": cand_id}).json() if not s["passed"])
+    evidence = client.get(f"/api/v1/scores/{score['id']}/evidence", params={"include": "scorer_output"}).json()
+    assert evidence["scorer_output"]["passed"] is False and "scorer_input" not in evidence
+    assert [r["id"] for r in client.get(f"/api/v1/experiments/{exp}/runs").json()] == [base_id, cand_id]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "detail"),
+    [
+        ("get", f"/api/v1/runs/{MISSING}", 404, f"run {MISSING} not found"),
+        ("get", "/api/v1/runs/nope", 422, "run_id: 'nope' is not a valid id"),
+        ("post", f"/api/v1/runs/{MISSING}/cancel", 404, f"run {MISSING} not found"),
+        ("post", f"/api/v1/experiments/{MISSING}/runs", 404, f"experiment {MISSING} not found"),
+        ("get", "/api/v1/scores", 422, "give run_id or run_item_id"),
+    ],
+)
+def test_errors_are_problem_bodies(client, method, path, status, detail):
+    response = getattr(client, method)(path, **({"json": {}} if method == "post" else {}))
+    assert response.status_code == status
+    assert response.json()["status"] == status and detail in response.json()["detail"]
