@@ -180,3 +180,51 @@ HANDLERS: dict[str, Callable[[Any], Iterator[Op]]] = {
 def operations(event: Any) -> Iterator[Op]:
     """All row operations for one event, chosen by the event's class (``Aggregate.Event``)."""
     return HANDLERS.get(type(event).__qualname__, _nothing)(event)
+
+
+# The order in which a batch's operations are applied, by statement. Operations on one row keep their log order
+# (the sort is stable and a row's statements never need to run against this order); consecutive operations with
+# the same statement then go to the database as one executemany.
+ORDER = [
+    INSERT_DATASET, INSERT_DRAFT_ITEM, COUNT_DRAFT, SET_VERSIONS, UPSERT_VERSION_ITEM, INSERT_VERSION,
+    DROP_ORPHAN_ITEMS, INSERT_DEPLOYMENT, INSERT_EXPERIMENT, UPDATE_DEFINITION, SET_LATEST_VERSION,
+    INSERT_EXPERIMENT_VERSION, INSERT_RUN, COUNT_CHUNK, FINISH_RUN, INSERT_RUN_ITEM, INSERT_SCORE, ADD_RUN_SCORER,
+]  # fmt: skip
+_RANK = {sql: rank for rank, sql in enumerate(ORDER)}
+
+
+def _sum_scorer_increments(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Fold many per-score increments of one (run, scorer) into one upsert (n counts the rows folded)."""
+    merged: dict[tuple[Any, Any], list[Any]] = {}
+    for run_id, key, index, score, passed, failed, errored in rows:
+        acc = merged.setdefault((run_id, key), [run_id, key, index, 0, 0.0, 0, 0, 0])
+        acc[3] += 1
+        acc[4] += score
+        acc[5] += passed
+        acc[6] += failed
+        acc[7] += errored
+    return [tuple(acc) for acc in merged.values()]
+
+
+ADD_RUN_SCORERS = (
+    "INSERT INTO {p}run_scorers VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, scorer_key) DO UPDATE SET "
+    "n = {p}run_scorers.n + excluded.n, sum_score = {p}run_scorers.sum_score + excluded.sum_score, "
+    "n_passed = {p}run_scorers.n_passed + excluded.n_passed, "
+    "n_failed = {p}run_scorers.n_failed + excluded.n_failed, "
+    "n_errored = {p}run_scorers.n_errored + excluded.n_errored"
+)
+
+
+def batched(ops: list[Op]) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """A batch's operations as ``(statement, rows)`` groups, in a safe order, increments folded."""
+    ordered = sorted(ops, key=lambda op: _RANK.get(op[0], len(ORDER)))
+    groups: list[tuple[str, list[tuple[Any, ...]]]] = []
+    for sql, params in ordered:
+        if groups and groups[-1][0] == sql:
+            groups[-1][1].append(params)
+        else:
+            groups.append((sql, [params]))
+    return [
+        (ADD_RUN_SCORERS, _sum_scorer_increments(rows)) if sql == ADD_RUN_SCORER else (sql, rows)
+        for sql, rows in groups
+    ]

@@ -5,7 +5,6 @@ The same SQL serves both stores: templates use ``{p}`` for the table prefix and 
 
 from __future__ import annotations
 
-import itertools
 from abc import abstractmethod
 from functools import lru_cache
 from typing import Any
@@ -15,7 +14,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from psycopg.sql import SQL
 
-from projections.handlers import Op
+from projections.handlers import Op, batched
 from projections.schema import create_statements, drop_statements
 
 Row = dict[str, Any]
@@ -40,11 +39,6 @@ class EvalsView(TrackingRecorder):
     def reset(self, application_name: str) -> None:
         """Drop every view table and the tracking position, then create empty tables."""
 
-    @staticmethod
-    def grouped(ops: list[Op]) -> list[tuple[str, list[tuple[Any, ...]]]]:
-        """Consecutive operations with the same SQL become one executemany."""
-        return [(sql, [params for _, params in group]) for sql, group in itertools.groupby(ops, key=lambda o: o[0])]
-
 
 @lru_cache(maxsize=512)
 def _format(template: str, prefix: str, paramstyle: str) -> str:
@@ -67,7 +61,7 @@ class SQLiteEvalsView(SQLiteTrackingRecorder, EvalsView):
     def apply(self, ops: list[Op], tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as cursor:
             self._insert_tracking(cursor, tracking)
-            for template, rows in self.grouped(ops):
+            for template, rows in batched(ops):
                 cursor.executemany(self.sql(template), rows)
 
     def query(self, template: str, params: tuple[Any, ...] = ()) -> list[Row]:
@@ -99,7 +93,7 @@ class PostgresEvalsView(PostgresTrackingRecorder, EvalsView):
     def apply(self, ops: list[Op], tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as cursor:
             self._insert_tracking(cursor, tracking)
-            for template, rows in self.grouped(ops):
+            for template, rows in batched(ops):
                 cursor.executemany(self.sql(template).encode(), rows)
 
     def query(self, template: str, params: tuple[Any, ...] = ()) -> list[Row]:

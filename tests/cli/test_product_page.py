@@ -118,3 +118,34 @@ def test_regression_dataset_of_chosen_items_and_wait(agnt5, page):
     result = agnt5("experiments", "runs", "regression-dataset", run["id"], "--name", "one", "--run-item-id", chosen,
                    "--start-run", "--wait", "--format", "json", code=2)  # fmt: skip
     assert '"items": 1' in result.stdout
+
+
+def test_a_fire_and_forget_run_completes_after_the_cli_process_exits(page, store):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    agnt5_bin = Path(sys.executable).parent / "agnt5"
+    started = subprocess.run([str(agnt5_bin), "experiments", "run", page["experiment"]], capture_output=True,
+                             text=True, env=os.environ, timeout=60)  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip()
+    waited = subprocess.run([str(agnt5_bin), "reports", "wait", run_id, "--timeout", "2m", "--format", "json"],
+                            capture_output=True, text=True, env=os.environ, timeout=180)  # fmt: skip
+    assert waited.returncode == 0, waited.stderr
+    assert json.loads(waited.stdout)["passed_items"] == 6
+
+
+def test_projections_rebuild_answers_identically(agnt5, page):
+    run = data(agnt5("experiments", "run", page["experiment"], "--wait", "--format", "json"))
+    before = [agnt5("experiments", "runs", "show", run["id"], "--format", "json").stdout,
+              agnt5("scores", "list", "--run-id", run["id"], "--format", "json").stdout,
+              agnt5("datasets", "list", "--format", "json").stdout]  # fmt: skip
+    agnt5("projections", "rebuild")
+    status = data(agnt5("projections", "status", "--format", "json"))
+    assert status["view_position"] == status["log_position"] > 0
+    after = [agnt5("experiments", "runs", "show", run["id"], "--format", "json").stdout,
+             agnt5("scores", "list", "--run-id", run["id"], "--format", "json").stdout,
+             agnt5("datasets", "list", "--format", "json").stdout]  # fmt: skip
+    assert after == before
