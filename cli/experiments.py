@@ -12,6 +12,7 @@ from domain.errors import Invalid, NotFound
 from domain.scoring import parse_scorer_spec, with_keys
 from projections import queries
 from runner import operations
+from runner.bootstrap import Services
 
 app = typer.Typer(help="Create experiments and run them over a dataset version.", no_args_is_help=True)
 runs = typer.Typer(help="Inspect, cancel, compare and mine experiment runs.", no_args_is_help=True)
@@ -53,10 +54,13 @@ def _target(target_type: str, deployment_id: str | None, component_name: str | N
     }
 
 
-def _scorers(builtin: list[str] | None, scorer_ids: list[str] | None) -> list[dict[str, Any]]:
+def _scorers(svc: Services, builtin: list[str] | None, scorer_ids: list[str] | None) -> list[dict[str, Any]]:
     specs = [parse_scorer_spec(raw) for raw in builtin or []]
     for raw in scorer_ids or []:
-        raise NotFound(f"--scorer-id: scorer {uuid_arg(raw, '--scorer-id')} not found")
+        try:
+            specs.append(svc.app.scorer_spec(uuid_arg(raw, "--scorer-id")))
+        except NotFound as exc:
+            raise NotFound(f"--scorer-id: {exc}") from None
     if not specs:
         raise Invalid("--builtin-scorer: attach at least one scorer (--builtin-scorer or --scorer-id)")
     return with_keys(specs)
@@ -85,14 +89,17 @@ def create(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Create an experiment: target x dataset version x scorers x config; prints its id."""
-    definition = {
-        "dataset_id": str(uuid_arg(dataset_id, "--dataset-id")),
-        "dataset_version_id": str(uuid_arg(dataset_version_id, "--dataset-version-id")),
-        "target": _target(target_type, deployment_id, component_name, component_type, prompt_id),
-        "scorers": _scorers(builtin_scorer, scorer_id),
-        "config": json_option(config, "--config") if config is not None else {},
-    }
+    target = _target(target_type, deployment_id, component_name, component_type, prompt_id)
+    parsed_config = json_option(config, "--config") if config is not None else {}
+    dataset, version = uuid_arg(dataset_id, "--dataset-id"), uuid_arg(dataset_version_id, "--dataset-version-id")
     with services(catch_up=False) as svc:
+        definition = {
+            "dataset_id": str(dataset),
+            "dataset_version_id": str(version),
+            "target": target,
+            "scorers": _scorers(svc, builtin_scorer, scorer_id),
+            "config": parsed_config,
+        }
         written = svc.app.create_experiment(name, description, definition)
         svc.wait_for(written.position)
         row = queries.experiment(svc.view, str(written.id))
@@ -113,16 +120,16 @@ def update(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Edit the definition; the next run snapshots it as a new experiment version."""
-    changes: dict[str, Any] = {}
-    if builtin_scorer or scorer_id:
-        changes["scorers"] = _scorers(builtin_scorer, scorer_id)
-    if config is not None:
-        changes["config"] = json_option(config, "--config")
-    if dataset_version_id is not None:
-        changes["dataset_version_id"] = str(uuid_arg(dataset_version_id, "--dataset-version-id"))
-    if not changes:
+    if not (builtin_scorer or scorer_id or config is not None or dataset_version_id is not None):
         raise Invalid("nothing to update: give --builtin-scorer, --scorer-id, --config or --dataset-version-id")
     with services(catch_up=False) as svc:
+        changes: dict[str, Any] = {}
+        if builtin_scorer or scorer_id:
+            changes["scorers"] = _scorers(svc, builtin_scorer, scorer_id)
+        if config is not None:
+            changes["config"] = json_option(config, "--config")
+        if dataset_version_id is not None:
+            changes["dataset_version_id"] = str(uuid_arg(dataset_version_id, "--dataset-version-id"))
         written = svc.app.update_experiment(uuid_arg(experiment_id, "EXPERIMENT_ID"), changes)
         svc.wait_for(written.position)
         emit(queries.experiment(svc.view, str(written.id)), fmt, COLUMNS)

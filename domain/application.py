@@ -21,6 +21,7 @@ from domain.model import (
     Deployment,
     Experiment,
     ExperimentVersion,
+    Scorer,
 )
 from domain.runs import Run
 from domain.transcoding import OrjsonTranscoder
@@ -28,7 +29,7 @@ from domain.transcoding import OrjsonTranscoder
 A = TypeVar("A", bound=Aggregate)
 
 ITEMS_PER_EVENT = 500
-COMPONENT_TYPES = ("function", "agent", "workflow", "tool")
+COMPONENT_TYPES = ("function", "agent", "workflow", "tool", "scorer")
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,26 @@ class EvalsApplication(Application[UUID]):
             name=name.strip(), kind="python", module=module, path=path, url=url, components=components
         )
         return Written(deployment.id, self._save(deployment))
+
+    # -- scorers -------------------------------------------------------------------------------------
+
+    def create_scorer(self, name: str, description: str, deployment_id: UUID, component_name: str) -> Written:
+        """Register a deployed scorer component as a project scorer."""
+        from domain.scoring import BUILTINS
+
+        if not name.strip():
+            raise Invalid("--name: must not be empty")
+        if name.strip() in BUILTINS:
+            raise Invalid(f"--name: scorer name collision: {name.strip()!r} is a built-in scorer")
+        deployment = self.get(Deployment, deployment_id, "deployment")
+        deployment.check_component(component_name, "scorer")
+        scorer = Scorer(
+            name=name.strip(), description=description, deployment_id=deployment.id, component_name=component_name
+        )
+        return Written(scorer.id, self._save(scorer))
+
+    def scorer_spec(self, scorer_id: UUID) -> dict[str, Any]:
+        return self.get(Scorer, scorer_id, "scorer").spec()
 
     # -- experiments ---------------------------------------------------------------------------------
 

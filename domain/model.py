@@ -169,3 +169,25 @@ class ExperimentVersion(Aggregate):
         self.experiment_id = experiment_id
         self.number = number
         self.definition = definition
+
+
+class Scorer(Aggregate):
+    """A project scorer: a deployed custom scorer component, attached to experiments by id."""
+
+    @event("Created")
+    def __init__(self, name: str, description: str, deployment_id: UUID, component_name: str) -> None:
+        self.name = name
+        self.description = description
+        self.deployment_id = deployment_id
+        self.component_name = component_name
+
+    def spec(self) -> dict[str, JSON]:
+        """The scorer as an experiment definition holds it (a snapshot: later runs keep using it)."""
+        return {
+            "type": "custom",
+            "scorer_id": str(self.id),
+            "name": self.name,
+            "deployment_id": str(self.deployment_id),
+            "component_name": self.component_name,
+            "config": {},
+        }

@@ -46,6 +46,7 @@ UPSERT_VERSION_ITEM = (
 INSERT_VERSION = "INSERT INTO {p}dataset_versions VALUES (?, ?, ?, ?, ?, ?, ?)"
 DROP_ORPHAN_ITEMS = "DELETE FROM {p}dataset_items WHERE version_id = ? AND position >= ?"
 INSERT_DEPLOYMENT = "INSERT INTO {p}deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_SCORER = "INSERT INTO {p}scorers VALUES (?, ?, ?, ?, ?, ?)"
 INSERT_EXPERIMENT = "INSERT INTO {p}experiments VALUES (?, ?, ?, ?, ?, ?, 1, 0, NULL, ?, ?)"
 UPDATE_DEFINITION = (
     "UPDATE {p}experiments SET definition = ?, dataset_id = ?, dataset_version_id = ?, "
@@ -97,6 +98,10 @@ def _version_created(e: Any) -> Iterator[Op]:
 
 def _deployment_created(e: Any) -> Iterator[Op]:
     yield INSERT_DEPLOYMENT, (str(e.originator_id), e.name, e.kind, e.module, e.path, e.url, j(e.components), _at(e))
+
+
+def _scorer_created(e: Any) -> Iterator[Op]:
+    yield INSERT_SCORER, (str(e.originator_id), e.name, e.description, str(e.deployment_id), e.component_name, _at(e))
 
 
 def _experiment_created(e: Any) -> Iterator[Op]:
@@ -163,6 +168,7 @@ HANDLERS: dict[str, Callable[[Any], Iterator[Op]]] = {
     "DatasetVersionChunk.Created": _version_chunk,
     "DatasetVersion.Created": _version_created,
     "Deployment.Created": _deployment_created,
+    "Scorer.Created": _scorer_created,
     "Experiment.Created": _experiment_created,
     "Experiment.DefinitionUpdated": _definition_updated,
     "Experiment.VersionSnapshotted": _version_snapshotted,
@@ -187,7 +193,7 @@ def operations(event: Any) -> Iterator[Op]:
 # the same statement then go to the database as one executemany.
 ORDER = [
     INSERT_DATASET, INSERT_DRAFT_ITEM, COUNT_DRAFT, SET_VERSIONS, UPSERT_VERSION_ITEM, INSERT_VERSION,
-    DROP_ORPHAN_ITEMS, INSERT_DEPLOYMENT, INSERT_EXPERIMENT, UPDATE_DEFINITION, SET_LATEST_VERSION,
+    DROP_ORPHAN_ITEMS, INSERT_DEPLOYMENT, INSERT_SCORER, INSERT_EXPERIMENT, UPDATE_DEFINITION, SET_LATEST_VERSION,
     INSERT_EXPERIMENT_VERSION, INSERT_RUN, COUNT_CHUNK, FINISH_RUN, INSERT_RUN_ITEM, INSERT_SCORE, ADD_RUN_SCORER,
 ]  # fmt: skip
 _RANK = {sql: rank for rank, sql in enumerate(ORDER)}

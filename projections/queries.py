@@ -69,6 +69,10 @@ def deployment(view: EvalsView, deployment_id: str) -> Row:
     return _one(view, "deployment", deployment_id, "SELECT * FROM {p}deployments WHERE id = ?", deployment_id)
 
 
+def scorers(view: EvalsView) -> list[Row]:
+    return _rows(view, "SELECT * FROM {p}scorers ORDER BY created_at")
+
+
 def experiments(view: EvalsView, dataset_id: str = "") -> list[Row]:
     if dataset_id:
         return _rows(view, "SELECT * FROM {p}experiments WHERE dataset_id = ? ORDER BY created_at", dataset_id)

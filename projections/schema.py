@@ -4,7 +4,7 @@ float type. A change of any table here must bump ``VIEW_NAME`` so the views rebu
 
 from __future__ import annotations
 
-VIEW_NAME = "agnt5v1"
+VIEW_NAME = "agnt5v2"
 
 TABLES = {
     "datasets": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, metadata TEXT NOT NULL,
@@ -19,6 +19,8 @@ TABLES = {
         events TEXT NOT NULL, split TEXT, PRIMARY KEY (version_id, position))""",
     "deployments": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, module TEXT NOT NULL,
         path TEXT NOT NULL, url TEXT NOT NULL, components TEXT NOT NULL, created_at TEXT NOT NULL)""",
+    "scorers": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, deployment_id TEXT NOT NULL,
+        component_name TEXT NOT NULL, created_at TEXT NOT NULL)""",
     "experiments": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, dataset_id TEXT NOT NULL,
         dataset_version_id TEXT NOT NULL, definition TEXT NOT NULL, revision INTEGER NOT NULL,
         versions INTEGER NOT NULL, latest_version_id TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",

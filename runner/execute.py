@@ -9,15 +9,17 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import IntegrityError
 
 from domain import ids
 from domain.gates import item_status
 from domain.model import DatasetVersion, Deployment
 from domain.runs import Run, RunChunk
-from domain.scoring import ScorerInput, run_scorer
+from domain.scoring import ScorerInput
 from runner.bootstrap import Services
 from runner.components import components_of, import_module, invoke
+from runner.scoring import ScorerRuntime
 from runner.sdk import Context
 
 CHUNK_ITEMS = 500
@@ -49,12 +51,23 @@ def execute_item(fn: Callable[..., Any], item: dict[str, Any], run_item: str) ->
     else:
         ctx.event("run.completed", {})
     duration_ms = (time.perf_counter() - t0) * 1000
-    return {"output": output, "error": error, "events": ctx.events, "started_at": started_at,
+    if error is None:
+        try:
+            orjson.dumps(output)
+        except TypeError as exc:
+            output, error = None, f"TypeError: the output is not JSON-serializable ({exc})"
+            ctx.event("run.failed", {"error": error, "error_code": "TypeError"})
+    return {"output": output, "error": error, "events": jsonable(ctx.events), "started_at": started_at,
             "duration_ms": round(duration_ms, 3)}  # fmt: skip
 
 
-def score_item(spec: dict[str, Any], item: dict[str, Any], result: dict[str, Any], run_id: str,
-               run_item: str) -> list[dict[str, Any]]:  # fmt: skip
+def jsonable(value: Any) -> Any:
+    """A JSON-native copy (unknown types as strings), so a recorded event can always be saved."""
+    return orjson.loads(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS))
+
+
+def score_item(scoring: ScorerRuntime, spec: dict[str, Any], item: dict[str, Any], result: dict[str, Any],
+               run_id: str, run_item: str) -> list[dict[str, Any]]:  # fmt: skip
     if result["error"] is not None:
         return []  # nothing to score: the item is errored
     scores = []
@@ -64,12 +77,12 @@ def score_item(spec: dict[str, Any], item: dict[str, Any], result: dict[str, Any
             config=scorer.get("config") or {}, events=result["events"],
             metadata={"run_id": run_id, "run_item_id": run_item, "item_metadata": item.get("metadata") or {}},
         )  # fmt: skip
-        outcome = run_scorer(scorer, inp)
-        scores.append({
+        outcome = scoring.score(scorer, inp)
+        scores.append(jsonable({
             "id": str(ids.score_id(UUID(run_item), index, scorer["key"])), "key": scorer["key"],
             "name": scorer["name"], "config": scorer.get("config") or {}, **outcome.as_output(),
             "errored": outcome.errored, "evidence": outcome.evidence,
-        })  # fmt: skip
+        }))  # fmt: skip
     return scores
 
 
@@ -81,6 +94,7 @@ class Executor:
         self.app = services.app
         self.run_id = run_id
         self.chunk_items = chunk_items
+        self.scoring = ScorerRuntime(lambda deployment_id: self.app.get(Deployment, deployment_id, "deployment"))
 
     def execute(self) -> str:
         run = self.app.get(Run, self.run_id, "run")
@@ -103,6 +117,7 @@ class Executor:
                 run.fail(f"{type(exc).__name__}: {exc}"[:500])
                 self.app.save(run)
         finally:
+            self.scoring.close()
             self.services.catch_up()
         return str(run.status)
 
@@ -115,7 +130,7 @@ class Executor:
             item, repetition = items[position // run.repetitions], position % run.repetitions
             run_item = str(ids.run_item_id(run.id, item["id"], repetition))
             result = execute_item(fn, item, run_item)
-            scores = score_item(run.spec, item, result, str(run.id), run_item)
+            scores = score_item(self.scoring, run.spec, item, result, str(run.id), run_item)
             status = item_status(result["error"], scores)
             counts[status] += 1
             chunk.record_item(

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 F = TypeVar("F", bound=Callable[..., Any])
 
 COMPONENT_ATTR = "__agnt5_component__"
-TYPES = ("function", "agent", "workflow", "tool")
+TYPES = ("function", "agent", "workflow", "tool", "scorer")
 
 
 def component(name: str | None = None, *, type: str = "function") -> Callable[[F], F]:
@@ -31,6 +31,13 @@ def component(name: str | None = None, *, type: str = "function") -> Callable[[F
         return fn
 
     return mark
+
+
+def scorer(name: str | None = None) -> Callable[[F], F]:
+    """Mark a custom scorer: called as ``fn(request)`` or ``fn(ctx, request)`` with ``request`` =
+    ``{input, output, expected_output, events, config, metadata}``; returns ``{score, passed?, label?,
+    explanation?, metadata?}`` (a bare number is a score, a bare bool a verdict)."""
+    return component(name, type="scorer")
 
 
 class Context:

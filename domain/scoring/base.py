@@ -45,6 +45,7 @@ class ScorerInput:
     config: dict[str, Any] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    llm: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # the judge endpoint, injected by the runner
 
 
 ScorerFn = Callable[[ScorerInput], ScoreResult]

@@ -1,0 +1,98 @@
+"""``agnt5 scorers``: the built-in catalogue, custom scorers, and trying a scorer on local cases."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+from uuid import UUID
+
+import orjson
+import typer
+
+from cli.common import Format, FormatOption, emit, note, services, uuid_arg
+from domain.errors import Invalid
+from domain.model import Deployment
+from domain.scoring import BUILTINS, parse_scorer_spec
+from projections import queries
+from runner.scorer_cases import parse_cases, run_in_child, score_cases
+from runner.scoring import ScorerRuntime
+
+app = typer.Typer(help="Built-in and custom scorers.", no_args_is_help=True)
+
+COLUMNS = ["name", "kind", "source", "requires_config", "description", "config", "id"]
+
+
+@app.command("list")
+def list_(fmt: FormatOption = Format.table) -> None:
+    """List the built-in scorers (with their config) and the custom scorers of this store."""
+    rows: list[dict[str, Any]] = [
+        {"name": s.name, "kind": s.kind, "source": "builtin", "requires_config": s.requires_config,
+         "description": s.description, "config": s.config_schema, "id": None}
+        for s in sorted(BUILTINS.values(), key=lambda s: (s.kind, s.name))
+    ]  # fmt: skip
+    with services() as svc:
+        for row in queries.scorers(svc.view):
+            rows.append({"name": row["name"], "kind": "custom", "source": f"deployment {row['deployment_id']}",
+                         "requires_config": False, "description": row["description"],
+                         "config": {"component": row["component_name"]}, "id": row["id"]})  # fmt: skip
+    emit(rows, fmt, COLUMNS)
+
+
+@app.command("create")
+def create(
+    name: Annotated[str, typer.Option("--name", help="Scorer name (not a built-in name).")],
+    deployment_id: Annotated[str, typer.Option("--deployment-id", help="Deployment serving the scorer.")],
+    component_name: Annotated[str, typer.Option("--component-name", help="The @scorer component.")],
+    description: Annotated[str, typer.Option("--description")] = "",
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Register a deployed custom scorer; prints its UUID (attach it with experiments create --scorer-id)."""
+    with services(catch_up=False) as svc:
+        written = svc.app.create_scorer(name, description, uuid_arg(deployment_id, "--deployment-id"), component_name)
+        svc.wait_for(written.position)
+        row = next(r for r in queries.scorers(svc.view) if r["id"] == str(written.id))
+    if fmt is Format.table:
+        note(f"Created scorer {name!r}")
+        typer.echo(row["id"])
+    else:
+        emit(row, fmt)
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise Invalid(f"--cases: cannot read {path}: {exc.strerror}") from None
+
+
+def _no_deployment(deployment_id: UUID) -> Deployment:
+    raise LookupError(f"built-in scorers load no deployment ({deployment_id})")
+
+
+@app.command("test")
+def test(
+    cases: Annotated[
+        str, typer.Option("--cases", help="JSONL file of {output, expected_output?, input?, events?}; - for stdin.")
+    ],
+    builtin_scorer: Annotated[str | None, typer.Option("--builtin-scorer", help="Built-in by name or JSON.")] = None,
+    scorer_id: Annotated[str | None, typer.Option("--scorer-id", help="Custom scorer UUID.")] = None,
+) -> None:
+    """Score local cases with no experiment; prints one JSON result per line, in input order."""
+    if (builtin_scorer is None) == (scorer_id is None):
+        raise Invalid("give exactly one of --builtin-scorer or --scorer-id")
+    parsed = parse_cases(_read(cases))
+    if builtin_scorer is not None:
+        runtime = ScorerRuntime(_no_deployment)
+        try:
+            results = score_cases(runtime, parse_scorer_spec(builtin_scorer), parsed)
+        finally:
+            runtime.close()
+    else:
+        with services(catch_up=False) as svc:
+            spec = svc.app.scorer_spec(uuid_arg(str(scorer_id), "--scorer-id"))
+        results = run_in_child(spec, parsed)
+    for result in results:
+        typer.echo(orjson.dumps(result).decode())

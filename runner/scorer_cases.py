@@ -1,0 +1,84 @@
+"""``agnt5 scorers test``: score local cases with no experiment; custom scorers run in a child process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from domain.errors import Invalid
+from domain.model import Deployment
+from domain.scoring import ScorerInput
+from runner.bootstrap import build
+from runner.scoring import ScorerRuntime
+
+CASE_KEYS = {"output", "expected_output", "expected", "input", "events", "metadata"}
+
+
+def parse_cases(text: str) -> list[dict[str, Any]]:
+    """One ``{output, expected_output?, input?, events?}`` object per line; a bad line is named."""
+    cases = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            case = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise Invalid(f"--cases: line {number}: malformed JSON: {exc}") from None
+        if not isinstance(case, dict) or "output" not in case:
+            raise Invalid(f"--cases: line {number}: a case is an object with an 'output' field")
+        unknown = sorted(set(case) - CASE_KEYS)
+        if unknown:
+            raise Invalid(f"--cases: line {number}: unknown field {unknown[0]!r}")
+        if not isinstance(case.get("events", []), list):
+            raise Invalid(f"--cases: line {number}: field 'events' must be an array")
+        cases.append(case)
+    return cases
+
+
+def _input(case: dict[str, Any], config: dict[str, Any], index: int) -> ScorerInput:
+    return ScorerInput(
+        output=case["output"],
+        expected_output=case.get("expected_output", case.get("expected")),
+        input=case.get("input"),
+        config=config,
+        events=case.get("events") or [],
+        metadata={"run_id": "scorers-test", "run_item_id": f"case-{index}", **(case.get("metadata") or {})},
+    )
+
+
+def score_cases(runtime: ScorerRuntime, spec: dict[str, Any], cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    results = []
+    for index, case in enumerate(cases):
+        outcome = runtime.score(spec, _input(case, spec.get("config") or {}, index))
+        results.append({**outcome.as_output(), "errored": outcome.errored})
+    return results
+
+
+def run_in_child(spec: dict[str, Any], cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Score with a custom scorer component in a worker process (never inside the caller's process)."""
+    proc = subprocess.run([sys.executable, "-m", "runner.scorer_cases"], input=json.dumps({"spec": spec,
+                          "cases": cases}), capture_output=True, text=True, timeout=600)  # fmt: skip
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["scorer worker failed"])[-1]
+        raise Invalid(f"--scorer-id: the scorer could not run: {last}")
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+def _main() -> None:
+    job = json.load(sys.stdin)
+    with build() as services:
+        runtime = ScorerRuntime(lambda i: services.app.get(Deployment, UUID(str(i)), "deployment"))
+        try:
+            for result in score_cases(runtime, job["spec"], job["cases"]):
+                print(json.dumps(result, sort_keys=False))
+        finally:
+            runtime.close()
+
+
+if __name__ == "__main__":
+    _main()

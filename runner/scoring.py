@@ -1,0 +1,112 @@
+"""Scorer dispatch in a worker: built-ins (pure, with the LLM client for judges) and custom scorer components."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import inspect
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from domain.model import Deployment
+from domain.scoring import ScoreResult, ScorerInput, run_scorer
+from runner import llm
+from runner.components import components_of, import_module
+from runner.sdk import Context
+
+DEFAULT_TIMEOUT_S = 60.0
+
+
+def coerce(value: Any) -> ScoreResult:
+    """A custom scorer's return value as a score: a dict of the result contract, a number or a bool."""
+    if isinstance(value, bool):
+        return ScoreResult(1.0 if value else 0.0, value)
+    if isinstance(value, int | float):
+        score = min(1.0, max(0.0, float(value)))
+        return ScoreResult(score, score >= 0.5)
+    if not isinstance(value, dict) or not isinstance(value.get("score", 0), int | float):
+        return ScoreResult(0.0, False, "invalid_result", f"scorer returned {type(value).__name__}: {value!r}"[:300],
+                           errored=True)  # fmt: skip
+    raw = value.get("score", 0)
+    score = 0.0 if isinstance(raw, bool) else min(1.0, max(0.0, float(raw)))
+    passed = value["passed"] if isinstance(value.get("passed"), bool) else score >= 0.5
+    label = value.get("label") if isinstance(value.get("label"), str) else None
+    explanation = value.get("explanation") if isinstance(value.get("explanation"), str) else None
+    metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else None
+    return ScoreResult(score, passed, label, explanation, metadata)
+
+
+def request(inp: ScorerInput) -> dict[str, Any]:
+    """The request a custom scorer receives."""
+    return {
+        "input": inp.input,
+        "output": inp.output,
+        "expected_output": inp.expected_output,
+        "expected": inp.expected_output,
+        "events": inp.events,
+        "trace": inp.events,
+        "config": inp.config,
+        "metadata": inp.metadata,
+    }
+
+
+class ScorerRuntime:
+    """Scores items in a worker process; loads custom scorer components once per deployment."""
+
+    def __init__(self, load_deployment: Callable[[UUID], Deployment]) -> None:
+        self.load_deployment = load_deployment
+        self.llm = llm.from_env()
+        self.custom: dict[tuple[str, str], Callable[..., Any]] = {}
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="scorer")
+
+    def _custom_fn(self, spec: dict[str, Any]) -> Callable[..., Any]:
+        key = (spec["deployment_id"], spec["component_name"])
+        if key not in self.custom:
+            deployment = self.load_deployment(UUID(spec["deployment_id"]))
+            found = components_of(import_module(deployment.module, deployment.path))
+            if spec["component_name"] not in found:
+                raise LookupError(f"scorer component {spec['component_name']!r} not found in {deployment.module}")
+            self.custom[key] = found[spec["component_name"]]
+        return self.custom[key]
+
+    def score(self, spec: dict[str, Any], inp: ScorerInput) -> ScoreResult:
+        if spec.get("type") != "custom":
+            return run_scorer(spec, ScorerInput(**{**inp.__dict__, "llm": self.llm}))
+        return self.score_custom(spec, inp)
+
+    def score_custom(self, spec: dict[str, Any], inp: ScorerInput) -> ScoreResult:
+        try:
+            fn = self._custom_fn(spec)
+        except Exception as exc:
+            return ScoreResult(0.0, False, "scorer_not_found", f"{type(exc).__name__}: {exc}", errored=True)
+        payload = request(inp)
+        timeout = float((spec.get("config") or {}).get("timeout_s", DEFAULT_TIMEOUT_S))
+        future = self.pool.submit(_call, fn, payload)
+        try:
+            value = future.result(timeout=timeout)
+        except concurrent.futures.TimeoutError:
+            return ScoreResult(0.0, False, "timeout_error", f"scorer timed out after {timeout}s", errored=True)
+        except Exception as exc:
+            return ScoreResult(0.0, False, "error", f"{type(exc).__name__}: {exc}"[:500], errored=True)
+        result = coerce(value)
+        return ScoreResult(result.score, result.passed, result.label, result.explanation, result.metadata,
+                           result.errored, {"scorer_request_keys": sorted(payload), "returned": value})  # fmt: skip
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.llm is not None:
+            self.llm.close()
+
+
+def _call(fn: Callable[..., Any], payload: dict[str, Any]) -> Any:
+    params = [p for p in inspect.signature(fn).parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]  # fmt: skip
+    result = fn(Context(), payload) if len(params) >= 2 else fn(payload)
+    if inspect.isawaitable(result):
+        import asyncio
+
+        async def wait() -> Any:
+            return await result
+
+        return asyncio.run(wait())
+    return result

@@ -1,0 +1,91 @@
+"""A deterministic OpenAI-compatible chat-completions server on loopback, for judge and prompt tests.
+
+The requested model picks the behaviour:
+- ``judge-good``: a JSON verdict; score 0.9 if the output under evaluation mentions "shipped", else 0.2
+- ``judge-labels``: answers only a label (``pass`` / ``fail``) for choice_scores tests
+- ``judge-fenced``: the verdict inside a ```json fence, with chatter around it
+- ``judge-garbage``: prose, no JSON
+- ``judge-slow``: sleeps 3 s before answering
+- ``judge-denied``: HTTP 401
+- ``judge-broken``: HTTP 500
+Every request is kept in ``requests`` for assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def _completion(content: str, model: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    }
+
+
+def answer(request: dict[str, Any]) -> tuple[int, dict[str, Any] | str]:
+    model = str(request.get("model"))
+    prompt = request["messages"][-1]["content"]
+    evaluated = prompt.split("## Output to Evaluate", 1)[-1].split("##", 1)[0]
+    good = "shipped" in evaluated
+    verdict = {"score": 0.9 if good else 0.2, "explanation": "mentions the status" if good else "no status"}
+    if model == "judge-good":
+        return 200, _completion(json.dumps(verdict), model)
+    if model == "judge-labels":
+        return 200, _completion(json.dumps({"label": "pass" if good else "fail", "explanation": "x"}), model)
+    if model == "judge-fenced":
+        return 200, _completion(f"Sure!\n```json\n{json.dumps(verdict)}\n```\nHope this helps", model)
+    if model == "judge-garbage":
+        return 200, _completion("I think it is quite good, honestly.", model)
+    if model == "judge-slow":
+        time.sleep(3)
+        return 200, _completion(json.dumps(verdict), model)
+    if model == "judge-denied":
+        return 401, {"error": {"message": "invalid api key"}}
+    return 500, {"error": {"message": f"unknown model {model}"}}
+
+
+class FakeLLM:
+    """Start with ``with FakeLLM() as llm: llm.base_url``."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
+                status, payload = answer(body)
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeLLM:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
