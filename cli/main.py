@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from cli import datasets, deployments, experiments, projections, reports, scorers, scores
+from cli import datasets, deployments, experiments, projections, reports, scorers, scores, worker
 from domain.errors import EvalsError
 
 EXIT_USAGE = 1
@@ -69,6 +69,7 @@ app.add_typer(experiments.app, name="experiments")
 app.add_typer(reports.app, name="reports")
 app.add_typer(scores.app, name="scores")
 app.add_typer(scorers.app, name="scorers")
+app.add_typer(worker.app, name="worker")
 app.add_typer(projections.app, name="projections")
 
 

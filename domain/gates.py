@@ -29,9 +29,16 @@ def check_config(config: Any) -> dict[str, Any]:
     threshold = config.get("passed_threshold", 1)
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
         raise Invalid(f"--config: passed_threshold must be a number between 0 and 1, got {threshold!r}")
-    repetitions = config.get("repetitions", 1)
-    if isinstance(repetitions, bool) or not isinstance(repetitions, int) or not 1 <= repetitions <= 100:
-        raise Invalid(f"--config: repetitions must be an integer from 1 to 100, got {repetitions!r}")
+    for key, low, high in (("repetitions", 1, 100), ("concurrency", 1, 256), ("retries", 0, 10)):
+        value = config.get(key, low)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise Invalid(f"--config: {key} must be an integer from {low} to {high}, got {value!r}")
+    for key in ("timeout_s", "retry_backoff_s"):
+        value = config.get(key, 1)
+        if value is None and key == "timeout_s":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or value > 86400:
+            raise Invalid(f"--config: {key} must be a number of seconds from 0 to 86400, got {value!r}")
     return config
 
 

@@ -52,6 +52,40 @@ def run_summary(run: Mapping[str, Any], scorer_rows: Iterable[Mapping[str, Any]]
     }
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100) by linear interpolation between closest ranks."""
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def run_stats(stats: Mapping[str, Any], k: int) -> dict[str, Any]:
+    """Latency percentiles and tokens; with repetitions, pass@k, pass^k and the items that disagree."""
+    latencies = list(stats["latencies_ms"])
+    out: dict[str, Any] = {
+        "latency_ms": {
+            "p50": percentile(latencies, 50),
+            "p95": percentile(latencies, 95),
+            "max": max(latencies, default=0.0),
+        },
+        "total_tokens": stats["tokens"],
+    }
+    if k > 1:
+        groups = stats["repetitions"]
+        n = len(groups) or 1
+        out["repetitions"] = {
+            "k": k,
+            "pass_at_k": sum(any(g) for g in groups.values()) / n,
+            "pass_hat_k": sum(all(g) for g in groups.values()) / n,
+            "flaky_items": sorted(item for item, g in groups.items() if any(g) and not all(g)),
+        }
+    return out
+
+
 def scorer_input(score: Mapping[str, Any], item: Mapping[str, Any], dataset_item: Mapping[str, Any]) -> dict[str, Any]:
     """What the scorer saw: the item's input, output, expected output, trace and the scorer config."""
     return {

@@ -140,5 +140,17 @@ class RunChunk(Aggregate):
         started_at: str,
         duration_ms: float,
         scores: list[dict[str, Any]],
+        attempts: int,
+        tokens: int,
     ) -> None:
         self.n_items += 1
+
+
+def _item_recorded_v1_v2(state: dict[str, Any]) -> None:
+    """Items recorded before retries and token counts existed: one attempt, no tokens known."""
+    state.setdefault("attempts", 1)
+    state.setdefault("tokens", 0)
+
+
+RunChunk.ItemRecorded.class_version = 2  # type: ignore[attr-defined]
+RunChunk.ItemRecorded.upcast_v1_v2 = staticmethod(_item_recorded_v1_v2)  # type: ignore[attr-defined]

@@ -59,7 +59,7 @@ COUNT_CHUNK = (
     "UPDATE {p}runs SET done = done + ?, passed = passed + ?, failed = failed + ?, errored = errored + ? WHERE id = ?"
 )
 FINISH_RUN = "UPDATE {p}runs SET status = ?, reason = ?, finished_at = ? WHERE id = ?"
-INSERT_RUN_ITEM = "INSERT INTO {p}run_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_RUN_ITEM = "INSERT INTO {p}run_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 INSERT_SCORE = "INSERT INTO {p}scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 ADD_RUN_SCORER = (
     "INSERT INTO {p}run_scorers VALUES (?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (run_id, scorer_key) DO UPDATE SET "
@@ -144,7 +144,7 @@ def _item_recorded(e: Any) -> Iterator[Op]:
     at = _at(e)
     yield INSERT_RUN_ITEM, (
         e.run_item_id, e.run_id, e.position, e.dataset_item_id, e.repetition, e.status, j(e.output),
-        e.error, j(e.events), e.started_at, e.duration_ms,
+        e.error, j(e.events), e.started_at, e.duration_ms, e.attempts, e.tokens,
     )  # fmt: skip
     for n, s in enumerate(e.scores):
         passed, errored = bool(s["passed"]), bool(s.get("errored"))

@@ -141,3 +141,19 @@ def score(view: EvalsView, score_id: str) -> Row:
 def dataset_item(view: EvalsView, version_id: str, item_id: str) -> Row:
     sql = "SELECT * FROM {p}dataset_items WHERE version_id = ? AND item_id = ?"
     return _one(view, "dataset item", item_id, sql, version_id, item_id)
+
+
+def run_stats(view: EvalsView, run_id: str) -> dict[str, Any]:
+    """Latencies, tokens and per-dataset-item repetition outcomes of a run's recorded items."""
+    rows = view.query(
+        "SELECT dataset_item_id, status, duration_ms, tokens FROM {p}run_items WHERE run_id = ? ORDER BY position",
+        (run_id,),
+    )
+    groups: dict[str, list[bool]] = {}
+    for row in rows:
+        groups.setdefault(row["dataset_item_id"], []).append(row["status"] == "passed")
+    return {
+        "latencies_ms": [float(row["duration_ms"]) for row in rows],
+        "tokens": sum(int(row["tokens"]) for row in rows),
+        "repetitions": groups,
+    }

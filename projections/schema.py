@@ -4,7 +4,7 @@ float type. A change of any table here must bump ``VIEW_NAME`` so the views rebu
 
 from __future__ import annotations
 
-VIEW_NAME = "agnt5v2"
+VIEW_NAME = "agnt5v3"
 
 TABLES = {
     "datasets": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, metadata TEXT NOT NULL,
@@ -33,7 +33,8 @@ TABLES = {
         finished_at TEXT)""",
     "run_items": """(id TEXT PRIMARY KEY, run_id TEXT NOT NULL, position INTEGER NOT NULL,
         dataset_item_id TEXT NOT NULL, repetition INTEGER NOT NULL, status TEXT NOT NULL, output TEXT NOT NULL,
-        error TEXT, events TEXT NOT NULL, started_at TEXT NOT NULL, duration_ms {real} NOT NULL)""",
+        error TEXT, events TEXT NOT NULL, started_at TEXT NOT NULL, duration_ms {real} NOT NULL,
+        attempts INTEGER NOT NULL, tokens INTEGER NOT NULL)""",
     "scores": """(id TEXT PRIMARY KEY, run_id TEXT NOT NULL, run_item_id TEXT NOT NULL, position INTEGER NOT NULL,
         scorer_index INTEGER NOT NULL, scorer_key TEXT NOT NULL, scorer_name TEXT NOT NULL, config TEXT NOT NULL,
         score {real} NOT NULL, passed INTEGER NOT NULL, errored INTEGER NOT NULL, label TEXT, explanation TEXT,

@@ -11,26 +11,36 @@ from uuid import UUID
 
 from domain.errors import Conflict, Invalid, NotFound
 from domain.gates import compare
-from domain.reports import EVIDENCE_PARTS, evidence, run_summary
+from domain.reports import EVIDENCE_PARTS, evidence, run_stats, run_summary
 from domain.runs import TERMINAL
 from projections import queries
 from runner.bootstrap import Services
+from runner.locks import is_owned
 from runner.worker import launch
 
 _workers: dict[str, subprocess.Popen[bytes]] = {}
+_relaunches: dict[str, int] = {}
+MAX_RELAUNCHES = 3
 
 
 def _check_worker(svc: Services, run_id: str) -> None:
-    """Fail a run whose worker (started by this process) died without finishing it."""
+    """Give a new worker to a run whose worker (started by this process) died before finishing it."""
     proc = _workers.get(run_id)
     if proc is None or proc.poll() is None:
         return
     svc.catch_up()
-    if queries.run(svc.view, run_id)["status"] != "running":
+    if queries.run(svc.view, run_id)["status"] != "running" or is_owned(svc.settings, run_id):
         return
-    log = svc.settings.home / "logs" / f"run-{run_id}.log"
-    with contextlib.suppress(Conflict):  # Conflict: it finished after all
-        svc.app.fail_run(UUID(run_id), f"worker exited with code {proc.returncode} before finishing (log: {log})")
+    _relaunches[run_id] = _relaunches.get(run_id, 0) + 1
+    if _relaunches[run_id] > MAX_RELAUNCHES:
+        with contextlib.suppress(Conflict):  # Conflict: it finished after all
+            svc.app.fail_run(UUID(run_id), f"worker died {MAX_RELAUNCHES + 1} times (log: {_log(svc, run_id)})")
+        return
+    _workers[run_id] = launch(run_id, svc.settings)
+
+
+def _log(svc: Services, run_id: str) -> str:
+    return str(svc.settings.home / "logs" / f"run-{run_id}.log")
 
 
 def start_run(
@@ -47,9 +57,14 @@ def start_run(
     return summary(svc, str(written.id))
 
 
-def summary(svc: Services, run_id: str) -> dict[str, Any]:
+def summary(svc: Services, run_id: str, detail: bool = True) -> dict[str, Any]:
+    """A run's summary; ``detail`` adds latency percentiles, tokens and repetition statistics."""
     run = queries.run(svc.view, run_id)
-    return run_summary(run, queries.run_scorers(svc.view, run_id))
+    result = run_summary(run, queries.run_scorers(svc.view, run_id))
+    if detail:
+        k = int(run["spec"].get("config", {}).get("repetitions", 1))
+        result.update(run_stats(queries.run_stats(svc.view, run_id), k))
+    return result
 
 
 def wait_for_run(
@@ -63,9 +78,9 @@ def wait_for_run(
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         svc.catch_up()
-        current = summary(svc, run_id)
+        current = summary(svc, run_id, detail=False)
         if current["status"] in TERMINAL:
-            return current
+            return summary(svc, run_id)
         _check_worker(svc, run_id)
         if progress is not None:
             progress(current)

@@ -40,6 +40,10 @@ def scorer(name: str | None = None) -> Callable[[F], F]:
     return component(name, type="scorer")
 
 
+class TransientError(Exception):
+    """Raise from a component for a failure worth retrying (rate limit, flaky network); the run retries it."""
+
+
 class Context:
     """Records the trace of one execution in the reference's raw event shape."""
 

@@ -1,4 +1,4 @@
-"""The worker process: ``python -m runner.worker RUN_ID`` executes one run, detached from the CLI."""
+"""The worker process: ``python -m runner.worker RUN_ID`` executes (or resumes) one run, detached from the CLI."""
 
 from __future__ import annotations
 
@@ -10,33 +10,40 @@ from uuid import UUID
 
 from runner.bootstrap import Settings, build
 from runner.execute import Executor
+from runner.locks import RunLock
 
 
-def launch(run_id: UUID, settings: Settings) -> subprocess.Popen[bytes]:
+def launch(run_id: UUID | str, settings: Settings) -> subprocess.Popen[bytes]:
     """Start a detached worker for a run; it outlives the caller."""
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    log = (logs / f"run-{run_id}.log").open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runner.worker", str(run_id)],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
-        env={**os.environ, "AGNT5_HOME": str(settings.home), "AGNT5_DATABASE_URL": settings.database_url},
-        cwd=str(Path.cwd()),
-    )
-    log.close()
-    return proc
+    with (logs / f"run-{run_id}.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "runner.worker", str(run_id)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            env={**os.environ, "AGNT5_HOME": str(settings.home), "AGNT5_DATABASE_URL": settings.database_url},
+            cwd=str(Path.cwd()),
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
-    with build() as services:
-        status = Executor(services, UUID(args[0])).execute()
-    print(f"run {args[0]}: {status}")
+    settings = Settings.from_env()
+    with RunLock(settings, args[0]) as held:
+        if not held:
+            print(f"run {args[0]}: another worker owns it")
+            return 0
+        with build(settings) as services:
+            status = Executor(services, UUID(args[0])).execute()
+    print(f"run {args[0]}: {status}", flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # do not wait for item threads abandoned after a timeout or a cancel

@@ -12,13 +12,13 @@ from tests.cli.conftest import data, log_head, out
 
 @pytest.fixture
 def slow(agnt5, page):
-    """An experiment over 12 items whose component sleeps 0.3 s per item."""
+    """An experiment over 12 items whose component sleeps 0.3 s per item, one at a time."""
     ds = out(agnt5("datasets", "create", "--name", "slow"))
     agnt5("datasets", "upload", ds, input="\n".join(json.dumps({"input": {"sleep": 0.3}}) for _ in range(12)))
     version = out(agnt5("datasets", "publish", ds))
     return out(agnt5("experiments", "create", "--name", "slow", "--dataset-id", ds, "--dataset-version-id", version,
                      "--deployment-id", page["good"], "--component-name", "slow", "--component-type", "function",
-                     "--builtin-scorer", "json_valid"))  # fmt: skip
+                     "--builtin-scorer", "json_valid", "--config", '{"concurrency": 1}'))  # fmt: skip
 
 
 def test_wait_timeout_exits_4_and_the_run_keeps_going(agnt5, slow):
