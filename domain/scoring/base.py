@@ -46,6 +46,9 @@ class ScorerInput:
     events: list[dict[str, Any]] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     llm: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # the judge endpoint, injected by the runner
+    state: dict[str, Any] | None = None  # request key `state` (state_equals)
+    states: dict[str, Any] | None = None  # request key `states`; derived from workflow.state.changed when None
+    state_snapshots: dict[str, Any] | None = None  # request key `state_snapshots`
 
 
 ScorerFn = Callable[[ScorerInput], ScoreResult]

@@ -1,12 +1,88 @@
-"""Output scorers: compare an item's output with its expected output or a pattern."""
+"""Output scorers: compare an item's output with its expected output, a pattern, a schema or a range."""
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import re
 from typing import Any
 
+from jsonschema import Draft202012Validator, SchemaError, validators
+from rapidfuzz.distance import Levenshtein
+
 from domain.scoring.base import ScoreResult, ScorerInput, builtin, config_error, to_text
+
+SERDE_MAX_DEPTH = 127  # serde_json refuses the 128th nested array/object
+MESSAGE_CAP = 1000  # characters kept of one json_schema error message
+
+_DIALECT = (
+    ("(?<=", "look-behind", True),
+    ("(?<!", "negative look-behind", True),
+    ("(?=", "look-ahead", True),
+    ("(?!", "negative look-ahead", True),
+    ("(?P=", "named back-reference", True),
+    ("(?(", "conditional group reference", True),
+    ("(?>", "atomic group", False),
+)
+_REPEAT = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unsupported(what: str, i: int, backtracking: bool = True) -> str:
+    tail = "look-around/back-references are not supported" if backtracking else "not supported"
+    return f"{what} at position {i}: {tail} (Rust regex dialect)"
+
+
+def _construct(pattern: str, i: int) -> str | None:
+    """The unsupported construct starting at an unescaped ``(`` outside a class, if any."""
+    for prefix, what, backtracking in _DIALECT:
+        if pattern.startswith(prefix, i):
+            return _unsupported(f"{what} {prefix!r}", i, backtracking)
+    return None
+
+
+def rust_dialect_problem(pattern: str) -> str | None:
+    """Why the Rust ``regex`` crate would reject a pattern Python's ``re`` accepts, or None.
+
+    Rejected: look-around, back-references (``\\1``..``\\9``, ``\\0``, ``(?P=name)``, conditionals),
+    atomic groups and possessive quantifiers.
+    """
+    i, in_class, after_repeat = 0, False, False
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            if pattern[i + 1 : i + 2] in tuple("0123456789"):
+                return _unsupported(f"back-reference {pattern[i : i + 2]!r}", i)
+            i, after_repeat = i + 2, False
+            continue
+        if in_class:
+            in_class, i = char != "]", i + 1
+            continue
+        if char == "[":
+            i += 2 if pattern.startswith("[^", i) else 1
+            i += 1 if pattern[i : i + 1] == "]" else 0
+            in_class, after_repeat = True, False
+            continue
+        if char == "(" and (problem := _construct(pattern, i)):
+            return problem
+        repeat = _REPEAT.match(pattern, i) if char == "{" else None
+        if char == "+" and after_repeat:
+            return _unsupported("possessive quantifier", i, backtracking=False)
+        after_repeat = char in "*+?" or repeat is not None
+        i = repeat.end() if repeat else i + 1
+    return None
+
+
+def compile_regex(pattern: str) -> re.Pattern[str] | str:
+    """Compile a pattern of the Rust dialect, or say why it is invalid ("Invalid regex: ...")."""
+    problem = rust_dialect_problem(pattern)
+    if problem:
+        return f"Invalid regex: {problem}"
+    try:
+        return re.compile(pattern)
+    except (re.error, OverflowError, RecursionError) as exc:
+        return f"Invalid regex: {exc}"
 
 
 def _check_pattern(name: str) -> Any:
@@ -17,15 +93,72 @@ def _check_pattern(name: str) -> Any:
         if not pattern:
             return f"{name}: config.pattern must be a non-empty string"
         if name == "regex_match":
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                return f"regex_match: config.pattern is not a valid regex: {exc}"
+            compiled = compile_regex(pattern)
+            if isinstance(compiled, str):
+                return f"regex_match: config.pattern is not a valid regex: {compiled.removeprefix('Invalid regex: ')}"
         if "case_sensitive" in config and not isinstance(config["case_sensitive"], bool):
             return f"{name}: config.case_sensitive must be true or false"
         return None
 
     return check
+
+
+def _reject_constant(token: str) -> Any:
+    raise ValueError(f"{token} is not JSON")
+
+
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if math.isinf(value):
+        raise ValueError(f"number out of range: {token}")
+    return value
+
+
+def _bounded_int(token: str) -> int:
+    value = int(token)
+    if abs(value) >= 2**1024:  # beyond f64, which serde_json falls back to for big integers
+        raise ValueError(f"number out of range: {token}")
+    return value
+
+
+def _serde_problem(value: Any) -> str | None:
+    """What serde_json would refuse in a value Python parsed: nesting deeper than 127, lone surrogates."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        texts = [item] if isinstance(item, str) else list(item) if isinstance(item, dict) else []
+        if any(_SURROGATE.search(text) for text in texts):
+            return "lone surrogate in hex escape"
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            if depth > SERDE_MAX_DEPTH:
+                return "recursion limit exceeded"
+            pending.extend((child, depth + 1) for child in children)
+    return None
+
+
+def parse_json_text(text: str) -> tuple[Any, str | None]:
+    """Parse JSON as serde_json does: no NaN/Infinity, no out-of-range numbers or lone surrogates, <= 127 levels.
+
+    Returns ``(value, None)`` or ``(None, reason)``; never raises.
+    """
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_bounded_int)
+    except RecursionError:
+        return None, "recursion limit exceeded"
+    except ValueError as exc:
+        return None, str(exc)
+    problem = _serde_problem(value)
+    return (None, problem) if problem else (value, None)
+
+
+def _compact(value: Any, cap: int = 200) -> str:
+    """Compact JSON of a value for an explanation, strings quoted, cut at ``cap`` characters."""
+    try:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=repr)
+    except (ValueError, RecursionError):
+        text = repr(value)
+    return text if len(text) <= cap else text[: cap - 1] + "…"
 
 
 @builtin(
@@ -35,6 +168,7 @@ def _check_pattern(name: str) -> Any:
     config_schema={"case_sensitive": "bool (default true)"},
 )
 def exact_match(inp: ScorerInput) -> ScoreResult:
+    """1.0 ``match`` when ``to_text(output) == to_text(expected)``, else 0.0 ``mismatch``."""
     actual, expected = to_text(inp.output), to_text(inp.expected_output)
     if inp.config.get("case_sensitive", True) is False:
         actual, expected = actual.lower(), expected.lower()
@@ -57,6 +191,7 @@ def exact_match(inp: ScorerInput) -> ScoreResult:
     config_schema={"pattern": "non-empty string (required)", "case_sensitive": "bool (default true)"},
 )
 def contains(inp: ScorerInput) -> ScoreResult:
+    """1.0 ``found`` when ``to_text(output)`` contains ``config.pattern``, else 0.0 ``not_found``."""
     pattern = inp.config.get("pattern")
     if not isinstance(pattern, str):
         return config_error(f"Invalid contains config: pattern must be a string, got {pattern!r}")
@@ -79,19 +214,19 @@ def contains(inp: ScorerInput) -> ScoreResult:
 @builtin(
     "regex_match",
     kind="output",
-    description="Unanchored regex search of config.pattern in the output text.",
+    description="Unanchored regex search (Rust regex dialect: no look-around/back-references) in the output text.",
     requires_config=True,
     check_config=_check_pattern("regex_match"),
-    config_schema={"pattern": "regex (required)"},
+    config_schema={"pattern": "regex (required; Rust regex dialect, inline flags like (?i))"},
 )
 def regex_match(inp: ScorerInput) -> ScoreResult:
+    """1.0 ``match`` when ``config.pattern`` is found in ``to_text(output)``; a bad pattern is ``error``."""
     pattern = inp.config.get("pattern")
     if not isinstance(pattern, str):
         return ScoreResult(0.0, False, "error", f"Invalid regex_match config: pattern is {pattern!r}")
-    try:
-        compiled = re.compile(pattern)
-    except re.error as exc:
-        return ScoreResult(0.0, False, "error", f"Invalid regex: {exc}")
+    compiled = compile_regex(pattern)
+    if isinstance(compiled, str):
+        return ScoreResult(0.0, False, "error", compiled, evidence={"pattern": pattern})
     text = to_text(inp.output)
     found = compiled.search(text)
     return ScoreResult(
@@ -105,12 +240,220 @@ def regex_match(inp: ScorerInput) -> ScoreResult:
 
 @builtin("json_valid", kind="output", description="A string output parses as JSON; other values are valid.")
 def json_valid(inp: ScorerInput) -> ScoreResult:
+    """Non-strings are ``valid``; a string is ``valid`` iff it parses as (serde-strict) JSON."""
     if not isinstance(inp.output, str):
         return ScoreResult(1.0, True, "valid", "output is a JSON value", evidence={"output_type": "json"})
-    try:
-        json.loads(inp.output)
-    except ValueError as exc:
+    _, problem = parse_json_text(inp.output)
+    if problem:
         return ScoreResult(
-            0.0, False, "invalid", f"output is not valid JSON: {exc}", evidence={"output_text": inp.output}
+            0.0, False, "invalid", f"output is not valid JSON: {problem}", evidence={"output_text": inp.output}
         )
     return ScoreResult(1.0, True, "valid", "output parses as JSON", evidence={"output_text": inp.output})
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_schema(schema_text: str) -> Any:
+    """A validator for a schema (given as canonical JSON text), or the reason it does not compile."""
+    schema = json.loads(schema_text)
+    try:
+        cls = Draft202012Validator
+        if isinstance(schema, dict) and "$schema" in schema:
+            dialect = schema["$schema"]
+            found = validators.validator_for(schema, default=None) if isinstance(dialect, str) else None
+            if found is None:
+                return f"unknown $schema {dialect!r}"
+            cls = found
+        cls.check_schema(schema)
+        return cls(schema)
+    except SchemaError as exc:
+        return f"{exc.message} at {_pointer(exc.absolute_path)!r}"
+    except Exception as exc:  # a schema too deep or otherwise uncompilable must not crash the scorer
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _schema_validator(schema: Any) -> Any:
+    if not isinstance(schema, dict | bool):
+        return "json_schema: config.schema is required and must be a JSON Schema (object or boolean)"
+    try:
+        text = json.dumps(schema, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        return f"invalid schema: {exc}"
+    compiled = _compiled_schema(text)
+    return f"invalid schema: {compiled}" if isinstance(compiled, str) else compiled
+
+
+def _check_schema(config: dict[str, Any]) -> str | None:
+    compiled = _schema_validator(config.get("schema"))
+    if isinstance(compiled, str):
+        return compiled if compiled.startswith("json_schema:") else f"json_schema: config.schema: {compiled}"
+    return None
+
+
+def _pointer(path: Any) -> str:
+    """RFC 6901 JSON pointer of a path; the root is the empty string."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+
+
+def _error_line(error: Any) -> tuple[tuple[tuple[int, Any], ...], str]:
+    message = error.message if len(error.message) <= MESSAGE_CAP else error.message[: MESSAGE_CAP - 1] + "…"
+    key = tuple((0, part) if isinstance(part, int) else (1, str(part)) for part in error.absolute_path)
+    return key, f"{_pointer(error.absolute_path)}: {message}"
+
+
+@builtin(
+    "json_schema",
+    kind="output",
+    description="Output (a string is parsed first) validates against config.schema (Draft 2020-12 by default).",
+    requires_config=True,
+    check_config=_check_schema,
+    config_schema={"schema": "JSON Schema (required; Draft 2020-12 unless $schema says otherwise)"},
+)
+def json_schema(inp: ScorerInput) -> ScoreResult:
+    """1.0 ``valid`` / 0.0 ``invalid`` with every error as ``"<instance pointer>: <message>"``."""
+    validator = _schema_validator(inp.config.get("schema"))
+    if isinstance(validator, str):
+        return config_error(validator)
+    instance = inp.output
+    if isinstance(instance, str):
+        instance, problem = parse_json_text(instance)
+        if problem:
+            return ScoreResult(0.0, False, "parse_error", f"output is not valid JSON: {problem}")
+    try:
+        lines = sorted(_error_line(error) for error in validator.iter_errors(instance))
+    except Exception as exc:  # unresolvable $ref, $ref cycles, a bad pattern: the schema is at fault
+        return config_error(f"invalid schema: {type(exc).__name__}: {exc}")
+    errors = [line for _, line in lines]
+    if not errors:
+        return ScoreResult(1.0, True, "valid", "output matches the schema", {"errors": []})
+    return ScoreResult(0.0, False, "invalid", errors[0], {"errors": errors})
+
+
+# Unicode White_Space: what Rust's str::trim strips (Python's str.strip also strips \x1c-\x1f).
+_RUST_WHITESPACE = "".join(
+    map(chr, [*range(9, 14), 32, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000])
+)
+_RUST_FLOAT = re.compile(r"[+-]?(?:inf|infinity|nan|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?)", re.IGNORECASE)
+
+
+def _as_number(value: Any) -> float | None:
+    """A JSON number, or a string Rust's ``str::trim().parse::<f64>()`` accepts (inf/NaN included)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+    if isinstance(value, float):
+        return value
+    if isinstance(value, str):
+        text = value.strip(_RUST_WHITESPACE)
+        return float(text) if _RUST_FLOAT.fullmatch(text) else None
+    return None
+
+
+def _range_config(config: dict[str, Any]) -> tuple[float | None, float | None, bool] | str:
+    bounds: list[float | None] = []
+    for key in ("min", "max"):
+        value = config.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            return f"numeric_range: config.{key} must be a number"
+        bounds.append(None if value is None else float(value))
+    inclusive = config.get("inclusive", True)
+    if not isinstance(inclusive, bool):
+        return "numeric_range: config.inclusive must be true or false"
+    if bounds[0] is None and bounds[1] is None:
+        return "numeric_range: config.min or config.max is required"
+    return bounds[0], bounds[1], inclusive
+
+
+def _check_range(config: dict[str, Any]) -> str | None:
+    parsed = _range_config(config)
+    if isinstance(parsed, str):
+        return parsed
+    low, high, _ = parsed
+    if any(bound is not None and not math.isfinite(bound) for bound in (low, high)):
+        return "numeric_range: config.min and config.max must be finite numbers"
+    if low is not None and high is not None and low > high:
+        return "numeric_range: config.min must not exceed config.max"
+    return None
+
+
+def _show(number: float | None) -> str:
+    """A number as Rust's ``Display`` prints it: ``5`` for 5.0, ``inf``, ``NaN``; ``none`` when absent."""
+    if number is None:
+        return "none"
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "inf" if number > 0 else "-inf"
+    return str(int(number)) if number.is_integer() and abs(number) < 1e16 else repr(number)
+
+
+@builtin(
+    "numeric_range",
+    kind="output",
+    description="Output number (or numeric string) lies within config.min / config.max.",
+    requires_config=True,
+    check_config=_check_range,
+    config_schema={"min": "number", "max": "number (min or max required)", "inclusive": "bool (default true)"},
+)
+def numeric_range(inp: ScorerInput) -> ScoreResult:
+    """1.0 ``in_range`` / 0.0 ``out_of_range``; non-numeric output is ``parse_error`` (NaN is out of range)."""
+    parsed = _range_config(inp.config)
+    if isinstance(parsed, str):
+        return config_error(parsed)
+    low, high, inclusive = parsed
+    value = _as_number(inp.output)
+    if value is None:
+        return ScoreResult(0.0, False, "parse_error", f"output is not numeric: {_compact(inp.output)}")
+    if inclusive:
+        inside = (low is None or value >= low) and (high is None or value <= high)
+    else:
+        inside = (low is None or value > low) and (high is None or value < high)
+    explanation = (
+        f"value {_show(value)} is {'in' if inside else 'out of'} range "
+        f"(min: {_show(low)}, max: {_show(high)}, inclusive: {str(inclusive).lower()})"
+    )
+    label = "in_range" if inside else "out_of_range"
+    return ScoreResult(1.0 if inside else 0.0, inside, label, explanation, evidence={"value": _show(value)})
+
+
+def _utf8_len(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _check_threshold(config: dict[str, Any]) -> str | None:
+    value = config.get("threshold", 0.0)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        return "levenshtein: config.threshold must be a number between 0 and 1"
+    return None
+
+
+@builtin(
+    "levenshtein",
+    kind="output",
+    description="Similarity 1 - distance / larger UTF-8 byte length of output and expected text.",
+    check_config=_check_threshold,
+    config_schema={"threshold": "number in [0, 1] (default 0.0: always passes)"},
+)
+def levenshtein(inp: ScorerInput) -> ScoreResult:
+    """Score = similarity; passed = similarity >= threshold; no label (the Rust core's semantics)."""
+    threshold = inp.config.get("threshold", 0.0)
+    if threshold is None:
+        threshold = 0.0
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        return config_error("levenshtein: config.threshold must be a number between 0 and 1")
+    actual, expected = to_text(inp.output), to_text(inp.expected_output)
+    distance = Levenshtein.distance(actual, expected)
+    longest = max(_utf8_len(actual), _utf8_len(expected))
+    similarity = 1.0 if longest == 0 else 1.0 - distance / longest
+    return ScoreResult(
+        similarity,
+        similarity >= threshold,
+        None,
+        f"Similarity: {similarity * 100:.2f}%, Distance: {distance}",
+        evidence={"distance": distance, "max_len": longest},
+    )

@@ -46,9 +46,10 @@ def validate_scorer_spec(spec: dict[str, Any]) -> None:
     if scorer is None:
         raise Invalid(f"--builtin-scorer: unknown scorer {name!r} (built-ins: {_known()})")
     if scorer.requires_config and spec.get("bare"):
+        missing = scorer.check_config({}) if scorer.check_config is not None else None
         raise Invalid(
-            f"--builtin-scorer: {name} needs config; pass it as JSON, for example "
-            f'\'{{"name":"{name}","config":{{...}}}}\''
+            f"--builtin-scorer: {name} needs config ({missing or 'see agnt5 scorers list'}); pass it as JSON, "
+            f'for example \'{{"name":"{name}","config":{{...}}}}\''
         )
     if scorer.check_config is not None:
         problem = scorer.check_config(spec.get("config") or {})
