@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-import time
 from typing import Any
 
 from rich.table import Table
 
 from cli.common import Format, cell, console, duration, emit, note
+from cli.progress import for_stderr
 from domain.gates import EXIT_GATE_FAILED, EXIT_GATE_PASSED, EXIT_RUN_FAILED, EXIT_TIMEOUT
 from runner import operations
 from runner.bootstrap import Services
@@ -72,22 +71,6 @@ def show_compare(result: dict[str, Any], fmt: Format) -> None:
                       f"(run item {flip['compare_run_item_id']})")  # fmt: skip
 
 
-class Progress:
-    """A plain progress line on stderr every few seconds (every second on a terminal)."""
-
-    def __init__(self) -> None:
-        self.every = 1.0 if sys.stderr.isatty() else 5.0
-        self.last = 0.0
-
-    def __call__(self, summary: dict[str, Any]) -> None:
-        now = time.monotonic()
-        if now - self.last < self.every:
-            return
-        self.last = now
-        note(f"{summary['done_items']}/{summary['total_items']} done: {summary['passed_items']} passed, "
-             f"{summary['failed_items']} failed, {summary['errored_items']} errored")  # fmt: skip
-
-
 def run_exit_code(summary: dict[str, Any], fail_on_gate: bool) -> int:
     if summary["status"] != "completed":
         return EXIT_RUN_FAILED
@@ -98,7 +81,11 @@ def run_exit_code(summary: dict[str, Any], fail_on_gate: bool) -> int:
 
 def wait_and_report(svc: Services, run_id: str, timeout: str | None, gate_matters: bool, fmt: Format) -> int:
     """Wait for a run, print its summary, and return the documented exit code."""
-    summary = operations.wait_for_run(svc, run_id, duration(timeout), Progress())
+    progress = for_stderr()
+    try:
+        summary = operations.wait_for_run(svc, run_id, duration(timeout), progress)
+    finally:
+        progress.close()
     if summary is None:
         note(f"timed out waiting for run {run_id}; it keeps running (agnt5 reports wait {run_id})")
         if fmt is not Format.table:

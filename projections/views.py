@@ -10,9 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
-from psycopg.sql import SQL
 
 from projections.handlers import Op, batched
 from projections.schema import create_statements, drop_statements
@@ -41,7 +39,7 @@ class EvalsView(TrackingRecorder):
 
 
 @lru_cache(maxsize=512)
-def _format(template: str, prefix: str, paramstyle: str) -> str:
+def format_sql(template: str, prefix: str, paramstyle: str) -> str:
     sql = template.replace("{p}", prefix)
     return sql.replace("?", "%s") if paramstyle == "format" else sql
 
@@ -56,7 +54,7 @@ class SQLiteEvalsView(SQLiteTrackingRecorder, EvalsView):
         return [*super().construct_create_table_statements(), *create_statements("", "REAL")]
 
     def sql(self, template: str) -> str:
-        return _format(template, "", "qmark")
+        return format_sql(template, "", "qmark")
 
     def apply(self, ops: list[Op], tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as cursor:
@@ -76,36 +74,3 @@ class SQLiteEvalsView(SQLiteTrackingRecorder, EvalsView):
             cursor.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
             for statement in create_statements("", "REAL"):
                 cursor.execute(statement)
-
-
-class PostgresEvalsView(PostgresTrackingRecorder, EvalsView):
-    """Views as tables named ``<view name>_*`` in the event store's PostgreSQL schema."""
-
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        self.prefix = f'"{datastore.schema}".{self.tracking_table_name.removesuffix("tracking")}'
-        for statement in create_statements(self.prefix, "DOUBLE PRECISION"):
-            self.sql_create_statements.append(SQL(statement))  # type: ignore[arg-type]
-
-    def sql(self, template: str) -> str:
-        return _format(template, self.prefix, "format")
-
-    def apply(self, ops: list[Op], tracking: Tracking) -> None:
-        with self.datastore.transaction(commit=True) as cursor:
-            self._insert_tracking(cursor, tracking)
-            for template, rows in batched(ops):
-                cursor.executemany(self.sql(template).encode(), rows)
-
-    def query(self, template: str, params: tuple[Any, ...] = ()) -> list[Row]:
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(self.sql(template).encode(), params)
-            return [dict(row) for row in cursor.fetchall()]
-
-    def reset(self, application_name: str) -> None:
-        with self.datastore.transaction(commit=True) as cursor:
-            for statement in drop_statements(self.prefix):
-                cursor.execute(statement.encode())
-            tracking_table = f'"{self.datastore.schema}".{self.tracking_table_name}'
-            cursor.execute(f"DELETE FROM {tracking_table} WHERE application_name = %s".encode(), (application_name,))
-            for statement in create_statements(self.prefix, "DOUBLE PRECISION"):
-                cursor.execute(statement.encode())

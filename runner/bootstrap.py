@@ -17,7 +17,7 @@ from domain.application import EvalsApplication
 from domain.errors import Invalid
 from projections.catchup import catch_up, wait_until
 from projections.schema import VIEW_NAME
-from projections.views import EvalsView, PostgresEvalsView, SQLiteEvalsView
+from projections.views import EvalsView, SQLiteEvalsView
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,11 @@ class Services:
         self.settings = settings
         self.app = _with_ddl_retry(lambda: EvalsApplication(env=settings.persistence_env()))
         factory: Any = InfrastructureFactory.construct(Environment(VIEW_NAME, settings.view_env()))
-        view_class = PostgresEvalsView if settings.database_url else SQLiteEvalsView
+        view_class: type[EvalsView] = SQLiteEvalsView
+        if settings.database_url:
+            from projections.views_pg import PostgresEvalsView  # psycopg is imported only for PostgreSQL
+
+            view_class = PostgresEvalsView
         self.view: EvalsView = _with_ddl_retry(lambda: factory.tracking_recorder(view_class))
 
     def catch_up(self) -> int:

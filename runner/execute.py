@@ -9,12 +9,12 @@ that is in the log is executed again.
 
 from __future__ import annotations
 
-import heapq
 import os
+import queue
 import random
+import threading
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -90,10 +90,6 @@ class Slot:
     errors: list[str] = field(default_factory=list)
 
 
-def _call(target: Target, slot: Slot) -> Any:
-    return target(slot.ctx, slot.item["input"])
-
-
 class Executor:
     """Drives one run to a terminal state; the only writer of that run while it executes."""
 
@@ -129,49 +125,68 @@ class Executor:
 
 
 class _Dispatch:
-    """The concurrent loop of one execution of a run (from its watermark to the end, or a cancel)."""
+    """One execution of a run, from its watermark to the end or a cancel.
+
+    ``concurrency`` worker threads each take the next position, run the target (retrying transient errors with
+    backoff), score the output and hand the finished item to this thread, which records contiguous chunks, times
+    out items past their deadline (a replacement thread keeps the concurrency) and watches for a cancel.
+    Dispatch never waits on recording.
+    """
 
     def __init__(self, executor: Executor, run: Run, target: Target, items: list[dict[str, Any]]) -> None:
         self.ex, self.run, self.target, self.items = executor, run, target, items
         self.settings = Settings.from_config(run.spec.get("config", {}))
-        self.pool = ThreadPoolExecutor(max_workers=self.settings.concurrency * 2 + 4, thread_name_prefix="item")
-        self.calls: dict[Future[Any], Slot] = {}
-        self.scoring: dict[Future[list[dict[str, Any]]], tuple[Slot, dict[str, Any]]] = {}
-        self.retry_at: list[tuple[float, int, Slot]] = []
-        self.done: dict[int, dict[str, Any]] = {}
+        self.lock = threading.Condition()
         self.next_position = run.next_position
-        self.window = max(executor.chunk_items, self.settings.concurrency * 4)
+        self.watermark = run.next_position
+        self.window = max(executor.chunk_items * 2, self.settings.concurrency * 4)
+        self.stopped = False
+        self.active: dict[int, Slot] = {}
+        self.abandoned: set[int] = set()
+        self.finished: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.done: dict[int, dict[str, Any]] = {}
         self.last_flush = self.last_poll = time.monotonic()
 
     def drive(self) -> Run:
+        for _ in range(self.settings.concurrency):
+            self._spawn()
         try:
             while self.run.status == "running" and self.run.next_position < self.run.total:
-                self._dispatch()
-                self._wait()
-                self._flush(force=False)
+                self._collect()
+                self._expire(time.monotonic())
+                self._flush()
                 self._poll_cancel()
             return self.run
         finally:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+            with self.lock:
+                self.stopped = True
+                self.lock.notify_all()
 
-    # -- dispatch -------------------------------------------------------------------------------------
+    # -- worker threads -------------------------------------------------------------------------------
 
-    def _in_flight(self) -> int:
-        return len(self.calls) + len(self.scoring)
+    def _spawn(self) -> None:
+        threading.Thread(target=self._work, name="item-worker", daemon=True).start()
 
-    def _dispatch(self) -> None:
-        now = time.monotonic()
-        while self._in_flight() < self.settings.concurrency:
-            if self.retry_at and self.retry_at[0][0] <= now:
-                _, _, slot = heapq.heappop(self.retry_at)
-                slot.attempt += 1
-            elif self.next_position < self.run.total and self.next_position < self.run.next_position + self.window:
-                slot = self._slot(self.next_position)
-                self.next_position += 1
-            else:
-                return
-            slot.deadline = None if self.settings.timeout_s is None else now + self.settings.timeout_s
-            self.calls[self.pool.submit(_call, self.target, slot)] = slot
+    def _take(self) -> int | None:
+        with self.lock:
+            while not self.stopped and self.next_position < self.run.total:
+                if self.next_position < self.watermark + self.window:
+                    self.next_position += 1
+                    return self.next_position - 1
+                self.lock.wait(0.1)
+            return None
+
+    def _work(self) -> None:
+        while (position := self._take()) is not None:
+            slot = self._slot(position)
+            with self.lock:
+                self.active[position] = slot
+            record = self._execute(slot)
+            with self.lock:
+                if position in self.abandoned:
+                    return  # timed out meanwhile: its result is ignored, and a replacement thread took over
+                self.active.pop(position, None)
+            self.finished.put(record)
 
     def _slot(self, position: int) -> Slot:
         item = self.items[position // self.run.repetitions]
@@ -181,69 +196,48 @@ class _Dispatch:
         ctx.event("run.started", {"input": item["input"], "repetition": repetition})
         return Slot(position, item, repetition, run_item, ctx, datetime.now(UTC).isoformat(), time.perf_counter())
 
-    # -- completion -----------------------------------------------------------------------------------
-
-    def _wait(self) -> None:
-        pending: list[Future[Any]] = [*self.calls, *self.scoring]
-        now = time.monotonic()
-        wakeups = [self.last_flush + FLUSH_SECONDS, self.last_poll + CANCEL_POLL_SECONDS]
-        wakeups += [s.deadline for s in self.calls.values() if s.deadline is not None]
-        wakeups += [self.retry_at[0][0]] if self.retry_at else []
-        timeout = max(0.0, min(wakeups) - now)
-        if pending:
-            finished, _ = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
-        else:
-            finished = set()
-            time.sleep(min(timeout, 0.05))
-        for future in finished:
-            if future in self.calls:
-                self._target_done(future, self.calls.pop(future))
-            else:
-                slot, result = self.scoring.pop(future)
-                self._record(slot, result, future.result())
-        self._expire(time.monotonic())
-
-    def _target_done(self, future: Future[Any], slot: Slot) -> None:
-        error = future.exception()
-        if error is None:
-            output = future.result()
+    def _execute(self, slot: Slot) -> dict[str, Any]:
+        """Call the target (retrying transient errors), then score: the item's record."""
+        while True:
+            if self.settings.timeout_s is not None:
+                slot.deadline = time.monotonic() + self.settings.timeout_s
             try:
+                output = self.target(slot.ctx, slot.item["input"])
+                slot.deadline = None  # the target answered: scoring has its own limits
                 orjson.dumps(output)
+            except TransientError as exc:
+                message = f"TransientError: {exc}"[:500]
+                if slot.attempt > self.settings.retries:
+                    return self._result(slot, None, message)
+                slot.ctx.event("run.attempt.failed", {"attempt": slot.attempt, "error": message, "transient": True})
+                time.sleep(min(30.0, self.settings.backoff_s * 2 ** (slot.attempt - 1) * (1 + random.random() / 4)))
+                slot.attempt += 1
+                continue
             except TypeError as exc:
-                self._finish(slot, None, f"TypeError: the output is not JSON-serializable ({exc})")
-                return
-            self._finish(slot, output, None)
-            return
-        message = f"{type(error).__name__}: {error}"[:500]
-        if isinstance(error, TransientError) and slot.attempt <= self.settings.retries:
-            slot.ctx.event("run.attempt.failed", {"attempt": slot.attempt, "error": message, "transient": True})
-            delay = self.settings.backoff_s * (2 ** (slot.attempt - 1)) * (1 + random.random() / 4)
-            heapq.heappush(self.retry_at, (time.monotonic() + min(delay, 30.0), slot.position, slot))
-            return
-        self._finish(slot, None, message)
+                return self._result(slot, None, f"TypeError: the output is not JSON-serializable ({exc})")
+            except Exception as exc:
+                return self._result(slot, None, f"{type(exc).__name__}: {exc}"[:500])
+            return self._result(slot, output, None)
 
-    def _expire(self, now: float) -> None:
-        for future, slot in list(self.calls.items()):
-            if slot.deadline is not None and now >= slot.deadline:
-                del self.calls[future]  # the call keeps its thread, but its result is ignored from now on
-                self._finish(slot, None, f"TimeoutError: no result within {self.settings.timeout_s} s")
-
-    def _finish(self, slot: Slot, output: Any, error: str | None) -> None:
+    def _result(self, slot: Slot, output: Any, error: str | None) -> dict[str, Any]:
+        slot.deadline = None
         if error is None:
             slot.ctx.event("run.completed", {"attempts": slot.attempt})
         else:
-            slot.ctx.event(
-                "run.failed", {"error": error, "error_code": error.split(":", 1)[0], "attempts": slot.attempt}
-            )
+            code = error.split(":", 1)[0]
+            slot.ctx.event("run.failed", {"error": error, "error_code": code, "attempts": slot.attempt})
+        events = jsonable(slot.ctx.events)
         result = {
-            "output": output, "error": error, "events": jsonable(slot.ctx.events), "started_at": slot.started_at,
+            "output": output, "error": error, "events": events, "started_at": slot.started_at,
             "duration_ms": round((time.perf_counter() - slot.t0) * 1000, 3), "attempts": slot.attempt,
+            "tokens": tokens_of(events),
         }  # fmt: skip
-        result["tokens"] = tokens_of(result["events"])
-        if error is not None:
-            self._record(slot, result, [])  # an errored item is not scored
-            return
-        self.scoring[self.pool.submit(self._score, slot, result)] = (slot, result)
+        scores = [] if error is not None else self._score(slot, result)  # an errored item is not scored
+        return {
+            "run_id": str(self.run.id), "run_item_id": slot.run_item, "dataset_item_id": slot.item["id"],
+            "position": slot.position, "repetition": slot.repetition, "scores": scores,
+            "status": item_status(error, scores), **result,
+        }  # fmt: skip
 
     def _score(self, slot: Slot, result: dict[str, Any]) -> list[dict[str, Any]]:
         scores = []
@@ -262,22 +256,43 @@ class _Dispatch:
             }))  # fmt: skip
         return scores
 
-    def _record(self, slot: Slot, result: dict[str, Any], scores: list[dict[str, Any]]) -> None:
-        self.done[slot.position] = {
-            "run_id": str(self.run.id), "run_item_id": slot.run_item, "dataset_item_id": slot.item["id"],
-            "position": slot.position, "repetition": slot.repetition, "scores": scores,
-            "status": item_status(result["error"], scores), **result,
-        }  # fmt: skip
+    # -- this thread: collect, time out, record, watch -----------------------------------------------
 
-    # -- recording ------------------------------------------------------------------------------------
+    def _collect(self) -> None:
+        now = time.monotonic()
+        with self.lock:
+            deadlines = [s.deadline for s in self.active.values() if s.deadline is not None]
+        wake = min([self.last_flush + FLUSH_SECONDS, self.last_poll + CANCEL_POLL_SECONDS, *deadlines])
+        try:
+            record = self.finished.get(timeout=max(0.001, wake - now))
+        except queue.Empty:
+            return
+        self.done[record["position"]] = record
+        while True:
+            try:
+                record = self.finished.get_nowait()
+            except queue.Empty:
+                return
+            self.done[record["position"]] = record
 
-    def _flush(self, force: bool) -> None:
+    def _expire(self, now: float) -> None:
+        with self.lock:
+            late = [s for s in self.active.values() if s.deadline is not None and now >= s.deadline]
+            for slot in late:
+                self.abandoned.add(slot.position)
+                del self.active[slot.position]
+        for slot in late:  # the call keeps its thread; a new thread keeps the concurrency
+            error = f"TimeoutError: no result within {self.settings.timeout_s} s"
+            self.done[slot.position] = self._result(slot, None, error)
+            self._spawn()
+
+    def _flush(self) -> None:
         """Record the contiguous finished prefix after the watermark, if it is big or old enough."""
         start = end = self.run.next_position
         while end in self.done and end - start < self.ex.chunk_items:
             end += 1
         full = end - start >= self.ex.chunk_items or end == self.run.total
-        if end == start or not (force or full or time.monotonic() - self.last_flush >= FLUSH_SECONDS):
+        if end == start or not (full or time.monotonic() - self.last_flush >= FLUSH_SECONDS):
             return
         chunk = RunChunk(run_id=self.run.id, chunk_no=self.run.chunks, start=start)
         counts = {"passed": 0, "failed": 0, "errored": 0}
@@ -292,7 +307,10 @@ class _Dispatch:
         except IntegrityError:
             self._reload_after_conflict()
             return
-        self.ex.services.catch_up()
+        with self.lock:
+            self.watermark = self.run.next_position
+            self.lock.notify_all()
+        # No catch-up here: readers (a waiting CLI, the API) fold the log in their own process, in parallel.
 
     def _reload_after_conflict(self) -> None:
         """Someone else wrote to the run (a cancel): what finished after it is dropped, and we stop."""

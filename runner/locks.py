@@ -11,8 +11,6 @@ import fcntl
 import hashlib
 from typing import Any
 
-import psycopg
-
 from runner.bootstrap import Settings
 
 
@@ -31,6 +29,8 @@ class RunLock:
 
     def acquire(self) -> bool:
         if self.settings.database_url:
+            import psycopg
+
             env = self.settings.persistence_env()
             self.handle = psycopg.connect(
                 host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]), user=env["POSTGRES_USER"],

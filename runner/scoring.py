@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import inspect
+import os
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 from domain.model import Deployment
 from domain.scoring import ScoreResult, ScorerInput, run_scorer
-from runner import llm
 from runner.components import components_of, import_module
 from runner.sdk import Context
 
@@ -50,12 +50,21 @@ def request(inp: ScorerInput) -> dict[str, Any]:
     }
 
 
+def _llm_from_env() -> Any:
+    """The judge endpoint, if configured (httpx is imported only then)."""
+    if not os.environ.get("AGNT5_LLM_BASE_URL", "").strip():
+        return None
+    from runner import llm
+
+    return llm.from_env()
+
+
 class ScorerRuntime:
     """Scores items in a worker process; loads custom scorer components once per deployment."""
 
     def __init__(self, load_deployment: Callable[[UUID], Deployment]) -> None:
         self.load_deployment = load_deployment
-        self.llm = llm.from_env()
+        self.llm = _llm_from_env()
         self.custom: dict[tuple[str, str], Callable[..., Any]] = {}
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="scorer")
 

@@ -61,7 +61,7 @@ class Context:
         """Record one raw trace event."""
         record = {
             "event_type": event_type,
-            "event_id": str(uuid.uuid4()),
+            "event_id": f"{self.run_id}:{len(self.events)}",
             "correlation_id": correlation_id or self.run_id,
             "parent_correlation_id": self.run_id if correlation_id else None,
             "timestamp_ns": time.time_ns(),

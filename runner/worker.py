@@ -31,6 +31,7 @@ def launch(run_id: UUID | str, settings: Settings) -> subprocess.Popen[bytes]:
 
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
+    sys.setswitchinterval(0.001)  # item threads mostly wait on I/O: hand the GIL over quickly when they wake
     settings = Settings.from_env()
     with RunLock(settings, args[0]) as held:
         if not held:

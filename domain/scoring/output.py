@@ -8,7 +8,6 @@ import math
 import re
 from typing import Any
 
-from jsonschema import Draft202012Validator, SchemaError, validators
 from rapidfuzz.distance import Levenshtein
 
 from domain.scoring.base import ScoreResult, ScorerInput, builtin, config_error, to_text
@@ -254,6 +253,8 @@ def json_valid(inp: ScorerInput) -> ScoreResult:
 @functools.lru_cache(maxsize=64)
 def _compiled_schema(schema_text: str) -> Any:
     """A validator for a schema (given as canonical JSON text), or the reason it does not compile."""
+    from jsonschema import Draft202012Validator, SchemaError, validators  # imported on first use: a heavy module
+
     schema = json.loads(schema_text)
     try:
         cls = Draft202012Validator

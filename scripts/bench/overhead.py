@@ -126,10 +126,11 @@ def main() -> None:
         write_docs(text)
 
 
-def write_docs(table: str) -> None:
+def write_docs(table: str, section: str = "overhead") -> None:
+    """Replace the text between ``<!-- section:start -->`` and ``<!-- section:end -->`` in docs/benchmarks.md."""
     path = ROOT / "docs" / "benchmarks.md"
     content = path.read_text()
-    start, end = "<!-- overhead:start -->", "<!-- overhead:end -->"
+    start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
     head, _, rest = content.partition(start)
     _, _, tail = rest.partition(end)
     stamp = time.strftime("%Y-%m-%d")
