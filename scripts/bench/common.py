@@ -1,0 +1,97 @@
+"""Shared set-up of the benchmarks: a fresh store, a one-component deployment and an experiment over N items."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from domain.scoring import parse_scorer_spec, with_keys  # noqa: E402
+from runner import operations  # noqa: E402
+from runner.bootstrap import Services, Settings  # noqa: E402
+
+PG_URL = os.environ.get("AGNT5_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/agnt5_bench")
+
+
+def _pg_schema() -> str:
+    admin, name = PG_URL.rsplit("/", 1)[0] + "/postgres", PG_URL.rsplit("/", 1)[1]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return schema
+
+
+@contextmanager
+def experiment(store: str, work: Path, source: str, component: str, inputs: list[dict[str, Any]],
+               config: dict[str, Any]) -> Iterator[tuple[Services, UUID]]:  # fmt: skip
+    """A fresh store holding one experiment: ``component`` of ``source`` over ``inputs``, scored by exact_match."""
+    home = Path(tempfile.mkdtemp(dir=work))
+    schema = _pg_schema() if store == "postgresql" else ""
+    os.environ["AGNT5_HOME"] = str(home)
+    os.environ["AGNT5_DATABASE_URL"] = f"{PG_URL}?schema={schema}" if schema else ""
+    (home / "bench_target.py").write_text(source)
+    svc = Services(Settings.from_env())
+    try:
+        app = svc.app
+        ds = app.create_dataset("bench")
+        app.add_items(ds.id, [{"input": i, "expected_output": i} for i in inputs])
+        version = app.publish(ds.id)
+        dep = app.create_deployment("bench", "bench_target", str(home), [{"name": component, "type": "function"}])
+        target = {"type": "component", "deployment_id": str(dep.id), "component_name": component,
+                  "component_type": "function"}  # fmt: skip
+        spec = {"dataset_id": str(ds.id), "dataset_version_id": str(version.id), "target": target,
+                "scorers": with_keys([parse_scorer_spec("exact_match")]), "config": config}  # fmt: skip
+        exp = app.create_experiment("bench", "", spec)
+        svc.catch_up()
+        yield svc, exp.id
+    finally:
+        svc.close()
+        if schema:
+            with psycopg.connect(PG_URL, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def run_and_wait(svc: Services, experiment_id: UUID, n: int, poll: float) -> tuple[dict[str, Any], float]:
+    """Start a run as the CLI does and wait until the read model shows it completed; (summary, seconds)."""
+    started = time.perf_counter()
+    run_id = operations.start_run(svc, experiment_id, "bench")["id"]
+    summary = operations.wait_for_run(svc, run_id, timeout=3600, poll=poll)
+    elapsed = time.perf_counter() - started
+    assert summary is not None and summary["status"] == "completed" and summary["passed_items"] == n, summary
+    return summary, elapsed
+
+
+def machine() -> str:
+    lines = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    mem = int(next(line.split()[1] for line in meminfo if line.startswith("MemTotal"))) // 1024 // 1024
+    pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
+    return f"{os.cpu_count()} cores ({cpu}), {mem} GiB, Python {platform.python_version()}, {pg}"
+
+
+def write_docs(table: str, section: str) -> None:
+    """Replace the text between ``<!-- section:start -->`` and ``<!-- section:end -->`` in docs/benchmarks.md."""
+    path = ROOT / "docs" / "benchmarks.md"
+    head, _, rest = path.read_text().partition(f"<!-- {section}:start -->")
+    _, _, tail = rest.partition(f"<!-- {section}:end -->")
+    stamp = time.strftime("%Y-%m-%d")
+    body = f"Measured {stamp} on {machine()}.\n\n{table}\n"
+    path.write_text(f"{head}<!-- {section}:start -->\n{body}<!-- {section}:end -->{tail}")
