@@ -32,6 +32,16 @@ def show_summary(summary: dict[str, Any], fmt: Format) -> None:
         f"pass rate  {_pct(summary['pass_rate'])}",
         f"gate       {verdict} (passed_threshold {gate['passed_threshold']})",
     ]
+    if "latency_ms" in summary:
+        latency = summary["latency_ms"]
+        lines.append(
+            f"latency    p50 {latency['p50']:.1f} ms, p95 {latency['p95']:.1f} ms, max {latency['max']:.1f} ms"
+        )
+        lines.append(f"tokens     {summary['total_tokens']}")
+    if "repetitions" in summary:
+        reps = summary["repetitions"]
+        lines.append(f"repeats    k={reps['k']}: pass@k {_pct(reps['pass_at_k'])}, pass^k {_pct(reps['pass_hat_k'])}, "
+                     f"{len(reps['flaky_items'])} flaky item(s)")  # fmt: skip
     out = console()
     for line in lines:
         out.print(line)

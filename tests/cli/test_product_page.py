@@ -149,3 +149,12 @@ def test_projections_rebuild_answers_identically(agnt5, page):
              agnt5("scores", "list", "--run-id", run["id"], "--format", "json").stdout,
              agnt5("datasets", "list", "--format", "json").stdout]  # fmt: skip
     assert after == before
+
+
+def test_runs_show_table_has_latency_tokens_and_repetitions(agnt5, page):
+    agnt5("experiments", "update", page["experiment"], "--config", '{"passed_threshold": 1, "repetitions": 2}')
+    run = data(agnt5("experiments", "run", page["experiment"], "--wait", "--format", "json"))
+    assert run["repetitions"] == {"k": 2, "pass_at_k": 1.0, "pass_hat_k": 1.0, "flaky_items": []}
+    assert run["total_items"] == 12 and run["latency_ms"]["p95"] >= run["latency_ms"]["p50"] > 0
+    table = out(agnt5("experiments", "runs", "show", run["id"]))
+    assert "latency    p50" in table and "tokens     0" in table and "repeats    k=2: pass@k 100.0%" in table
