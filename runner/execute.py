@@ -38,6 +38,14 @@ FLUSH_SECONDS = 0.25
 CANCEL_POLL_SECONDS = 0.25
 
 
+def log(message: str) -> None:
+    """A line in the worker's log, with the seconds since the process started."""
+    print(f"[{time.process_time():7.3f}s cpu {time.perf_counter() - STARTED:7.3f}s] {message}", flush=True)
+
+
+STARTED = time.perf_counter()
+
+
 def jsonable(value: Any) -> Any:
     """A JSON-native copy (unknown types as strings), so a recorded event can always be saved."""
     return orjson.loads(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS))
@@ -108,6 +116,7 @@ class Executor:
             target = load_target(self.services, run.spec)
             version = self.app.get(DatasetVersion, run.dataset_version_id, "dataset version")
             items = self.app.version_items(version)
+            log(f"run {run.id}: {run.total - run.next_position} of {run.total} items to execute")
             run = _Dispatch(self, run, target, items).drive()
             if run.status == "running":
                 run.complete()
