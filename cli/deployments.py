@@ -1,39 +1,61 @@
-"""``agnt5 deployments``: register the components of a Python module as an immutable deployment."""
+"""``agnt5 deployments``: register a Python module's components, or an HTTP worker's, as an immutable deployment."""
 
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from cli.common import Format, FormatOption, emit, note, services
+from domain.errors import Invalid
 from runner.components import discover
+from runner.http_target import check_url, discover_http
 
 app = typer.Typer(help="Register deployments whose components experiments run against.", no_args_is_help=True)
 
-COLUMNS = ["id", "name", "kind", "module", "components", "created_at"]
+COLUMNS = ["id", "name", "kind", "module", "url", "components", "created_at"]
+
+
+def _source(module: str, url: str, path: str | None) -> dict[str, Any]:
+    """Where the components come from, with the components found there (``create_deployment``'s arguments)."""
+    if bool(module) == bool(url):
+        raise Invalid("--module, --url: give exactly one (--module for a Python module, --url for an HTTP worker)")
+    if url:
+        if path is not None:
+            raise Invalid("--path: only with --module (an HTTP deployment imports nothing)")
+        root = check_url(url)
+        return {"kind": "http", "module": "", "path": "", "url": root, "components": discover_http(root)}
+    root = os.path.abspath(path or ".")
+    return {"kind": "python", "module": module, "path": root, "url": "", "components": discover(module, root)}
 
 
 @app.command("create")
 def create(
     name: Annotated[str, typer.Option("--name", help="Deployment name, e.g. support-agent@v2.")],
-    module: Annotated[str, typer.Option("--module", help="PACKAGE.MODULE defining @component callables.")],
-    path: Annotated[str, typer.Option("--path", help="Directory to import the module from.")] = ".",
+    module: Annotated[str, typer.Option("--module", help="PACKAGE.MODULE defining @component callables.")] = "",
+    url: Annotated[
+        str, typer.Option("--url", help="Base URL of an HTTP worker (agnt5 worker serve); instead of --module.")
+    ] = "",
+    path: Annotated[
+        str | None, typer.Option("--path", help="Directory to import the module from (default: the current one).")
+    ] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Register a deployment of a module's components; prints its id."""
-    root = os.path.abspath(path)
-    components = discover(module, root)
+    """Register a deployment of a module's components (--module) or of an HTTP worker's (--url); prints its id.
+
+    An HTTP worker lists its components at GET URL/components; each item of a run is a POST to URL.
+    """
+    source = _source(module, url, path)
     with services(catch_up=False) as svc:
-        written = svc.app.create_deployment(name, module, root, components)
+        written = svc.app.create_deployment(name, **source)
         svc.wait_for(written.position)
         from projections import queries
 
         row = queries.deployment(svc.view, str(written.id))
     if fmt is Format.table:
-        listed = ", ".join(f"{c['name']} ({c['type']})" for c in components)
-        note(f"Created deployment {name!r} of {module}: {listed}")
+        listed = ", ".join(f"{c['name']} ({c['type']})" for c in source["components"])
+        note(f"Created deployment {name!r} of {module or row['url']}: {listed}")
         typer.echo(row["id"])
     else:
         emit(row, fmt)

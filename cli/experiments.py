@@ -8,6 +8,7 @@ import typer
 
 from cli.common import Format, FormatOption, emit, json_option, note, services, uuid_arg
 from cli.render import show_compare, show_summary, wait_and_report
+from domain import ids
 from domain.errors import Invalid, NotFound
 from domain.scoring import parse_scorer_spec, with_keys
 from projections import queries
@@ -34,14 +35,27 @@ ConfigOption = Annotated[
 ]
 
 
-def _target(target_type: str, deployment_id: str | None, component_name: str | None,
-            component_type: str | None, prompt_id: str | None) -> dict[str, Any]:  # fmt: skip
+def _target(
+    target_type: str,
+    deployment_id: str | None,
+    component_name: str | None,
+    component_type: str | None,
+    prompt_id: str | None,
+    prompt_version_id: str | None = None,
+) -> dict[str, Any]:
     if target_type not in TARGET_TYPES:
         raise Invalid(f"--target-type: must be one of {', '.join(TARGET_TYPES)}, got {target_type!r}")
-    if target_type == "prompt":
+    if target_type == "prompt":  # prompts run in our own worker (AGNT5_LLM_BASE_URL): no deployment plays a part
         if not prompt_id:
             raise Invalid("--prompt-id: required with --target-type prompt")
-        return {"type": "prompt", "prompt_id": str(uuid_arg(prompt_id, "--prompt-id"))}
+        if deployment_id:
+            note("--deployment-id is ignored for prompt targets: the agnt5 worker executes the prompt")
+        pid, version = uuid_arg(prompt_id, "--prompt-id"), None
+        if prompt_version_id and prompt_version_id.isdigit():  # a version number: version ids derive from it
+            version = str(ids.prompt_version_id(pid, int(prompt_version_id)))
+        elif prompt_version_id:
+            version = str(uuid_arg(prompt_version_id, "--prompt-version-id"))
+        return {"type": "prompt", "prompt_id": str(pid), "prompt_version_id": version}
     for flag, value in (("--deployment-id", deployment_id), ("--component-name", component_name),
                         ("--component-type", component_type)):  # fmt: skip
         if not value:
@@ -82,6 +96,14 @@ def create(
     prompt_id: Annotated[
         str | None, typer.Option("--prompt-id", help="Prompt to target (--target-type prompt).")
     ] = None,
+    prompt_version_id: Annotated[
+        str | None,
+        typer.Option(
+            "--prompt-version-id",
+            help="Pin a prompt version (id or number); default: every run takes the prompt's latest version. "
+            "Prompt targets need no --deployment-id (ignored): the agnt5 worker calls AGNT5_LLM_BASE_URL.",
+        ),
+    ] = None,
     builtin_scorer: ScorerOption = None,
     scorer_id: ScorerIdOption = None,
     config: ConfigOption = None,
@@ -89,7 +111,7 @@ def create(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Create an experiment: target x dataset version x scorers x config; prints its id."""
-    target = _target(target_type, deployment_id, component_name, component_type, prompt_id)
+    target = _target(target_type, deployment_id, component_name, component_type, prompt_id, prompt_version_id)
     parsed_config = json_option(config, "--config") if config is not None else {}
     dataset, version = uuid_arg(dataset_id, "--dataset-id"), uuid_arg(dataset_version_id, "--dataset-version-id")
     with services(catch_up=False) as svc:

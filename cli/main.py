@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from cli import datasets, deployments, experiments, projections, reports, scorers, scores, worker
+from cli import datasets, deployments, experiments, projections, prompts, reports, scorers, scores, worker
 from domain.errors import EvalsError
 
 EXIT_USAGE = 1
@@ -66,6 +66,7 @@ app = typer.Typer(
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(deployments.app, name="deployments")
 app.add_typer(experiments.app, name="experiments")
+app.add_typer(prompts.app, name="prompts")
 app.add_typer(reports.app, name="reports")
 app.add_typer(scores.app, name="scores")
 app.add_typer(scorers.app, name="scorers")

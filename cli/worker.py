@@ -1,15 +1,22 @@
-"""``agnt5 worker``: keep runs executing; resume any run whose worker died (exactly once, from its watermark)."""
+"""``agnt5 worker``: keep runs executing; resume any run whose worker died (exactly once, from its watermark).
+
+``agnt5 worker serve``: serve a module's components over HTTP, for deployments created with ``--url``.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
 
 from cli.common import note, services
+from domain.errors import Invalid
+from runner.http_worker import make_server
+from runner.http_worker import serve as serve_forever
 from runner.supervisor import supervise
 
-app = typer.Typer(help="Workers that execute runs.", invoke_without_command=True)
+app = typer.Typer(help="Workers that execute runs, and that serve components over HTTP.", invoke_without_command=True)
 
 
 @app.callback()
@@ -25,3 +32,22 @@ def worker(
         resumed = supervise(svc, once, poll, lambda run_id: note(f"resuming run {run_id}"))
     if once:
         note(f"resumed {resumed} run(s)")
+
+
+@app.command("serve")
+def serve(
+    module: Annotated[str, typer.Argument(help="PACKAGE.MODULE defining @component callables.")],
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free port).")],
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    path: Annotated[str, typer.Option("--path", help="Directory to import the module from.")] = ".",
+) -> None:
+    """Serve a module's components over HTTP until interrupted; register it with deployments create --url.
+
+    GET /components lists them; POST / with {component_name, component_type, input} calls one and answers
+    200 {output, events}, 422 {error, events} if it raised, 503 if it raised TransientError, 404 if unknown.
+    """
+    if not 0 <= port <= 65535:
+        raise Invalid(f"--port: {port} is not a port number (0 to 65535)")
+    server = make_server(module, os.path.abspath(path), host, port)
+    note(f"serving {module} on {server.url}")
+    serve_forever(server)

@@ -14,6 +14,7 @@ from eventsourcing.persistence import IntegrityError, Transcoder
 
 from domain.errors import Conflict, Invalid, NotFound
 from domain.gates import check_config
+from domain.ids import parse_uuid
 from domain.model import (
     Dataset,
     DatasetVersion,
@@ -21,6 +22,8 @@ from domain.model import (
     Deployment,
     Experiment,
     ExperimentVersion,
+    Prompt,
+    PromptVersion,
     Scorer,
 )
 from domain.runs import Run
@@ -160,19 +163,36 @@ class EvalsApplication(Application[UUID]):
 
     # -- deployments ---------------------------------------------------------------------------------
 
+    @staticmethod
+    def _source(kind: str, module: str, url: str) -> tuple[str, str]:
+        """A deployment's flag and source: a module for ``python``, a URL for ``http`` (exactly one of them)."""
+        if kind == "python" and module and not url:
+            return "--module", f"{module} defines"
+        if kind == "http" and url and not module:
+            return "--url", f"{url} serves"
+        if kind not in ("python", "http"):
+            raise Invalid(f"kind: unknown deployment kind {kind!r} (python or http)")
+        raise Invalid("--module, --url: give exactly one (--module for a python deployment, --url for http)")
+
     def create_deployment(
-        self, name: str, module: str, path: str, components: list[dict[str, str]], url: str = ""
+        self,
+        name: str,
+        module: str,
+        path: str,
+        components: list[dict[str, str]],
+        url: str = "",
+        kind: str = "python",
     ) -> Written:
+        """Register a deployment: a Python module (``kind="python"``) or a server (``kind="http"``, ``url``)."""
         if not name.strip():
             raise Invalid("--name: must not be empty")
+        flag, source = self._source(kind, module, url)
         if not components:
-            raise Invalid(f"--module: {module} defines no components (mark callables with @component)")
+            raise Invalid(f"{flag}: {source} no components (mark callables with @component)")
         for component in components:
             if component.get("type") not in COMPONENT_TYPES:
                 raise Invalid(f"component {component.get('name')!r}: unknown type {component.get('type')!r}")
-        deployment = Deployment(
-            name=name.strip(), kind="python", module=module, path=path, url=url, components=components
-        )
+        deployment = Deployment(name=name.strip(), kind=kind, module=module, path=path, url=url, components=components)
         return Written(deployment.id, self._save(deployment))
 
     # -- scorers -------------------------------------------------------------------------------------
@@ -195,11 +215,52 @@ class EvalsApplication(Application[UUID]):
     def scorer_spec(self, scorer_id: UUID) -> dict[str, Any]:
         return self.get(Scorer, scorer_id, "scorer").spec()
 
+    # -- prompts -------------------------------------------------------------------------------------
+
+    def create_prompt(self, name: str, content: dict[str, Any], description: str = "") -> Written:
+        """Create a prompt and its version 1 atomically; ``content`` as ``PromptVersion.check_content`` takes."""
+        if not name.strip():
+            raise Invalid("--name: must not be empty")
+        checked = PromptVersion.check_content(content)
+        prompt = Prompt(name=name.strip(), description=description)
+        version = self._add_prompt_version(prompt, checked)
+        return Written(prompt.id, self._save(prompt, version), version.number)
+
+    def create_prompt_version(self, prompt_id: UUID, content: dict[str, Any]) -> Written:
+        """Add the next numbered, immutable version of a prompt."""
+        checked = PromptVersion.check_content(content)
+        prompt = self.get(Prompt, prompt_id, "prompt")
+        version = self._add_prompt_version(prompt, checked)
+        return Written(version.id, self._save(prompt, version), version.number)
+
+    def _add_prompt_version(self, prompt: Prompt, content: dict[str, Any]) -> PromptVersion:
+        version = PromptVersion(prompt_id=prompt.id, number=prompt.next_version_number, **content)
+        prompt.record_version(version_id=version.id, number=version.number)
+        return version
+
+    def pin_prompt_version(self, target: dict[str, Any]) -> dict[str, Any]:
+        """Check a prompt target; return it with its pinned version, or else the prompt's latest one."""
+        prompt = self._get_for("--prompt-id", Prompt, parse_uuid(str(target["prompt_id"]), "--prompt-id"), "prompt")
+        pinned = target.get("prompt_version_id")
+        if pinned is None:
+            return {**target, "prompt_version_id": str(prompt.latest_version_id)}
+        version_id = parse_uuid(str(pinned), "--prompt-version-id")
+        if self._get_for("--prompt-version-id", PromptVersion, version_id, "prompt version").prompt_id != prompt.id:
+            raise Invalid(f"--prompt-version-id: version {pinned} belongs to another prompt")
+        return target
+
+    def _get_for(self, flag: str, cls: type[A], aggregate_id: UUID, what: str) -> A:
+        try:
+            return self.get(cls, aggregate_id, what)
+        except NotFound as exc:
+            raise NotFound(f"{flag}: {exc}") from None
+
     # -- experiments ---------------------------------------------------------------------------------
 
     def check_target(self, target: dict[str, Any]) -> None:
         if target.get("type") == "prompt":
-            raise NotFound(f"--prompt-id: prompt {target.get('prompt_id')} not found")
+            self.pin_prompt_version(target)
+            return
         deployment = self.get(Deployment, UUID(str(target["deployment_id"])), "deployment")
         deployment.check_component(str(target["component_name"]), str(target["component_type"]))
 
@@ -253,6 +314,8 @@ class EvalsApplication(Application[UUID]):
         if deployment_id is not None:
             spec["target"] = {**spec["target"], "deployment_id": str(deployment_id)}
             self.check_target(spec["target"])
+        if spec["target"].get("type") == "prompt":  # an unpinned prompt runs its latest version: record which
+            spec["target"] = self.pin_prompt_version(spec["target"])
         dataset_version = self.get(DatasetVersion, UUID(spec["dataset_version_id"]), "dataset version")
         run = Run(
             experiment_id=experiment.id,

@@ -35,3 +35,7 @@ def parse_uuid(value: str, field: str) -> UUID:
         return UUID(str(value))
     except ValueError:
         raise Invalid(f"{field}: {value!r} is not a valid id (expected a UUID)") from None
+
+
+def prompt_version_id(prompt_id: UUID, number: int) -> UUID:
+    return uuid5(prompt_id, f"version-{number}")

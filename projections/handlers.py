@@ -61,6 +61,9 @@ COUNT_CHUNK = (
 FINISH_RUN = "UPDATE {p}runs SET status = ?, reason = ?, finished_at = ? WHERE id = ?"
 INSERT_RUN_ITEM = "INSERT INTO {p}run_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 INSERT_SCORE = "INSERT INTO {p}scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_PROMPT = "INSERT INTO {p}prompts VALUES (?, ?, ?, 0, NULL, ?, ?)"
+SET_PROMPT_LATEST = "UPDATE {p}prompts SET versions = ?, latest_version_id = ?, updated_at = ? WHERE id = ?"
+INSERT_PROMPT_VERSION = "INSERT INTO {p}prompt_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 ADD_RUN_SCORER = (
     "INSERT INTO {p}run_scorers VALUES (?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (run_id, scorer_key) DO UPDATE SET "
     "n = {p}run_scorers.n + 1, sum_score = {p}run_scorers.sum_score + excluded.sum_score, "
@@ -157,6 +160,21 @@ def _item_recorded(e: Any) -> Iterator[Op]:
         yield ADD_RUN_SCORER, (e.run_id, s["key"], n, s["score"], int(passed), int(failed), int(errored))
 
 
+def _prompt_created(e: Any) -> Iterator[Op]:
+    yield INSERT_PROMPT, (str(e.originator_id), e.name, e.description, _at(e), _at(e))
+
+
+def _prompt_version_added(e: Any) -> Iterator[Op]:
+    yield SET_PROMPT_LATEST, (e.number, str(e.version_id), _at(e), str(e.originator_id))
+
+
+def _prompt_version_created(e: Any) -> Iterator[Op]:
+    yield INSERT_PROMPT_VERSION, (
+        str(e.originator_id), str(e.prompt_id), e.number, e.model, j(e.messages), j(e.parameters), e.output_format,
+        j(e.response_schema), _at(e),
+    )  # fmt: skip
+
+
 def _nothing(e: Any) -> Iterator[Op]:
     return iter(())
 
@@ -180,6 +198,9 @@ HANDLERS: dict[str, Callable[[Any], Iterator[Op]]] = {
     "Run.Cancelled": _finished("cancelled"),
     "RunChunk.Opened": _nothing,
     "RunChunk.ItemRecorded": _item_recorded,
+    "Prompt.Created": _prompt_created,
+    "Prompt.VersionAdded": _prompt_version_added,
+    "PromptVersion.Created": _prompt_version_created,
 }
 
 
@@ -195,6 +216,7 @@ ORDER = [
     INSERT_DATASET, INSERT_DRAFT_ITEM, COUNT_DRAFT, SET_VERSIONS, UPSERT_VERSION_ITEM, INSERT_VERSION,
     DROP_ORPHAN_ITEMS, INSERT_DEPLOYMENT, INSERT_SCORER, INSERT_EXPERIMENT, UPDATE_DEFINITION, SET_LATEST_VERSION,
     INSERT_EXPERIMENT_VERSION, INSERT_RUN, COUNT_CHUNK, FINISH_RUN, INSERT_RUN_ITEM, INSERT_SCORE, ADD_RUN_SCORER,
+    INSERT_PROMPT, SET_PROMPT_LATEST, INSERT_PROMPT_VERSION,
 ]  # fmt: skip
 _RANK = {sql: rank for rank, sql in enumerate(ORDER)}
 

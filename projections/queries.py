@@ -157,3 +157,34 @@ def run_stats(view: EvalsView, run_id: str) -> dict[str, Any]:
         "tokens": sum(int(row["tokens"]) for row in rows),
         "repetitions": groups,
     }
+
+
+PROMPT_JSON_COLUMNS = ("messages", "parameters", "response_schema")
+
+
+def _prompt_version_rows(view: EvalsView, sql: str, *params: Any) -> list[Row]:
+    rows = _rows(view, sql, *params)
+    for row in rows:
+        for key in PROMPT_JSON_COLUMNS:
+            row[key] = orjson.loads(row[key])
+    return rows
+
+
+def prompts(view: EvalsView) -> list[Row]:
+    return _rows(view, "SELECT * FROM {p}prompts ORDER BY created_at")
+
+
+def prompt(view: EvalsView, prompt_id: str) -> Row:
+    return _one(view, "prompt", prompt_id, "SELECT * FROM {p}prompts WHERE id = ?", prompt_id)
+
+
+def prompt_versions(view: EvalsView, prompt_id: str) -> list[Row]:
+    prompt(view, prompt_id)
+    return _prompt_version_rows(view, "SELECT * FROM {p}prompt_versions WHERE prompt_id = ? ORDER BY number", prompt_id)
+
+
+def prompt_version(view: EvalsView, version_id: str) -> Row:
+    rows = _prompt_version_rows(view, "SELECT * FROM {p}prompt_versions WHERE id = ?", version_id)
+    if not rows:
+        raise NotFound(f"prompt version {version_id} not found")
+    return rows[0]

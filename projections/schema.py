@@ -4,7 +4,7 @@ float type. A change of any table here must bump ``VIEW_NAME`` so the views rebu
 
 from __future__ import annotations
 
-VIEW_NAME = "agnt5v3"
+VIEW_NAME = "agnt5v4"
 
 TABLES = {
     "datasets": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, metadata TEXT NOT NULL,
@@ -42,6 +42,11 @@ TABLES = {
     "run_scorers": """(run_id TEXT NOT NULL, scorer_key TEXT NOT NULL, scorer_index INTEGER NOT NULL,
         n INTEGER NOT NULL, sum_score {real} NOT NULL, n_passed INTEGER NOT NULL, n_failed INTEGER NOT NULL,
         n_errored INTEGER NOT NULL, PRIMARY KEY (run_id, scorer_key))""",
+    "prompts": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, versions INTEGER NOT NULL,
+        latest_version_id TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+    "prompt_versions": """(id TEXT PRIMARY KEY, prompt_id TEXT NOT NULL, number INTEGER NOT NULL, model TEXT NOT NULL,
+        messages TEXT NOT NULL, parameters TEXT NOT NULL, output_format TEXT NOT NULL, response_schema TEXT NOT NULL,
+        created_at TEXT NOT NULL)""",
 }
 
 INDEXES = [
@@ -50,6 +55,7 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS {n}_scores_item ON {p}scores (run_item_id)",
     "CREATE INDEX IF NOT EXISTS {n}_runs_experiment ON {p}runs (experiment_id, created_at)",
     "CREATE INDEX IF NOT EXISTS {n}_draft_seq ON {p}draft_items (dataset_id, seq)",
+    "CREATE INDEX IF NOT EXISTS {n}_prompt_versions ON {p}prompt_versions (prompt_id, number)",
 ]
 
 

@@ -59,4 +59,8 @@ def load_target(services: Services, spec: dict[str, Any]) -> Target:
     factory = FACTORIES.get(deployment.kind)
     if factory is None:
         raise LookupError(f"deployment {deployment.id} has kind {deployment.kind!r}, which no adapter runs")
-    return factory(services, target, deployment)
+    return factory(services, {**target, "config": spec.get("config") or {}}, deployment)
+
+
+import runner.http_target  # noqa: E402, F401  (registers FACTORIES["http"])
+from runner import prompt_target  # noqa: E402, F401  (registers FACTORIES["prompt"])

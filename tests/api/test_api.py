@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from collections.abc import Iterator
 
 import pytest
@@ -21,12 +23,14 @@ def client(services) -> Iterator[TestClient]:
 
 
 def wait_done(client: TestClient, run_id: str) -> dict:
-    for _ in range(300):
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         summary = client.get(f"/api/v1/runs/{run_id}").json()
         if summary["status"] != "running":
             return summary
         time.sleep(0.1)
-    raise AssertionError("run did not finish")
+    logs = Path(os.environ["AGNT5_HOME"]) / "logs"
+    raise AssertionError(f"run did not finish: {summary}\n" + "\n".join(p.read_text() for p in logs.glob("*.log")))
 
 
 def test_dataset_lifecycle_over_http(client):

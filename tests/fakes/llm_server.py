@@ -8,6 +8,9 @@ The requested model picks the behaviour:
 - ``judge-slow``: sleeps 3 s before answering
 - ``judge-denied``: HTTP 401
 - ``judge-broken``: HTTP 500
+- ``prompt-echo``: answers the last message's content verbatim (prompt targets: the rendered template)
+- ``prompt-fenced``: the last message's content inside a ```json fence, with chatter around it
+- ``prompt-prose``: prose, no JSON
 Every request is kept in ``requests`` for assertions.
 """
 
@@ -47,6 +50,12 @@ def answer(request: dict[str, Any]) -> tuple[int, dict[str, Any] | str]:
     if model == "judge-slow":
         time.sleep(3)
         return 200, _completion(json.dumps(verdict), model)
+    if model == "prompt-echo":
+        return 200, _completion(prompt, model)
+    if model == "prompt-fenced":
+        return 200, _completion(f"Here you go:\n```json\n{prompt}\n```\nAnything else?", model)
+    if model == "prompt-prose":
+        return 200, _completion("Sure! The order has shipped.", model)
     if model == "judge-denied":
         return 401, {"error": {"message": "invalid api key"}}
     return 500, {"error": {"message": f"unknown model {model}"}}
