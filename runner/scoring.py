@@ -72,6 +72,12 @@ class ScorerRuntime:
         key = (spec["deployment_id"], spec["component_name"])
         if key not in self.custom:
             deployment = self.load_deployment(UUID(spec["deployment_id"]))
+            if deployment.kind == "http":
+                from runner.http_target import HttpTarget
+
+                remote = HttpTarget(deployment.url, spec["component_name"], "scorer", DEFAULT_TIMEOUT_S)
+                self.custom[key] = lambda ctx, request: remote(ctx, request)
+                return self.custom[key]
             found = components_of(import_module(deployment.module, deployment.path))
             if spec["component_name"] not in found:
                 raise LookupError(f"scorer component {spec['component_name']!r} not found in {deployment.module}")

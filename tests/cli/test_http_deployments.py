@@ -179,3 +179,38 @@ def test_worker_serve_refuses_a_module_it_cannot_import(agnt5, tmp_path):
     result = agnt5("worker", "serve", "no_such_module_xyz", "--port", "0", "--path", str(tmp_path), code=1)
     assert result.stderr.startswith("error: MODULE: cannot import 'no_such_module_xyz'")
     assert agnt5("worker", "serve", "m", "--port", "70000", code=1).stderr.startswith("error: --port: 70000")
+
+
+REMOTE_SCORER = '''
+from runner.sdk import scorer
+
+
+@scorer("mentions_order")
+def mentions_order(request):
+    hit = str(request["input"]["order_id"]) in str(request["output"])
+    return {"score": 1.0 if hit else 0.0, "label": "cited" if hit else "missing"}
+'''
+
+
+def test_a_custom_scorer_served_over_http_scores_a_run(agnt5, page, agent_dir, tmp_path):
+    (agent_dir / "remote_scorers.py").write_text(REMOTE_SCORER)
+    port, log = free_port(), tmp_path / "scorer-serve.log"
+    command = [sys.executable, "-m", "cli.main", "worker", "serve", "remote_scorers", "--port", str(port),
+               "--path", str(agent_dir)]  # fmt: skip
+    with log.open("wb") as stderr:
+        proc = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_serving(proc, url, log)
+        deployment = out(agnt5("deployments", "create", "--name", "remote-scorers", "--url", url))
+        scorer_id = out(agnt5("scorers", "create", "--name", "mentions-order", "--deployment-id", deployment,
+                              "--component-name", "mentions_order"))  # fmt: skip
+        target = ["--deployment-id", page["good"], "--component-name", "support_agent", "--component-type", "agent"]
+        exp = out(agnt5("experiments", "create", "--name", "remote-scored", "--dataset-id", page["dataset"],
+                        "--dataset-version-id", page["version"], *target, "--scorer-id", scorer_id))  # fmt: skip
+        summary = data(agnt5("experiments", "run", exp, "--wait", "--format", "json"))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert summary["scorers"] == [{"scorer": "mentions-order", "mean_score": 1.0, "passed": 6, "failed": 0,
+                                   "errored": 0, "pass_rate": 1.0}]  # fmt: skip
