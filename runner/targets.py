@@ -5,6 +5,7 @@ A failure worth retrying raises ``TransientError``; any other exception is the i
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any, Protocol
 from uuid import UUID
@@ -50,17 +51,25 @@ def _python(services: Services, target: dict[str, Any], deployment: Deployment |
 FACTORIES["python"] = _python
 
 
+ADAPTER_MODULES = {"http": "runner.http_target", "prompt": "runner.prompt_target"}
+
+
+def factory_for(kind: str) -> TargetFactory | None:
+    """The adapter factory for a kind; http and prompt adapters register when first needed (httpx is heavy)."""
+    if kind not in FACTORIES and kind in ADAPTER_MODULES:
+        importlib.import_module(ADAPTER_MODULES[kind])
+    return FACTORIES.get(kind)
+
+
 def load_target(services: Services, spec: dict[str, Any]) -> Target:
     """Build the adapter for a run's target (python or http deployments, prompts)."""
     target = spec["target"]
     if target.get("type") == "prompt":
-        return FACTORIES["prompt"](services, target, None)
+        prompt = factory_for("prompt")
+        assert prompt is not None
+        return prompt(services, target, None)
     deployment = services.app.get(Deployment, UUID(target["deployment_id"]), "deployment")
-    factory = FACTORIES.get(deployment.kind)
+    factory = factory_for(deployment.kind)
     if factory is None:
         raise LookupError(f"deployment {deployment.id} has kind {deployment.kind!r}, which no adapter runs")
     return factory(services, {**target, "config": spec.get("config") or {}}, deployment)
-
-
-import runner.http_target  # noqa: E402, F401  (registers FACTORIES["http"])
-from runner import prompt_target  # noqa: E402, F401  (registers FACTORIES["prompt"])

@@ -181,7 +181,7 @@ def test_worker_serve_refuses_a_module_it_cannot_import(agnt5, tmp_path):
     assert agnt5("worker", "serve", "m", "--port", "70000", code=1).stderr.startswith("error: --port: 70000")
 
 
-REMOTE_SCORER = '''
+REMOTE_SCORER = """
 from runner.sdk import scorer
 
 
@@ -189,7 +189,7 @@ from runner.sdk import scorer
 def mentions_order(request):
     hit = str(request["input"]["order_id"]) in str(request["output"])
     return {"score": 1.0 if hit else 0.0, "label": "cited" if hit else "missing"}
-'''
+"""
 
 
 def test_a_custom_scorer_served_over_http_scores_a_run(agnt5, page, agent_dir, tmp_path):
