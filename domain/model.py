@@ -10,7 +10,6 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
-from jsonschema import Draft202012Validator, SchemaError
 
 from domain import ids
 from domain.errors import Conflict, Invalid
@@ -307,6 +306,8 @@ def _check_response_schema(schema: JSON, output_format: str) -> dict[str, JSON] 
         raise Invalid("--response-schema: must be a JSON object (a JSON Schema)")
     if output_format != "json":
         raise Invalid("--response-schema: needs --output-format json")
+    from jsonschema import Draft202012Validator, SchemaError  # a heavy import, needed only here
+
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:

@@ -27,6 +27,7 @@ class Settings:
     home: Path
     database_url: str = ""
     pool_size: int = 2
+    create_tables: bool = True  # workers of existing runs skip the DDL (the tables exist already)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -38,9 +39,14 @@ class Settings:
         return "postgresql" if self.database_url else "sqlite"
 
     def persistence_env(self) -> dict[str, str]:
+        create = "y" if self.create_tables else "n"
         if not self.database_url:
             self.home.mkdir(parents=True, exist_ok=True)
-            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(self.home / "events.db")}
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.home / "events.db"),
+                "CREATE_TABLE": create,
+            }
         url = urlparse(self.database_url)
         if url.scheme not in ("postgresql", "postgres"):
             raise Invalid(f"AGNT5_DATABASE_URL: expected postgresql://..., got scheme {url.scheme!r}")
@@ -55,6 +61,7 @@ class Settings:
             "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
             "POSTGRES_POOL_SIZE": str(self.pool_size),
             "POSTGRES_MAX_OVERFLOW": "8",
+            "CREATE_TABLE": create,
         }
 
     def view_env(self) -> dict[str, str]:

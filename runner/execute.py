@@ -39,11 +39,8 @@ CANCEL_POLL_SECONDS = 0.25
 
 
 def log(message: str) -> None:
-    """A line in the worker's log, with the seconds since the process started."""
-    print(f"[{time.process_time():7.3f}s cpu {time.perf_counter() - STARTED:7.3f}s] {message}", flush=True)
-
-
-STARTED = time.perf_counter()
+    """A timestamped line in the worker's log (with the CPU seconds the process used so far)."""
+    print(f"{datetime.now(UTC).isoformat()} [cpu {time.process_time():.3f}s] {message}", flush=True)
 
 
 def jsonable(value: Any) -> Any:
@@ -118,6 +115,7 @@ class Executor:
             items = self.app.version_items(version)
             log(f"run {run.id}: {run.total - run.next_position} of {run.total} items to execute")
             run = _Dispatch(self, run, target, items).drive()
+            log(f"run {run.id}: dispatch ended, {run.status}")
             if run.status == "running":
                 run.complete()
                 self.app.save(run)
@@ -153,6 +151,7 @@ class _Dispatch:
         self.active: dict[int, Slot] = {}
         self.abandoned: set[int] = set()
         self.finished: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.wake = threading.Event()  # set when a chunk's worth is finished or the last item is: few wake-ups
         self.done: dict[int, dict[str, Any]] = {}
         self.last_flush = self.last_poll = time.monotonic()
 
@@ -195,14 +194,17 @@ class _Dispatch:
                 if position in self.abandoned:
                     return  # timed out meanwhile: its result is ignored, and a replacement thread took over
                 self.active.pop(position, None)
+                last = self.next_position >= self.run.total and not self.active
             self.finished.put(record)
+            if last or self.finished.qsize() >= self.ex.chunk_items:
+                self.wake.set()
 
     def _slot(self, position: int) -> Slot:
         item = self.items[position // self.run.repetitions]
         repetition = position % self.run.repetitions
         run_item = str(ids.run_item_id(self.run.id, item["id"], repetition))
         ctx = Context(run_item)
-        ctx.event("run.started", {"input": item["input"], "repetition": repetition})
+        ctx.event("run.started", {"dataset_item_id": item["id"], "repetition": repetition})
         return Slot(position, item, repetition, run_item, ctx, datetime.now(UTC).isoformat(), time.perf_counter())
 
     def _execute(self, slot: Slot) -> dict[str, Any]:
@@ -272,11 +274,8 @@ class _Dispatch:
         with self.lock:
             deadlines = [s.deadline for s in self.active.values() if s.deadline is not None]
         wake = min([self.last_flush + FLUSH_SECONDS, self.last_poll + CANCEL_POLL_SECONDS, *deadlines])
-        try:
-            record = self.finished.get(timeout=max(0.001, wake - now))
-        except queue.Empty:
-            return
-        self.done[record["position"]] = record
+        self.wake.wait(timeout=max(0.001, wake - now))
+        self.wake.clear()
         while True:
             try:
                 record = self.finished.get_nowait()
