@@ -91,6 +91,15 @@ def note(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def print_created(fmt: Format, row: dict[str, Any], message: str) -> None:
+    """What a create command prints: for people the message (stderr) and the id alone (stdout); else the row."""
+    if fmt is Format.table:
+        note(message)
+        typer.echo(row["id"])
+    else:
+        emit(row, fmt)
+
+
 def dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
 

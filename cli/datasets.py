@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from cli.common import Format, FormatOption, emit, json_option, note, services, uuid_arg
+from cli.common import Format, FormatOption, emit, json_option, print_created, services, uuid_arg
 from domain.errors import Invalid
 from projections import queries
 
@@ -18,14 +18,6 @@ app.add_typer(versions, name="versions")
 
 COLUMNS = ["id", "name", "description", "draft_items", "versions", "created_at"]
 VERSION_COLUMNS = ["id", "number", "n_items", "description", "created_at"]
-
-
-def _show_written(fmt: Format, row: dict[str, Any], message: str) -> None:
-    if fmt is Format.table:
-        note(message)
-        typer.echo(row["id"])
-    else:
-        emit(row, fmt)
 
 
 @app.command("create")
@@ -39,7 +31,7 @@ def create(
     with services(catch_up=False) as svc:
         written = svc.app.create_dataset(name, description, json_option(metadata, "--metadata"))
         svc.wait_for(written.position)
-        _show_written(fmt, queries.dataset(svc.view, str(written.id)), f"Created dataset {name!r}")
+        print_created(fmt, queries.dataset(svc.view, str(written.id)), f"Created dataset {name!r}")
 
 
 @app.command("list")
@@ -81,7 +73,7 @@ def add_example(
         written = svc.app.add_items(did, [item])
         svc.wait_for(written.position)
         row = queries.draft_items(svc.view, str(did))[-1]
-        _show_written(fmt, {"id": row["item_id"], **row}, f"Added an item to the draft of {did}")
+        print_created(fmt, {"id": row["item_id"], **row}, f"Added an item to the draft of {did}")
 
 
 def read_jsonl(path: str | None) -> list[Any]:
@@ -116,7 +108,7 @@ def upload(
         written = svc.app.add_items(did, items)
         svc.wait_for(written.position)
         row = {"id": str(did), "added": written.number, **queries.dataset(svc.view, str(did))}
-        _show_written(fmt, row, f"Added {written.number} items to the draft of {did}")
+        print_created(fmt, row, f"Added {written.number} items to the draft of {did}")
 
 
 @app.command("publish")
@@ -132,7 +124,7 @@ def publish(
         written = svc.app.publish(did, description, json_option(metadata, "--metadata"))
         svc.wait_for(written.position)
         row = queries.dataset_version(svc.view, str(written.id))
-        _show_written(fmt, row, f"Published version {written.number} of dataset {did} ({row['n_items']} items)")
+        print_created(fmt, row, f"Published version {written.number} of dataset {did} ({row['n_items']} items)")
 
 
 @versions.command("list")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import Format, FormatOption, emit, note, services
+from cli.common import Format, FormatOption, emit, print_created, services
 from domain.errors import Invalid
 from runner.components import discover
 from runner.http_target import check_url, discover_http
@@ -53,12 +53,8 @@ def create(
         from projections import queries
 
         row = queries.deployment(svc.view, str(written.id))
-    if fmt is Format.table:
-        listed = ", ".join(f"{c['name']} ({c['type']})" for c in source["components"])
-        note(f"Created deployment {name!r} of {module or row['url']}: {listed}")
-        typer.echo(row["id"])
-    else:
-        emit(row, fmt)
+    listed = ", ".join(f"{c['name']} ({c['type']})" for c in source["components"])
+    print_created(fmt, row, f"Created deployment {name!r} of {module or row['url']}: {listed}")
 
 
 @app.command("list")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import Format, FormatOption, emit, json_option, note, services, uuid_arg
+from cli.common import Format, FormatOption, emit, json_option, note, print_created, services, uuid_arg
 from cli.render import show_compare, show_summary, wait_and_report
 from domain import ids
 from domain.errors import Invalid, NotFound
@@ -125,11 +125,7 @@ def create(
         written = svc.app.create_experiment(name, description, definition)
         svc.wait_for(written.position)
         row = queries.experiment(svc.view, str(written.id))
-    if fmt is Format.table:
-        note(f"Created experiment {name!r}")
-        typer.echo(row["id"])
-    else:
-        emit(row, fmt)
+    print_created(fmt, row, f"Created experiment {name!r}")
 
 
 @app.command("update")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import Format, FormatOption, emit, json_option, note, services, uuid_arg
+from cli.common import Format, FormatOption, emit, json_option, print_created, services, uuid_arg
 from domain.errors import Invalid
 from domain.model import PromptVersion
 from projections import queries
@@ -120,11 +120,7 @@ def create(
         svc.wait_for(written.position)
         row = queries.prompt(svc.view, str(written.id))
         row["version"] = queries.prompt_version(svc.view, str(PromptVersion.create_id(written.id, 1)))
-    if fmt is Format.table:
-        note(f"Created prompt {name!r}; version 1: {row['version']['id']}")
-        typer.echo(row["id"])
-    else:
-        emit(row, fmt)
+    print_created(fmt, row, f"Created prompt {name!r}; version 1: {row['version']['id']}")
 
 
 @app.command("list")
@@ -162,8 +158,4 @@ def versions_create(
         written = svc.app.create_prompt_version(uuid_arg(prompt_id, "PROMPT_ID"), content)
         svc.wait_for(written.position)
         row = queries.prompt_version(svc.view, str(written.id))
-    if fmt is Format.table:
-        note(f"Created version {written.number} of prompt {prompt_id}")
-        typer.echo(row["id"])
-    else:
-        emit(row, fmt)
+    print_created(fmt, row, f"Created version {written.number} of prompt {prompt_id}")

@@ -9,7 +9,7 @@ from uuid import UUID
 import orjson
 import typer
 
-from cli.common import Format, FormatOption, emit, note, services, uuid_arg
+from cli.common import Format, FormatOption, emit, print_created, services, uuid_arg
 from domain.errors import Invalid
 from domain.model import Deployment
 from domain.scoring import BUILTINS, parse_scorer_spec
@@ -51,11 +51,7 @@ def create(
         written = svc.app.create_scorer(name, description, uuid_arg(deployment_id, "--deployment-id"), component_name)
         svc.wait_for(written.position)
         row = next(r for r in queries.scorers(svc.view) if r["id"] == str(written.id))
-    if fmt is Format.table:
-        note(f"Created scorer {name!r}")
-        typer.echo(row["id"])
-    else:
-        emit(row, fmt)
+    print_created(fmt, row, f"Created scorer {name!r}")
 
 
 def _read(path: str) -> str:

@@ -32,7 +32,7 @@ def launch(run_id: UUID | str, settings: Settings) -> subprocess.Popen[bytes]:
 
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
-    sys.setswitchinterval(0.001)  # item threads mostly wait on I/O: hand the GIL over quickly when they wake
+    sys.setswitchinterval(float(os.environ.get("AGNT5_SWITCH_INTERVAL", "0.001")))
     settings = dataclasses.replace(Settings.from_env(), create_tables=False)  # the run exists: so do the tables
     with RunLock(settings, args[0]) as held:
         if not held:
