@@ -10,7 +10,7 @@ import typer
 
 from cli.common import Format, FormatOption, emit, json_option, print_created, services, uuid_arg
 from domain.errors import Invalid
-from domain.model import PromptVersion
+from domain.prompts import PromptVersion
 from projections import queries
 
 app = typer.Typer(help="Prompts and their immutable versions: targets of prompt experiments.", no_args_is_help=True)

@@ -3,163 +3,28 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any, TypeVar, cast
-from uuid import UUID, uuid4
+from typing import Any, cast
+from uuid import UUID
 
 import orjson
-from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Transcoder
 
-from domain.errors import Conflict, Invalid, NotFound
+from domain.app_base import A, Written
+from domain.app_datasets import DatasetCommands, check_item
+from domain.errors import Invalid, NotFound
 from domain.gates import check_config
 from domain.ids import parse_uuid
-from domain.model import (
-    Dataset,
-    DatasetVersion,
-    DatasetVersionChunk,
-    Deployment,
-    Experiment,
-    ExperimentVersion,
-    Prompt,
-    PromptVersion,
-    Scorer,
-)
+from domain.model import DatasetVersion, Deployment, Experiment, ExperimentVersion, Scorer
+from domain.prompts import Prompt, PromptVersion
 from domain.runs import Run
-from domain.transcoding import OrjsonTranscoder
 
-A = TypeVar("A", bound=Aggregate)
+__all__ = ["EvalsApplication", "Written", "check_item"]
 
-ITEMS_PER_EVENT = 500
 COMPONENT_TYPES = ("function", "agent", "workflow", "tool", "scorer")
 
 
-@dataclass(frozen=True)
-class Written:
-    """What a command wrote: the id it concerns and the log position of its last event."""
-
-    id: UUID
-    position: int
-    number: int = 0
-
-
-def _chunks(items: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def check_item(raw: Any, where: str) -> dict[str, Any]:
-    """Validate one dataset item ({input, expected_output?, metadata?, events?, split?})."""
-    if not isinstance(raw, dict):
-        raise Invalid(f"{where}: an item must be a JSON object")
-    unknown = sorted(set(raw) - {"input", "expected_output", "metadata", "events", "split", "id"})
-    if unknown:
-        raise Invalid(f"{where}: unknown field {unknown[0]!r}")
-    if "input" not in raw:
-        raise Invalid(f"{where}: field 'input' is required")
-    if not isinstance(raw.get("metadata", {}), dict):
-        raise Invalid(f"{where}: field 'metadata' must be an object")
-    if not isinstance(raw.get("events", []), list):
-        raise Invalid(f"{where}: field 'events' must be an array")
-    if not isinstance(raw.get("split", ""), str | None):
-        raise Invalid(f"{where}: field 'split' must be a string")
-    return {
-        "id": str(raw.get("id") or uuid4()),
-        "input": raw["input"],
-        "expected_output": raw.get("expected_output"),
-        "metadata": raw.get("metadata") or {},
-        "events": raw.get("events") or [],
-        "split": raw.get("split"),
-    }
-
-
-class EvalsApplication(Application[UUID]):
-    """Datasets, deployments, experiments and runs, as one event-sourced application."""
-
-    name = "agnt5"
-    snapshotting_intervals = {Run: 100}
-
-    def construct_transcoder(self) -> Transcoder:
-        return OrjsonTranscoder()
-
-    # -- reading aggregates --------------------------------------------------------------------------
-
-    def get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
-        try:
-            aggregate: Aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise NotFound(f"{what} {aggregate_id} not found") from None
-        if not isinstance(aggregate, cls):
-            raise NotFound(f"{what} {aggregate_id} not found")
-        return aggregate
-
-    def _save(self, *aggregates: Aggregate) -> int:
-        try:
-            recordings = self.save(*aggregates)
-        except IntegrityError:
-            raise Conflict("another writer changed this entity at the same time; try again") from None
-        return recordings[-1].notification.id if recordings else 0
-
-    # -- datasets ------------------------------------------------------------------------------------
-
-    def create_dataset(self, name: str, description: str = "", metadata: dict[str, Any] | None = None) -> Written:
-        if not name.strip():
-            raise Invalid("--name: must not be empty")
-        dataset = Dataset(name=name.strip(), description=description, metadata=metadata or {})
-        return Written(dataset.id, self._save(dataset))
-
-    def add_items(self, dataset_id: UUID, raw_items: list[Any]) -> Written:
-        """Add items to the draft: all of them or, on any invalid item, none."""
-        items = [check_item(raw, f"item {n}") for n, raw in enumerate(raw_items, start=1)]
-        if not items:
-            raise Invalid("items: the input holds no items")
-        dataset = self.get(Dataset, dataset_id, "dataset")
-        position = 0
-        for chunk in _chunks(items, ITEMS_PER_EVENT):
-            dataset.add_items(chunk)
-            position = self._save(dataset)
-        return Written(dataset.id, position, len(items))
-
-    def publish(self, dataset_id: UUID, description: str = "", metadata: dict[str, Any] | None = None) -> Written:
-        """Snapshot the draft as the next numbered, immutable version."""
-        dataset = self.get(Dataset, dataset_id, "dataset")
-        dataset.check_publishable()
-        number = dataset.next_version_number
-        items = list(dataset.draft.values())
-        chunks = [
-            DatasetVersionChunk(
-                dataset_version_id=DatasetVersion.create_id(dataset.id, number),
-                index=k,
-                start=k * ITEMS_PER_EVENT,
-                items=part,
-            )
-            for k, part in enumerate(_chunks(items, ITEMS_PER_EVENT))
-        ]
-        for chunk in chunks:  # one small save each; unreferenced chunks of a crashed publish are inert
-            self._save(chunk)
-        version = DatasetVersion(
-            dataset_id=dataset.id,
-            number=number,
-            description=description,
-            metadata=metadata or {},
-            n_items=len(items),
-            chunk_ids=[str(c.id) for c in chunks],
-        )
-        dataset.record_version(version_id=version.id, number=number, n_items=len(items), description=description)
-        return Written(version.id, self._save(dataset, version), number)
-
-    def version_items(self, version: DatasetVersion) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        for chunk_id in version.chunk_ids:
-            items.extend(self.get(DatasetVersionChunk, UUID(chunk_id), "dataset version chunk").items)
-        return items
-
-    def dataset_version(self, dataset_id: UUID, version_id: UUID) -> DatasetVersion:
-        self.get(Dataset, dataset_id, "dataset")
-        version = self.get(DatasetVersion, version_id, "dataset version")
-        if version.dataset_id != dataset_id:
-            raise Invalid(f"--dataset-version-id: version {version_id} belongs to another dataset")
-        return version
+class EvalsApplication(DatasetCommands):
+    """Datasets, deployments, scorers, prompts, experiments and runs, as one event-sourced application."""
 
     # -- deployments ---------------------------------------------------------------------------------
 

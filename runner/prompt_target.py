@@ -21,7 +21,8 @@ import re
 from typing import Any
 from uuid import UUID
 
-from domain.model import Deployment, PromptVersion
+from domain.model import Deployment
+from domain.prompts import PromptVersion
 from domain.scoring.judges import JudgeCallError
 from runner import llm
 from runner.bootstrap import Services

@@ -9,7 +9,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from domain.errors import Invalid, NotFound
-from domain.model import Prompt, PromptVersion
+from domain.prompts import Prompt, PromptVersion
 from domain.runs import Run
 from domain.scoring import parse_scorer_spec, with_keys
 from projections import queries

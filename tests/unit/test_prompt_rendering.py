@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 
 from cli.prompts import file_messages
-from domain.model import PromptVersion
+from domain.prompts import PromptVersion
 from domain.scoring.judges import JudgeCallError
 from runner.prompt_target import (
     PromptTarget,

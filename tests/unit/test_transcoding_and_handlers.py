@@ -10,7 +10,7 @@ from uuid import uuid4
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder
 
-from domain import model, runs
+from domain import model, prompts, runs
 from domain.transcoding import OrjsonTranscoder
 from projections.handlers import HANDLERS
 
@@ -34,7 +34,7 @@ def test_wire_format_is_the_libraries_json_format():
 
 def test_every_event_class_has_a_handler():
     events = []
-    for module in (model, runs):
+    for module in (model, prompts, runs):
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if not (issubclass(cls, Aggregate) and cls.__module__ == module.__name__):
                 continue

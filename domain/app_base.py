@@ -1,0 +1,54 @@
+"""The base of the Application: reading aggregates, saving atomically, and what a command returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Transcoder
+
+from domain.errors import Conflict, NotFound
+from domain.runs import Run
+from domain.transcoding import OrjsonTranscoder
+
+A = TypeVar("A", bound=Aggregate)
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a command wrote: the id it concerns and the log position of its last event."""
+
+    id: UUID
+    position: int
+    number: int = 0
+
+
+class BaseApplication(Application[UUID]):
+    """One event-sourced application (one log) for every aggregate of the service."""
+
+    name = "agnt5"
+    snapshotting_intervals = {Run: 100}
+
+    def construct_transcoder(self) -> Transcoder:
+        return OrjsonTranscoder()
+
+    # -- reading aggregates --------------------------------------------------------------------------
+
+    def get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
+        try:
+            aggregate: Aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"{what} {aggregate_id} not found") from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(f"{what} {aggregate_id} not found")
+        return aggregate
+
+    def _save(self, *aggregates: Aggregate) -> int:
+        try:
+            recordings = self.save(*aggregates)
+        except IntegrityError:
+            raise Conflict("another writer changed this entity at the same time; try again") from None
+        return recordings[-1].notification.id if recordings else 0

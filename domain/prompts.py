@@ -1,0 +1,138 @@
+"""Prompts: a named prompt and its numbered, immutable versions (messages, model, parameters, output format).
+
+Module and class names are event topics: do not rename.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain import ids
+from domain.errors import Invalid
+
+JSON = Any
+
+
+class Prompt(Aggregate):
+    """A managed LLM prompt: a name and numbered immutable versions (the latest is what runs pick up)."""
+
+    @event("Created")
+    def __init__(self, name: str, description: str) -> None:
+        self.name = name
+        self.description = description
+        self.versions = 0
+        self.latest_version_id: UUID | None = None
+
+    @property
+    def next_version_number(self) -> int:
+        return self.versions + 1
+
+    @event("VersionAdded")
+    def record_version(self, version_id: UUID, number: int) -> None:
+        self.versions = number
+        self.latest_version_id = version_id
+
+
+class PromptVersion(Aggregate):
+    """An immutable prompt version: messages (templates), model, parameters and output format."""
+
+    @staticmethod
+    def create_id(prompt_id: UUID, number: int) -> UUID:
+        return ids.prompt_version_id(prompt_id, number)
+
+    @event("Created")
+    def __init__(
+        self,
+        prompt_id: UUID,
+        number: int,
+        messages: list[dict[str, JSON]],
+        model: str,
+        parameters: dict[str, JSON],
+        output_format: str,
+        response_schema: dict[str, JSON] | None,
+    ) -> None:
+        self.prompt_id = prompt_id
+        self.number = number
+        self.messages = messages
+        self.model = model
+        self.parameters = parameters
+        self.output_format = output_format
+        self.response_schema = response_schema
+
+    @staticmethod
+    def check_content(raw: dict[str, JSON]) -> dict[str, JSON]:
+        """Validate a version's content (``messages, model, parameters, output_format, response_schema``)."""
+        model = raw.get("model")
+        if not isinstance(model, str) or not model.strip():
+            raise Invalid("--model: must not be empty")
+        output_format = raw.get("output_format") or "text"
+        if output_format not in PROMPT_OUTPUT_FORMATS:
+            raise Invalid(f"--output-format: must be text or json, got {output_format!r}")
+        return {
+            "messages": _check_messages(raw.get("messages")),
+            "model": model.strip(),
+            "parameters": _check_parameters(raw.get("parameters", {})),
+            "output_format": output_format,
+            "response_schema": _check_response_schema(raw.get("response_schema"), output_format),
+        }
+
+
+PROMPT_ROLES = ("system", "user", "assistant")
+PROMPT_OUTPUT_FORMATS = ("text", "json")
+RESERVED_PARAMETERS = ("model", "messages", "response_format", "stream")
+NUMBER_PARAMETERS = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
+
+
+def _check_message(message: JSON, where: str) -> dict[str, JSON]:
+    if not isinstance(message, dict):
+        raise Invalid(f"{where}: must be an object {{role, content}}")
+    unknown = sorted(set(message) - {"role", "content"})
+    if unknown:
+        raise Invalid(f"{where}: unknown field {unknown[0]!r}")
+    if message.get("role") not in PROMPT_ROLES:
+        raise Invalid(f"{where}: role must be one of {', '.join(PROMPT_ROLES)}, got {message.get('role')!r}")
+    content = message.get("content")
+    if not isinstance(content, str | dict | list):
+        raise Invalid(f"{where}: content must be a string (or a JSON object or array)")
+    if not content or (isinstance(content, str) and not content.strip()):
+        raise Invalid(f"{where}: content must not be empty")
+    return {"role": message["role"], "content": content}
+
+
+def _check_messages(messages: JSON) -> list[dict[str, JSON]]:
+    if not isinstance(messages, list) or not messages:
+        raise Invalid("--messages: a prompt needs at least one message (give --template, --file or --messages)")
+    return [_check_message(m, f"--messages: message {n}") for n, m in enumerate(messages, start=1)]
+
+
+def _check_parameters(parameters: JSON) -> dict[str, JSON]:
+    if not isinstance(parameters, dict):
+        raise Invalid('--parameters: must be a JSON object, e.g. {"temperature": 0}')
+    for key, value in parameters.items():
+        if key in RESERVED_PARAMETERS:
+            raise Invalid(f"--parameters: {key!r} cannot be set here (see --model, --output-format)")
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if key in NUMBER_PARAMETERS and not number:
+            raise Invalid(f"--parameters: {key} must be a number, got {value!r}")
+        if key == "max_tokens" and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            raise Invalid(f"--parameters: max_tokens must be a positive integer, got {value!r}")
+    return parameters
+
+
+def _check_response_schema(schema: JSON, output_format: str) -> dict[str, JSON] | None:
+    if schema is None:
+        return None
+    if not isinstance(schema, dict):
+        raise Invalid("--response-schema: must be a JSON object (a JSON Schema)")
+    if output_format != "json":
+        raise Invalid("--response-schema: needs --output-format json")
+    from jsonschema import Draft202012Validator, SchemaError  # a heavy import, needed only here
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise Invalid(f"--response-schema: not a valid JSON Schema: {exc.message}") from None
+    return schema

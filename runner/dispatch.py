@@ -1,0 +1,300 @@
+"""Execute a run: dispatch items to the target concurrently, retry transient failures, time out slow items,
+score outputs, and record results in contiguous chunks, one atomic save per chunk.
+
+Exactly once: a chunk covers positions ``[start, end)`` after the run's watermark and is saved together with
+the run's ``ChunkRecorded`` event, so a result is in the log before it counts, nothing is recorded twice (the
+run's version and the chunk's deterministic id collide), and a resumed run starts at the watermark: no item
+that is in the log is executed again.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+from eventsourcing.persistence import IntegrityError
+
+from domain import ids
+from domain.application import EvalsApplication
+from domain.gates import item_status
+from domain.runs import Run, RunChunk
+from domain.scoring import ScorerInput
+from runner.scoring import ScorerRuntime
+from runner.sdk import Context
+from runner.targets import Target, TransientError
+
+CHUNK_ITEMS = 500
+FLUSH_SECONDS = 0.25
+CANCEL_POLL_SECONDS = 0.25
+
+
+def log(message: str) -> None:
+    """A timestamped line in the worker's log (with the CPU seconds the process used so far)."""
+    print(f"{datetime.now(UTC).isoformat()} [cpu {time.process_time():.3f}s] {message}", flush=True)
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-native copy (unknown types as strings), so a recorded event can always be saved."""
+    return orjson.loads(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS))
+
+
+def tokens_of(events: list[dict[str, Any]]) -> int:
+    total = 0
+    for event in events:
+        kind = str(event.get("event_type") or "")
+        data = event.get("data")
+        if kind in ("lm.call.completed", "lm.completed") and isinstance(data, dict):
+            value = data.get("total_tokens")
+            total += int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+    return total
+
+
+@dataclass(frozen=True)
+class ExecutionSettings:
+    """The execution part of an experiment's config."""
+
+    concurrency: int = 8
+    timeout_s: float | None = 300.0
+    retries: int = 2
+    backoff_s: float = 0.5
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> ExecutionSettings:
+        timeout = config.get("timeout_s", 300.0)
+        return cls(
+            concurrency=int(config.get("concurrency", 8)),
+            timeout_s=None if timeout is None else float(timeout),
+            retries=int(config.get("retries", 2)),
+            backoff_s=float(config.get("retry_backoff_s", 0.5)),
+        )
+
+
+@dataclass
+class Slot:
+    """One item in flight: its position, the attempt, the trace so far, and when it must finish."""
+
+    position: int
+    item: dict[str, Any]
+    repetition: int
+    run_item: str
+    ctx: Context
+    started_at: str
+    t0: float
+    attempt: int = 1
+    deadline: float | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+class Dispatch:
+    """One execution of a run, from its watermark to the end or a cancel.
+
+    ``concurrency`` worker threads each take the next position, run the target (retrying transient errors with
+    backoff), score the output and hand the finished item to this thread, which records contiguous chunks, times
+    out items past their deadline (a replacement thread keeps the concurrency) and watches for a cancel.
+    Dispatch never waits on recording.
+    """
+
+    def __init__(self, app: EvalsApplication, scoring: ScorerRuntime, run: Run, target: Target,
+                 items: list[dict[str, Any]], chunk_items: int = CHUNK_ITEMS) -> None:  # fmt: skip
+        self.app, self.scoring, self.run, self.target, self.items = app, scoring, run, target, items
+        self.chunk_items = chunk_items
+        self.settings = ExecutionSettings.from_config(run.spec.get("config", {}))
+        self.lock = threading.Condition()
+        self.next_position = run.next_position
+        self.watermark = run.next_position
+        self.window = max(chunk_items * 2, self.settings.concurrency * 4)
+        self.stopped = False
+        self.active: dict[int, Slot] = {}
+        self.abandoned: set[int] = set()
+        self.finished: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.wake = threading.Event()  # set when a chunk's worth is finished or the last item is: few wake-ups
+        self.done: dict[int, dict[str, Any]] = {}
+        self.last_flush = self.last_poll = time.monotonic()
+
+    def drive(self) -> Run:
+        for _ in range(self.settings.concurrency):
+            self._spawn()
+        try:
+            while self.run.status == "running" and self.run.next_position < self.run.total:
+                self._collect()
+                self._expire(time.monotonic())
+                self._flush()
+                self._poll_cancel()
+            return self.run
+        finally:
+            with self.lock:
+                self.stopped = True
+                self.lock.notify_all()
+
+    # -- worker threads -------------------------------------------------------------------------------
+
+    def _spawn(self) -> None:
+        threading.Thread(target=self._work, name="item-worker", daemon=True).start()
+
+    def _take(self) -> int | None:
+        with self.lock:
+            while not self.stopped and self.next_position < self.run.total:
+                if self.next_position < self.watermark + self.window:
+                    self.next_position += 1
+                    return self.next_position - 1
+                self.lock.wait(0.1)
+            return None
+
+    def _work(self) -> None:
+        while (position := self._take()) is not None:
+            slot = self._slot(position)
+            with self.lock:
+                self.active[position] = slot
+            record = self._execute(slot)
+            with self.lock:
+                if position in self.abandoned:
+                    return  # timed out meanwhile: its result is ignored, and a replacement thread took over
+                self.active.pop(position, None)
+                last = self.next_position >= self.run.total and not self.active
+            self.finished.put(record)
+            if last or self.finished.qsize() >= self.chunk_items:
+                self.wake.set()
+
+    def _slot(self, position: int) -> Slot:
+        item = self.items[position // self.run.repetitions]
+        repetition = position % self.run.repetitions
+        run_item = str(ids.run_item_id(self.run.id, item["id"], repetition))
+        ctx = Context(run_item)
+        ctx.event("run.started", {"dataset_item_id": item["id"], "repetition": repetition})
+        return Slot(position, item, repetition, run_item, ctx, datetime.now(UTC).isoformat(), time.perf_counter())
+
+    def _execute(self, slot: Slot) -> dict[str, Any]:
+        """Call the target (retrying transient errors), then score: the item's record."""
+        while True:
+            if self.settings.timeout_s is not None:
+                slot.deadline = time.monotonic() + self.settings.timeout_s
+            try:
+                output = self.target(slot.ctx, slot.item["input"])
+                slot.deadline = None  # the target answered: scoring has its own limits
+                orjson.dumps(output)
+            except TransientError as exc:
+                message = f"TransientError: {exc}"[:500]
+                if slot.attempt > self.settings.retries:
+                    return self._result(slot, None, message)
+                slot.ctx.event("run.attempt.failed", {"attempt": slot.attempt, "error": message, "transient": True})
+                time.sleep(min(30.0, self.settings.backoff_s * 2 ** (slot.attempt - 1) * (1 + random.random() / 4)))
+                slot.attempt += 1
+                continue
+            except TypeError as exc:
+                return self._result(slot, None, f"TypeError: the output is not JSON-serializable ({exc})")
+            except Exception as exc:
+                return self._result(slot, None, f"{type(exc).__name__}: {exc}"[:500])
+            return self._result(slot, output, None)
+
+    def _result(self, slot: Slot, output: Any, error: str | None) -> dict[str, Any]:
+        slot.deadline = None
+        if error is None:
+            slot.ctx.event("run.completed", {"attempts": slot.attempt})
+        else:
+            code = error.split(":", 1)[0]
+            slot.ctx.event("run.failed", {"error": error, "error_code": code, "attempts": slot.attempt})
+        events = jsonable(slot.ctx.events)
+        result = {
+            "output": output, "error": error, "events": events, "started_at": slot.started_at,
+            "duration_ms": round((time.perf_counter() - slot.t0) * 1000, 3), "attempts": slot.attempt,
+            "tokens": tokens_of(events),
+        }  # fmt: skip
+        scores = [] if error is not None else self._score(slot, result)  # an errored item is not scored
+        return {
+            "run_id": str(self.run.id), "run_item_id": slot.run_item, "dataset_item_id": slot.item["id"],
+            "position": slot.position, "repetition": slot.repetition, "scores": scores,
+            "status": item_status(error, scores), **result,
+        }  # fmt: skip
+
+    def _score(self, slot: Slot, result: dict[str, Any]) -> list[dict[str, Any]]:
+        scores = []
+        for index, scorer in enumerate(self.run.spec["scorers"]):
+            inp = ScorerInput(
+                output=result["output"], expected_output=slot.item.get("expected_output"), input=slot.item["input"],
+                config=scorer.get("config") or {}, events=result["events"],
+                metadata={"run_id": str(self.run.id), "run_item_id": slot.run_item,
+                          "item_metadata": slot.item.get("metadata") or {}},
+            )  # fmt: skip
+            outcome = self.scoring.score(scorer, inp)
+            scores.append(jsonable({
+                "id": str(ids.score_id(UUID(slot.run_item), index, scorer["key"])), "key": scorer["key"],
+                "name": scorer["name"], "config": scorer.get("config") or {}, **outcome.as_output(),
+                "errored": outcome.errored, "evidence": outcome.evidence,
+            }))  # fmt: skip
+        return scores
+
+    # -- this thread: collect, time out, record, watch -----------------------------------------------
+
+    def _collect(self) -> None:
+        now = time.monotonic()
+        with self.lock:
+            deadlines = [s.deadline for s in self.active.values() if s.deadline is not None]
+        wake = min([self.last_flush + FLUSH_SECONDS, self.last_poll + CANCEL_POLL_SECONDS, *deadlines])
+        self.wake.wait(timeout=max(0.001, wake - now))
+        self.wake.clear()
+        while True:
+            try:
+                record = self.finished.get_nowait()
+            except queue.Empty:
+                return
+            self.done[record["position"]] = record
+
+    def _expire(self, now: float) -> None:
+        with self.lock:
+            late = [s for s in self.active.values() if s.deadline is not None and now >= s.deadline]
+            for slot in late:
+                self.abandoned.add(slot.position)
+                del self.active[slot.position]
+        for slot in late:  # the call keeps its thread; a new thread keeps the concurrency
+            error = f"TimeoutError: no result within {self.settings.timeout_s} s"
+            self.done[slot.position] = self._result(slot, None, error)
+            self._spawn()
+
+    def _flush(self) -> None:
+        """Record the contiguous finished prefix after the watermark, if it is big or old enough."""
+        start = end = self.run.next_position
+        while end in self.done and end - start < self.chunk_items:
+            end += 1
+        full = end - start >= self.chunk_items or end == self.run.total
+        if end == start or not (full or time.monotonic() - self.last_flush >= FLUSH_SECONDS):
+            return
+        chunk = RunChunk(run_id=self.run.id, chunk_no=self.run.chunks, start=start)
+        counts = {"passed": 0, "failed": 0, "errored": 0}
+        for position in range(start, end):
+            record = self.done.pop(position)
+            counts[record["status"]] += 1
+            chunk.record_item(**record)
+        self.run.record_chunk(chunk.chunk_no, start, end, counts)
+        self.last_flush = time.monotonic()
+        try:
+            self.app.save(self.run, chunk)
+        except IntegrityError:
+            self._reload_after_conflict()
+            return
+        with self.lock:
+            self.watermark = self.run.next_position
+            self.lock.notify_all()
+        # No catch-up here: readers (a waiting CLI, the API) fold the log in their own process, in parallel.
+
+    def _reload_after_conflict(self) -> None:
+        """Someone else wrote to the run (a cancel): what finished after it is dropped, and we stop."""
+        fresh = self.app.get(Run, self.run.id, "run")
+        if fresh.status == "running":
+            raise RuntimeError(f"run {self.run.id} was recorded by another worker at the same time")
+        self.run = fresh
+
+    def _poll_cancel(self) -> None:
+        now = time.monotonic()
+        if now - self.last_poll < CANCEL_POLL_SECONDS:
+            return
+        self.last_poll = now
+        stored: Run = self.app.repository.get(self.run.id)
+        if stored.version != self.run.version:
+            self.run = stored  # cancelled (or finished elsewhere): stop dispatching at once
