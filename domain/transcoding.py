@@ -15,17 +15,17 @@ from uuid import UUID
 import orjson
 from eventsourcing.persistence import Transcoder
 
+_TAGGERS: dict[type, Callable[[Any], Any]] = {
+    UUID: lambda v: {"_type_": "uuid_hex", "_data_": v.hex},
+    datetime: lambda v: {"_type_": "datetime_iso", "_data_": v.isoformat()},
+    Decimal: lambda v: {"_type_": "decimal_str", "_data_": str(v)},
+    tuple: list,
+}
+
 
 def _tag(value: Any) -> Any:
-    if isinstance(value, UUID):
-        return {"_type_": "uuid_hex", "_data_": value.hex}
-    if isinstance(value, datetime):
-        return {"_type_": "datetime_iso", "_data_": value.isoformat()}
-    if isinstance(value, Decimal):
-        return {"_type_": "decimal_str", "_data_": str(value)}
-    if isinstance(value, tuple):
-        return list(value)
-    return value
+    tagger = _TAGGERS.get(type(value))  # exact types: a per-field dict lookup on the hot path of every save
+    return value if tagger is None else tagger(value)
 
 
 _DECODERS: dict[str, Callable[[str], Any]] = {

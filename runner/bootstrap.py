@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -95,13 +96,18 @@ class Services:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.app = _with_ddl_retry(lambda: EvalsApplication(env=settings.persistence_env()))
-        factory: Any = InfrastructureFactory.construct(Environment(VIEW_NAME, settings.view_env()))
+
+    @functools.cached_property
+    def view(self) -> EvalsView:
+        """The read model, opened on first use (a worker needs it only at the end of its run)."""
+        factory: Any = InfrastructureFactory.construct(Environment(VIEW_NAME, self.settings.view_env()))
         view_class: type[EvalsView] = SQLiteEvalsView
-        if settings.database_url:
+        if self.settings.database_url:
             from projections.views_pg import PostgresEvalsView  # psycopg is imported only for PostgreSQL
 
             view_class = PostgresEvalsView
-        self.view: EvalsView = _with_ddl_retry(lambda: factory.tracking_recorder(view_class))
+        view: EvalsView = _with_ddl_retry(lambda: factory.tracking_recorder(view_class))
+        return view
 
     def catch_up(self) -> int:
         return catch_up(self.app, self.view)
@@ -115,9 +121,10 @@ class Services:
 
     def close(self) -> None:
         self.app.close()
-        datastore = getattr(self.view, "datastore", None)
-        if datastore is not None:
-            datastore.close()
+        if "view" in self.__dict__:  # opened
+            datastore = getattr(self.view, "datastore", None)
+            if datastore is not None:
+                datastore.close()
 
     def __enter__(self) -> Services:
         return self

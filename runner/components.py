@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import json
@@ -44,12 +45,16 @@ def discover(module: str, path: str) -> list[dict[str, str]]:
     return result
 
 
+@functools.lru_cache(maxsize=1024)
+def takes_context(fn: Callable[..., Any]) -> bool:
+    """Whether a component takes ``(ctx, input)`` rather than ``(input)``."""
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(1 for p in inspect.signature(fn).parameters.values() if p.kind in kinds) >= 2
+
+
 def invoke(fn: Callable[..., Any], ctx: Context, payload: Any) -> Any:
     """Call a component as ``fn(ctx, input)`` or ``fn(input)``, running coroutines to completion."""
-    params = [
-        p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
-    result = fn(ctx, payload) if len(params) >= 2 else fn(payload)
+    result = fn(ctx, payload) if takes_context(fn) else fn(payload)
     if inspect.isawaitable(result):
         import asyncio
 

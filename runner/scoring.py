@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import inspect
 import os
 from collections.abc import Callable
@@ -86,7 +87,9 @@ class ScorerRuntime:
 
     def score(self, spec: dict[str, Any], inp: ScorerInput) -> ScoreResult:
         if spec.get("type") != "custom":
-            return run_scorer(spec, ScorerInput(**{**inp.__dict__, "llm": self.llm}))
+            if inp.llm is not self.llm:
+                inp = dataclasses.replace(inp, llm=self.llm)
+            return run_scorer(spec, inp)
         return self.score_custom(spec, inp)
 
     def score_custom(self, spec: dict[str, Any], inp: ScorerInput) -> ScoreResult:

@@ -33,7 +33,8 @@ def launch(run_id: UUID | str, settings: Settings) -> subprocess.Popen[bytes]:
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     sys.setswitchinterval(float(os.environ.get("AGNT5_SWITCH_INTERVAL", "0.001")))
-    settings = dataclasses.replace(Settings.from_env(), create_tables=False)  # the run exists: so do the tables
+    # The run exists, so do the tables; one pooled connection is enough for the single writer.
+    settings = dataclasses.replace(Settings.from_env(), create_tables=False, pool_size=1)
     with RunLock(settings, args[0]) as held:
         if not held:
             print(f"run {args[0]}: another worker owns it")
