@@ -35,6 +35,9 @@ def list_(fmt: FormatOption = Format.table) -> None:
             rows.append({"name": row["name"], "kind": "custom", "source": f"deployment {row['deployment_id']}",
                          "requires_config": False, "description": row["description"],
                          "config": {"component": row["component_name"]}, "id": row["id"]})  # fmt: skip
+    if fmt is Format.table:
+        for row in rows:
+            row["config"] = "; ".join(f"{key}: {about}" for key, about in row["config"].items())
     emit(rows, fmt, COLUMNS)
 
 
