@@ -49,6 +49,17 @@ def uuid_arg(value: str, field: str) -> UUID:
     return parse_uuid(value, field)
 
 
+def read_text(path: str | None, flag: str) -> str:
+    """A file's text, or standard input for ``-`` (or no path); an unreadable file is named with its flag."""
+    if path in (None, "-"):
+        return sys.stdin.read()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise Invalid(f"{flag}: cannot read {path}: {exc.strerror}") from None
+
+
 def json_option(value: str | None, field: str, *, object_only: bool = True) -> Any:
     """Parse a JSON option value, naming the option when it is malformed."""
     if value is None:

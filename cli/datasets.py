@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import orjson
 import typer
 
-from cli.common import Format, FormatOption, emit, json_option, print_created, services, uuid_arg
+from cli.common import Format, FormatOption, emit, json_option, print_created, read_text, services, uuid_arg
 from domain.errors import Invalid
 from projections import queries
 
@@ -78,10 +77,7 @@ def add_example(
 
 def read_jsonl(path: str | None) -> list[Any]:
     """Read JSONL items from a file or stdin; a bad line names its number and nothing is written."""
-    try:
-        text = sys.stdin.read() if path in (None, "-") else open(path, encoding="utf-8").read()  # noqa: SIM115
-    except OSError as exc:
-        raise Invalid(f"--file: cannot read {path}: {exc.strerror}") from None
+    text = read_text(path, "--file")
     items = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

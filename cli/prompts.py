@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import sys
 from typing import Annotated, Any
 
 import typer
 
-from cli.common import Format, FormatOption, emit, json_option, print_created, services, uuid_arg
+from cli.common import Format, FormatOption, emit, json_option, print_created, read_text, services, uuid_arg
 from domain.errors import Invalid
 from domain.prompts import PromptVersion
 from projections import queries
@@ -53,16 +52,6 @@ def file_messages(text: str, path: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": text.strip()}]
 
 
-def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise Invalid(f"--file: cannot read {path}: {exc.strerror}") from None
-
-
 def _messages(template: str | None, file: str | None, messages: str | None) -> Any:
     if sum(value is not None for value in (template, file, messages)) != 1:
         raise Invalid("--template, --file, --messages: give exactly one of them")
@@ -71,7 +60,7 @@ def _messages(template: str | None, file: str | None, messages: str | None) -> A
             raise Invalid("--template: must not be empty")
         return [{"role": "user", "content": template}]
     if file is not None:
-        return file_messages(_read(file), file)
+        return file_messages(read_text(file, "--file"), file)
     parsed = json_option(messages, "--messages", object_only=False)
     if not isinstance(parsed, list):
         raise Invalid("--messages: must be a JSON array of {role, content} objects")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
 import typer
 
-from cli.common import Format, FormatOption, emit, print_created, services, uuid_arg
+from cli.common import Format, FormatOption, emit, print_created, read_text, services, uuid_arg
 from domain.errors import Invalid
 from domain.model import Deployment
 from domain.scoring import BUILTINS, parse_scorer_spec
@@ -57,16 +56,6 @@ def create(
     print_created(fmt, row, f"Created scorer {name!r}")
 
 
-def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise Invalid(f"--cases: cannot read {path}: {exc.strerror}") from None
-
-
 def _no_deployment(deployment_id: UUID) -> Deployment:
     raise LookupError(f"built-in scorers load no deployment ({deployment_id})")
 
@@ -82,7 +71,7 @@ def test(
     """Score local cases with no experiment; prints one JSON result per line, in input order."""
     if (builtin_scorer is None) == (scorer_id is None):
         raise Invalid("give exactly one of --builtin-scorer or --scorer-id")
-    parsed = parse_cases(_read(cases))
+    parsed = parse_cases(read_text(cases, "--cases"))
     if builtin_scorer is not None:
         runtime = ScorerRuntime(_no_deployment)
         try:
