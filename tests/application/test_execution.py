@@ -83,7 +83,7 @@ def test_items_run_concurrently_up_to_the_limit(services, make_run):
     elapsed = time.monotonic() - started
     peaks = [i["output"]["peak"] for i in items_of(services, run_id)]
     assert max(peaks) == 4
-    assert elapsed < 16 * 0.1 / 2  # far from sequential (1.6 s)
+    assert elapsed < 16 * 0.1 * 0.75  # well below sequential (1.6 s); the peak above is the real check
 
 
 def test_transient_errors_are_retried_with_every_attempt_recorded(services, make_run):
