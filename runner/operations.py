@@ -52,6 +52,9 @@ def start_run(
 ) -> dict[str, Any]:
     """Record the run's start, hand it to a detached worker, and return its summary."""
     written = svc.app.start_run(experiment_id, name, deployment_id, experiment_version_id)
+    for run_id, proc in list(_workers.items()):  # reap finished workers (a long-lived API server starts many)
+        if proc.poll() is not None and run_id not in _relaunches:
+            del _workers[run_id]
     _workers[str(written.id)] = launch(written.id, svc.settings)
     svc.wait_for(written.position)
     return summary(svc, str(written.id))
