@@ -9,10 +9,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.routes import datasets, experiments, runs, scores
-from domain.errors import Conflict, EvalsError, Invalid, NotFound
+from domain.errors import Conflict, EvalsError, Invalid, NotFound, Unavailable
 from runner.bootstrap import Services, Settings
 
-STATUS = {NotFound: 404, Conflict: 409, Invalid: 422}
+STATUS = {NotFound: 404, Conflict: 409, Invalid: 422, Unavailable: 503}
 
 
 def problem(status: int, title: str, detail: str) -> JSONResponse:

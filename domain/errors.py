@@ -17,3 +17,7 @@ class Conflict(EvalsError):
 
 class Invalid(EvalsError):
     """The input is malformed or breaks a rule; the message names the field."""
+
+
+class Unavailable(EvalsError):
+    """The store cannot be opened or reached (a wrong AGNT5_DATABASE_URL or AGNT5_HOME, a server down)."""

@@ -11,11 +11,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
 
-from eventsourcing.persistence import InfrastructureFactory, IntegrityError, InternalError, ProgrammingError
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    IntegrityError,
+    InternalError,
+    PersistenceError,
+    ProgrammingError,
+)
 from eventsourcing.utils import Environment
 
 from domain.application import EvalsApplication
-from domain.errors import Invalid
+from domain.errors import Invalid, Unavailable
 from projections.catchup import catch_up, wait_until
 from projections.schema import VIEW_NAME
 from projections.views import EvalsView, SQLiteEvalsView
@@ -62,7 +68,19 @@ class Settings:
             "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
             "POSTGRES_POOL_SIZE": str(self.pool_size),
             "POSTGRES_MAX_OVERFLOW": "8",
+            "POSTGRES_CONNECT_TIMEOUT": os.environ.get("AGNT5_PG_CONNECT_TIMEOUT_S", "5"),
             "CREATE_TABLE": create,
+        }
+
+    def pg_connect_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``psycopg.connect`` for the PostgreSQL store."""
+        env = self.persistence_env()
+        return {
+            "host": env["POSTGRES_HOST"],
+            "port": int(env["POSTGRES_PORT"]),
+            "user": env["POSTGRES_USER"],
+            "password": env["POSTGRES_PASSWORD"],
+            "dbname": env["POSTGRES_DBNAME"],
         }
 
     def view_env(self) -> dict[str, str]:
@@ -75,10 +93,11 @@ class Settings:
 T = TypeVar("T")
 
 
-def _with_ddl_retry(construct: Callable[[], T], attempts: int = 8) -> T:
+def _with_ddl_retry(settings: Settings, construct: Callable[[], T], attempts: int = 8) -> T:
     """Construct a recorder, retrying when another process runs the same CREATE ... IF NOT EXISTS.
 
-    PostgreSQL answers concurrent catalog updates with "tuple concurrently updated" or a duplicate key.
+    PostgreSQL answers concurrent catalog updates with "tuple concurrently updated" or a duplicate key. A store
+    that cannot be opened at all is one clear ``Unavailable`` error.
     """
     for attempt in range(attempts):
         try:
@@ -87,7 +106,23 @@ def _with_ddl_retry(construct: Callable[[], T], attempts: int = 8) -> T:
             if attempt == attempts - 1:
                 raise
             time.sleep(0.05 * (attempt + 1))
+        except (PersistenceError, OSError) as exc:
+            raise Unavailable(_why_unavailable(settings, exc)) from None
     raise AssertionError("unreachable")
+
+
+def _why_unavailable(settings: Settings, exc: Exception) -> str:
+    if not settings.database_url:
+        return f"AGNT5_HOME: cannot open the store in {settings.home}: {exc}"
+    import psycopg
+
+    kwargs = settings.pg_connect_kwargs()
+    where = f"{kwargs['user']}@{kwargs['host']}:{kwargs['port']}/{kwargs['dbname']}"
+    try:  # the pool only says it timed out: ask the server once for the real reason
+        psycopg.connect(**kwargs, connect_timeout=3).close()
+    except psycopg.Error as reason:
+        return f"AGNT5_DATABASE_URL: cannot connect to {where}: {str(reason).strip().splitlines()[-1]}"
+    return f"AGNT5_DATABASE_URL: cannot open the store at {where}: {exc}"
 
 
 class Services:
@@ -95,7 +130,7 @@ class Services:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.app = _with_ddl_retry(lambda: EvalsApplication(env=settings.persistence_env()))
+        self.app = _with_ddl_retry(settings, lambda: EvalsApplication(env=settings.persistence_env()))
 
     @functools.cached_property
     def view(self) -> EvalsView:
@@ -106,7 +141,7 @@ class Services:
             from projections.views_pg import PostgresEvalsView  # psycopg is imported only for PostgreSQL
 
             view_class = PostgresEvalsView
-        view: EvalsView = _with_ddl_retry(lambda: factory.tracking_recorder(view_class))
+        view: EvalsView = _with_ddl_retry(self.settings, lambda: factory.tracking_recorder(view_class))
         return view
 
     def catch_up(self) -> int:

@@ -31,11 +31,7 @@ class RunLock:
         if self.settings.database_url:
             import psycopg
 
-            env = self.settings.persistence_env()
-            self.handle = psycopg.connect(
-                host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]), user=env["POSTGRES_USER"],
-                password=env["POSTGRES_PASSWORD"], dbname=env["POSTGRES_DBNAME"], autocommit=True,
-            )  # fmt: skip
+            self.handle = psycopg.connect(**self.settings.pg_connect_kwargs(), autocommit=True)
             row = self.handle.execute("SELECT pg_try_advisory_lock(%s)", (_key(self.run_id),)).fetchone()
             self.held = bool(row and row[0])
         else:

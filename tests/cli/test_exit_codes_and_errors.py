@@ -158,3 +158,24 @@ def test_usage_errors_exit_1(agnt5, store):
     assert agnt5("datasets", "create", code=1).exit_code == 1  # missing --name
     assert "No such option" in agnt5("experiments", "run", MISSING, "--bogus", code=1).stderr
     assert "--timeout" in agnt5("reports", "wait", MISSING, "--timeout", "soon", code=1).stderr
+
+
+def test_an_unreachable_store_is_one_line_exit_1(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    monkeypatch.setenv("AGNT5_PG_CONNECT_TIMEOUT_S", "1")
+    monkeypatch.setenv("AGNT5_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/agnt5_no_such_database")
+    result = CliRunner().invoke(app, ["datasets", "list"], prog_name="agnt5")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: AGNT5_DATABASE_URL: cannot connect to postgres@127.0.0.1:5432/agnt5_no_such_database: connection "
+        'failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  database '
+        '"agnt5_no_such_database" does not exist'
+    ]
+    monkeypatch.delenv("AGNT5_DATABASE_URL")
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("AGNT5_HOME", str(tmp_path / "a-file"))
+    result = CliRunner().invoke(app, ["datasets", "list"], prog_name="agnt5")
+    assert result.exit_code == 1 and result.stderr.startswith(f"error: AGNT5_HOME: cannot open the store in {tmp_path}")
