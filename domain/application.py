@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from typing import Any, cast
 from uuid import UUID
 
@@ -11,7 +13,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.app_base import A, Written
 from domain.app_datasets import DatasetCommands, check_item
-from domain.errors import Invalid, NotFound
+from domain.errors import Conflict, Invalid, NotFound
 from domain.gates import check_config
 from domain.ids import parse_uuid
 from domain.model import DatasetVersion, Deployment, Experiment, ExperimentVersion, Scorer
@@ -196,13 +198,27 @@ class EvalsApplication(DatasetCommands):
         return Written(run.id, self._save(*to_save), version.number)
 
     def cancel_run(self, run_id: UUID, reason: str = "cancelled by user", experiment_id: UUID | None = None) -> Written:
-        run = self.get(Run, run_id, "run")
-        if experiment_id is not None and run.experiment_id != experiment_id:
-            raise Invalid(f"run {run_id} does not belong to experiment {experiment_id}")
-        run.cancel(reason)
-        return Written(run.id, self._save(run))
+        """Cancel a running run (retrying when its worker records a chunk at the same moment)."""
+
+        def cancel(run: Run) -> None:
+            if experiment_id is not None and run.experiment_id != experiment_id:
+                raise Invalid(f"run {run_id} does not belong to experiment {experiment_id}")
+            run.cancel(reason)
+
+        return self._change_run(run_id, cancel)
 
     def fail_run(self, run_id: UUID, reason: str) -> Written:
-        run = self.get(Run, run_id, "run")
-        run.fail(reason)
-        return Written(run.id, self._save(run))
+        return self._change_run(run_id, lambda run: run.fail(reason))
+
+    def _change_run(self, run_id: UUID, change: Callable[[Run], None], attempts: int = 10) -> Written:
+        """Apply a command to a run that its worker may be writing to: on a version clash, reload and retry."""
+        for attempt in range(attempts):
+            run = self.get(Run, run_id, "run")
+            change(run)
+            try:
+                return Written(run.id, self._save(run))
+            except Conflict:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")

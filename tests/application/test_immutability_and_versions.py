@@ -93,3 +93,29 @@ def test_a_finished_run_cannot_be_cancelled_or_failed(services, world):
         app.cancel_run(run.id)
     with pytest.raises(Conflict, match="is completed"):
         app.fail_run(run.id, "x")
+
+
+def test_cancel_retries_when_the_worker_records_at_the_same_moment(services, world, monkeypatch):
+    app = services.app
+    exp = app.create_experiment("e", "", definition(world["dataset"], world["version"], world["good"]))
+    run_id = app.start_run(exp.id).id
+    stale = app.get(Run, run_id, "run")
+    worker_copy = app.get(Run, run_id, "run")  # the worker records a chunk after the cancel read the run
+    chunk = RunChunk(run_id=run_id, chunk_no=0, start=0)
+    chunk.record_item(run_id=str(run_id), run_item_id="i", dataset_item_id="d", position=0, repetition=0,
+                      status="passed", output=1, error=None, events=[], started_at="t", duration_ms=1.0,
+                      scores=[], attempts=1, tokens=0)  # fmt: skip
+    worker_copy.record_chunk(0, 0, 1, {"passed": 1, "failed": 0, "errored": 0})
+    app.save(worker_copy, chunk)
+    reads = []
+    real_get = app.get
+
+    def get(cls, aggregate_id, what):
+        reads.append(cls)
+        return stale if len(reads) == 1 else real_get(cls, aggregate_id, what)
+
+    monkeypatch.setattr(app, "get", get)
+    app.cancel_run(run_id)
+    monkeypatch.undo()
+    cancelled = app.get(Run, run_id, "run")
+    assert (cancelled.status, cancelled.next_position, len(reads)) == ("cancelled", 1, 2)
