@@ -162,7 +162,23 @@ class EvalsApplication(DatasetCommands):
         deployment_id: UUID | None = None,
         experiment_version_id: UUID | None = None,
     ) -> Written:
-        """Snapshot the definition (reusing the latest version if unchanged) and start a run."""
+        """Snapshot the definition (reusing the latest version if unchanged) and start a run.
+
+        Two runs started at once may both snapshot the same new version: the second one's save clashes, and it
+        starts again, now reusing the version the first one recorded.
+        """
+        for attempt in range(5):
+            try:
+                return self._start_run(experiment_id, name, deployment_id, experiment_version_id)
+            except Conflict:
+                if attempt == 4:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _start_run(
+        self, experiment_id: UUID, name: str, deployment_id: UUID | None, experiment_version_id: UUID | None
+    ) -> Written:
         experiment = self.get(Experiment, experiment_id, "experiment")
         to_save: list[Aggregate] = [experiment]
         if experiment_version_id is not None:

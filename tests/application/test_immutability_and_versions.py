@@ -119,3 +119,18 @@ def test_cancel_retries_when_the_worker_records_at_the_same_moment(services, wor
     monkeypatch.undo()
     cancelled = app.get(Run, run_id, "run")
     assert (cancelled.status, cancelled.next_position, len(reads)) == ("cancelled", 1, 2)
+
+
+def test_two_runs_started_at_once_share_one_new_version(services, world):
+    import threading
+
+    app = services.app
+    exp = app.create_experiment("e", "", definition(world["dataset"], world["version"], world["good"]))
+    results: list = []
+    threads = [threading.Thread(target=lambda: results.append(app.start_run(exp.id))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    versions = {app.get(Run, written.id, "run").experiment_version_id for written in results}
+    assert len(results) == 4 and len(versions) == 1
