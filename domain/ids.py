@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://agnt5-evals/ids")
@@ -25,6 +26,23 @@ def run_item_id(run_id: UUID, dataset_item_id: str, repetition: int) -> UUID:
 
 def score_id(run_item: UUID, index: int, scorer: str) -> UUID:
     return uuid5(run_item, f"score-{index}-{scorer}")
+
+
+def uuid5_str(namespace: UUID, name: str) -> str:
+    """``str(uuid5(namespace, name))`` without building UUID objects (it runs for every item and score)."""
+    digest = bytearray(hashlib.sha1(namespace.bytes + name.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def run_item_id_str(run_id: UUID, dataset_item_id: str, repetition: int) -> str:
+    return uuid5_str(run_id, f"item-{dataset_item_id}-{repetition}")
+
+
+def score_id_str(run_item: str, index: int, scorer: str) -> str:
+    return uuid5_str(UUID(run_item), f"score-{index}-{scorer}")
 
 
 def parse_uuid(value: str, field: str) -> UUID:

@@ -47,7 +47,10 @@ class OrjsonTranscoder(Transcoder):
     """Encodes event state with orjson, tagging UUID/datetime/Decimal at the top level."""
 
     def encode(self, obj: Any) -> bytes:
-        out = {key: _tag(value) for key, value in obj.items()}
+        taggers = _TAGGERS
+        out = {
+            key: (value if type(value) not in taggers else taggers[type(value)](value)) for key, value in obj.items()
+        }
         state = out.get("state")
         if isinstance(state, dict):
             out["state"] = {key: _tag(value) for key, value in state.items()}

@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import IntegrityError
@@ -165,7 +164,7 @@ class Dispatch:
     def _slot(self, position: int) -> Slot:
         item = self.items[position // self.run.repetitions]
         repetition = position % self.run.repetitions
-        run_item = str(ids.run_item_id(self.run.id, item["id"], repetition))
+        run_item = ids.run_item_id_str(self.run.id, item["id"], repetition)
         ctx = Context(run_item)
         ctx.event("run.started", {"dataset_item_id": item["id"], "repetition": repetition})
         return Slot(position, item, repetition, run_item, ctx, datetime.now(UTC).isoformat(), time.perf_counter())
@@ -224,7 +223,7 @@ class Dispatch:
             )  # fmt: skip
             outcome = self.scoring.score(scorer, inp)
             scores.append(jsonable({
-                "id": str(ids.score_id(UUID(slot.run_item), index, scorer["key"])), "key": scorer["key"],
+                "id": ids.score_id_str(slot.run_item, index, scorer["key"]), "key": scorer["key"],
                 "name": scorer["name"], "config": scorer.get("config") or {}, **outcome.as_output(),
                 "errored": outcome.errored, "evidence": outcome.evidence,
             }))  # fmt: skip

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 
 @dataclass(frozen=True)
 class ScoreResult:
@@ -95,7 +97,10 @@ def to_text(value: Any) -> str:
         return value
     if value is None:
         return ""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:  # orjson writes what serde_json writes (sorted keys here, compact, 1e-7 rather than Python's 1e-07)
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):  # integers beyond 64 bits, non-string keys, NaN/inf objects
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def config_error(message: str, **evidence: Any) -> ScoreResult:

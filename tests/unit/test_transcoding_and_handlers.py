@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from datetime import UTC, datetime
 from decimal import Decimal
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder
@@ -47,3 +47,17 @@ def test_every_event_class_has_a_handler():
             events += [f"{cls.__name__}.{n}" for n in names]
     assert len(events) >= 15
     assert sorted(set(events) - set(HANDLERS)) == []
+
+
+def test_fast_uuid5_strings_equal_the_standard_library():
+    from uuid import uuid5
+
+    from domain import ids
+
+    for n in range(200):
+        namespace = uuid4()
+        name = f"item-{n}-é-{n % 3}"
+        assert ids.uuid5_str(namespace, name) == str(uuid5(namespace, name))
+    run, item = uuid4(), str(uuid4())
+    assert ids.run_item_id_str(run, item, 2) == str(ids.run_item_id(run, item, 2))
+    assert ids.score_id_str(item, 1, "json_valid") == str(ids.score_id(UUID(item), 1, "json_valid"))
