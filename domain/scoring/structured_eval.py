@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.scoring.base import ScoreResult, ScorerInput
-from domain.scoring.output import parse_json_text
+from domain.scoring.dialects import parse_json_text
 
 MAX_SAFE = 2**53 - 1
 MAX_DEPTH = 64

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from domain.errors import Invalid
 from domain.scoring import BUILTINS, ScorerInput, parse_scorer_spec, run_scorer
-from domain.scoring.output import parse_json_text, rust_dialect_problem
+from domain.scoring.dialects import parse_json_text, rust_dialect_problem
 
 PERSON = {
     "type": "object",
