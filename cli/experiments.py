@@ -8,12 +8,10 @@ import typer
 
 from cli.common import Format, FormatOption, emit, json_option, note, print_created, services, uuid_arg
 from cli.render import show_compare, show_summary, wait_and_report
-from domain import ids
-from domain.errors import Invalid, NotFound
-from domain.scoring import parse_scorer_spec, with_keys
+from domain.errors import Invalid
 from projections import queries
 from runner import operations
-from runner.bootstrap import Services
+from runner.definitions import scorers_from, target_from
 
 app = typer.Typer(help="Create experiments and run them over a dataset version.", no_args_is_help=True)
 runs = typer.Typer(help="Inspect, cancel, compare and mine experiment runs.", no_args_is_help=True)
@@ -23,7 +21,6 @@ app.add_typer(versions, name="versions")
 
 COLUMNS = ["id", "name", "dataset_id", "dataset_version_id", "revision", "versions", "created_at"]
 RUN_COLUMNS = ["id", "name", "status", "total", "done", "passed", "failed", "errored", "created_at"]
-TARGET_TYPES = ("component", "deployment", "prompt")
 
 ScorerOption = Annotated[
     list[str] | None,
@@ -33,51 +30,6 @@ ScorerIdOption = Annotated[list[str] | None, typer.Option("--scorer-id", help="C
 ConfigOption = Annotated[
     str | None, typer.Option("--config", help='JSON object, e.g. {"passed_threshold": 1} (gate: pass rate >= it).')
 ]
-
-
-def _target(
-    target_type: str,
-    deployment_id: str | None,
-    component_name: str | None,
-    component_type: str | None,
-    prompt_id: str | None,
-    prompt_version_id: str | None = None,
-) -> dict[str, Any]:
-    if target_type not in TARGET_TYPES:
-        raise Invalid(f"--target-type: must be one of {', '.join(TARGET_TYPES)}, got {target_type!r}")
-    if target_type == "prompt":  # prompts run in our own worker (AGNT5_LLM_BASE_URL): no deployment plays a part
-        if not prompt_id:
-            raise Invalid("--prompt-id: required with --target-type prompt")
-        if deployment_id:
-            note("--deployment-id is ignored for prompt targets: the agnt5 worker executes the prompt")
-        pid, version = uuid_arg(prompt_id, "--prompt-id"), None
-        if prompt_version_id and prompt_version_id.isdigit():  # a version number: version ids derive from it
-            version = str(ids.prompt_version_id(pid, int(prompt_version_id)))
-        elif prompt_version_id:
-            version = str(uuid_arg(prompt_version_id, "--prompt-version-id"))
-        return {"type": "prompt", "prompt_id": str(pid), "prompt_version_id": version}
-    for flag, value in (("--deployment-id", deployment_id), ("--component-name", component_name),
-                        ("--component-type", component_type)):  # fmt: skip
-        if not value:
-            raise Invalid(f"{flag}: required with --target-type {target_type}")
-    return {
-        "type": "component",
-        "deployment_id": str(uuid_arg(str(deployment_id), "--deployment-id")),
-        "component_name": component_name,
-        "component_type": component_type,
-    }
-
-
-def _scorers(svc: Services, builtin: list[str] | None, scorer_ids: list[str] | None) -> list[dict[str, Any]]:
-    specs = [parse_scorer_spec(raw) for raw in builtin or []]
-    for raw in scorer_ids or []:
-        try:
-            specs.append(svc.app.scorer_spec(uuid_arg(raw, "--scorer-id")))
-        except NotFound as exc:
-            raise NotFound(f"--scorer-id: {exc}") from None
-    if not specs:
-        raise Invalid("--builtin-scorer: attach at least one scorer (--builtin-scorer or --scorer-id)")
-    return with_keys(specs)
 
 
 @app.command("create")
@@ -111,7 +63,7 @@ def create(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Create an experiment: target x dataset version x scorers x config; prints its id."""
-    target = _target(target_type, deployment_id, component_name, component_type, prompt_id, prompt_version_id)
+    target = target_from(target_type, deployment_id, component_name, component_type, prompt_id, prompt_version_id, note)
     parsed_config = json_option(config, "--config") if config is not None else {}
     dataset, version = uuid_arg(dataset_id, "--dataset-id"), uuid_arg(dataset_version_id, "--dataset-version-id")
     with services(catch_up=False) as svc:
@@ -119,7 +71,7 @@ def create(
             "dataset_id": str(dataset),
             "dataset_version_id": str(version),
             "target": target,
-            "scorers": _scorers(svc, builtin_scorer, scorer_id),
+            "scorers": scorers_from(svc, builtin_scorer, scorer_id),
             "config": parsed_config,
         }
         written = svc.app.create_experiment(name, description, definition)
@@ -143,7 +95,7 @@ def update(
     with services(catch_up=False) as svc:
         changes: dict[str, Any] = {}
         if builtin_scorer or scorer_id:
-            changes["scorers"] = _scorers(svc, builtin_scorer, scorer_id)
+            changes["scorers"] = scorers_from(svc, builtin_scorer, scorer_id)
         if config is not None:
             changes["config"] = json_option(config, "--config")
         if dataset_version_id is not None:

@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import ServicesDep
+from domain.errors import NotFound
 from domain.ids import parse_uuid
 from projections import queries
 from runner import operations
+from runner.definitions import scorers_from, target_from
 
 router = APIRouter(tags=["experiments"])
+
+
+class ExperimentIn(BaseModel):
+    """The reference's create payload (§1.4): a target, a dataset version, scorers and config."""
+
+    name: str
+    description: str = ""
+    dataset_id: str
+    dataset_version_id: str
+    target_type: str = "component"
+    deployment_id: str | None = None
+    component_name: str | None = None
+    component_type: str | None = None
+    prompt_id: str | None = None
+    prompt_version_id: str | None = None
+    scorers: list[str | dict[str, Any]] = Field(default_factory=list)
+    scorer_ids: list[str] = Field(default_factory=list)
+    config: dict[str, Any] = Field(default_factory=dict)
+    repetitions: int | None = None
 
 
 class RunIn(BaseModel):
@@ -33,6 +55,25 @@ def list_experiments(svc: ServicesDep, dataset_id: str = "") -> list[dict[str, A
     return queries.experiments(svc.view, dataset_id)
 
 
+@router.post("/experiments", status_code=201)
+def create_experiment(body: ExperimentIn, svc: ServicesDep) -> dict[str, Any]:
+    """Create an experiment (bad scorers, config or ids: 422/404 naming the field)."""
+    target = target_from(body.target_type, body.deployment_id, body.component_name, body.component_type,
+                         body.prompt_id, body.prompt_version_id)  # fmt: skip
+    builtin = [s if isinstance(s, str) else json.dumps(s) for s in body.scorers]
+    config = {**body.config, **({"repetitions": body.repetitions} if body.repetitions is not None else {})}
+    definition = {
+        "dataset_id": str(parse_uuid(body.dataset_id, "dataset_id")),
+        "dataset_version_id": str(parse_uuid(body.dataset_version_id, "dataset_version_id")),
+        "target": target,
+        "scorers": scorers_from(svc, builtin, body.scorer_ids),
+        "config": config,
+    }
+    written = svc.app.create_experiment(body.name, body.description, definition)
+    svc.wait_for(written.position)
+    return queries.experiment(svc.view, str(written.id))
+
+
 @router.get("/experiments/{experiment_id}")
 def get_experiment(experiment_id: str, svc: ServicesDep) -> dict[str, Any]:
     """One experiment with its current definition."""
@@ -49,6 +90,15 @@ def list_versions(experiment_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
 def list_runs(experiment_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
     """An experiment's runs."""
     return queries.runs(svc.view, str(parse_uuid(experiment_id, "experiment_id")))
+
+
+@router.get("/experiments/{experiment_id}/runs/{run_id}")
+def get_run(experiment_id: str, run_id: str, svc: ServicesDep) -> dict[str, Any]:
+    """One run of an experiment: status, pass rate, gate and per-scorer aggregates."""
+    summary = operations.summary(svc, str(parse_uuid(run_id, "run_id")))
+    if summary["experiment_id"] != str(parse_uuid(experiment_id, "experiment_id")):
+        raise NotFound(f"run {run_id} is not a run of experiment {experiment_id}")
+    return summary
 
 
 @router.post("/experiments/{experiment_id}/runs", status_code=202)

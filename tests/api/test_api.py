@@ -86,3 +86,45 @@ def test_errors_are_problem_bodies(client, method, path, status, detail):
     response = getattr(client, method)(path, **({"json": {}} if method == "post" else {}))
     assert response.status_code == status
     assert response.json()["status"] == status and detail in response.json()["detail"]
+
+
+def test_create_an_experiment_with_the_reference_payload_and_read_its_run(client, world):
+    body = {
+        "name": "api-created", "dataset_id": str(world["dataset"]), "dataset_version_id": str(world["version"]),
+        "target_type": "component", "deployment_id": str(world["good"]), "component_name": "support_agent",
+        "component_type": "agent", "config": {"passed_threshold": 1}, "repetitions": 2,
+        "scorers": ["json_valid", {"name": "tool_called", "config": {"tool": "search_orders"}}],
+    }  # fmt: skip
+    created = client.post("/api/v1/experiments", json=body)
+    assert created.status_code == 201
+    experiment = created.json()
+    assert [s["key"] for s in experiment["definition"]["scorers"]] == ["json_valid", "tool_called"]
+    assert experiment["definition"]["config"] == {"passed_threshold": 1, "repetitions": 2}
+    run = client.post(f"/api/v1/experiments/{experiment['id']}/runs", json={"name": "api"}).json()
+    done = wait_done(client, run["id"])
+    assert (done["total_items"], done["passed_items"]) == (20, 20)
+    same = client.get(f"/api/v1/experiments/{experiment['id']}/runs/{run['id']}").json()
+    assert same["status"] == "completed" and same["repetitions"]["pass_at_k"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "detail"),
+    [
+        ({"scorers": ["contains"]}, 422, "contains needs config"),
+        ({"scorers": ["nope"]}, 422, "unknown scorer 'nope'"),
+        ({"scorers": []}, 422, "attach at least one scorer"),
+        ({"config": {"passed_threshold": 3}}, 422, "passed_threshold"),
+        ({"deployment_id": MISSING}, 404, f"deployment {MISSING} not found"),
+        ({"target_type": "other"}, 422, "--target-type: must be one of"),
+    ],
+)
+def test_bad_experiment_bodies_are_problems_and_write_nothing(client, services, world, change, status, detail):
+    body = {
+        "name": "bad", "dataset_id": str(world["dataset"]), "dataset_version_id": str(world["version"]),
+        "deployment_id": str(world["good"]), "component_name": "support_agent", "component_type": "agent",
+        "scorers": ["json_valid"], **change,
+    }  # fmt: skip
+    head = services.app.recorder.max_notification_id()
+    response = client.post("/api/v1/experiments", json=body)
+    assert response.status_code == status and detail in response.json()["detail"]
+    assert services.app.recorder.max_notification_id() == head

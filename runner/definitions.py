@@ -1,0 +1,62 @@
+"""Experiment definitions from user input (CLI flags or a REST body): the target and the scorers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from domain import ids
+from domain.errors import Invalid, NotFound
+from domain.ids import parse_uuid
+from domain.scoring import parse_scorer_spec, with_keys
+from runner.bootstrap import Services
+
+TARGET_TYPES = ("component", "deployment", "prompt")
+
+
+def target_from(
+    target_type: str,
+    deployment_id: str | None,
+    component_name: str | None,
+    component_type: str | None,
+    prompt_id: str | None,
+    prompt_version_id: str | None = None,
+    warn: Callable[[str], None] = lambda message: None,
+) -> dict[str, Any]:
+    """The target of an experiment definition; errors name the flag (``--deployment-id`` ...)."""
+    if target_type not in TARGET_TYPES:
+        raise Invalid(f"--target-type: must be one of {', '.join(TARGET_TYPES)}, got {target_type!r}")
+    if target_type == "prompt":  # prompts run in our own worker (AGNT5_LLM_BASE_URL): no deployment plays a part
+        if not prompt_id:
+            raise Invalid("--prompt-id: required with --target-type prompt")
+        if deployment_id:
+            warn("--deployment-id is ignored for prompt targets: the agnt5 worker executes the prompt")
+        pid, version = parse_uuid(prompt_id, "--prompt-id"), None
+        if prompt_version_id and prompt_version_id.isdigit():  # a version number: version ids derive from it
+            version = str(ids.prompt_version_id(pid, int(prompt_version_id)))
+        elif prompt_version_id:
+            version = str(parse_uuid(prompt_version_id, "--prompt-version-id"))
+        return {"type": "prompt", "prompt_id": str(pid), "prompt_version_id": version}
+    for flag, value in (("--deployment-id", deployment_id), ("--component-name", component_name),
+                        ("--component-type", component_type)):  # fmt: skip
+        if not value:
+            raise Invalid(f"{flag}: required with --target-type {target_type}")
+    return {
+        "type": "component",
+        "deployment_id": str(parse_uuid(str(deployment_id), "--deployment-id")),
+        "component_name": component_name,
+        "component_type": component_type,
+    }
+
+
+def scorers_from(svc: Services, builtin: list[str] | None, scorer_ids: list[str] | None) -> list[dict[str, Any]]:
+    """Built-in specs (names or JSON) and custom scorers by id, with display keys."""
+    specs = [parse_scorer_spec(raw) for raw in builtin or []]
+    for raw in scorer_ids or []:
+        try:
+            specs.append(svc.app.scorer_spec(parse_uuid(raw, "--scorer-id")))
+        except NotFound as exc:
+            raise NotFound(f"--scorer-id: {exc}") from None
+    if not specs:
+        raise Invalid("--builtin-scorer: attach at least one scorer (--builtin-scorer or --scorer-id)")
+    return with_keys(specs)
