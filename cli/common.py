@@ -51,13 +51,15 @@ def uuid_arg(value: str, field: str) -> UUID:
 
 def read_text(path: str | None, flag: str) -> str:
     """A file's text, or standard input for ``-`` (or no path); an unreadable file is named with its flag."""
-    if path in (None, "-"):
-        return sys.stdin.read()
     try:
+        if path in (None, "-"):
+            return sys.stdin.read()
         with open(path, encoding="utf-8") as handle:
             return handle.read()
     except OSError as exc:
         raise Invalid(f"{flag}: cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise Invalid(f"{flag}: {path or 'stdin'} is not UTF-8 text (byte {exc.start})") from None
 
 
 def json_option(value: str | None, field: str, *, object_only: bool = True) -> Any:
@@ -82,9 +84,13 @@ def duration(value: str | None, field: str = "--timeout") -> float | None:
         return None
     text = value.strip().lower()
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        if seconds < 0 or seconds != seconds:
+            raise Invalid(f"{field}: {value!r} must be a positive duration")
+        return seconds
     match = _DURATION.match(text)
     if not text or not match or not any(match.groups()):
         raise Invalid(f"{field}: {value!r} is not a duration (examples: 90s, 15m, 1h30m)")

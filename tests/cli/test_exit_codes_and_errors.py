@@ -179,3 +179,14 @@ def test_an_unreachable_store_is_one_line_exit_1(monkeypatch, tmp_path):
     monkeypatch.setenv("AGNT5_HOME", str(tmp_path / "a-file"))
     result = CliRunner().invoke(app, ["datasets", "list"], prog_name="agnt5")
     assert result.exit_code == 1 and result.stderr.startswith(f"error: AGNT5_HOME: cannot open the store in {tmp_path}")
+
+
+def test_a_file_that_is_not_utf8_and_a_negative_timeout_are_input_errors(agnt5, store, tmp_path):
+    ds = out(agnt5("datasets", "create", "--name", "bytes"))
+    binary = tmp_path / "bin.jsonl"
+    binary.write_bytes(b"\xff\xfe\n")
+    assert agnt5("datasets", "upload", ds, "--file", str(binary), code=1).stderr.strip() == (
+        f"error: --file: {binary} is not UTF-8 text (byte 0)"
+    )
+    assert "--timeout: '-5' must be a positive duration" in agnt5("reports", "wait", MISSING, "--timeout", "-5",
+                                                                   code=1).stderr  # fmt: skip
