@@ -30,6 +30,9 @@ from runner.sdk import Context
 from runner.targets import Target, TransientError
 
 CHUNK_ITEMS = 500
+MAX_ITEM_BYTES = 768 * 1024  # one run item's record; PostgreSQL saves of a few MiB hang (psycopg pipeline)
+MAX_CHUNK_BYTES = 1024 * 1024  # a chunk is saved once it holds this much
+SIZE = "__bytes__"  # a finished record's encoded size, carried to the recording thread
 FLUSH_SECONDS = 0.25
 CANCEL_POLL_SECONDS = 0.25
 
@@ -115,6 +118,7 @@ class Dispatch:
         self.finished: queue.Queue[dict[str, Any]] = queue.Queue()
         self.wake = threading.Event()  # set when a chunk's worth is finished or the last item is: few wake-ups
         self.done: dict[int, dict[str, Any]] = {}
+        self.sizes: dict[int, int] = {}  # encoded bytes of each finished record: chunks stay small enough to save
         self.last_flush = self.last_poll = time.monotonic()
 
     def drive(self) -> Run:
@@ -206,11 +210,22 @@ class Dispatch:
             "tokens": tokens_of(events),
         }  # fmt: skip
         scores = [] if error is not None else self._score(slot, result)  # an errored item is not scored
-        return {
+        record = {
             "run_id": str(self.run.id), "run_item_id": slot.run_item, "dataset_item_id": slot.item["id"],
             "position": slot.position, "repetition": slot.repetition, "scores": scores,
             "status": item_status(error, scores), **result,
         }  # fmt: skip
+        size = len(orjson.dumps(record))
+        return {**record, SIZE: size} if size <= MAX_ITEM_BYTES else self._too_large(slot, record, size)
+
+    def _too_large(self, slot: Slot, record: dict[str, Any], size: int) -> dict[str, Any]:
+        """An item too big to save is errored and keeps only its start event (saves must stay small)."""
+        error = f"OutputTooLarge: the item's output, trace and scores take {size:,} bytes (limit {MAX_ITEM_BYTES:,})"
+        failed = {"event_type": "run.failed", "event_id": f"{slot.run_item}:too-large", "correlation_id": slot.run_item,
+                  "parent_correlation_id": None, "timestamp_ns": time.time_ns(), "name": None,
+                  "data": {"error": error, "error_code": "OutputTooLarge", "attempts": slot.attempt}}  # fmt: skip
+        small = {**record, "output": None, "error": error, "events": [record["events"][0], failed], "scores": []}
+        return {**small, "status": "errored", SIZE: len(orjson.dumps(small))}
 
     def _score(self, slot: Slot, result: dict[str, Any]) -> list[dict[str, Any]]:
         scores = []
@@ -243,7 +258,11 @@ class Dispatch:
                 record = self.finished.get_nowait()
             except queue.Empty:
                 return
-            self.done[record["position"]] = record
+            self._finished(record)
+
+    def _finished(self, record: dict[str, Any]) -> None:
+        self.sizes[record["position"]] = record.pop(SIZE)
+        self.done[record["position"]] = record
 
     def _expire(self, now: float) -> None:
         with self.lock:
@@ -253,21 +272,26 @@ class Dispatch:
                 del self.active[slot.position]
         for slot in late:  # the call keeps its thread; a new thread keeps the concurrency
             error = f"TimeoutError: no result within {self.settings.timeout_s} s"
-            self.done[slot.position] = self._result(slot, None, error)
+            self._finished(self._result(slot, None, error))
             self._spawn()
 
     def _flush(self) -> None:
         """Record the contiguous finished prefix after the watermark, if it is big or old enough."""
         start = end = self.run.next_position
+        size = 0
         while end in self.done and end - start < self.chunk_items:
+            if end > start and size + self.sizes[end] > MAX_CHUNK_BYTES:
+                break  # full by bytes: the next item goes in the next chunk
+            size += self.sizes[end]
             end += 1
-        full = end - start >= self.chunk_items or end == self.run.total
+        full = end - start >= self.chunk_items or end == self.run.total or end in self.done
         if end == start or not (full or time.monotonic() - self.last_flush >= FLUSH_SECONDS):
             return
         chunk = RunChunk(run_id=self.run.id, chunk_no=self.run.chunks, start=start)
         counts = {"passed": 0, "failed": 0, "errored": 0}
         for position in range(start, end):
             record = self.done.pop(position)
+            self.sizes.pop(position, None)
             counts[record["status"]] += 1
             chunk.record_item(**record)
         self.run.record_chunk(chunk.chunk_no, start, end, counts)

@@ -37,6 +37,8 @@ def agent(ctx, input):
             raise TransientError(f"rate limited (call {calls})")
         if input.get("boom"):
             raise ValueError("bad input")
+        if input.get("kb"):
+            return {"n": input["n"], "text": "x" * 1024 * input["kb"]}
         ctx.llm_call("m", input_tokens=3, output_tokens=2)
         return {"n": input["n"], "peak": _state["peak"], "calls": calls}
     finally:
@@ -157,3 +159,14 @@ def test_cancel_stops_dispatch_within_a_second(services, make_run):
 def test_bad_execution_config_is_rejected(config):
     with pytest.raises(Invalid, match="--config"):
         check_config(config)
+
+
+def test_an_output_too_big_to_save_is_an_errored_item_and_big_outputs_split_chunks(services, make_run):
+    run_id = make_run([{"n": 0, "kb": 3000}, *({"n": n, "kb": 300} for n in range(1, 9))], concurrency=4)
+    assert execute(services, run_id) == "completed"
+    huge, *big = items_of(services, run_id)
+    assert (huge["status"], huge["output"], huge["scores"]) == ("errored", None, [])
+    assert huge["error"].startswith("OutputTooLarge: the item's output, trace and scores take")
+    assert [e["event_type"] for e in huge["events"]] == ["run.started", "run.failed"]
+    assert all(item["status"] == "passed" and len(item["output"]["text"]) == 300 * 1024 for item in big)
+    assert services.app.get(Run, run_id, "run").chunks >= 3  # 8 x 300 KB do not go in one save
