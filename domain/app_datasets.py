@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID, uuid4
 
+import orjson
+
 from domain.app_base import BaseApplication, Written
 from domain.errors import Invalid
 from domain.model import Dataset, DatasetVersion, DatasetVersionChunk
@@ -12,8 +14,24 @@ from domain.model import Dataset, DatasetVersion, DatasetVersionChunk
 ITEMS_PER_EVENT = 500
 
 
-def _chunks(items: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
+MAX_ITEM_BYTES = 768 * 1024  # one dataset item, encoded
+MAX_EVENT_BYTES = 1024 * 1024  # the items of one event: PostgreSQL saves of a few MiB hang (psycopg pipeline)
+
+
+def _batches(items: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Items in order, split so that no event holds more than 500 items or 1 MiB."""
+    batches: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for number, item in enumerate(items, start=1):
+        item_bytes = len(orjson.dumps(item))
+        if item_bytes > MAX_ITEM_BYTES:
+            raise Invalid(f"item {number}: {item_bytes:,} bytes; an item may take at most {MAX_ITEM_BYTES:,}")
+        if batches[-1] and (len(batches[-1]) >= ITEMS_PER_EVENT or size + item_bytes > MAX_EVENT_BYTES):
+            batches.append([])
+            size = 0
+        batches[-1].append(item)
+        size += item_bytes
+    return [batch for batch in batches if batch]
 
 
 def check_item(raw: Any, where: str) -> dict[str, Any]:
@@ -57,7 +75,7 @@ class DatasetCommands(BaseApplication):
             raise Invalid("items: the input holds no items")
         dataset = self.get(Dataset, dataset_id, "dataset")
         position = 0
-        for chunk in _chunks(items, ITEMS_PER_EVENT):
+        for chunk in _batches(items):
             dataset.add_items(chunk)
             position = self._save(dataset)
         return Written(dataset.id, position, len(items))
@@ -68,15 +86,11 @@ class DatasetCommands(BaseApplication):
         dataset.check_publishable()
         number = dataset.next_version_number
         items = list(dataset.draft.values())
-        chunks = [
-            DatasetVersionChunk(
-                dataset_version_id=DatasetVersion.create_id(dataset.id, number),
-                index=k,
-                start=k * ITEMS_PER_EVENT,
-                items=part,
-            )
-            for k, part in enumerate(_chunks(items, ITEMS_PER_EVENT))
-        ]
+        chunks, start = [], 0
+        for k, part in enumerate(_batches(items)):
+            version_id = DatasetVersion.create_id(dataset.id, number)
+            chunks.append(DatasetVersionChunk(dataset_version_id=version_id, index=k, start=start, items=part))
+            start += len(part)
         for chunk in chunks:  # one small save each; unreferenced chunks of a crashed publish are inert
             self._save(chunk)
         version = DatasetVersion(

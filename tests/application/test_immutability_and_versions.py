@@ -134,3 +134,19 @@ def test_two_runs_started_at_once_share_one_new_version(services, world):
         thread.join()
     versions = {app.get(Run, written.id, "run").experiment_version_id for written in results}
     assert len(results) == 4 and len(versions) == 1
+
+
+def test_big_items_are_split_across_events_and_a_too_big_item_is_rejected(services, world):
+    app = services.app
+    ds = app.create_dataset("big")
+    app.add_items(ds.id, [{"input": "x" * 300_000, "expected_output": n} for n in range(8)])
+    version = app.publish(ds.id)
+    stored = app.get(DatasetVersion, version.id, "dataset version")
+    assert len(stored.chunk_ids) >= 3  # 8 x 300 KB never go in one save
+    assert [item["expected_output"] for item in app.version_items(stored)] == list(range(8))
+    services.catch_up()
+    assert [row["position"] for row in queries.version_items(services.view, str(version.id))] == list(range(8))
+    head = app.recorder.max_notification_id()
+    with pytest.raises(Invalid, match=r"item 2: [\d,]+ bytes; an item may take at most 786,432"):
+        app.add_items(ds.id, [{"input": 1}, {"input": "x" * 800_000}])
+    assert app.recorder.max_notification_id() == head
