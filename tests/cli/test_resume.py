@@ -34,7 +34,7 @@ def recorded_positions(agnt5, run_id):
 def test_sigkill_then_resume_records_every_item_exactly_once(agnt5, agent_dir, tmp_path):
     (agent_dir / "counter_agent.py").write_text(textwrap.dedent(COUNTER))
     log = tmp_path / "executions.log"
-    n_items = 60
+    n_items = 120  # ~3 s of work at concurrency 2: room to kill the worker half-way even on a busy machine
     ds = out(agnt5("datasets", "create", "--name", "resume"))
     agnt5("datasets", "upload", ds, input="\n".join(json.dumps({"input": {"n": n, "log": str(log)},
                                                                 "expected_output": {"n": n, "even": n % 2 == 0}})
