@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.routes import datasets, experiments, runs, scores
+from api.routes import catalog, datasets, experiments, runs, scores
 from domain.errors import Conflict, EvalsError, Invalid, NotFound, Unavailable
 from runner.bootstrap import Services, Settings
 
@@ -36,6 +36,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
         return problem(status, type(exc).__name__, str(exc))
 
-    for module in (datasets, experiments, runs, scores):
+    for module in (datasets, catalog, experiments, runs, scores):
         app.include_router(module.router, prefix="/api/v1")
     return app

@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from cli.common import Format, FormatOption, emit, print_created, services
-from domain.errors import Invalid
-from runner.components import discover
-from runner.http_target import check_url, discover_http
+from runner.definitions import deployment_source
 
 app = typer.Typer(help="Register deployments whose components experiments run against.", no_args_is_help=True)
 
 COLUMNS = ["id", "name", "kind", "module", "url", "components", "created_at"]
-
-
-def _source(module: str, url: str, path: str | None) -> dict[str, Any]:
-    """Where the components come from, with the components found there (``create_deployment``'s arguments)."""
-    if bool(module) == bool(url):
-        raise Invalid("--module, --url: give exactly one (--module for a Python module, --url for an HTTP worker)")
-    if url:
-        if path is not None:
-            raise Invalid("--path: only with --module (an HTTP deployment imports nothing)")
-        root = check_url(url)
-        return {"kind": "http", "module": "", "path": "", "url": root, "components": discover_http(root)}
-    root = os.path.abspath(path or ".")
-    return {"kind": "python", "module": module, "path": root, "url": "", "components": discover(module, root)}
 
 
 @app.command("create")
@@ -46,7 +30,7 @@ def create(
 
     An HTTP worker lists its components at GET URL/components; each item of a run is a POST to URL.
     """
-    source = _source(module, url, path)
+    source = deployment_source(module, url, path)
     with services(catch_up=False) as svc:
         written = svc.app.create_deployment(name, **source)
         svc.wait_for(written.position)

@@ -1,7 +1,8 @@
-"""Experiment definitions from user input (CLI flags or a REST body): the target and the scorers."""
+"""Definitions from user input (CLI flags or a REST body): deployment sources, experiment targets and scorers."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,8 @@ from domain.errors import Invalid, NotFound
 from domain.ids import parse_uuid
 from domain.scoring import parse_scorer_spec, with_keys
 from runner.bootstrap import Services
+from runner.components import discover
+from runner.http_target import check_url, discover_http
 
 TARGET_TYPES = ("component", "deployment", "prompt")
 
@@ -60,3 +63,16 @@ def scorers_from(svc: Services, builtin: list[str] | None, scorer_ids: list[str]
     if not specs:
         raise Invalid("--builtin-scorer: attach at least one scorer (--builtin-scorer or --scorer-id)")
     return with_keys(specs)
+
+
+def deployment_source(module: str, url: str, path: str | None) -> dict[str, Any]:
+    """Where the components come from, with the components found there (``create_deployment``'s arguments)."""
+    if bool(module) == bool(url):
+        raise Invalid("--module, --url: give exactly one (--module for a Python module, --url for an HTTP worker)")
+    if url:
+        if path is not None:
+            raise Invalid("--path: only with --module (an HTTP deployment imports nothing)")
+        root = check_url(url)
+        return {"kind": "http", "module": "", "path": "", "url": root, "components": discover_http(root)}
+    root = os.path.abspath(path or ".")
+    return {"kind": "python", "module": module, "path": root, "url": "", "components": discover(module, root)}

@@ -43,18 +43,6 @@ class RunIn(BaseModel):
     experiment_version_id: str | None = None
 
 
-@router.get("/deployments")
-def list_deployments(svc: ServicesDep) -> list[dict[str, Any]]:
-    """List deployments and their components."""
-    return queries.deployments(svc.view)
-
-
-@router.get("/experiments")
-def list_experiments(svc: ServicesDep, dataset_id: str = "") -> list[dict[str, Any]]:
-    """List experiments."""
-    return queries.experiments(svc.view, dataset_id)
-
-
 @router.post("/experiments", status_code=201)
 def create_experiment(body: ExperimentIn, svc: ServicesDep) -> dict[str, Any]:
     """Create an experiment (bad scorers, config or ids: 422/404 naming the field)."""

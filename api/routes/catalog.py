@@ -1,0 +1,111 @@
+"""Deployments, scorers and prompts: what experiments are made of."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from api.deps import ServicesDep
+from domain.ids import parse_uuid
+from domain.prompts import PromptVersion
+from domain.scoring import BUILTINS
+from projections import queries
+from runner.definitions import deployment_source
+
+router = APIRouter(tags=["catalog"])
+
+
+class DeploymentIn(BaseModel):
+    name: str
+    module: str = ""
+    path: str | None = None
+    url: str = ""
+
+
+class ScorerIn(BaseModel):
+    name: str
+    description: str = ""
+    deployment_id: str
+    component_name: str
+
+
+class PromptContentIn(BaseModel):
+    messages: list[Any]
+    model: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    output_format: str = "text"
+    response_schema: dict[str, Any] | None = None
+
+
+class PromptIn(PromptContentIn):
+    name: str
+    description: str = ""
+
+
+def _content(body: PromptContentIn) -> dict[str, Any]:
+    return body.model_dump(include={"messages", "model", "parameters", "output_format", "response_schema"})
+
+
+@router.get("/deployments")
+def list_deployments(svc: ServicesDep) -> list[dict[str, Any]]:
+    """List deployments and their components."""
+    return queries.deployments(svc.view)
+
+
+@router.post("/deployments", status_code=201)
+def create_deployment(body: DeploymentIn, svc: ServicesDep) -> dict[str, Any]:
+    """Register a Python module's components (module, path) or an HTTP worker's (url)."""
+    written = svc.app.create_deployment(body.name, **deployment_source(body.module, body.url, body.path))
+    svc.wait_for(written.position)
+    return queries.deployment(svc.view, str(written.id))
+
+
+@router.get("/scorers")
+def list_scorers(svc: ServicesDep) -> dict[str, Any]:
+    """The built-in scorers with their config, and the custom scorers."""
+    builtins = [
+        {"name": s.name, "kind": s.kind, "requires_config": s.requires_config, "description": s.description,
+         "config": s.config_schema}
+        for s in sorted(BUILTINS.values(), key=lambda s: (s.kind, s.name))
+    ]  # fmt: skip
+    return {"builtin": builtins, "custom": queries.scorers(svc.view)}
+
+
+@router.post("/scorers", status_code=201)
+def create_scorer(body: ScorerIn, svc: ServicesDep) -> dict[str, Any]:
+    """Register a deployed custom scorer component; attach it to experiments by its id."""
+    deployment = parse_uuid(body.deployment_id, "deployment_id")
+    written = svc.app.create_scorer(body.name, body.description, deployment, body.component_name)
+    svc.wait_for(written.position)
+    return next(row for row in queries.scorers(svc.view) if row["id"] == str(written.id))
+
+
+@router.get("/prompts")
+def list_prompts(svc: ServicesDep) -> list[dict[str, Any]]:
+    """List prompts."""
+    return queries.prompts(svc.view)
+
+
+@router.post("/prompts", status_code=201)
+def create_prompt(body: PromptIn, svc: ServicesDep) -> dict[str, Any]:
+    """Create a prompt and its version 1."""
+    written = svc.app.create_prompt(body.name, _content(body), body.description)
+    svc.wait_for(written.position)
+    row = queries.prompt(svc.view, str(written.id))
+    return {**row, "version": queries.prompt_version(svc.view, str(PromptVersion.create_id(written.id, 1)))}
+
+
+@router.get("/prompts/{prompt_id}/versions")
+def list_prompt_versions(prompt_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
+    """A prompt's versions."""
+    return queries.prompt_versions(svc.view, str(parse_uuid(prompt_id, "prompt_id")))
+
+
+@router.post("/prompts/{prompt_id}/versions", status_code=201)
+def create_prompt_version(prompt_id: str, body: PromptContentIn, svc: ServicesDep) -> dict[str, Any]:
+    """Add the next immutable version of a prompt."""
+    written = svc.app.create_prompt_version(parse_uuid(prompt_id, "prompt_id"), _content(body))
+    svc.wait_for(written.position)
+    return queries.prompt_version(svc.view, str(written.id))
