@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.routes import catalog, datasets, experiments, runs, scores
@@ -35,6 +36,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def domain_error(request: Request, exc: EvalsError) -> JSONResponse:
         status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
         return problem(status, type(exc).__name__, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = [
+            f"{'.'.join(str(p) for p in error['loc'] if p != 'body') or 'body'}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        return problem(422, "Invalid", "; ".join(fields))
 
     for module in (datasets, catalog, experiments, runs, scores):
         app.include_router(module.router, prefix="/api/v1")

@@ -128,3 +128,12 @@ def test_bad_experiment_bodies_are_problems_and_write_nothing(client, services, 
     response = client.post("/api/v1/experiments", json=body)
     assert response.status_code == status and detail in response.json()["detail"]
     assert services.app.recorder.max_notification_id() == head
+
+
+def test_a_malformed_body_is_a_problem_naming_the_field(client):
+    response = client.post("/api/v1/datasets", json={"name": 5, "metadata": [1]})
+    assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
+    assert (
+        response.json()["detail"]
+        == "name: Input should be a valid string; metadata: Input should be a valid dictionary"
+    )
