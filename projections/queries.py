@@ -11,7 +11,7 @@ from projections.views import EvalsView, Row
 
 JSON_COLUMNS = {
     "metadata", "input", "expected_output", "events", "components", "definition", "spec", "output",
-    "config", "evidence",
+    "config", "evidence", "messages", "parameters", "response_schema",
 }  # fmt: skip
 
 
@@ -159,17 +159,6 @@ def run_stats(view: EvalsView, run_id: str) -> dict[str, Any]:
     }
 
 
-PROMPT_JSON_COLUMNS = ("messages", "parameters", "response_schema")
-
-
-def _prompt_version_rows(view: EvalsView, sql: str, *params: Any) -> list[Row]:
-    rows = _rows(view, sql, *params)
-    for row in rows:
-        for key in PROMPT_JSON_COLUMNS:
-            row[key] = orjson.loads(row[key])
-    return rows
-
-
 def prompts(view: EvalsView) -> list[Row]:
     return _rows(view, "SELECT * FROM {p}prompts ORDER BY created_at")
 
@@ -180,11 +169,9 @@ def prompt(view: EvalsView, prompt_id: str) -> Row:
 
 def prompt_versions(view: EvalsView, prompt_id: str) -> list[Row]:
     prompt(view, prompt_id)
-    return _prompt_version_rows(view, "SELECT * FROM {p}prompt_versions WHERE prompt_id = ? ORDER BY number", prompt_id)
+    return _rows(view, "SELECT * FROM {p}prompt_versions WHERE prompt_id = ? ORDER BY number", prompt_id)
 
 
 def prompt_version(view: EvalsView, version_id: str) -> Row:
-    rows = _prompt_version_rows(view, "SELECT * FROM {p}prompt_versions WHERE id = ?", version_id)
-    if not rows:
-        raise NotFound(f"prompt version {version_id} not found")
-    return rows[0]
+    sql = "SELECT * FROM {p}prompt_versions WHERE id = ?"
+    return _one(view, "prompt version", version_id, sql, version_id)
