@@ -12,6 +12,7 @@ from domain.errors import Invalid
 from projections import queries
 from runner import operations
 from runner.definitions import scorers_from, target_from
+from runner.standby import standby
 
 app = typer.Typer(help="Create experiments and run them over a dataset version.", no_args_is_help=True)
 runs = typer.Typer(help="Inspect, cancel, compare and mine experiment runs.", no_args_is_help=True)
@@ -144,13 +145,14 @@ def run(
     Exit codes with --wait: 0 gate passed, 2 gate failed, 3 run failed or cancelled, 4 wait timed out,
     1 usage or input error.
     """
-    with services(catch_up=False) as svc:
+    with standby() as worker, services(catch_up=False) as svc:
         summary = operations.start_run(
             svc,
             uuid_arg(experiment_id, "EXPERIMENT_ID"),
             name,
             uuid_arg(deployment_id, "--deployment-id") if deployment_id else None,
             uuid_arg(experiment_version_id, "--experiment-version-id") if experiment_version_id else None,
+            standby=worker,
         )
         if not wait:
             if fmt is Format.table:
@@ -211,10 +213,10 @@ def runs_regression_dataset(
 ) -> None:
     """Turn a run's failed items into a published dataset, an experiment over it, and optionally a run."""
     ids = [str(uuid_arg(r, "--run-item-id")) for r in run_item_id or []]
-    with services() as svc:
+    with standby(start_run) as worker, services() as svc:
         result = operations.regression_dataset(
             svc, str(uuid_arg(run_id, "RUN_ID")), name, ids, start_run,
-            uuid_arg(deployment_id, "--deployment-id") if deployment_id else None,
+            uuid_arg(deployment_id, "--deployment-id") if deployment_id else None, standby=worker,
         )  # fmt: skip
         if fmt is Format.table:
             note(f"Created dataset {result['dataset_id']} ({result['items']} items, version "

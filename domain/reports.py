@@ -52,28 +52,9 @@ def run_summary(run: Mapping[str, Any], scorer_rows: Iterable[Mapping[str, Any]]
     }
 
 
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0..100) by linear interpolation between closest ranks."""
-    ordered = sorted(values)
-    if not ordered:
-        return 0.0
-    rank = (len(ordered) - 1) * q / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
 def run_stats(stats: Mapping[str, Any], k: int) -> dict[str, Any]:
     """Latency percentiles and tokens; with repetitions, pass@k, pass^k and the items that disagree."""
-    latencies = list(stats["latencies_ms"])
-    out: dict[str, Any] = {
-        "latency_ms": {
-            "p50": percentile(latencies, 50),
-            "p95": percentile(latencies, 95),
-            "max": max(latencies, default=0.0),
-        },
-        "total_tokens": stats["tokens"],
-    }
+    out: dict[str, Any] = {"latency_ms": dict(stats["latency_ms"]), "total_tokens": stats["tokens"]}
     if k > 1:
         groups = stats["repetitions"]
         n = len(groups) or 1

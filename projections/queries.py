@@ -143,20 +143,35 @@ def dataset_item(view: EvalsView, version_id: str, item_id: str) -> Row:
     return _one(view, "dataset item", item_id, sql, version_id, item_id)
 
 
-def run_stats(view: EvalsView, run_id: str) -> dict[str, Any]:
-    """Latencies, tokens and per-dataset-item repetition outcomes of a run's recorded items."""
-    rows = view.query(
-        "SELECT dataset_item_id, status, duration_ms, tokens FROM {p}run_items WHERE run_id = ? ORDER BY position",
+def run_stats(view: EvalsView, run_id: str, repetitions: bool = False) -> dict[str, Any]:
+    """Latency percentiles (p50, p95, max), total tokens and, with ``repetitions``, each dataset item's outcomes.
+
+    Percentiles interpolate linearly between closest ranks; the database sorts, so a run of any size costs a
+    few small queries.
+    """
+    head = view.query(
+        "SELECT COUNT(*) AS n, MAX(duration_ms) AS max_ms, SUM(tokens) AS tokens FROM {p}run_items WHERE run_id = ?",
         (run_id,),
-    )
+    )[0]
+    n = int(head["n"])
+    latency = {"p50": 0.0, "p95": 0.0, "max": float(head["max_ms"] or 0.0)}
+    if n:
+        ranks = {q: (n - 1) * q / 100 for q in (50, 95)}
+        wanted = sorted({r for rank in ranks.values() for r in (int(rank), min(int(rank) + 1, n - 1))})
+        sql = (
+            "SELECT r, duration_ms FROM (SELECT duration_ms, ROW_NUMBER() OVER (ORDER BY duration_ms) - 1 AS r"
+            f" FROM {{p}}run_items WHERE run_id = ?) AS ranked WHERE r IN ({', '.join('?' for _ in wanted)})"
+        )
+        at = {int(row["r"]): float(row["duration_ms"]) for row in view.query(sql, (run_id, *wanted))}
+        for q, rank in ranks.items():
+            low, high = at[int(rank)], at[min(int(rank) + 1, n - 1)]
+            latency[f"p{q}"] = low + (high - low) * (rank - int(rank))
     groups: dict[str, list[bool]] = {}
-    for row in rows:
-        groups.setdefault(row["dataset_item_id"], []).append(row["status"] == "passed")
-    return {
-        "latencies_ms": [float(row["duration_ms"]) for row in rows],
-        "tokens": sum(int(row["tokens"]) for row in rows),
-        "repetitions": groups,
-    }
+    if repetitions:
+        sql = "SELECT dataset_item_id, status FROM {p}run_items WHERE run_id = ? ORDER BY position"
+        for row in view.query(sql, (run_id,)):
+            groups.setdefault(row["dataset_item_id"], []).append(row["status"] == "passed")
+    return {"latency_ms": latency, "tokens": int(head["tokens"] or 0), "repetitions": groups}
 
 
 def prompts(view: EvalsView) -> list[Row]:

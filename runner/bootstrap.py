@@ -70,6 +70,7 @@ class Settings:
             "POSTGRES_MAX_OVERFLOW": "8",
             "POSTGRES_CONNECT_TIMEOUT": os.environ.get("AGNT5_PG_CONNECT_TIMEOUT_S", "5"),
             "CREATE_TABLE": create,
+            "APPLICATION_RECORDER_TOPIC": "runner.pgstore:ArrayInsertRecorder",
         }
 
     def pg_connect_kwargs(self) -> dict[str, Any]:
@@ -125,12 +126,22 @@ def _why_unavailable(settings: Settings, exc: Exception) -> str:
     return f"AGNT5_DATABASE_URL: cannot open the store at {where}: {exc}"
 
 
+_open = 0  # Services open in this process: a worker may be forked only while there is none (runner.standby)
+
+
+def open_stores() -> int:
+    return _open
+
+
 class Services:
     """The application (the only writer) and the read model, built once per process."""
 
     def __init__(self, settings: Settings) -> None:
+        global _open
         self.settings = settings
         self.app = _with_ddl_retry(settings, lambda: EvalsApplication(env=settings.persistence_env()))
+        self.closed = False
+        _open += 1
 
     @functools.cached_property
     def view(self) -> EvalsView:
@@ -155,6 +166,11 @@ class Services:
         return self.catch_up()
 
     def close(self) -> None:
+        global _open
+        if self.closed:
+            return
+        self.closed = True
+        _open -= 1
         self.app.close()
         if "view" in self.__dict__:  # opened
             datastore = getattr(self.view, "datastore", None)

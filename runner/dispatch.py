@@ -34,6 +34,8 @@ MAX_ITEM_BYTES = 768 * 1024  # one run item's record; PostgreSQL saves of a few 
 MAX_CHUNK_BYTES = 1024 * 1024  # a chunk is saved once it holds this much
 SIZE = "__bytes__"  # a finished record's encoded size, carried to the recording thread
 FLUSH_SECONDS = 0.25
+TAIL_FLUSH_SECONDS = 0.05  # the last few waves: the final chunk stays small, so readers see the end sooner
+TAIL_WAVES = 8
 CANCEL_POLL_SECONDS = 0.25
 
 
@@ -250,7 +252,7 @@ class Dispatch:
         now = time.monotonic()
         with self.lock:
             deadlines = [s.deadline for s in self.active.values() if s.deadline is not None]
-        wake = min([self.last_flush + FLUSH_SECONDS, self.last_poll + CANCEL_POLL_SECONDS, *deadlines])
+        wake = min([self.last_flush + self._flush_interval(), self.last_poll + CANCEL_POLL_SECONDS, *deadlines])
         self.wake.wait(timeout=max(0.001, wake - now))
         self.wake.clear()
         while True:
@@ -259,6 +261,10 @@ class Dispatch:
             except queue.Empty:
                 return
             self._finished(record)
+
+    def _flush_interval(self) -> float:
+        tail = self.run.total - self.next_position <= self.settings.concurrency * TAIL_WAVES
+        return TAIL_FLUSH_SECONDS if tail else FLUSH_SECONDS
 
     def _finished(self, record: dict[str, Any]) -> None:
         self.sizes[record["position"]] = record.pop(SIZE)
@@ -285,7 +291,7 @@ class Dispatch:
             size += self.sizes[end]
             end += 1
         full = end - start >= self.chunk_items or end == self.run.total or end in self.done
-        if end == start or not (full or time.monotonic() - self.last_flush >= FLUSH_SECONDS):
+        if end == start or not (full or time.monotonic() - self.last_flush >= self._flush_interval()):
             return
         chunk = RunChunk(run_id=self.run.id, chunk_no=self.run.chunks, start=start)
         counts = {"passed": 0, "failed": 0, "errored": 0}

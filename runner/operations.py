@@ -16,9 +16,10 @@ from domain.runs import TERMINAL
 from projections import queries
 from runner.bootstrap import Services
 from runner.locks import is_owned
+from runner.standby import ForkedWorker, Standby
 from runner.worker import launch
 
-_workers: dict[str, subprocess.Popen[bytes]] = {}
+_workers: dict[str, subprocess.Popen[bytes] | ForkedWorker] = {}
 _relaunches: dict[str, int] = {}
 MAX_RELAUNCHES = 3
 
@@ -49,13 +50,19 @@ def start_run(
     name: str = "",
     deployment_id: UUID | None = None,
     experiment_version_id: UUID | None = None,
+    standby: Standby | None = None,
 ) -> dict[str, Any]:
-    """Record the run's start, hand it to a detached worker, and return its summary."""
+    """Record the run's start, hand it to a detached worker, and return its summary.
+
+    The worker is ``standby`` (forked before ``svc`` was opened, see ``runner.standby``) when there is one, else
+    a new worker process. A standby that gets no run (an error before) is the caller's to cancel.
+    """
     written = svc.app.start_run(experiment_id, name, deployment_id, experiment_version_id)
     for run_id, proc in list(_workers.items()):  # reap finished workers (a long-lived API server starts many)
         if proc.poll() is not None and run_id not in _relaunches:
             del _workers[run_id]
-    _workers[str(written.id)] = launch(written.id, svc.settings)
+    forked = standby.hand(written.id) if standby is not None else None
+    _workers[str(written.id)] = forked or launch(written.id, svc.settings)
     svc.wait_for(written.position)
     return summary(svc, str(written.id))
 
@@ -66,7 +73,7 @@ def summary(svc: Services, run_id: str, detail: bool = True) -> dict[str, Any]:
     result = run_summary(run, queries.run_scorers(svc.view, run_id))
     if detail:
         k = int(run["spec"].get("config", {}).get("repetitions", 1))
-        result.update(run_stats(queries.run_stats(svc.view, run_id), k))
+        result.update(run_stats(queries.run_stats(svc.view, run_id, repetitions=k > 1), k))
     return result
 
 
@@ -75,7 +82,7 @@ def wait_for_run(
     run_id: str,
     timeout: float | None,
     progress: Callable[[dict[str, Any]], None] | None = None,
-    poll: float = 0.1,
+    poll: float = 0.05,
 ) -> dict[str, Any] | None:
     """Wait until the run is terminal and return its summary; None when the timeout passes first."""
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -147,6 +154,7 @@ def regression_dataset(
     run_item_ids: list[str],
     start: bool = False,
     deployment_id: UUID | None = None,
+    standby: Standby | None = None,
 ) -> dict[str, Any]:
     """Capture a run's failed (or chosen) items as a published dataset and an experiment over it."""
     if not name.strip():
@@ -171,7 +179,7 @@ def regression_dataset(
         "run": None,
     }
     if start:
-        result["run"] = start_run(svc, experiment.id, f"{name}-1", deployment_id)
+        result["run"] = start_run(svc, experiment.id, f"{name}-1", deployment_id, standby=standby)
     return result
 
 

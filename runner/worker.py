@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from uuid import UUID
 
-from runner.bootstrap import Settings, build
+from runner.bootstrap import Services, Settings, build
 from runner.execute import Executor
 from runner.locks import RunLock
 
@@ -30,19 +30,29 @@ def launch(run_id: UUID | str, settings: Settings) -> subprocess.Popen[bytes]:
         )
 
 
+def worker_settings(settings: Settings) -> Settings:
+    """The run exists, so do the tables; one pooled connection is enough for the single writer."""
+    return dataclasses.replace(settings, create_tables=False, pool_size=1)
+
+
+def execute_owned(settings: Settings, run_id: str, services: Services | None = None) -> int:
+    """Execute (or resume) a run if no other worker owns it; ``services`` may be opened already."""
+    sys.setswitchinterval(float(os.environ.get("AGNT5_SWITCH_INTERVAL", "0.001")))
+    with RunLock(settings, run_id) as held:
+        if not held:
+            if services is not None:
+                services.close()
+            print(f"run {run_id}: another worker owns it", flush=True)
+            return 0
+        with services or build(settings) as svc:
+            status = Executor(svc, UUID(run_id)).execute()
+    print(f"run {run_id}: {status}", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
-    sys.setswitchinterval(float(os.environ.get("AGNT5_SWITCH_INTERVAL", "0.001")))
-    # The run exists, so do the tables; one pooled connection is enough for the single writer.
-    settings = dataclasses.replace(Settings.from_env(), create_tables=False, pool_size=1)
-    with RunLock(settings, args[0]) as held:
-        if not held:
-            print(f"run {args[0]}: another worker owns it")
-            return 0
-        with build(settings) as services:
-            status = Executor(services, UUID(args[0])).execute()
-    print(f"run {args[0]}: {status}", flush=True)
-    return 0
+    return execute_owned(worker_settings(Settings.from_env()), args[0])
 
 
 if __name__ == "__main__":

@@ -21,8 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from domain.scoring import parse_scorer_spec, with_keys  # noqa: E402
+from projections import queries  # noqa: E402
 from runner import operations  # noqa: E402
 from runner.bootstrap import Services, Settings  # noqa: E402
+from runner.standby import standby  # noqa: E402
 
 PG_URL = os.environ.get("AGNT5_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/agnt5_bench")
 
@@ -40,42 +42,57 @@ def _pg_schema() -> str:
 
 @contextmanager
 def experiment(store: str, work: Path, source: str, component: str, inputs: list[dict[str, Any]],
-               config: dict[str, Any]) -> Iterator[tuple[Services, UUID]]:  # fmt: skip
-    """A fresh store holding one experiment: ``component`` of ``source`` over ``inputs``, scored by exact_match."""
+               config: dict[str, Any]) -> Iterator[tuple[Settings, UUID]]:  # fmt: skip
+    """A fresh store holding one experiment: ``component`` of ``source`` over ``inputs``, scored by exact_match.
+
+    The set-up's store is closed before the body runs, so the body starts from where a CLI command starts.
+    """
     home = Path(tempfile.mkdtemp(dir=work))
     schema = _pg_schema() if store == "postgresql" else ""
     os.environ["AGNT5_HOME"] = str(home)
     os.environ["AGNT5_DATABASE_URL"] = f"{PG_URL}?schema={schema}" if schema else ""
     (home / "bench_target.py").write_text(source)
-    svc = Services(Settings.from_env())
+    settings = Settings.from_env()
     try:
-        app = svc.app
-        ds = app.create_dataset("bench")
-        app.add_items(ds.id, [{"input": i, "expected_output": i} for i in inputs])
-        version = app.publish(ds.id)
-        dep = app.create_deployment("bench", "bench_target", str(home), [{"name": component, "type": "function"}])
-        target = {"type": "component", "deployment_id": str(dep.id), "component_name": component,
-                  "component_type": "function"}  # fmt: skip
-        spec = {"dataset_id": str(ds.id), "dataset_version_id": str(version.id), "target": target,
-                "scorers": with_keys([parse_scorer_spec("exact_match")]), "config": config}  # fmt: skip
-        exp = app.create_experiment("bench", "", spec)
-        svc.catch_up()
-        yield svc, exp.id
+        with Services(settings) as svc:
+            exp_id = _create(svc, home, component, inputs, config)
+        yield settings, exp_id
     finally:
-        svc.close()
         if schema:
             with psycopg.connect(PG_URL, autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def run_and_wait(svc: Services, experiment_id: UUID, n: int, poll: float) -> tuple[dict[str, Any], float]:
-    """Start a run as the CLI does and wait until the read model shows it completed; (summary, seconds)."""
+def _create(svc: Services, home: Path, component: str, inputs: list[dict[str, Any]], config: dict[str, Any]) -> UUID:
+    """The benchmark's dataset (published), deployment and experiment; the experiment's id."""
+    app = svc.app
+    ds = app.create_dataset("bench")
+    app.add_items(ds.id, [{"input": i, "expected_output": i} for i in inputs])
+    version = app.publish(ds.id)
+    dep = app.create_deployment("bench", "bench_target", str(home), [{"name": component, "type": "function"}])
+    target = {"type": "component", "deployment_id": str(dep.id), "component_name": component,
+              "component_type": "function"}  # fmt: skip
+    spec = {"dataset_id": str(ds.id), "dataset_version_id": str(version.id), "target": target,
+            "scorers": with_keys([parse_scorer_spec("exact_match")]), "config": config}  # fmt: skip
+    exp = app.create_experiment("bench", "", spec)
+    svc.catch_up()
+    return exp.id
+
+
+def run_and_wait(settings: Settings, experiment_id: UUID, n: int) -> tuple[dict[str, Any], float]:
+    """Start a run as ``agnt5 experiments run --wait`` does and wait until the read model shows it completed.
+
+    Timed from before the store is opened: fork the standby worker, open the store, record the run, hand it to
+    the standby, wait. Returns (the run's summary, seconds).
+    """
     started = time.perf_counter()
-    run_id = operations.start_run(svc, experiment_id, "bench")["id"]
-    summary = operations.wait_for_run(svc, run_id, timeout=3600, poll=poll)
-    elapsed = time.perf_counter() - started
-    assert summary is not None and summary["status"] == "completed" and summary["passed_items"] == n, summary
-    return summary, elapsed
+    with standby(settings=settings) as worker, Services(settings) as svc:
+        assert worker is not None, "the benchmark must start its run the way the CLI does (a standby worker)"
+        run_id = operations.start_run(svc, experiment_id, "bench", standby=worker)["id"]
+        summary = operations.wait_for_run(svc, run_id, timeout=3600)  # polling as often as the CLI does
+        elapsed = time.perf_counter() - started
+        assert summary is not None and summary["status"] == "completed" and summary["passed_items"] == n, summary
+        return {**summary, "run": queries.run(svc.view, run_id)}, elapsed
 
 
 def machine() -> str:

@@ -4,24 +4,47 @@
 
 The ideal wall time is items x latency / concurrency. Two times are reported: the run's own span (from its
 `Run.Started` event to its `Run.Completed` event, as recorded in the log) and the end-to-end time seen by a
-waiting CLI (run start call until the read model shows the run completed). Ratios are to the ideal.
+waiting CLI (from opening the store, as ``agnt5 experiments run --wait`` does, until the read model shows the run
+completed). Ratios are to the ideal. A first row measures the floor on this machine: plain threads that only
+sleep, recording nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import tempfile
+import threading
+import time
 from datetime import datetime
 from pathlib import Path
 
 from common import experiment, machine, run_and_wait, write_docs
 
-from projections import queries
-
 SLEEPER = (
     "import time\nfrom runner.sdk import component\n\n\n@component('sleeper')\ndef sleeper(input):\n"
     "    time.sleep(input['ms'] / 1000)\n    return input\n"
 )
+
+
+def bare_threads(n: int, latency_s: float, concurrency: int) -> float:
+    """The floor: ``concurrency`` plain threads taking the next of ``n`` items and sleeping; seconds."""
+    lock, taken = threading.Lock(), [0]
+
+    def work() -> None:
+        while True:
+            with lock:
+                if taken[0] >= n:
+                    return
+                taken[0] += 1
+            time.sleep(latency_s)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=work) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -41,11 +64,14 @@ def main() -> None:
     ]
     config = {"concurrency": args.concurrency, "timeout_s": 60}
     inputs = [{"n": i, "ms": args.latency_ms} for i in range(n)]
+    floor = bare_threads(n, args.latency_ms / 1000, args.concurrency)
+    lines.append(f"| (bare threads, nothing recorded) | {floor:.2f} | {floor / ideal:.3f} | | |")
+    print(lines[-1], flush=True)
     with tempfile.TemporaryDirectory() as work:
         for store in args.stores:
-            with experiment(store, Path(work), SLEEPER, "sleeper", inputs, config) as (svc, exp_id):
-                summary, end_to_end = run_and_wait(svc, exp_id, n, poll=0.02)
-                run = queries.run(svc.view, summary["id"])
+            with experiment(store, Path(work), SLEEPER, "sleeper", inputs, config) as (settings, exp_id):
+                summary, end_to_end = run_and_wait(settings, exp_id, n)
+            run = summary["run"]
             span = (
                 datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(run["created_at"])
             ).total_seconds()

@@ -31,8 +31,8 @@ def main() -> None:
         for store in args.stores:
             for n in args.items:
                 inputs = [{"n": i} for i in range(n)]
-                with experiment(store, Path(work), ECHO, "echo", inputs, {}) as (svc, exp_id):
-                    _, seconds = run_and_wait(svc, exp_id, n, poll=0.01)
+                with experiment(store, Path(work), ECHO, "echo", inputs, {}) as (settings, exp_id):
+                    _, seconds = run_and_wait(settings, exp_id, n)
                 ms = seconds * 1000 / n
                 per_item.setdefault(store, {})[n] = ms
                 table.append(f"| {store} | {n:,} | {seconds:.2f} | {ms:.3f} | {BUDGET_MS[store]} |")

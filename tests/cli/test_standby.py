@@ -1,0 +1,117 @@
+"""``experiments run`` forks a standby worker before it opens its store and hands it the run it records."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from runner.bootstrap import Settings
+from runner.standby import Standby
+from tests.cli.conftest import data, out
+
+SLOW = """
+import time
+from runner.sdk import component
+
+
+@component("slow", type="function")
+def slow(input):
+    time.sleep(input["s"])
+    return input
+"""
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real console script in a new process, as a user runs it."""
+    agnt5_bin = Path(sys.executable).parent / "agnt5"
+    return subprocess.run([str(agnt5_bin), *args], capture_output=True, text=True, env=os.environ, timeout=120)
+
+
+def run_log(home: Path, run_id: str) -> str:
+    return (home / "logs" / f"run-{run_id}.log").read_text()
+
+
+def processes_using(home: Path) -> list[int]:
+    """Live processes whose environment names this AGNT5_HOME (the CLI's children included)."""
+    marker = f"AGNT5_HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in environ and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def test_the_cli_hands_its_run_to_a_standby_worker(page, isolated_home):
+    result = cli("experiments", "run", page["experiment"], "--wait", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["status"], summary["passed_items"]) == ("completed", 6)
+    log = run_log(isolated_home, summary["id"])
+    assert "standby worker" in log and f"run {summary['id']}: completed" in log
+
+
+def test_agnt5_standby_0_starts_a_fresh_worker_process_instead(page, isolated_home, monkeypatch):
+    monkeypatch.setenv("AGNT5_STANDBY", "0")
+    result = cli("experiments", "run", page["experiment"], "--wait", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["passed_items"] == 6
+    log = run_log(isolated_home, summary["id"])
+    assert "standby worker" not in log and f"run {summary['id']}: completed" in log
+
+
+def test_a_standby_that_gets_no_run_exits(store, isolated_home):
+    result = cli("experiments", "run", str(uuid.uuid4()))
+    assert result.returncode == 1 and "not found" in result.stderr
+    deadline = time.monotonic() + 20
+    while processes_using(isolated_home):
+        assert time.monotonic() < deadline, f"left behind: {processes_using(isolated_home)}"
+        time.sleep(0.1)
+    assert not (isolated_home / "logs").exists() or not list((isolated_home / "logs").iterdir())
+
+
+def test_the_cli_returns_while_its_standby_still_runs_the_run(agnt5, agent_dir, isolated_home):
+    # The standby must not hold the CLI's standard streams: a caller reading them sees the end at once.
+    (agent_dir / "slow_agent.py").write_text(SLOW)
+    ds = out(agnt5("datasets", "create", "--name", "slow"))
+    agnt5("datasets", "upload", ds, input="\n".join(json.dumps({"input": {"s": 2}}) for _ in range(3)))
+    version = out(agnt5("datasets", "publish", ds))
+    dep = out(agnt5("deployments", "create", "--name", "s", "--module", "slow_agent", "--path", str(agent_dir)))
+    exp = out(agnt5("experiments", "create", "--name", "slow", "--dataset-id", ds, "--dataset-version-id", version,
+                    "--deployment-id", dep, "--component-name", "slow", "--component-type", "function",
+                    "--builtin-scorer", "json_valid", "--config", '{"concurrency": 1}'))  # fmt: skip
+    started = cli("experiments", "run", exp)
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip()
+    assert data(agnt5("experiments", "runs", "show", run_id, "--format", "json"))["status"] == "running"
+    waited = data(agnt5("reports", "wait", run_id, "--timeout", "1m", "--format", "json"))
+    assert (waited["status"], waited["done_items"]) == ("completed", 3)
+    assert "standby worker" in run_log(isolated_home, run_id)
+
+
+def test_no_standby_while_this_process_has_a_store_open(services):
+    assert Standby.fork(services.settings) is None
+
+
+def test_no_standby_while_another_thread_runs(isolated_home):
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert Standby.fork(Settings.from_env()) is None
+    finally:
+        stop.set()
+        thread.join()
