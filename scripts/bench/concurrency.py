@@ -12,6 +12,7 @@ sleep, recording nothing.
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import threading
 import time
@@ -47,17 +48,26 @@ def bare_threads(n: int, latency_s: float, concurrency: int) -> float:
     return time.perf_counter() - started
 
 
+def _median(times: list[float], ideal: float) -> str:
+    """``seconds | ratio [min-max]`` cells for a list of measurements."""
+    median = statistics.median(times)
+    return f"{median:.2f} | {median / ideal:.3f} [{min(times) / ideal:.3f}-{max(times) / ideal:.3f}]"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--stores", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per store (median and range reported)")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     n, ideal = args.items, args.items * args.latency_ms / 1000 / args.concurrency
     lines = [
         f"{n:,} items x {args.latency_ms:g} ms / concurrency {args.concurrency}: ideal {ideal:.2f} s",
+        "",
+        f"Median of {args.repeat} runs per store (range of the ratio in brackets).",
         "",
         "| store | run span (s) | span / ideal | end to end (s) | end to end / ideal |",
         "|---|---:|---:|---:|---:|",
@@ -69,13 +79,15 @@ def main() -> None:
     print(lines[-1], flush=True)
     with tempfile.TemporaryDirectory() as work:
         for store in args.stores:
-            with experiment(store, Path(work), SLEEPER, "sleeper", inputs, config) as (settings, exp_id):
-                summary, end_to_end = run_and_wait(settings, exp_id, n)
-            run = summary["run"]
-            span = (
-                datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(run["created_at"])
-            ).total_seconds()
-            lines.append(f"| {store} | {span:.2f} | {span / ideal:.3f} | {end_to_end:.2f} | {end_to_end / ideal:.3f} |")
+            spans, ends = [], []
+            for _ in range(args.repeat):
+                with experiment(store, Path(work), SLEEPER, "sleeper", inputs, config) as (settings, exp_id):
+                    summary, end_to_end = run_and_wait(settings, exp_id, n)
+                run = summary["run"]
+                finished, created = (datetime.fromisoformat(run[key]) for key in ("finished_at", "created_at"))
+                spans.append((finished - created).total_seconds())
+                ends.append(end_to_end)
+            lines.append(f"| {store} | {_median(spans, ideal)} | {_median(ends, ideal)} |")
             print(lines[-1], flush=True)
     text = "\n".join(lines)
     print(f"\nmachine: {machine()}\n\n{text}")

@@ -1,15 +1,17 @@
 """End-to-end per-item overhead: an echo component and exact_match over N items, run start to projections caught up.
 
-    scripts/bench/overhead [--items 10000 100000] [--stores sqlite postgresql] [--write-docs]
+    scripts/bench/overhead [--items 10000 100000] [--stores sqlite postgresql] [--repeat 3] [--write-docs]
 
-Each measurement uses a fresh store. The clock starts just before the run is started (the same call the CLI makes:
-the run's start is recorded and a detached worker process is launched) and stops when the read model shows the run
-completed with every item, as `agnt5 reports wait` would see it.
+Each measurement uses a fresh store. The clock starts when the store is opened, as ``agnt5 experiments run --wait``
+does (a standby worker forked, the run's start recorded and handed to it), and stops when the read model shows the
+run completed with every item, as the waiting CLI sees it. Each size is measured ``--repeat`` times; the table
+shows the median and the range.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -23,19 +25,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--items", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--stores", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--repeat", type=int, default=3, help="measurements per size (median and range reported)")
     parser.add_argument("--write-docs", action="store_true", help="write the table into docs/benchmarks.md")
     args = parser.parse_args()
-    table = ["| store | items | wall time (s) | overhead per item (ms) | budget (ms) |", "|---|---:|---:|---:|---:|"]
+    table = [
+        f"Median of {args.repeat} runs each (range in brackets).",
+        "",
+        "| store | items | wall time (s) | overhead per item (ms) | budget (ms) |",
+        "|---|---:|---:|---:|---:|",
+    ]
     per_item: dict[str, dict[int, float]] = {}
     with tempfile.TemporaryDirectory() as work:
         for store in args.stores:
             for n in args.items:
                 inputs = [{"n": i} for i in range(n)]
-                with experiment(store, Path(work), ECHO, "echo", inputs, {}) as (settings, exp_id):
-                    _, seconds = run_and_wait(settings, exp_id, n)
+                times = []
+                for _ in range(args.repeat):
+                    with experiment(store, Path(work), ECHO, "echo", inputs, {}) as (settings, exp_id):
+                        times.append(run_and_wait(settings, exp_id, n)[1])
+                seconds = statistics.median(times)
                 ms = seconds * 1000 / n
                 per_item.setdefault(store, {})[n] = ms
-                table.append(f"| {store} | {n:,} | {seconds:.2f} | {ms:.3f} | {BUDGET_MS[store]} |")
+                spread = f"{min(times) * 1000 / n:.3f}-{max(times) * 1000 / n:.3f}"
+                table.append(f"| {store} | {n:,} | {seconds:.2f} | {ms:.3f} [{spread}] | {BUDGET_MS[store]} |")
                 print(table[-1], flush=True)
     ratios = [
         f"- {store}: per-item overhead at {max(by_n):,} items / at {min(by_n):,} items = "
