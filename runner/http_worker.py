@@ -30,6 +30,7 @@ class ComponentServer(ThreadingHTTPServer):
     """A threading HTTP server holding the components it serves."""
 
     daemon_threads = True
+    request_queue_size = 1024  # a run's threads connect at once; the default backlog of 5 resets connections
 
     def __init__(self, address: tuple[str, int], components: dict[str, Callable[..., Any]]) -> None:
         self.components = components

@@ -61,6 +61,11 @@ def answer(request: dict[str, Any]) -> tuple[int, dict[str, Any] | str]:
     return 500, {"error": {"message": f"unknown model {model}"}}
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # a run's threads connect at once (the default backlog of 5 resets connections)
+
+
 class FakeLLM:
     """Start with ``with FakeLLM() as llm: llm.base_url``."""
 
@@ -86,8 +91,7 @@ class FakeLLM:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

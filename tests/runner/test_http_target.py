@@ -87,10 +87,14 @@ class _StubHandler(BaseHTTPRequestHandler):
         pass
 
 
+class _StubServer(ThreadingHTTPServer):
+    request_queue_size = 128  # many threads connect at once (the default backlog of 5 resets connections)
+
+
 @contextmanager
 def serving(stub: Stub) -> Iterator[str]:
     """Run the stub on a free local port; yields its URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _StubHandler)
+    server = _StubServer(("127.0.0.1", 0), _StubHandler)
     server.stub = stub
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
