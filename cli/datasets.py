@@ -7,16 +7,20 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from cli.common import Format, FormatOption, emit, json_option, print_created, read_text, services, uuid_arg
+from cli.common import Format, FormatOption, emit, json_option, note, print_created, read_text, services, uuid_arg
+from cli.dataset_versions import examples, versions
+from domain.csv_import import FIELDS, CsvMapping
 from domain.errors import Invalid
 from projections import queries
+from runner import datasets as use
 
 app = typer.Typer(help="Create datasets, edit their draft and publish immutable versions.", no_args_is_help=True)
-versions = typer.Typer(help="Published versions of a dataset.", no_args_is_help=True)
+dedup = typer.Typer(help="Find and remove duplicate items in the draft.", no_args_is_help=True)
 app.add_typer(versions, name="versions")
+app.add_typer(examples, name="examples")
+app.add_typer(dedup, name="dedup")
 
 COLUMNS = ["id", "name", "description", "draft_items", "versions", "created_at"]
-VERSION_COLUMNS = ["id", "number", "n_items", "description", "created_at"]
 
 
 @app.command("create")
@@ -123,20 +127,119 @@ def publish(
         print_created(fmt, row, f"Published version {written.number} of dataset {did} ({row['n_items']} items)")
 
 
-@versions.command("list")
-def versions_list(dataset_id: str, fmt: FormatOption = Format.table) -> None:
-    """List a dataset's published versions."""
+@app.command("add-run")
+def add_run(
+    dataset_id: str,
+    run_id: str,
+    run_item_ids: Annotated[
+        list[str] | None, typer.Option("--run-item-id", help="Import only this run item (repeatable).")
+    ] = None,
+    expected_output: Annotated[
+        str | None, typer.Option("--expected-output", help="Expected output of every item (JSON).")
+    ] = None,
+    metadata: Annotated[str | None, typer.Option("--metadata", help="JSON object added to each item's.")] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Import a finished run's items into the draft: each item's input, and the run's output and trace events.
+
+    Without --expected-output the run's recorded output becomes the expected output; with it, the recorded output
+    is kept in metadata as source_output. Metadata also gets source_run_id, source_run_item_id and
+    source_dataset_item_id.
+    """
+    expected = (
+        () if expected_output is None else (json_option(expected_output, "--expected-output", object_only=False),)
+    )
+    labels = json_option(metadata, "--metadata")
     with services() as svc:
-        emit(queries.dataset_versions(svc.view, str(uuid_arg(dataset_id, "DATASET_ID"))), fmt, VERSION_COLUMNS)
+        did, rid = uuid_arg(dataset_id, "DATASET_ID"), uuid_arg(run_id, "RUN_ID")
+        row = use.add_run(svc, did, rid, [str(uuid_arg(i, "--run-item-id")) for i in run_item_ids or []], expected,
+                          labels)  # fmt: skip
+    print_created(fmt, row, f"Added {row['added']} items of run {run_id} to the draft of {dataset_id}")
 
 
-@versions.command("export")
-def versions_export(dataset_id: str, version_id: str) -> None:
-    """Print a version's items as JSONL (the upload format)."""
+Column = Annotated[str | None, typer.Option(help="Column name (or zero-based index with --no-header).")]
+
+
+@app.command("upload-csv")
+def upload_csv(
+    dataset_id: str,
+    file: Annotated[str | None, typer.Option("--file", help="CSV file; - or absent: stdin.")] = None,
+    input_column: Annotated[str | None, typer.Option(help="Input column (default: input, or 0).")] = None,
+    expected_output_column: Column = None,
+    split_column: Column = None,
+    metadata_column: Column = None,
+    events_column: Column = None,
+    tags_column: Column = None,
+    source_run_id_column: Column = None,
+    source_ref_column: Column = None,
+    source_ref: Annotated[str | None, typer.Option(help="One source_ref for every row.")] = None,
+    delimiter: Annotated[str, typer.Option(help="Field delimiter (one character).")] = ",",
+    no_header: Annotated[bool, typer.Option("--no-header", help="The first row is data; columns by index.")] = False,
+    partial: Annotated[
+        bool,
+        typer.Option(
+            "--partial/--no-partial",
+            help="Import the valid rows and report the bad ones (--partial=false or --no-partial: all rows or none).",
+        ),
+    ] = True,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Add CSV rows to the draft, one item per row, mapping columns to item fields.
+
+    input and expected_output cells are parsed as JSON when the whole cell is valid JSON (42 is a number,
+    {"q": 1} an object) and kept as text otherwise; metadata cells must be JSON objects, events cells JSON
+    arrays; tags are a JSON array or a comma-separated list. tags, source_run_id and source_ref go into the
+    item's metadata. A bad row is reported with its line and field; malformed CSV rejects the whole file.
+    """
+    given = {"input": input_column, "expected_output": expected_output_column, "split": split_column,
+             "metadata": metadata_column, "events": events_column, "tags": tags_column,
+             "source_run_id": source_run_id_column, "source_ref": source_ref_column}  # fmt: skip
+    columns = {name: column for name, column in given.items() if column is not None and name in FIELDS}
+    mapping = CsvMapping(columns=columns, source_ref=source_ref, delimiter=delimiter, header=not no_header)
+    text = read_text(file, "--file")
     with services() as svc:
-        version = queries.dataset_version(svc.view, str(uuid_arg(version_id, "VERSION_ID")))
-        if version["dataset_id"] != str(uuid_arg(dataset_id, "DATASET_ID")):
-            raise Invalid(f"VERSION_ID: version {version_id} belongs to another dataset")
-        for item in queries.version_items(svc.view, version["id"]):
-            keys = ("input", "expected_output", "metadata", "events", "split")
-            typer.echo(orjson.dumps({"id": item["item_id"], **{k: item[k] for k in keys}}).decode())
+        row = use.upload_csv(svc, uuid_arg(dataset_id, "DATASET_ID"), text, mapping, partial)
+    if fmt is Format.table:
+        for error in row["errors"]:
+            note(f"skipped {error['message']}")
+    print_created(fmt, row, f"Added {row['added']} of {row['rows']} rows to the draft of {dataset_id}")
+
+
+DEDUP_COLUMNS = ["group", "size", "keep", "remove"]
+
+
+@dedup.command("preview")
+def dedup_preview(
+    dataset_id: str,
+    include_preview: Annotated[
+        bool, typer.Option("--include-preview", help="Show each group's input and expected output.")
+    ] = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Show the draft's duplicate groups: items whose input and expected output are equal as canonical JSON
+    (keys sorted; metadata, events and split do not count). apply keeps each group's earliest item."""
+    with services() as svc:
+        result = use.preview_dedup(svc, uuid_arg(dataset_id, "DATASET_ID"), include_preview)
+    columns = DEDUP_COLUMNS + (["input", "expected_output"] if include_preview else [])
+    if fmt is Format.table:
+        note(f"{len(result['groups'])} duplicate groups, {result['duplicates']} items to remove "
+             f"of {result['draft_items']} in the draft")  # fmt: skip
+    emit(result if fmt is Format.json else result["groups"], fmt, columns)
+
+
+@dedup.command("apply")
+def dedup_apply(
+    dataset_id: str,
+    remove_item_ids: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--remove-item-id",
+            help="Remove only this duplicate (repeatable); default: all but the earliest item of each group.",
+        ),
+    ] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Remove duplicates from the draft: every item but the earliest of each group, or only the given ones."""
+    with services() as svc:
+        result = use.apply_dedup(svc, uuid_arg(dataset_id, "DATASET_ID"), remove_item_ids)
+    print_created(fmt, result, f"Removed {result['removed']} duplicate items from the draft of {dataset_id}")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.common import Format, FormatOption, emit, json_option, note, print_created, services, uuid_arg
-from cli.render import show_compare, show_summary, wait_and_report
+from cli.render import show_compare, show_rescore, show_summary, wait_and_report, wait_for_rescore_and_report
 from domain.errors import Invalid
 from projections import queries
 from runner import operations
@@ -132,6 +132,12 @@ def run(
     experiment_version_id: Annotated[
         str | None, typer.Option("--experiment-version-id", help="Re-run an older experiment version.")
     ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config", help="JSON object overriding config keys for this run only, e.g. '{\"concurrency\": 4}'."
+        ),
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Block until the run finishes.")] = False,
     timeout: Annotated[str | None, typer.Option("--timeout", help="Give up waiting after this long (15m).")] = None,
     fail_on_gate: Annotated[
@@ -153,6 +159,7 @@ def run(
             uuid_arg(deployment_id, "--deployment-id") if deployment_id else None,
             uuid_arg(experiment_version_id, "--experiment-version-id") if experiment_version_id else None,
             standby=worker,
+            config=json_option(config, "--config") if config is not None else None,
         )
         if not wait:
             if fmt is Format.table:
@@ -229,3 +236,72 @@ def runs_regression_dataset(
             raise typer.Exit(wait_and_report(svc, result["run"]["id"], timeout, True, fmt))
         if fmt is Format.table:
             typer.echo(result["dataset_id"])
+
+
+@runs.command("rescore")
+def runs_rescore(
+    run_id: str,
+    builtin_scorer: ScorerOption = None,
+    scorer_id: ScorerIdOption = None,
+    run_item_id: Annotated[
+        list[str] | None, typer.Option("--run-item-id", help="Only these items (default: every item with an output).")
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why, kept with the rescore.")] = "",
+    replace_latest: Annotated[
+        bool,
+        typer.Option(
+            "--replace-latest/--shadow", help="Make the new scores the run's current ones (its verdict changes)."
+        ),
+    ] = False,
+    idempotency_key: Annotated[
+        str, typer.Option("--idempotency-key", help="A retried request with the same key starts nothing new.")
+    ] = "",
+    wait: Annotated[bool, typer.Option("--wait", help="Block until the rescore finishes.")] = False,
+    timeout: Annotated[str | None, typer.Option("--timeout", help="Give up waiting after this long (15m).")] = None,
+    fail_on_gate: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-gate/--no-fail-on-gate", help="With --wait --replace-latest: exit 2 on a failing gate."
+        ),
+    ] = True,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Score a completed run's recorded outputs again, without executing anything (default: the run's scorers).
+
+    A shadow rescore (default) only records the new scores (scores list --rescore-id); --replace-latest makes
+    them the run's current scores, so its pass rate, gate and reports ci follow. Exit codes with --wait: 0 done
+    (with --replace-latest: gate passed), 2 gate failed, 3 rescore failed, 4 wait timed out.
+    """
+    rid = str(uuid_arg(run_id, "RUN_ID"))
+    chosen = [str(uuid_arg(r, "--run-item-id")) for r in run_item_id or []]
+    with standby() as worker, services() as svc:
+        scorers = scorers_from(svc, builtin_scorer, scorer_id) if builtin_scorer or scorer_id else None
+        summary = operations.start_rescore(
+            svc, rid, scorers, chosen, reason, replace_latest, idempotency_key, standby=worker
+        )
+        if not wait:
+            if fmt is Format.table:
+                note(f"Started rescore of run {rid}")
+                typer.echo(summary["id"])
+            else:
+                emit(summary, fmt)
+            return
+        note(f"Started rescore {summary['id']} of run {rid}; waiting")
+        raise typer.Exit(wait_for_rescore_and_report(svc, summary["id"], timeout, fail_on_gate, fmt))
+
+
+@runs.command("rescores")
+def runs_rescores(run_id: str, fmt: FormatOption = Format.table) -> None:
+    """List a run's rescores."""
+    with services() as svc:
+        rows = queries.rescores(svc.view, str(uuid_arg(run_id, "RUN_ID")))
+        emit(
+            rows, fmt, ["id", "status", "replace_latest", "total", "done", "passed", "failed", "errored", "created_at"]
+        )
+
+
+@runs.command("rescore-show")
+def runs_rescore_show(rescore_id: str, fmt: FormatOption = Format.table) -> None:
+    """One rescore: counts, per-scorer aggregates of its scores, and the items whose status changed."""
+    with services() as svc:
+        show_rescore(operations.rescore_summary(svc, str(uuid_arg(rescore_id, "RESCORE_ID"))), fmt)

@@ -12,7 +12,7 @@ from cli import datasets, deployments, experiments, projections, prompts, report
 from domain.errors import EvalsError
 
 EXIT_USAGE = 1
-BOOL_FLAGS = ("--fail-on-gate",)
+BOOL_FLAGS = ("--fail-on-gate", "--partial")
 
 
 def _bool_flag(arg: str) -> str:

@@ -81,6 +81,30 @@ def show_compare(result: dict[str, Any], fmt: Format) -> None:
                       f"(run item {flip['compare_run_item_id']})")  # fmt: skip
 
 
+def show_rescore(summary: dict[str, Any], fmt: Format) -> None:
+    """A rescore: status, counts, per-scorer aggregates of its scores and the items whose status changed."""
+    if fmt is not Format.table:
+        emit(summary, fmt)
+        return
+    out = console()
+    kind = "replacing the run's scores" if summary["replace_latest"] else "shadow: the run's verdict is unchanged"
+    out.print(f"rescore    {summary['id']}  of run {summary['run_id']} ({kind})")
+    out.print(f"status     {summary['status']}" + (f" ({summary['failure']})" if summary["failure"] else ""))
+    out.print(f"items      {summary['done_items']}/{summary['total_items']} rescored: {summary['passed_items']} "
+              f"passed, {summary['failed_items']} failed, {summary['errored_items']} errored")  # fmt: skip
+    table = Table()
+    for column in ("scorer", "mean", "passed", "errored", "n"):
+        table.add_column(column)
+    for s in summary["scorers"]:
+        table.add_row(s["scorer_key"], cell(s["mean_score"]), str(s["n_passed"]), str(s["n_errored"]), str(s["n"]))
+    out.print(table)
+    for key, title in (("newly_failing", "pass -> fail"), ("newly_passing", "fail -> pass")):
+        out.print(f"{title}: {len(summary[key])}")
+        for flip in summary[key]:
+            out.print(f"  {flip['dataset_item_id']}  {flip['previous_status']} -> {flip['status']}  "
+                      f"(run item {flip['run_item_id']})")  # fmt: skip
+
+
 def run_exit_code(summary: dict[str, Any], fail_on_gate: bool) -> int:
     if summary["status"] != "completed":
         return EXIT_RUN_FAILED
@@ -108,4 +132,23 @@ def wait_and_report(svc: Services, run_id: str, timeout: str | None, gate_matter
              f"{summary['gate']['passed_threshold']}")  # fmt: skip
     elif code == EXIT_RUN_FAILED:
         note(f"run {summary['status']}" + (f": {summary['reason']}" if summary["reason"] else ""))
+    return code
+
+
+def wait_for_rescore_and_report(svc: Services, rescore_id: str, timeout: str | None, fail_on_gate: bool,
+                                fmt: Format) -> int:  # fmt: skip
+    """Wait for a rescore, print it, and return the exit code (a replacing rescore: the run's gate)."""
+    summary = operations.wait_for_rescore(svc, rescore_id, duration(timeout))
+    if summary is None:
+        note(f"timed out waiting for rescore {rescore_id}; it keeps running")
+        return EXIT_TIMEOUT
+    show_rescore(summary, fmt)
+    if summary["status"] != "completed":
+        note(f"rescore {summary['status']}" + (f": {summary['failure']}" if summary["failure"] else ""))
+        return EXIT_RUN_FAILED
+    if not summary["replace_latest"]:
+        return EXIT_GATE_PASSED
+    run = operations.summary(svc, summary["run_id"], detail=False)
+    code = run_exit_code(run, fail_on_gate)
+    note(f"run {run['id']}: pass rate {_pct(run['pass_rate'])}, gate {'passed' if run['gate']['passed'] else 'failed'}")
     return code

@@ -22,17 +22,23 @@ def list_(
     run_id: Annotated[str, typer.Option("--run-id", help="Scores of this run.")] = "",
     run_item_id: Annotated[str, typer.Option("--run-item-id", help="Scores of this run item.")] = "",
     scorer: Annotated[str, typer.Option("--scorer", help="Only this scorer (its key).")] = "",
+    rescore_id: Annotated[
+        str, typer.Option("--rescore-id", help="The scores a rescore recorded (current or not) instead.")
+    ] = "",
     fmt: FormatOption = Format.table,
 ) -> None:
-    """List scores, filtered by run, run item or scorer."""
-    if not run_id and not run_item_id:
-        raise Invalid("give --run-id or --run-item-id")
+    """List current scores, filtered by run, run item or scorer (or a rescore's scores with --rescore-id)."""
+    if not run_id and not run_item_id and not rescore_id:
+        raise Invalid("give --run-id, --run-item-id or --rescore-id")
     rid = str(uuid_arg(run_id, "--run-id")) if run_id else ""
     iid = str(uuid_arg(run_item_id, "--run-item-id")) if run_item_id else ""
+    resc = str(uuid_arg(rescore_id, "--rescore-id")) if rescore_id else ""
     with services() as svc:
         if rid:
             queries.run(svc.view, rid)
-        emit(queries.scores(svc.view, rid, iid, scorer), fmt, COLUMNS)
+        if resc:
+            queries.rescore(svc.view, resc)
+        emit(queries.scores(svc.view, rid, iid, scorer, resc), fmt, COLUMNS)
 
 
 @app.command("evidence")

@@ -29,9 +29,14 @@ def worker(
     if ctx.invoked_subcommand is not None:
         return
     with services() as svc:
-        resumed = supervise(svc, once, poll, lambda run_id: note(f"resuming run {run_id}"))
+        resumed = supervise(svc, once, poll, lambda target: note(f"resuming {_named(target)}"))
     if once:
         note(f"resumed {resumed} run(s)")
+
+
+def _named(target: str) -> str:
+    """``run ID`` or ``rescore ID`` for a worker target."""
+    return target.replace(":", " ") if ":" in target else f"run {target}"
 
 
 @app.command("serve")

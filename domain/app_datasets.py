@@ -8,10 +8,12 @@ from uuid import UUID, uuid4
 import orjson
 
 from domain.app_base import BaseApplication, Written
+from domain.dataset_tools import check_removable, duplicate_groups
 from domain.errors import Invalid
 from domain.model import Dataset, DatasetVersion, DatasetVersionChunk
 
 ITEMS_PER_EVENT = 500
+IDS_PER_EVENT = 5000  # item ids of one removal event (~200 KB)
 
 
 MAX_ITEM_BYTES = 768 * 1024  # one dataset item, encoded
@@ -74,18 +76,57 @@ class DatasetCommands(BaseApplication):
         if not items:
             raise Invalid("items: the input holds no items")
         dataset = self.get(Dataset, dataset_id, "dataset")
+        base_ids = {item["id"] for item in self._base_items(dataset)}
         position = 0
         for chunk in _batches(items):
-            dataset.add_items(chunk)
+            dataset.add_items(chunk, base_ids)
             position = self._save(dataset)
         return Written(dataset.id, position, len(items))
+
+    def _base_items(self, dataset: Dataset) -> list[dict[str, Any]]:
+        """The items of the version the draft was restored from that are still in the draft."""
+        if dataset.draft_base is None:
+            return []
+        removed = set(dataset.draft_base_removed)
+        version = self.get(DatasetVersion, dataset.draft_base, "dataset version")
+        return [item for item in self.version_items(version) if item["id"] not in removed]
+
+    def draft_items(self, dataset: Dataset) -> list[dict[str, Any]]:
+        """The draft's items in order: the restored version's remaining items, then those added since."""
+        return self._base_items(dataset) + list(dataset.draft.values())
+
+    def restore_draft(self, dataset_id: UUID, version_id: UUID) -> Written:
+        """Make the draft exactly a version's items; the event references the version instead of copying it."""
+        dataset = self.get(Dataset, dataset_id, "dataset")
+        version = self.get(DatasetVersion, version_id, "dataset version")
+        if version.dataset_id != dataset.id:
+            raise Invalid(f"VERSION_ID: version {version_id} belongs to another dataset")
+        dataset.restore_draft(version.id, version.number, version.n_items)
+        return Written(dataset.id, self._save(dataset), version.n_items)
+
+    def dedup_draft(self, dataset_id: UUID, item_ids: list[str] | None = None) -> tuple[Written, list[str]]:
+        """Remove duplicates from the draft: the given ids, or every item but the earliest of each group."""
+        dataset = self.get(Dataset, dataset_id, "dataset")
+        items = self.draft_items(dataset)
+        groups, draft_ids = duplicate_groups(items), {item["id"] for item in items}
+        if item_ids is None:
+            item_ids = [item["id"] for group in groups for item in group[1:]]
+        elif not item_ids:
+            raise Invalid("--remove-item-id: nothing to remove")
+        else:
+            check_removable(item_ids, groups, draft_ids)
+        position = 0
+        for start in range(0, len(item_ids), IDS_PER_EVENT):
+            dataset.remove_items(item_ids[start : start + IDS_PER_EVENT], draft_ids)
+            position = self._save(dataset)
+        return Written(dataset.id, position, len(item_ids)), item_ids
 
     def publish(self, dataset_id: UUID, description: str = "", metadata: dict[str, Any] | None = None) -> Written:
         """Snapshot the draft as the next numbered, immutable version."""
         dataset = self.get(Dataset, dataset_id, "dataset")
         dataset.check_publishable()
         number = dataset.next_version_number
-        items = list(dataset.draft.values())
+        items = self.draft_items(dataset)
         chunks, start = [], 0
         for k, part in enumerate(_batches(items)):
             version_id = DatasetVersion.create_id(dataset.id, number)

@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.app_base import A, Written
 from domain.app_datasets import DatasetCommands, check_item
+from domain.app_rescores import RescoreCommands
 from domain.errors import Conflict, Invalid, NotFound
 from domain.gates import check_config
 from domain.ids import parse_uuid
@@ -25,7 +26,7 @@ __all__ = ["EvalsApplication", "Written", "check_item"]
 COMPONENT_TYPES = ("function", "agent", "workflow", "tool", "scorer")
 
 
-class EvalsApplication(DatasetCommands):
+class EvalsApplication(DatasetCommands, RescoreCommands):
     """Datasets, deployments, scorers, prompts, experiments and runs, as one event-sourced application."""
 
     # -- deployments ---------------------------------------------------------------------------------
@@ -161,15 +162,19 @@ class EvalsApplication(DatasetCommands):
         name: str = "",
         deployment_id: UUID | None = None,
         experiment_version_id: UUID | None = None,
+        config: dict[str, Any] | None = None,
     ) -> Written:
         """Snapshot the definition (reusing the latest version if unchanged) and start a run.
+
+        ``config`` overrides keys of the version's config for this run only (``experiments run --config``): the
+        run records the merged config and the overrides; the experiment and its versions are unchanged.
 
         Two runs started at once may both snapshot the same new version: the second one's save clashes, and it
         starts again, now reusing the version the first one recorded.
         """
         for attempt in range(5):
             try:
-                return self._start_run(experiment_id, name, deployment_id, experiment_version_id)
+                return self._start_run(experiment_id, name, deployment_id, experiment_version_id, config)
             except Conflict:
                 if attempt == 4:
                     raise
@@ -177,8 +182,15 @@ class EvalsApplication(DatasetCommands):
         raise AssertionError("unreachable")
 
     def _start_run(
-        self, experiment_id: UUID, name: str, deployment_id: UUID | None, experiment_version_id: UUID | None
+        self,
+        experiment_id: UUID,
+        name: str,
+        deployment_id: UUID | None,
+        experiment_version_id: UUID | None,
+        config: dict[str, Any] | None,
     ) -> Written:
+        if config is not None:
+            check_config(config)  # the overrides alone first: a bad one is named before any lookup
         experiment = self.get(Experiment, experiment_id, "experiment")
         to_save: list[Aggregate] = [experiment]
         if experiment_version_id is not None:
@@ -194,6 +206,9 @@ class EvalsApplication(DatasetCommands):
         else:
             version = self.get(ExperimentVersion, cast(UUID, experiment.latest_version_id), "experiment version")
         spec = orjson.loads(orjson.dumps(version.definition))
+        if config:
+            spec["config"] = check_config({**spec.get("config", {}), **config})
+            spec["config_overrides"] = config
         if deployment_id is not None:
             spec["target"] = {**spec["target"], "deployment_id": str(deployment_id)}
             self.check_target(spec["target"])

@@ -12,7 +12,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain import ids
-from domain.errors import Conflict, Invalid
+from domain.errors import Conflict, Invalid, NotFound
 
 JSON = Any
 
@@ -25,7 +25,10 @@ class Dataset(Aggregate):
         self.name = name
         self.description = description
         self.metadata = metadata
-        self.draft: dict[str, dict[str, JSON]] = {}
+        self.draft: dict[str, dict[str, JSON]] = {}  # items added since the draft was last restored
+        self.draft_base: UUID | None = None  # the version the draft was restored from: its items come first
+        self.draft_base_removed: list[str] = []  # ids of the base version's items removed since
+        self.draft_size = 0
         self.draft_dirty = False
         self.version_numbers: list[int] = []
 
@@ -33,11 +36,11 @@ class Dataset(Aggregate):
     def next_version_number(self) -> int:
         return len(self.version_numbers) + 1
 
-    def add_items(self, items: list[dict[str, JSON]]) -> None:
-        """Add items (each with its own ``id``) to the draft."""
+    def add_items(self, items: list[dict[str, JSON]], base_ids: set[str] | None = None) -> None:
+        """Add items (each with its own ``id``) to the draft; ``base_ids``: the restored base's remaining ids."""
         if not items:
             raise Invalid("items: nothing to add")
-        clash = [item["id"] for item in items if item["id"] in self.draft]
+        clash = [item["id"] for item in items if item["id"] in self.draft or item["id"] in (base_ids or ())]
         if clash:
             raise Conflict(f"item id {clash[0]} is already in the draft")
         self._items_added(items=items)
@@ -46,10 +49,42 @@ class Dataset(Aggregate):
     def _items_added(self, items: list[dict[str, JSON]]) -> None:
         for item in items:
             self.draft[item["id"]] = item
+        self.draft_size += len(items)
+        self.draft_dirty = True
+
+    def restore_draft(self, version_id: UUID, number: int, n_items: int) -> None:
+        """Make the draft exactly a published version's items (by reference: the version holds them)."""
+        self._draft_restored(version_id=version_id, number=number, n_items=n_items)
+
+    @event("DraftRestored")
+    def _draft_restored(self, version_id: UUID, number: int, n_items: int) -> None:
+        self.draft = {}
+        self.draft_base = version_id
+        self.draft_base_removed = []
+        self.draft_size = n_items
+        self.draft_dirty = True
+
+    def remove_items(self, item_ids: list[str], draft_ids: set[str]) -> None:
+        """Remove items from the draft by id; ``draft_ids``: every id the draft holds now."""
+        if not item_ids:
+            raise Invalid("--remove-item-id: nothing to remove")
+        missing = [item_id for item_id in item_ids if item_id not in draft_ids]
+        if missing:
+            raise NotFound(f"--remove-item-id: item {missing[0]} is not in the draft of dataset {self.id}")
+        if len(set(item_ids)) != len(item_ids):
+            raise Invalid("--remove-item-id: an item id is given twice")
+        self._items_removed(item_ids=item_ids)
+
+    @event("ItemsRemoved")
+    def _items_removed(self, item_ids: list[str]) -> None:
+        for item_id in item_ids:
+            if self.draft.pop(item_id, None) is None:
+                self.draft_base_removed.append(item_id)
+        self.draft_size -= len(item_ids)
         self.draft_dirty = True
 
     def check_publishable(self) -> None:
-        if not self.draft:
+        if not self.draft_size:
             raise Conflict(f"dataset {self.id}: the draft is empty; add items before publishing")
         if not self.draft_dirty:
             raise Conflict(f"dataset {self.id}: the draft has no unpublished changes")

@@ -22,6 +22,9 @@ TERMINAL = ("completed", "failed", "cancelled")
 class Run(Aggregate):
     """One experiment version executed over one dataset version."""
 
+    rescores: tuple[str, ...] = ()  # replacing rescores ever started, in order (class defaults: older snapshots)
+    rescoring: str | None = None  # the replacing rescore in progress
+
     @event("Started")
     def __init__(
         self,
@@ -109,6 +112,42 @@ class Run(Aggregate):
     @event("Cancelled")
     def _cancelled(self, reason: str) -> None:
         self.status = "cancelled"
+
+    # -- replacing rescores (domain/rescores.py) ------------------------------------------------------
+
+    def start_rescore(self, rescore_id: UUID) -> None:
+        if self.status != "completed":
+            raise Conflict(f"run {self.id} is {self.status}: only a completed run can be rescored")
+        if self.rescoring is not None:
+            raise Conflict(f"run {self.id} is being rescored by {self.rescoring}; wait for it to finish")
+        self._rescore_started(rescore_id=str(rescore_id))
+
+    @event("RescoreStarted")
+    def _rescore_started(self, rescore_id: str) -> None:
+        self.rescores = (*self.rescores, rescore_id)
+        self.rescoring = rescore_id
+
+    def record_rescore(self, rescore_id: UUID, delta: dict[str, int]) -> None:
+        """The change of the run's counts by one chunk of its replacing rescore, saved with that chunk."""
+        if self.rescoring != str(rescore_id):
+            raise Conflict(f"run {self.id} is not being rescored by {rescore_id}")
+        self._chunk_rescored(
+            rescore_id=str(rescore_id), d_passed=delta["passed"], d_failed=delta["failed"], d_errored=delta["errored"]
+        )
+
+    @event("ChunkRescored")
+    def _chunk_rescored(self, rescore_id: str, d_passed: int, d_failed: int, d_errored: int) -> None:
+        self.n_passed += d_passed
+        self.n_failed += d_failed
+        self.n_errored += d_errored
+
+    def end_rescore(self, rescore_id: UUID) -> None:
+        if self.rescoring == str(rescore_id):
+            self._rescore_ended(rescore_id=str(rescore_id))
+
+    @event("RescoreEnded")
+    def _rescore_ended(self, rescore_id: str) -> None:
+        self.rescoring = None
 
 
 class RunChunk(Aggregate):

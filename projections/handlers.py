@@ -37,6 +37,13 @@ INSERT_DATASET = "INSERT INTO {p}datasets VALUES (?, ?, ?, ?, 0, 0, ?)"
 INSERT_DRAFT_ITEM = "INSERT INTO {p}draft_items VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 COUNT_DRAFT = "UPDATE {p}datasets SET draft_items = draft_items + ? WHERE id = ?"
 SET_VERSIONS = "UPDATE {p}datasets SET versions = ? WHERE id = ?"
+CLEAR_DRAFT = "DELETE FROM {p}draft_items WHERE dataset_id = ?"
+COPY_VERSION_TO_DRAFT = (
+    "INSERT INTO {p}draft_items SELECT ?, item_id, ? + position, input, expected_output, metadata, events, split "
+    "FROM {p}dataset_items WHERE version_id = ?"
+)
+SET_DRAFT_COUNT = "UPDATE {p}datasets SET draft_items = ? WHERE id = ?"
+REMOVE_DRAFT_ITEM = "DELETE FROM {p}draft_items WHERE dataset_id = ? AND item_id = ?"
 UPSERT_VERSION_ITEM = (
     "INSERT INTO {p}dataset_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (version_id, position) DO UPDATE "
     "SET chunk_id = excluded.chunk_id, item_id = excluded.item_id, input = excluded.input, "
@@ -60,13 +67,22 @@ COUNT_CHUNK = (
 )
 FINISH_RUN = "UPDATE {p}runs SET status = ?, reason = ?, finished_at = ? WHERE id = ?"
 INSERT_RUN_ITEM = "INSERT INTO {p}run_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-INSERT_SCORE = "INSERT INTO {p}scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_SCORE = "INSERT INTO {p}scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+UNMARK_SCORE = "UPDATE {p}scores SET is_current = 0 WHERE id = ?"
+SET_ITEM_STATUS = "UPDATE {p}run_items SET status = ? WHERE id = ?"
+INSERT_RESCORE = "INSERT INTO {p}rescores VALUES (?, ?, 'running', ?, ?, ?, ?, ?, 0, 0, 0, 0, NULL, ?, NULL)"
+COUNT_RESCORE_CHUNK = (
+    "UPDATE {p}rescores SET done = done + ?, passed = passed + ?, failed = failed + ?, errored = errored + ? "
+    "WHERE id = ?"
+)
+FINISH_RESCORE = "UPDATE {p}rescores SET status = ?, failure = ?, finished_at = ? WHERE id = ?"
+INSERT_RESCORE_ITEM = "INSERT INTO {p}rescore_items VALUES (?, ?, ?, ?, ?)"
 INSERT_PROMPT = "INSERT INTO {p}prompts VALUES (?, ?, ?, 0, NULL, ?, ?)"
 SET_PROMPT_LATEST = "UPDATE {p}prompts SET versions = ?, latest_version_id = ?, updated_at = ? WHERE id = ?"
 INSERT_PROMPT_VERSION = "INSERT INTO {p}prompt_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-ADD_RUN_SCORER = (
-    "INSERT INTO {p}run_scorers VALUES (?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (run_id, scorer_key) DO UPDATE SET "
-    "n = {p}run_scorers.n + 1, sum_score = {p}run_scorers.sum_score + excluded.sum_score, "
+ADD_RUN_SCORER = (  # (run, key, index, n, score, passed, failed, errored): n = -1 takes a replaced score out
+    "INSERT INTO {p}run_scorers VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, scorer_key) DO UPDATE SET "
+    "n = {p}run_scorers.n + excluded.n, sum_score = {p}run_scorers.sum_score + excluded.sum_score, "
     "n_passed = {p}run_scorers.n_passed + excluded.n_passed, "
     "n_failed = {p}run_scorers.n_failed + excluded.n_failed, "
     "n_errored = {p}run_scorers.n_errored + excluded.n_errored"
@@ -82,6 +98,20 @@ def _items_added(e: Any) -> Iterator[Op]:
     for n, item in enumerate(e.items):
         yield INSERT_DRAFT_ITEM, (str(e.originator_id), item["id"], base + n, *_item_row(item)[1:])
     yield COUNT_DRAFT, (len(e.items), str(e.originator_id))
+
+
+def _draft_restored(e: Any) -> Iterator[Op]:
+    did = str(e.originator_id)  # restored rows sort before the items added later (seq >= next version * 1000)
+    yield CLEAR_DRAFT, (did,)
+    yield COPY_VERSION_TO_DRAFT, (did, e.originator_version * 1000 - e.n_items, str(e.version_id))
+    yield SET_DRAFT_COUNT, (e.n_items, did)
+
+
+def _items_removed(e: Any) -> Iterator[Op]:
+    did = str(e.originator_id)
+    for item_id in e.item_ids:
+        yield REMOVE_DRAFT_ITEM, (did, item_id)
+    yield COUNT_DRAFT, (-len(e.item_ids), did)
 
 
 def _version_published(e: Any) -> Iterator[Op]:
@@ -150,14 +180,60 @@ def _item_recorded(e: Any) -> Iterator[Op]:
         e.error, j(e.events), e.started_at, e.duration_ms, e.attempts, e.tokens,
     )  # fmt: skip
     for n, s in enumerate(e.scores):
-        passed, errored = bool(s["passed"]), bool(s.get("errored"))
-        yield INSERT_SCORE, (
-            s["id"], e.run_id, e.run_item_id, e.position, n, s["key"], s["name"], j(s.get("config") or {}),
-            s["score"], int(passed), int(errored), s.get("label"), s.get("explanation"),
-            j(s.get("metadata") or {}), j(s.get("evidence") or {}), at,
-        )  # fmt: skip
-        failed = not passed and not errored
-        yield ADD_RUN_SCORER, (e.run_id, s["key"], n, s["score"], int(passed), int(failed), int(errored))
+        yield from _score_rows(e.run_id, e.run_item_id, e.position, n, s, at, None, True)
+
+
+def _score_rows(run_id: str, run_item_id: str, position: int, index: int, s: dict[str, Any], at: str,
+                rescore_id: str | None, current: bool) -> Iterator[Op]:  # fmt: skip
+    """A score's row and, when it is current, its share of the run's per-scorer aggregates."""
+    passed, errored = bool(s["passed"]), bool(s.get("errored"))
+    yield INSERT_SCORE, (
+        s["id"], run_id, run_item_id, position, index, s["key"], s["name"], j(s.get("config") or {}), s["score"],
+        int(passed), int(errored), s.get("label"), s.get("explanation"), j(s.get("metadata") or {}),
+        j(s.get("evidence") or {}), at, rescore_id, int(current),
+    )  # fmt: skip
+    if current:
+        yield ADD_RUN_SCORER, (run_id, s["key"], index, 1, *_outcome(s))
+
+
+def _outcome(s: dict[str, Any]) -> tuple[float, int, int, int]:
+    passed, errored = bool(s["passed"]), bool(s.get("errored"))
+    return s["score"], int(passed), int(not passed and not errored), int(errored)
+
+
+def _rescore_started(e: Any) -> Iterator[Op]:
+    yield INSERT_RESCORE, (
+        str(e.originator_id), str(e.run_id), e.reason, j(e.scorers), len(e.run_item_ids), int(e.replace_latest),
+        e.total, _at(e),
+    )  # fmt: skip
+
+
+def _rescore_chunk(e: Any) -> Iterator[Op]:
+    yield COUNT_RESCORE_CHUNK, (e.end - e.start, e.n_passed, e.n_failed, e.n_errored, str(e.originator_id))
+
+
+def _rescore_finished(status: str) -> Callable[[Any], Iterator[Op]]:
+    def handle(e: Any) -> Iterator[Op]:
+        yield FINISH_RESCORE, (status, getattr(e, "reason", None), _at(e), str(e.originator_id))
+
+    return handle
+
+
+def _item_rescored(e: Any) -> Iterator[Op]:
+    at = _at(e)
+    yield INSERT_RESCORE_ITEM, (e.rescore_id, e.run_item_id, e.position, e.status, e.previous_status)
+    for s in e.scores:
+        yield from _score_rows(e.run_id, e.run_item_id, e.position, s["index"], s, at, e.rescore_id, e.applied)
+    if e.applied:
+        for old in e.replaced:
+            yield UNMARK_SCORE, (old["id"],)
+            score, passed, failed, errored = _outcome(old)
+            yield ADD_RUN_SCORER, (e.run_id, old["key"], old["index"], -1, -score, -passed, -failed, -errored)
+        yield SET_ITEM_STATUS, (e.status, e.run_item_id)
+
+
+def _chunk_rescored(e: Any) -> Iterator[Op]:
+    yield COUNT_CHUNK, (0, e.d_passed, e.d_failed, e.d_errored, str(e.originator_id))
 
 
 def _prompt_created(e: Any) -> Iterator[Op]:
@@ -183,6 +259,8 @@ HANDLERS: dict[str, Callable[[Any], Iterator[Op]]] = {
     "Dataset.Created": _dataset_created,
     "Dataset.ItemsAdded": _items_added,
     "Dataset.VersionPublished": _version_published,
+    "Dataset.DraftRestored": _draft_restored,
+    "Dataset.ItemsRemoved": _items_removed,
     "DatasetVersionChunk.Created": _version_chunk,
     "DatasetVersion.Created": _version_created,
     "Deployment.Created": _deployment_created,
@@ -198,6 +276,15 @@ HANDLERS: dict[str, Callable[[Any], Iterator[Op]]] = {
     "Run.Cancelled": _finished("cancelled"),
     "RunChunk.Opened": _nothing,
     "RunChunk.ItemRecorded": _item_recorded,
+    "Run.RescoreStarted": _nothing,
+    "Run.ChunkRescored": _chunk_rescored,
+    "Run.RescoreEnded": _nothing,
+    "Rescore.Started": _rescore_started,
+    "Rescore.ChunkRecorded": _rescore_chunk,
+    "Rescore.Completed": _rescore_finished("completed"),
+    "Rescore.Failed": _rescore_finished("failed"),
+    "RescoreChunk.Opened": _nothing,
+    "RescoreChunk.ItemRescored": _item_rescored,
     "Prompt.Created": _prompt_created,
     "Prompt.VersionAdded": _prompt_version_added,
     "PromptVersion.Created": _prompt_version_created,
@@ -215,18 +302,22 @@ def operations(event: Any) -> Iterator[Op]:
 ORDER = [
     INSERT_DATASET, INSERT_DRAFT_ITEM, COUNT_DRAFT, SET_VERSIONS, UPSERT_VERSION_ITEM, INSERT_VERSION,
     DROP_ORPHAN_ITEMS, INSERT_DEPLOYMENT, INSERT_SCORER, INSERT_EXPERIMENT, UPDATE_DEFINITION, SET_LATEST_VERSION,
-    INSERT_EXPERIMENT_VERSION, INSERT_RUN, COUNT_CHUNK, FINISH_RUN, INSERT_RUN_ITEM, INSERT_SCORE, ADD_RUN_SCORER,
+    INSERT_EXPERIMENT_VERSION, INSERT_RUN, COUNT_CHUNK, FINISH_RUN, INSERT_RUN_ITEM, SET_ITEM_STATUS, INSERT_SCORE,
+    UNMARK_SCORE, ADD_RUN_SCORER, INSERT_RESCORE, COUNT_RESCORE_CHUNK, FINISH_RESCORE, INSERT_RESCORE_ITEM,
     INSERT_PROMPT, SET_PROMPT_LATEST, INSERT_PROMPT_VERSION,
 ]  # fmt: skip
 _RANK = {sql: rank for rank, sql in enumerate(ORDER)}
+# Statements that delete or overwrite draft rows are applied exactly where they are in the log: the operations
+# before one of them are sorted and applied first, those after it afterwards.
+IN_LOG_ORDER = {CLEAR_DRAFT, COPY_VERSION_TO_DRAFT, SET_DRAFT_COUNT, REMOVE_DRAFT_ITEM}
 
 
 def _sum_scorer_increments(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Fold many per-score increments of one (run, scorer) into one upsert (n counts the rows folded)."""
     merged: dict[tuple[Any, Any], list[Any]] = {}
-    for run_id, key, index, score, passed, failed, errored in rows:
+    for run_id, key, index, n, score, passed, failed, errored in rows:
         acc = merged.setdefault((run_id, key), [run_id, key, index, 0, 0.0, 0, 0, 0])
-        acc[3] += 1
+        acc[3] += n
         acc[4] += score
         acc[5] += passed
         acc[6] += failed
@@ -245,7 +336,16 @@ ADD_RUN_SCORERS = (
 
 def batched(ops: list[Op]) -> list[tuple[str, list[tuple[Any, ...]]]]:
     """A batch's operations as ``(statement, rows)`` groups, in a safe order, increments folded."""
-    ordered = sorted(ops, key=lambda op: _RANK.get(op[0], len(ORDER)))
+    ordered: list[Op] = []
+    segment: list[Op] = []
+    for op in ops:
+        if op[0] in IN_LOG_ORDER:
+            ordered.extend(sorted(segment, key=lambda o: _RANK.get(o[0], len(ORDER))))
+            ordered.append(op)
+            segment = []
+        else:
+            segment.append(op)
+    ordered.extend(sorted(segment, key=lambda o: _RANK.get(o[0], len(ORDER))))
     groups: list[tuple[str, list[tuple[Any, ...]]]] = []
     for sql, params in ordered:
         if groups and groups[-1][0] == sql:

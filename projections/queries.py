@@ -11,7 +11,7 @@ from projections.views import EvalsView, Row
 
 JSON_COLUMNS = {
     "metadata", "input", "expected_output", "events", "components", "definition", "spec", "output",
-    "config", "evidence", "messages", "parameters", "response_schema",
+    "config", "evidence", "messages", "parameters", "response_schema", "scorers",
 }  # fmt: skip
 
 
@@ -19,7 +19,7 @@ def _decode(row: Row) -> Row:
     for key in JSON_COLUMNS & row.keys():
         if isinstance(row[key], str):
             row[key] = orjson.loads(row[key])
-    for key in ("passed", "errored"):
+    for key in ("passed", "errored", "is_current"):
         if key in row and isinstance(row[key], int) and "score" in row:
             row[key] = bool(row[key])
     return row
@@ -121,17 +121,60 @@ def run_items(view: EvalsView, run_id: str, statuses: tuple[str, ...] = ()) -> l
     return items
 
 
+def chosen_run_items(items: list[Row], run_item_ids: list[str], run_id: str) -> list[Row]:
+    """The run items with these ids, in the order given (each once); an unknown id names ``--run-item-id``."""
+    by_id = {item["id"]: item for item in items}
+    missing = [rid for rid in run_item_ids if rid not in by_id]
+    if missing:
+        raise NotFound(f"--run-item-id: run item {missing[0]} is not part of run {run_id}")
+    return [by_id[rid] for rid in dict.fromkeys(run_item_ids)]
+
+
 def run_item(view: EvalsView, run_item_id: str) -> Row:
     return _one(view, "run item", run_item_id, "SELECT * FROM {p}run_items WHERE id = ?", run_item_id)
 
 
-def scores(view: EvalsView, run_id: str = "", run_item_id: str = "", scorer: str = "") -> list[Row]:
-    sql, params = "SELECT * FROM {p}scores WHERE 1 = 1", []
+def scores(
+    view: EvalsView, run_id: str = "", run_item_id: str = "", scorer: str = "", rescore_id: str = ""
+) -> list[Row]:
+    """Current scores (the run's own, or those of a replacing rescore that superseded them); with ``rescore_id``,
+    the scores that rescore recorded, current or not."""
+    sql = "SELECT * FROM {p}scores WHERE " + ("rescore_id = ?" if rescore_id else "is_current = 1")
+    params = [rescore_id] if rescore_id else []
     for column, value in (("run_id", run_id), ("run_item_id", run_item_id), ("scorer_key", scorer)):
         if value:
             sql += f" AND {column} = ?"
             params.append(value)
     return _rows(view, sql + " ORDER BY position, scorer_index", *params)
+
+
+def rescores(view: EvalsView, run_id: str) -> list[Row]:
+    run(view, run_id)
+    return _rows(view, "SELECT * FROM {p}rescores WHERE run_id = ? ORDER BY created_at", run_id)
+
+
+def rescore(view: EvalsView, rescore_id: str) -> Row:
+    return _one(view, "rescore", rescore_id, "SELECT * FROM {p}rescores WHERE id = ?", rescore_id)
+
+
+def rescore_flips(view: EvalsView, rescore_id: str) -> list[Row]:
+    """The rescored items whose status changed, with their dataset item."""
+    sql = (
+        "SELECT r.run_item_id, r.position, r.previous_status, r.status, i.dataset_item_id FROM {p}rescore_items r "
+        "JOIN {p}run_items i ON i.id = r.run_item_id WHERE r.rescore_id = ? AND r.status <> r.previous_status "
+        "ORDER BY r.position"
+    )
+    return _rows(view, sql, rescore_id)
+
+
+def rescore_scorers(view: EvalsView, rescore_id: str) -> list[Row]:
+    """Per-scorer aggregates of what a rescore recorded."""
+    sql = (
+        "SELECT scorer_key, MIN(scorer_name) AS scorer_name, COUNT(*) AS n, AVG(score) AS mean_score, "
+        "SUM(passed) AS n_passed, SUM(errored) AS n_errored FROM {p}scores WHERE rescore_id = ? "
+        "GROUP BY scorer_key ORDER BY MIN(scorer_index)"
+    )
+    return _rows(view, sql, rescore_id)
 
 
 def score(view: EvalsView, score_id: str) -> Row:

@@ -16,32 +16,43 @@ from domain.runs import TERMINAL
 from projections import queries
 from runner.bootstrap import Services
 from runner.locks import is_owned
+from runner.rescore import PREFIX
 from runner.standby import ForkedWorker, Standby
-from runner.worker import launch
+from runner.worker import launch, log_path
 
 _workers: dict[str, subprocess.Popen[bytes] | ForkedWorker] = {}
 _relaunches: dict[str, int] = {}
 MAX_RELAUNCHES = 3
 
 
-def _check_worker(svc: Services, run_id: str) -> None:
-    """Give a new worker to a run whose worker (started by this process) died before finishing it."""
-    proc = _workers.get(run_id)
+def _check_worker(svc: Services, target: str) -> None:
+    """Give a new worker to a run (or ``rescore:ID``) whose worker, started by this process, died before the end."""
+    proc = _workers.get(target)
     if proc is None or proc.poll() is None:
         return
     svc.catch_up()
-    if queries.run(svc.view, run_id)["status"] != "running" or is_owned(svc.settings, run_id):
+    rescore_id = target.removeprefix(PREFIX) if target.startswith(PREFIX) else ""
+    row = queries.rescore(svc.view, rescore_id) if rescore_id else queries.run(svc.view, target)
+    if row["status"] != "running" or is_owned(svc.settings, target):
         return
-    _relaunches[run_id] = _relaunches.get(run_id, 0) + 1
-    if _relaunches[run_id] > MAX_RELAUNCHES:
+    _relaunches[target] = _relaunches.get(target, 0) + 1
+    if _relaunches[target] > MAX_RELAUNCHES:
+        reason = f"worker died {MAX_RELAUNCHES + 1} times (log: {log_path(svc.settings, target)})"
         with contextlib.suppress(Conflict):  # Conflict: it finished after all
-            svc.app.fail_run(UUID(run_id), f"worker died {MAX_RELAUNCHES + 1} times (log: {_log(svc, run_id)})")
+            if rescore_id:
+                svc.app.fail_rescore(UUID(rescore_id), reason)
+            else:
+                svc.app.fail_run(UUID(target), reason)
         return
-    _workers[run_id] = launch(run_id, svc.settings)
+    _workers[target] = launch(target, svc.settings)
 
 
-def _log(svc: Services, run_id: str) -> str:
-    return str(svc.settings.home / "logs" / f"run-{run_id}.log")
+def _hand(svc: Services, target: str, standby: Standby | None) -> None:
+    for key, proc in list(_workers.items()):  # reap finished workers (a long-lived API server starts many)
+        if proc.poll() is not None and key not in _relaunches:
+            del _workers[key]
+    forked = standby.hand(target) if standby is not None else None
+    _workers[target] = forked or launch(target, svc.settings)
 
 
 def start_run(
@@ -51,18 +62,15 @@ def start_run(
     deployment_id: UUID | None = None,
     experiment_version_id: UUID | None = None,
     standby: Standby | None = None,
+    config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Record the run's start, hand it to a detached worker, and return its summary.
 
     The worker is ``standby`` (forked before ``svc`` was opened, see ``runner.standby``) when there is one, else
     a new worker process. A standby that gets no run (an error before) is the caller's to cancel.
     """
-    written = svc.app.start_run(experiment_id, name, deployment_id, experiment_version_id)
-    for run_id, proc in list(_workers.items()):  # reap finished workers (a long-lived API server starts many)
-        if proc.poll() is not None and run_id not in _relaunches:
-            del _workers[run_id]
-    forked = standby.hand(written.id) if standby is not None else None
-    _workers[str(written.id)] = forked or launch(written.id, svc.settings)
+    written = svc.app.start_run(experiment_id, name, deployment_id, experiment_version_id, config)
+    _hand(svc, str(written.id), standby)
     svc.wait_for(written.position)
     return summary(svc, str(written.id))
 
@@ -124,11 +132,7 @@ def compare_runs(svc: Services, base_id: str, compare_id: str) -> dict[str, Any]
 def _regression_items(svc: Services, run: dict[str, Any], run_item_ids: list[str]) -> list[dict[str, Any]]:
     items = queries.run_items(svc.view, run["id"])
     if run_item_ids:
-        by_id = {item["id"]: item for item in items}
-        missing = [rid for rid in run_item_ids if rid not in by_id]
-        if missing:
-            raise NotFound(f"--run-item-id: run item {missing[0]} is not part of run {run['id']}")
-        chosen = [by_id[rid] for rid in run_item_ids]
+        chosen = queries.chosen_run_items(items, run_item_ids, run["id"])
     else:
         chosen = [item for item in items if item["status"] != "passed"]
     if not chosen:
@@ -195,3 +199,70 @@ def score_evidence(svc: Services, score_id: str, include: str) -> dict[str, Any]
     run = queries.run(svc.view, score["run_id"])
     source = queries.dataset_item(svc.view, run["dataset_version_id"], item["dataset_item_id"])
     return evidence(score, item, source, parts)
+
+
+def start_rescore(
+    svc: Services,
+    run_id: str,
+    scorers: list[dict[str, Any]] | None,
+    run_item_ids: list[str],
+    reason: str = "",
+    replace_latest: bool = False,
+    idempotency_key: str = "",
+    standby: Standby | None = None,
+) -> dict[str, Any]:
+    """Score a completed run's recorded outputs again in a worker; ``scorers`` None means the run's own."""
+    svc.catch_up()
+    run = queries.run(svc.view, run_id)
+    if run["status"] != "completed":
+        raise Conflict(f"run {run_id} is {run['status']}: only a completed run can be rescored")
+    rows = svc.view.query("SELECT id, error FROM {p}run_items WHERE run_id = ? ORDER BY position", (run_id,))
+    errors = {row["id"]: row["error"] for row in rows}
+    for item_id in run_item_ids:
+        if item_id not in errors:
+            raise NotFound(f"--run-item-id: run item {item_id} is not part of run {run_id}")
+        if errors[item_id] is not None:
+            raise Invalid(f"--run-item-id: run item {item_id} errored before it had an output to score")
+    chosen = list(dict.fromkeys(run_item_ids))
+    total = len(chosen) if chosen else sum(error is None for error in errors.values())
+    written = svc.app.start_rescore(
+        UUID(run_id), scorers or run["spec"]["scorers"], chosen, total, reason, replace_latest, idempotency_key
+    )
+    rescore_id = str(written.id)
+    svc.wait_for(written.position)
+    if queries.rescore(svc.view, rescore_id)["status"] == "running" and not is_owned(svc.settings, PREFIX + rescore_id):
+        _hand(svc, PREFIX + rescore_id, standby)
+    return rescore_summary(svc, rescore_id)
+
+
+def rescore_summary(svc: Services, rescore_id: str) -> dict[str, Any]:
+    """A rescore: status, counts, per-scorer aggregates of its scores, the items whose status changed."""
+    row = queries.rescore(svc.view, rescore_id)
+    flips = queries.rescore_flips(svc.view, rescore_id)
+    scorers = [
+        {**s, "mean_score": float(s["mean_score"] or 0.0)} for s in queries.rescore_scorers(svc.view, rescore_id)
+    ]
+    return {
+        "id": row["id"], "run_id": row["run_id"], "status": row["status"], "reason": row["reason"],
+        "replace_latest": bool(row["replace_latest"]), "total_items": row["total"], "done_items": row["done"],
+        "passed_items": row["passed"], "failed_items": row["failed"], "errored_items": row["errored"],
+        "scorers": scorers,
+        "newly_passing": [f for f in flips if f["status"] == "passed"],
+        "newly_failing": [f for f in flips if f["previous_status"] == "passed"],
+        "failure": row["failure"], "created_at": row["created_at"], "finished_at": row["finished_at"],
+    }  # fmt: skip
+
+
+def wait_for_rescore(
+    svc: Services, rescore_id: str, timeout: float | None, poll: float = 0.05
+) -> dict[str, Any] | None:
+    """Wait until the rescore is terminal and return its summary; None when the timeout passes first."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        svc.catch_up()
+        if queries.rescore(svc.view, rescore_id)["status"] != "running":
+            return rescore_summary(svc, rescore_id)
+        _check_worker(svc, PREFIX + rescore_id)
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
+        time.sleep(poll)

@@ -152,9 +152,9 @@ def _detach() -> None:
 
 
 def _log_to(settings: Settings, run_id: str) -> None:
-    logs = settings.home / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    fd = os.open(logs / f"run-{run_id}.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    from runner.worker import log_path
+
+    fd = os.open(log_path(settings, run_id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)

@@ -1,4 +1,4 @@
-"""Resuming runs whose worker died: any running run whose lock is free gets a new worker."""
+"""Resuming runs (and rescores) whose worker died: any running one whose lock is free gets a new worker."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ from collections.abc import Callable
 from projections.views import EvalsView
 from runner.bootstrap import Services
 from runner.locks import is_owned
+from runner.rescore import PREFIX
 from runner.worker import launch
 
 
 def running_runs(view: EvalsView) -> list[str]:
-    return [row["id"] for row in view.query("SELECT id FROM {p}runs WHERE status = 'running' ORDER BY created_at")]
+    """Worker targets still running: run ids, then ``rescore:ID`` for rescores."""
+    runs = view.query("SELECT id FROM {p}runs WHERE status = 'running' ORDER BY created_at")
+    rescores = view.query("SELECT id FROM {p}rescores WHERE status = 'running' ORDER BY created_at")
+    return [row["id"] for row in runs] + [PREFIX + row["id"] for row in rescores]
 
 
 def resume_orphans(svc: Services, on_resume: Callable[[str], None] | None = None) -> dict[str, subprocess.Popen[bytes]]:

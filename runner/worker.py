@@ -12,13 +12,20 @@ from uuid import UUID
 from runner.bootstrap import Services, Settings, build
 from runner.execute import Executor
 from runner.locks import RunLock
+from runner.rescore import PREFIX, RescoreExecutor
+
+
+def log_path(settings: Settings, target: str) -> Path:
+    """A worker's log: ``logs/run-ID.log`` for a run, ``logs/rescore-ID.log`` for a rescore."""
+    logs = settings.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    name = target.replace(":", "-") if target.startswith(PREFIX) else f"run-{target}"
+    return logs / f"{name}.log"
 
 
 def launch(run_id: UUID | str, settings: Settings) -> subprocess.Popen[bytes]:
     """Start a detached worker for a run; it outlives the caller."""
-    logs = settings.home / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    with (logs / f"run-{run_id}.log").open("ab") as log:
+    with log_path(settings, str(run_id)).open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "runner.worker", str(run_id)],
             stdin=subprocess.DEVNULL,
@@ -36,7 +43,8 @@ def worker_settings(settings: Settings) -> Settings:
 
 
 def execute_owned(settings: Settings, run_id: str, services: Services | None = None) -> int:
-    """Execute (or resume) a run if no other worker owns it; ``services`` may be opened already."""
+    """Execute (or resume) a run, or a rescore (``rescore:ID``), if no other worker owns it; ``services`` may be
+    opened already."""
     sys.setswitchinterval(float(os.environ.get("AGNT5_SWITCH_INTERVAL", "0.001")))
     with RunLock(settings, run_id) as held:
         if not held:
@@ -45,7 +53,10 @@ def execute_owned(settings: Settings, run_id: str, services: Services | None = N
             print(f"run {run_id}: another worker owns it", flush=True)
             return 0
         with services or build(settings) as svc:
-            status = Executor(svc, UUID(run_id)).execute()
+            if run_id.startswith(PREFIX):  # a rescore, not a run
+                status = RescoreExecutor(svc, UUID(run_id.removeprefix(PREFIX))).execute()
+            else:
+                status = Executor(svc, UUID(run_id)).execute()
     print(f"run {run_id}: {status}", flush=True)
     return 0
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+import orjson
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from api.deps import ServicesDep
+from domain.csv_import import CsvMapping
 from domain.ids import parse_uuid
 from projections import queries
+from runner import datasets as use
 
 router = APIRouter(tags=["datasets"])
 
@@ -76,3 +79,94 @@ def version_items(dataset_id: str, version_id: str, svc: ServicesDep) -> list[di
     """The items of one version, in order."""
     parse_uuid(dataset_id, "dataset_id")
     return queries.version_items(svc.view, str(parse_uuid(version_id, "version_id")))
+
+
+@router.get("/datasets/{dataset_id}/versions/{version_id}/export")
+def export_version(dataset_id: str, version_id: str, svc: ServicesDep) -> Response:
+    """A version's items as JSONL in the upload format, with their ids."""
+    items = use.export_items(svc, parse_uuid(dataset_id, "dataset_id"), parse_uuid(version_id, "version_id"))
+    return Response(b"".join(orjson.dumps(item) + b"\n" for item in items), media_type="application/x-ndjson")
+
+
+@router.get("/datasets/{dataset_id}/versions/{base_version_id}/compare/{compare_version_id}")
+def compare_versions(
+    dataset_id: str, base_version_id: str, compare_version_id: str, svc: ServicesDep
+) -> dict[str, Any]:
+    """Items added, removed and changed between two versions (paired by item id)."""
+    return use.compare(
+        svc,
+        parse_uuid(dataset_id, "dataset_id"),
+        parse_uuid(base_version_id, "base_version_id"),
+        parse_uuid(compare_version_id, "compare_version_id"),
+    )
+
+
+@router.post("/datasets/{dataset_id}/versions/{version_id}/restore-draft")
+def restore_draft(dataset_id: str, version_id: str, svc: ServicesDep) -> dict[str, Any]:
+    """Reset the draft to exactly a version's items."""
+    return use.restore_draft(svc, parse_uuid(dataset_id, "dataset_id"), parse_uuid(version_id, "version_id"))
+
+
+@router.get("/datasets/{dataset_id}/examples")
+def examples(
+    dataset_id: str, svc: ServicesDep, version: int | None = None, draft: bool = False, include_payload: bool = False
+) -> list[dict[str, Any]]:
+    """The items of version number ``version`` (default: the latest) or of the draft; payloads on request."""
+    return use.examples(svc, parse_uuid(dataset_id, "dataset_id"), version, draft, include_payload)
+
+
+class AddRunIn(BaseModel):
+    run_id: str
+    run_item_ids: list[str] = Field(default_factory=list)
+    expected_output: Any = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.post("/datasets/{dataset_id}/runs", status_code=201)
+def add_run(dataset_id: str, body: AddRunIn, svc: ServicesDep) -> dict[str, Any]:
+    """Import a finished run's items into the draft (without expected_output: the run's output is expected)."""
+    expected = (body.expected_output,) if "expected_output" in body.model_fields_set else ()
+    run_item_ids = [str(parse_uuid(i, "run_item_ids")) for i in body.run_item_ids]
+    did, rid = parse_uuid(dataset_id, "dataset_id"), parse_uuid(body.run_id, "run_id")
+    return use.add_run(svc, did, rid, run_item_ids, expected, body.metadata)
+
+
+class CsvIn(BaseModel):
+    csv: str
+    input_column: str | None = None
+    expected_output_column: str | None = None
+    split_column: str | None = None
+    metadata_column: str | None = None
+    events_column: str | None = None
+    tags_column: str | None = None
+    source_run_id_column: str | None = None
+    source_ref_column: str | None = None
+    source_ref: str | None = None
+    delimiter: str = ","
+    header: bool = True
+    partial: bool = True
+
+
+@router.post("/datasets/{dataset_id}/csv", status_code=201)
+def upload_csv(dataset_id: str, body: CsvIn, svc: ServicesDep) -> dict[str, Any]:
+    """Add CSV rows to the draft (``datasets upload-csv``); partial by default, bad rows reported."""
+    fields = body.model_dump(exclude={"csv", "source_ref", "delimiter", "header", "partial"})
+    columns = {name.removesuffix("_column"): column for name, column in fields.items() if column is not None}
+    mapping = CsvMapping(columns=columns, source_ref=body.source_ref, delimiter=body.delimiter, header=body.header)
+    return use.upload_csv(svc, parse_uuid(dataset_id, "dataset_id"), body.csv, mapping, body.partial)
+
+
+@router.get("/datasets/{dataset_id}/dedup")
+def dedup_preview(dataset_id: str, svc: ServicesDep, include_preview: bool = False) -> dict[str, Any]:
+    """The draft's duplicate groups (equal canonical JSON of input and expected output)."""
+    return use.preview_dedup(svc, parse_uuid(dataset_id, "dataset_id"), include_preview)
+
+
+class DedupIn(BaseModel):
+    remove_item_ids: list[str] | None = None
+
+
+@router.post("/datasets/{dataset_id}/dedup")
+def dedup_apply(dataset_id: str, body: DedupIn, svc: ServicesDep) -> dict[str, Any]:
+    """Remove the draft's duplicates: all but the earliest of each group, or only ``remove_item_ids``."""
+    return use.apply_dedup(svc, parse_uuid(dataset_id, "dataset_id"), body.remove_item_ids)

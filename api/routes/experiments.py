@@ -41,6 +41,7 @@ class RunIn(BaseModel):
     name: str = ""
     deployment_id: str | None = None
     experiment_version_id: str | None = None
+    config: dict[str, Any] | None = None  # overrides for this run only
 
 
 @router.post("/experiments", status_code=201)
@@ -98,4 +99,5 @@ def start_run(experiment_id: str, body: RunIn, svc: ServicesDep) -> dict[str, An
         body.name,
         parse_uuid(body.deployment_id, "deployment_id") if body.deployment_id else None,
         parse_uuid(body.experiment_version_id, "experiment_version_id") if body.experiment_version_id else None,
+        config=body.config,
     )

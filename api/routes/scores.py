@@ -17,13 +17,16 @@ router = APIRouter(tags=["scores"])
 
 
 @router.get("/scores")
-def list_scores(svc: ServicesDep, run_id: str = "", run_item_id: str = "", scorer: str = "") -> list[dict[str, Any]]:
-    """Scores of a run or a run item."""
-    if not run_id and not run_item_id:
-        raise Invalid("give run_id or run_item_id")
+def list_scores(
+    svc: ServicesDep, run_id: str = "", run_item_id: str = "", scorer: str = "", rescore_id: str = ""
+) -> list[dict[str, Any]]:
+    """Current scores of a run or a run item, or the scores a rescore recorded."""
+    if not run_id and not run_item_id and not rescore_id:
+        raise Invalid("give run_id, run_item_id or rescore_id")
     rid = str(parse_uuid(run_id, "run_id")) if run_id else ""
     iid = str(parse_uuid(run_item_id, "run_item_id")) if run_item_id else ""
-    return queries.scores(svc.view, rid, iid, scorer)
+    resc = str(parse_uuid(rescore_id, "rescore_id")) if rescore_id else ""
+    return queries.scores(svc.view, rid, iid, scorer, resc)
 
 
 @router.get("/scores/{score_id}/evidence")

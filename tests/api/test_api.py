@@ -79,7 +79,7 @@ def test_run_gate_compare_and_evidence_over_http(client, services, world):
         ("get", "/api/v1/runs/nope", 422, "run_id: 'nope' is not a valid id"),
         ("post", f"/api/v1/runs/{MISSING}/cancel", 404, f"run {MISSING} not found"),
         ("post", f"/api/v1/experiments/{MISSING}/runs", 404, f"experiment {MISSING} not found"),
-        ("get", "/api/v1/scores", 422, "give run_id or run_item_id"),
+        ("get", "/api/v1/scores", 422, "give run_id, run_item_id or rescore_id"),
     ],
 )
 def test_errors_are_problem_bodies(client, method, path, status, detail):
@@ -137,3 +137,48 @@ def test_a_malformed_body_is_a_problem_naming_the_field(client):
         response.json()["detail"]
         == "name: Input should be a valid string; metadata: Input should be a valid dictionary"
     )
+
+
+def test_a_run_started_over_http_may_override_config_for_itself(client, services, world):
+    spec = definition(world["dataset"], world["version"], world["bad"], "json_valid")
+    exp = str(services.app.create_experiment("api-override", "", spec).id)
+    head = services.app.recorder.max_notification_id()
+    bad = client.post(f"/api/v1/experiments/{exp}/runs", json={"config": {"concurrency": 0}})
+    assert bad.status_code == 422 and "concurrency" in bad.json()["detail"]
+    assert services.app.recorder.max_notification_id() == head
+    run = client.post(f"/api/v1/experiments/{exp}/runs", json={"config": {"passed_threshold": 0.5}}).json()
+    assert wait_done(client, run["id"])["pass_rate"] == 0.5
+    assert client.get(f"/api/v1/runs/{run['id']}/gate").json()["exit_code"] == 0
+
+
+def wait_rescored(client: TestClient, rescore_id: str) -> dict:
+    deadline = time.monotonic() + 60
+    while (rescore := client.get(f"/api/v1/rescores/{rescore_id}").json())["status"] == "running":
+        assert time.monotonic() < deadline, "rescore did not finish"
+        time.sleep(0.05)
+    return rescore
+
+
+def test_rescore_over_http_on_both_paths(client, services, world):
+    spec = definition(world["dataset"], world["version"], world["good"], "json_valid")
+    exp = str(services.app.create_experiment("api-rescore", "", spec).id)
+    run = client.post(f"/api/v1/experiments/{exp}/runs", json={}).json()
+    assert wait_done(client, run["id"])["passed_items"] == 10
+    body = {"reason": "stricter", "replace_latest": True, "idempotency_key": "k1",
+            "scorers": [{"name": "contains", "config": {"pattern": "delivered"}}]}  # fmt: skip
+    started = client.post(f"/api/v1/eval/runs/{run['id']}/rescore", json=body)
+    assert started.status_code == 202
+    done = wait_rescored(client, started.json()["id"])
+    assert (done["status"], done["failed_items"], len(done["newly_failing"])) == ("completed", 10, 10)
+    assert client.get(f"/api/v1/runs/{run['id']}/gate").json()["exit_code"] == 2
+    again = client.post(f"/api/v1/experiments/{exp}/runs/{run['id']}/rescore", json=body)
+    assert again.json()["id"] == done["id"]  # the same idempotency key: nothing new
+    assert [r["id"] for r in client.get(f"/api/v1/runs/{run['id']}/rescores").json()] == [done["id"]]
+    contains = client.get("/api/v1/scores", params={"rescore_id": done["id"]}).json()
+    assert len(contains) == 10 and all(s["is_current"] for s in contains)
+    head = services.app.recorder.max_notification_id()
+    other = client.post(f"/api/v1/experiments/{MISSING}/runs/{run['id']}/rescore", json={})
+    assert other.status_code == 404
+    bad = client.post(f"/api/v1/eval/runs/{run['id']}/rescore", json={"scorers": ["contains"]})
+    assert bad.status_code == 422 and "contains" in bad.json()["detail"]
+    assert services.app.recorder.max_notification_id() == head

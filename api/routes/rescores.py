@@ -1,0 +1,62 @@
+"""Rescoring a completed run (both paths of the reference: ``/eval/runs/...`` and ``/experiments/.../runs/...``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from api.deps import ServicesDep
+from domain.errors import NotFound
+from domain.ids import parse_uuid
+from projections import queries
+from runner import operations
+from runner.definitions import scorers_from
+
+router = APIRouter(tags=["rescores"])
+
+
+class RescoreIn(BaseModel):
+    reason: str = ""
+    replace_latest: bool = False
+    scorer_version_ids: list[str] = Field(default_factory=list)  # custom scorer ids (scorers have no versions here)
+    scorers: list[str | dict[str, Any]] = Field(default_factory=list)  # built-ins, as in experiment create
+    run_item_ids: list[str] = Field(default_factory=list)
+    idempotency_key: str = ""
+
+
+def _rescore(run_id: str, body: RescoreIn, svc: ServicesDep) -> dict[str, Any]:
+    rid = str(parse_uuid(run_id, "run_id"))
+    chosen = [str(parse_uuid(item, "run_item_ids")) for item in body.run_item_ids]
+    builtin = [s if isinstance(s, str) else json.dumps(s) for s in body.scorers]
+    scorers = scorers_from(svc, builtin, body.scorer_version_ids) if builtin or body.scorer_version_ids else None
+    return operations.start_rescore(svc, rid, scorers, chosen, body.reason, body.replace_latest, body.idempotency_key)
+
+
+@router.post("/eval/runs/{run_id}/rescore", status_code=202)
+def rescore(run_id: str, body: RescoreIn, svc: ServicesDep) -> dict[str, Any]:
+    """Score a completed run's recorded outputs again in a worker (default: the run's own scorers)."""
+    return _rescore(run_id, body, svc)
+
+
+@router.post("/experiments/{experiment_id}/runs/{run_id}/rescore", status_code=202)
+def rescore_of_experiment(experiment_id: str, run_id: str, body: RescoreIn, svc: ServicesDep) -> dict[str, Any]:
+    """The same, under the experiment (the older path of the reference)."""
+    run = queries.run(svc.view, str(parse_uuid(run_id, "run_id")))
+    if run["experiment_id"] != str(parse_uuid(experiment_id, "experiment_id")):
+        raise NotFound(f"run {run_id} is not a run of experiment {experiment_id}")
+    return _rescore(run_id, body, svc)
+
+
+@router.get("/runs/{run_id}/rescores")
+def rescores(run_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
+    """A run's rescores."""
+    return queries.rescores(svc.view, str(parse_uuid(run_id, "run_id")))
+
+
+@router.get("/rescores/{rescore_id}")
+def get_rescore(rescore_id: str, svc: ServicesDep) -> dict[str, Any]:
+    """One rescore: counts, per-scorer aggregates of its scores, the items whose status changed."""
+    return operations.rescore_summary(svc, str(parse_uuid(rescore_id, "rescore_id")))

@@ -1,0 +1,82 @@
+"""Application commands for rescoring a completed run (domain/rescores.py)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from uuid import UUID
+
+from domain.app_base import BaseApplication, Written
+from domain.errors import Conflict, Invalid, NotFound
+from domain.rescores import MAX_CHOSEN_ITEMS, Rescore
+from domain.runs import Run
+
+
+class RescoreCommands(BaseApplication):
+    """Start, and fail, rescores; a rescore's worker records its chunks (runner/rescore.py)."""
+
+    def start_rescore(
+        self,
+        run_id: UUID,
+        scorers: list[dict[str, Any]],
+        run_item_ids: list[str],
+        total: int,
+        reason: str = "",
+        replace_latest: bool = False,
+        idempotency_key: str = "",
+    ) -> Written:
+        """Record a rescore of ``total`` items (the chosen ``run_item_ids``, or every item with an output).
+
+        With an ``idempotency_key`` already used for this run, nothing is written and the earlier rescore is
+        returned.
+        """
+        if idempotency_key:
+            existing = self._existing(run_id, idempotency_key)
+            if existing is not None:
+                return existing
+        if not scorers:
+            raise Invalid("--builtin-scorer: rescore with at least one scorer")
+        if len(run_item_ids) > MAX_CHOSEN_ITEMS:
+            raise Invalid(f"--run-item-id: at most {MAX_CHOSEN_ITEMS:,} chosen items per rescore")
+        if total < 1:
+            raise Invalid(f"run {run_id} has no item with an output to rescore")
+        run = self.get(Run, run_id, "run")
+        if run.status != "completed":
+            raise Conflict(f"run {run_id} is {run.status}: only a completed run can be rescored")
+        rescore = Rescore(
+            run_id=run.id, reason=reason, scorers=scorers, run_item_ids=run_item_ids, replace_latest=replace_latest,
+            idempotency_key=idempotency_key, total=total,
+        )  # fmt: skip
+        if replace_latest:
+            run.start_rescore(rescore.id)
+        try:
+            return Written(rescore.id, self._save(rescore, run) if replace_latest else self._save(rescore))
+        except Conflict:
+            existing = self._existing(run_id, idempotency_key) if idempotency_key else None
+            if existing is None:
+                raise
+            return existing  # the same request, recorded a moment ago by someone else
+
+    def _existing(self, run_id: UUID, idempotency_key: str) -> Written | None:
+        try:
+            rescore = self.get(Rescore, Rescore.create_id(run_id, idempotency_key), "rescore")
+        except NotFound:
+            return None
+        return Written(rescore.id, self.recorder.max_notification_id() or 0)
+
+    def fail_rescore(self, rescore_id: UUID, reason: str, attempts: int = 10) -> Written:
+        """Fail a running rescore and free its run for another replacing rescore."""
+        for attempt in range(attempts):
+            rescore = self.get(Rescore, rescore_id, "rescore")
+            rescore.fail(reason)
+            if not rescore.replace_latest:
+                return Written(rescore.id, self._save(rescore))
+            run = self.get(Run, rescore.run_id, "run")
+            run.end_rescore(rescore.id)
+            try:
+                return Written(rescore.id, self._save(rescore, run))
+            except Conflict:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")

@@ -1,0 +1,126 @@
+"""Rescoring: a completed run's recorded outputs scored again, without executing anything again.
+
+A ``Rescore`` names the run, the scorers (the run's own by default, or others: a fixed config, a new judge, a
+custom scorer) and the items (every item that produced an output, or chosen ones). Its results are recorded like a
+run's, in ``RescoreChunk``s of ``ItemRescored`` events: the new scores, the item's status with them, and the status
+it had before.
+
+A *shadow* rescore (the default) only records: the run's verdict stays as it was, and the new scores are read with
+``scores list --rescore-id``. A *replacing* rescore (``replace_latest``) makes its scores the run's current ones:
+each chunk is saved together with the Run's ``ChunkRescored`` event carrying the change of the run's counts, so the
+run's pass rate and gate follow chunk by chunk and are final when the rescore completes. One replacing rescore at a
+time per run (the Run records which one is active).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import Conflict
+
+MAX_CHOSEN_ITEMS = 10_000  # chosen run item ids travel in the Started event, which must stay small
+
+
+class Rescore(Aggregate):
+    """Scoring a completed run's recorded outputs again."""
+
+    @staticmethod
+    def create_id(run_id: UUID, idempotency_key: str) -> UUID:
+        """The same idempotency key for the same run gives the same rescore (a retried request starts nothing)."""
+        return uuid.uuid5(run_id, f"rescore-{idempotency_key}") if idempotency_key else uuid.uuid4()
+
+    @event("Started")
+    def __init__(
+        self,
+        run_id: UUID,
+        reason: str,
+        scorers: list[dict[str, Any]],
+        run_item_ids: list[str],
+        replace_latest: bool,
+        idempotency_key: str,
+        total: int,
+    ) -> None:
+        self.run_id = run_id
+        self.reason = reason
+        self.scorers = scorers
+        self.run_item_ids = run_item_ids
+        self.replace_latest = replace_latest
+        self.total = total
+        self.status = "running"
+        self.chunks = 0
+        self.next_position = 0
+
+    def check_running(self) -> None:
+        if self.status != "running":
+            raise Conflict(f"rescore {self.id} is {self.status}")
+
+    def record_chunk(self, chunk_no: int, start: int, end: int, counts: dict[str, int]) -> None:
+        """Count a chunk of the selection [start, end) whose results are saved in the same transaction."""
+        self.check_running()
+        if chunk_no != self.chunks or start != self.next_position or not start < end <= self.total:
+            raise Conflict(f"rescore {self.id}: chunk {chunk_no} [{start}, {end}) does not follow {self.next_position}")
+        self._chunk_recorded(
+            chunk_no=chunk_no, start=start, end=end, n_passed=counts["passed"], n_failed=counts["failed"],
+            n_errored=counts["errored"],
+        )  # fmt: skip
+
+    @event("ChunkRecorded")
+    def _chunk_recorded(
+        self, chunk_no: int, start: int, end: int, n_passed: int, n_failed: int, n_errored: int
+    ) -> None:
+        self.chunks = chunk_no + 1
+        self.next_position = end
+
+    def complete(self) -> None:
+        self.check_running()
+        if self.next_position != self.total:
+            raise Conflict(f"rescore {self.id}: {self.total - self.next_position} items are not rescored yet")
+        self._completed()
+
+    @event("Completed")
+    def _completed(self) -> None:
+        self.status = "completed"
+
+    def fail(self, reason: str) -> None:
+        self.check_running()
+        self._failed(reason=reason)
+
+    @event("Failed")
+    def _failed(self, reason: str) -> None:
+        self.status = "failed"
+
+
+class RescoreChunk(Aggregate):
+    """The results of a contiguous slice of a rescore's selection, one event per run item."""
+
+    @staticmethod
+    def create_id(rescore_id: UUID, chunk_no: int) -> UUID:
+        return uuid.uuid5(rescore_id, f"chunk-{chunk_no}")
+
+    @event("Opened")
+    def __init__(self, rescore_id: UUID, chunk_no: int, start: int) -> None:
+        self.rescore_id = rescore_id
+        self.chunk_no = chunk_no
+        self.start = start
+        self.n_items = 0
+
+    @event("ItemRescored")
+    def record_item(
+        self,
+        rescore_id: str,
+        run_id: str,
+        run_item_id: str,
+        position: int,
+        scores: list[dict[str, Any]],
+        status: str,
+        previous_status: str,
+        replaced: list[dict[str, Any]],
+        applied: bool,
+    ) -> None:
+        """``scores``: the new scores; ``applied``: they become the run's current scores (a replacing rescore),
+        superseding ``replaced``."""
+        self.n_items += 1

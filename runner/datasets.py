@@ -1,0 +1,149 @@
+"""Dataset use cases shared by the CLI and the REST API: export, compare, examples, add-run, CSV, dedup."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from domain.csv_import import CsvMapping, parse_csv
+from domain.dataset_tools import compare_versions, dedup_preview, example_row, item_shape
+from domain.errors import Conflict, Invalid, NotFound
+from projections import queries
+from runner.bootstrap import Services
+
+
+def version_of(svc: Services, dataset_id: UUID, version_id: UUID, arg: str = "VERSION_ID") -> dict[str, Any]:
+    """A version row, checked to belong to the dataset (which must exist)."""
+    queries.dataset(svc.view, str(dataset_id))
+    try:
+        version = queries.dataset_version(svc.view, str(version_id))
+    except NotFound as exc:
+        raise NotFound(f"{arg}: {exc}") from None
+    if version["dataset_id"] != str(dataset_id):
+        raise Invalid(f"{arg}: version {version_id} belongs to another dataset")
+    return version
+
+
+def export_items(svc: Services, dataset_id: UUID, version_id: UUID) -> list[dict[str, Any]]:
+    """A version's items in the upload shape, with their ids: uploading them gives the same items."""
+    version = version_of(svc, dataset_id, version_id)
+    return [item_shape(item) for item in queries.version_items(svc.view, version["id"])]
+
+
+def compare(svc: Services, dataset_id: UUID, base_id: UUID, compare_id: UUID) -> dict[str, Any]:
+    """Items added, removed and changed (with the fields that differ) from one version to another."""
+    base = version_of(svc, dataset_id, base_id, "BASE_VERSION_ID")
+    other = version_of(svc, dataset_id, compare_id, "COMPARE_VERSION_ID")
+    result = compare_versions(queries.version_items(svc.view, base["id"]), queries.version_items(svc.view, other["id"]))
+    head = {"base_version_id": base["id"], "base_number": base["number"], "compare_version_id": other["id"],
+            "compare_number": other["number"]}  # fmt: skip
+    return {**head, **result}
+
+
+def examples(
+    svc: Services, dataset_id: UUID, number: int | None = None, draft: bool = False, include_payload: bool = False
+) -> list[dict[str, Any]]:
+    """The items of version ``number`` (default: the latest), or of the draft, as summaries or in full."""
+    if draft:
+        if number is not None:
+            raise Invalid("--version, --draft: give one of them")
+        queries.dataset(svc.view, str(dataset_id))
+        rows = queries.draft_items(svc.view, str(dataset_id))
+        return [example_row({**row, "position": n}, include_payload) for n, row in enumerate(rows)]
+    versions = queries.dataset_versions(svc.view, str(dataset_id))
+    if not versions:
+        raise NotFound(f"dataset {dataset_id} has no published version yet")
+    chosen = versions[-1] if number is None else next((v for v in versions if v["number"] == number), None)
+    if chosen is None:
+        raise NotFound(f"--version: dataset {dataset_id} has no version {number} (latest: {versions[-1]['number']})")
+    return [example_row(item, include_payload) for item in queries.version_items(svc.view, chosen["id"])]
+
+
+def run_items_for_dataset(
+    svc: Services,
+    run_id: UUID,
+    run_item_ids: list[str],
+    expected_output: tuple[Any, ...] = (),
+    metadata: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """A finished run's items (all, or those chosen) as dataset items: the dataset item's input and split, the run
+    item's trace events, and as expected output ``expected_output[0]`` if given, else the run's recorded output
+    (then kept in metadata as ``source_output``)."""
+    try:
+        run = queries.run(svc.view, str(run_id))
+    except NotFound as exc:
+        raise NotFound(f"RUN_ID: {exc}") from None
+    if run["status"] == "running":
+        raise Conflict(f"RUN_ID: run {run_id} is still running; wait for it to finish first")
+    items = queries.run_items(svc.view, run["id"])
+    if run_item_ids:
+        items = queries.chosen_run_items(items, run_item_ids, run["id"])
+    if not items:
+        raise Conflict(f"RUN_ID: run {run_id} recorded no items; there is nothing to import")
+    out = []
+    for item in items:
+        source = queries.dataset_item(svc.view, run["dataset_version_id"], item["dataset_item_id"])
+        extra = {"source_output": item["output"]} if expected_output else {}
+        out.append({
+            "input": source["input"],
+            "expected_output": expected_output[0] if expected_output else item["output"],
+            "metadata": {**source["metadata"], **(metadata or {}), **extra, "source_run_id": run["id"],
+                         "source_run_item_id": item["id"], "source_dataset_item_id": item["dataset_item_id"]},
+            "events": item["events"],
+            "split": source["split"],
+        })  # fmt: skip
+    return out
+
+
+def add_run(
+    svc: Services,
+    dataset_id: UUID,
+    run_id: UUID,
+    run_item_ids: list[str],
+    expected_output: tuple[Any, ...] = (),
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Import a finished run's items into the draft (see ``run_items_for_dataset``)."""
+    queries.dataset(svc.view, str(dataset_id))
+    written = svc.app.add_items(dataset_id, run_items_for_dataset(svc, run_id, run_item_ids, expected_output, metadata))
+    svc.wait_for(written.position)
+    return {"id": str(dataset_id), "added": written.number, "source_run_id": str(run_id),
+            "draft_items": queries.dataset(svc.view, str(dataset_id))["draft_items"]}  # fmt: skip
+
+
+def upload_csv(svc: Services, dataset_id: UUID, text: str, mapping: CsvMapping, partial: bool = True) -> dict[str, Any]:
+    """Import CSV rows into the draft. Partial: the valid rows, each bad row reported; else all rows or none."""
+    queries.dataset(svc.view, str(dataset_id))
+    result = parse_csv(text, mapping)
+    errors = [{"line": e.line, "field": e.field, "message": str(e)} for e in result.errors]
+    if result.errors and (not partial or not result.items):
+        more = f" (and {len(errors) - 1} more bad rows)" if len(errors) > 1 else ""
+        why = "" if not partial else "no valid rows: "
+        raise Invalid(f"--file: {why}{result.errors[0]}{more}; nothing was imported")
+    written = svc.app.add_items(dataset_id, result.items)
+    svc.wait_for(written.position)
+    return {"id": str(dataset_id), "rows": result.rows, "added": written.number, "errors": errors,
+            "draft_items": queries.dataset(svc.view, str(dataset_id))["draft_items"]}  # fmt: skip
+
+
+def restore_draft(svc: Services, dataset_id: UUID, version_id: UUID) -> dict[str, Any]:
+    """Make the draft exactly a version's items."""
+    version_of(svc, dataset_id, version_id)
+    written = svc.app.restore_draft(dataset_id, version_id)
+    svc.wait_for(written.position)
+    return {**queries.dataset(svc.view, str(dataset_id)), "restored_version_id": str(version_id)}
+
+
+def preview_dedup(svc: Services, dataset_id: UUID, include_preview: bool = False) -> dict[str, Any]:
+    """The draft's duplicate groups (equal canonical JSON of input and expected output)."""
+    queries.dataset(svc.view, str(dataset_id))
+    preview = dedup_preview(queries.draft_items(svc.view, str(dataset_id)), include_preview)
+    return {"id": str(dataset_id), **preview}
+
+
+def apply_dedup(svc: Services, dataset_id: UUID, item_ids: list[str] | None = None) -> dict[str, Any]:
+    """Remove the draft's duplicates: all but the earliest of each group, or only ``item_ids``."""
+    written, removed = svc.app.dedup_draft(dataset_id, item_ids)
+    svc.wait_for(written.position)
+    return {"id": str(dataset_id), "removed": len(removed), "removed_item_ids": removed,
+            "draft_items": queries.dataset(svc.view, str(dataset_id))["draft_items"]}  # fmt: skip

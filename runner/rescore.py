@@ -1,0 +1,172 @@
+"""Execute a rescore (domain/rescores.py): score a completed run's recorded outputs again and record the results.
+
+Nothing is executed again: outputs and traces come from the run's ``ItemRecorded`` events, the current scores from
+those events overlaid by the run's replacing rescores in order. Results are recorded in chunks like a run's, so a
+killed rescore resumes where it stopped (``agnt5 worker``) and records nothing twice.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import traceback
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from domain import ids
+from domain.gates import item_status
+from domain.model import DatasetVersion, Deployment
+from domain.rescores import Rescore, RescoreChunk
+from domain.runs import Run, RunChunk
+from domain.scoring import ScorerInput
+from runner.bootstrap import Services
+from runner.dispatch import MAX_CHUNK_BYTES, MAX_ITEM_BYTES, jsonable, log
+from runner.scoring import ScorerRuntime
+
+WINDOW = 100  # items scored between two saves (at most; a chunk is also cut at MAX_CHUNK_BYTES)
+PREFIX = "rescore:"  # a worker's target names a rescore with this prefix, a run without
+
+
+class RescoreExecutor:
+    """Drives one rescore to a terminal state; the only writer of that rescore while it executes."""
+
+    def __init__(self, services: Services, rescore_id: UUID) -> None:
+        self.services = services
+        self.app = services.app
+        self.rescore_id = rescore_id
+        self.scoring = ScorerRuntime(lambda deployment_id: self.app.get(Deployment, deployment_id, "deployment"))
+
+    def execute(self) -> str:
+        rescore = self.app.get(Rescore, self.rescore_id, "rescore")
+        if rescore.status != "running":
+            return str(rescore.status)
+        try:
+            run = self.app.get(Run, rescore.run_id, "run")
+            selection = self._selection(rescore, run)
+            left = rescore.total - rescore.next_position
+            log(f"rescore {rescore.id} of run {run.id}: {left} of {rescore.total} items to score")
+            concurrency = int(run.spec.get("config", {}).get("concurrency", 8))
+            with concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="rescore") as pool:
+                while rescore.next_position < rescore.total:
+                    window = selection[rescore.next_position : rescore.next_position + WINDOW]
+                    records = list(pool.map(lambda item: self._rescored(rescore, run, item), window))
+                    while records:
+                        records = self._record(rescore, records)
+            rescore.complete()
+            if rescore.replace_latest:
+                run = self.app.get(Run, rescore.run_id, "run")
+                run.end_rescore(rescore.id)
+                self.app.save(rescore, run)
+            else:
+                self.app.save(rescore)
+        except Exception as exc:
+            traceback.print_exc()
+            if self.app.get(Rescore, self.rescore_id, "rescore").status == "running":
+                self.app.fail_rescore(self.rescore_id, f"{type(exc).__name__}: {exc}"[:500])
+        finally:
+            self.scoring.close()
+            self.services.catch_up()
+        return str(self.app.get(Rescore, self.rescore_id, "rescore").status)
+
+    # -- what to rescore -----------------------------------------------------------------------------
+
+    def _selection(self, rescore: Rescore, run: Run) -> list[dict[str, Any]]:
+        """The chosen run items (or every item with an output) in position order, with their current scores."""
+        items: dict[str, dict[str, Any]] = {}
+        for chunk_no in range(run.chunks):
+            e: Any
+            for e in self.app.events.get(RunChunk.create_id(run.id, chunk_no)):
+                if type(e).__qualname__ == "RunChunk.ItemRecorded":
+                    items[e.run_item_id] = {
+                        "run_item_id": e.run_item_id, "dataset_item_id": e.dataset_item_id, "position": e.position,
+                        "output": e.output, "error": e.error, "events": e.events, "status": e.status,
+                        "scores": {s["key"]: {**s, "index": n} for n, s in enumerate(e.scores)},
+                    }  # fmt: skip
+        for rescore_id in run.rescores:  # replacing rescores, oldest first: what they recorded is current
+            earlier = self.app.get(Rescore, UUID(rescore_id), "rescore")
+            for chunk_no in range(earlier.chunks):
+                for e in self.app.events.get(RescoreChunk.create_id(earlier.id, chunk_no)):
+                    if type(e).__qualname__ == "RescoreChunk.ItemRescored":
+                        item = items[e.run_item_id]
+                        item["status"] = e.status
+                        item["scores"].update({s["key"]: s for s in e.scores})
+        chosen = set(rescore.run_item_ids)
+        selection = sorted(
+            (item for item in items.values() if (item["run_item_id"] in chosen if chosen else item["error"] is None)),
+            key=lambda item: item["position"],
+        )
+        if len(selection) != rescore.total:
+            raise RuntimeError(f"expected {rescore.total} items to rescore, found {len(selection)} in run {run.id}")
+        version = self.app.get(DatasetVersion, run.dataset_version_id, "dataset version")
+        by_id = {item["id"]: item for item in self.app.version_items(version)}
+        for item in selection:
+            item["dataset_item"] = by_id[item["dataset_item_id"]]
+        return selection
+
+    # -- scoring and recording ------------------------------------------------------------------------
+
+    def _rescored(self, rescore: Rescore, run: Run, item: dict[str, Any]) -> dict[str, Any]:
+        """One item's ``ItemRescored`` record: the new scores, the scores they replace, the new status."""
+        current: dict[str, dict[str, Any]] = dict(item["scores"])
+        source = item["dataset_item"]
+        new = []
+        for spec in rescore.scorers:
+            key = spec["key"]
+            last = max((s["index"] for s in current.values()), default=-1)
+            index = current[key]["index"] if key in current else last + 1
+            inp = ScorerInput(
+                output=item["output"], expected_output=source.get("expected_output"), input=source["input"],
+                config=spec.get("config") or {}, events=item["events"],
+                metadata={"run_id": str(run.id), "run_item_id": item["run_item_id"],
+                          "item_metadata": source.get("metadata") or {}, "rescore_id": str(rescore.id)},
+            )  # fmt: skip
+            outcome = self.scoring.score(spec, inp)
+            score = jsonable({
+                "id": ids.uuid5_str(UUID(item["run_item_id"]), f"rescore-{rescore.id}-{key}"), "key": key,
+                "index": index, "name": spec["name"], "config": spec.get("config") or {}, **outcome.as_output(),
+                "errored": outcome.errored, "evidence": outcome.evidence,
+            })  # fmt: skip
+            new.append(score)
+            current[key] = score
+        replaced = [_brief(item["scores"][s["key"]]) for s in new if s["key"] in item["scores"]]
+        status = item_status(None, sorted(current.values(), key=lambda s: s["index"]))
+        record = {
+            "rescore_id": str(rescore.id), "run_id": str(run.id), "run_item_id": item["run_item_id"],
+            "position": item["position"], "scores": new, "status": status, "previous_status": item["status"],
+            "replaced": replaced if rescore.replace_latest else [], "applied": rescore.replace_latest,
+        }  # fmt: skip
+        if len(orjson.dumps(record)) > MAX_ITEM_BYTES:  # keep the verdicts, drop the evidence that made it too big
+            for score in new:
+                score["evidence"] = {"dropped": f"evidence over {MAX_ITEM_BYTES:,} bytes was not recorded"}
+        return record
+
+    def _record(self, rescore: Rescore, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Save the next chunk (by count and bytes) of ``records``; return the ones left for the next chunk."""
+        size, end = 0, 0
+        while end < len(records):
+            size += len(orjson.dumps(records[end]))
+            if end and size > MAX_CHUNK_BYTES:
+                break
+            end += 1
+        chunk = RescoreChunk(rescore_id=rescore.id, chunk_no=rescore.chunks, start=rescore.next_position)
+        counts = {"passed": 0, "failed": 0, "errored": 0}
+        delta = dict(counts)
+        for record in records[:end]:
+            chunk.record_item(**record)
+            counts[record["status"]] += 1
+            delta[record["status"]] += 1
+            delta[record["previous_status"]] -= 1
+        rescore.record_chunk(chunk.chunk_no, rescore.next_position, rescore.next_position + end, counts)
+        if rescore.replace_latest:
+            run = self.app.get(Run, rescore.run_id, "run")
+            run.record_rescore(rescore.id, delta)
+            self.app.save(rescore, chunk, run)
+        else:
+            self.app.save(rescore, chunk)
+        return records[end:]
+
+
+def _brief(score: dict[str, Any]) -> dict[str, Any]:
+    """What the read model needs of a replaced score to take it out of the run's aggregates."""
+    return {key: score.get(key) for key in ("id", "key", "index", "score", "passed", "errored")}
