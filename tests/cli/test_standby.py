@@ -87,7 +87,7 @@ def test_the_cli_returns_while_its_standby_still_runs_the_run(agnt5, agent_dir, 
     # The standby must not hold the CLI's standard streams: a caller reading them sees the end at once.
     (agent_dir / "slow_agent.py").write_text(SLOW)
     ds = out(agnt5("datasets", "create", "--name", "slow"))
-    agnt5("datasets", "upload", ds, input="\n".join(json.dumps({"input": {"s": 2}}) for _ in range(3)))
+    agnt5("datasets", "upload", ds, input="\n".join(json.dumps({"input": {"s": 1}}) for _ in range(3)))
     version = out(agnt5("datasets", "publish", ds))
     dep = out(agnt5("deployments", "create", "--name", "s", "--module", "slow_agent", "--path", str(agent_dir)))
     exp = out(agnt5("experiments", "create", "--name", "slow", "--dataset-id", ds, "--dataset-version-id", version,
