@@ -109,11 +109,16 @@ def update(
 @app.command("list")
 def list_(
     dataset_id: Annotated[str, typer.Option("--dataset-id", help="Only experiments over this dataset.")] = "",
+    status: Annotated[str, typer.Option("--status", help="Only this status (active: every experiment).")] = "",
+    type_: Annotated[str, typer.Option("--type", help="Only this target type: component, deployment, prompt.")] = "",
+    page: Annotated[int, typer.Option("--page", help="This page (from 1) of --page-size experiments; 0: all.")] = 0,
+    page_size: Annotated[int, typer.Option("--page-size", help="Experiments per page.")] = 50,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """List experiments."""
+    """List experiments, oldest first."""
+    did = str(uuid_arg(dataset_id, "--dataset-id")) if dataset_id else ""
     with services() as svc:
-        emit(queries.experiments(svc.view, dataset_id), fmt, COLUMNS)
+        emit(operations.list_experiments(svc, did, status, type_, page, page_size), fmt, COLUMNS)
 
 
 @versions.command("list")

@@ -73,10 +73,18 @@ def scorers(view: EvalsView) -> list[Row]:
     return _rows(view, "SELECT * FROM {p}scorers ORDER BY created_at")
 
 
-def experiments(view: EvalsView, dataset_id: str = "") -> list[Row]:
+def experiments(view: EvalsView, dataset_id: str = "", limit: int = 0, offset: int = 0) -> list[Row]:
+    """Experiments, oldest first; optionally over one dataset, and one page of them (``limit`` > 0)."""
+    sql = "SELECT * FROM {p}experiments"
+    params: list[Any] = []
     if dataset_id:
-        return _rows(view, "SELECT * FROM {p}experiments WHERE dataset_id = ? ORDER BY created_at", dataset_id)
-    return _rows(view, "SELECT * FROM {p}experiments ORDER BY created_at")
+        sql += " WHERE dataset_id = ?"
+        params.append(dataset_id)
+    sql += " ORDER BY created_at, id"
+    if limit:
+        sql += " LIMIT ? OFFSET ?"
+        params += [limit, offset]
+    return _rows(view, sql, *params)
 
 
 def experiment(view: EvalsView, experiment_id: str) -> Row:

@@ -15,6 +15,7 @@ from domain.reports import EVIDENCE_PARTS, evidence, run_stats, run_summary
 from domain.runs import TERMINAL
 from projections import queries
 from runner.bootstrap import Services
+from runner.definitions import TARGET_TYPES
 from runner.locks import is_owned
 from runner.rescore import PREFIX
 from runner.standby import ForkedWorker, Standby
@@ -119,6 +120,29 @@ def _compare_items(svc: Services, run_id: str) -> list[dict[str, Any]]:
         }
         for item in items
     ]
+
+
+EXPERIMENT_STATUSES = ("active",)  # experiments cannot be archived (yet): every one is active
+
+
+def list_experiments(
+    svc: Services, dataset_id: str = "", status: str = "", target_type: str = "", page: int = 0, page_size: int = 50
+) -> list[dict[str, Any]]:
+    """Experiments filtered as ``experiments list`` does; ``page`` (1-based) with ``page_size``, or all (0)."""
+    if status and status not in EXPERIMENT_STATUSES:
+        raise Invalid(f"--status: must be one of {', '.join(EXPERIMENT_STATUSES)}, got {status!r}")
+    if target_type and target_type not in TARGET_TYPES:
+        raise Invalid(f"--type: must be one of {', '.join(TARGET_TYPES)}, got {target_type!r}")
+    if page < 0 or not 1 <= page_size <= 1000:
+        raise Invalid(f"--page, --page-size: need page >= 1 and 1 <= page-size <= 1000, got {page}, {page_size}")
+    if dataset_id:
+        queries.dataset(svc.view, dataset_id)
+    if not target_type:
+        limit, offset = (page_size, (page - 1) * page_size) if page else (0, 0)
+        return queries.experiments(svc.view, dataset_id, limit, offset)
+    rows = [row for row in queries.experiments(svc.view, dataset_id)
+            if row["definition"]["target"].get("type", "component") == target_type]  # fmt: skip
+    return rows[(page - 1) * page_size : page * page_size] if page else rows
 
 
 def compare_runs(svc: Services, base_id: str, compare_id: str) -> dict[str, Any]:

@@ -63,6 +63,15 @@ def create_experiment(body: ExperimentIn, svc: ServicesDep) -> dict[str, Any]:
     return queries.experiment(svc.view, str(written.id))
 
 
+@router.get("/experiments")
+def list_experiments(
+    svc: ServicesDep, dataset_id: str = "", status: str = "", type: str = "", page: int = 0, page_size: int = 50
+) -> list[dict[str, Any]]:
+    """Experiments, oldest first, filtered like ``experiments list`` (page from 1; 0: all)."""
+    did = str(parse_uuid(dataset_id, "dataset_id")) if dataset_id else ""
+    return operations.list_experiments(svc, did, status, type, page, page_size)
+
+
 @router.get("/experiments/{experiment_id}")
 def get_experiment(experiment_id: str, svc: ServicesDep) -> dict[str, Any]:
     """One experiment with its current definition."""

@@ -182,3 +182,13 @@ def test_rescore_over_http_on_both_paths(client, services, world):
     bad = client.post(f"/api/v1/eval/runs/{run['id']}/rescore", json={"scorers": ["contains"]})
     assert bad.status_code == 422 and "contains" in bad.json()["detail"]
     assert services.app.recorder.max_notification_id() == head
+
+
+def test_list_experiments_over_http(client, services, world):
+    spec = definition(world["dataset"], world["version"], world["good"], "json_valid")
+    ids = [str(services.app.create_experiment(f"e{n}", "", spec).id) for n in range(3)]
+    listed = client.get("/api/v1/experiments", params={"dataset_id": str(world["dataset"]), "type": "component"})
+    assert [e["id"] for e in listed.json()] == ids
+    assert [e["id"] for e in client.get("/api/v1/experiments", params={"page": 2, "page_size": 2}).json()] == ids[2:]
+    bad = client.get("/api/v1/experiments", params={"status": "archived"})
+    assert bad.status_code == 422 and "--status" in bad.json()["detail"]

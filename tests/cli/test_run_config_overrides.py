@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.cli.conftest import data, log_head
+from tests.cli.conftest import data, log_head, out
 
 
 def test_a_run_config_override_applies_to_that_run_only(agnt5, page):
@@ -34,3 +34,25 @@ def test_a_bad_run_config_override_is_one_line_and_writes_nothing(agnt5, page):
         result = agnt5("experiments", "run", page["experiment"], "--config", bad, code=1)
         assert "--config" in result.stderr and field in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert log_head() == head
+
+
+def test_experiments_list_filters_and_pages(agnt5, page):
+    ids = [page["experiment"]]
+    for n in range(3):
+        ids.append(out(agnt5("experiments", "create", "--name", f"more-{n}", "--dataset-id", page["dataset"],
+                             "--dataset-version-id", page["version"], "--deployment-id", page["good"],
+                             "--component-name", "support_agent", "--component-type", "agent",
+                             "--builtin-scorer", "json_valid")))  # fmt: skip
+
+    def listed(*args):
+        return [e["id"] for e in data(agnt5("experiments", "list", *args, "--format", "json"))]
+
+    assert listed() == ids
+    assert listed("--page", "2", "--page-size", "3") == ids[3:]
+    assert listed("--page", "3", "--page-size", "2") == []
+    assert listed("--status", "active", "--type", "component", "--dataset-id", page["dataset"]) == ids
+    assert listed("--type", "prompt") == []
+    for args, field in ((["--status", "archived"], "--status"), (["--type", "other"], "--type"),
+                        (["--page-size", "0"], "--page-size"), (["--dataset-id", "nope"], "--dataset-id")):  # fmt: skip
+        result = agnt5("experiments", "list", *args, code=1)
+        assert field in result.stderr
