@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api.routes import catalog, datasets, experiments, rescores, runs, scores
+from api.routes import annotating, catalog, datasets, experiments, rescores, runs, scores
 from domain.errors import Conflict, EvalsError, Invalid, NotFound, Unavailable
 from runner.bootstrap import Services, Settings
 
@@ -45,6 +45,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ]
         return problem(422, "Invalid", "; ".join(fields))
 
-    for module in (datasets, catalog, experiments, runs, rescores, scores):
+    for module in (datasets, catalog, experiments, runs, rescores, annotating, scores):
         app.include_router(module.router, prefix="/api/v1")
     return app

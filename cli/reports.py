@@ -96,3 +96,33 @@ def export(
                 handle.writelines(orjson.dumps(r) + b"\n" for r in records)
     if out_file != "-":
         note(f"Wrote {len(rows)} rows to {out_file}")
+
+
+@app.command("agreement")
+def agreement(
+    run_id: str,
+    name: Annotated[
+        str, typer.Option("--name", help="Which annotations (needed when the run has several names).")
+    ] = "",
+    fmt: FormatOption = Format.table,
+) -> None:
+    """How well each scorer agrees with the human annotations of a run: agreement (95% CI), Cohen's kappa."""
+    with services() as svc:
+        report = operations.agreement_report(svc, str(uuid_arg(run_id, "RUN_ID")), name)
+    if fmt is not Format.table:
+        emit(report, fmt)
+        return
+    note(f"annotations {report['name']!r}: {report['annotated_items']} item(s), "
+         f"{report['without_verdict']} without a pass/fail verdict")  # fmt: skip
+    rows = [
+        {
+            "scorer": s["scorer"], "n": s["n"], "agreement": s["agreement"],
+            "ci95": "{:.2f}-{:.2f}".format(*s["agreement_ci95"]), "kappa": s["kappa"],
+            "pp/pf/fp/ff": "{both_pass}/{scorer_pass_human_fail}/{scorer_fail_human_pass}/{both_fail}".format(
+                **s["confusion"]
+            ),
+        }
+        for s in report["scorers"]
+    ]  # fmt: skip
+    emit(rows, fmt, ["scorer", "n", "agreement", "ci95", "kappa", "pp/pf/fp/ff"])
+    note("pp/pf/fp/ff: scorer pass and human pass / scorer pass, human fail / scorer fail, human pass / both fail")

@@ -1,4 +1,4 @@
-"""``agnt5 scores``: per-item scores of a run, and the evidence behind one score."""
+"""``agnt5 scores``: per-item scores of a run, the evidence behind one score, and human annotations."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from typing import Annotated
 
 import typer
 
-from cli.common import Format, FormatOption, emit, services, uuid_arg
+from cli.common import Format, FormatOption, emit, json_option, print_created, services, uuid_arg
 from domain.errors import Invalid
 from domain.reports import EVIDENCE_PARTS
 from projections import queries
 from runner import operations
 
-app = typer.Typer(help="Scores and their evidence.", no_args_is_help=True)
+app = typer.Typer(help="Scores, their evidence, and human annotations.", no_args_is_help=True)
 
 COLUMNS = ["id", "run_item_id", "scorer_key", "score", "passed", "errored", "label", "explanation"]
 
@@ -53,3 +53,37 @@ def evidence_(
     with services() as svc:
         result = operations.score_evidence(svc, str(uuid_arg(score_id, "SCORE_ID")), include)
     emit(result, Format.jsonl if fmt is Format.jsonl else Format.json)
+
+
+@app.command("annotate")
+def annotate(
+    run_id: str,
+    run_item_id: str,
+    name: Annotated[str, typer.Option("--name", help="What is judged, e.g. helpfulness.")],
+    label: Annotated[str | None, typer.Option("--label", help="The human's label, e.g. pass or fail.")] = None,
+    score: Annotated[float | None, typer.Option("--score", help="The human's score from 0 to 1.")] = None,
+    explanation: Annotated[str | None, typer.Option("--explanation", help="Why.")] = None,
+    metadata: Annotated[str | None, typer.Option("--metadata", help="JSON object, e.g. the annotator.")] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Record a human annotation on a run item (kept apart from scores; see reports agreement); prints its id."""
+    rid, iid = str(uuid_arg(run_id, "RUN_ID")), str(uuid_arg(run_item_id, "RUN_ITEM_ID"))
+    meta = json_option(metadata, "--metadata")
+    with services(catch_up=False) as svc:
+        row = operations.annotate(svc, rid, iid, name, label, score, explanation, meta)
+        print_created(fmt, row, f"Annotated run item {iid} ({row['name']})")
+
+
+@app.command("annotations")
+def annotations_(
+    run_id: Annotated[str, typer.Option("--run-id", help="Annotations of this run.")],
+    run_item_id: Annotated[str, typer.Option("--run-item-id", help="Only this run item.")] = "",
+    name: Annotated[str, typer.Option("--name", help="Only annotations of this name.")] = "",
+    fmt: FormatOption = Format.table,
+) -> None:
+    """List a run's human annotations, oldest first."""
+    rid = str(uuid_arg(run_id, "--run-id"))
+    iid = str(uuid_arg(run_item_id, "--run-item-id")) if run_item_id else ""
+    with services() as svc:
+        rows = queries.run_annotations(svc.view, rid, iid, name)
+        emit(rows, fmt, ["id", "run_item_id", "name", "label", "score", "explanation", "created_at"])

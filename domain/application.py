@@ -11,6 +11,7 @@ from uuid import UUID
 import orjson
 from eventsourcing.domain import Aggregate
 
+from domain.annotations import Annotation, check_annotation
 from domain.app_base import A, Written
 from domain.app_datasets import DatasetCommands, check_item
 from domain.app_rescores import RescoreCommands
@@ -227,6 +228,25 @@ class EvalsApplication(DatasetCommands, RescoreCommands):
         )
         to_save.append(run)
         return Written(run.id, self._save(*to_save), version.number)
+
+    def annotate(
+        self,
+        run_id: UUID,
+        run_item_id: str,
+        name: str,
+        label: str | None = None,
+        score: Any = None,
+        explanation: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Written:
+        """Record a human annotation on a run item (the caller checks the item belongs to the run)."""
+        value = check_annotation(name, label, score, explanation, metadata if metadata is not None else {})
+        run = self.get(Run, run_id, "run")
+        annotation = Annotation(
+            run_id=run.id, run_item_id=run_item_id, name=name.strip(), label=label, score=value,
+            explanation=explanation, metadata=metadata or {},
+        )  # fmt: skip
+        return Written(annotation.id, self._save(annotation))
 
     def cancel_run(self, run_id: UUID, reason: str = "cancelled by user", experiment_id: UUID | None = None) -> Written:
         """Cancel a running run (retrying when its worker records a chunk at the same moment)."""

@@ -77,6 +77,7 @@ COUNT_RESCORE_CHUNK = (
 )
 FINISH_RESCORE = "UPDATE {p}rescores SET status = ?, failure = ?, finished_at = ? WHERE id = ?"
 INSERT_RESCORE_ITEM = "INSERT INTO {p}rescore_items VALUES (?, ?, ?, ?, ?)"
+INSERT_ANNOTATION = "INSERT INTO {p}annotations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 INSERT_PROMPT = "INSERT INTO {p}prompts VALUES (?, ?, ?, 0, NULL, ?, ?)"
 SET_PROMPT_LATEST = "UPDATE {p}prompts SET versions = ?, latest_version_id = ?, updated_at = ? WHERE id = ?"
 INSERT_PROMPT_VERSION = "INSERT INTO {p}prompt_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -232,6 +233,13 @@ def _item_rescored(e: Any) -> Iterator[Op]:
         yield SET_ITEM_STATUS, (e.status, e.run_item_id)
 
 
+def _annotation_created(e: Any) -> Iterator[Op]:
+    yield INSERT_ANNOTATION, (
+        str(e.originator_id), str(e.run_id), e.run_item_id, e.name, e.label, e.score, e.explanation, j(e.metadata),
+        _at(e),
+    )  # fmt: skip
+
+
 def _chunk_rescored(e: Any) -> Iterator[Op]:
     yield COUNT_CHUNK, (0, e.d_passed, e.d_failed, e.d_errored, str(e.originator_id))
 
@@ -285,6 +293,7 @@ HANDLERS: dict[str, Callable[[Any], Iterator[Op]]] = {
     "Rescore.Failed": _rescore_finished("failed"),
     "RescoreChunk.Opened": _nothing,
     "RescoreChunk.ItemRescored": _item_rescored,
+    "Annotation.Created": _annotation_created,
     "Prompt.Created": _prompt_created,
     "Prompt.VersionAdded": _prompt_version_added,
     "PromptVersion.Created": _prompt_version_created,
@@ -304,6 +313,7 @@ ORDER = [
     DROP_ORPHAN_ITEMS, INSERT_DEPLOYMENT, INSERT_SCORER, INSERT_EXPERIMENT, UPDATE_DEFINITION, SET_LATEST_VERSION,
     INSERT_EXPERIMENT_VERSION, INSERT_RUN, COUNT_CHUNK, FINISH_RUN, INSERT_RUN_ITEM, SET_ITEM_STATUS, INSERT_SCORE,
     UNMARK_SCORE, ADD_RUN_SCORER, INSERT_RESCORE, COUNT_RESCORE_CHUNK, FINISH_RESCORE, INSERT_RESCORE_ITEM,
+    INSERT_ANNOTATION,
     INSERT_PROMPT, SET_PROMPT_LATEST, INSERT_PROMPT_VERSION,
 ]  # fmt: skip
 _RANK = {sql: rank for rank, sql in enumerate(ORDER)}

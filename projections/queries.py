@@ -156,6 +156,17 @@ def scores(
     return _rows(view, sql + " ORDER BY position, scorer_index", *params)
 
 
+def run_annotations(view: EvalsView, run_id: str, run_item_id: str = "", name: str = "") -> list[Row]:
+    """A run's annotations, oldest first."""
+    run(view, run_id)
+    sql, params = "SELECT * FROM {p}annotations WHERE run_id = ?", [run_id]
+    for column, value in (("run_item_id", run_item_id), ("name", name)):
+        if value:
+            sql += f" AND {column} = ?"
+            params.append(value)
+    return _rows(view, sql + " ORDER BY created_at, id", *params)
+
+
 def rescores(view: EvalsView, run_id: str) -> list[Row]:
     run(view, run_id)
     return _rows(view, "SELECT * FROM {p}rescores WHERE run_id = ? ORDER BY created_at", run_id)

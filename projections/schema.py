@@ -4,7 +4,7 @@ float type. A change of any table here must bump ``VIEW_NAME`` so the views rebu
 
 from __future__ import annotations
 
-VIEW_NAME = "agnt5v5"
+VIEW_NAME = "agnt5v6"
 
 TABLES = {
     "datasets": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, metadata TEXT NOT NULL,
@@ -46,6 +46,8 @@ TABLES = {
         failure TEXT, created_at TEXT NOT NULL, finished_at TEXT)""",
     "rescore_items": """(rescore_id TEXT NOT NULL, run_item_id TEXT NOT NULL, position INTEGER NOT NULL,
         status TEXT NOT NULL, previous_status TEXT NOT NULL, PRIMARY KEY (rescore_id, run_item_id))""",
+    "annotations": """(id TEXT PRIMARY KEY, run_id TEXT NOT NULL, run_item_id TEXT NOT NULL, name TEXT NOT NULL,
+        label TEXT, score {real}, explanation TEXT, metadata TEXT NOT NULL, created_at TEXT NOT NULL)""",
     "run_scorers": """(run_id TEXT NOT NULL, scorer_key TEXT NOT NULL, scorer_index INTEGER NOT NULL,
         n INTEGER NOT NULL, sum_score {real} NOT NULL, n_passed INTEGER NOT NULL, n_failed INTEGER NOT NULL,
         n_errored INTEGER NOT NULL, PRIMARY KEY (run_id, scorer_key))""",
@@ -62,6 +64,7 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS {n}_scores_item ON {p}scores (run_item_id)",
     "CREATE INDEX IF NOT EXISTS {n}_scores_rescore ON {p}scores (rescore_id)",
     "CREATE INDEX IF NOT EXISTS {n}_rescores_run ON {p}rescores (run_id, created_at)",
+    "CREATE INDEX IF NOT EXISTS {n}_annotations_run ON {p}annotations (run_id, created_at)",
     "CREATE INDEX IF NOT EXISTS {n}_runs_experiment ON {p}runs (experiment_id, created_at)",
     "CREATE INDEX IF NOT EXISTS {n}_draft_seq ON {p}draft_items (dataset_id, seq)",
     "CREATE INDEX IF NOT EXISTS {n}_prompt_versions ON {p}prompt_versions (prompt_id, number)",

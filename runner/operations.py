@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from domain.annotations import agreement
 from domain.errors import Conflict, Invalid, NotFound
 from domain.gates import compare
 from domain.reports import EVIDENCE_PARTS, evidence, run_stats, run_summary
@@ -290,3 +291,40 @@ def wait_for_rescore(
         if deadline is not None and time.monotonic() >= deadline:
             return None
         time.sleep(poll)
+
+
+def annotate(
+    svc: Services,
+    run_id: str,
+    run_item_id: str,
+    name: str,
+    label: str | None = None,
+    score: Any = None,
+    explanation: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Record a human annotation on one of a run's items; returns the annotation row."""
+    svc.catch_up()
+    queries.run(svc.view, run_id)
+    try:
+        item = queries.run_item(svc.view, run_item_id)
+    except NotFound as exc:
+        raise NotFound(f"RUN_ITEM_ID: {exc}") from None
+    if item["run_id"] != run_id:
+        raise NotFound(f"RUN_ITEM_ID: run item {run_item_id} is not part of run {run_id}")
+    written = svc.app.annotate(UUID(run_id), run_item_id, name, label, score, explanation, metadata)
+    svc.wait_for(written.position)
+    return next(a for a in queries.run_annotations(svc.view, run_id, run_item_id) if a["id"] == str(written.id))
+
+
+def agreement_report(svc: Services, run_id: str, name: str) -> dict[str, Any]:
+    """How well each scorer of a run (and its item status) agrees with the human annotations named ``name``."""
+    notes = queries.run_annotations(svc.view, run_id)
+    names = sorted({a["name"] for a in notes})
+    if not name:
+        if len(names) != 1:
+            raise Invalid(f"--name: the run has annotations named {', '.join(names) or '(none)'}; choose one")
+        name = names[0]
+    elif name not in names:
+        raise NotFound(f"--name: run {run_id} has no annotations named {name!r}")
+    return {"run_id": run_id, **agreement(queries.run_items(svc.view, run_id), notes, name)}

@@ -192,3 +192,26 @@ def test_list_experiments_over_http(client, services, world):
     assert [e["id"] for e in client.get("/api/v1/experiments", params={"page": 2, "page_size": 2}).json()] == ids[2:]
     bad = client.get("/api/v1/experiments", params={"status": "archived"})
     assert bad.status_code == 422 and "--status" in bad.json()["detail"]
+
+
+def test_annotations_and_agreement_over_http(client, services, world):
+    spec = definition(world["dataset"], world["version"], world["good"], "json_valid")
+    exp = str(services.app.create_experiment("api-annotate", "", spec).id)
+    run = client.post(f"/api/v1/experiments/{exp}/runs", json={}).json()
+    wait_done(client, run["id"])
+    items = client.get(f"/api/v1/runs/{run['id']}/items").json()
+    first = client.post(f"/api/v1/eval/runs/{run['id']}/items/{items[0]['id']}/annotations",
+                        json={"name": "h", "score": 1.0, "explanation": "fine"})  # fmt: skip
+    assert first.status_code == 201 and first.json()["score"] == 1.0
+    second = client.post(f"/api/v1/experiments/{exp}/runs/{run['id']}/items/{items[1]['id']}/annotations",
+                         json={"name": "h", "label": "fail"})  # fmt: skip
+    assert second.status_code == 201
+    listed = client.get(f"/api/v1/runs/{run['id']}/annotations", params={"name": "h"}).json()
+    assert [a["run_item_id"] for a in listed] == [items[0]["id"], items[1]["id"]]
+    report = client.get(f"/api/v1/runs/{run['id']}/agreement").json()
+    json_valid = next(s for s in report["scorers"] if s["scorer"] == "json_valid")
+    assert (json_valid["n"], json_valid["agreement"]) == (2, 0.5)
+    head = services.app.recorder.max_notification_id()
+    bad = client.post(f"/api/v1/eval/runs/{run['id']}/items/{items[0]['id']}/annotations", json={"name": "h"})
+    assert bad.status_code == 422 and "--label, --score" in bad.json()["detail"]
+    assert services.app.recorder.max_notification_id() == head
