@@ -138,7 +138,11 @@ def wait_and_report(svc: Services, run_id: str, timeout: str | None, gate_matter
 def wait_for_rescore_and_report(svc: Services, rescore_id: str, timeout: str | None, fail_on_gate: bool,
                                 fmt: Format) -> int:  # fmt: skip
     """Wait for a rescore, print it, and return the exit code (a replacing rescore: the run's gate)."""
-    summary = operations.wait_for_rescore(svc, rescore_id, duration(timeout))
+    progress = for_stderr()
+    try:
+        summary = operations.wait_for_rescore(svc, rescore_id, duration(timeout), progress)
+    finally:
+        progress.close()
     if summary is None:
         note(f"timed out waiting for rescore {rescore_id}; it keeps running")
         return EXIT_TIMEOUT

@@ -279,15 +279,23 @@ def rescore_summary(svc: Services, rescore_id: str) -> dict[str, Any]:
 
 
 def wait_for_rescore(
-    svc: Services, rescore_id: str, timeout: float | None, poll: float = 0.05
+    svc: Services,
+    rescore_id: str,
+    timeout: float | None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    poll: float = 0.05,
 ) -> dict[str, Any] | None:
     """Wait until the rescore is terminal and return its summary; None when the timeout passes first."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         svc.catch_up()
-        if queries.rescore(svc.view, rescore_id)["status"] != "running":
+        row = queries.rescore(svc.view, rescore_id)
+        if row["status"] != "running":
             return rescore_summary(svc, rescore_id)
         _check_worker(svc, PREFIX + rescore_id)
+        if progress is not None:
+            progress({"total_items": row["total"], "done_items": row["done"], "passed_items": row["passed"],
+                      "failed_items": row["failed"], "errored_items": row["errored"]})  # fmt: skip
         if deadline is not None and time.monotonic() >= deadline:
             return None
         time.sleep(poll)
