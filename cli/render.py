@@ -42,6 +42,10 @@ def show_summary(summary: dict[str, Any], fmt: Format) -> None:
         reps = summary["repetitions"]
         lines.append(f"repeats    k={reps['k']}: pass@k {_pct(reps['pass_at_k'])}, pass^k {_pct(reps['pass_hat_k'])}, "
                      f"{len(reps['flaky_items'])} flaky item(s)")  # fmt: skip
+    for rescore in summary.get("replaced_by", []):
+        mixed = ": old and new scores are mixed" if rescore["status"] != "completed" else ""
+        lines.append(f"rescored   by {rescore['rescore_id']} ({rescore['status']}, {rescore['done_items']}/"
+                     f"{rescore['total_items']} items){mixed}")  # fmt: skip
     out = console()
     for line in lines:
         out.print(line)

@@ -47,9 +47,9 @@ class RescoreCommands(BaseApplication):
             run_id=run.id, reason=reason, scorers=scorers, run_item_ids=run_item_ids, replace_latest=replace_latest,
             idempotency_key=idempotency_key, total=total,
         )  # fmt: skip
-        if replace_latest:
-            run.start_rescore(rescore.id)
         try:
+            if replace_latest:
+                run.start_rescore(rescore.id)  # a Conflict here too may be the same request, recorded just now
             return Written(rescore.id, self._save(rescore, run) if replace_latest else self._save(rescore))
         except Conflict:
             existing = self._existing(run_id, idempotency_key) if idempotency_key else None

@@ -39,7 +39,7 @@ def run_summary(run: Mapping[str, Any], scorer_rows: Iterable[Mapping[str, Any]]
         "scorers": [
             {
                 "scorer": row["scorer_key"],
-                "mean_score": row["sum_score"] / row["n"] if row["n"] else None,
+                "mean_score": row["sum_score_e9"] / 1e9 / row["n"] if row["n"] else None,
                 "passed": row["n_passed"],
                 "failed": row["n_failed"],
                 "errored": row["n_errored"],

@@ -83,7 +83,7 @@ SET_PROMPT_LATEST = "UPDATE {p}prompts SET versions = ?, latest_version_id = ?, 
 INSERT_PROMPT_VERSION = "INSERT INTO {p}prompt_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 ADD_RUN_SCORER = (  # (run, key, index, n, score, passed, failed, errored): n = -1 takes a replaced score out
     "INSERT INTO {p}run_scorers VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, scorer_key) DO UPDATE SET "
-    "n = {p}run_scorers.n + excluded.n, sum_score = {p}run_scorers.sum_score + excluded.sum_score, "
+    "n = {p}run_scorers.n + excluded.n, sum_score_e9 = {p}run_scorers.sum_score_e9 + excluded.sum_score_e9, "
     "n_passed = {p}run_scorers.n_passed + excluded.n_passed, "
     "n_failed = {p}run_scorers.n_failed + excluded.n_failed, "
     "n_errored = {p}run_scorers.n_errored + excluded.n_errored"
@@ -197,9 +197,11 @@ def _score_rows(run_id: str, run_item_id: str, position: int, index: int, s: dic
         yield ADD_RUN_SCORER, (run_id, s["key"], index, 1, *_outcome(s))
 
 
-def _outcome(s: dict[str, Any]) -> tuple[float, int, int, int]:
+def _outcome(s: dict[str, Any]) -> tuple[int, int, int, int]:
+    """A score's share of its scorer's aggregates. The score is summed as an integer of 1e-9 units: integer
+    sums are exact, so any grouping of increments and decrements (catch-up, rebuild) gives the same total."""
     passed, errored = bool(s["passed"]), bool(s.get("errored"))
-    return s["score"], int(passed), int(not passed and not errored), int(errored)
+    return round(float(s["score"]) * 1e9), int(passed), int(not passed and not errored), int(errored)
 
 
 def _rescore_started(e: Any) -> Iterator[Op]:
@@ -323,10 +325,10 @@ IN_LOG_ORDER = {CLEAR_DRAFT, COPY_VERSION_TO_DRAFT, SET_DRAFT_COUNT, REMOVE_DRAF
 
 
 def _sum_scorer_increments(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Fold many per-score increments of one (run, scorer) into one upsert (n counts the rows folded)."""
+    """Fold many per-score increments (and decrements: n = -1) of one (run, scorer) into one upsert."""
     merged: dict[tuple[Any, Any], list[Any]] = {}
     for run_id, key, index, n, score, passed, failed, errored in rows:
-        acc = merged.setdefault((run_id, key), [run_id, key, index, 0, 0.0, 0, 0, 0])
+        acc = merged.setdefault((run_id, key), [run_id, key, index, 0, 0, 0, 0, 0])
         acc[3] += n
         acc[4] += score
         acc[5] += passed
@@ -337,7 +339,7 @@ def _sum_scorer_increments(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]
 
 ADD_RUN_SCORERS = (
     "INSERT INTO {p}run_scorers VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, scorer_key) DO UPDATE SET "
-    "n = {p}run_scorers.n + excluded.n, sum_score = {p}run_scorers.sum_score + excluded.sum_score, "
+    "n = {p}run_scorers.n + excluded.n, sum_score_e9 = {p}run_scorers.sum_score_e9 + excluded.sum_score_e9, "
     "n_passed = {p}run_scorers.n_passed + excluded.n_passed, "
     "n_failed = {p}run_scorers.n_failed + excluded.n_failed, "
     "n_errored = {p}run_scorers.n_errored + excluded.n_errored"

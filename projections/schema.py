@@ -4,7 +4,7 @@ float type. A change of any table here must bump ``VIEW_NAME`` so the views rebu
 
 from __future__ import annotations
 
-VIEW_NAME = "agnt5v6"
+VIEW_NAME = "agnt5v7"
 
 TABLES = {
     "datasets": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, metadata TEXT NOT NULL,
@@ -49,7 +49,7 @@ TABLES = {
     "annotations": """(id TEXT PRIMARY KEY, run_id TEXT NOT NULL, run_item_id TEXT NOT NULL, name TEXT NOT NULL,
         label TEXT, score {real}, explanation TEXT, metadata TEXT NOT NULL, created_at TEXT NOT NULL)""",
     "run_scorers": """(run_id TEXT NOT NULL, scorer_key TEXT NOT NULL, scorer_index INTEGER NOT NULL,
-        n INTEGER NOT NULL, sum_score {real} NOT NULL, n_passed INTEGER NOT NULL, n_failed INTEGER NOT NULL,
+        n INTEGER NOT NULL, sum_score_e9 BIGINT NOT NULL, n_passed INTEGER NOT NULL, n_failed INTEGER NOT NULL,
         n_errored INTEGER NOT NULL, PRIMARY KEY (run_id, scorer_key))""",
     "prompts": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, versions INTEGER NOT NULL,
         latest_version_id TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",

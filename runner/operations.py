@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,11 +25,17 @@ from runner.worker import launch, log_path
 
 _workers: dict[str, subprocess.Popen[bytes] | ForkedWorker] = {}
 _relaunches: dict[str, int] = {}
+_lock = threading.Lock()  # guards _workers and _relaunches
 MAX_RELAUNCHES = 3
 
 
 def _check_worker(svc: Services, target: str) -> None:
     """Give a new worker to a run (or ``rescore:ID``) whose worker, started by this process, died before the end."""
+    with _lock:  # the API server calls this from several threads
+        _check_worker_locked(svc, target)
+
+
+def _check_worker_locked(svc: Services, target: str) -> None:
     proc = _workers.get(target)
     if proc is None or proc.poll() is None:
         return
@@ -50,11 +57,12 @@ def _check_worker(svc: Services, target: str) -> None:
 
 
 def _hand(svc: Services, target: str, standby: Standby | None) -> None:
-    for key, proc in list(_workers.items()):  # reap finished workers (a long-lived API server starts many)
-        if proc.poll() is not None and key not in _relaunches:
-            del _workers[key]
-    forked = standby.hand(target) if standby is not None else None
-    _workers[target] = forked or launch(target, svc.settings)
+    with _lock:
+        for key, proc in list(_workers.items()):  # reap finished workers (a long-lived API server starts many)
+            if proc.poll() is not None and key not in _relaunches:
+                _workers.pop(key, None)
+        forked = standby.hand(target) if standby is not None else None
+        _workers[target] = forked or launch(target, svc.settings)
 
 
 def start_run(
@@ -78,12 +86,18 @@ def start_run(
 
 
 def summary(svc: Services, run_id: str, detail: bool = True) -> dict[str, Any]:
-    """A run's summary; ``detail`` adds latency percentiles, tokens and repetition statistics."""
+    """A run's summary; ``detail`` adds latency percentiles, tokens, repetition statistics and the replacing
+    rescores whose scores it holds (``replaced_by``; a failed one left a mix of old and new scores)."""
     run = queries.run(svc.view, run_id)
     result = run_summary(run, queries.run_scorers(svc.view, run_id))
     if detail:
         k = int(run["spec"].get("config", {}).get("repetitions", 1))
         result.update(run_stats(queries.run_stats(svc.view, run_id, repetitions=k > 1), k))
+        result["replaced_by"] = [
+            {"rescore_id": r["id"], "status": r["status"], "done_items": r["done"], "total_items": r["total"]}
+            for r in queries.rescores(svc.view, run_id)
+            if r["replace_latest"]
+        ]
     return result
 
 

@@ -98,7 +98,12 @@ class Standby:
             with contextlib.suppress(Exception):
                 stream.flush()  # nothing buffered may be written twice
         read_end, write_end = os.pipe()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # no memory or processes left: the caller launches a worker process instead
+            os.close(read_end)
+            os.close(write_end)
+            return None
         if pid == 0:  # the standby: never return into the caller's code
             code = 1
             try:

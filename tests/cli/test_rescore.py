@@ -57,6 +57,12 @@ def test_replacing_rescores_change_the_run_verdict_and_aggregates(agnt5, page):
     assert (lenient["passed_items"], len(lenient["newly_passing"])) == (6, 6)
     show = data(agnt5("experiments", "runs", "show", run["id"], "--format", "json"))
     assert (show["passed_items"], show["gate"]["passed"]) == (6, True)
+    assert [(r["rescore_id"], r["status"]) for r in show["replaced_by"]] == [
+        (strict["id"], "completed"), (lenient["id"], "completed"),
+    ]  # fmt: skip
+    assert f"rescored   by {lenient['id']} (completed, 6/6 items)" in out(
+        agnt5("experiments", "runs", "show", run["id"])
+    )
     contains = next(s for s in show["scorers"] if s["scorer"] == "contains")
     assert (contains["passed"], contains["failed"], contains["mean_score"]) == (6, 0, 1.0)
     agnt5("reports", "ci", run["id"])

@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 from runner.bootstrap import Settings
-from runner.standby import Standby
+from runner.standby import Standby, standby
 from tests.cli.conftest import data, out
 
 SLOW = """
@@ -115,3 +115,14 @@ def test_no_standby_while_another_thread_runs(isolated_home):
     finally:
         stop.set()
         thread.join()
+
+
+def test_a_failing_fork_falls_back_to_a_worker_process_and_leaks_nothing(isolated_home, monkeypatch):
+    def no_more_processes() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_more_processes)
+    before = len(os.listdir("/proc/self/fd"))
+    with standby(settings=Settings.from_env()) as worker:
+        assert worker is None
+    assert len(os.listdir("/proc/self/fd")) == before
