@@ -9,6 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from cli import datasets, deployments, experiments, projections, prompts, reports, scorers, scores, worker
+from cli.mcp_command import mcp
 from domain.errors import EvalsError
 
 EXIT_USAGE = 1
@@ -72,6 +73,7 @@ app.add_typer(scores.app, name="scores")
 app.add_typer(scorers.app, name="scorers")
 app.add_typer(worker.app, name="worker")
 app.add_typer(projections.app, name="projections")
+app.command("mcp")(mcp)
 
 
 def main() -> None:

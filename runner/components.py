@@ -14,11 +14,33 @@ from typing import Any
 from domain.errors import Invalid
 from runner.sdk import COMPONENT_ATTR, Context
 
+_OWN = frozenset({"api", "cli", "domain", "projections", "runner", "tests"})
+_imported: set[str] = set()  # top-level names of deployment modules this process imported
+_paths: set[str] = set()  # the deployment paths it put on sys.path
+
 
 def import_module(module: str, path: str) -> Any:
     if path and path not in sys.path:
         sys.path.insert(0, path)
+        _paths.add(path)
+    _imported.add(module.split(".")[0])
     return importlib.import_module(module)
+
+
+def forget_imported() -> None:
+    """Drop the deployment modules this process imported, so that the next import reads the current code.
+
+    A worker forked from a process that executed components before (runner.standby) would otherwise run the
+    parent's copy of a module that has changed, or been deleted, since.
+    """
+    for name in list(sys.modules):
+        top = name.split(".")[0]
+        if top in _imported and top not in _OWN:
+            del sys.modules[name]
+    sys.path[:] = [entry for entry in sys.path if entry not in _paths]
+    _imported.clear()
+    _paths.clear()
+    importlib.invalidate_caches()
 
 
 def components_of(module: Any) -> dict[str, Callable[..., Any]]:

@@ -178,10 +178,12 @@ def _read_run_id(fd: int) -> str:
 
 
 def _standby(read_end: int, settings: Settings) -> int:
+    from runner.components import forget_imported
     from runner.dispatch import log
     from runner.worker import execute_owned, worker_settings  # the worker's whole import graph, before the run
 
     _detach()
+    forget_imported()  # components are imported afresh, whatever the parent process ran before
     settings = worker_settings(settings)
     services: Services | None = None
     with contextlib.suppress(Exception):  # a store that cannot be opened now is reported with the run, below

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 from runner.bootstrap import Settings
+from runner.components import import_module
 from runner.standby import Standby, standby
 from tests.cli.conftest import data, out
 
@@ -126,3 +127,24 @@ def test_a_failing_fork_falls_back_to_a_worker_process_and_leaks_nothing(isolate
     with standby(settings=Settings.from_env()) as worker:
         assert worker is None
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+CHANGED_AGENT = """
+from runner.sdk import component
+
+
+@component("support_agent", type="agent")
+def support_agent(ctx, input):
+    raise RuntimeError("the new code ran")
+"""
+
+
+def test_a_standby_imports_components_afresh_whatever_its_parent_ran(agnt5, page, agent_dir, isolated_home):
+    # This process executed the good agent in-process before (as an API server or a test may), then its file changed.
+    import_module("good_agent", str(agent_dir))
+    (agent_dir / "good_agent.py").write_text(CHANGED_AGENT)
+    summary = data(agnt5("experiments", "run", page["experiment"], "--wait", "--format", "json", code=2))
+    assert summary["errored_items"] == 6
+    failures = data(agnt5("reports", "failures", summary["id"], "--format", "json"))
+    assert {f["error"] for f in failures} == {"RuntimeError: the new code ran"}
+    assert "standby worker" in run_log(isolated_home, summary["id"])

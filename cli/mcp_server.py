@@ -1,0 +1,244 @@
+"""``agnt5 mcp``: the eval tools over the Model Context Protocol (stdio), thin over runner/ and projections/.
+
+Each tool call opens the stores, brings the read model up to date (runs are written by worker processes) and
+closes them, exactly like one CLI command; the SDK runs these synchronous tools on worker threads. A result is the
+JSON the matching CLI command prints with ``--format json``; a domain error is a tool error with its one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import orjson
+from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import Field
+
+from cli.common import dumps, services, uuid_arg
+from domain.errors import EvalsError, Invalid
+from domain.reports import EVIDENCE_PARTS
+from projections import queries
+from runner import operations
+from runner.bootstrap import Services
+
+INSTRUCTIONS = (
+    "agnt5-evals: read datasets, experiments, runs and scores; start, wait for, compare and cancel experiment "
+    "runs. Ids are UUID strings. Creating or editing datasets and experiments is done with the agnt5 CLI."
+)
+
+DatasetId = Annotated[str, Field(description="Dataset id (UUID), from list_eval_datasets.")]
+ExperimentId = Annotated[str, Field(description="Experiment id (UUID), from list_experiments.")]
+ALL_PARTS = ",".join(EVIDENCE_PARTS)
+RunId = Annotated[str, Field(description="Run id (UUID), from run_experiment or get_experiment's runs.")]
+
+
+@contextmanager
+def _store(catch_up: bool = True) -> Iterator[Services]:
+    """The stores for one tool call; a domain error becomes a tool error carrying its one-line message."""
+    try:
+        with services(catch_up) as svc:
+            yield svc
+    except EvalsError as exc:
+        raise ToolError(str(exc)) from None
+
+
+def _json(value: Any) -> CallToolResult:
+    """The CLI's ``--format json`` text; structured content too (a list under ``result``)."""
+    text = dumps(value)
+    parsed = orjson.loads(text)
+    structured = parsed if isinstance(parsed, dict) else {"result": parsed}
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
+
+
+def _id(value: str, field: str) -> str:
+    return str(uuid_arg(value, field))
+
+
+def list_eval_datasets(
+    search: Annotated[str, Field(description="Only datasets whose name contains this text.")] = "",
+) -> CallToolResult:
+    """List datasets (id, name, draft size, number of published versions), oldest first."""
+    with _store() as svc:
+        return _json(queries.datasets(svc.view, search))
+
+
+def get_eval_dataset(dataset_id: DatasetId) -> CallToolResult:
+    """One dataset with its published versions (versions_list: id, number, n_items) for run and item lookups."""
+    with _store() as svc:
+        row = queries.dataset(svc.view, _id(dataset_id, "dataset_id"))
+        row["versions_list"] = queries.dataset_versions(svc.view, row["id"])
+        return _json(row)
+
+
+def get_dataset_item_payload(
+    dataset_version_id: Annotated[str, Field(description="Published dataset version id (UUID).")],
+    item_id: Annotated[
+        str, Field(description="Dataset item id (a run item's dataset_item_id, e.g. from list_experiment_failures).")
+    ],
+) -> CallToolResult:
+    """One item of a dataset version: input, expected_output, metadata, events and split."""
+    with _store() as svc:
+        version = queries.dataset_version(svc.view, _id(dataset_version_id, "dataset_version_id"))
+        return _json(queries.dataset_item(svc.view, version["id"], _id(item_id, "item_id")))
+
+
+def list_experiments(
+    dataset_id: Annotated[str, Field(description="Only experiments over this dataset (UUID).")] = "",
+    target_type: Annotated[str, Field(description="Only this target type: component, deployment or prompt.")] = "",
+    page: Annotated[int, Field(description="This page (from 1) of page_size experiments; 0: all.", ge=0)] = 0,
+    page_size: Annotated[int, Field(description="Experiments per page (1-1000).", ge=1, le=1000)] = 50,
+) -> CallToolResult:
+    """List experiments (id, name, dataset and version, definition), oldest first."""
+    with _store() as svc:
+        did = _id(dataset_id, "dataset_id") if dataset_id else ""
+        return _json(operations.list_experiments(svc, did, "", target_type, page, page_size))
+
+
+def get_experiment(experiment_id: ExperimentId) -> CallToolResult:
+    """One experiment's definition (target, scorers, config, dataset version) with its versions and runs."""
+    with _store() as svc:
+        row = queries.experiment(svc.view, _id(experiment_id, "experiment_id"))
+        row["versions_list"] = queries.experiment_versions(svc.view, row["id"])
+        row["runs"] = queries.runs(svc.view, row["id"])
+        return _json(row)
+
+
+def run_experiment(
+    experiment_id: ExperimentId,
+    name: Annotated[str, Field(description="Label for the run, e.g. pr-1234.")] = "",
+    deployment_id: Annotated[str | None, Field(description="Candidate deployment (UUID) to run instead.")] = None,
+    experiment_version_id: Annotated[
+        str | None, Field(description="Re-run this older experiment version (UUID).")
+    ] = None,
+    config: Annotated[
+        dict[str, Any] | None, Field(description='Config overrides for this run only, e.g. {"concurrency": 4}.')
+    ] = None,
+    wait: Annotated[bool, Field(description="Block until the run finishes (or timeout_s passes).")] = False,
+    timeout_s: Annotated[float, Field(description="With wait: give up waiting after this many seconds.", ge=0)] = 300,
+) -> CallToolResult:
+    """Start a run of an experiment in a background worker and return its summary (id, status, counts, gate).
+
+    With wait, block until the run is completed, failed or cancelled and return the final summary (pass rate,
+    gate verdict, per-scorer aggregates); timed_out is true when timeout_s passed first (the run goes on).
+    """
+    with _store(catch_up=False) as svc:
+        summary = operations.start_run(
+            svc,
+            uuid_arg(experiment_id, "experiment_id"),
+            name,
+            uuid_arg(deployment_id, "deployment_id") if deployment_id else None,
+            uuid_arg(experiment_version_id, "experiment_version_id") if experiment_version_id else None,
+            config=config,
+        )
+        if not wait:
+            return _json(summary)
+        final = operations.wait_for_run(svc, summary["id"], timeout_s)
+        if final is None:
+            return _json({**operations.summary(svc, summary["id"]), "timed_out": True})
+        return _json({**final, "timed_out": False})
+
+
+def get_experiment_run_summary(run_id: RunId) -> CallToolResult:
+    """A run's summary: status, item counts, pass rate, gate verdict, per-scorer aggregates, latency, tokens."""
+    with _store() as svc:
+        return _json(operations.summary(svc, _id(run_id, "run_id")))
+
+
+def list_experiment_failures(run_id: RunId) -> CallToolResult:
+    """A run's failed and errored items with their output, error, trace events and every scorer's result."""
+    with _store() as svc:
+        rid = _id(run_id, "run_id")
+        queries.run(svc.view, rid)
+        return _json(queries.run_items(svc.view, rid, ("failed", "errored")))
+
+
+def compare_experiment_runs(
+    base_run_id: Annotated[str, Field(description="The baseline run (UUID).")],
+    compare_run_id: Annotated[str, Field(description="The candidate run (UUID).")],
+) -> CallToolResult:
+    """Compare a candidate run with a baseline: pass rates and delta, per-scorer mean movement, and the items
+    that flipped (newly_failing, newly_passing), paired by dataset item."""
+    with _store() as svc:
+        base, other = _id(base_run_id, "base_run_id"), _id(compare_run_id, "compare_run_id")
+        return _json(operations.compare_runs(svc, base, other))
+
+
+def cancel_experiment_run(
+    run_id: RunId,
+    experiment_id: Annotated[
+        str | None, Field(description="If given, the run must belong to this experiment (UUID).")
+    ] = None,
+) -> CallToolResult:
+    """Cancel a running run (what finished before is kept) and return its summary."""
+    with _store(catch_up=False) as svc:
+        eid = uuid_arg(experiment_id, "experiment_id") if experiment_id else None
+        written = svc.app.cancel_run(uuid_arg(run_id, "run_id"), experiment_id=eid)
+        svc.wait_for(written.position)
+        return _json(operations.summary(svc, str(written.id)))
+
+
+def list_scores(
+    run_id: Annotated[str, Field(description="Scores of this run (UUID).")] = "",
+    run_item_id: Annotated[str, Field(description="Scores of this run item (UUID).")] = "",
+    scorer: Annotated[str, Field(description="Only this scorer (its key, e.g. json_valid).")] = "",
+    rescore_id: Annotated[str, Field(description="The scores this rescore recorded instead (UUID).")] = "",
+) -> CallToolResult:
+    """List current scores (score, passed, label, explanation) by run, run item or scorer; give run_id,
+    run_item_id or rescore_id."""
+    with _store() as svc:
+        if not run_id and not run_item_id and not rescore_id:
+            raise Invalid("give run_id, run_item_id or rescore_id")
+        rid = _id(run_id, "run_id") if run_id else ""
+        iid = _id(run_item_id, "run_item_id") if run_item_id else ""
+        resc = _id(rescore_id, "rescore_id") if rescore_id else ""
+        if rid:
+            queries.run(svc.view, rid)
+        if resc:
+            queries.rescore(svc.view, resc)
+        return _json(queries.scores(svc.view, rid, iid, scorer, resc))
+
+
+def get_score_evidence(
+    score_id: Annotated[str, Field(description="Score id (UUID), from list_scores.")],
+    include: Annotated[str, Field(description=f"Comma-separated parts: {', '.join(EVIDENCE_PARTS)}.")] = ALL_PARTS,
+) -> CallToolResult:
+    """What a scorer saw (input, output, expected output, trace), what it returned, and its evidence."""
+    with _store() as svc:
+        return _json(operations.score_evidence(svc, _id(score_id, "score_id"), include))
+
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+
+# In the reference's order; the service each tool belongs to (None: only when --services is not given).
+TOOLS: list[tuple[Callable[..., CallToolResult], str | None, ToolAnnotations]] = [
+    (list_eval_datasets, "evals", READ_ONLY),
+    (get_eval_dataset, "evals", READ_ONLY),
+    (get_dataset_item_payload, "evals", READ_ONLY),
+    (list_experiments, "experiments", READ_ONLY),
+    (get_experiment, "experiments", READ_ONLY),
+    (run_experiment, "experiments", ToolAnnotations(read_only_hint=False, destructive_hint=False)),
+    (get_experiment_run_summary, "experiments", READ_ONLY),
+    (list_experiment_failures, "experiments", READ_ONLY),
+    (compare_experiment_runs, None, READ_ONLY),
+    (cancel_experiment_run, "experiments", ToolAnnotations(read_only_hint=False, destructive_hint=True)),
+    (list_scores, "evals", READ_ONLY),
+    (get_score_evidence, "evals", READ_ONLY),
+]
+
+
+def build_server(chosen: frozenset[str] | None = None) -> MCPServer[Any]:
+    """The server with every tool, or (``--services``) those of the chosen services, without the cross-service
+    compare_experiment_runs."""
+    server: MCPServer[Any] = MCPServer("agnt5-evals", instructions=INSTRUCTIONS, log_level="WARNING")
+    for fn, service, hints in TOOLS:
+        if chosen is None or service in chosen:
+            server.add_tool(fn, annotations=hints)
+    return server
+
+
+def serve(chosen: frozenset[str] | None = None) -> None:
+    """Serve over stdio until the client closes standard input."""
+    build_server(chosen).run("stdio")
