@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
 
 from projections.handlers import Op, operations
 from projections.views import EvalsView
@@ -25,6 +25,7 @@ def position(app: Application[Any], view: EvalsView) -> int:
 def catch_up(app: Application[Any], view: EvalsView, batch: int = BATCH) -> int:
     """Apply every notification not yet in the view; return the view's position."""
     last = position(app, view)
+    deadlocks = 0
     while True:
         notifications = app.recorder.select_notifications(start=last, limit=batch, inclusive_of_start=False)
         if not notifications:
@@ -39,6 +40,13 @@ def catch_up(app: Application[Any], view: EvalsView, batch: int = BATCH) -> int:
             if now <= last:
                 raise  # not a lost race: a real conflict in the view rows
             last = now
+            continue
+        except OperationalError as exc:
+            deadlocks += 1
+            if "deadlock detected" not in str(exc) or deadlocks > 5:
+                raise
+            time.sleep(0.02 * deadlocks)  # PostgreSQL broke a lock cycle by aborting this batch: apply it again
+            last = position(app, view)
             continue
         last = notifications[-1].id
 

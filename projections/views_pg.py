@@ -9,7 +9,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.sql import SQL
 
 from projections.handlers import Op, batched
-from projections.schema import create_statements, drop_statements
+from projections.schema import TABLES, create_statements, drop_statements
 from projections.views import EvalsView, Row, format_sql
 
 
@@ -21,6 +21,16 @@ class PostgresEvalsView(PostgresTrackingRecorder, EvalsView):
         self.prefix = f'"{datastore.schema}".{self.tracking_table_name.removesuffix("tracking")}'
         for statement in create_statements(self.prefix, "DOUBLE PRECISION"):
             self.sql_create_statements.append(SQL(statement))  # type: ignore[arg-type]
+
+    def create_table(self) -> None:
+        """Create the tables unless they exist: the DDL takes locks that deadlock with other processes' catch-up
+        (CREATE INDEX IF NOT EXISTS still locks the table), and every command opens the view."""
+        last = next(reversed(TABLES))  # created in the same transaction as every other table of this view
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(b"SELECT to_regclass(%s) AS found", (f"{self.prefix}{last}",))
+            row = cursor.fetchone()
+        if row is None or row["found"] is None:
+            super().create_table()
 
     def sql(self, template: str) -> str:
         return format_sql(template, self.prefix, "format")

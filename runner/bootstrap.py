@@ -97,7 +97,8 @@ T = TypeVar("T")
 def _with_ddl_retry(settings: Settings, construct: Callable[[], T], attempts: int = 8) -> T:
     """Construct a recorder, retrying when another process runs the same CREATE ... IF NOT EXISTS.
 
-    PostgreSQL answers concurrent catalog updates with "tuple concurrently updated" or a duplicate key. A store
+    PostgreSQL answers concurrent catalog updates with "tuple concurrently updated" or a duplicate key, and may
+    break a lock cycle between the DDL's locks and another process's writes with "deadlock detected". A store
     that cannot be opened at all is one clear ``Unavailable`` error.
     """
     for attempt in range(attempts):
@@ -108,8 +109,17 @@ def _with_ddl_retry(settings: Settings, construct: Callable[[], T], attempts: in
                 raise
             time.sleep(0.05 * (attempt + 1))
         except (PersistenceError, OSError) as exc:
+            if _transient(exc) and attempt < attempts - 1:  # the server broke a lock cycle: try again
+                time.sleep(0.05 * (attempt + 1))
+                continue
             raise Unavailable(_why_unavailable(settings, exc)) from None
     raise AssertionError("unreachable")
+
+
+def _transient(exc: Exception) -> bool:
+    """A deadlock or serialization failure: PostgreSQL aborted this transaction so that another could go on."""
+    text = str(exc)
+    return "deadlock detected" in text or "could not serialize access" in text
 
 
 def _why_unavailable(settings: Settings, exc: Exception) -> str:
