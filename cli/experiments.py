@@ -156,10 +156,11 @@ def run(
     Exit codes with --wait: 0 gate passed, 2 gate failed, 3 run failed or cancelled, 4 wait timed out,
     1 usage or input error.
     """
-    with standby() as worker, services(catch_up=False) as svc:
+    eid = uuid_arg(experiment_id, "EXPERIMENT_ID")
+    with standby(experiment_id=eid) as worker, services(catch_up=False) as svc:
         summary = operations.start_run(
             svc,
-            uuid_arg(experiment_id, "EXPERIMENT_ID"),
+            eid,
             name,
             uuid_arg(deployment_id, "--deployment-id") if deployment_id else None,
             uuid_arg(experiment_version_id, "--experiment-version-id") if experiment_version_id else None,

@@ -143,13 +143,42 @@ def open_stores() -> int:
     return _open
 
 
+def _ensure_tables(app: EvalsApplication) -> None:
+    """Create the event and snapshot tables on PostgreSQL unless they exist.
+
+    ``CREATE ... IF NOT EXISTS`` still takes table locks (and round trips) on every command; a check first avoids
+    both when the tables are there, which is every time but the first.
+    """
+    recorders: list[Any] = [app.recorder] + ([app.snapshots.recorder] if app.snapshots is not None else [])
+    datastore: Any = getattr(app.recorder, "datastore", None)
+    names = [f'"{datastore.schema}"."{getattr(r, "events_table_name", "")}"' for r in recorders]
+    with datastore.transaction(commit=False) as cursor:
+        columns = ", ".join(f"to_regclass(%s) AS t{n}" for n in range(len(names)))
+        cursor.execute(f"SELECT {columns}".encode(), names)
+        row = cursor.fetchone()
+        found = [row[f"t{n}"] for n in range(len(names))]
+    for recorder, exists in zip(recorders, found, strict=True):
+        if exists is None:
+            recorder.create_table()
+
+
 class Services:
     """The application (the only writer) and the read model, built once per process."""
 
     def __init__(self, settings: Settings) -> None:
         global _open
         self.settings = settings
-        self.app = _with_ddl_retry(settings, lambda: EvalsApplication(env=settings.persistence_env()))
+        check_tables = bool(settings.database_url) and settings.create_tables
+
+        def construct() -> EvalsApplication:
+            env = settings.persistence_env()  # may fail (AGNT5_HOME is a file): one Unavailable line
+            if check_tables:  # PostgreSQL: run the DDL only if the tables are missing (see _ensure_tables)
+                env["CREATE_TABLE"] = "n"
+            return EvalsApplication(env=env)
+
+        self.app = _with_ddl_retry(settings, construct)
+        if check_tables:
+            _with_ddl_retry(settings, lambda: _ensure_tables(self.app))
         self.closed = False
         _open += 1
 

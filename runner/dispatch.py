@@ -301,6 +301,8 @@ class Dispatch:
             counts[record["status"]] += 1
             chunk.record_item(**record)
         self.run.record_chunk(chunk.chunk_no, start, end, counts)
+        if self.run.next_position == self.run.total:
+            self.run.complete()  # in the same save as the last chunk: readers see the end one step sooner
         self.last_flush = time.monotonic()
         try:
             self.app.save(self.run, chunk)

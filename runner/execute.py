@@ -4,6 +4,7 @@ complete or fail the run."""
 from __future__ import annotations
 
 import traceback
+from typing import Any
 from uuid import UUID
 
 from domain.model import DatasetVersion, Deployment
@@ -12,6 +13,8 @@ from runner.bootstrap import Services
 from runner.dispatch import CHUNK_ITEMS, Dispatch, log
 from runner.scoring import ScorerRuntime
 from runner.targets import load_target
+
+PRELOADED: dict[UUID, list[dict[str, Any]]] = {}  # dataset version items a standby loaded while it waited
 
 
 class Executor:
@@ -31,7 +34,7 @@ class Executor:
         try:
             target = load_target(self.services, run.spec)
             version = self.app.get(DatasetVersion, run.dataset_version_id, "dataset version")
-            items = self.app.version_items(version)
+            items = PRELOADED.pop(version.id, None) or self.app.version_items(version)
             log(f"run {run.id}: {run.total - run.next_position} of {run.total} items to execute")
             run = Dispatch(self.app, self.scoring, run, target, items, self.chunk_items).drive()
             log(f"run {run.id}: dispatch ended, {run.status}")

@@ -21,17 +21,16 @@ def _key(run_id: str) -> int:
 class RunLock:
     """``with RunLock(settings, run_id) as held: ...`` where ``held`` says whether this process owns the run."""
 
-    def __init__(self, settings: Settings, run_id: str) -> None:
+    def __init__(self, settings: Settings, run_id: str, connection: Any = None) -> None:
         self.settings = settings
         self.run_id = run_id
-        self.handle: Any = None
+        self.handle: Any = connection  # PostgreSQL: a connection opened ahead (runner.standby), else opened here
         self.held = False
 
     def acquire(self) -> bool:
         if self.settings.database_url:
-            import psycopg
-
-            self.handle = psycopg.connect(**self.settings.pg_connect_kwargs(), autocommit=True)
+            if self.handle is None:
+                self.handle = connect(self.settings)
             row = self.handle.execute("SELECT pg_try_advisory_lock(%s)", (_key(self.run_id),)).fetchone()
             self.held = bool(row and row[0])
         else:
@@ -60,6 +59,13 @@ class RunLock:
         self.release()
 
 
+def connect(settings: Settings) -> Any:
+    """A connection for one PostgreSQL run lock (the lock lives as long as the connection)."""
+    import psycopg
+
+    return psycopg.connect(**settings.pg_connect_kwargs(), autocommit=True)
+
+
 def is_owned(settings: Settings, run_id: str) -> bool:
     """Whether some live process holds the run's lock right now."""
     probe = RunLock(settings, run_id)
@@ -69,4 +75,4 @@ def is_owned(settings: Settings, run_id: str) -> bool:
     return True
 
 
-__all__ = ["RunLock", "is_owned"]
+__all__ = ["RunLock", "connect", "is_owned"]

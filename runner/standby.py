@@ -22,6 +22,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterator
+from typing import Any
 from uuid import UUID
 
 from runner import bootstrap
@@ -29,12 +30,15 @@ from runner.bootstrap import Services, Settings
 
 
 @contextlib.contextmanager
-def standby(wanted: bool = True, settings: Settings | None = None) -> Iterator[Standby | None]:
+def standby(
+    wanted: bool = True, settings: Settings | None = None, experiment_id: UUID | None = None
+) -> Iterator[Standby | None]:
     """``with standby() as worker, services() as svc: ... start_run(svc, ..., standby=worker)``.
 
-    Enter it before opening any store; a standby that was not handed a run is cancelled on exit.
+    Enter it before opening any store; a standby that was not handed a run is cancelled on exit. With the
+    ``experiment_id`` of the run to come, the standby loads its dataset version's items while it waits.
     """
-    worker = Standby.fork(settings or Settings.from_env()) if wanted else None
+    worker = Standby.fork(settings or Settings.from_env(), experiment_id) if wanted else None
     try:
         yield worker
     finally:
@@ -88,7 +92,7 @@ class Standby:
         return sys.platform == "linux" and bootstrap.open_stores() == 0 and threading.active_count() == 1
 
     @classmethod
-    def fork(cls, settings: Settings) -> Standby | None:
+    def fork(cls, settings: Settings, experiment_id: UUID | None = None) -> Standby | None:
         """Fork a standby worker for ``settings``'s store, or None when forking is not safe here."""
         if not cls.allowed():
             return None
@@ -108,7 +112,7 @@ class Standby:
             code = 1
             try:
                 os.close(write_end)
-                code = _standby(read_end, settings)
+                code = _standby(read_end, settings, experiment_id)
             except BaseException:
                 with contextlib.suppress(Exception):
                     traceback.print_exc()
@@ -177,22 +181,39 @@ def _read_run_id(fd: int) -> str:
     return data.decode().strip()
 
 
-def _standby(read_end: int, settings: Settings) -> int:
+def _preload(services: Services, experiment_id: UUID) -> None:
+    """Load the items of the experiment's dataset version for the run to come (runner.execute.PRELOADED)."""
+    from domain.model import DatasetVersion, Experiment
+    from runner.execute import PRELOADED
+
+    experiment = services.app.get(Experiment, experiment_id, "experiment")
+    version = services.app.get(DatasetVersion, UUID(experiment.definition["dataset_version_id"]), "dataset version")
+    PRELOADED[version.id] = services.app.version_items(version)
+
+
+def _standby(read_end: int, settings: Settings, experiment_id: UUID | None = None) -> int:
     from runner.components import forget_imported
     from runner.dispatch import log
+    from runner.locks import connect
     from runner.worker import execute_owned, worker_settings  # the worker's whole import graph, before the run
 
     _detach()
     forget_imported()  # components are imported afresh, whatever the parent process ran before
     settings = worker_settings(settings)
     services: Services | None = None
+    lock: Any = None
     with contextlib.suppress(Exception):  # a store that cannot be opened now is reported with the run, below
         services = Services(settings)
+        lock = connect(settings) if settings.database_url else None  # the run lock's own connection, ahead
+        if experiment_id is not None:
+            _preload(services, experiment_id)
     run_id = _read_run_id(read_end)
     if not run_id:
         if services is not None:
             services.close()
+        if lock is not None:
+            lock.close()
         return 0
     _log_to(settings, run_id)
     log(f"run {run_id}: standby worker {os.getpid()} takes the run")
-    return execute_owned(settings, run_id, services)
+    return execute_owned(settings, run_id, services, lock)

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from runner.bootstrap import Services, Settings, build
@@ -42,11 +43,13 @@ def worker_settings(settings: Settings) -> Settings:
     return dataclasses.replace(settings, create_tables=False, pool_size=1)
 
 
-def execute_owned(settings: Settings, run_id: str, services: Services | None = None) -> int:
+def execute_owned(
+    settings: Settings, run_id: str, services: Services | None = None, lock_connection: Any = None
+) -> int:
     """Execute (or resume) a run, or a rescore (``rescore:ID``), if no other worker owns it; ``services`` may be
     opened already."""
     sys.setswitchinterval(float(os.environ.get("AGNT5_SWITCH_INTERVAL", "0.001")))
-    with RunLock(settings, run_id) as held:
+    with RunLock(settings, run_id, lock_connection) as held:
         if not held:
             if services is not None:
                 services.close()

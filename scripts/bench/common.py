@@ -86,7 +86,7 @@ def run_and_wait(settings: Settings, experiment_id: UUID, n: int) -> tuple[dict[
     the standby, wait. Returns (the run's summary, seconds).
     """
     started = time.perf_counter()
-    with standby(settings=settings) as worker, Services(settings) as svc:
+    with standby(settings=settings, experiment_id=experiment_id) as worker, Services(settings) as svc:
         assert worker is not None, "the benchmark must start its run the way the CLI does (a standby worker)"
         run_id = operations.start_run(svc, experiment_id, "bench", standby=worker)["id"]
         summary = operations.wait_for_run(svc, run_id, timeout=3600)  # polling as often as the CLI does
