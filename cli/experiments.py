@@ -311,3 +311,12 @@ def runs_rescore_show(rescore_id: str, fmt: FormatOption = Format.table) -> None
     """One rescore: counts, per-scorer aggregates of its scores, and the items whose status changed."""
     with services() as svc:
         show_rescore(operations.rescore_summary(svc, str(uuid_arg(rescore_id, "RESCORE_ID"))), fmt)
+
+
+@runs.command("rescore-cancel")
+def runs_rescore_cancel(rescore_id: str, fmt: FormatOption = Format.table) -> None:
+    """Cancel a running rescore: what it recorded stays; a replacing one frees its run for another."""
+    with services(catch_up=False) as svc:
+        written = svc.app.cancel_rescore(uuid_arg(rescore_id, "RESCORE_ID"))
+        svc.wait_for(written.position)
+        show_rescore(operations.rescore_summary(svc, str(written.id)), fmt)

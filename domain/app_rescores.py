@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -64,17 +65,26 @@ class RescoreCommands(BaseApplication):
             return None
         return Written(rescore.id, self.recorder.max_notification_id() or 0)
 
-    def fail_rescore(self, rescore_id: UUID, reason: str, attempts: int = 10) -> Written:
+    def fail_rescore(self, rescore_id: UUID, reason: str) -> Written:
         """Fail a running rescore and free its run for another replacing rescore."""
+        return self._end_rescore(rescore_id, lambda rescore: rescore.fail(reason))
+
+    def cancel_rescore(self, rescore_id: UUID, reason: str = "cancelled by user") -> Written:
+        """Cancel a running rescore: what it recorded stays, its worker stops, its run is free again."""
+        return self._end_rescore(rescore_id, lambda rescore: rescore.cancel(reason))
+
+    def _end_rescore(self, rescore_id: UUID, end: Callable[[Rescore], None], attempts: int = 10) -> Written:
+        """End a rescore that its worker may be writing to: on a version clash, reload and retry."""
         for attempt in range(attempts):
             rescore = self.get(Rescore, rescore_id, "rescore")
-            rescore.fail(reason)
-            if not rescore.replace_latest:
-                return Written(rescore.id, self._save(rescore))
-            run = self.get(Run, rescore.run_id, "run")
-            run.end_rescore(rescore.id)
+            end(rescore)
+            to_save: list[Any] = [rescore]
+            if rescore.replace_latest:
+                run = self.get(Run, rescore.run_id, "run")
+                run.end_rescore(rescore.id)
+                to_save.append(run)
             try:
-                return Written(rescore.id, self._save(rescore, run))
+                return Written(rescore.id, self._save(*to_save))
             except Conflict:
                 if attempt == attempts - 1:
                     raise

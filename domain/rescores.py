@@ -93,6 +93,14 @@ class Rescore(Aggregate):
     def _failed(self, reason: str) -> None:
         self.status = "failed"
 
+    def cancel(self, reason: str) -> None:
+        self.check_running()
+        self._cancelled(reason=reason)
+
+    @event("Cancelled")
+    def _cancelled(self, reason: str) -> None:
+        self.status = "cancelled"
+
 
 class RescoreChunk(Aggregate):
     """The results of a contiguous slice of a rescore's selection, one event per run item."""

@@ -293,6 +293,7 @@ HANDLERS: dict[str, Callable[[Any], Iterator[Op]]] = {
     "Rescore.ChunkRecorded": _rescore_chunk,
     "Rescore.Completed": _rescore_finished("completed"),
     "Rescore.Failed": _rescore_finished("failed"),
+    "Rescore.Cancelled": _rescore_finished("cancelled"),
     "RescoreChunk.Opened": _nothing,
     "RescoreChunk.ItemRescored": _item_rescored,
     "Annotation.Created": _annotation_created,

@@ -8,11 +8,13 @@ killed rescore resumes where it stopped (``agnt5 worker``) and records nothing t
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import traceback
 from typing import Any
 from uuid import UUID
 
 import orjson
+from eventsourcing.persistence import IntegrityError
 
 from domain import ids
 from domain.gates import item_status
@@ -49,10 +51,15 @@ class RescoreExecutor:
             concurrency = int(run.spec.get("config", {}).get("concurrency", 8))
             with concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="rescore") as pool:
                 while rescore.next_position < rescore.total:
+                    if self.app.repository.get(rescore.id).version != rescore.version:
+                        return self._stopped()  # cancelled before this window
                     window = selection[rescore.next_position : rescore.next_position + WINDOW]
-                    records = list(pool.map(lambda item: self._rescored(rescore, run, item), window))
+                    records = list(pool.map(functools.partial(self._rescored, rescore, run), window))
                     while records:
-                        records = self._record(rescore, records)
+                        try:
+                            records = self._record(rescore, records)
+                        except IntegrityError:  # cancelled meanwhile: what is recorded stays, the rest is dropped
+                            return self._stopped()
             rescore.complete()
             if rescore.replace_latest:
                 run = self.app.get(Run, rescore.run_id, "run")
@@ -68,6 +75,14 @@ class RescoreExecutor:
             self.scoring.close()
             self.services.catch_up()
         return str(self.app.get(Rescore, self.rescore_id, "rescore").status)
+
+    def _stopped(self) -> str:
+        """The rescore was ended by someone else (a cancel): stop, or re-raise if it is in fact still running."""
+        rescore = self.app.get(Rescore, self.rescore_id, "rescore")
+        if rescore.status == "running":
+            raise RuntimeError(f"rescore {rescore.id} was recorded by another worker at the same time")
+        log(f"rescore {rescore.id}: {rescore.status}")
+        return str(rescore.status)
 
     # -- what to rescore -----------------------------------------------------------------------------
 

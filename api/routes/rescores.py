@@ -60,3 +60,11 @@ def rescores(run_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
 def get_rescore(rescore_id: str, svc: ServicesDep) -> dict[str, Any]:
     """One rescore: counts, per-scorer aggregates of its scores, the items whose status changed."""
     return operations.rescore_summary(svc, str(parse_uuid(rescore_id, "rescore_id")))
+
+
+@router.post("/rescores/{rescore_id}/cancel")
+def cancel_rescore(rescore_id: str, svc: ServicesDep) -> dict[str, Any]:
+    """Cancel a running rescore; what it recorded stays."""
+    written = svc.app.cancel_rescore(parse_uuid(rescore_id, "rescore_id"))
+    svc.wait_for(written.position)
+    return operations.rescore_summary(svc, str(written.id))

@@ -7,6 +7,7 @@ from uuid import UUID
 import pytest
 
 from domain.errors import Conflict
+from runner import operations
 from runner.bootstrap import build
 from tests.cli.conftest import data, log_head, out
 
@@ -167,3 +168,35 @@ def test_a_custom_scorer_rescores_in_the_worker_and_evidence_is_kept(agnt5, page
     evidence = data(agnt5("scores", "evidence", failing["id"]))
     assert evidence["scorer_output"]["explanation"] == "no order id"
     assert evidence["scorer_input"]["output"] == "{not json"
+
+
+SLOW_SCORER = """
+import time
+from runner.sdk import scorer
+
+
+@scorer("slow_check")
+def slow_check(request):
+    time.sleep(0.3)
+    return {"score": 1.0}
+"""
+
+
+def test_a_cancelled_rescore_stops_keeps_what_it_recorded_and_frees_the_run(agnt5, page, agent_dir):
+    (agent_dir / "slow_rescore_scorers.py").write_text(SLOW_SCORER)
+    dep = out(agnt5("deployments", "create", "--name", "slow", "--module", "slow_rescore_scorers", "--path",
+                    str(agent_dir)))  # fmt: skip
+    slow = out(agnt5("scorers", "create", "--name", "slow-check", "--deployment-id", dep, "--component-name",
+                     "slow_check"))  # fmt: skip
+    agnt5("experiments", "update", page["experiment"], "--config", '{"passed_threshold": 1, "concurrency": 1}')
+    run = data(agnt5("experiments", "run", page["experiment"], "--wait", "--format", "json"))
+    started = data(agnt5("experiments", "runs", "rescore", run["id"], "--scorer-id", slow, "--replace-latest",
+                         "--format", "json"))  # fmt: skip
+    cancelled = data(agnt5("experiments", "runs", "rescore-cancel", started["id"], "--format", "json"))
+    assert cancelled["status"] == "cancelled"
+    with build() as svc:  # the worker stops at its next window or save, and records nothing more
+        final = operations.wait_for_rescore(svc, started["id"], timeout=30)
+    assert final is not None and final["status"] == "cancelled" and final["done_items"] < 6
+    again = data(agnt5("experiments", "runs", "rescore", run["id"], "--replace-latest", "--wait", "--format", "json"))
+    assert again["status"] == "completed"  # the run is free for another replacing rescore
+    assert "is cancelled" in agnt5("experiments", "runs", "rescore-cancel", started["id"], code=1).stderr
