@@ -82,7 +82,7 @@ def get_dataset_item_payload(
     """One item of a dataset version: input, expected_output, metadata, events and split."""
     with _store() as svc:
         version = queries.dataset_version(svc.view, _id(dataset_version_id, "dataset_version_id"))
-        return _json(queries.dataset_item(svc.view, version["id"], _id(item_id, "item_id")))
+        return _json(queries.dataset_item(svc.view, version["id"], item_id.strip()))  # any string id, as uploaded
 
 
 def list_experiments(

@@ -116,6 +116,8 @@ def agreement(
             continue
         human_score = latest[item["id"]].get("score")
         for score in item["scores"]:
+            if score.get("errored"):
+                continue  # an errored scorer gave no verdict
             pairs.setdefault(score["scorer_key"], []).append(
                 (bool(score["passed"]), human, float(score["score"]), human_score)
             )

@@ -9,7 +9,7 @@ import orjson
 
 from domain.app_base import BaseApplication, Written
 from domain.dataset_tools import check_removable, duplicate_groups
-from domain.errors import Invalid
+from domain.errors import Conflict, Invalid
 from domain.model import Dataset, DatasetVersion, DatasetVersionChunk
 
 ITEMS_PER_EVENT = 500
@@ -75,8 +75,16 @@ class DatasetCommands(BaseApplication):
         items = [check_item(raw, f"item {n}") for n, raw in enumerate(raw_items, start=1)]
         if not items:
             raise Invalid("items: the input holds no items")
+        seen: set[str] = set()
+        for n, item in enumerate(items, start=1):
+            if item["id"] in seen:
+                raise Invalid(f"item {n}: id {item['id']!r} appears twice in the input")
+            seen.add(item["id"])
         dataset = self.get(Dataset, dataset_id, "dataset")
         base_ids = {item["id"] for item in self._base_items(dataset)}
+        clash = next((item["id"] for item in items if item["id"] in dataset.draft or item["id"] in base_ids), None)
+        if clash is not None:  # checked for every batch before the first is saved: all or none
+            raise Conflict(f"item id {clash} is already in the draft")
         position = 0
         for chunk in _batches(items):
             dataset.add_items(chunk, base_ids)

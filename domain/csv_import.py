@@ -93,6 +93,9 @@ def _tags(text: str) -> list[str]:
     return [tag.strip() for tag in plain.split(",") if tag.strip()]
 
 
+MAX_CELL_CHARS = 768 * 1024
+
+
 def _check_mapping(mapping: CsvMapping, header: list[str] | None, width: int) -> dict[str, int]:
     """Resolve each mapped field to a column index; an unknown column is an error naming its flag."""
     if mapping.source_ref is not None and "source_ref" in mapping.columns:
@@ -106,8 +109,10 @@ def _check_mapping(mapping: CsvMapping, header: list[str] | None, width: int) ->
         if header is not None:
             if column not in header:
                 raise Invalid(f"{flag}: no column {column!r} in the header (columns: {', '.join(header)})")
+            if header.count(column) > 1:
+                raise Invalid(f"{flag}: the header names column {column!r} {header.count(column)} times")
             resolved[name] = header.index(column)
-        elif not column.isdigit():
+        elif not (column.isascii() and column.isdecimal()):
             raise Invalid(f"{flag}: {column!r} is not a column index (with --no-header: 0, 1, ...)")
         elif int(column) >= width:
             raise Invalid(f"{flag}: column {column} does not exist (the first row has {width} columns)")
@@ -151,6 +156,8 @@ def parse_csv(text: str, mapping: CsvMapping) -> CsvResult:
     """Every row as an item, or as an error naming its line and field. Malformed CSV fails the whole file."""
     if len(mapping.delimiter) != 1:
         raise Invalid(f"--delimiter: must be one character, got {mapping.delimiter!r}")
+    text = text.removeprefix("\ufeff")  # a byte-order mark (spreadsheets write one) is not part of the first cell
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_CELL_CHARS))  # an item may take up to 768 KiB
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=mapping.delimiter, strict=True)
     rows: list[tuple[int, list[str]]] = []
     end = 0

@@ -40,6 +40,9 @@ class Dataset(Aggregate):
         """Add items (each with its own ``id``) to the draft; ``base_ids``: the restored base's remaining ids."""
         if not items:
             raise Invalid("items: nothing to add")
+        ids = [item["id"] for item in items]
+        if len(set(ids)) != len(ids):
+            raise Invalid("items: an item id appears twice in the input")
         clash = [item["id"] for item in items if item["id"] in self.draft or item["id"] in (base_ids or ())]
         if clash:
             raise Conflict(f"item id {clash[0]} is already in the draft")

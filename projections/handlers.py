@@ -34,7 +34,11 @@ def _item_row(item: dict[str, Any]) -> tuple[Any, ...]:
 
 
 INSERT_DATASET = "INSERT INTO {p}datasets VALUES (?, ?, ?, ?, 0, 0, ?)"
-INSERT_DRAFT_ITEM = "INSERT INTO {p}draft_items VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_DRAFT_ITEM = (  # later wins on a repeated id, as in the Dataset aggregate (old logs may hold one)
+    "INSERT INTO {p}draft_items VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dataset_id, item_id) DO UPDATE SET "
+    "seq = excluded.seq, input = excluded.input, expected_output = excluded.expected_output, "
+    "metadata = excluded.metadata, events = excluded.events, split = excluded.split"
+)
 COUNT_DRAFT = "UPDATE {p}datasets SET draft_items = draft_items + ? WHERE id = ?"
 SET_VERSIONS = "UPDATE {p}datasets SET versions = ? WHERE id = ?"
 CLEAR_DRAFT = "DELETE FROM {p}draft_items WHERE dataset_id = ?"

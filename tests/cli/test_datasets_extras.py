@@ -369,3 +369,16 @@ def test_dedup_apply_errors_write_nothing(agnt5, ds):
     assert f"dataset {MISSING} not found" in agnt5("datasets", "dedup", "apply", MISSING, code=1).stderr
     assert f"dataset {MISSING} not found" in agnt5("datasets", "dedup", "preview", MISSING, code=1).stderr
     assert log_head() == before
+
+
+def test_an_upload_with_a_repeated_or_clashing_id_writes_nothing(agnt5, store):
+    ds = out(agnt5("datasets", "create", "--name", "ids"))
+    agnt5("datasets", "upload", ds, input='{"id": "keep", "input": 0}\n')
+    head = log_head()
+    repeated = agnt5("datasets", "upload", ds, input='{"id": "a", "input": 1}\n{"id": "a", "input": 2}\n', code=1)
+    assert "item 2: id 'a' appears twice" in repeated.stderr
+    many = "\n".join(json.dumps({"id": f"x{n}", "input": n}) for n in range(600)) + '\n{"id": "keep", "input": 1}\n'
+    clash = agnt5("datasets", "upload", ds, input=many, code=1)
+    assert "item id keep is already in the draft" in clash.stderr
+    assert log_head() == head
+    assert data(agnt5("datasets", "show", ds, "--format", "json"))["draft_items"] == 1

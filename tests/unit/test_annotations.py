@@ -72,3 +72,12 @@ def test_agreement_uses_the_latest_annotation_and_skips_items_without_verdict():
 def test_bad_annotations_name_the_field(fields, flag):
     with pytest.raises(Invalid, match=flag):
         check_annotation(*fields)
+
+
+def test_an_errored_score_gives_no_scorer_verdict():
+    errored = {"scorer_key": "s", "passed": False, "errored": True, "score": 0.0}
+    passed = {"scorer_key": "s", "passed": True, "errored": False, "score": 1.0}
+    items = [{"id": "a", "status": "failed", "scores": [errored]}, {"id": "b", "status": "passed", "scores": [passed]}]
+    notes = [{"run_item_id": item, "name": "h", "label": "pass", "score": None} for item in ("a", "b")]
+    by = {s["scorer"]: s for s in agreement(items, notes, "h")["scorers"]}
+    assert (by["s"]["n"], by["s"]["agreement"]) == (1, 1.0)

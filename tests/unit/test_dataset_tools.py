@@ -57,3 +57,16 @@ def test_draft_deletions_apply_in_log_order_within_a_batch():
            (COUNT_DRAFT, (5,)), (INSERT_DATASET, (6,))]  # fmt: skip
     assert batched(ops) == [(INSERT_DATASET, [(2,)]), (INSERT_DRAFT_ITEM, [(1,)]), (CLEAR_DRAFT, [(3,)]),
                             (INSERT_DATASET, [(6,)]), (INSERT_DRAFT_ITEM, [(4,)]), (COUNT_DRAFT, [(5,)])]  # fmt: skip
+
+
+def test_csv_byte_order_mark_large_cells_and_bad_columns():
+    with_bom = parse_csv("\ufeffinput,answer\nq1,a1\n", CsvMapping(columns={"expected_output": "answer"}))
+    assert [(i["input"], i["expected_output"]) for i in with_bom.items] == [("q1", "a1")]
+    no_header = parse_csv("\ufeffq1,a1\n", CsvMapping(columns={"expected_output": "1"}, header=False))
+    assert no_header.items[0]["input"] == "q1"
+    big = "x" * 300_000  # over the csv module's default cell limit, under the 768 KiB item limit
+    assert parse_csv(f"input\n{big}\n", CsvMapping()).items[0]["input"] == big
+    with pytest.raises(Invalid, match="names column 'input' 2 times"):
+        parse_csv("input,input\n1,2\n", CsvMapping())
+    with pytest.raises(Invalid, match="is not a column index"):
+        parse_csv("1,2\n", CsvMapping(columns={"expected_output": "\u00b2"}, header=False))
