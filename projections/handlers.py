@@ -44,18 +44,18 @@ SET_VERSIONS = "UPDATE {p}datasets SET versions = ? WHERE id = ?"
 CLEAR_DRAFT = "DELETE FROM {p}draft_items WHERE dataset_id = ?"
 COPY_VERSION_TO_DRAFT = (
     "INSERT INTO {p}draft_items SELECT ?, item_id, ? + position, input, expected_output, metadata, events, split "
-    "FROM {p}dataset_items WHERE version_id = ?"
+    "FROM {p}dataset_items WHERE version_id = ? AND live = 1"
 )
 SET_DRAFT_COUNT = "UPDATE {p}datasets SET draft_items = ? WHERE id = ?"
 REMOVE_DRAFT_ITEM = "DELETE FROM {p}draft_items WHERE dataset_id = ? AND item_id = ?"
-UPSERT_VERSION_ITEM = (
-    "INSERT INTO {p}dataset_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (version_id, position) DO UPDATE "
-    "SET chunk_id = excluded.chunk_id, item_id = excluded.item_id, input = excluded.input, "
-    "expected_output = excluded.expected_output, metadata = excluded.metadata, events = excluded.events, "
-    "split = excluded.split"
+INSERT_VERSION_ITEM = (  # a chunk saved after its version exists is a losing (or crashed) publish's: ignored
+    "INSERT INTO {p}dataset_items SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, 0 "
+    "WHERE NOT EXISTS (SELECT 1 FROM {p}dataset_versions WHERE id = ?) "
+    "ON CONFLICT (version_id, chunk_id, position) DO NOTHING"
 )
 INSERT_VERSION = "INSERT INTO {p}dataset_versions VALUES (?, ?, ?, ?, ?, ?, ?)"
-DROP_ORPHAN_ITEMS = "DELETE FROM {p}dataset_items WHERE version_id = ? AND position >= ?"
+MARK_LIVE_CHUNK = "UPDATE {p}dataset_items SET live = 1 WHERE version_id = ? AND chunk_id = ?"
+DROP_DEAD_ITEMS = "DELETE FROM {p}dataset_items WHERE version_id = ? AND live = 0"
 INSERT_DEPLOYMENT = "INSERT INTO {p}deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 INSERT_SCORER = "INSERT INTO {p}scorers VALUES (?, ?, ?, ?, ?, ?)"
 INSERT_EXPERIMENT = "INSERT INTO {p}experiments VALUES (?, ?, ?, ?, ?, ?, 1, 0, NULL, ?, ?)"
@@ -125,13 +125,16 @@ def _version_published(e: Any) -> Iterator[Op]:
 
 def _version_chunk(e: Any) -> Iterator[Op]:
     for n, item in enumerate(e.items):
-        yield UPSERT_VERSION_ITEM, (str(e.dataset_version_id), e.start + n, str(e.originator_id), *_item_row(item))
+        vid = str(e.dataset_version_id)
+        yield INSERT_VERSION_ITEM, (vid, e.start + n, str(e.originator_id), *_item_row(item), vid)
 
 
 def _version_created(e: Any) -> Iterator[Op]:
     vid = str(e.originator_id)
     yield INSERT_VERSION, (vid, str(e.dataset_id), e.number, e.description, j(e.metadata), e.n_items, _at(e))
-    yield DROP_ORPHAN_ITEMS, (vid, e.n_items)  # left by a publish that crashed before its version was saved
+    for chunk_id in e.chunk_ids:  # the version's own chunks; others are a crashed or losing publish's
+        yield MARK_LIVE_CHUNK, (vid, str(chunk_id))
+    yield DROP_DEAD_ITEMS, (vid,)
 
 
 def _deployment_created(e: Any) -> Iterator[Op]:
@@ -316,8 +319,9 @@ def operations(event: Any) -> Iterator[Op]:
 # (the sort is stable and a row's statements never need to run against this order); consecutive operations with
 # the same statement then go to the database as one executemany.
 ORDER = [
-    INSERT_DATASET, INSERT_DRAFT_ITEM, COUNT_DRAFT, SET_VERSIONS, UPSERT_VERSION_ITEM, INSERT_VERSION,
-    DROP_ORPHAN_ITEMS, INSERT_DEPLOYMENT, INSERT_SCORER, INSERT_EXPERIMENT, UPDATE_DEFINITION, SET_LATEST_VERSION,
+    INSERT_DATASET, INSERT_DRAFT_ITEM, COUNT_DRAFT, SET_VERSIONS, INSERT_VERSION_ITEM, INSERT_VERSION,
+    MARK_LIVE_CHUNK, DROP_DEAD_ITEMS, INSERT_DEPLOYMENT, INSERT_SCORER, INSERT_EXPERIMENT, UPDATE_DEFINITION,
+    SET_LATEST_VERSION,
     INSERT_EXPERIMENT_VERSION, INSERT_RUN, COUNT_CHUNK, FINISH_RUN, INSERT_RUN_ITEM, SET_ITEM_STATUS, INSERT_SCORE,
     UNMARK_SCORE, ADD_RUN_SCORER, INSERT_RESCORE, COUNT_RESCORE_CHUNK, FINISH_RESCORE, INSERT_RESCORE_ITEM,
     INSERT_ANNOTATION,

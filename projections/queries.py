@@ -54,7 +54,7 @@ def dataset_version(view: EvalsView, version_id: str) -> Row:
 
 
 def version_items(view: EvalsView, version_id: str) -> list[Row]:
-    return _rows(view, "SELECT * FROM {p}dataset_items WHERE version_id = ? ORDER BY position", version_id)
+    return _rows(view, "SELECT * FROM {p}dataset_items WHERE version_id = ? AND live = 1 ORDER BY position", version_id)
 
 
 def draft_items(view: EvalsView, dataset_id: str) -> list[Row]:
@@ -201,7 +201,7 @@ def score(view: EvalsView, score_id: str) -> Row:
 
 
 def dataset_item(view: EvalsView, version_id: str, item_id: str) -> Row:
-    sql = "SELECT * FROM {p}dataset_items WHERE version_id = ? AND item_id = ?"
+    sql = "SELECT * FROM {p}dataset_items WHERE version_id = ? AND item_id = ? AND live = 1"
     return _one(view, "dataset item", item_id, sql, version_id, item_id)
 
 

@@ -4,7 +4,7 @@ float type. A change of any table here must bump ``VIEW_NAME`` so the views rebu
 
 from __future__ import annotations
 
-VIEW_NAME = "agnt5v7"
+VIEW_NAME = "agnt5v8"
 
 TABLES = {
     "datasets": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, metadata TEXT NOT NULL,
@@ -16,7 +16,7 @@ TABLES = {
         description TEXT NOT NULL, metadata TEXT NOT NULL, n_items INTEGER NOT NULL, created_at TEXT NOT NULL)""",
     "dataset_items": """(version_id TEXT NOT NULL, position INTEGER NOT NULL, chunk_id TEXT NOT NULL,
         item_id TEXT NOT NULL, input TEXT NOT NULL, expected_output TEXT NOT NULL, metadata TEXT NOT NULL,
-        events TEXT NOT NULL, split TEXT, PRIMARY KEY (version_id, position))""",
+        events TEXT NOT NULL, split TEXT, live INTEGER NOT NULL, PRIMARY KEY (version_id, chunk_id, position))""",
     "deployments": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, module TEXT NOT NULL,
         path TEXT NOT NULL, url TEXT NOT NULL, components TEXT NOT NULL, created_at TEXT NOT NULL)""",
     "scorers": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, deployment_id TEXT NOT NULL,
