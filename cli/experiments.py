@@ -168,11 +168,7 @@ def run(
             config=json_option(config, "--config") if config is not None else None,
         )
         if not wait:
-            if fmt is Format.table:
-                note(f"Started run {summary['name']!r} of experiment {experiment_id}")
-                typer.echo(summary["id"])
-            else:
-                emit(summary, fmt)
+            print_created(fmt, summary, f"Started run {summary['name']!r} of experiment {experiment_id}")
             return
         note(f"Started run {summary['name']!r} ({summary['id']}); waiting")
         raise typer.Exit(wait_and_report(svc, summary["id"], timeout, fail_on_gate, fmt))
@@ -286,11 +282,7 @@ def runs_rescore(
             svc, rid, scorers, chosen, reason, replace_latest, idempotency_key, standby=worker
         )
         if not wait:
-            if fmt is Format.table:
-                note(f"Started rescore of run {rid}")
-                typer.echo(summary["id"])
-            else:
-                emit(summary, fmt)
+            print_created(fmt, summary, f"Started rescore of run {rid}")
             return
         note(f"Started rescore {summary['id']} of run {rid}; waiting")
         raise typer.Exit(wait_for_rescore_and_report(svc, summary["id"], timeout, fail_on_gate, fmt))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from typing import Any
 
 from rich.table import Table
@@ -119,11 +120,8 @@ def run_exit_code(summary: dict[str, Any], fail_on_gate: bool) -> int:
 
 def wait_and_report(svc: Services, run_id: str, timeout: str | None, gate_matters: bool, fmt: Format) -> int:
     """Wait for a run, print its summary, and return the documented exit code."""
-    progress = for_stderr()
-    try:
+    with closing(for_stderr()) as progress:
         summary = operations.wait_for_run(svc, run_id, duration(timeout), progress)
-    finally:
-        progress.close()
     if summary is None:
         note(f"timed out waiting for run {run_id}; it keeps running (agnt5 reports wait {run_id})")
         if fmt is not Format.table:
@@ -142,11 +140,8 @@ def wait_and_report(svc: Services, run_id: str, timeout: str | None, gate_matter
 def wait_for_rescore_and_report(svc: Services, rescore_id: str, timeout: str | None, fail_on_gate: bool,
                                 fmt: Format) -> int:  # fmt: skip
     """Wait for a rescore, print it, and return the exit code (a replacing rescore: the run's gate)."""
-    progress = for_stderr()
-    try:
+    with closing(for_stderr()) as progress:
         summary = operations.wait_for_rescore(svc, rescore_id, duration(timeout), progress)
-    finally:
-        progress.close()
     if summary is None:
         note(f"timed out waiting for rescore {rescore_id}; it keeps running")
         return EXIT_TIMEOUT

@@ -138,6 +138,12 @@ def chosen_run_items(items: list[Row], run_item_ids: list[str], run_id: str) -> 
     return [by_id[rid] for rid in dict.fromkeys(run_item_ids)]
 
 
+def run_item_errors(view: EvalsView, run_id: str) -> dict[str, str | None]:
+    """Each run item's execution error (None when it produced an output), in position order."""
+    rows = view.query("SELECT id, error FROM {p}run_items WHERE run_id = ? ORDER BY position", (run_id,))
+    return {row["id"]: row["error"] for row in rows}
+
+
 def run_item(view: EvalsView, run_item_id: str) -> Row:
     return _one(view, "run item", run_item_id, "SELECT * FROM {p}run_items WHERE id = ?", run_item_id)
 

@@ -265,8 +265,7 @@ def start_rescore(
     run = queries.run(svc.view, run_id)
     if run["status"] != "completed":
         raise Conflict(f"run {run_id} is {run['status']}: only a completed run can be rescored")
-    rows = svc.view.query("SELECT id, error FROM {p}run_items WHERE run_id = ? ORDER BY position", (run_id,))
-    errors = {row["id"]: row["error"] for row in rows}
+    errors = queries.run_item_errors(svc.view, run_id)
     for item_id in run_item_ids:
         if item_id not in errors:
             raise NotFound(f"--run-item-id: run item {item_id} is not part of run {run_id}")
