@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from cli.common import Format, FormatOption, emit, print_created, services
-from runner.definitions import deployment_source
+from agnt5_evals.cli.common import Format, FormatOption, emit, print_created, services
+from agnt5_evals.runner.definitions import deployment_source
 
 app = typer.Typer(help="Register deployments whose components experiments run against.", no_args_is_help=True)
 
@@ -34,7 +34,7 @@ def create(
     with services(catch_up=False) as svc:
         written = svc.app.create_deployment(name, **source)
         svc.wait_for(written.position)
-        from projections import queries
+        from agnt5_evals.projections import queries
 
         row = queries.deployment(svc.view, str(written.id))
     listed = ", ".join(f"{c['name']} ({c['type']})" for c in source["components"])
@@ -44,7 +44,7 @@ def create(
 @app.command("list")
 def list_(fmt: FormatOption = Format.table) -> None:
     """List deployments and their components."""
-    from projections import queries
+    from agnt5_evals.projections import queries
 
     with services() as svc:
         rows = queries.deployments(svc.view)

@@ -6,13 +6,19 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import Format, FormatOption, emit, json_option, note, print_created, services, uuid_arg
-from cli.render import show_compare, show_rescore, show_summary, wait_and_report, wait_for_rescore_and_report
-from domain.errors import Invalid
-from projections import queries
-from runner import operations
-from runner.definitions import scorers_from, target_from
-from runner.standby import standby
+from agnt5_evals.cli.common import Format, FormatOption, emit, json_option, note, print_created, services, uuid_arg
+from agnt5_evals.cli.render import (
+    show_compare,
+    show_rescore,
+    show_summary,
+    wait_and_report,
+    wait_for_rescore_and_report,
+)
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.projections import queries
+from agnt5_evals.runner import operations
+from agnt5_evals.runner.definitions import scorers_from, target_from
+from agnt5_evals.runner.standby import standby
 
 app = typer.Typer(help="Create experiments and run them over a dataset version.", no_args_is_help=True)
 runs = typer.Typer(help="Inspect, cancel, compare and mine experiment runs.", no_args_is_help=True)

@@ -8,9 +8,9 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from cli import datasets, deployments, experiments, projections, prompts, reports, scorers, scores, worker
-from cli.mcp_command import mcp
-from domain.errors import EvalsError
+from agnt5_evals.cli import datasets, deployments, experiments, projections, prompts, reports, scorers, scores, worker
+from agnt5_evals.cli.mcp_command import mcp
+from agnt5_evals.domain.errors import EvalsError
 
 EXIT_USAGE = 1
 BOOL_FLAGS = ("--fail-on-gate", "--partial")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from domain.errors import Invalid
+from agnt5_evals.domain.errors import Invalid
 
 SERVICES = ("evals", "experiments")
 
@@ -40,6 +40,6 @@ def mcp(
     done with the CLI.
     """
     chosen = parse_services(services)
-    from cli.mcp_server import serve
+    from agnt5_evals.cli.mcp_server import serve
 
     serve(chosen)

@@ -17,12 +17,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from cli.common import dumps, services, uuid_arg
-from domain.errors import EvalsError, Invalid
-from domain.reports import EVIDENCE_PARTS
-from projections import queries
-from runner import operations
-from runner.bootstrap import Services
+from agnt5_evals.cli.common import dumps, services, uuid_arg
+from agnt5_evals.domain.errors import EvalsError, Invalid
+from agnt5_evals.domain.reports import EVIDENCE_PARTS
+from agnt5_evals.projections import queries
+from agnt5_evals.runner import operations
+from agnt5_evals.runner.bootstrap import Services
 
 INSTRUCTIONS = (
     "agnt5-evals: read datasets, experiments, runs and scores; start, wait for, compare and cancel experiment "

@@ -6,8 +6,8 @@ import time
 
 import typer
 
-from cli.common import Format, FormatOption, emit, note, services
-from projections.catchup import position
+from agnt5_evals.cli.common import Format, FormatOption, emit, note, services
+from agnt5_evals.projections.catchup import position
 
 app = typer.Typer(help="The read model built from the event log.", no_args_is_help=True)
 

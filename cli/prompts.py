@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import Format, FormatOption, emit, json_option, print_created, read_text, services, uuid_arg
-from domain.errors import Invalid
-from domain.prompts import PromptVersion
-from projections import queries
+from agnt5_evals.cli.common import Format, FormatOption, emit, json_option, print_created, read_text, services, uuid_arg
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.prompts import PromptVersion
+from agnt5_evals.projections import queries
 
 app = typer.Typer(help="Prompts and their immutable versions: targets of prompt experiments.", no_args_is_help=True)
 versions = typer.Typer(help="Numbered, immutable versions of a prompt.", no_args_is_help=True)

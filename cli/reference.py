@@ -7,7 +7,7 @@ from typing import Any
 import typer
 from typer.testing import CliRunner
 
-from cli.main import app
+from agnt5_evals.cli.main import app
 
 HEADER = """# CLI reference
 

@@ -6,13 +6,13 @@ from typing import Annotated
 
 import typer
 
-from cli.common import Format, FormatOption, emit, note, services, uuid_arg, write_csv
-from cli.render import run_exit_code, show_summary, wait_and_report
-from domain.errors import Invalid
-from domain.gates import EXIT_TIMEOUT
-from domain.reports import EXPORT_COLUMNS, export_rows
-from projections import queries
-from runner import operations
+from agnt5_evals.cli.common import Format, FormatOption, emit, note, services, uuid_arg, write_csv
+from agnt5_evals.cli.render import run_exit_code, show_summary, wait_and_report
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.gates import EXIT_TIMEOUT
+from agnt5_evals.domain.reports import EXPORT_COLUMNS, export_rows
+from agnt5_evals.projections import queries
+from agnt5_evals.runner import operations
 
 app = typer.Typer(help="Run reports for people and for CI.", no_args_is_help=True)
 

@@ -8,13 +8,13 @@ from uuid import UUID
 import orjson
 import typer
 
-from cli.common import Format, FormatOption, emit, print_created, read_text, services, uuid_arg
-from domain.errors import Invalid
-from domain.model import Deployment
-from domain.scoring import BUILTINS, parse_scorer_spec
-from projections import queries
-from runner.scorer_cases import parse_cases, run_in_child, score_cases
-from runner.scoring import ScorerRuntime
+from agnt5_evals.cli.common import Format, FormatOption, emit, print_created, read_text, services, uuid_arg
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.model import Deployment
+from agnt5_evals.domain.scoring import BUILTINS, parse_scorer_spec
+from agnt5_evals.projections import queries
+from agnt5_evals.runner.scorer_cases import parse_cases, run_in_child, score_cases
+from agnt5_evals.runner.scoring import ScorerRuntime
 
 app = typer.Typer(help="Built-in and custom scorers.", no_args_is_help=True)
 

@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from cli.common import Format, FormatOption, emit, json_option, print_created, services, uuid_arg
-from domain.errors import Invalid
-from domain.reports import EVIDENCE_PARTS
-from projections import queries
-from runner import operations
+from agnt5_evals.cli.common import Format, FormatOption, emit, json_option, print_created, services, uuid_arg
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.reports import EVIDENCE_PARTS
+from agnt5_evals.projections import queries
+from agnt5_evals.runner import operations
 
 app = typer.Typer(help="Scores, their evidence, and human annotations.", no_args_is_help=True)
 

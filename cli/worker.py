@@ -10,11 +10,11 @@ from typing import Annotated
 
 import typer
 
-from cli.common import note, services
-from domain.errors import Invalid
-from runner.http_worker import make_server
-from runner.http_worker import serve as serve_forever
-from runner.supervisor import supervise
+from agnt5_evals.cli.common import note, services
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.runner.http_worker import make_server
+from agnt5_evals.runner.http_worker import serve as serve_forever
+from agnt5_evals.runner.supervisor import supervise
 
 app = typer.Typer(help="Workers that execute runs, and that serve components over HTTP.", invoke_without_command=True)
 

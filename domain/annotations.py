@@ -19,7 +19,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import Invalid
+from agnt5_evals.domain.errors import Invalid
 
 PASS_LABELS = frozenset({"pass", "passed", "good", "correct", "yes", "true", "1", "accept", "accepted"})
 FAIL_LABELS = frozenset({"fail", "failed", "bad", "incorrect", "no", "false", "0", "reject", "rejected"})

@@ -10,9 +10,9 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Transcoder
 
-from domain.errors import Conflict, NotFound
-from domain.runs import Run
-from domain.transcoding import OrjsonTranscoder
+from agnt5_evals.domain.errors import Conflict, NotFound
+from agnt5_evals.domain.runs import Run
+from agnt5_evals.domain.transcoding import OrjsonTranscoder
 
 A = TypeVar("A", bound=Aggregate)
 

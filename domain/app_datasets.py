@@ -7,10 +7,10 @@ from uuid import UUID, uuid4
 
 import orjson
 
-from domain.app_base import BaseApplication, Written
-from domain.dataset_tools import check_removable, duplicate_groups
-from domain.errors import Conflict, Invalid
-from domain.model import Dataset, DatasetVersion, DatasetVersionChunk
+from agnt5_evals.domain.app_base import BaseApplication, Written
+from agnt5_evals.domain.dataset_tools import check_removable, duplicate_groups
+from agnt5_evals.domain.errors import Conflict, Invalid
+from agnt5_evals.domain.model import Dataset, DatasetVersion, DatasetVersionChunk
 
 ITEMS_PER_EVENT = 500
 IDS_PER_EVENT = 5000  # item ids of one removal event (~200 KB)

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from domain.app_base import BaseApplication, Written
-from domain.errors import Conflict, Invalid, NotFound
-from domain.rescores import MAX_CHOSEN_ITEMS, Rescore
-from domain.runs import Run
+from agnt5_evals.domain.app_base import BaseApplication, Written
+from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
+from agnt5_evals.domain.rescores import MAX_CHOSEN_ITEMS, Rescore
+from agnt5_evals.domain.runs import Run
 
 
 class RescoreCommands(BaseApplication):

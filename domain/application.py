@@ -11,16 +11,16 @@ from uuid import UUID
 import orjson
 from eventsourcing.domain import Aggregate
 
-from domain.annotations import Annotation, check_annotation
-from domain.app_base import A, Written
-from domain.app_datasets import DatasetCommands, check_item
-from domain.app_rescores import RescoreCommands
-from domain.errors import Conflict, Invalid, NotFound
-from domain.gates import check_config
-from domain.ids import parse_uuid
-from domain.model import DatasetVersion, Deployment, Experiment, ExperimentVersion, Scorer
-from domain.prompts import Prompt, PromptVersion
-from domain.runs import Run
+from agnt5_evals.domain.annotations import Annotation, check_annotation
+from agnt5_evals.domain.app_base import A, Written
+from agnt5_evals.domain.app_datasets import DatasetCommands, check_item
+from agnt5_evals.domain.app_rescores import RescoreCommands
+from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
+from agnt5_evals.domain.gates import check_config
+from agnt5_evals.domain.ids import parse_uuid
+from agnt5_evals.domain.model import DatasetVersion, Deployment, Experiment, ExperimentVersion, Scorer
+from agnt5_evals.domain.prompts import Prompt, PromptVersion
+from agnt5_evals.domain.runs import Run
 
 __all__ = ["EvalsApplication", "Written", "check_item"]
 
@@ -68,7 +68,7 @@ class EvalsApplication(DatasetCommands, RescoreCommands):
 
     def create_scorer(self, name: str, description: str, deployment_id: UUID, component_name: str) -> Written:
         """Register a deployed scorer component as a project scorer."""
-        from domain.scoring import BUILTINS
+        from agnt5_evals.domain.scoring import BUILTINS
 
         if not name.strip():
             raise Invalid("--name: must not be empty")

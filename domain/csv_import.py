@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from domain.app_datasets import MAX_ITEM_BYTES, check_item
-from domain.errors import Invalid
+from agnt5_evals.domain.app_datasets import MAX_ITEM_BYTES, check_item
+from agnt5_evals.domain.errors import Invalid
 
 JSON = Any
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from domain.errors import Invalid, NotFound
+from agnt5_evals.domain.errors import Invalid, NotFound
 
 ITEM_FIELDS = ("input", "expected_output", "metadata", "events", "split")
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from domain.errors import Invalid
+from agnt5_evals.domain.errors import Invalid
 
 EXIT_GATE_PASSED = 0
 EXIT_USAGE = 1

@@ -47,7 +47,7 @@ def score_id_str(run_item: str, index: int, scorer: str) -> str:
 
 def parse_uuid(value: str, field: str) -> UUID:
     """Parse a user-supplied id, naming the field when it is not a UUID."""
-    from domain.errors import Invalid
+    from agnt5_evals.domain.errors import Invalid
 
     try:
         return UUID(str(value))

@@ -11,8 +11,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids
-from domain.errors import Conflict, Invalid, NotFound
+from agnt5_evals.domain import ids
+from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
 
 JSON = Any
 

@@ -10,8 +10,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids
-from domain.errors import Invalid
+from agnt5_evals.domain import ids
+from agnt5_evals.domain.errors import Invalid
 
 JSON = Any
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from domain.gates import pass_rate, verdict
+from agnt5_evals.domain.gates import pass_rate, verdict
 
 EXPORT_COLUMNS = [
     "experiment_name", "run_id", "run_name", "index", "run_item_id", "item_id", "repetition", "status",

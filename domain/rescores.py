@@ -20,7 +20,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import Conflict
+from agnt5_evals.domain.errors import Conflict
 
 MAX_CHOSEN_ITEMS = 10_000  # chosen run item ids travel in the Started event, which must stay small
 

@@ -13,8 +13,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain import ids
-from domain.errors import Conflict
+from agnt5_evals.domain import ids
+from agnt5_evals.domain.errors import Conflict
 
 TERMINAL = ("completed", "failed", "cancelled")
 

@@ -12,8 +12,8 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
 
-from projections.handlers import Op, operations
-from projections.views import EvalsView
+from agnt5_evals.projections.handlers import Op, operations
+from agnt5_evals.projections.views import EvalsView
 
 BATCH = 1000
 

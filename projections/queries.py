@@ -6,8 +6,8 @@ from typing import Any
 
 import orjson
 
-from domain.errors import NotFound
-from projections.views import EvalsView, Row
+from agnt5_evals.domain.errors import NotFound
+from agnt5_evals.projections.views import EvalsView, Row
 
 JSON_COLUMNS = {
     "metadata", "input", "expected_output", "events", "components", "definition", "spec", "output",

@@ -12,8 +12,8 @@ from typing import Any
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
-from projections.handlers import Op, batched
-from projections.schema import create_statements, drop_statements
+from agnt5_evals.projections.handlers import Op, batched
+from agnt5_evals.projections.schema import create_statements, drop_statements
 
 Row = dict[str, Any]
 

@@ -8,9 +8,9 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.sql import SQL
 
-from projections.handlers import Op, batched
-from projections.schema import TABLES, create_statements, drop_statements
-from projections.views import EvalsView, Row, format_sql
+from agnt5_evals.projections.handlers import Op, batched
+from agnt5_evals.projections.schema import TABLES, create_statements, drop_statements
+from agnt5_evals.projections.views import EvalsView, Row, format_sql
 
 
 class PostgresEvalsView(PostgresTrackingRecorder, EvalsView):

@@ -20,11 +20,11 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment
 
-from domain.application import EvalsApplication
-from domain.errors import Invalid, Unavailable
-from projections.catchup import catch_up, wait_until
-from projections.schema import VIEW_NAME
-from projections.views import EvalsView, SQLiteEvalsView
+from agnt5_evals.domain.application import EvalsApplication
+from agnt5_evals.domain.errors import Invalid, Unavailable
+from agnt5_evals.projections.catchup import catch_up, wait_until
+from agnt5_evals.projections.schema import VIEW_NAME
+from agnt5_evals.projections.views import EvalsView, SQLiteEvalsView
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class Settings:
             "POSTGRES_MAX_OVERFLOW": "8",
             "POSTGRES_CONNECT_TIMEOUT": os.environ.get("AGNT5_PG_CONNECT_TIMEOUT_S", "5"),
             "CREATE_TABLE": create,
-            "APPLICATION_RECORDER_TOPIC": "runner.pgstore:ArrayInsertRecorder",
+            "APPLICATION_RECORDER_TOPIC": "agnt5_evals.runner.pgstore:ArrayInsertRecorder",
         }
 
     def pg_connect_kwargs(self) -> dict[str, Any]:
@@ -188,7 +188,7 @@ class Services:
         factory: Any = InfrastructureFactory.construct(Environment(VIEW_NAME, self.settings.view_env()))
         view_class: type[EvalsView] = SQLiteEvalsView
         if self.settings.database_url:
-            from projections.views_pg import PostgresEvalsView  # psycopg is imported only for PostgreSQL
+            from agnt5_evals.projections.views_pg import PostgresEvalsView  # psycopg is imported only for PostgreSQL
 
             view_class = PostgresEvalsView
         view: EvalsView = _with_ddl_retry(self.settings, lambda: factory.tracking_recorder(view_class))

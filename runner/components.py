@@ -11,8 +11,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from domain.errors import Invalid
-from runner.sdk import COMPONENT_ATTR, Context
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.runner.sdk import COMPONENT_ATTR, Context
 
 _OWN = frozenset({"api", "cli", "domain", "projections", "runner", "tests"})
 _imported: set[str] = set()  # top-level names of deployment modules this process imported
@@ -55,7 +55,7 @@ def components_of(module: Any) -> dict[str, Callable[..., Any]]:
 def discover(module: str, path: str) -> list[dict[str, str]]:
     """List a module's components by importing it in a child process (never in the caller's process)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "runner.components", module, path],
+        [sys.executable, "-P", "-m", "agnt5_evals.runner.components", module, path],
         capture_output=True,
         text=True,
         timeout=120,

@@ -7,12 +7,12 @@ import traceback
 from typing import Any
 from uuid import UUID
 
-from domain.model import DatasetVersion, Deployment
-from domain.runs import Run
-from runner.bootstrap import Services
-from runner.dispatch import CHUNK_ITEMS, Dispatch, log
-from runner.scoring import ScorerRuntime
-from runner.targets import load_target
+from agnt5_evals.domain.model import DatasetVersion, Deployment
+from agnt5_evals.domain.runs import Run
+from agnt5_evals.runner.bootstrap import Services
+from agnt5_evals.runner.dispatch import CHUNK_ITEMS, Dispatch, log
+from agnt5_evals.runner.scoring import ScorerRuntime
+from agnt5_evals.runner.targets import load_target
 
 PRELOADED: dict[UUID, list[dict[str, Any]]] = {}  # dataset version items a standby loaded while it waited
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import orjson
 
-from domain.errors import Invalid
-from runner.components import components_of, import_module, invoke
-from runner.sdk import COMPONENT_ATTR, Context, TransientError
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.runner.components import components_of, import_module, invoke
+from agnt5_evals.runner.sdk import COMPONENT_ATTR, Context, TransientError
 
 Reply = tuple[int, Any]
 

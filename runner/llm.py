@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from domain.scoring.judges import JudgeCallError
+from agnt5_evals.domain.scoring.judges import JudgeCallError
 
 LLMCall = Callable[[dict[str, Any]], dict[str, Any]]
 

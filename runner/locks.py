@@ -11,7 +11,7 @@ import fcntl
 import hashlib
 from typing import Any
 
-from runner.bootstrap import Settings
+from agnt5_evals.runner.bootstrap import Settings
 
 
 def _key(run_id: str) -> int:

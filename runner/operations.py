@@ -10,18 +10,18 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from domain.annotations import agreement
-from domain.errors import Conflict, Invalid, NotFound
-from domain.gates import compare
-from domain.reports import EVIDENCE_PARTS, evidence, run_stats, run_summary
-from domain.runs import TERMINAL
-from projections import queries
-from runner.bootstrap import Services
-from runner.definitions import TARGET_TYPES
-from runner.locks import is_owned
-from runner.rescore import PREFIX
-from runner.standby import ForkedWorker, Standby
-from runner.worker import launch, log_path
+from agnt5_evals.domain.annotations import agreement
+from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
+from agnt5_evals.domain.gates import compare
+from agnt5_evals.domain.reports import EVIDENCE_PARTS, evidence, run_stats, run_summary
+from agnt5_evals.domain.runs import TERMINAL
+from agnt5_evals.projections import queries
+from agnt5_evals.runner.bootstrap import Services
+from agnt5_evals.runner.definitions import TARGET_TYPES
+from agnt5_evals.runner.locks import is_owned
+from agnt5_evals.runner.rescore import PREFIX
+from agnt5_evals.runner.standby import ForkedWorker, Standby
+from agnt5_evals.runner.worker import launch, log_path
 
 _workers: dict[str, subprocess.Popen[bytes] | ForkedWorker] = {}
 _relaunches: dict[str, int] = {}

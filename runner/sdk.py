@@ -1,6 +1,6 @@
 """What a component author imports: the ``@component`` marker and the ``Context`` that records a trace.
 
-from runner.sdk import Context, component
+from agnt5_evals import Context, component
 
 @component("support_agent", type="agent")
 def support_agent(ctx: Context, input: dict) -> dict:

@@ -6,11 +6,11 @@ import subprocess
 import time
 from collections.abc import Callable
 
-from projections.views import EvalsView
-from runner.bootstrap import Services
-from runner.locks import is_owned
-from runner.rescore import PREFIX
-from runner.worker import launch
+from agnt5_evals.projections.views import EvalsView
+from agnt5_evals.runner.bootstrap import Services
+from agnt5_evals.runner.locks import is_owned
+from agnt5_evals.runner.rescore import PREFIX
+from agnt5_evals.runner.worker import launch
 
 
 def running_runs(view: EvalsView) -> list[str]:

@@ -1,4 +1,5 @@
-"""The worker process: ``python -m runner.worker RUN_ID`` executes (or resumes) one run, detached from the CLI."""
+"""The worker process: ``python -m agnt5_evals.runner.worker RUN_ID`` executes (or resumes) one run, detached from
+the CLI."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from runner.bootstrap import Services, Settings, build
-from runner.execute import Executor
-from runner.locks import RunLock
-from runner.rescore import PREFIX, RescoreExecutor
+from agnt5_evals.runner.bootstrap import Services, Settings, build
+from agnt5_evals.runner.execute import Executor
+from agnt5_evals.runner.locks import RunLock
+from agnt5_evals.runner.rescore import PREFIX, RescoreExecutor
 
 
 def log_path(settings: Settings, target: str) -> Path:
@@ -28,7 +29,7 @@ def launch(run_id: UUID | str, settings: Settings) -> subprocess.Popen[bytes]:
     """Start a detached worker for a run; it outlives the caller."""
     with log_path(settings, str(run_id)).open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "runner.worker", str(run_id)],
+            [sys.executable, "-P", "-m", "agnt5_evals.runner.worker", str(run_id)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,

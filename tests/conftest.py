@@ -3,16 +3,44 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.abc
+import importlib.machinery
 import os
+import sys
 import textwrap
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import ModuleType
 
 import psycopg
 import pytest
 
-from runner.bootstrap import Services, Settings
+from agnt5_evals.runner.bootstrap import Services, Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class _OnlyAsAgnt5Evals(importlib.abc.MetaPathFinder):
+    """Refuse `import domain` (or cli, runner, ...) of the repository's own folders.
+
+    pytest puts the repository root on sys.path (for `tests.*`), which would let a bare `import domain` work here
+    and fail in an installed wheel, or resolve an old `domain.model:...` event topic by importing the folder a
+    second time instead of through the topic alias. Packages of the same names elsewhere (a user's) still import.
+    """
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if "." in fullname:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is not None and spec.origin and Path(spec.origin).resolve().parent.parent == ROOT:
+            raise ModuleNotFoundError(f"No module named {fullname!r} (import agnt5_evals.{fullname})", name=fullname)
+        return None
+
+
+sys.meta_path.insert(0, _OnlyAsAgnt5Evals())
 
 PG_URL = os.environ.get("AGNT5_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/agnt5_test")
 STORES = ["sqlite", "postgresql"]
@@ -70,7 +98,7 @@ def services(store: str) -> Iterator[Services]:
 
 
 AGENT_MODULE = '''
-from runner.sdk import component
+from agnt5_evals import component
 
 
 @component("support_agent", type="agent")
@@ -95,7 +123,7 @@ def slow(input):
 '''
 
 REGRESSED_MODULE = '''
-from runner.sdk import component
+from agnt5_evals import component
 
 
 @component("support_agent", type="agent")

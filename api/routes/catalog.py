@@ -7,12 +7,12 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.deps import ServicesDep
-from domain.ids import parse_uuid
-from domain.prompts import PromptVersion
-from domain.scoring import BUILTINS
-from projections import queries
-from runner.definitions import deployment_source
+from agnt5_evals.api.deps import ServicesDep
+from agnt5_evals.domain.ids import parse_uuid
+from agnt5_evals.domain.prompts import PromptVersion
+from agnt5_evals.domain.scoring import BUILTINS
+from agnt5_evals.projections import queries
+from agnt5_evals.runner.definitions import deployment_source
 
 router = APIRouter(tags=["catalog"])
 

@@ -8,11 +8,11 @@ import orjson
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from api.deps import ServicesDep
-from domain.csv_import import CsvMapping
-from domain.ids import parse_uuid
-from projections import queries
-from runner import datasets as use
+from agnt5_evals.api.deps import ServicesDep
+from agnt5_evals.domain.csv_import import CsvMapping
+from agnt5_evals.domain.ids import parse_uuid
+from agnt5_evals.projections import queries
+from agnt5_evals.runner import datasets as use
 
 router = APIRouter(tags=["datasets"])
 

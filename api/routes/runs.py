@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import ServicesDep
-from domain.gates import verdict
-from domain.ids import parse_uuid
-from projections import queries
-from runner import operations
+from agnt5_evals.api.deps import ServicesDep
+from agnt5_evals.domain.gates import verdict
+from agnt5_evals.domain.ids import parse_uuid
+from agnt5_evals.projections import queries
+from agnt5_evals.runner import operations
 
 router = APIRouter(tags=["runs"])
 

@@ -6,12 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import ServicesDep
-from domain.errors import Invalid
-from domain.ids import parse_uuid
-from domain.reports import EVIDENCE_PARTS
-from projections import queries
-from runner import operations
+from agnt5_evals.api.deps import ServicesDep
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.ids import parse_uuid
+from agnt5_evals.domain.reports import EVIDENCE_PARTS
+from agnt5_evals.projections import queries
+from agnt5_evals.runner import operations
 
 router = APIRouter(tags=["scores"])
 

@@ -11,8 +11,8 @@ import json
 import re
 from typing import Any
 
-from domain.scoring.base import ScoreResult, ScorerInput, builtin, config_error
-from domain.scoring.judge_prompts import (
+from agnt5_evals.domain.scoring.base import ScoreResult, ScorerInput, builtin, config_error
+from agnt5_evals.domain.scoring.judge_prompts import (
     AGENT_JUDGE_CRITERIA,
     AGENT_JUDGE_SYSTEM,
     CORRECTNESS_CRITERIA,
@@ -21,7 +21,7 @@ from domain.scoring.judge_prompts import (
     GOAL_SUCCESS_CRITERIA,
     PRESET_SYSTEM,
 )
-from domain.trace import trace_eval_context
+from agnt5_evals.domain.trace import trace_eval_context
 
 PASS_AT = 0.7
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.\-\[\]]*)\s*\}\}")

@@ -10,8 +10,8 @@ from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
-from domain.scoring.base import ScoreResult, ScorerInput, builtin, config_error, to_text
-from domain.scoring.dialects import compile_regex, parse_json_text
+from agnt5_evals.domain.scoring.base import ScoreResult, ScorerInput, builtin, config_error, to_text
+from agnt5_evals.domain.scoring.dialects import compile_regex, parse_json_text
 
 MESSAGE_CAP = 1000  # characters kept of one json_schema error message
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from domain.errors import Invalid
-from domain.scoring.base import BUILTINS, ScoreResult, ScorerInput
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.scoring.base import BUILTINS, ScoreResult, ScorerInput
 
 
 def _known() -> str:

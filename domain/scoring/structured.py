@@ -19,8 +19,8 @@ import math
 import re
 from typing import Any, NoReturn
 
-from domain.scoring.base import ScoreResult, ScorerInput, builtin
-from domain.scoring.structured_eval import (
+from agnt5_evals.domain.scoring.base import ScoreResult, ScorerInput, builtin
+from agnt5_evals.domain.scoring.structured_eval import (
     MAX_DOCUMENT_BYTES,
     PREDICATES,
     ROOTS,

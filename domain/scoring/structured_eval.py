@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from domain.scoring.base import ScoreResult, ScorerInput
-from domain.scoring.dialects import parse_json_text
+from agnt5_evals.domain.scoring.base import ScoreResult, ScorerInput
+from agnt5_evals.domain.scoring.dialects import parse_json_text
 
 MAX_SAFE = 2**53 - 1
 MAX_DEPTH = 64

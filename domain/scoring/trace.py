@@ -11,8 +11,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from domain.scoring.base import ConfigCheck, ScoreResult, ScorerFn, ScorerInput, builtin, config_error
-from domain.trace import SCHEMA, count, number, text, trace_eval_context
+from agnt5_evals.domain.scoring.base import ConfigCheck, ScoreResult, ScorerFn, ScorerInput, builtin, config_error
+from agnt5_evals.domain.trace import SCHEMA, count, number, text, trace_eval_context
 
 MODES = ("exact", "in_order", "any_order")
 MATCH_LABELS = ("matched", "not_matched")

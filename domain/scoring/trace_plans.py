@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from domain.scoring.base import ConfigCheck, ScoreResult, ScorerInput, builtin
-from domain.scoring.trace import Prepared, base_metadata, check_threshold, feature, prepare, steps
-from domain.trace import text
+from agnt5_evals.domain.scoring.base import ConfigCheck, ScoreResult, ScorerInput, builtin
+from agnt5_evals.domain.scoring.trace import Prepared, base_metadata, check_threshold, feature, prepare, steps
+from agnt5_evals.domain.trace import text
 
 DEFAULT_THRESHOLD = 0.8
 THRESHOLD_SCHEMA = {"score_threshold": "number in [0,1] (default 0.8)"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from domain.scoring.base import ScoreResult, ScorerInput, config_error
-from domain.scoring.trace import (
+from agnt5_evals.domain.scoring.base import ScoreResult, ScorerInput, config_error
+from agnt5_evals.domain.scoring.trace import (
     MATCH_LABELS,
     THRESHOLD_1,
     check_max,
@@ -19,7 +19,7 @@ from domain.scoring.trace import (
     trace_builtin,
     verdict,
 )
-from domain.trace import count, number, text, workflow_states
+from agnt5_evals.domain.trace import count, number, text, workflow_states
 
 SAFE_KEYS = ("tool_name", "name", "status", "summary_safe", "arguments_ref", "arguments_hash", "result_ref",
              "result_hash", "input_hash", "output_hash")  # fmt: skip

@@ -22,7 +22,7 @@ from pathlib import Path
 from common import experiment, machine, run_and_wait, write_docs
 
 SLEEPER = (
-    "import time\nfrom runner.sdk import component\n\n\n@component('sleeper')\ndef sleeper(input):\n"
+    "import time\nfrom agnt5_evals import component\n\n\n@component('sleeper')\ndef sleeper(input):\n"
     "    time.sleep(input['ms'] / 1000)\n    return input\n"
 )
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from common import experiment, machine, run_and_wait, write_docs
 
-ECHO = "from runner.sdk import component\n\n\n@component('echo')\ndef echo(input):\n    return input\n"
+ECHO = "from agnt5_evals import component\n\n\n@component('echo')\ndef echo(input):\n    return input\n"
 BUDGET_MS = {"sqlite": 0.2, "postgresql": 0.4}
 
 

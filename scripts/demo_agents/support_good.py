@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from runner.sdk import Context, component
+from agnt5_evals import Context, component
 
 ORDERS = {1001: "shipped", 1002: "processing", 1003: "delivered", 1004: "cancelled", 1005: "shipped",
           1006: "delivered", 1007: "processing", 1008: "shipped"}  # fmt: skip

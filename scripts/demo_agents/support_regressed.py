@@ -6,7 +6,7 @@ import json
 
 from support_good import search_orders
 
-from runner.sdk import Context, component
+from agnt5_evals import Context, component
 
 
 @component("support_agent", type="agent")

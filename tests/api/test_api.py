@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
+from agnt5_evals.api.main import create_app
 from tests.support import definition
 
 MISSING = "00000000-0000-4000-8000-000000000000"

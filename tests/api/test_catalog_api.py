@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
+from agnt5_evals.api.main import create_app
 
 SCORER = """
-from runner.sdk import scorer
+from agnt5_evals import scorer
 
 
 @scorer("always")

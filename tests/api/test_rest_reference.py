@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from api.main import create_app
+from agnt5_evals.api.main import create_app
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "rest.md"
 

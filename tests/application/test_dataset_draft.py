@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from domain.model import Dataset
-from projections import queries
+from agnt5_evals.domain.model import Dataset
+from agnt5_evals.projections import queries
 
 
 def test_restore_references_the_version_and_the_aggregate_tracks_the_draft_size(services):
@@ -35,9 +35,9 @@ def test_restore_references_the_version_and_the_aggregate_tracks_the_draft_size(
 
 
 def test_a_losing_publish_never_shows_its_items_for_the_winners_version(services):
-    from domain.app_datasets import _batches
-    from domain.errors import Conflict
-    from domain.model import DatasetVersion, DatasetVersionChunk
+    from agnt5_evals.domain.app_datasets import _batches
+    from agnt5_evals.domain.errors import Conflict
+    from agnt5_evals.domain.model import DatasetVersion, DatasetVersionChunk
 
     app = services.app
     ds = app.create_dataset("race").id

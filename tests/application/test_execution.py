@@ -9,17 +9,17 @@ import uuid
 
 import pytest
 
-from domain.errors import Invalid
-from domain.gates import check_config
-from domain.runs import Run
-from projections import queries
-from runner import operations
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.gates import check_config
+from agnt5_evals.domain.runs import Run
+from agnt5_evals.projections import queries
+from agnt5_evals.runner import operations
 from tests.support import execute
 
 MODULE = """
 import threading
 import time
-from runner.sdk import TransientError, component
+from agnt5_evals import TransientError, component
 
 _lock = threading.Lock()
 _state = {"active": 0, "peak": 0, "calls": {}}

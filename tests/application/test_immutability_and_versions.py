@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from domain.errors import Conflict, Invalid
-from domain.model import DatasetVersion, ExperimentVersion
-from domain.runs import Run, RunChunk
-from projections import queries
+from agnt5_evals.domain.errors import Conflict, Invalid
+from agnt5_evals.domain.model import DatasetVersion, ExperimentVersion
+from agnt5_evals.domain.runs import Run, RunChunk
+from agnt5_evals.projections import queries
 from tests.support import definition, execute
 
 

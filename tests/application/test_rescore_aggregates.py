@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from domain.scoring import with_keys
-from projections import queries
-from runner import operations
-from runner.components import discover
-from runner.rescore import RescoreExecutor
+from agnt5_evals.domain.scoring import with_keys
+from agnt5_evals.projections import queries
+from agnt5_evals.runner import operations
+from agnt5_evals.runner.components import discover
+from agnt5_evals.runner.rescore import RescoreExecutor
 from tests.support import definition, execute
 
 SCORERS = """
-from runner.sdk import scorer
+from agnt5_evals import scorer
 
 
 @scorer('frac')

@@ -163,7 +163,7 @@ def test_usage_errors_exit_1(agnt5, store):
 def test_an_unreachable_store_is_one_line_exit_1(monkeypatch, tmp_path):
     from typer.testing import CliRunner
 
-    from cli.main import app
+    from agnt5_evals.cli.main import app
 
     monkeypatch.setenv("AGNT5_PG_CONNECT_TIMEOUT_S", "1")
     monkeypatch.setenv("AGNT5_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/agnt5_no_such_database")

@@ -14,8 +14,8 @@ from typing import Any, NamedTuple
 import httpx
 import pytest
 
-from projections import queries
-from runner.bootstrap import build
+from agnt5_evals.projections import queries
+from agnt5_evals.runner.bootstrap import build
 from tests.cli.conftest import data, out
 from tests.runner.test_http_target import Stub, free_port, serving, trace_of
 
@@ -45,7 +45,7 @@ def wait_until_serving(proc: subprocess.Popen[bytes], url: str, log: Path, timeo
 def http_worker(agent_dir: Path, tmp_path: Path) -> Iterator[Served]:
     """``agnt5 worker serve good_agent`` in its own process; yields its URL and always stops it."""
     port, log = free_port(), tmp_path / "serve.log"
-    command = [sys.executable, "-m", "cli.main", "worker", "serve", "good_agent", "--port", str(port),
+    command = [sys.executable, "-m", "agnt5_evals.cli.main", "worker", "serve", "good_agent", "--port", str(port),
                "--path", str(agent_dir)]  # fmt: skip
     with log.open("wb") as stderr:
         proc = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
@@ -182,7 +182,7 @@ def test_worker_serve_refuses_a_module_it_cannot_import(agnt5, tmp_path):
 
 
 REMOTE_SCORER = """
-from runner.sdk import scorer
+from agnt5_evals import scorer
 
 
 @scorer("mentions_order")
@@ -195,7 +195,7 @@ def mentions_order(request):
 def test_a_custom_scorer_served_over_http_scores_a_run(agnt5, page, agent_dir, tmp_path):
     (agent_dir / "remote_scorers.py").write_text(REMOTE_SCORER)
     port, log = free_port(), tmp_path / "scorer-serve.log"
-    command = [sys.executable, "-m", "cli.main", "worker", "serve", "remote_scorers", "--port", str(port),
+    command = [sys.executable, "-m", "agnt5_evals.cli.main", "worker", "serve", "remote_scorers", "--port", str(port),
                "--path", str(agent_dir)]  # fmt: skip
     with log.open("wb") as stderr:
         proc = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)

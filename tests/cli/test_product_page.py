@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from domain.reports import EXPORT_COLUMNS
+from agnt5_evals.domain.reports import EXPORT_COLUMNS
 from tests.cli.conftest import data, out
 
 

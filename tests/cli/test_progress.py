@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from cli.progress import BarProgress, PlainProgress, describe
+from agnt5_evals.cli.progress import BarProgress, PlainProgress, describe
 
 SUMMARY = {"done_items": 40, "total_items": 100, "passed_items": 30, "failed_items": 8, "errored_items": 2}
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from runner.bootstrap import build
+from agnt5_evals.runner.bootstrap import build
 from tests.cli.conftest import data, log_head, out
 from tests.fakes.llm_server import FakeLLM
 
@@ -47,7 +47,7 @@ def run(agnt5, experiment: str, code: int = 0) -> dict:
 def pinned_version(run_id: str) -> str:
     with build() as svc:
         svc.catch_up()
-        from projections import queries
+        from agnt5_evals.projections import queries
 
         return str(queries.run(svc.view, run_id)["spec"]["target"]["prompt_version_id"])
 

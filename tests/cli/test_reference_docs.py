@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli.reference import render
+from agnt5_evals.cli.reference import render
 
 
 def test_cli_reference_is_up_to_date():

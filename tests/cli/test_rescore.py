@@ -6,9 +6,9 @@ from uuid import UUID
 
 import pytest
 
-from domain.errors import Conflict
-from runner import operations
-from runner.bootstrap import build
+from agnt5_evals.domain.errors import Conflict
+from agnt5_evals.runner import operations
+from agnt5_evals.runner.bootstrap import build
 from tests.cli.conftest import data, log_head, out
 
 CONTAINS = '{{"name": "contains", "config": {{"pattern": "{}"}}}}'
@@ -151,7 +151,7 @@ def test_a_running_run_cannot_be_rescored(agnt5, page):
 
 def test_a_custom_scorer_rescores_in_the_worker_and_evidence_is_kept(agnt5, page, agent_dir):
     (agent_dir / "rescore_scorers.py").write_text(
-        "from runner.sdk import scorer\n\n\n@scorer('mentions_order')\ndef mentions_order(request):\n"
+        "from agnt5_evals import scorer\n\n\n@scorer('mentions_order')\ndef mentions_order(request):\n"
         "    hit = str(request['input']['order_id']) in str(request['output'])\n"
         "    return {'score': 1.0 if hit else 0.0, 'explanation': 'cites the order id' if hit else 'no order id'}\n"
     )
@@ -172,7 +172,7 @@ def test_a_custom_scorer_rescores_in_the_worker_and_evidence_is_kept(agnt5, page
 
 SLOW_SCORER = """
 import time
-from runner.sdk import scorer
+from agnt5_evals import scorer
 
 
 @scorer("slow_check")

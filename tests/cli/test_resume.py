@@ -9,12 +9,12 @@ import textwrap
 import time
 from collections import Counter
 
-from runner import operations
+from agnt5_evals.runner import operations
 from tests.cli.conftest import data, out
 
 COUNTER = """
 import time
-from runner.sdk import component
+from agnt5_evals import component
 
 
 @component("counter", type="function")

@@ -11,7 +11,7 @@ from tests.cli.conftest import data, log_head, out
 from tests.fakes.llm_server import FakeLLM
 
 SCORERS = '''
-from runner.sdk import scorer
+from agnt5_evals import scorer
 
 
 @scorer("word_count_match")

@@ -11,14 +11,14 @@ import time
 import uuid
 from pathlib import Path
 
-from runner.bootstrap import Settings
-from runner.components import import_module
-from runner.standby import Standby, standby
+from agnt5_evals.runner.bootstrap import Settings
+from agnt5_evals.runner.components import import_module
+from agnt5_evals.runner.standby import Standby, standby
 from tests.cli.conftest import data, out
 
 SLOW = """
 import time
-from runner.sdk import component
+from agnt5_evals import component
 
 
 @component("slow", type="function")
@@ -130,7 +130,7 @@ def test_a_failing_fork_falls_back_to_a_worker_process_and_leaks_nothing(isolate
 
 
 CHANGED_AGENT = """
-from runner.sdk import component
+from agnt5_evals import component
 
 
 @component("support_agent", type="agent")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from projections import queries
-from projections.catchup import position
-from projections.handlers import INSERT_DATASET
-from runner import operations
+from agnt5_evals.projections import queries
+from agnt5_evals.projections.catchup import position
+from agnt5_evals.projections.handlers import INSERT_DATASET
+from agnt5_evals.runner import operations
 from tests.support import definition, execute
 
 

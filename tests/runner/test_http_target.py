@@ -19,12 +19,12 @@ from typing import Any
 import httpx
 import pytest
 
-from domain.errors import Invalid
-from domain.model import Deployment
-from runner.http_target import HttpTarget, HTTPTargetError, RemoteComponentError, discover_http
-from runner.http_worker import make_server, serve
-from runner.sdk import Context, TransientError
-from runner.targets import FACTORIES, load_target
+from agnt5_evals import Context, TransientError
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.model import Deployment
+from agnt5_evals.runner.http_target import HttpTarget, HTTPTargetError, RemoteComponentError, discover_http
+from agnt5_evals.runner.http_worker import make_server, serve
+from agnt5_evals.runner.targets import FACTORIES, load_target
 
 Answer = tuple[int, Any]  # (status, body): a str body is sent as is, anything else as JSON
 Reply = Callable[[dict[str, Any]], Answer]
@@ -251,7 +251,8 @@ def test_the_factory_is_registered_and_takes_the_timeout_from_the_config():
 
 def test_importing_the_targets_registers_the_http_adapter():
     code = (
-        "import sys, runner.targets as t; print('httpx' in sys.modules, t.factory_for('http') is t.FACTORIES['http'])"
+        "import sys, agnt5_evals.runner.targets as t;"
+        " print('httpx' in sys.modules, t.factory_for('http') is t.FACTORIES['http'])"
     )
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root).stdout
@@ -304,7 +305,7 @@ def test_an_unreachable_or_failing_discovery_is_an_input_error_naming_url():
 
 SERVED = """
 import time
-from runner.sdk import TransientError, component
+from agnt5_evals import TransientError, component
 
 
 @component("agent", type="agent")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from domain.scoring import ScorerInput, run_scorer
-from runner import llm
-from runner.llm import ChatClient
+from agnt5_evals.domain.scoring import ScorerInput, run_scorer
+from agnt5_evals.runner import llm
+from agnt5_evals.runner.llm import ChatClient
 from tests.fakes.llm_server import FakeLLM
 
 

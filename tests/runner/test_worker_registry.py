@@ -6,7 +6,7 @@ import threading
 import time
 from types import SimpleNamespace
 
-from runner import operations
+from agnt5_evals.runner import operations
 
 
 class FinishedWorker:

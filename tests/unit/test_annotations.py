@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain.annotations import ITEM, agreement, check_annotation, human_verdict, kappa, wilson
-from domain.errors import Invalid
+from agnt5_evals.domain.annotations import ITEM, agreement, check_annotation, human_verdict, kappa, wilson
+from agnt5_evals.domain.errors import Invalid
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from domain.csv_import import CsvMapping, parse_csv
-from domain.dataset_tools import check_removable, compare_versions, duplicate_groups
-from domain.errors import Invalid
-from projections.handlers import CLEAR_DRAFT, COUNT_DRAFT, INSERT_DATASET, INSERT_DRAFT_ITEM, batched
+from agnt5_evals.domain.csv_import import CsvMapping, parse_csv
+from agnt5_evals.domain.dataset_tools import check_removable, compare_versions, duplicate_groups
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.projections.handlers import CLEAR_DRAFT, COUNT_DRAFT, INSERT_DATASET, INSERT_DRAFT_ITEM, batched
 
 
 def item(item_id: str, input_: object, expected: object = None, **rest: object) -> dict:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import Invalid
-from domain.gates import check_config, compare, item_status, verdict
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.gates import check_config, compare, item_status, verdict
 
 
 def test_item_passes_only_when_every_scorer_passed():

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from domain.errors import Invalid
-from domain.scoring import ScorerInput, parse_scorer_spec, run_scorer
-from domain.scoring.base import ScoreResult
-from domain.scoring.judges import JudgeCallError, apply_choices, parse_verdict, user_prompt
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.scoring import ScorerInput, parse_scorer_spec, run_scorer
+from agnt5_evals.domain.scoring.base import ScoreResult
+from agnt5_evals.domain.scoring.judges import JudgeCallError, apply_choices, parse_verdict, user_prompt
 
 
 def llm_answering(content: str, seen: list | None = None):

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.errors import Invalid
-from domain.scoring import BUILTINS, ScorerInput, parse_scorer_spec, run_scorer
-from domain.scoring.dialects import parse_json_text, rust_dialect_problem
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.scoring import BUILTINS, ScorerInput, parse_scorer_spec, run_scorer
+from agnt5_evals.domain.scoring.dialects import parse_json_text, rust_dialect_problem
 
 PERSON = {
     "type": "object",

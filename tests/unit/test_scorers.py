@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import Invalid
-from domain.scoring import ScorerInput, parse_scorer_spec, run_scorer, with_keys
-from domain.scoring.base import to_text
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.scoring import ScorerInput, parse_scorer_spec, run_scorer, with_keys
+from agnt5_evals.domain.scoring.base import to_text
 
 
 def score(name: str, output: object, expected: object = None, config: dict | None = None, events=None):
@@ -117,7 +117,7 @@ def test_tool_called_rejects_a_given_context_with_the_wrong_schema():
 def test_scorer_that_raises_is_errored_not_failed(monkeypatch):
     import dataclasses
 
-    from domain.scoring.base import BUILTINS
+    from agnt5_evals.domain.scoring.base import BUILTINS
 
     def boom(inp):
         raise ValueError("bad")

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.errors import Invalid
-from domain.scoring import BUILTINS, ScorerInput, parse_scorer_spec
-from domain.scoring.structured import ParseError, compile_config, parse_expression
-from domain.scoring.structured_eval import Binary, Call, Literal, Path, Unary
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.scoring import BUILTINS, ScorerInput, parse_scorer_spec
+from agnt5_evals.domain.scoring.structured import ParseError, compile_config, parse_expression
+from agnt5_evals.domain.scoring.structured_eval import Binary, Call, Literal, Path, Unary
 
 _fn = BUILTINS["structured_assertions"].fn
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.trace import SCHEMA, trace_eval_context
+from agnt5_evals.domain.trace import SCHEMA, trace_eval_context
 
 
 def ev(event_type, data=None, name=None, ts=1, correlation_id="c"):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.scoring import BUILTINS, ScorerInput
-from domain.scoring.base import ScoreResult
-from domain.trace import SCHEMA, canonical_hash, trace_eval_context, workflow_states
-from runner.sdk import Context
+from agnt5_evals import Context
+from agnt5_evals.domain.scoring import BUILTINS, ScorerInput
+from agnt5_evals.domain.scoring.base import ScoreResult
+from agnt5_evals.domain.trace import SCHEMA, canonical_hash, trace_eval_context, workflow_states
 
 
 def ev(

@@ -117,7 +117,7 @@ def test_plan_quality_step_count_score(count, want):
 
 
 def test_plan_quality_tokenizer_and_generic_steps():
-    from domain.scoring.trace_plans import tokens
+    from agnt5_evals.domain.scoring.trace_plans import tokens
 
     assert tokens("Search the DOCS, then answer_now: ok/x9y!") == ["search", "docs", "answer_now", "x9y"]
     generic = score("plan_quality", {}, plan_ctx(["Complete task", "do it"]))

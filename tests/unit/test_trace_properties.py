@@ -8,8 +8,8 @@ import copy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.scoring import BUILTINS, ScorerInput
-from domain.trace import SCHEMA, trace_eval_context
+from agnt5_evals.domain.scoring import BUILTINS, ScorerInput
+from agnt5_evals.domain.trace import SCHEMA, trace_eval_context
 
 TRACE_SCORERS = sorted(name for name, scorer in BUILTINS.items() if scorer.kind == "trace")
 EVENT_TYPES = [

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from domain.errors import Invalid
-from domain.scoring import BUILTINS, ScorerInput, parse_scorer_spec
-from domain.scoring.base import ScoreResult
-from domain.trace import SCHEMA
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.scoring import BUILTINS, ScorerInput, parse_scorer_spec
+from agnt5_evals.domain.scoring.base import ScoreResult
+from agnt5_evals.domain.trace import SCHEMA
 
 TRACE_SCORERS = sorted(name for name, scorer in BUILTINS.items() if scorer.kind == "trace")
 CONTEXT_SCORERS = [name for name in TRACE_SCORERS if name != "state_equals"]

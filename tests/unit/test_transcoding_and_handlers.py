@@ -10,9 +10,9 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder
 
-from domain import model, prompts, runs
-from domain.transcoding import OrjsonTranscoder
-from projections.handlers import HANDLERS
+from agnt5_evals.domain import model, prompts, runs
+from agnt5_evals.domain.transcoding import OrjsonTranscoder
+from agnt5_evals.projections.handlers import HANDLERS
 
 
 def test_round_trip_restores_top_level_types_and_snapshot_state():
@@ -52,7 +52,7 @@ def test_every_event_class_has_a_handler():
 def test_fast_uuid5_strings_equal_the_standard_library():
     from uuid import uuid5
 
-    from domain import ids
+    from agnt5_evals.domain import ids
 
     for n in range(200):
         namespace = uuid4()

@@ -1,0 +1,64 @@
+"""A store written before the one-package layout (topics `domain.<module>:<Class>`) keeps opening and answering.
+
+tests/fixtures/store_v0_1 holds the event log of the demo (plus a rescore, an annotation and a prompt) as written
+by the commit in MADE_BY_COMMIT, and the JSON answers that commit gave to 22 read queries.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from agnt5_evals.runner.bootstrap import Settings, build
+from tests.cli.conftest import Agnt5, data
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "store_v0_1"
+
+
+def _old_rows() -> list[tuple[Any, ...]]:
+    with sqlite3.connect(FIXTURE / "events.db") as conn:
+        return conn.execute(
+            "SELECT originator_id, originator_version, topic, state FROM stored_events ORDER BY rowid"
+        ).fetchall()
+
+
+def _install_fixture(store: str, home: Path) -> None:
+    """Put the old log where the store under test reads it: the file itself, or its rows in PostgreSQL."""
+    if store == "sqlite":
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copy(FIXTURE / "events.db", home / "events.db")
+        return
+    settings = Settings.from_env()
+    with build(settings) as svc:  # creates the tables in this test's schema
+        schema = svc.app.recorder.datastore.schema  # type: ignore[attr-defined]
+        table = svc.app.recorder.events_table_name  # type: ignore[attr-defined]
+    columns = "originator_id, originator_version, topic, state"
+    insert = f'INSERT INTO "{schema}"."{table}" ({columns}) VALUES (%s, %s, %s, %s)'
+    with psycopg.connect(**settings.pg_connect_kwargs()) as conn:
+        conn.cursor().executemany(insert, _old_rows())
+
+
+def test_old_topics_are_in_the_fixture() -> None:
+    topics = {row[2] for row in _old_rows()}
+    assert "domain.runs:RunChunk.ItemRecorded" in topics and all(t.startswith("domain.") for t in topics)
+
+
+@pytest.mark.parametrize("rebuild", [False, True], ids=["catch-up", "rebuild"])
+def test_a_store_from_before_the_rename_answers_the_same_queries(
+    agnt5: Agnt5, store: str, isolated_home: Path, rebuild: bool
+) -> None:
+    _install_fixture(store, isolated_home)
+    if rebuild:
+        agnt5("projections", "rebuild")
+    answers = json.loads((FIXTURE / "answers.json").read_text())
+    assert len(answers) == 22
+    for query in answers:
+        result = agnt5(*query["args"], "--format", "json", code=None)
+        assert result.exit_code in (0, 2), (query["args"], result.stderr)
+        assert data(result) == query["answer"], query["args"]
