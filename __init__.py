@@ -4,12 +4,13 @@ Components and scorers import what they need from here::
 
     from agnt5_evals import Context, component, scorer
 
-The repository's top-level folders (domain, projections, runner, api, cli) are this package's subpackages:
-``pyproject.toml`` maps them with setuptools ``package-dir``, so the distribution installs one import package.
+The repository's top-level folders (domain, projections, sdk, adapters, worker, services, api, cli) are this
+package's subpackages: ``pyproject.toml`` maps them with setuptools ``package-dir``, so the distribution installs
+one import package.
 """
 
 from __future__ import annotations
 
-from agnt5_evals.runner.sdk import Context, TransientError, component, scorer
+from agnt5_evals.sdk import Context, TransientError, component, scorer
 
 __all__ = ["Context", "TransientError", "component", "scorer"]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from agnt5_evals.runner.bootstrap import Services
+from agnt5_evals.adapters.bootstrap import Services
 
 
 def get_services(request: Request) -> Services:

@@ -9,9 +9,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from agnt5_evals.adapters.bootstrap import Services, Settings
 from agnt5_evals.api.routes import annotating, catalog, datasets, experiments, rescores, runs, scores
 from agnt5_evals.domain.errors import Conflict, EvalsError, Invalid, NotFound, Unavailable
-from agnt5_evals.runner.bootstrap import Services, Settings
 
 STATUS = {NotFound: 404, Conflict: 409, Invalid: 422, Unavailable: 503}
 

@@ -17,9 +17,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agnt5_evals.adapters.bootstrap import Services, build
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.ids import parse_uuid
-from agnt5_evals.runner.bootstrap import Services, build
 
 
 class Format(StrEnum):

@@ -10,7 +10,7 @@ import typer
 from agnt5_evals.cli.common import Format, FormatOption, console, emit, print_created, services, table, uuid_arg
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.projections import queries
-from agnt5_evals.runner import datasets as use
+from agnt5_evals.services import datasets as use
 
 versions = typer.Typer(help="Published versions of a dataset.", no_args_is_help=True)
 examples = typer.Typer(help="The items of a dataset version.", no_args_is_help=True)

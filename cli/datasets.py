@@ -22,7 +22,7 @@ from agnt5_evals.cli.dataset_versions import examples, versions
 from agnt5_evals.domain.csv_import import FIELDS, CsvMapping
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.projections import queries
-from agnt5_evals.runner import datasets as use
+from agnt5_evals.services import datasets as use
 
 app = typer.Typer(help="Create datasets, edit their draft and publish immutable versions.", no_args_is_help=True)
 dedup = typer.Typer(help="Find and remove duplicate items in the draft.", no_args_is_help=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from agnt5_evals.cli.common import Format, FormatOption, emit, print_created, services
-from agnt5_evals.runner.definitions import deployment_source
+from agnt5_evals.services.definitions import deployment_source
 
 app = typer.Typer(help="Register deployments whose components experiments run against.", no_args_is_help=True)
 

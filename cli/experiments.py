@@ -16,9 +16,9 @@ from agnt5_evals.cli.render import (
 )
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.projections import queries
-from agnt5_evals.runner import operations
-from agnt5_evals.runner.definitions import scorers_from, target_from
-from agnt5_evals.runner.standby import standby
+from agnt5_evals.services import operations
+from agnt5_evals.services.definitions import scorers_from, target_from
+from agnt5_evals.worker.standby import standby
 
 app = typer.Typer(help="Create experiments and run them over a dataset version.", no_args_is_help=True)
 runs = typer.Typer(help="Inspect, cancel, compare and mine experiment runs.", no_args_is_help=True)

@@ -1,4 +1,4 @@
-"""``agnt5 mcp``: the eval tools over the Model Context Protocol (stdio), thin over runner/ and projections/.
+"""``agnt5 mcp``: the eval tools over the Model Context Protocol (stdio), thin over services/ and projections/.
 
 Each tool call opens the stores, brings the read model up to date (runs are written by worker processes) and
 closes them, exactly like one CLI command; the SDK runs these synchronous tools on worker threads. A result is the
@@ -17,12 +17,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
+from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.cli.common import dumps, services, uuid_arg
 from agnt5_evals.domain.errors import EvalsError, Invalid
 from agnt5_evals.domain.reports import EVIDENCE_PARTS
 from agnt5_evals.projections import queries
-from agnt5_evals.runner import operations
-from agnt5_evals.runner.bootstrap import Services
+from agnt5_evals.services import operations
 
 INSTRUCTIONS = (
     "agnt5-evals: read datasets, experiments, runs and scores; start, wait for, compare and cancel experiment "

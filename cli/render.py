@@ -7,11 +7,11 @@ from typing import Any
 
 from rich.table import Table
 
+from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.cli.common import Format, cell, console, duration, emit, note
 from agnt5_evals.cli.progress import for_stderr
 from agnt5_evals.domain.gates import EXIT_GATE_FAILED, EXIT_GATE_PASSED, EXIT_RUN_FAILED, EXIT_TIMEOUT
-from agnt5_evals.runner import operations
-from agnt5_evals.runner.bootstrap import Services
+from agnt5_evals.services import operations
 
 
 def _pct(value: float | None) -> str:

@@ -12,7 +12,7 @@ from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.gates import EXIT_TIMEOUT
 from agnt5_evals.domain.reports import EXPORT_COLUMNS, export_rows
 from agnt5_evals.projections import queries
-from agnt5_evals.runner import operations
+from agnt5_evals.services import operations
 
 app = typer.Typer(help="Run reports for people and for CI.", no_args_is_help=True)
 

@@ -13,8 +13,8 @@ from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.model import Deployment
 from agnt5_evals.domain.scoring import BUILTINS, parse_scorer_spec
 from agnt5_evals.projections import queries
-from agnt5_evals.runner.scorer_cases import parse_cases, run_in_child, score_cases
-from agnt5_evals.runner.scoring import ScorerRuntime
+from agnt5_evals.services.scorer_cases import parse_cases, run_in_child, score_cases
+from agnt5_evals.worker.scoring import ScorerRuntime
 
 app = typer.Typer(help="Built-in and custom scorers.", no_args_is_help=True)
 

@@ -10,7 +10,7 @@ from agnt5_evals.cli.common import Format, FormatOption, emit, json_option, prin
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.reports import EVIDENCE_PARTS
 from agnt5_evals.projections import queries
-from agnt5_evals.runner import operations
+from agnt5_evals.services import operations
 
 app = typer.Typer(help="Scores, their evidence, and human annotations.", no_args_is_help=True)
 

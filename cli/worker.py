@@ -12,9 +12,9 @@ import typer
 
 from agnt5_evals.cli.common import note, services
 from agnt5_evals.domain.errors import Invalid
-from agnt5_evals.runner.http_worker import make_server
-from agnt5_evals.runner.http_worker import serve as serve_forever
-from agnt5_evals.runner.supervisor import supervise
+from agnt5_evals.worker.http_worker import make_server
+from agnt5_evals.worker.http_worker import serve as serve_forever
+from agnt5_evals.worker.supervisor import supervise
 
 app = typer.Typer(help="Workers that execute runs, and that serve components over HTTP.", invoke_without_command=True)
 

@@ -14,7 +14,7 @@ from agnt5_evals.domain.runs import Run
 
 
 class RescoreCommands(BaseApplication):
-    """Start, and fail, rescores; a rescore's worker records its chunks (runner/rescore.py)."""
+    """Start, and fail, rescores; a rescore's worker records its chunks (worker/rescore.py)."""
 
     def start_rescore(
         self,

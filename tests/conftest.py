@@ -16,13 +16,13 @@ from types import ModuleType
 import psycopg
 import pytest
 
-from agnt5_evals.runner.bootstrap import Services, Settings
+from agnt5_evals.adapters.bootstrap import Services, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 class _OnlyAsAgnt5Evals(importlib.abc.MetaPathFinder):
-    """Refuse `import domain` (or cli, runner, ...) of the repository's own folders.
+    """Refuse `import domain` (or cli, worker, ...) of the repository's own folders.
 
     pytest puts the repository root on sys.path (for `tests.*`), which would let a bare `import domain` work here
     and fail in an installed wheel, or resolve an old `domain.model:...` event topic by importing the folder a

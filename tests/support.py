@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.adapters.components import discover
 from agnt5_evals.domain.scoring import parse_scorer_spec, with_keys
-from agnt5_evals.runner.bootstrap import Services
-from agnt5_evals.runner.components import discover
-from agnt5_evals.runner.execute import Executor
+from agnt5_evals.worker.execute import Executor
 
 
 def definition(dataset_id: UUID, version_id: UUID, deployment_id: UUID, *scorers: str, **config: Any) -> dict:

@@ -12,7 +12,7 @@ from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.domain.prompts import PromptVersion
 from agnt5_evals.domain.scoring import BUILTINS
 from agnt5_evals.projections import queries
-from agnt5_evals.runner.definitions import deployment_source
+from agnt5_evals.services.definitions import deployment_source
 
 router = APIRouter(tags=["catalog"])
 

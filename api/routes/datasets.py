@@ -12,7 +12,7 @@ from agnt5_evals.api.deps import ServicesDep
 from agnt5_evals.domain.csv_import import CsvMapping
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.projections import queries
-from agnt5_evals.runner import datasets as use
+from agnt5_evals.services import datasets as use
 
 router = APIRouter(tags=["datasets"])
 

@@ -12,8 +12,8 @@ from agnt5_evals.api.deps import ServicesDep
 from agnt5_evals.domain.errors import NotFound
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.projections import queries
-from agnt5_evals.runner import operations
-from agnt5_evals.runner.definitions import scorers_from
+from agnt5_evals.services import operations
+from agnt5_evals.services.definitions import scorers_from
 
 router = APIRouter(tags=["rescores"])
 

@@ -10,7 +10,7 @@ from agnt5_evals.api.deps import ServicesDep
 from agnt5_evals.domain.gates import verdict
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.projections import queries
-from agnt5_evals.runner import operations
+from agnt5_evals.services import operations
 
 router = APIRouter(tags=["runs"])
 

@@ -11,7 +11,7 @@ from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.domain.reports import EVIDENCE_PARTS
 from agnt5_evals.projections import queries
-from agnt5_evals.runner import operations
+from agnt5_evals.services import operations
 
 router = APIRouter(tags=["scores"])
 

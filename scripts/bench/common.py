@@ -20,11 +20,11 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from agnt5_evals.adapters.bootstrap import Services, Settings  # noqa: E402
 from agnt5_evals.domain.scoring import parse_scorer_spec, with_keys  # noqa: E402
 from agnt5_evals.projections import queries  # noqa: E402
-from agnt5_evals.runner import operations  # noqa: E402
-from agnt5_evals.runner.bootstrap import Services, Settings  # noqa: E402
-from agnt5_evals.runner.standby import standby  # noqa: E402
+from agnt5_evals.services import operations  # noqa: E402
+from agnt5_evals.worker.standby import standby  # noqa: E402
 
 PG_URL = os.environ.get("AGNT5_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/agnt5_bench")
 

@@ -13,7 +13,7 @@ from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.gates import check_config
 from agnt5_evals.domain.runs import Run
 from agnt5_evals.projections import queries
-from agnt5_evals.runner import operations
+from agnt5_evals.services import operations
 from tests.support import execute
 
 MODULE = """

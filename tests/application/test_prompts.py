@@ -8,12 +8,12 @@ from uuid import UUID, uuid4, uuid5
 import pytest
 from eventsourcing.persistence import IntegrityError
 
+from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain.errors import Invalid, NotFound
 from agnt5_evals.domain.prompts import Prompt, PromptVersion
 from agnt5_evals.domain.runs import Run
 from agnt5_evals.domain.scoring import parse_scorer_spec, with_keys
 from agnt5_evals.projections import queries
-from agnt5_evals.runner.bootstrap import Services
 from tests.fakes.llm_server import FakeLLM
 from tests.support import execute
 

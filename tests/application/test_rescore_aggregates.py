@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from agnt5_evals.adapters.components import discover
 from agnt5_evals.domain.scoring import with_keys
 from agnt5_evals.projections import queries
-from agnt5_evals.runner import operations
-from agnt5_evals.runner.components import discover
-from agnt5_evals.runner.rescore import RescoreExecutor
+from agnt5_evals.services import operations
+from agnt5_evals.worker.rescore import RescoreExecutor
 from tests.support import definition, execute
 
 SCORERS = """

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from agnt5_evals.adapters.bootstrap import build
 from agnt5_evals.cli.main import app
-from agnt5_evals.runner.bootstrap import build
 
 Agnt5 = Callable[..., Any]
 

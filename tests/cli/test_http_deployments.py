@@ -14,10 +14,10 @@ from typing import Any, NamedTuple
 import httpx
 import pytest
 
+from agnt5_evals.adapters.bootstrap import build
 from agnt5_evals.projections import queries
-from agnt5_evals.runner.bootstrap import build
 from tests.cli.conftest import data, out
-from tests.runner.test_http_target import Stub, free_port, serving, trace_of
+from tests.worker.test_http_target import Stub, free_port, serving, trace_of
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL_CALLED = '{"name":"tool_called","config":{"tool":"search_orders"}}'

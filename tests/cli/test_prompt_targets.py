@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from agnt5_evals.runner.bootstrap import build
+from agnt5_evals.adapters.bootstrap import build
 from tests.cli.conftest import data, log_head, out
 from tests.fakes.llm_server import FakeLLM
 

@@ -6,9 +6,9 @@ from uuid import UUID
 
 import pytest
 
+from agnt5_evals.adapters.bootstrap import build
 from agnt5_evals.domain.errors import Conflict
-from agnt5_evals.runner import operations
-from agnt5_evals.runner.bootstrap import build
+from agnt5_evals.services import operations
 from tests.cli.conftest import data, log_head, out
 
 CONTAINS = '{{"name": "contains", "config": {{"pattern": "{}"}}}}'

@@ -9,7 +9,7 @@ import textwrap
 import time
 from collections import Counter
 
-from agnt5_evals.runner import operations
+from agnt5_evals.services import operations
 from tests.cli.conftest import data, out
 
 COUNTER = """

@@ -11,9 +11,9 @@ import time
 import uuid
 from pathlib import Path
 
-from agnt5_evals.runner.bootstrap import Settings
-from agnt5_evals.runner.components import import_module
-from agnt5_evals.runner.standby import Standby, standby
+from agnt5_evals.adapters.bootstrap import Settings
+from agnt5_evals.adapters.components import import_module
+from agnt5_evals.worker.standby import Standby, standby
 from tests.cli.conftest import data, out
 
 SLOW = """

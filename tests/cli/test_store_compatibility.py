@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from agnt5_evals.runner.bootstrap import Settings, build
+from agnt5_evals.adapters.bootstrap import Settings, build
 from tests.cli.conftest import Agnt5, data
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "store_v0_1"

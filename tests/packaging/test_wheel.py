@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -33,8 +34,10 @@ def test_pyproject_lists_every_product_package() -> None:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    tree = out / "tree"  # a copy: an in-tree build would leave build/ and *.egg-info in the repository
+    shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(".*", "build", "dist", "*.egg-info", "__pycache__"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(tree)],
         check=True,
         capture_output=True,
         timeout=300,
@@ -52,6 +55,15 @@ def test_the_wheel_installs_only_agnt5_evals(wheel: Path) -> None:
     assert "agnt5 = agnt5_evals.cli.main:main" in entry_points
     roots = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert roots == {"agnt5_evals"}
-    for module in ("__init__.py", "domain/model.py", "cli/main.py", "api/main.py", "runner/worker.py"):
+    for module in (
+        "__init__.py",
+        "domain/model.py",
+        "cli/main.py",
+        "api/main.py",
+        "worker/worker.py",
+        "services/operations.py",
+        "adapters/bootstrap.py",
+        "sdk/__init__.py",
+    ):
         assert f"agnt5_evals/{module}" in names
     assert not any(n.startswith("agnt5_evals/tests/") for n in names)

@@ -8,7 +8,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from agnt5_evals.projections import queries
 from agnt5_evals.projections.catchup import position
 from agnt5_evals.projections.handlers import INSERT_DATASET
-from agnt5_evals.runner import operations
+from agnt5_evals.services import operations
 from tests.support import definition, execute
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from eventsourcing.persistence import OperationalError
 
+from agnt5_evals.adapters.bootstrap import Settings, _with_ddl_retry
 from agnt5_evals.domain.errors import Unavailable
-from agnt5_evals.runner.bootstrap import Settings, _with_ddl_retry
 
 
 def flaky(failures: list[Exception]):

@@ -9,10 +9,7 @@ from uuid import uuid4
 import pytest
 
 from agnt5_evals import Context, TransientError
-from agnt5_evals.cli.prompts import file_messages
-from agnt5_evals.domain.prompts import PromptVersion
-from agnt5_evals.domain.scoring.judges import JudgeCallError
-from agnt5_evals.runner.prompt_target import (
+from agnt5_evals.adapters.prompt_target import (
     PromptTarget,
     PromptTargetError,
     build_request,
@@ -21,6 +18,9 @@ from agnt5_evals.runner.prompt_target import (
     render_text,
     variables_of,
 )
+from agnt5_evals.cli.prompts import file_messages
+from agnt5_evals.domain.prompts import PromptVersion
+from agnt5_evals.domain.scoring.judges import JudgeCallError
 
 VARIABLES = {"name": "Ada", "order": {"id": 7, "items": ["a", "b"], "note": None, "paid": True, "total": 1.5}}
 

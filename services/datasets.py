@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain.csv_import import CsvMapping, parse_csv
 from agnt5_evals.domain.dataset_tools import compare_versions, dedup_preview, example_row, item_shape
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
 from agnt5_evals.projections import queries
-from agnt5_evals.runner.bootstrap import Services
 
 
 def version_of(svc: Services, dataset_id: UUID, version_id: UUID, arg: str = "VERSION_ID") -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Execute a run to a terminal state: load its target and items, dispatch them (``runner.dispatch``), and
+"""Execute a run to a terminal state: load its target and items, dispatch them (``worker.dispatch``), and
 complete or fail the run."""
 
 from __future__ import annotations
@@ -7,12 +7,12 @@ import traceback
 from typing import Any
 from uuid import UUID
 
+from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.adapters.targets import load_target
 from agnt5_evals.domain.model import DatasetVersion, Deployment
 from agnt5_evals.domain.runs import Run
-from agnt5_evals.runner.bootstrap import Services
-from agnt5_evals.runner.dispatch import CHUNK_ITEMS, Dispatch, log
-from agnt5_evals.runner.scoring import ScorerRuntime
-from agnt5_evals.runner.targets import load_target
+from agnt5_evals.worker.dispatch import CHUNK_ITEMS, Dispatch, log
+from agnt5_evals.worker.scoring import ScorerRuntime
 
 PRELOADED: dict[UUID, list[dict[str, Any]]] = {}  # dataset version items a standby loaded while it waited
 

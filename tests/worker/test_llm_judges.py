@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from agnt5_evals.adapters import llm
+from agnt5_evals.adapters.llm import ChatClient
 from agnt5_evals.domain.scoring import ScorerInput, run_scorer
-from agnt5_evals.runner import llm
-from agnt5_evals.runner.llm import ChatClient
 from tests.fakes.llm_server import FakeLLM
 
 

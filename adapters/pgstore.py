@@ -19,7 +19,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-TOPIC = "agnt5_evals.runner.pgstore:ArrayInsertRecorder"
+TOPIC = "agnt5_evals.adapters.pgstore:ArrayInsertRecorder"
 
 
 class ArrayInsertRecorder(PostgresApplicationRecorder):

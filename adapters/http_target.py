@@ -25,11 +25,11 @@ from typing import Any
 import httpx
 import orjson
 
+from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.adapters.targets import FACTORIES, Target
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.model import Deployment
-from agnt5_evals.runner.bootstrap import Services
-from agnt5_evals.runner.sdk import Context, TransientError
-from agnt5_evals.runner.targets import FACTORIES, Target
+from agnt5_evals.sdk import Context, TransientError
 
 DISCOVERY_TIMEOUT_S = 10.0
 DEFAULT_TIMEOUT_S = 300.0

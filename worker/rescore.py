@@ -16,15 +16,15 @@ from uuid import UUID
 import orjson
 from eventsourcing.persistence import IntegrityError
 
+from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain import ids
 from agnt5_evals.domain.gates import item_status
 from agnt5_evals.domain.model import DatasetVersion, Deployment
 from agnt5_evals.domain.rescores import Rescore, RescoreChunk
 from agnt5_evals.domain.runs import Run, RunChunk
 from agnt5_evals.domain.scoring import ScorerInput
-from agnt5_evals.runner.bootstrap import Services
-from agnt5_evals.runner.dispatch import MAX_CHUNK_BYTES, MAX_ITEM_BYTES, jsonable, log
-from agnt5_evals.runner.scoring import ScorerRuntime
+from agnt5_evals.worker.dispatch import MAX_CHUNK_BYTES, MAX_ITEM_BYTES, jsonable, log
+from agnt5_evals.worker.scoring import ScorerRuntime
 
 WINDOW = 100  # items scored between two saves (at most; a chunk is also cut at MAX_CHUNK_BYTES)
 PREFIX = "rescore:"  # a worker's target names a rescore with this prefix, a run without

@@ -1,4 +1,4 @@
-"""Serve a Python module's components over HTTP, in the protocol ``runner.http_target`` speaks.
+"""Serve a Python module's components over HTTP, in the protocol ``adapters.http_target`` speaks.
 
 * ``GET /components``: 200 ``[{"name", "type"}, ...]``.
 * ``POST /`` ``{"component_name", "component_type"?, "input", "run_id"?}``: calls the component with a fresh
@@ -19,9 +19,9 @@ from typing import Any
 
 import orjson
 
+from agnt5_evals.adapters.components import components_of, import_module, invoke
 from agnt5_evals.domain.errors import Invalid
-from agnt5_evals.runner.components import components_of, import_module, invoke
-from agnt5_evals.runner.sdk import COMPONENT_ATTR, Context, TransientError
+from agnt5_evals.sdk import COMPONENT_ATTR, Context, TransientError
 
 Reply = tuple[int, Any]
 

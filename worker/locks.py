@@ -11,7 +11,7 @@ import fcntl
 import hashlib
 from typing import Any
 
-from agnt5_evals.runner.bootstrap import Settings
+from agnt5_evals.adapters.bootstrap import Settings
 
 
 def _key(run_id: str) -> int:
@@ -24,7 +24,7 @@ class RunLock:
     def __init__(self, settings: Settings, run_id: str, connection: Any = None) -> None:
         self.settings = settings
         self.run_id = run_id
-        self.handle: Any = connection  # PostgreSQL: a connection opened ahead (runner.standby), else opened here
+        self.handle: Any = connection  # PostgreSQL: a connection opened ahead (worker.standby), else opened here
         self.held = False
 
     def acquire(self) -> bool:

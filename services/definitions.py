@@ -6,13 +6,13 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.adapters.components import discover
+from agnt5_evals.adapters.http_target import check_url, discover_http
 from agnt5_evals.domain import ids
 from agnt5_evals.domain.errors import Invalid, NotFound
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.domain.scoring import parse_scorer_spec, with_keys
-from agnt5_evals.runner.bootstrap import Services
-from agnt5_evals.runner.components import discover
-from agnt5_evals.runner.http_target import check_url, discover_http
 
 TARGET_TYPES = ("component", "deployment", "prompt")
 

@@ -20,11 +20,11 @@ import httpx
 import pytest
 
 from agnt5_evals import Context, TransientError
+from agnt5_evals.adapters.http_target import HttpTarget, HTTPTargetError, RemoteComponentError, discover_http
+from agnt5_evals.adapters.targets import FACTORIES, load_target
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.model import Deployment
-from agnt5_evals.runner.http_target import HttpTarget, HTTPTargetError, RemoteComponentError, discover_http
-from agnt5_evals.runner.http_worker import make_server, serve
-from agnt5_evals.runner.targets import FACTORIES, load_target
+from agnt5_evals.worker.http_worker import make_server, serve
 
 Answer = tuple[int, Any]  # (status, body): a str body is sent as is, anything else as JSON
 Reply = Callable[[dict[str, Any]], Answer]
@@ -251,7 +251,7 @@ def test_the_factory_is_registered_and_takes_the_timeout_from_the_config():
 
 def test_importing_the_targets_registers_the_http_adapter():
     code = (
-        "import sys, agnt5_evals.runner.targets as t;"
+        "import sys, agnt5_evals.adapters.targets as t;"
         " print('httpx' in sys.modules, t.factory_for('http') is t.FACTORIES['http'])"
     )
     root = Path(__file__).resolve().parents[2]

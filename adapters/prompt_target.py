@@ -21,14 +21,14 @@ import re
 from typing import Any
 from uuid import UUID
 
+from agnt5_evals.adapters import llm
+from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.adapters.llm import LLMCall
+from agnt5_evals.adapters.targets import FACTORIES, Target
 from agnt5_evals.domain.model import Deployment
 from agnt5_evals.domain.prompts import PromptVersion
 from agnt5_evals.domain.scoring.judges import JudgeCallError
-from agnt5_evals.runner import llm
-from agnt5_evals.runner.bootstrap import Services
-from agnt5_evals.runner.llm import LLMCall
-from agnt5_evals.runner.sdk import Context, TransientError
-from agnt5_evals.runner.targets import FACTORIES, Target
+from agnt5_evals.sdk import Context, TransientError
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
 FENCE = re.compile(r"```[A-Za-z]*\s*\n?(.*?)\n?\s*```", re.DOTALL)

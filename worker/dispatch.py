@@ -20,14 +20,14 @@ from typing import Any
 import orjson
 from eventsourcing.persistence import IntegrityError
 
+from agnt5_evals.adapters.targets import Target, TransientError
 from agnt5_evals.domain import ids
 from agnt5_evals.domain.application import EvalsApplication
 from agnt5_evals.domain.gates import item_status
 from agnt5_evals.domain.runs import Run, RunChunk
 from agnt5_evals.domain.scoring import ScorerInput
-from agnt5_evals.runner.scoring import ScorerRuntime
-from agnt5_evals.runner.sdk import Context
-from agnt5_evals.runner.targets import Target, TransientError
+from agnt5_evals.sdk import Context
+from agnt5_evals.worker.scoring import ScorerRuntime
 
 CHUNK_ITEMS = 500
 MAX_ITEM_BYTES = 768 * 1024  # one run item's record; PostgreSQL saves of a few MiB hang (psycopg pipeline)

@@ -70,7 +70,7 @@ class Settings:
             "POSTGRES_MAX_OVERFLOW": "8",
             "POSTGRES_CONNECT_TIMEOUT": os.environ.get("AGNT5_PG_CONNECT_TIMEOUT_S", "5"),
             "CREATE_TABLE": create,
-            "APPLICATION_RECORDER_TOPIC": "agnt5_evals.runner.pgstore:ArrayInsertRecorder",
+            "APPLICATION_RECORDER_TOPIC": "agnt5_evals.adapters.pgstore:ArrayInsertRecorder",
         }
 
     def pg_connect_kwargs(self) -> dict[str, Any]:
@@ -136,7 +136,7 @@ def _why_unavailable(settings: Settings, exc: Exception) -> str:
     return f"AGNT5_DATABASE_URL: cannot open the store at {where}: {exc}"
 
 
-_open = 0  # Services open in this process: a worker may be forked only while there is none (runner.standby)
+_open = 0  # Services open in this process: a worker may be forked only while there is none (worker.standby)
 
 
 def open_stores() -> int:

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from agnt5_evals.adapters.components import components_of, import_module
 from agnt5_evals.domain.model import Deployment
 from agnt5_evals.domain.scoring import ScoreResult, ScorerInput, run_scorer
-from agnt5_evals.runner.components import components_of, import_module
-from agnt5_evals.runner.sdk import Context
+from agnt5_evals.sdk import Context
 
 DEFAULT_TIMEOUT_S = 60.0
 
@@ -55,7 +55,7 @@ def _llm_from_env() -> Any:
     """The judge endpoint, if configured (httpx is imported only then)."""
     if not os.environ.get("AGNT5_LLM_BASE_URL", "").strip():
         return None
-    from agnt5_evals.runner import llm
+    from agnt5_evals.adapters import llm
 
     return llm.from_env()
 
@@ -74,7 +74,7 @@ class ScorerRuntime:
         if key not in self.custom:
             deployment = self.load_deployment(UUID(spec["deployment_id"]))
             if deployment.kind == "http":
-                from agnt5_evals.runner.http_target import HttpTarget
+                from agnt5_evals.adapters.http_target import HttpTarget
 
                 remote = HttpTarget(deployment.url, spec["component_name"], "scorer", DEFAULT_TIMEOUT_S)
                 self.custom[key] = lambda ctx, request: remote(ctx, request)

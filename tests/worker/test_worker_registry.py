@@ -6,7 +6,7 @@ import threading
 import time
 from types import SimpleNamespace
 
-from agnt5_evals.runner import operations
+from agnt5_evals.services import operations
 
 
 class FinishedWorker:

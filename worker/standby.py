@@ -1,10 +1,10 @@
 """A worker forked ahead of its run, so that the run's first item starts milliseconds after the run is recorded.
 
-A fresh worker process (``python -m agnt5_evals.runner.worker``) needs 0.1-0.25 s to start Python, import the service
+A fresh worker process (``python -m agnt5_evals.worker.worker``) needs 0.1-0.25 s to start Python, import the service
 and connect before it executes anything. The CLI knows it is about to start a run before it opens its own store, so
 ``experiments run`` first forks a standby: a copy of the CLI process with everything imported, which detaches
 (new session, standard streams on ``/dev/null``), opens its own store and waits on a pipe. Once the run is
-recorded the CLI writes the run id into the pipe and the standby executes it exactly as ``runner.worker`` would
+recorded the CLI writes the run id into the pipe and the standby executes it exactly as ``worker.worker`` would
 (run lock, log file under ``$AGNT5_HOME/logs``), outliving the CLI. If the CLI records no run (bad input, a
 crash), the pipe closes and the standby exits.
 
@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
-from agnt5_evals.runner import bootstrap
-from agnt5_evals.runner.bootstrap import Services, Settings
+from agnt5_evals.adapters import bootstrap
+from agnt5_evals.adapters.bootstrap import Services, Settings
 
 
 @contextlib.contextmanager
@@ -161,7 +161,7 @@ def _detach() -> None:
 
 
 def _log_to(settings: Settings, run_id: str) -> None:
-    from agnt5_evals.runner.worker import log_path
+    from agnt5_evals.worker.worker import log_path
 
     fd = os.open(log_path(settings, run_id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.dup2(fd, 1)
@@ -182,9 +182,9 @@ def _read_run_id(fd: int) -> str:
 
 
 def _preload(services: Services, experiment_id: UUID) -> None:
-    """Load the items of the experiment's dataset version for the run to come (runner.execute.PRELOADED)."""
+    """Load the items of the experiment's dataset version for the run to come (worker.execute.PRELOADED)."""
     from agnt5_evals.domain.model import DatasetVersion, Experiment
-    from agnt5_evals.runner.execute import PRELOADED
+    from agnt5_evals.worker.execute import PRELOADED
 
     experiment = services.app.get(Experiment, experiment_id, "experiment")
     version = services.app.get(DatasetVersion, UUID(experiment.definition["dataset_version_id"]), "dataset version")
@@ -192,10 +192,10 @@ def _preload(services: Services, experiment_id: UUID) -> None:
 
 
 def _standby(read_end: int, settings: Settings, experiment_id: UUID | None = None) -> int:
-    from agnt5_evals.runner.components import forget_imported
-    from agnt5_evals.runner.dispatch import log
-    from agnt5_evals.runner.locks import connect
-    from agnt5_evals.runner.worker import (
+    from agnt5_evals.adapters.components import forget_imported
+    from agnt5_evals.worker.dispatch import log
+    from agnt5_evals.worker.locks import connect
+    from agnt5_evals.worker.worker import (
         execute_owned,
         worker_settings,
     )  # the worker's whole import graph, before the run

@@ -10,18 +10,18 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain.annotations import agreement
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
 from agnt5_evals.domain.gates import compare
 from agnt5_evals.domain.reports import EVIDENCE_PARTS, evidence, run_stats, run_summary
 from agnt5_evals.domain.runs import TERMINAL
 from agnt5_evals.projections import queries
-from agnt5_evals.runner.bootstrap import Services
-from agnt5_evals.runner.definitions import TARGET_TYPES
-from agnt5_evals.runner.locks import is_owned
-from agnt5_evals.runner.rescore import PREFIX
-from agnt5_evals.runner.standby import ForkedWorker, Standby
-from agnt5_evals.runner.worker import launch, log_path
+from agnt5_evals.services.definitions import TARGET_TYPES
+from agnt5_evals.worker.locks import is_owned
+from agnt5_evals.worker.rescore import PREFIX
+from agnt5_evals.worker.standby import ForkedWorker, Standby
+from agnt5_evals.worker.worker import launch, log_path
 
 _workers: dict[str, subprocess.Popen[bytes] | ForkedWorker] = {}
 _relaunches: dict[str, int] = {}
@@ -76,7 +76,7 @@ def start_run(
 ) -> dict[str, Any]:
     """Record the run's start, hand it to a detached worker, and return its summary.
 
-    The worker is ``standby`` (forked before ``svc`` was opened, see ``runner.standby``) when there is one, else
+    The worker is ``standby`` (forked before ``svc`` was opened, see ``worker.standby``) when there is one, else
     a new worker process. A standby that gets no run (an error before) is the caller's to cancel.
     """
     written = svc.app.start_run(experiment_id, name, deployment_id, experiment_version_id, config)

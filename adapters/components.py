@@ -6,15 +6,16 @@ import functools
 import importlib
 import inspect
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from agnt5_evals.domain.errors import Invalid
-from agnt5_evals.runner.sdk import COMPONENT_ATTR, Context
+from agnt5_evals.sdk import COMPONENT_ATTR, Context
 
-_OWN = frozenset({"api", "cli", "domain", "projections", "runner", "tests"})
+_OWN = "agnt5_evals"
 _imported: set[str] = set()  # top-level names of deployment modules this process imported
 _paths: set[str] = set()  # the deployment paths it put on sys.path
 
@@ -30,12 +31,15 @@ def import_module(module: str, path: str) -> Any:
 def forget_imported() -> None:
     """Drop the deployment modules this process imported, so that the next import reads the current code.
 
-    A worker forked from a process that executed components before (runner.standby) would otherwise run the
-    parent's copy of a module that has changed, or been deleted, since.
+    A worker forked from a process that executed components before (worker.standby) would otherwise run the
+    parent's copy of a module that has changed, or been deleted, since: that includes the project's own packages
+    (its ``domain``, say), found by where their files are.
     """
-    for name in list(sys.modules):
+    roots = tuple(os.path.join(os.path.abspath(p), "") for p in _paths)
+    for name, module in list(sys.modules.items()):
         top = name.split(".")[0]
-        if top in _imported and top not in _OWN:
+        origin = os.path.abspath(getattr(module, "__file__", None) or "/")
+        if top != _OWN and (top in _imported or origin.startswith(roots)):
             del sys.modules[name]
     sys.path[:] = [entry for entry in sys.path if entry not in _paths]
     _imported.clear()
@@ -55,7 +59,7 @@ def components_of(module: Any) -> dict[str, Callable[..., Any]]:
 def discover(module: str, path: str) -> list[dict[str, str]]:
     """List a module's components by importing it in a child process (never in the caller's process)."""
     proc = subprocess.run(
-        [sys.executable, "-P", "-m", "agnt5_evals.runner.components", module, path],
+        [sys.executable, "-P", "-m", "agnt5_evals.adapters.components", module, path],
         capture_output=True,
         text=True,
         timeout=120,

@@ -6,11 +6,11 @@ import subprocess
 import time
 from collections.abc import Callable
 
+from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.projections.views import EvalsView
-from agnt5_evals.runner.bootstrap import Services
-from agnt5_evals.runner.locks import is_owned
-from agnt5_evals.runner.rescore import PREFIX
-from agnt5_evals.runner.worker import launch
+from agnt5_evals.worker.locks import is_owned
+from agnt5_evals.worker.rescore import PREFIX
+from agnt5_evals.worker.worker import launch
 
 
 def running_runs(view: EvalsView) -> list[str]:

@@ -1,4 +1,4 @@
-"""The worker process: ``python -m agnt5_evals.runner.worker RUN_ID`` executes (or resumes) one run, detached from
+"""The worker process: ``python -m agnt5_evals.worker.worker RUN_ID`` executes (or resumes) one run, detached from
 the CLI."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from agnt5_evals.runner.bootstrap import Services, Settings, build
-from agnt5_evals.runner.execute import Executor
-from agnt5_evals.runner.locks import RunLock
-from agnt5_evals.runner.rescore import PREFIX, RescoreExecutor
+from agnt5_evals.adapters.bootstrap import Services, Settings, build
+from agnt5_evals.worker.execute import Executor
+from agnt5_evals.worker.locks import RunLock
+from agnt5_evals.worker.rescore import PREFIX, RescoreExecutor
 
 
 def log_path(settings: Settings, target: str) -> Path:
@@ -29,7 +29,7 @@ def launch(run_id: UUID | str, settings: Settings) -> subprocess.Popen[bytes]:
     """Start a detached worker for a run; it outlives the caller."""
     with log_path(settings, str(run_id)).open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-P", "-m", "agnt5_evals.runner.worker", str(run_id)],
+            [sys.executable, "-P", "-m", "agnt5_evals.worker.worker", str(run_id)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from typing import Any, Protocol
 from uuid import UUID
 
+from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.adapters.components import components_of, import_module, invoke
 from agnt5_evals.domain.model import Deployment
-from agnt5_evals.runner.bootstrap import Services
-from agnt5_evals.runner.components import components_of, import_module, invoke
-from agnt5_evals.runner.sdk import Context, TransientError
+from agnt5_evals.sdk import Context, TransientError
 
 __all__ = ["Target", "TransientError", "load_target"]
 
@@ -51,7 +51,7 @@ def _python(services: Services, target: dict[str, Any], deployment: Deployment |
 FACTORIES["python"] = _python
 
 
-ADAPTER_MODULES = {"http": "agnt5_evals.runner.http_target", "prompt": "agnt5_evals.runner.prompt_target"}
+ADAPTER_MODULES = {"http": "agnt5_evals.adapters.http_target", "prompt": "agnt5_evals.adapters.prompt_target"}
 
 
 def factory_for(kind: str) -> TargetFactory | None:

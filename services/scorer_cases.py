@@ -10,11 +10,11 @@ from uuid import UUID
 
 import orjson
 
+from agnt5_evals.adapters.bootstrap import build
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.model import Deployment
 from agnt5_evals.domain.scoring import ScorerInput
-from agnt5_evals.runner.bootstrap import build
-from agnt5_evals.runner.scoring import ScorerRuntime
+from agnt5_evals.worker.scoring import ScorerRuntime
 
 CASE_KEYS = {"output", "expected_output", "expected", "input", "events", "metadata"}
 
@@ -61,7 +61,7 @@ def score_cases(runtime: ScorerRuntime, spec: dict[str, Any], cases: list[dict[s
 
 def run_in_child(spec: dict[str, Any], cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Score with a custom scorer component in a worker process (never inside the caller's process)."""
-    command = [sys.executable, "-P", "-m", "agnt5_evals.runner.scorer_cases"]
+    command = [sys.executable, "-P", "-m", "agnt5_evals.services.scorer_cases"]
     payload = json.dumps({"spec": spec, "cases": cases})
     proc = subprocess.run(command, input=payload, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:

@@ -1,1 +1,0 @@
-"""Executing runs: the composition root, the component SDK, target adapters and the worker."""

@@ -1,0 +1,1 @@
+"""Executing runs and rescores: worker processes, dispatch of items, run locks and the standby worker."""
