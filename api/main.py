@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from agnt5_evals.adapters.bootstrap import Services, Settings
-from agnt5_evals.api.routes import annotating, catalog, datasets, experiments, rescores, runs, scores
+from agnt5_evals.api.routes import annotating, audit, catalog, datasets, experiments, rescores, runs, scores
 from agnt5_evals.domain.errors import Conflict, EvalsError, Invalid, NotFound, Unavailable
 
 STATUS = {NotFound: 404, Conflict: 409, Invalid: 422, Unavailable: 503}
@@ -45,6 +45,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ]
         return problem(422, "Invalid", "; ".join(fields))
 
-    for module in (datasets, catalog, experiments, runs, rescores, annotating, scores):
+    for module in (datasets, catalog, experiments, runs, rescores, annotating, scores, audit):
         app.include_router(module.router, prefix="/api/v1")
     return app

@@ -8,7 +8,18 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from agnt5_evals.cli import datasets, deployments, experiments, projections, prompts, reports, scorers, scores, worker
+from agnt5_evals.cli import (
+    audit,
+    datasets,
+    deployments,
+    experiments,
+    projections,
+    prompts,
+    reports,
+    scorers,
+    scores,
+    worker,
+)
 from agnt5_evals.cli.mcp_command import mcp
 from agnt5_evals.domain.errors import EvalsError
 
@@ -73,6 +84,7 @@ app.add_typer(scores.app, name="scores")
 app.add_typer(scorers.app, name="scorers")
 app.add_typer(worker.app, name="worker")
 app.add_typer(projections.app, name="projections")
+app.add_typer(audit.app, name="audit")
 app.command("mcp")(mcp)
 
 

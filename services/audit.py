@@ -1,0 +1,98 @@
+"""The event log as it is stored, in order: what `agnt5 audit events` and `GET /audit/events` print.
+
+An audit reads the log itself, never the read model: position (the notification id), time, topic, aggregate id and
+version, and the payload exactly as recorded (before any upcasting). Filters follow the links the events carry,
+in log order: a run's own events, then those of every aggregate whose events name it (its chunks, its rescores
+and their chunks, its annotations), and so on for an experiment (its versions and runs) or a dataset (its versions
+and their chunks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.ids import dataset_version_id
+
+BATCH = 1000
+LINKS = {  # payload fields that tie an event to an aggregate already selected
+    "run": ("run_id", "rescore_id"),
+    "experiment": ("experiment_id", "run_id", "rescore_id"),
+    "dataset": ("dataset_id", "dataset_version_id"),
+}
+DATASET_TOPICS = ("Dataset.", "DatasetVersion.", "DatasetVersionChunk.")  # a dataset's own aggregates, not its runs
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which part of the log: everything after ``after``, or one run's, experiment's or dataset's events."""
+
+    run_id: UUID | None = None
+    experiment_id: UUID | None = None
+    dataset_id: UUID | None = None
+    after: int = 0
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        given = [name for name in ("run_id", "experiment_id", "dataset_id") if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise Invalid(f"{', '.join(given)}: give at most one of run, experiment and dataset")
+        if self.after < 0:
+            raise Invalid(f"after: must be a log position >= 0, got {self.after}")
+        if self.limit is not None and self.limit < 1:
+            raise Invalid(f"limit: must be at least 1, got {self.limit}")
+
+    @property
+    def root(self) -> tuple[str, UUID] | None:
+        for kind in ("run", "experiment", "dataset"):
+            value = getattr(self, f"{kind}_id")
+            if value is not None:
+                return kind, value
+        return None
+
+
+def events(svc: Services, spec: AuditFilter) -> Iterator[dict[str, Any]]:
+    """The selected events in log order, one dict each (streamed in batches: a large log is never held whole)."""
+    root = spec.root
+    selected: set[str] = {str(root[1])} if root else set()
+    if root is not None and root[0] == "dataset":  # a version's chunks are saved before the version itself
+        selected.add(str(dataset_version_id(root[1], 1)))
+    links = LINKS[root[0]] if root else ()
+    decode = svc.app.mapper.transcoder.decode
+    position, emitted = spec.after, 0
+    while True:
+        batch = svc.app.recorder.select_notifications(position, BATCH, inclusive_of_start=False)
+        for notification in batch:
+            position = notification.id
+            payload = decode(notification.state)
+            originator = str(notification.originator_id)
+            if root is not None:
+                if root[0] == "dataset" and not _is_dataset_topic(notification.topic):
+                    continue
+                linked = any(str(payload.get(field)) in selected for field in links if field in payload)
+                if originator not in selected and not linked:
+                    continue
+                selected.add(originator)
+                if root[0] == "dataset" and "number" in payload and originator == str(root[1]):
+                    selected.add(str(dataset_version_id(root[1], int(payload["number"]) + 1)))  # the next one
+            yield {
+                "position": notification.id,
+                "timestamp": payload.pop("timestamp", None),
+                "topic": notification.topic,
+                "originator_id": originator,
+                "originator_version": notification.originator_version,
+                "payload": payload,
+            }
+            emitted += 1
+            if spec.limit is not None and emitted >= spec.limit:
+                return
+        if len(batch) < BATCH:
+            return
+
+
+def _is_dataset_topic(topic: str) -> bool:
+    return topic.partition(":")[2].startswith(DATASET_TOPICS)
