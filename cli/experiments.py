@@ -14,6 +14,7 @@ from agnt5_evals.cli.render import (
     wait_and_report,
     wait_for_rescore_and_report,
 )
+from agnt5_evals.cli.replay import replay
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.projections import queries
 from agnt5_evals.services import operations
@@ -318,3 +319,6 @@ def runs_rescore_cancel(rescore_id: str, fmt: FormatOption = Format.table) -> No
         written = svc.app.cancel_rescore(uuid_arg(rescore_id, "RESCORE_ID"))
         svc.wait_for(written.position)
         show_rescore(operations.rescore_summary(svc, str(written.id)), fmt)
+
+
+runs.command("replay")(replay)
