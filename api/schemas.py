@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 Id = Annotated[str, Field(json_schema_extra={"format": "uuid"})]
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 Json = Any  # any JSON value, as the component or the dataset gave it
+Absent = SkipJsonSchema[None]  # a key some bodies leave out (never null): routes use response_model_exclude_unset
 
 
 class Schema(BaseModel):
@@ -29,8 +31,11 @@ def examples(*values: dict[str, Any]) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": list(values)})
 
 
-class JsonLines(Response):
-    """One JSON object per line (``application/x-ndjson``)."""
+class JsonLines(JSONResponse):
+    """One JSON object per line (``application/x-ndjson``); the route's ``response_model`` describes a line.
+
+    A JSON response class only to the OpenAPI document (so it shows the line's schema): handlers build the body.
+    """
 
     media_type = "application/x-ndjson"
 
@@ -130,7 +135,7 @@ class RunSummary(Schema):
     finished_at: Timestamp | None
     latency_ms: Latency
     total_tokens: int
-    repetitions: Repetitions | None = Field(None, description="present when the run repeats items (k > 1)")
+    repetitions: Repetitions | Absent = Field(None, description="only when the run repeats items (k > 1)")
     replaced_by: list[ReplacedBy]
 
 
@@ -253,9 +258,9 @@ class ScoreEvidence(Schema):
     run_item_id: Id
     scorer_key: str
     scorer_name: str
-    scorer_input: ScorerInput | None = None
-    scorer_output: ScorerOutput | None = None
-    evidence: dict[str, Json] | None = None
+    scorer_input: ScorerInput | Absent = Field(None, description="with include=scorer_input")
+    scorer_output: ScorerOutput | Absent = Field(None, description="with include=scorer_output")
+    evidence: dict[str, Json] | Absent = Field(None, description="with include=evidence")
 
 
 SIDE = {"total": 20, "passed": 10, "pass_rate": 0.5}

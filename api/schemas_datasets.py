@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from agnt5_evals.api.schemas import AT, RUN, Id, Json, Schema, Timestamp, examples
+from agnt5_evals.api.schemas import AT, RUN, Absent, Id, Json, Schema, Timestamp, examples
 
 DS, VERSION = "ab83726b-da64-45d3-b2f2-d3426355f719", "2d887fd4-3f1e-51a9-ba97-555a135fa1d8"
 ITEM_ID, OTHER_ITEM = "d6d58f61-b65b-49c9-9a98-f968a6a461b9", "0522fd9e-7ebf-42a2-bc7f-afb1a749e86f"
@@ -144,7 +144,7 @@ class Example(Schema):
     events: int | list[Json] = Field(description="the number of trace events; the events with include_payload")
     input: Json = Field(None, description="with include_payload")
     expected_output: Json = Field(None, description="with include_payload")
-    metadata: dict[str, Json] | None = Field(None, description="with include_payload")
+    metadata: dict[str, Json] | Absent = Field(None, description="with include_payload")
 
 
 class RunImported(Schema):
