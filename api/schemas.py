@@ -1,10 +1,11 @@
-"""Response bodies of the run side: run summaries, items, scores, comparisons, rescores and annotations.
+"""Response bodies of runs: summaries, the gate, items, scores and their evidence, comparisons; the shared base.
 
 Every model is strict and closed (``Schema``): FastAPI validates a handler's dict against it and serializes the
 result, so a field of the wrong type or a field the model does not name is a server error in the tests, never a
 silently coerced or dropped value. Routes whose bodies leave some keys out (``repetitions`` of a run summary
 without repetitions, the parts of score evidence) declare ``response_model_exclude_unset`` so absent stays absent.
-The datasets and catalog side is in ``api.schemas_catalog``.
+The other bodies: ``api.schemas_datasets``, ``api.schemas_catalog`` (deployments, scorers, prompts, experiments,
+run records) and ``api.schemas_rescores`` (rescores, annotations, agreement).
 """
 
 from __future__ import annotations

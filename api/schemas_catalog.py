@@ -12,9 +12,10 @@ EXP_VERSION, PROMPT_VERSION = "ba334120-ea4f-55d7-9132-9b4e9b897888", "9c425d99-
 COMPONENT = {"name": "support_agent", "type": "agent"}
 CUSTOM_SCORER = {"id": "5db1e3bc-a3be-478c-9d10-1ac21411a43b", "name": "always-ok", "description": "",
                  "deployment_id": DEPLOYMENT, "component_name": "always", "created_at": AT}  # fmt: skip
-BUILTIN_SCORER = {"name": "contains", "kind": "deterministic", "requires_config": True,
-                  "description": "Does the output contain the pattern?",
-                  "config": {"pattern": "string (required)", "case_sensitive": "bool (false)"}}  # fmt: skip
+BUILTIN_SCORER = {"name": "contains", "kind": "output", "requires_config": True,
+                  "description": "Output text contains config.pattern.",
+                  "config": {"pattern": "non-empty string (required)",
+                             "case_sensitive": "bool (default true)"}}  # fmt: skip
 PROMPT_ROW = {"id": PROMPT, "name": "greeting", "description": "", "versions": 1, "latest_version_id": PROMPT_VERSION,
               "created_at": AT, "updated_at": AT}  # fmt: skip
 PROMPT_VERSION_ROW = {"id": PROMPT_VERSION, "prompt_id": PROMPT, "number": 1, "model": "gpt-4o-mini",
