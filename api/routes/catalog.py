@@ -4,17 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from agnt5_evals.api.deps import ServicesDep
+from agnt5_evals.api.routes import Router
+from agnt5_evals.api.schemas_catalog import (
+    CustomScorer,
+    Deployment,
+    Prompt,
+    PromptCreated,
+    ScorerCatalog,
+)
+from agnt5_evals.api.schemas_catalog import (
+    PromptVersion as PromptVersionBody,
+)
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.domain.prompts import PromptVersion
 from agnt5_evals.domain.scoring import BUILTINS
 from agnt5_evals.projections import queries
 from agnt5_evals.services.definitions import deployment_source
 
-router = APIRouter(tags=["catalog"])
+router = Router(tags=["catalog"])
 
 
 class DeploymentIn(BaseModel):
@@ -48,13 +58,13 @@ def _content(body: PromptContentIn) -> dict[str, Any]:
     return body.model_dump(include={"messages", "model", "parameters", "output_format", "response_schema"})
 
 
-@router.get("/deployments")
+@router.get("/deployments", response_model=list[Deployment])
 def list_deployments(svc: ServicesDep) -> list[dict[str, Any]]:
     """List deployments and their components."""
     return queries.deployments(svc.view)
 
 
-@router.post("/deployments", status_code=201)
+@router.post("/deployments", status_code=201, response_model=Deployment)
 def create_deployment(body: DeploymentIn, svc: ServicesDep) -> dict[str, Any]:
     """Register a Python module's components (module, path) or an HTTP worker's (url)."""
     written = svc.app.create_deployment(body.name, **deployment_source(body.module, body.url, body.path))
@@ -62,7 +72,7 @@ def create_deployment(body: DeploymentIn, svc: ServicesDep) -> dict[str, Any]:
     return queries.deployment(svc.view, str(written.id))
 
 
-@router.get("/scorers")
+@router.get("/scorers", response_model=ScorerCatalog)
 def list_scorers(svc: ServicesDep) -> dict[str, Any]:
     """The built-in scorers with their config, and the custom scorers."""
     builtins = [
@@ -73,7 +83,7 @@ def list_scorers(svc: ServicesDep) -> dict[str, Any]:
     return {"builtin": builtins, "custom": queries.scorers(svc.view)}
 
 
-@router.post("/scorers", status_code=201)
+@router.post("/scorers", status_code=201, response_model=CustomScorer)
 def create_scorer(body: ScorerIn, svc: ServicesDep) -> dict[str, Any]:
     """Register a deployed custom scorer component; attach it to experiments by its id."""
     deployment = parse_uuid(body.deployment_id, "deployment_id")
@@ -82,13 +92,13 @@ def create_scorer(body: ScorerIn, svc: ServicesDep) -> dict[str, Any]:
     return next(row for row in queries.scorers(svc.view) if row["id"] == str(written.id))
 
 
-@router.get("/prompts")
+@router.get("/prompts", response_model=list[Prompt])
 def list_prompts(svc: ServicesDep) -> list[dict[str, Any]]:
     """List prompts."""
     return queries.prompts(svc.view)
 
 
-@router.post("/prompts", status_code=201)
+@router.post("/prompts", status_code=201, response_model=PromptCreated)
 def create_prompt(body: PromptIn, svc: ServicesDep) -> dict[str, Any]:
     """Create a prompt and its version 1."""
     written = svc.app.create_prompt(body.name, _content(body), body.description)
@@ -97,13 +107,13 @@ def create_prompt(body: PromptIn, svc: ServicesDep) -> dict[str, Any]:
     return {**row, "version": queries.prompt_version(svc.view, str(PromptVersion.create_id(written.id, 1)))}
 
 
-@router.get("/prompts/{prompt_id}/versions")
+@router.get("/prompts/{prompt_id}/versions", response_model=list[PromptVersionBody])
 def list_prompt_versions(prompt_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
     """A prompt's versions."""
     return queries.prompt_versions(svc.view, str(parse_uuid(prompt_id, "prompt_id")))
 
 
-@router.post("/prompts/{prompt_id}/versions", status_code=201)
+@router.post("/prompts/{prompt_id}/versions", status_code=201, response_model=PromptVersionBody)
 def create_prompt_version(prompt_id: str, body: PromptContentIn, svc: ServicesDep) -> dict[str, Any]:
     """Add the next immutable version of a prompt."""
     written = svc.app.create_prompt_version(parse_uuid(prompt_id, "prompt_id"), _content(body))

@@ -5,16 +5,32 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Response
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 from agnt5_evals.api.deps import ServicesDep
+from agnt5_evals.api.routes import Router
+from agnt5_evals.api.schemas import JsonLines
+from agnt5_evals.api.schemas_datasets import (
+    CsvUpload,
+    Dataset,
+    DatasetItem,
+    DatasetVersion,
+    DedupApplied,
+    DedupPreview,
+    DraftRestored,
+    Example,
+    ExportedItem,
+    ItemsAdded,
+    RunImported,
+    VersionComparison,
+)
 from agnt5_evals.domain.csv_import import CsvMapping
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.projections import queries
 from agnt5_evals.services import datasets as use
 
-router = APIRouter(tags=["datasets"])
+router = Router(tags=["datasets"])
 
 
 class DatasetIn(BaseModel):
@@ -32,13 +48,13 @@ class PublishIn(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-@router.get("/datasets")
+@router.get("/datasets", response_model=list[Dataset])
 def list_datasets(svc: ServicesDep, search: str = "") -> list[dict[str, Any]]:
     """List datasets."""
     return queries.datasets(svc.view, search)
 
 
-@router.post("/datasets", status_code=201)
+@router.post("/datasets", status_code=201, response_model=Dataset)
 def create_dataset(body: DatasetIn, svc: ServicesDep) -> dict[str, Any]:
     """Create a dataset with an empty draft."""
     written = svc.app.create_dataset(body.name, body.description, body.metadata)
@@ -46,13 +62,13 @@ def create_dataset(body: DatasetIn, svc: ServicesDep) -> dict[str, Any]:
     return queries.dataset(svc.view, str(written.id))
 
 
-@router.get("/datasets/{dataset_id}")
+@router.get("/datasets/{dataset_id}", response_model=Dataset)
 def get_dataset(dataset_id: str, svc: ServicesDep) -> dict[str, Any]:
     """One dataset."""
     return queries.dataset(svc.view, str(parse_uuid(dataset_id, "dataset_id")))
 
 
-@router.post("/datasets/{dataset_id}/items", status_code=201)
+@router.post("/datasets/{dataset_id}/items", status_code=201, response_model=ItemsAdded)
 def add_items(dataset_id: str, body: ItemsIn, svc: ServicesDep) -> dict[str, Any]:
     """Add items to the draft, all or none."""
     written = svc.app.add_items(parse_uuid(dataset_id, "dataset_id"), body.items)
@@ -60,7 +76,7 @@ def add_items(dataset_id: str, body: ItemsIn, svc: ServicesDep) -> dict[str, Any
     return {"added": written.number, **queries.dataset(svc.view, str(written.id))}
 
 
-@router.post("/datasets/{dataset_id}/publish", status_code=201)
+@router.post("/datasets/{dataset_id}/publish", status_code=201, response_model=DatasetVersion)
 def publish(dataset_id: str, body: PublishIn, svc: ServicesDep) -> dict[str, Any]:
     """Publish the draft as the next immutable version."""
     written = svc.app.publish(parse_uuid(dataset_id, "dataset_id"), body.description, body.metadata)
@@ -68,27 +84,31 @@ def publish(dataset_id: str, body: PublishIn, svc: ServicesDep) -> dict[str, Any
     return queries.dataset_version(svc.view, str(written.id))
 
 
-@router.get("/datasets/{dataset_id}/versions")
+@router.get("/datasets/{dataset_id}/versions", response_model=list[DatasetVersion])
 def list_versions(dataset_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
     """A dataset's versions."""
     return queries.dataset_versions(svc.view, str(parse_uuid(dataset_id, "dataset_id")))
 
 
-@router.get("/datasets/{dataset_id}/versions/{version_id}/items")
+@router.get("/datasets/{dataset_id}/versions/{version_id}/items", response_model=list[DatasetItem])
 def version_items(dataset_id: str, version_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
     """The items of one version, in order."""
     parse_uuid(dataset_id, "dataset_id")
     return queries.version_items(svc.view, str(parse_uuid(version_id, "version_id")))
 
 
-@router.get("/datasets/{dataset_id}/versions/{version_id}/export")
+@router.get(
+    "/datasets/{dataset_id}/versions/{version_id}/export", response_model=ExportedItem, response_class=JsonLines
+)
 def export_version(dataset_id: str, version_id: str, svc: ServicesDep) -> Response:
     """A version's items as JSONL in the upload format, with their ids."""
     items = use.export_items(svc, parse_uuid(dataset_id, "dataset_id"), parse_uuid(version_id, "version_id"))
     return Response(b"".join(orjson.dumps(item) + b"\n" for item in items), media_type="application/x-ndjson")
 
 
-@router.get("/datasets/{dataset_id}/versions/{base_version_id}/compare/{compare_version_id}")
+@router.get(
+    "/datasets/{dataset_id}/versions/{base_version_id}/compare/{compare_version_id}", response_model=VersionComparison
+)
 def compare_versions(
     dataset_id: str, base_version_id: str, compare_version_id: str, svc: ServicesDep
 ) -> dict[str, Any]:
@@ -101,13 +121,13 @@ def compare_versions(
     )
 
 
-@router.post("/datasets/{dataset_id}/versions/{version_id}/restore-draft")
+@router.post("/datasets/{dataset_id}/versions/{version_id}/restore-draft", response_model=DraftRestored)
 def restore_draft(dataset_id: str, version_id: str, svc: ServicesDep) -> dict[str, Any]:
     """Reset the draft to exactly a version's items."""
     return use.restore_draft(svc, parse_uuid(dataset_id, "dataset_id"), parse_uuid(version_id, "version_id"))
 
 
-@router.get("/datasets/{dataset_id}/examples")
+@router.get("/datasets/{dataset_id}/examples", response_model=list[Example], response_model_exclude_unset=True)
 def examples(
     dataset_id: str, svc: ServicesDep, version: int | None = None, draft: bool = False, include_payload: bool = False
 ) -> list[dict[str, Any]]:
@@ -122,7 +142,7 @@ class AddRunIn(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-@router.post("/datasets/{dataset_id}/runs", status_code=201)
+@router.post("/datasets/{dataset_id}/runs", status_code=201, response_model=RunImported)
 def add_run(dataset_id: str, body: AddRunIn, svc: ServicesDep) -> dict[str, Any]:
     """Import a finished run's items into the draft (without expected_output: the run's output is expected)."""
     expected = (body.expected_output,) if "expected_output" in body.model_fields_set else ()
@@ -147,7 +167,7 @@ class CsvIn(BaseModel):
     partial: bool = True
 
 
-@router.post("/datasets/{dataset_id}/csv", status_code=201)
+@router.post("/datasets/{dataset_id}/csv", status_code=201, response_model=CsvUpload)
 def upload_csv(dataset_id: str, body: CsvIn, svc: ServicesDep) -> dict[str, Any]:
     """Add CSV rows to the draft (``datasets upload-csv``); partial by default, bad rows reported."""
     fields = body.model_dump(exclude={"csv", "source_ref", "delimiter", "header", "partial"})
@@ -156,7 +176,7 @@ def upload_csv(dataset_id: str, body: CsvIn, svc: ServicesDep) -> dict[str, Any]
     return use.upload_csv(svc, parse_uuid(dataset_id, "dataset_id"), body.csv, mapping, body.partial)
 
 
-@router.get("/datasets/{dataset_id}/dedup")
+@router.get("/datasets/{dataset_id}/dedup", response_model=DedupPreview, response_model_exclude_unset=True)
 def dedup_preview(dataset_id: str, svc: ServicesDep, include_preview: bool = False) -> dict[str, Any]:
     """The draft's duplicate groups (equal canonical JSON of input and expected output)."""
     return use.preview_dedup(svc, parse_uuid(dataset_id, "dataset_id"), include_preview)
@@ -166,7 +186,7 @@ class DedupIn(BaseModel):
     remove_item_ids: list[str] | None = None
 
 
-@router.post("/datasets/{dataset_id}/dedup")
+@router.post("/datasets/{dataset_id}/dedup", response_model=DedupApplied)
 def dedup_apply(dataset_id: str, body: DedupIn, svc: ServicesDep) -> dict[str, Any]:
     """Remove the draft's duplicates: all but the earliest of each group, or only ``remove_item_ids``."""
     return use.apply_dedup(svc, parse_uuid(dataset_id, "dataset_id"), body.remove_item_ids)

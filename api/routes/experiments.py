@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from agnt5_evals.api.deps import ServicesDep
+from agnt5_evals.api.routes import Router
+from agnt5_evals.api.schemas import RunSummary
+from agnt5_evals.api.schemas_catalog import Experiment, ExperimentVersion, Run
 from agnt5_evals.domain.errors import NotFound
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.projections import queries
 from agnt5_evals.services import operations
 from agnt5_evals.services.definitions import scorers_from, target_from
 
-router = APIRouter(tags=["experiments"])
+router = Router(tags=["experiments"])
 
 
 class ExperimentIn(BaseModel):
@@ -44,7 +46,7 @@ class RunIn(BaseModel):
     config: dict[str, Any] | None = None  # overrides for this run only
 
 
-@router.post("/experiments", status_code=201)
+@router.post("/experiments", status_code=201, response_model=Experiment)
 def create_experiment(body: ExperimentIn, svc: ServicesDep) -> dict[str, Any]:
     """Create an experiment (bad scorers, config or ids: 422/404 naming the field)."""
     target = target_from(body.target_type, body.deployment_id, body.component_name, body.component_type,
@@ -63,7 +65,7 @@ def create_experiment(body: ExperimentIn, svc: ServicesDep) -> dict[str, Any]:
     return queries.experiment(svc.view, str(written.id))
 
 
-@router.get("/experiments")
+@router.get("/experiments", response_model=list[Experiment])
 def list_experiments(
     svc: ServicesDep, dataset_id: str = "", status: str = "", type: str = "", page: int = 0, page_size: int = 50
 ) -> list[dict[str, Any]]:
@@ -72,25 +74,25 @@ def list_experiments(
     return operations.list_experiments(svc, did, status, type, page, page_size)
 
 
-@router.get("/experiments/{experiment_id}")
+@router.get("/experiments/{experiment_id}", response_model=Experiment)
 def get_experiment(experiment_id: str, svc: ServicesDep) -> dict[str, Any]:
     """One experiment with its current definition."""
     return queries.experiment(svc.view, str(parse_uuid(experiment_id, "experiment_id")))
 
 
-@router.get("/experiments/{experiment_id}/versions")
+@router.get("/experiments/{experiment_id}/versions", response_model=list[ExperimentVersion])
 def list_versions(experiment_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
     """An experiment's immutable versions."""
     return queries.experiment_versions(svc.view, str(parse_uuid(experiment_id, "experiment_id")))
 
 
-@router.get("/experiments/{experiment_id}/runs")
+@router.get("/experiments/{experiment_id}/runs", response_model=list[Run])
 def list_runs(experiment_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
     """An experiment's runs."""
     return queries.runs(svc.view, str(parse_uuid(experiment_id, "experiment_id")))
 
 
-@router.get("/experiments/{experiment_id}/runs/{run_id}")
+@router.get("/experiments/{experiment_id}/runs/{run_id}", response_model=RunSummary, response_model_exclude_unset=True)
 def get_run(experiment_id: str, run_id: str, svc: ServicesDep) -> dict[str, Any]:
     """One run of an experiment: status, pass rate, gate and per-scorer aggregates."""
     summary = operations.summary(svc, str(parse_uuid(run_id, "run_id")))
@@ -99,7 +101,9 @@ def get_run(experiment_id: str, run_id: str, svc: ServicesDep) -> dict[str, Any]
     return summary
 
 
-@router.post("/experiments/{experiment_id}/runs", status_code=202)
+@router.post(
+    "/experiments/{experiment_id}/runs", status_code=202, response_model=RunSummary, response_model_exclude_unset=True
+)
 def start_run(experiment_id: str, body: RunIn, svc: ServicesDep) -> dict[str, Any]:
     """Start a run in a worker process; returns its summary at once."""
     return operations.start_run(

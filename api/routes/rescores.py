@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from agnt5_evals.api.deps import ServicesDep
+from agnt5_evals.api.routes import Router
+from agnt5_evals.api.schemas_rescores import Rescore, RescoreEntry
 from agnt5_evals.domain.errors import NotFound
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.projections import queries
 from agnt5_evals.services import operations
 from agnt5_evals.services.definitions import scorers_from
 
-router = APIRouter(tags=["rescores"])
+router = Router(tags=["rescores"])
 
 
 class RescoreIn(BaseModel):
@@ -35,13 +36,13 @@ def _rescore(run_id: str, body: RescoreIn, svc: ServicesDep) -> dict[str, Any]:
     return operations.start_rescore(svc, rid, scorers, chosen, body.reason, body.replace_latest, body.idempotency_key)
 
 
-@router.post("/eval/runs/{run_id}/rescore", status_code=202)
+@router.post("/eval/runs/{run_id}/rescore", status_code=202, response_model=Rescore)
 def rescore(run_id: str, body: RescoreIn, svc: ServicesDep) -> dict[str, Any]:
     """Score a completed run's recorded outputs again in a worker (default: the run's own scorers)."""
     return _rescore(run_id, body, svc)
 
 
-@router.post("/experiments/{experiment_id}/runs/{run_id}/rescore", status_code=202)
+@router.post("/experiments/{experiment_id}/runs/{run_id}/rescore", status_code=202, response_model=Rescore)
 def rescore_of_experiment(experiment_id: str, run_id: str, body: RescoreIn, svc: ServicesDep) -> dict[str, Any]:
     """The same, under the experiment (the older path of the reference)."""
     run = queries.run(svc.view, str(parse_uuid(run_id, "run_id")))
@@ -50,19 +51,19 @@ def rescore_of_experiment(experiment_id: str, run_id: str, body: RescoreIn, svc:
     return _rescore(run_id, body, svc)
 
 
-@router.get("/runs/{run_id}/rescores")
+@router.get("/runs/{run_id}/rescores", response_model=list[RescoreEntry])
 def rescores(run_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
     """A run's rescores."""
     return queries.rescores(svc.view, str(parse_uuid(run_id, "run_id")))
 
 
-@router.get("/rescores/{rescore_id}")
+@router.get("/rescores/{rescore_id}", response_model=Rescore)
 def get_rescore(rescore_id: str, svc: ServicesDep) -> dict[str, Any]:
     """One rescore: counts, per-scorer aggregates of its scores, the items whose status changed."""
     return operations.rescore_summary(svc, str(parse_uuid(rescore_id, "rescore_id")))
 
 
-@router.post("/rescores/{rescore_id}/cancel")
+@router.post("/rescores/{rescore_id}/cancel", response_model=Rescore)
 def cancel_rescore(rescore_id: str, svc: ServicesDep) -> dict[str, Any]:
     """Cancel a running rescore; what it recorded stays."""
     written = svc.app.cancel_rescore(parse_uuid(rescore_id, "rescore_id"))

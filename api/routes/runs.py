@@ -4,42 +4,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from agnt5_evals.api.deps import ServicesDep
+from agnt5_evals.api.routes import Router
+from agnt5_evals.api.schemas import Comparison, Failure, GateVerdict, RunItem, RunSummary
 from agnt5_evals.domain.gates import verdict
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.projections import queries
 from agnt5_evals.services import operations
 
-router = APIRouter(tags=["runs"])
+router = Router(tags=["runs"])
 
 
 def _id(value: str, field: str = "run_id") -> str:
     return str(parse_uuid(value, field))
 
 
-@router.get("/runs/{run_id}")
+@router.get("/runs/{run_id}", response_model=RunSummary, response_model_exclude_unset=True)
 def get_run(run_id: str, svc: ServicesDep) -> dict[str, Any]:
     """Status, pass rate, gate and per-scorer aggregates."""
     return operations.summary(svc, _id(run_id))
 
 
-@router.get("/runs/{run_id}/items")
+@router.get("/runs/{run_id}/items", response_model=list[RunItem])
 def run_items(run_id: str, svc: ServicesDep, status: str = "") -> list[dict[str, Any]]:
     """A run's items with their scores (optionally only one status)."""
     queries.run(svc.view, _id(run_id))
     return queries.run_items(svc.view, _id(run_id), (status,) if status else ())
 
 
-@router.get("/runs/{run_id}/failures")
+@router.get("/runs/{run_id}/failures", response_model=list[Failure])
 def failures(run_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
     """Failed and errored items."""
     queries.run(svc.view, _id(run_id))
     return queries.run_items(svc.view, _id(run_id), ("failed", "errored"))
 
 
-@router.get("/runs/{run_id}/gate")
+@router.get("/runs/{run_id}/gate", response_model=GateVerdict)
 def gate(run_id: str, svc: ServicesDep) -> dict[str, Any]:
     """The CI verdict, with the CLI's exit code."""
     run = queries.run(svc.view, _id(run_id))
@@ -49,7 +49,7 @@ def gate(run_id: str, svc: ServicesDep) -> dict[str, Any]:
             "passed": result.gate_passed, "exit_code": code}  # fmt: skip
 
 
-@router.post("/runs/{run_id}/cancel")
+@router.post("/runs/{run_id}/cancel", response_model=RunSummary, response_model_exclude_unset=True)
 def cancel(run_id: str, svc: ServicesDep) -> dict[str, Any]:
     """Cancel a running run; what finished is kept."""
     written = svc.app.cancel_run(parse_uuid(run_id, "run_id"))
@@ -57,7 +57,7 @@ def cancel(run_id: str, svc: ServicesDep) -> dict[str, Any]:
     return operations.summary(svc, str(written.id))
 
 
-@router.get("/runs/{base_run_id}/compare/{compare_run_id}")
+@router.get("/runs/{base_run_id}/compare/{compare_run_id}", response_model=Comparison)
 def compare(base_run_id: str, compare_run_id: str, svc: ServicesDep) -> dict[str, Any]:
     """Score movement and pass/fail flips between two runs."""
     return operations.compare_runs(svc, _id(base_run_id, "base_run_id"), _id(compare_run_id, "compare_run_id"))

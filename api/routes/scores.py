@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from agnt5_evals.api.deps import ServicesDep
+from agnt5_evals.api.routes import Router
+from agnt5_evals.api.schemas import Score, ScoreEvidence
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.domain.reports import EVIDENCE_PARTS
 from agnt5_evals.projections import queries
 from agnt5_evals.services import operations
 
-router = APIRouter(tags=["scores"])
+router = Router(tags=["scores"])
 
 
-@router.get("/scores")
+@router.get("/scores", response_model=list[Score])
 def list_scores(
     svc: ServicesDep, run_id: str = "", run_item_id: str = "", scorer: str = "", rescore_id: str = ""
 ) -> list[dict[str, Any]]:
@@ -29,7 +29,7 @@ def list_scores(
     return queries.scores(svc.view, rid, iid, scorer, resc)
 
 
-@router.get("/scores/{score_id}/evidence")
+@router.get("/scores/{score_id}/evidence", response_model=ScoreEvidence, response_model_exclude_unset=True)
 def score_evidence(score_id: str, svc: ServicesDep, include: str = ",".join(EVIDENCE_PARTS)) -> dict[str, Any]:
     """What the scorer saw, what it returned, and its evidence."""
     return operations.score_evidence(svc, str(parse_uuid(score_id, "score_id")), include)

@@ -1,0 +1,324 @@
+"""Response bodies of runs: summaries, the gate, items, scores and their evidence, comparisons; the shared base.
+
+Every model is strict and closed (``Schema``): FastAPI validates a handler's dict against it and serializes the
+result, so a field of the wrong type or a field the model does not name is a server error in the tests, never a
+silently coerced or dropped value. Routes whose bodies leave some keys out (``repetitions`` of a run summary
+without repetitions, the parts of score evidence) declare ``response_model_exclude_unset`` so absent stays absent.
+The other bodies: ``api.schemas_datasets``, ``api.schemas_catalog`` (deployments, scorers, prompts, experiments,
+run records) and ``api.schemas_rescores`` (rescores, annotations, agreement).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+Id = Annotated[str, Field(json_schema_extra={"format": "uuid"})]
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+Json = Any  # any JSON value, as the component or the dataset gave it
+Absent = SkipJsonSchema[None]  # a key some bodies leave out (never null): routes use response_model_exclude_unset
+
+
+class Schema(BaseModel):
+    """A response body: strict and closed, so the JSON a route serves is exactly what its handler returned."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+def examples(*values: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(values)})
+
+
+class JsonLines(JSONResponse):
+    """One JSON object per line (``application/x-ndjson``); the route's ``response_model`` describes a line.
+
+    A JSON response class only to the OpenAPI document (so it shows the line's schema): handlers build the body.
+    """
+
+    media_type = "application/x-ndjson"
+
+
+RUN, EXPERIMENT = "baae3829-7c8b-430e-8e41-26c9e833e790", "5a6bb48a-bfff-4ea3-a64f-7e64318361a9"
+ITEM, DATASET_ITEM = "32456893-aca1-59ce-b787-e1fb07de2785", "735fc1b8-fd1e-4fb7-9aa9-b5ef54c96013"
+AT, LATER = "2026-11-27T13:40:53.076406+00:00", "2026-11-27T13:40:53.356305+00:00"
+
+GATE = {"passed_threshold": 1.0, "passed": False}
+SCORER_AGGREGATE = {"scorer": "json_valid", "mean_score": 0.5, "passed": 10, "failed": 10, "errored": 0,
+                    "pass_rate": 0.5}  # fmt: skip
+LATENCY = {"p50": 0.0425, "p95": 0.0937, "max": 0.107}
+REPETITIONS = {"k": 2, "pass_at_k": 0.5, "pass_hat_k": 0.5, "flaky_items": []}
+REPLACED_BY = {"rescore_id": "aba2054b-87a1-4f87-825e-45e34bd03731", "status": "completed", "done_items": 20,
+               "total_items": 20}  # fmt: skip
+RUN_SUMMARY = {
+    "id": RUN, "name": "candidate", "experiment_id": EXPERIMENT,
+    "experiment_version_id": "ba334120-ea4f-55d7-9132-9b4e9b897888",
+    "dataset_version_id": "a5519df7-4581-5af8-aef6-2d52d7a6ee3b",
+    "deployment_id": "51fd81f2-8ab9-486d-89ed-10cf6b7da161", "status": "completed", "reason": None,
+    "total_items": 20, "done_items": 20, "passed_items": 10, "failed_items": 10, "errored_items": 0,
+    "pass_rate": 0.5, "gate": GATE, "scorers": [SCORER_AGGREGATE], "created_at": AT, "finished_at": LATER,
+    "latency_ms": LATENCY, "total_tokens": 0, "repetitions": REPETITIONS, "replaced_by": [REPLACED_BY],
+}  # fmt: skip
+
+
+class RunGate(Schema):
+    """The CI gate of a run: its threshold, and whether the run passed it (a finished run only)."""
+
+    model_config = examples(GATE)
+    passed_threshold: float
+    passed: bool
+
+
+class ScorerAggregate(Schema):
+    """One scorer's aggregates over a run's current scores."""
+
+    model_config = examples(SCORER_AGGREGATE)
+    scorer: str = Field(description="the scorer's key in the experiment")
+    mean_score: float | None = Field(description="null before the scorer's first score")
+    passed: int
+    failed: int
+    errored: int
+    pass_rate: float
+
+
+class Latency(Schema):
+    """Item latency percentiles in milliseconds (linear interpolation between closest ranks)."""
+
+    model_config = examples(LATENCY)
+    p50: float
+    p95: float
+    max: float
+
+
+class Repetitions(Schema):
+    """Over the k repetitions of each dataset item: pass@k, pass^k and the items whose repetitions disagree."""
+
+    model_config = examples(REPETITIONS)
+    k: int
+    pass_at_k: float
+    pass_hat_k: float
+    flaky_items: list[str] = Field(description="dataset item ids")
+
+
+class ReplacedBy(Schema):
+    """A replacing rescore whose scores the run now holds."""
+
+    model_config = examples(REPLACED_BY)
+    rescore_id: Id
+    status: str
+    done_items: int
+    total_items: int
+
+
+class RunSummary(Schema):
+    """A run: status, counts, pass rate, gate, per-scorer aggregates, latency, tokens and repetition statistics."""
+
+    model_config = examples(RUN_SUMMARY)
+    id: Id
+    name: str
+    experiment_id: Id
+    experiment_version_id: Id
+    dataset_version_id: Id
+    deployment_id: Id | None
+    status: str = Field(description="running, completed, failed or cancelled")
+    reason: str | None = Field(description="why the run failed or was cancelled")
+    total_items: int
+    done_items: int
+    passed_items: int
+    failed_items: int
+    errored_items: int
+    pass_rate: float = Field(description="passed / done while running, else passed / total")
+    gate: RunGate
+    scorers: list[ScorerAggregate]
+    created_at: Timestamp
+    finished_at: Timestamp | None
+    latency_ms: Latency
+    total_tokens: int
+    repetitions: Repetitions | Absent = Field(None, description="only when the run repeats items (k > 1)")
+    replaced_by: list[ReplacedBy]
+
+
+class GateVerdict(Schema):
+    """The CI verdict of a run, with the exit code ``agnt5 runs gate`` would give (0 pass, 2 fail, 4 running)."""
+
+    model_config = examples({"status": "completed", "pass_rate": 0.5, "passed_threshold": 1.0, "passed": False,
+                             "exit_code": 2})  # fmt: skip
+    status: str
+    pass_rate: float
+    passed_threshold: float
+    passed: bool
+    exit_code: int
+
+
+SCORE = {
+    "id": "7aee10c0-1aac-5f79-bd72-7825d7769e22", "run_id": RUN, "run_item_id": ITEM, "position": 0,
+    "scorer_index": 0, "scorer_key": "json_valid", "scorer_name": "json_valid", "config": {}, "score": 0.0,
+    "passed": False, "errored": False, "label": "invalid", "explanation": "output is not valid JSON",
+    "metadata": {}, "evidence": {"output_text": "{not json"}, "created_at": LATER, "rescore_id": None,
+    "is_current": True,
+}  # fmt: skip
+EVENTS = [{"event_type": "run.completed", "event_id": f"{ITEM}:1", "correlation_id": ITEM,
+           "parent_correlation_id": None, "timestamp_ns": 1795786853350528436, "data": {"attempts": 1},
+           "name": None}]  # fmt: skip
+RUN_ITEM = {
+    "id": ITEM, "run_id": RUN, "position": 0, "dataset_item_id": DATASET_ITEM, "repetition": 0, "status": "failed",
+    "output": "{not json", "error": None, "events": EVENTS, "started_at": LATER, "duration_ms": 0.017,
+    "attempts": 1, "tokens": 0, "scores": [SCORE],
+}  # fmt: skip
+
+
+class Score(Schema):
+    """One scorer's verdict on one run item."""
+
+    model_config = examples(SCORE)
+    id: Id
+    run_id: Id
+    run_item_id: Id
+    position: int = Field(description="the run item's position in the run")
+    scorer_index: int
+    scorer_key: str
+    scorer_name: str
+    config: dict[str, Json]
+    score: float
+    passed: bool
+    errored: bool
+    label: str | None
+    explanation: str | None
+    metadata: dict[str, Json]
+    evidence: dict[str, Json]
+    created_at: Timestamp
+    rescore_id: Id | None = Field(description="the rescore that recorded it; null: the run's own")
+    is_current: bool = Field(description="false once a replacing rescore superseded it")
+
+
+class RunItem(Schema):
+    """One execution of one dataset item (one repetition), with its trace events and current scores."""
+
+    model_config = examples(RUN_ITEM)
+    id: Id
+    run_id: Id
+    position: int
+    dataset_item_id: str
+    repetition: int
+    status: str = Field(description="passed, failed or errored")
+    output: Json
+    error: str | None = Field(description="the target's error (then the item is errored and has no output)")
+    events: list[dict[str, Json]]
+    started_at: Timestamp
+    duration_ms: float
+    attempts: int
+    tokens: int
+    scores: list[Score]
+
+
+class Failure(RunItem):
+    """A failed or errored run item, with its scores."""
+
+    model_config = examples(RUN_ITEM)
+
+
+SCORER_INPUT = {"input": {"order_id": 1}, "output": "{not json", "expected_output": 1, "events": EVENTS,
+                "config": {}}  # fmt: skip
+SCORER_OUTPUT = {"score": 0.0, "passed": False, "label": "invalid", "explanation": "output is not valid JSON",
+                 "metadata": {}, "errored": False}  # fmt: skip
+
+
+class ScorerInput(Schema):
+    """What the scorer saw."""
+
+    model_config = examples(SCORER_INPUT)
+    input: Json
+    output: Json
+    expected_output: Json
+    events: list[dict[str, Json]]
+    config: dict[str, Json]
+
+
+class ScorerOutput(Schema):
+    """What the scorer returned."""
+
+    model_config = examples(SCORER_OUTPUT)
+    score: float
+    passed: bool
+    label: str | None
+    explanation: str | None
+    metadata: dict[str, Json]
+    errored: bool
+
+
+class ScoreEvidence(Schema):
+    """A score with the parts asked for in ``include``: what the scorer saw, what it returned, its evidence."""
+
+    model_config = examples({"id": SCORE["id"], "run_id": RUN, "run_item_id": ITEM, "scorer_key": "json_valid",
+                             "scorer_name": "json_valid", "scorer_input": SCORER_INPUT,
+                             "scorer_output": SCORER_OUTPUT, "evidence": {"output_text": "{not json"}})  # fmt: skip
+    id: Id
+    run_id: Id
+    run_item_id: Id
+    scorer_key: str
+    scorer_name: str
+    scorer_input: ScorerInput | Absent = Field(None, description="with include=scorer_input")
+    scorer_output: ScorerOutput | Absent = Field(None, description="with include=scorer_output")
+    evidence: dict[str, Json] | Absent = Field(None, description="with include=evidence")
+
+
+SIDE = {"total": 20, "passed": 10, "pass_rate": 0.5}
+MOVEMENT = {"scorer": "json_valid", "base_mean": 1.0, "compare_mean": 0.5, "delta": -0.5}
+FLIP = {"dataset_item_id": DATASET_ITEM, "repetition": 0, "base_run_item_id": "8a928862-f5c5-5d84-a001-2b347c60687b",
+        "compare_run_item_id": ITEM, "base_status": "passed", "compare_status": "failed"}  # fmt: skip
+
+
+class ComparisonSide(Schema):
+    """One run's side of a comparison."""
+
+    model_config = examples(SIDE)
+    total: int
+    passed: int
+    pass_rate: float
+
+
+class ScorerMovement(Schema):
+    """A scorer's mean score in each run (null where the run has no score of it) and the change."""
+
+    model_config = examples(MOVEMENT)
+    scorer: str
+    base_mean: float | None
+    compare_mean: float | None
+    delta: float | None
+
+
+class Flip(Schema):
+    """A dataset item (one repetition) whose pass/fail differs between the two runs."""
+
+    model_config = examples(FLIP)
+    dataset_item_id: str
+    repetition: int
+    base_run_item_id: Id
+    compare_run_item_id: Id
+    base_status: str
+    compare_status: str
+
+
+class Comparison(Schema):
+    """Two runs paired by dataset item and repetition: pass-rate and score movement, and flips."""
+
+    model_config = examples({
+        "base_run_id": "45401047-c2c7-4a9c-b34d-02af234b0fbe", "compare_run_id": RUN, "same_dataset_version": True,
+        "paired_items": 20, "base": {"total": 20, "passed": 20, "pass_rate": 1.0}, "compare": SIDE,
+        "pass_rate_delta": -0.5, "scorers": [MOVEMENT], "newly_failing": [FLIP], "newly_passing": [],
+        "only_in_base": [], "only_in_compare": [],
+    })  # fmt: skip
+    base_run_id: Id
+    compare_run_id: Id
+    same_dataset_version: bool
+    paired_items: int
+    base: ComparisonSide
+    compare: ComparisonSide
+    pass_rate_delta: float
+    scorers: list[ScorerMovement]
+    newly_failing: list[Flip]
+    newly_passing: list[Flip]
+    only_in_base: list[str] = Field(description="dataset item ids")
+    only_in_compare: list[str] = Field(description="dataset item ids")
