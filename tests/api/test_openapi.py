@@ -10,18 +10,27 @@ import pytest
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
-from agnt5_evals.api import schemas, schemas_catalog, schemas_datasets, schemas_rescores
+from agnt5_evals.api import schemas, schemas_audit, schemas_catalog, schemas_datasets, schemas_rescores
 from agnt5_evals.api.main import create_app
-from agnt5_evals.api.routes import annotating, catalog, datasets, experiments, rescores, runs, scores
+from agnt5_evals.api.routes import annotating, audit, catalog, datasets, experiments, rescores, runs, scores
 
 MAIN = [
     "RunSummary", "RunItem", "Score", "ScoreEvidence", "Comparison", "Failure", "Dataset", "DatasetVersion",
     "Experiment", "Deployment", "Rescore", "Annotation", "Prompt", "PromptVersion", "Agreement", "GateVerdict",
 ]  # fmt: skip
-ROUTERS = (annotating, catalog, datasets, experiments, rescores, runs, scores)  # the resources api.schemas* describe
+ROUTERS = (
+    annotating,
+    audit,
+    catalog,
+    datasets,
+    experiments,
+    rescores,
+    runs,
+    scores,
+)  # the resources api.schemas* describe
 MODELS = [
     model
-    for module in (schemas, schemas_catalog, schemas_datasets, schemas_rescores)
+    for module in (schemas, schemas_audit, schemas_catalog, schemas_datasets, schemas_rescores)
     for model in vars(module).values()
     if inspect.isclass(model) and issubclass(model, schemas.Schema) and model is not schemas.Schema
 ]

@@ -12,10 +12,19 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agnt5_evals.api.main import create_app
-from agnt5_evals.api.routes import annotating, catalog, datasets, experiments, rescores, runs, scores
+from agnt5_evals.api.routes import annotating, audit, catalog, datasets, experiments, rescores, runs, scores
 
 FORMATS = jsonschema.Draft202012Validator.FORMAT_CHECKER
-ROUTERS = (annotating, catalog, datasets, experiments, rescores, runs, scores)  # the resources api.schemas* describe
+ROUTERS = (
+    annotating,
+    audit,
+    catalog,
+    datasets,
+    experiments,
+    rescores,
+    runs,
+    scores,
+)  # the resources api.schemas* describe
 
 SCORERS = """
 import time
@@ -184,5 +193,7 @@ def test_every_route_serves_bodies_its_schema_describes(call, world, agent_dir):
     run = call("post", "/experiments/{experiment_id}/runs", 202, experiment_id=slow, json={})["id"]
     cancelled = call("post", "/runs/{run_id}/cancel", run_id=run)
     assert cancelled["status"] == "cancelled" and "repetitions" not in cancelled
+    log = call("get", "/audit/events", params={"run_id": run, "limit": 5})
+    assert log[0]["topic"].endswith("Run.Started") and log[0]["originator_id"] == run
     described = {(m.lower(), "/api/v1" + r.path) for module in ROUTERS for r in module.router.routes for m in r.methods}
     assert described - call.seen == set(), "routes whose bodies this test does not check"
