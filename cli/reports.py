@@ -8,8 +8,7 @@ import typer
 
 from agnt5_evals.cli.common import Format, FormatOption, emit, note, services, uuid_arg, write_csv
 from agnt5_evals.cli.render import run_exit_code, show_summary, wait_and_report
-from agnt5_evals.domain.errors import Invalid
-from agnt5_evals.domain.gates import EXIT_TIMEOUT
+from agnt5_evals.domain.errors import EXIT_TIMEOUT, Invalid
 from agnt5_evals.domain.reports import EXPORT_COLUMNS, export_rows
 from agnt5_evals.projections import queries
 from agnt5_evals.services import operations
