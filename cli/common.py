@@ -131,7 +131,7 @@ def cli_name(field: str, command: Any = None) -> str:
         name = candidate.replace(".", "_")
         for param in params:
             if param.param_type_name == "argument" and param.name == name:
-                return str(param.human_readable_name)
+                return name.upper()
     return field
 
 

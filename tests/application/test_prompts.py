@@ -134,7 +134,7 @@ def test_experiments_check_the_prompt_and_its_pinned_version(services):
         app.create_experiment("e", "", definition(ds, mine, uuid5(mine, "version-2")))
     with pytest.raises(Invalid, match=r"target.prompt_version_id: version .* belongs to another prompt"):
         app.create_experiment("e", "", definition(ds, mine, uuid5(other, "version-1")))
-    with pytest.raises(NotFound, match="target.prompt_id"):  # a Dataset id is no prompt id
+    with pytest.raises(NotFound, match=r"target\.prompt_id"):  # a Dataset id is no prompt id
         app.create_experiment("e", "", definition(ds, ds[0]))
     assert head(services) == before
     app.create_experiment("e", "", definition(ds, mine, uuid5(mine, "version-1")))
