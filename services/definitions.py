@@ -71,7 +71,7 @@ def deployment_source(module: str, url: str, path: str | None) -> dict[str, Any]
         raise Invalid("give exactly one (module for a Python module, url for an HTTP worker)", field="module, url")
     if url:
         if path is not None:
-            raise Invalid("only with module (an HTTP deployment imports nothing)", field="path")
+            raise Invalid("only with a module (an HTTP deployment imports nothing)", field="path")
         root = check_url(url)
         return {"kind": "http", "module": "", "path": "", "url": root, "components": discover_http(root)}
     root = os.path.abspath(path or ".")
