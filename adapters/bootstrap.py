@@ -56,7 +56,7 @@ class Settings:
             }
         url = urlparse(self.database_url)
         if url.scheme not in ("postgresql", "postgres"):
-            raise Invalid(f"AGNT5_DATABASE_URL: expected postgresql://..., got scheme {url.scheme!r}")
+            raise Invalid(f"expected postgresql://..., got scheme {url.scheme!r}", field="AGNT5_DATABASE_URL")
         query = parse_qs(url.query)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",

@@ -66,7 +66,7 @@ def discover(module: str, path: str) -> list[dict[str, str]]:
     )
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["import failed"])[-1]
-        raise Invalid(f"--module: cannot import {module!r}: {last}")
+        raise Invalid(f"cannot import {module!r}: {last}", field="module")
     result: list[dict[str, str]] = json.loads(proc.stdout)
     return result
 

@@ -57,14 +57,14 @@ def remote_error(text: str) -> RemoteComponentError:
     return _remote_error_type("ComponentError")(text)
 
 
-def check_url(url: str, flag: str = "--url") -> str:
+def check_url(url: str, field: str = "url") -> str:
     """An absolute http(s) URL, without its trailing slash."""
     try:
         parsed = httpx.URL(url.strip())
     except (httpx.InvalidURL, TypeError) as exc:
-        raise Invalid(f"{flag}: {url!r} is not a URL ({exc})") from None
+        raise Invalid(f"{url!r} is not a URL ({exc})", field=field) from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise Invalid(f"{flag}: {url!r} is not an http:// or https:// URL")
+        raise Invalid(f"{url!r} is not an http:// or https:// URL", field=field)
     return url.strip().rstrip("/")
 
 
@@ -82,18 +82,18 @@ def _component_list(body: Any) -> list[dict[str, str]]:
 
 
 def discover_http(url: str, timeout_s: float = DISCOVERY_TIMEOUT_S) -> list[dict[str, str]]:
-    """List the components an HTTP deployment serves (``GET {url}/components``); errors name ``--url``."""
+    """List the components an HTTP deployment serves (``GET {url}/components``); errors name the field ``url``."""
     where = f"{url}/components"
     try:
         response = httpx.get(where, timeout=timeout_s)
     except httpx.HTTPError as exc:
-        raise Invalid(f"--url: cannot reach {where}: {type(exc).__name__}: {exc}") from None
+        raise Invalid(f"cannot reach {where}: {type(exc).__name__}: {exc}", field="url") from None
     if response.status_code != 200:
-        raise Invalid(f"--url: GET {where} answered HTTP {response.status_code}: {response.text[:200]}")
+        raise Invalid(f"GET {where} answered HTTP {response.status_code}: {response.text[:200]}", field="url")
     try:
         return _component_list(orjson.loads(response.content))
     except (orjson.JSONDecodeError, ValueError) as exc:
-        raise Invalid(f"--url: GET {where} did not answer a list of {{name, type}} components: {exc}") from None
+        raise Invalid(f"GET {where} did not answer a list of {{name, type}} components: {exc}", field="url") from None
 
 
 def _events(body: Any) -> list[dict[str, Any]] | None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,9 +17,26 @@ from agnt5_evals.domain.errors import Conflict, EvalsError, Invalid, NotFound, U
 STATUS = {NotFound: 404, Conflict: 409, Invalid: 422, Unavailable: 503}
 
 
-def problem(status: int, title: str, detail: str) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+def problem(status: int, title: str, detail: str, error: dict[str, str | None]) -> JSONResponse:
+    """An RFC 9457 problem body, with the error's ``message``, ``code`` and ``field`` next to its fields."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **error}
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def field_of(loc: Sequence[int | str]) -> str | None:
+    """A request error's location as a field: ``("body", "items", 0, "input")`` is ``items[0].input``."""
+    field = ""
+    for part in loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc:
+        field += f"[{part}]" if isinstance(part, int) else f".{part}" if field else str(part)
+    return field or None
+
+
+def request_error(error: dict[str, Any]) -> dict[str, str | None]:
+    """``{"message", "code", "field"}`` of one pydantic error; a malformed JSON body is the field ``body``."""
+    if error["type"] == "json_invalid":
+        why = (error.get("ctx") or {}).get("error", "")
+        return {"message": f"malformed JSON: {why}".rstrip(": "), "code": "invalid", "field": "body"}
+    return {"message": str(error["msg"]), "code": "invalid", "field": field_of(error["loc"]) or "body"}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -35,15 +53,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(EvalsError)
     async def domain_error(request: Request, exc: EvalsError) -> JSONResponse:
         status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
-        return problem(status, type(exc).__name__, str(exc))
+        return problem(status, type(exc).__name__, str(exc), exc.as_dict())
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = [
-            f"{'.'.join(str(p) for p in error['loc'] if p != 'body') or 'body'}: {error['msg']}"
-            for error in exc.errors()
-        ]
-        return problem(422, "Invalid", "; ".join(fields))
+        errors = [request_error(error) for error in exc.errors()]
+        detail = "; ".join(f"{error['field']}: {error['message']}" for error in errors)
+        return problem(422, "Invalid", detail, errors[0])
 
     for module in (datasets, catalog, experiments, runs, rescores, annotating, scores, audit):
         app.include_router(module.router, prefix="/api/v1")

@@ -1,4 +1,4 @@
-"""Shared CLI plumbing: services, output formats, JSON and duration options."""
+"""Shared CLI plumbing: services, output formats, JSON and duration options, and how errors are printed."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agnt5_evals.adapters.bootstrap import Services, build
-from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.errors import EvalsError, Invalid
 from agnt5_evals.domain.ids import parse_uuid
 
 
@@ -57,9 +57,9 @@ def read_text(path: str | None, flag: str) -> str:
         with open(path, encoding="utf-8") as handle:
             return handle.read()
     except OSError as exc:
-        raise Invalid(f"{flag}: cannot read {path}: {exc.strerror}") from None
+        raise Invalid(f"cannot read {path}: {exc.strerror}", field=flag) from None
     except UnicodeDecodeError as exc:
-        raise Invalid(f"{flag}: {path or 'stdin'} is not UTF-8 text (byte {exc.start})") from None
+        raise Invalid(f"{path or 'stdin'} is not UTF-8 text (byte {exc.start})", field=flag) from None
 
 
 def json_option(value: str | None, field: str, *, object_only: bool = True) -> Any:
@@ -69,9 +69,9 @@ def json_option(value: str | None, field: str, *, object_only: bool = True) -> A
     try:
         parsed = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
-        raise Invalid(f"{field}: malformed JSON: {exc}") from None
+        raise Invalid(f"malformed JSON: {exc}", field=field) from None
     if object_only and not isinstance(parsed, dict):
-        raise Invalid(f"{field}: must be a JSON object")
+        raise Invalid("must be a JSON object", field=field)
     return parsed
 
 
@@ -89,13 +89,57 @@ def duration(value: str | None, field: str = "--timeout") -> float | None:
         pass
     else:
         if seconds < 0 or seconds != seconds:
-            raise Invalid(f"{field}: {value!r} must be a positive duration")
+            raise Invalid(f"{value!r} must be a positive duration", field=field)
         return seconds
     match = _DURATION.match(text)
     if not text or not match or not any(match.groups()):
-        raise Invalid(f"{field}: {value!r} is not a duration (examples: 90s, 15m, 1h30m)")
+        raise Invalid(f"{value!r} is not a duration (examples: 90s, 15m, 1h30m)", field=field)
     hours, minutes, seconds = (float(g or 0) for g in match.groups())
     return hours * 3600 + minutes * 60 + seconds
+
+
+# A field whose flag is not its own name with dashes (``dataset_version_id`` is ``--dataset-version-id`` anyway).
+FLAGS = {
+    "target.type": "--target-type",
+    "target.deployment_id": "--deployment-id",
+    "target.component_name": "--component-name",
+    "target.component_type": "--component-type",
+    "target.prompt_id": "--prompt-id",
+    "target.prompt_version_id": "--prompt-version-id",
+    "scorers": "--builtin-scorer",
+    "scorer_ids": "--scorer-id",
+    "run_item_ids": "--run-item-id",
+    "remove_item_ids": "--remove-item-id",
+    "items": "--file",
+}
+
+
+def _candidates(field: str) -> Iterator[str]:
+    """``scorers[1].config`` then ``scorers[1]`` then ``scorers``: the field, then what contains it."""
+    while field:
+        yield field
+        field = re.sub(r"(\.[^.\[]*|\[\d*\])$", "", field) if re.search(r"[.\[]", field) else ""
+
+
+def cli_name(field: str, command: Any = None) -> str:
+    """How the command spells a field: its flag (``--target-type``), its argument (``RUN_ID``), else the field."""
+    params = getattr(command, "params", [])
+    for candidate in _candidates(field):
+        flag = FLAGS.get(candidate, "--" + candidate.replace("_", "-").replace(".", "-"))
+        if any(flag in param.opts for param in params if param.param_type_name == "option"):
+            return flag
+        name = candidate.replace(".", "_")
+        for param in params:
+            if param.param_type_name == "argument" and param.name == name:
+                return name.upper()
+    return field
+
+
+def error_line(exc: EvalsError, command: Any = None) -> str:
+    """The one line a domain error prints: its field as the command's flag (``--target-type: must be ...``)."""
+    if not exc.field:
+        return exc.message
+    return f"{', '.join(cli_name(field, command) for field in exc.field.split(', '))}: {exc.message}"
 
 
 def console(stderr: bool = False) -> Console:

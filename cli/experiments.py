@@ -160,8 +160,7 @@ def run(
 ) -> None:
     """Start a run (fire and forget; prints the run id), or with --wait block and gate.
 
-    Exit codes with --wait: 0 gate passed, 2 gate failed, 3 run failed or cancelled, 4 wait timed out,
-    1 usage or input error.
+    With --wait the exit code is the gate's verdict (the exit codes of `agnt5 --help`).
     """
     eid = uuid_arg(experiment_id, "EXPERIMENT_ID")
     with standby(experiment_id=eid) as worker, services(catch_up=False) as svc:

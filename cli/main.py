@@ -20,10 +20,10 @@ from agnt5_evals.cli import (
     scores,
     worker,
 )
+from agnt5_evals.cli.common import error_line
 from agnt5_evals.cli.mcp_command import mcp
-from agnt5_evals.domain.errors import EvalsError
+from agnt5_evals.domain.errors import EXIT_USAGE, EvalsError, exit_codes_text
 
-EXIT_USAGE = 1
 BOOL_FLAGS = ("--fail-on-gate", "--partial")
 
 
@@ -37,6 +37,16 @@ def _bool_flag(arg: str) -> str:
     return arg
 
 
+def _leaf(group: TyperGroup, args: list[str]) -> Any:
+    """The command the arguments name (``experiments runs show ...``), to spell an error's field as its flag."""
+    command: Any = group
+    for arg in args:
+        if not hasattr(command, "commands"):
+            return command
+        command = command.commands.get(arg, command)
+    return None if hasattr(command, "commands") else command
+
+
 class Agnt5Group(TyperGroup):
     """Maps errors once: a domain error or a usage error is one clean line on stderr and exit code 1.
 
@@ -47,12 +57,12 @@ class Agnt5Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except EvalsError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {error_line(exc, _leaf(self, getattr(self, 'typed_args', [])))}", err=True)
             raise typer.Exit(EXIT_USAGE) from None
 
     def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
-        args = [_bool_flag(arg) for arg in (sys.argv[1:] if args is None else list(args))]
+        args = self.typed_args = [_bool_flag(arg) for arg in (sys.argv[1:] if args is None else list(args))]
         try:
             code = super().main(args, *rest, **kwargs)
         except typer.Abort:
@@ -69,9 +79,7 @@ class Agnt5Group(TyperGroup):
 
 app = typer.Typer(
     cls=Agnt5Group,
-    help="agnt5-evals: datasets, experiments, scorers, reports and CI gates on an event log.\n\n"
-    "Exit codes: 0 ok / gate passed, 1 usage or input error, 2 gate failed, 3 run failed or cancelled, "
-    "4 wait timed out.",
+    help="agnt5-evals: datasets, experiments, scorers, reports and CI gates on an event log.\n\n" + exit_codes_text(),
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )

@@ -2,18 +2,19 @@
 
 Each tool call opens the stores, brings the read model up to date (runs are written by worker processes) and
 closes them, exactly like one CLI command; the SDK runs these synchronous tools on worker threads. A result is the
-JSON the matching CLI command prints with ``--format json``; a domain error is a tool error with its one line.
+JSON the matching CLI command prints with ``--format json``; a domain error is a tool error: its one line as text,
+``{message, code, field}`` as structured content.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
 import orjson
 from mcp.server import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
@@ -37,12 +38,23 @@ RunId = Annotated[str, Field(description="Run id (UUID), from run_experiment or 
 
 @contextmanager
 def _store(catch_up: bool = True) -> Iterator[Services]:
-    """The stores for one tool call; a domain error becomes a tool error carrying its one-line message."""
-    try:
-        with services(catch_up) as svc:
-            yield svc
-    except EvalsError as exc:
-        raise ToolError(str(exc)) from None
+    """The stores for one tool call (a domain error becomes a tool error in ``_domain_errors``)."""
+    with services(catch_up) as svc:
+        yield svc
+
+
+def _domain_errors(fn: Callable[..., CallToolResult]) -> Callable[..., CallToolResult]:
+    """The tool, answering a domain error as a tool error: ``field: message`` and ``{message, code, field}``."""
+
+    @functools.wraps(fn)
+    def tool(*args: Any, **kwargs: Any) -> CallToolResult:
+        try:
+            return fn(*args, **kwargs)
+        except EvalsError as exc:
+            text = TextContent(type="text", text=str(exc))
+            return CallToolResult(content=[text], structured_content=exc.as_dict(), is_error=True)
+
+    return tool
 
 
 def _json(value: Any) -> CallToolResult:
@@ -190,7 +202,7 @@ def list_scores(
     run_item_id or rescore_id."""
     with _store() as svc:
         if not run_id and not run_item_id and not rescore_id:
-            raise Invalid("give run_id, run_item_id or rescore_id")
+            raise Invalid("give run_id, run_item_id or rescore_id", field="run_id, run_item_id, rescore_id")
         rid = _id(run_id, "run_id") if run_id else ""
         iid = _id(run_item_id, "run_item_id") if run_item_id else ""
         resc = _id(rescore_id, "rescore_id") if rescore_id else ""
@@ -235,7 +247,7 @@ def build_server(chosen: frozenset[str] | None = None) -> MCPServer[Any]:
     server: MCPServer[Any] = MCPServer("agnt5-evals", instructions=INSTRUCTIONS, log_level="WARNING")
     for fn, service, hints in TOOLS:
         if chosen is None or service in chosen:
-            server.add_tool(fn, annotations=hints)
+            server.add_tool(_domain_errors(fn), annotations=hints)
     return server
 
 

@@ -8,13 +8,14 @@ import typer
 from typer.testing import CliRunner
 
 from agnt5_evals.cli.main import app
+from agnt5_evals.domain.errors import exit_codes_text
 
-HEADER = """# CLI reference
+HEADER = f"""# CLI reference
 
 Generated from `--help` by `scripts/gen-cli-docs`; do not edit by hand.
 
-Every command takes `--format table|json|jsonl` where it prints data. Exit codes: 0 ok / gate passed,
-1 usage or input error, 2 gate failed, 3 run failed or cancelled, 4 wait timed out (or no verdict yet).
+Every command takes `--format table|json|jsonl` where it prints data.
+{exit_codes_text()}
 """
 
 

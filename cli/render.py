@@ -10,7 +10,7 @@ from rich.table import Table
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.cli.common import Format, cell, console, duration, emit, note
 from agnt5_evals.cli.progress import for_stderr
-from agnt5_evals.domain.gates import EXIT_GATE_FAILED, EXIT_GATE_PASSED, EXIT_RUN_FAILED, EXIT_TIMEOUT
+from agnt5_evals.domain.errors import EXIT_GATE_FAILED, EXIT_OK, EXIT_RUN_FAILED, EXIT_TIMEOUT
 from agnt5_evals.services import operations
 
 
@@ -114,7 +114,7 @@ def run_exit_code(summary: dict[str, Any], fail_on_gate: bool) -> int:
     if summary["status"] != "completed":
         return EXIT_RUN_FAILED
     if summary["gate"]["passed"] or not fail_on_gate:
-        return EXIT_GATE_PASSED
+        return EXIT_OK
     return EXIT_GATE_FAILED
 
 
@@ -150,7 +150,7 @@ def wait_for_rescore_and_report(svc: Services, rescore_id: str, timeout: str | N
         note(f"rescore {summary['status']}" + (f": {summary['failure']}" if summary["failure"] else ""))
         return EXIT_RUN_FAILED
     if not summary["replace_latest"]:
-        return EXIT_GATE_PASSED
+        return EXIT_OK
     run = operations.summary(svc, summary["run_id"], detail=False)
     code = run_exit_code(run, fail_on_gate)
     note(f"run {run['id']}: pass rate {_pct(run['pass_rate'])}, gate {'passed' if run['gate']['passed'] else 'failed'}")

@@ -17,8 +17,8 @@ def replay(run_id: str, fmt: FormatOption = Format.table) -> None:
 
     Outputs and traces come from the recorded items, LLM judges answer from their recorded requests and
     responses, custom scorers run again from their deployment in a child process; no target is called.
-    Exit codes: 0 every score, the summary and the gate match; 2 something does not (listed), or a score could
-    not be replayed (a custom scorer served over HTTP).
+    It exits 0 when every score, the summary and the gate match, and 2 when something does not (listed) or a score
+    could not be replayed (a custom scorer served over HTTP).
     """
     with services(catch_up=True) as svc:
         report = replay_run(svc, uuid_arg(run_id, "RUN_ID"))

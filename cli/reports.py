@@ -8,8 +8,7 @@ import typer
 
 from agnt5_evals.cli.common import Format, FormatOption, emit, note, services, uuid_arg, write_csv
 from agnt5_evals.cli.render import run_exit_code, show_summary, wait_and_report
-from agnt5_evals.domain.errors import Invalid
-from agnt5_evals.domain.gates import EXIT_TIMEOUT
+from agnt5_evals.domain.errors import EXIT_TIMEOUT, Invalid
 from agnt5_evals.domain.reports import EXPORT_COLUMNS, export_rows
 from agnt5_evals.projections import queries
 from agnt5_evals.services import operations
@@ -44,7 +43,7 @@ def failures(run_id: str, fmt: FormatOption = Format.table) -> None:
 
 @app.command("ci")
 def ci(run_id: str, fmt: FormatOption = Format.table) -> None:
-    """Print the gate verdict of a run. Exit 0 passed, 2 gate failed, 3 run failed/cancelled, 4 still running."""
+    """Print the gate verdict of a run and exit with its code (the exit codes of `agnt5 --help`)."""
     with services() as svc:
         result = operations.summary(svc, str(uuid_arg(run_id, "RUN_ID")))
     show_summary(result, fmt)
@@ -64,7 +63,7 @@ def wait(
     ] = True,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Wait on a started run. Exit 0 gate passed, 2 gate failed, 3 run failed/cancelled, 4 timed out."""
+    """Wait on a started run, then exit with the gate's code (the exit codes of `agnt5 --help`)."""
     with services() as svc:
         raise typer.Exit(wait_and_report(svc, str(uuid_arg(run_id, "RUN_ID")), timeout, fail_on_gate, fmt))
 

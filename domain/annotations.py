@@ -52,17 +52,17 @@ class Annotation(Aggregate):
 def check_annotation(name: Any, label: Any, score: Any, explanation: Any, metadata: Any) -> float | None:
     """Validate an annotation's fields, naming the bad one; returns the score as a float."""
     if not isinstance(name, str) or not name.strip():
-        raise Invalid("--name: must not be empty")
+        raise Invalid("must not be empty", field="name")
     if label is not None and not isinstance(label, str):
-        raise Invalid("--label: must be a string")
+        raise Invalid("must be a string", field="label")
     if score is not None and (isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1):
-        raise Invalid(f"--score: must be a number from 0 to 1, got {score!r}")
+        raise Invalid(f"must be a number from 0 to 1, got {score!r}", field="score")
     if label is None and score is None:
-        raise Invalid("--label, --score: give a label, a score or both")
+        raise Invalid("give a label, a score or both", field="label, score")
     if explanation is not None and not isinstance(explanation, str):
-        raise Invalid("--explanation: must be a string")
+        raise Invalid("must be a string", field="explanation")
     if not isinstance(metadata, dict):
-        raise Invalid("--metadata: must be a JSON object")
+        raise Invalid("must be a JSON object", field="metadata")
     return None if score is None else float(score)
 
 

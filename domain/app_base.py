@@ -37,13 +37,13 @@ class BaseApplication(Application[UUID]):
 
     # -- reading aggregates --------------------------------------------------------------------------
 
-    def get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
+    def get(self, cls: type[A], aggregate_id: UUID, what: str, field: str | None = None) -> A:
         try:
             aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            raise NotFound(f"{what} {aggregate_id} not found") from None
+            raise NotFound(f"{what} {aggregate_id} not found", field=field) from None
         if not isinstance(aggregate, cls):
-            raise NotFound(f"{what} {aggregate_id} not found")
+            raise NotFound(f"{what} {aggregate_id} not found", field=field)
         return aggregate
 
     def _save(self, *aggregates: Aggregate) -> int:

@@ -27,7 +27,9 @@ def _batches(items: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     for number, item in enumerate(items, start=1):
         item_bytes = len(orjson.dumps(item))
         if item_bytes > MAX_ITEM_BYTES:
-            raise Invalid(f"item {number}: {item_bytes:,} bytes; an item may take at most {MAX_ITEM_BYTES:,}")
+            raise Invalid(
+                f"item {number}: {item_bytes:,} bytes; an item may take at most {MAX_ITEM_BYTES:,}", field="items"
+            )
         if batches[-1] and (len(batches[-1]) >= ITEMS_PER_EVENT or size + item_bytes > MAX_EVENT_BYTES):
             batches.append([])
             size = 0
@@ -39,18 +41,18 @@ def _batches(items: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 def check_item(raw: Any, where: str) -> dict[str, Any]:
     """Validate one dataset item ({input, expected_output?, metadata?, events?, split?})."""
     if not isinstance(raw, dict):
-        raise Invalid(f"{where}: an item must be a JSON object")
+        raise Invalid(f"{where}: an item must be a JSON object", field="items")
     unknown = sorted(set(raw) - {"input", "expected_output", "metadata", "events", "split", "id"})
     if unknown:
-        raise Invalid(f"{where}: unknown field {unknown[0]!r}")
+        raise Invalid(f"{where}: unknown field {unknown[0]!r}", field="items")
     if "input" not in raw:
-        raise Invalid(f"{where}: field 'input' is required")
+        raise Invalid(f"{where}: field 'input' is required", field="items")
     if not isinstance(raw.get("metadata", {}), dict):
-        raise Invalid(f"{where}: field 'metadata' must be an object")
+        raise Invalid(f"{where}: field 'metadata' must be an object", field="items")
     if not isinstance(raw.get("events", []), list):
-        raise Invalid(f"{where}: field 'events' must be an array")
+        raise Invalid(f"{where}: field 'events' must be an array", field="items")
     if not isinstance(raw.get("split", ""), str | None):
-        raise Invalid(f"{where}: field 'split' must be a string")
+        raise Invalid(f"{where}: field 'split' must be a string", field="items")
     return {
         "id": str(raw.get("id") or uuid4()),
         "input": raw["input"],
@@ -66,7 +68,7 @@ class DatasetCommands(BaseApplication):
 
     def create_dataset(self, name: str, description: str = "", metadata: dict[str, Any] | None = None) -> Written:
         if not name.strip():
-            raise Invalid("--name: must not be empty")
+            raise Invalid("must not be empty", field="name")
         dataset = Dataset(name=name.strip(), description=description, metadata=metadata or {})
         return Written(dataset.id, self._save(dataset))
 
@@ -74,11 +76,11 @@ class DatasetCommands(BaseApplication):
         """Add items to the draft: all of them or, on any invalid item, none."""
         items = [check_item(raw, f"item {n}") for n, raw in enumerate(raw_items, start=1)]
         if not items:
-            raise Invalid("items: the input holds no items")
+            raise Invalid("the input holds no items", field="items")
         seen: set[str] = set()
         for n, item in enumerate(items, start=1):
             if item["id"] in seen:
-                raise Invalid(f"item {n}: id {item['id']!r} appears twice in the input")
+                raise Invalid(f"item {n}: id {item['id']!r} appears twice in the input", field="items")
             seen.add(item["id"])
         dataset = self.get(Dataset, dataset_id, "dataset")
         base_ids = {item["id"] for item in self._base_items(dataset)}
@@ -108,7 +110,7 @@ class DatasetCommands(BaseApplication):
         dataset = self.get(Dataset, dataset_id, "dataset")
         version = self.get(DatasetVersion, version_id, "dataset version")
         if version.dataset_id != dataset.id:
-            raise Invalid(f"VERSION_ID: version {version_id} belongs to another dataset")
+            raise Invalid(f"version {version_id} belongs to another dataset", field="version_id")
         dataset.restore_draft(version.id, version.number, version.n_items)
         return Written(dataset.id, self._save(dataset), version.n_items)
 
@@ -120,7 +122,7 @@ class DatasetCommands(BaseApplication):
         if item_ids is None:
             item_ids = [item["id"] for group in groups for item in group[1:]]
         elif not item_ids:
-            raise Invalid("--remove-item-id: nothing to remove")
+            raise Invalid("nothing to remove", field="remove_item_ids")
         else:
             check_removable(item_ids, groups, draft_ids)
         position = 0
@@ -160,8 +162,8 @@ class DatasetCommands(BaseApplication):
         return items
 
     def dataset_version(self, dataset_id: UUID, version_id: UUID) -> DatasetVersion:
-        self.get(Dataset, dataset_id, "dataset")
-        version = self.get(DatasetVersion, version_id, "dataset version")
+        self.get(Dataset, dataset_id, "dataset", field="dataset_id")
+        version = self.get(DatasetVersion, version_id, "dataset version", field="dataset_version_id")
         if version.dataset_id != dataset_id:
-            raise Invalid(f"--dataset-version-id: version {version_id} belongs to another dataset")
+            raise Invalid(f"version {version_id} belongs to another dataset", field="dataset_version_id")
         return version

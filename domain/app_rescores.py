@@ -36,11 +36,11 @@ class RescoreCommands(BaseApplication):
             if existing is not None:
                 return existing
         if not scorers:
-            raise Invalid("--builtin-scorer: rescore with at least one scorer")
+            raise Invalid("rescore with at least one scorer", field="scorers")
         if len(run_item_ids) > MAX_CHOSEN_ITEMS:
-            raise Invalid(f"--run-item-id: at most {MAX_CHOSEN_ITEMS:,} chosen items per rescore")
+            raise Invalid(f"at most {MAX_CHOSEN_ITEMS:,} chosen items per rescore", field="run_item_ids")
         if total < 1:
-            raise Invalid(f"run {run_id} has no item with an output to rescore")
+            raise Invalid(f"run {run_id} has no item with an output to rescore", field="run_id")
         run = self.get(Run, run_id, "run")
         if run.status != "completed":
             raise Conflict(f"run {run_id} is {run.status}: only a completed run can be rescored")

@@ -36,12 +36,12 @@ class EvalsApplication(DatasetCommands, RescoreCommands):
     def _source(kind: str, module: str, url: str) -> tuple[str, str]:
         """A deployment's flag and source: a module for ``python``, a URL for ``http`` (exactly one of them)."""
         if kind == "python" and module and not url:
-            return "--module", f"{module} defines"
+            return "module", f"{module} defines"
         if kind == "http" and url and not module:
-            return "--url", f"{url} serves"
+            return "url", f"{url} serves"
         if kind not in ("python", "http"):
-            raise Invalid(f"kind: unknown deployment kind {kind!r} (python or http)")
-        raise Invalid("--module, --url: give exactly one (--module for a python deployment, --url for http)")
+            raise Invalid(f"unknown deployment kind {kind!r} (python or http)", field="kind")
+        raise Invalid("give exactly one (module for a python deployment, url for http)", field="module, url")
 
     def create_deployment(
         self,
@@ -54,13 +54,15 @@ class EvalsApplication(DatasetCommands, RescoreCommands):
     ) -> Written:
         """Register a deployment: a Python module (``kind="python"``) or a server (``kind="http"``, ``url``)."""
         if not name.strip():
-            raise Invalid("--name: must not be empty")
+            raise Invalid("must not be empty", field="name")
         flag, source = self._source(kind, module, url)
         if not components:
-            raise Invalid(f"{flag}: {source} no components (mark callables with @component)")
+            raise Invalid(f"{source} no components (mark callables with @component)", field=flag)
         for component in components:
             if component.get("type") not in COMPONENT_TYPES:
-                raise Invalid(f"component {component.get('name')!r}: unknown type {component.get('type')!r}")
+                raise Invalid(
+                    f"component {component.get('name')!r}: unknown type {component.get('type')!r}", field="components"
+                )
         deployment = Deployment(name=name.strip(), kind=kind, module=module, path=path, url=url, components=components)
         return Written(deployment.id, self._save(deployment))
 
@@ -71,9 +73,9 @@ class EvalsApplication(DatasetCommands, RescoreCommands):
         from agnt5_evals.domain.scoring import BUILTINS
 
         if not name.strip():
-            raise Invalid("--name: must not be empty")
+            raise Invalid("must not be empty", field="name")
         if name.strip() in BUILTINS:
-            raise Invalid(f"--name: scorer name collision: {name.strip()!r} is a built-in scorer")
+            raise Invalid(f"scorer name collision: {name.strip()!r} is a built-in scorer", field="name")
         deployment = self.get(Deployment, deployment_id, "deployment")
         deployment.check_component(component_name, "scorer")
         scorer = Scorer(
@@ -89,7 +91,7 @@ class EvalsApplication(DatasetCommands, RescoreCommands):
     def create_prompt(self, name: str, content: dict[str, Any], description: str = "") -> Written:
         """Create a prompt and its version 1 atomically; ``content`` as ``PromptVersion.check_content`` takes."""
         if not name.strip():
-            raise Invalid("--name: must not be empty")
+            raise Invalid("must not be empty", field="name")
         checked = PromptVersion.check_content(content)
         prompt = Prompt(name=name.strip(), description=description)
         version = self._add_prompt_version(prompt, checked)
@@ -109,20 +111,25 @@ class EvalsApplication(DatasetCommands, RescoreCommands):
 
     def pin_prompt_version(self, target: dict[str, Any]) -> dict[str, Any]:
         """Check a prompt target; return it with its pinned version, or else the prompt's latest one."""
-        prompt = self._get_for("--prompt-id", Prompt, parse_uuid(str(target["prompt_id"]), "--prompt-id"), "prompt")
+        prompt = self._get_for(
+            "target.prompt_id", Prompt, parse_uuid(str(target["prompt_id"]), "target.prompt_id"), "prompt"
+        )
         pinned = target.get("prompt_version_id")
         if pinned is None:
             return {**target, "prompt_version_id": str(prompt.latest_version_id)}
-        version_id = parse_uuid(str(pinned), "--prompt-version-id")
-        if self._get_for("--prompt-version-id", PromptVersion, version_id, "prompt version").prompt_id != prompt.id:
-            raise Invalid(f"--prompt-version-id: version {pinned} belongs to another prompt")
+        version_id = parse_uuid(str(pinned), "target.prompt_version_id")
+        if (
+            self._get_for("target.prompt_version_id", PromptVersion, version_id, "prompt version").prompt_id
+            != prompt.id
+        ):
+            raise Invalid(f"version {pinned} belongs to another prompt", field="target.prompt_version_id")
         return target
 
-    def _get_for(self, flag: str, cls: type[A], aggregate_id: UUID, what: str) -> A:
+    def _get_for(self, field: str, cls: type[A], aggregate_id: UUID, what: str) -> A:
         try:
             return self.get(cls, aggregate_id, what)
         except NotFound as exc:
-            raise NotFound(f"{flag}: {exc}") from None
+            raise NotFound(exc.message, field=field) from None
 
     # -- experiments ---------------------------------------------------------------------------------
 
@@ -130,20 +137,22 @@ class EvalsApplication(DatasetCommands, RescoreCommands):
         if target.get("type") == "prompt":
             self.pin_prompt_version(target)
             return
-        deployment = self.get(Deployment, UUID(str(target["deployment_id"])), "deployment")
+        deployment = self.get(
+            Deployment, UUID(str(target["deployment_id"])), "deployment", field="target.deployment_id"
+        )
         deployment.check_component(str(target["component_name"]), str(target["component_type"]))
 
     def check_definition(self, definition: dict[str, Any]) -> dict[str, Any]:
         self.dataset_version(UUID(definition["dataset_id"]), UUID(definition["dataset_version_id"]))
         self.check_target(definition["target"])
         if not definition["scorers"]:
-            raise Invalid("scorers: attach at least one --builtin-scorer or --scorer-id")
+            raise Invalid("attach at least one scorer", field="scorers")
         check_config(definition["config"])
         return definition
 
     def create_experiment(self, name: str, description: str, definition: dict[str, Any]) -> Written:
         if not name.strip():
-            raise Invalid("--name: must not be empty")
+            raise Invalid("must not be empty", field="name")
         experiment = Experiment(
             name=name.strip(), description=description, definition=self.check_definition(definition)
         )
@@ -197,7 +206,7 @@ class EvalsApplication(DatasetCommands, RescoreCommands):
         if experiment_version_id is not None:
             version = self.get(ExperimentVersion, experiment_version_id, "experiment version")
             if version.experiment_id != experiment.id:
-                raise Invalid(f"--experiment-version-id: {experiment_version_id} belongs to another experiment")
+                raise Invalid(f"{experiment_version_id} belongs to another experiment", field="experiment_version_id")
         elif experiment.needs_new_version:
             version = ExperimentVersion(
                 experiment_id=experiment.id, number=experiment.versions + 1, definition=experiment.definition
@@ -253,7 +262,7 @@ class EvalsApplication(DatasetCommands, RescoreCommands):
 
         def cancel(run: Run) -> None:
             if experiment_id is not None and run.experiment_id != experiment_id:
-                raise Invalid(f"run {run_id} does not belong to experiment {experiment_id}")
+                raise Invalid(f"run {run_id} does not belong to experiment {experiment_id}", field="run_id")
             run.cancel(reason)
 
         return self._change_run(run_id, cancel)

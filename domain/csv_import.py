@@ -22,16 +22,16 @@ from agnt5_evals.domain.errors import Invalid
 
 JSON = Any
 
-# item field -> (flag, default column with a header)
+# item field -> (the input naming its column, default column with a header)
 FIELDS = {
-    "input": ("--input-column", "input"),
-    "expected_output": ("--expected-output-column", None),
-    "split": ("--split-column", None),
-    "metadata": ("--metadata-column", None),
-    "events": ("--events-column", None),
-    "tags": ("--tags-column", None),
-    "source_run_id": ("--source-run-id-column", None),
-    "source_ref": ("--source-ref-column", None),
+    "input": ("input_column", "input"),
+    "expected_output": ("expected_output_column", None),
+    "split": ("split_column", None),
+    "metadata": ("metadata_column", None),
+    "events": ("events_column", None),
+    "tags": ("tags_column", None),
+    "source_run_id": ("source_run_id_column", None),
+    "source_ref": ("source_ref_column", None),
 }
 
 
@@ -99,7 +99,7 @@ MAX_CELL_CHARS = 768 * 1024
 def _check_mapping(mapping: CsvMapping, header: list[str] | None, width: int) -> dict[str, int]:
     """Resolve each mapped field to a column index; an unknown column is an error naming its flag."""
     if mapping.source_ref is not None and "source_ref" in mapping.columns:
-        raise Invalid("--source-ref, --source-ref-column: give one of them, not both")
+        raise Invalid("give one of them, not both", field="source_ref, source_ref_column")
     wanted = {name: column for name, (_, default) in FIELDS.items() if (column := mapping.columns.get(name, default))}
     if not mapping.header and "input" not in mapping.columns:
         wanted["input"] = "0"
@@ -108,14 +108,14 @@ def _check_mapping(mapping: CsvMapping, header: list[str] | None, width: int) ->
         flag = FIELDS[name][0]
         if header is not None:
             if column not in header:
-                raise Invalid(f"{flag}: no column {column!r} in the header (columns: {', '.join(header)})")
+                raise Invalid(f"no column {column!r} in the header (columns: {', '.join(header)})", field=flag)
             if header.count(column) > 1:
-                raise Invalid(f"{flag}: the header names column {column!r} {header.count(column)} times")
+                raise Invalid(f"the header names column {column!r} {header.count(column)} times", field=flag)
             resolved[name] = header.index(column)
         elif not (column.isascii() and column.isdecimal()):
-            raise Invalid(f"{flag}: {column!r} is not a column index (with --no-header: 0, 1, ...)")
+            raise Invalid(f"{column!r} is not a column index (without a header row: 0, 1, ...)", field=flag)
         elif int(column) >= width:
-            raise Invalid(f"{flag}: column {column} does not exist (the first row has {width} columns)")
+            raise Invalid(f"column {column} does not exist (the first row has {width} columns)", field=flag)
         else:
             resolved[name] = int(column)
     return resolved
@@ -155,7 +155,7 @@ def _item(cells: dict[str, str], source_ref: str | None) -> dict[str, JSON]:
 def parse_csv(text: str, mapping: CsvMapping) -> CsvResult:
     """Every row as an item, or as an error naming its line and field. Malformed CSV fails the whole file."""
     if len(mapping.delimiter) != 1:
-        raise Invalid(f"--delimiter: must be one character, got {mapping.delimiter!r}")
+        raise Invalid(f"must be one character, got {mapping.delimiter!r}", field="delimiter")
     text = text.removeprefix("\ufeff")  # a byte-order mark (spreadsheets write one) is not part of the first cell
     csv.field_size_limit(max(csv.field_size_limit(), MAX_CELL_CHARS))  # an item may take up to 768 KiB
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=mapping.delimiter, strict=True)
@@ -166,11 +166,11 @@ def parse_csv(text: str, mapping: CsvMapping) -> CsvResult:
             rows.append((end + 1, row))
             end = reader.line_num
     except csv.Error as exc:
-        raise Invalid(f"--file: line {reader.line_num}: malformed CSV: {exc}") from None
+        raise Invalid(f"line {reader.line_num}: malformed CSV: {exc}", field="file") from None
     header = rows.pop(0)[1] if mapping.header and rows else None
     rows = [(line, row) for line, row in rows if row]  # blank lines
     if not rows:
-        raise Invalid("--file: the CSV holds no data rows")
+        raise Invalid("the CSV holds no data rows", field="file")
     columns = _check_mapping(mapping, header, len(rows[0][1]))
     items, errors = [], []
     for line, row in rows:

@@ -43,17 +43,17 @@ def _item_id(item: dict[str, Any]) -> str:
 def check_removable(item_ids: list[str], groups: list[list[dict[str, Any]]], draft_ids: set[str]) -> None:
     """A targeted removal may remove duplicates only, and must leave at least one item of each group."""
     if len(set(item_ids)) != len(item_ids):
-        raise Invalid("--remove-item-id: an item id is given twice")
+        raise Invalid("an item id is given twice", field="remove_item_ids")
     group_of = {_item_id(item): n for n, group in enumerate(groups) for item in group}
     for item_id in item_ids:
         if item_id not in draft_ids:
-            raise NotFound(f"--remove-item-id: item {item_id} is not in the draft")
+            raise NotFound(f"item {item_id} is not in the draft", field="remove_item_ids")
         if item_id not in group_of:
-            raise Invalid(f"--remove-item-id: item {item_id} has no duplicate in the draft")
+            raise Invalid(f"item {item_id} has no duplicate in the draft", field="remove_item_ids")
     chosen = set(item_ids)
     for group in groups:
         if all(_item_id(item) in chosen for item in group):
-            raise Invalid(f"--remove-item-id: this would remove every copy of item {_item_id(group[0])}")
+            raise Invalid(f"this would remove every copy of item {_item_id(group[0])}", field="remove_item_ids")
 
 
 def dedup_preview(items: list[dict[str, Any]], include_preview: bool = False) -> dict[str, Any]:

@@ -6,13 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agnt5_evals.domain.errors import Invalid
-
-EXIT_GATE_PASSED = 0
-EXIT_USAGE = 1
-EXIT_GATE_FAILED = 2
-EXIT_RUN_FAILED = 3
-EXIT_TIMEOUT = 4
+from agnt5_evals.domain.errors import EXIT_GATE_FAILED, EXIT_OK, EXIT_RUN_FAILED, Invalid
 
 
 def item_status(target_error: str | None, scores: Iterable[Mapping[str, Any]]) -> str:
@@ -25,20 +19,22 @@ def item_status(target_error: str | None, scores: Iterable[Mapping[str, Any]]) -
 def check_config(config: Any) -> dict[str, Any]:
     """Validate an experiment config object (``--config``), naming the bad field."""
     if not isinstance(config, dict):
-        raise Invalid("--config: must be a JSON object, for example '{\"passed_threshold\": 1}'")
+        raise Invalid("must be a JSON object, for example '{\"passed_threshold\": 1}'", field="config")
     threshold = config.get("passed_threshold", 1)
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
-        raise Invalid(f"--config: passed_threshold must be a number between 0 and 1, got {threshold!r}")
+        raise Invalid(
+            f"passed_threshold must be a number between 0 and 1, got {threshold!r}", field="config.passed_threshold"
+        )
     for key, low, high in (("repetitions", 1, 100), ("concurrency", 1, 256), ("retries", 0, 10)):
         value = config.get(key, low)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise Invalid(f"--config: {key} must be an integer from {low} to {high}, got {value!r}")
+            raise Invalid(f"{key} must be an integer from {low} to {high}, got {value!r}", field=f"config.{key}")
     for key in ("timeout_s", "retry_backoff_s"):
         value = config.get(key, 1)
         if value is None and key == "timeout_s":
             continue
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or value > 86400:
-            raise Invalid(f"--config: {key} must be a number of seconds from 0 to 86400, got {value!r}")
+            raise Invalid(f"{key} must be a number of seconds from 0 to 86400, got {value!r}", field=f"config.{key}")
     return config
 
 
@@ -57,7 +53,7 @@ class Verdict:
     def exit_code(self) -> int:
         if self.status != "completed":
             return EXIT_RUN_FAILED
-        return EXIT_GATE_PASSED if self.gate_passed else EXIT_GATE_FAILED
+        return EXIT_OK if self.gate_passed else EXIT_GATE_FAILED
 
 
 def pass_rate(passed: int, total: int) -> float:

@@ -52,7 +52,7 @@ def parse_uuid(value: str, field: str) -> UUID:
     try:
         return UUID(str(value))
     except ValueError:
-        raise Invalid(f"{field}: {value!r} is not a valid id (expected a UUID)") from None
+        raise Invalid(f"{value!r} is not a valid id (expected a UUID)", field=field) from None
 
 
 def prompt_version_id(prompt_id: UUID, number: int) -> UUID:

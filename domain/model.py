@@ -39,10 +39,10 @@ class Dataset(Aggregate):
     def add_items(self, items: list[dict[str, JSON]], base_ids: set[str] | None = None) -> None:
         """Add items (each with its own ``id``) to the draft; ``base_ids``: the restored base's remaining ids."""
         if not items:
-            raise Invalid("items: nothing to add")
+            raise Invalid("nothing to add", field="items")
         ids = [item["id"] for item in items]
         if len(set(ids)) != len(ids):
-            raise Invalid("items: an item id appears twice in the input")
+            raise Invalid("an item id appears twice in the input", field="items")
         clash = [item["id"] for item in items if item["id"] in self.draft or item["id"] in (base_ids or ())]
         if clash:
             raise Conflict(f"item id {clash[0]} is already in the draft")
@@ -70,12 +70,12 @@ class Dataset(Aggregate):
     def remove_items(self, item_ids: list[str], draft_ids: set[str]) -> None:
         """Remove items from the draft by id; ``draft_ids``: every id the draft holds now."""
         if not item_ids:
-            raise Invalid("--remove-item-id: nothing to remove")
+            raise Invalid("nothing to remove", field="remove_item_ids")
         missing = [item_id for item_id in item_ids if item_id not in draft_ids]
         if missing:
-            raise NotFound(f"--remove-item-id: item {missing[0]} is not in the draft of dataset {self.id}")
+            raise NotFound(f"item {missing[0]} is not in the draft of dataset {self.id}", field="remove_item_ids")
         if len(set(item_ids)) != len(item_ids):
-            raise Invalid("--remove-item-id: an item id is given twice")
+            raise Invalid("an item id is given twice", field="remove_item_ids")
         self._items_removed(item_ids=item_ids)
 
     @event("ItemsRemoved")
@@ -153,12 +153,14 @@ class Deployment(Aggregate):
             if component["name"] == name:
                 if component["type"] != component_type:
                     raise Invalid(
-                        f"--component-type: component {name!r} of deployment {self.id} is a "
-                        f"{component['type']}, not a {component_type}"
+                        f"component {name!r} of deployment {self.id} is a {component['type']}, not a {component_type}",
+                        field="target.component_type",
                     )
                 return
         known = ", ".join(c["name"] for c in self.components) or "none"
-        raise Invalid(f"--component-name: deployment {self.id} has no component {name!r} (it has: {known})")
+        raise Invalid(
+            f"deployment {self.id} has no component {name!r} (it has: {known})", field="target.component_name"
+        )
 
 
 class Experiment(Aggregate):

@@ -67,10 +67,10 @@ class PromptVersion(Aggregate):
         """Validate a version's content (``messages, model, parameters, output_format, response_schema``)."""
         model = raw.get("model")
         if not isinstance(model, str) or not model.strip():
-            raise Invalid("--model: must not be empty")
+            raise Invalid("must not be empty", field="model")
         output_format = raw.get("output_format") or "text"
         if output_format not in PROMPT_OUTPUT_FORMATS:
-            raise Invalid(f"--output-format: must be text or json, got {output_format!r}")
+            raise Invalid(f"must be text or json, got {output_format!r}", field="output_format")
         return {
             "messages": _check_messages(raw.get("messages")),
             "model": model.strip(),
@@ -88,37 +88,39 @@ NUMBER_PARAMETERS = ("temperature", "top_p", "presence_penalty", "frequency_pena
 
 def _check_message(message: JSON, where: str) -> dict[str, JSON]:
     if not isinstance(message, dict):
-        raise Invalid(f"{where}: must be an object {{role, content}}")
+        raise Invalid(f"{where}: must be an object {{role, content}}", field="messages")
     unknown = sorted(set(message) - {"role", "content"})
     if unknown:
-        raise Invalid(f"{where}: unknown field {unknown[0]!r}")
+        raise Invalid(f"{where}: unknown field {unknown[0]!r}", field="messages")
     if message.get("role") not in PROMPT_ROLES:
-        raise Invalid(f"{where}: role must be one of {', '.join(PROMPT_ROLES)}, got {message.get('role')!r}")
+        raise Invalid(
+            f"{where}: role must be one of {', '.join(PROMPT_ROLES)}, got {message.get('role')!r}", field="messages"
+        )
     content = message.get("content")
     if not isinstance(content, str | dict | list):
-        raise Invalid(f"{where}: content must be a string (or a JSON object or array)")
+        raise Invalid(f"{where}: content must be a string (or a JSON object or array)", field="messages")
     if not content or (isinstance(content, str) and not content.strip()):
-        raise Invalid(f"{where}: content must not be empty")
+        raise Invalid(f"{where}: content must not be empty", field="messages")
     return {"role": message["role"], "content": content}
 
 
 def _check_messages(messages: JSON) -> list[dict[str, JSON]]:
     if not isinstance(messages, list) or not messages:
-        raise Invalid("--messages: a prompt needs at least one message (give --template, --file or --messages)")
-    return [_check_message(m, f"--messages: message {n}") for n, m in enumerate(messages, start=1)]
+        raise Invalid("a prompt needs at least one message", field="messages")
+    return [_check_message(m, f"message {n}") for n, m in enumerate(messages, start=1)]
 
 
 def _check_parameters(parameters: JSON) -> dict[str, JSON]:
     if not isinstance(parameters, dict):
-        raise Invalid('--parameters: must be a JSON object, e.g. {"temperature": 0}')
+        raise Invalid('must be a JSON object, e.g. {"temperature": 0}', field="parameters")
     for key, value in parameters.items():
         if key in RESERVED_PARAMETERS:
-            raise Invalid(f"--parameters: {key!r} cannot be set here (see --model, --output-format)")
+            raise Invalid(f"{key!r} cannot be set here (see model, output_format)", field=f"parameters.{key}")
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if key in NUMBER_PARAMETERS and not number:
-            raise Invalid(f"--parameters: {key} must be a number, got {value!r}")
+            raise Invalid(f"{key} must be a number, got {value!r}", field=f"parameters.{key}")
         if key == "max_tokens" and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
-            raise Invalid(f"--parameters: max_tokens must be a positive integer, got {value!r}")
+            raise Invalid(f"max_tokens must be a positive integer, got {value!r}", field="parameters.max_tokens")
     return parameters
 
 
@@ -126,13 +128,13 @@ def _check_response_schema(schema: JSON, output_format: str) -> dict[str, JSON] 
     if schema is None:
         return None
     if not isinstance(schema, dict):
-        raise Invalid("--response-schema: must be a JSON object (a JSON Schema)")
+        raise Invalid("must be a JSON object (a JSON Schema)", field="response_schema")
     if output_format != "json":
-        raise Invalid("--response-schema: needs --output-format json")
+        raise Invalid("needs output_format json", field="response_schema")
     from jsonschema import Draft202012Validator, SchemaError  # a heavy import, needed only here
 
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
-        raise Invalid(f"--response-schema: not a valid JSON Schema: {exc.message}") from None
+        raise Invalid(f"not a valid JSON Schema: {exc.message}", field="response_schema") from None
     return schema

@@ -130,11 +130,11 @@ def run_items(view: EvalsView, run_id: str, statuses: tuple[str, ...] = ()) -> l
 
 
 def chosen_run_items(items: list[Row], run_item_ids: list[str], run_id: str) -> list[Row]:
-    """The run items with these ids, in the order given (each once); an unknown id names ``--run-item-id``."""
+    """The run items with these ids, in the order given (each once); an unknown id names ``run_item_ids``."""
     by_id = {item["id"]: item for item in items}
     missing = [rid for rid in run_item_ids if rid not in by_id]
     if missing:
-        raise NotFound(f"--run-item-id: run item {missing[0]} is not part of run {run_id}")
+        raise NotFound(f"run item {missing[0]} is not part of run {run_id}", field="run_item_ids")
     return [by_id[rid] for rid in dict.fromkeys(run_item_ids)]
 
 

@@ -40,11 +40,11 @@ class AuditFilter:
     def __post_init__(self) -> None:
         given = [name for name in ("run_id", "experiment_id", "dataset_id") if getattr(self, name) is not None]
         if len(given) > 1:
-            raise Invalid(f"{', '.join(given)}: give at most one of run, experiment and dataset")
+            raise Invalid("give at most one of run, experiment and dataset", field=", ".join(given))
         if self.after < 0:
-            raise Invalid(f"after: must be a log position >= 0, got {self.after}")
+            raise Invalid(f"must be a log position >= 0, got {self.after}", field="after")
         if self.limit is not None and self.limit < 1:
-            raise Invalid(f"limit: must be at least 1, got {self.limit}")
+            raise Invalid(f"must be at least 1, got {self.limit}", field="limit")
 
     @property
     def root(self) -> tuple[str, UUID] | None:

@@ -12,15 +12,15 @@ from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
 from agnt5_evals.projections import queries
 
 
-def version_of(svc: Services, dataset_id: UUID, version_id: UUID, arg: str = "VERSION_ID") -> dict[str, Any]:
+def version_of(svc: Services, dataset_id: UUID, version_id: UUID, arg: str = "version_id") -> dict[str, Any]:
     """A version row, checked to belong to the dataset (which must exist)."""
     queries.dataset(svc.view, str(dataset_id))
     try:
         version = queries.dataset_version(svc.view, str(version_id))
     except NotFound as exc:
-        raise NotFound(f"{arg}: {exc}") from None
+        raise NotFound(exc.message, field=arg) from None
     if version["dataset_id"] != str(dataset_id):
-        raise Invalid(f"{arg}: version {version_id} belongs to another dataset")
+        raise Invalid(f"version {version_id} belongs to another dataset", field=arg)
     return version
 
 
@@ -32,8 +32,8 @@ def export_items(svc: Services, dataset_id: UUID, version_id: UUID) -> list[dict
 
 def compare(svc: Services, dataset_id: UUID, base_id: UUID, compare_id: UUID) -> dict[str, Any]:
     """Items added, removed and changed (with the fields that differ) from one version to another."""
-    base = version_of(svc, dataset_id, base_id, "BASE_VERSION_ID")
-    other = version_of(svc, dataset_id, compare_id, "COMPARE_VERSION_ID")
+    base = version_of(svc, dataset_id, base_id, "base_version_id")
+    other = version_of(svc, dataset_id, compare_id, "compare_version_id")
     result = compare_versions(queries.version_items(svc.view, base["id"]), queries.version_items(svc.view, other["id"]))
     head = {"base_version_id": base["id"], "base_number": base["number"], "compare_version_id": other["id"],
             "compare_number": other["number"]}  # fmt: skip
@@ -46,16 +46,18 @@ def examples(
     """The items of version ``number`` (default: the latest), or of the draft, as summaries or in full."""
     if draft:
         if number is not None:
-            raise Invalid("--version, --draft: give one of them")
+            raise Invalid("give one of them", field="version, draft")
         queries.dataset(svc.view, str(dataset_id))
         rows = queries.draft_items(svc.view, str(dataset_id))
         return [example_row({**row, "position": n}, include_payload) for n, row in enumerate(rows)]
     versions = queries.dataset_versions(svc.view, str(dataset_id))
     if not versions:
-        raise NotFound(f"dataset {dataset_id} has no published version yet")
+        raise NotFound(f"dataset {dataset_id} has no published version yet", field="dataset_id")
     chosen = versions[-1] if number is None else next((v for v in versions if v["number"] == number), None)
     if chosen is None:
-        raise NotFound(f"--version: dataset {dataset_id} has no version {number} (latest: {versions[-1]['number']})")
+        raise NotFound(
+            f"dataset {dataset_id} has no version {number} (latest: {versions[-1]['number']})", field="version"
+        )
     return [example_row(item, include_payload) for item in queries.version_items(svc.view, chosen["id"])]
 
 
@@ -72,14 +74,14 @@ def run_items_for_dataset(
     try:
         run = queries.run(svc.view, str(run_id))
     except NotFound as exc:
-        raise NotFound(f"RUN_ID: {exc}") from None
+        raise NotFound(exc.message, field="run_id") from None
     if run["status"] == "running":
-        raise Conflict(f"RUN_ID: run {run_id} is still running; wait for it to finish first")
+        raise Conflict(f"run {run_id} is still running; wait for it to finish first", field="run_id")
     items = queries.run_items(svc.view, run["id"])
     if run_item_ids:
         items = queries.chosen_run_items(items, run_item_ids, run["id"])
     if not items:
-        raise Conflict(f"RUN_ID: run {run_id} recorded no items; there is nothing to import")
+        raise Conflict(f"run {run_id} recorded no items; there is nothing to import", field="run_id")
     out = []
     for item in items:
         source = queries.dataset_item(svc.view, run["dataset_version_id"], item["dataset_item_id"])
@@ -119,7 +121,7 @@ def upload_csv(svc: Services, dataset_id: UUID, text: str, mapping: CsvMapping, 
     if result.errors and (not partial or not result.items):
         more = f" (and {len(errors) - 1} more bad rows)" if len(errors) > 1 else ""
         why = "" if not partial else "no valid rows: "
-        raise Invalid(f"--file: {why}{result.errors[0]}{more}; nothing was imported")
+        raise Invalid(f"{why}{result.errors[0]}{more}; nothing was imported", field="file")
     written = svc.app.add_items(dataset_id, result.items)
     svc.wait_for(written.position)
     return {"id": str(dataset_id), "rows": result.rows, "added": written.number, "errors": errors,

@@ -26,27 +26,27 @@ def target_from(
     prompt_version_id: str | None = None,
     warn: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
-    """The target of an experiment definition; errors name the flag (``--deployment-id`` ...)."""
+    """The target of an experiment definition; errors name the field (``target.deployment_id`` ...)."""
     if target_type not in TARGET_TYPES:
-        raise Invalid(f"--target-type: must be one of {', '.join(TARGET_TYPES)}, got {target_type!r}")
+        raise Invalid(f"must be one of {', '.join(TARGET_TYPES)}, got {target_type!r}", field="target.type")
     if target_type == "prompt":  # prompts run in our own worker (AGNT5_LLM_BASE_URL): no deployment plays a part
         if not prompt_id:
-            raise Invalid("--prompt-id: required with --target-type prompt")
+            raise Invalid("required for a prompt target", field="target.prompt_id")
         if deployment_id:
             warn("--deployment-id is ignored for prompt targets: the agnt5 worker executes the prompt")
-        pid, version = parse_uuid(prompt_id, "--prompt-id"), None
+        pid, version = parse_uuid(prompt_id, "target.prompt_id"), None
         if prompt_version_id and prompt_version_id.isdigit():  # a version number: version ids derive from it
             version = str(ids.prompt_version_id(pid, int(prompt_version_id)))
         elif prompt_version_id:
-            version = str(parse_uuid(prompt_version_id, "--prompt-version-id"))
+            version = str(parse_uuid(prompt_version_id, "target.prompt_version_id"))
         return {"type": "prompt", "prompt_id": str(pid), "prompt_version_id": version}
-    for flag, value in (("--deployment-id", deployment_id), ("--component-name", component_name),
-                        ("--component-type", component_type)):  # fmt: skip
+    for flag, value in (("target.deployment_id", deployment_id), ("target.component_name", component_name),
+                        ("target.component_type", component_type)):  # fmt: skip
         if not value:
-            raise Invalid(f"{flag}: required with --target-type {target_type}")
+            raise Invalid(f"required for a {target_type} target", field=flag)
     return {
         "type": "component",
-        "deployment_id": str(parse_uuid(str(deployment_id), "--deployment-id")),
+        "deployment_id": str(parse_uuid(str(deployment_id), "target.deployment_id")),
         "component_name": component_name,
         "component_type": component_type,
     }
@@ -54,24 +54,24 @@ def target_from(
 
 def scorers_from(svc: Services, builtin: list[str] | None, scorer_ids: list[str] | None) -> list[dict[str, Any]]:
     """Built-in specs (names or JSON) and custom scorers by id, with display keys."""
-    specs = [parse_scorer_spec(raw) for raw in builtin or []]
+    specs = [parse_scorer_spec(raw, f"scorers[{n}]") for n, raw in enumerate(builtin or [])]
     for raw in scorer_ids or []:
         try:
-            specs.append(svc.app.scorer_spec(parse_uuid(raw, "--scorer-id")))
+            specs.append(svc.app.scorer_spec(parse_uuid(raw, "scorer_ids")))
         except NotFound as exc:
-            raise NotFound(f"--scorer-id: {exc}") from None
+            raise NotFound(exc.message, field="scorer_ids") from None
     if not specs:
-        raise Invalid("--builtin-scorer: attach at least one scorer (--builtin-scorer or --scorer-id)")
+        raise Invalid("attach at least one scorer (a built-in scorer or a scorer id)", field="scorers")
     return with_keys(specs)
 
 
 def deployment_source(module: str, url: str, path: str | None) -> dict[str, Any]:
     """Where the components come from, with the components found there (``create_deployment``'s arguments)."""
     if bool(module) == bool(url):
-        raise Invalid("--module, --url: give exactly one (--module for a Python module, --url for an HTTP worker)")
+        raise Invalid("give exactly one (module for a Python module, url for an HTTP worker)", field="module, url")
     if url:
         if path is not None:
-            raise Invalid("--path: only with --module (an HTTP deployment imports nothing)")
+            raise Invalid("only with a module (an HTTP deployment imports nothing)", field="path")
         root = check_url(url)
         return {"kind": "http", "module": "", "path": "", "url": root, "components": discover_http(root)}
     root = os.path.abspath(path or ".")

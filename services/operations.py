@@ -155,11 +155,11 @@ def list_experiments(
 ) -> list[dict[str, Any]]:
     """Experiments filtered as ``experiments list`` does; ``page`` (1-based) with ``page_size``, or all (0)."""
     if status and status not in EXPERIMENT_STATUSES:
-        raise Invalid(f"--status: must be one of {', '.join(EXPERIMENT_STATUSES)}, got {status!r}")
+        raise Invalid(f"must be one of {', '.join(EXPERIMENT_STATUSES)}, got {status!r}", field="status")
     if target_type and target_type not in TARGET_TYPES:
-        raise Invalid(f"--type: must be one of {', '.join(TARGET_TYPES)}, got {target_type!r}")
+        raise Invalid(f"must be one of {', '.join(TARGET_TYPES)}, got {target_type!r}", field="type")
     if page < 0 or not 1 <= page_size <= 1000:
-        raise Invalid(f"--page, --page-size: need page >= 1 and 1 <= page-size <= 1000, got {page}, {page_size}")
+        raise Invalid(f"need page >= 1 and 1 <= page_size <= 1000, got {page}, {page_size}", field="page, page_size")
     if dataset_id:
         queries.dataset(svc.view, dataset_id)
     if not target_type:
@@ -211,7 +211,7 @@ def regression_dataset(
 ) -> dict[str, Any]:
     """Capture a run's failed (or chosen) items as a published dataset and an experiment over it."""
     if not name.strip():
-        raise Invalid("--name: must not be empty")
+        raise Invalid("must not be empty", field="name")
     run = queries.run(svc.view, run_id)
     if run["status"] == "running":
         raise Conflict(f"run {run_id} is still running; wait for it to finish first")
@@ -242,7 +242,7 @@ def score_evidence(svc: Services, score_id: str, include: str) -> dict[str, Any]
     unknown = [p for p in parts if p not in EVIDENCE_PARTS]
     if unknown or not parts:
         part = unknown[0] if unknown else ""
-        raise Invalid(f"--include: unknown part {part!r} (use {', '.join(EVIDENCE_PARTS)})")
+        raise Invalid(f"unknown part {part!r} (use {', '.join(EVIDENCE_PARTS)})", field="include")
     score = queries.score(svc.view, score_id)
     item = queries.run_item(svc.view, score["run_item_id"])
     run = queries.run(svc.view, score["run_id"])
@@ -268,9 +268,9 @@ def start_rescore(
     errors = queries.run_item_errors(svc.view, run_id)
     for item_id in run_item_ids:
         if item_id not in errors:
-            raise NotFound(f"--run-item-id: run item {item_id} is not part of run {run_id}")
+            raise NotFound(f"run item {item_id} is not part of run {run_id}", field="run_item_ids")
         if errors[item_id] is not None:
-            raise Invalid(f"--run-item-id: run item {item_id} errored before it had an output to score")
+            raise Invalid(f"run item {item_id} errored before it had an output to score", field="run_item_ids")
     chosen = list(dict.fromkeys(run_item_ids))
     total = len(chosen) if chosen else sum(error is None for error in errors.values())
     written = svc.app.start_rescore(
@@ -340,9 +340,9 @@ def annotate(
     try:
         item = queries.run_item(svc.view, run_item_id)
     except NotFound as exc:
-        raise NotFound(f"RUN_ITEM_ID: {exc}") from None
+        raise NotFound(exc.message, field="run_item_id") from None
     if item["run_id"] != run_id:
-        raise NotFound(f"RUN_ITEM_ID: run item {run_item_id} is not part of run {run_id}")
+        raise NotFound(f"run item {run_item_id} is not part of run {run_id}", field="run_item_id")
     written = svc.app.annotate(UUID(run_id), run_item_id, name, label, score, explanation, metadata)
     svc.wait_for(written.position)
     return next(a for a in queries.run_annotations(svc.view, run_id, run_item_id) if a["id"] == str(written.id))
@@ -354,8 +354,8 @@ def agreement_report(svc: Services, run_id: str, name: str) -> dict[str, Any]:
     names = sorted({a["name"] for a in notes})
     if not name:
         if len(names) != 1:
-            raise Invalid(f"--name: the run has annotations named {', '.join(names) or '(none)'}; choose one")
+            raise Invalid(f"the run has annotations named {', '.join(names) or '(none)'}; choose one", field="name")
         name = names[0]
     elif name not in names:
-        raise NotFound(f"--name: run {run_id} has no annotations named {name!r}")
+        raise NotFound(f"run {run_id} has no annotations named {name!r}", field="name")
     return {"run_id": run_id, **agreement(queries.run_items(svc.view, run_id), notes, name)}

@@ -69,7 +69,7 @@ def replay_run(svc: Services, run_id: UUID) -> dict[str, Any]:
     """Re-derive every score of a finished run from the log and compare; the report says what matched."""
     run = svc.app.get(Run, run_id, "run")
     if run.status == "running":
-        raise Conflict(f"run {run_id} is running; replay a finished run")
+        raise Conflict(f"run {run_id} is running; replay a finished run", field="run_id")
     state = Replay(str(run.id))
     items = _recorded_items(svc, run)
     dataset = {item["id"]: item for item in svc.app.version_items(svc.app.get(DatasetVersion, run.dataset_version_id,

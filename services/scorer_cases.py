@@ -28,14 +28,14 @@ def parse_cases(text: str) -> list[dict[str, Any]]:
         try:
             case = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            raise Invalid(f"--cases: line {number}: malformed JSON: {exc}") from None
+            raise Invalid(f"line {number}: malformed JSON: {exc}", field="cases") from None
         if not isinstance(case, dict) or "output" not in case:
-            raise Invalid(f"--cases: line {number}: a case is an object with an 'output' field")
+            raise Invalid(f"line {number}: a case is an object with an 'output' field", field="cases")
         unknown = sorted(set(case) - CASE_KEYS)
         if unknown:
-            raise Invalid(f"--cases: line {number}: unknown field {unknown[0]!r}")
+            raise Invalid(f"line {number}: unknown field {unknown[0]!r}", field="cases")
         if not isinstance(case.get("events", []), list):
-            raise Invalid(f"--cases: line {number}: field 'events' must be an array")
+            raise Invalid(f"line {number}: field 'events' must be an array", field="cases")
         cases.append(case)
     return cases
 
@@ -66,7 +66,7 @@ def run_in_child(spec: dict[str, Any], cases: list[dict[str, Any]]) -> list[dict
     proc = subprocess.run(command, input=payload, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["scorer worker failed"])[-1]
-        raise Invalid(f"--scorer-id: the scorer could not run: {last}")
+        raise Invalid(f"the scorer could not run: {last}", field="scorer_id")
     return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
 
 

@@ -115,13 +115,13 @@ def make_server(module: str, path: str, host: str, port: int) -> ComponentServer
     try:
         found = components_of(import_module(module, path))
     except Exception as exc:
-        raise Invalid(f"MODULE: cannot import {module!r}: {type(exc).__name__}: {exc}") from None
+        raise Invalid(f"cannot import {module!r}: {type(exc).__name__}: {exc}", field="module") from None
     if not found:
-        raise Invalid(f"MODULE: {module} defines no components (mark callables with @component)")
+        raise Invalid(f"{module} defines no components (mark callables with @component)", field="module")
     try:
         return ComponentServer((host, port), found)
     except OSError as exc:
-        raise Invalid(f"--host, --port: cannot listen on {host}:{port}: {exc}") from None
+        raise Invalid(f"cannot listen on {host}:{port}: {exc}", field="host, port") from None
 
 
 def serve(server: ComponentServer) -> None:

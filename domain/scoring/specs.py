@@ -1,4 +1,4 @@
-"""Scorer specs: the ``--builtin-scorer NAME|JSON`` values, checked before anything is written."""
+"""Scorer specs: built-in scorers given as ``NAME`` or JSON, checked before anything is written."""
 
 from __future__ import annotations
 
@@ -13,48 +13,49 @@ def _known() -> str:
     return ", ".join(sorted(BUILTINS))
 
 
-def parse_scorer_spec(raw: str) -> dict[str, Any]:
+def parse_scorer_spec(raw: str, field: str = "scorers") -> dict[str, Any]:
     """Parse a built-in scorer given by name or as ``{"name": ..., "config": {...}}`` and validate it."""
     text = raw.strip()
     if text.startswith("{"):
         try:
             value = json.loads(text)
         except ValueError as exc:
-            raise Invalid(f"--builtin-scorer: malformed JSON {raw!r}: {exc}") from None
+            raise Invalid(f"malformed JSON {raw!r}: {exc}", field=field) from None
         if not isinstance(value, dict) or not isinstance(value.get("name"), str):
-            raise Invalid(f'--builtin-scorer: JSON form needs a "name" string: {raw!r}')
+            raise Invalid(f'JSON form needs a "name" string: {raw!r}', field=f"{field}.name")
         config = value.get("config", {})
         if config is None:
             config = {}
         if not isinstance(config, dict):
-            raise Invalid(f"--builtin-scorer: {value['name']}: config must be a JSON object")
+            raise Invalid(f"{value['name']}: config must be a JSON object", field=f"{field}.config")
         extra = sorted(set(value) - {"name", "config"})
         if extra:
-            raise Invalid(f"--builtin-scorer: {value['name']}: unknown key {extra[0]!r}")
+            raise Invalid(f"{value['name']}: unknown key {extra[0]!r}", field=f"{field}.{extra[0]}")
         spec = {"type": "builtin", "name": value["name"], "config": config, "bare": False}
     else:
         spec = {"type": "builtin", "name": text, "config": {}, "bare": True}
-    validate_scorer_spec(spec)
+    validate_scorer_spec(spec, field)
     spec.pop("bare")
     return spec
 
 
-def validate_scorer_spec(spec: dict[str, Any]) -> None:
+def validate_scorer_spec(spec: dict[str, Any], field: str = "scorers") -> None:
     """Raise Invalid naming the scorer and the field when a built-in spec cannot work."""
     name = spec.get("name")
     scorer = BUILTINS.get(str(name))
     if scorer is None:
-        raise Invalid(f"--builtin-scorer: unknown scorer {name!r} (built-ins: {_known()})")
+        raise Invalid(f"unknown scorer {name!r} (built-ins: {_known()})", field=f"{field}.name")
     if scorer.requires_config and spec.get("bare"):
         missing = scorer.check_config({}) if scorer.check_config is not None else None
         raise Invalid(
-            f"--builtin-scorer: {name} needs config ({missing or 'see agnt5 scorers list'}); pass it as JSON, "
-            f'for example \'{{"name":"{name}","config":{{...}}}}\''
+            f"{name} needs config ({missing or 'see agnt5 scorers list'}); pass it as JSON, "
+            f'for example \'{{"name":"{name}","config":{{...}}}}\'',
+            field=f"{field}.config",
         )
     if scorer.check_config is not None:
         problem = scorer.check_config(spec.get("config") or {})
         if problem:
-            raise Invalid(f"--builtin-scorer: {problem}")
+            raise Invalid(problem, field=f"{field}.config")
 
 
 def run_scorer(spec: dict[str, Any], inp: ScorerInput) -> ScoreResult:

@@ -60,7 +60,7 @@ def test_csv_and_dedup(client, services):
     assert uploaded.json()["added"] == 2 and uploaded.json()["errors"][0]["line"] == 3
     before = head(services)
     problem(client.post(f"{API}/{ds}/csv", json={**body, "partial": False}), 422, "line 3: metadata")
-    problem(client.post(f"{API}/{ds}/csv", json={"csv": "x\n1\n"}), 422, "--input-column: no column 'input'")
+    problem(client.post(f"{API}/{ds}/csv", json={"csv": "x\n1\n"}), 422, "input_column: no column 'input'")
     assert head(services) == before
     preview = client.get(f"{API}/{ds}/dedup", params={"include_preview": True}).json()
     assert preview["duplicates"] == 1 and preview["groups"][0]["input"] == 1
@@ -80,7 +80,7 @@ def test_add_run_over_http(client, services, world):
     assert rows[0]["expected_output"] is None and rows[0]["metadata"]["source_run_id"] == str(run.id)
     assert rows[0]["metadata"]["source_output"] == {"answer": "Order 1 is shipped"}
     before = head(services)
-    problem(client.post(f"{API}/{ds}/runs", json={"run_id": MISSING}), 404, f"RUN_ID: run {MISSING} not found")
+    problem(client.post(f"{API}/{ds}/runs", json={"run_id": MISSING}), 404, f"run_id: run {MISSING} not found")
     problem(client.post(f"{API}/{ds}/runs", json={"run_id": "x"}), 422, "run_id: 'x' is not a valid id")
     problem(client.post(f"{API}/{ds}/runs", json={}), 422, "run_id: Field required")
     assert head(services) == before
@@ -89,8 +89,8 @@ def test_add_run_over_http(client, services, world):
 def test_unknown_ids_are_problems(client, services):
     ds = client.post(API, json={"name": "api"}).json()["id"]
     before = head(services)
-    problem(client.get(f"{API}/{ds}/versions/{MISSING}/export"), 404, f"VERSION_ID: dataset version {MISSING}")
-    problem(client.get(f"{API}/{ds}/versions/{MISSING}/compare/{MISSING}"), 404, "BASE_VERSION_ID")
+    problem(client.get(f"{API}/{ds}/versions/{MISSING}/export"), 404, f"version_id: dataset version {MISSING}")
+    problem(client.get(f"{API}/{ds}/versions/{MISSING}/compare/{MISSING}"), 404, "base_version_id")
     problem(client.post(f"{API}/{MISSING}/versions/{MISSING}/restore-draft"), 404, f"dataset {MISSING} not found")
     problem(client.get(f"{API}/{ds}/examples"), 404, "has no published version yet")
     problem(client.get(f"{API}/{ds}/examples", params={"version": "x"}), 422, "version")

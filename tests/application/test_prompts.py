@@ -72,21 +72,21 @@ def test_versions_are_numbered_and_never_change(services):
 
 
 INVALID = [
-    ({"messages": []}, "--messages: a prompt needs at least one message"),
-    ({"messages": "hi"}, "--messages: a prompt needs at least one message"),
-    ({"messages": [{"role": "bot", "content": "x"}]}, "--messages: message 1: role must be one of system"),
-    ({"messages": [{"role": "user", "content": " "}]}, "--messages: message 1: content must not be empty"),
-    ({"messages": [{"role": "user", "content": "x", "name": "n"}]}, "--messages: message 1: unknown field 'name'"),
-    ({"model": ""}, "--model: must not be empty"),
-    ({"model": None}, "--model: must not be empty"),
-    ({"output_format": "xml"}, "--output-format: must be text or json, got 'xml'"),
-    ({"parameters": [1]}, "--parameters: must be a JSON object"),
-    ({"parameters": {"temperature": "hot"}}, "--parameters: temperature must be a number"),
-    ({"parameters": {"max_tokens": 0}}, "--parameters: max_tokens must be a positive integer"),
-    ({"parameters": {"model": "x"}}, "--parameters: 'model' cannot be set here"),
-    ({"response_schema": {"type": "object"}}, "--response-schema: needs --output-format json"),
-    ({"response_schema": [1], "output_format": "json"}, "--response-schema: must be a JSON object"),
-    ({"response_schema": {"type": 5}, "output_format": "json"}, "--response-schema: not a valid JSON Schema"),
+    ({"messages": []}, "messages: a prompt needs at least one message"),
+    ({"messages": "hi"}, "messages: a prompt needs at least one message"),
+    ({"messages": [{"role": "bot", "content": "x"}]}, "messages: message 1: role must be one of system"),
+    ({"messages": [{"role": "user", "content": " "}]}, "messages: message 1: content must not be empty"),
+    ({"messages": [{"role": "user", "content": "x", "name": "n"}]}, "messages: message 1: unknown field 'name'"),
+    ({"model": ""}, "model: must not be empty"),
+    ({"model": None}, "model: must not be empty"),
+    ({"output_format": "xml"}, "output_format: must be text or json, got 'xml'"),
+    ({"parameters": [1]}, "parameters: must be a JSON object"),
+    ({"parameters": {"temperature": "hot"}}, "parameters.temperature: temperature must be a number"),
+    ({"parameters": {"max_tokens": 0}}, "parameters.max_tokens: max_tokens must be a positive integer"),
+    ({"parameters": {"model": "x"}}, "parameters.model: 'model' cannot be set here"),
+    ({"response_schema": {"type": "object"}}, "response_schema: needs output_format json"),
+    ({"response_schema": [1], "output_format": "json"}, "response_schema: must be a JSON object"),
+    ({"response_schema": {"type": 5}, "output_format": "json"}, "response_schema: not a valid JSON Schema"),
 ]
 
 
@@ -99,7 +99,7 @@ def test_invalid_content_is_rejected_and_writes_nothing(services, changes, messa
         app.create_prompt("q", content(**changes))
     with pytest.raises(Invalid, match=message):
         app.create_prompt_version(prompt_id, content(**changes))
-    with pytest.raises(Invalid, match="--name: must not be empty"):
+    with pytest.raises(Invalid, match="name: must not be empty"):
         app.create_prompt(" ", content())
     with pytest.raises(NotFound, match=r"prompt .* not found"):
         app.create_prompt_version(uuid4(), content())
@@ -128,13 +128,13 @@ def test_experiments_check_the_prompt_and_its_pinned_version(services):
     ds = dataset(services, [{"input": {"q": "hi"}, "expected_output": "hi"}])
     mine, other = app.create_prompt("mine", content()).id, app.create_prompt("other", content()).id
     before = head(services)
-    with pytest.raises(NotFound, match=r"--prompt-id: prompt .* not found"):
+    with pytest.raises(NotFound, match=r"target.prompt_id: prompt .* not found"):
         app.create_experiment("e", "", definition(ds, uuid4()))
-    with pytest.raises(NotFound, match=r"--prompt-version-id: prompt version .* not found"):
+    with pytest.raises(NotFound, match=r"target.prompt_version_id: prompt version .* not found"):
         app.create_experiment("e", "", definition(ds, mine, uuid5(mine, "version-2")))
-    with pytest.raises(Invalid, match=r"--prompt-version-id: version .* belongs to another prompt"):
+    with pytest.raises(Invalid, match=r"target.prompt_version_id: version .* belongs to another prompt"):
         app.create_experiment("e", "", definition(ds, mine, uuid5(other, "version-1")))
-    with pytest.raises(NotFound, match="--prompt-id"):  # a Dataset id is no prompt id
+    with pytest.raises(NotFound, match=r"target\.prompt_id"):  # a Dataset id is no prompt id
         app.create_experiment("e", "", definition(ds, ds[0]))
     assert head(services) == before
     app.create_experiment("e", "", definition(ds, mine, uuid5(mine, "version-1")))

@@ -168,7 +168,7 @@ def test_a_bad_components_answer_is_an_input_error_naming_url(agnt5):
         (["--module", "good_agent", "--url", "http://127.0.0.1:9"], "error: --module, --url: give exactly one"),
         ([], "error: --module, --url: give exactly one"),
         (["--url", "ftp://example.com"], "error: --url: 'ftp://example.com' is not an http:// or https:// URL"),
-        (["--url", "http://127.0.0.1:9", "--path", "."], "error: --path: only with --module"),
+        (["--url", "http://127.0.0.1:9", "--path", "."], "error: --path: only with a module"),
     ],
 )
 def test_module_and_url_are_exclusive_and_one_is_required(agnt5, args, message):

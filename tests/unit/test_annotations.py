@@ -59,19 +59,20 @@ def test_agreement_uses_the_latest_annotation_and_skips_items_without_verdict():
 
 
 @pytest.mark.parametrize(
-    ("fields", "flag"),
+    ("fields", "field"),
     [
-        (("", "pass", None, None, {}), "--name"),
-        (("h", None, None, None, {}), "--label, --score"),
-        (("h", None, 1.5, None, {}), "--score"),
-        (("h", None, True, None, {}), "--score"),
-        (("h", 3, None, None, {}), "--label"),
-        (("h", "pass", None, None, []), "--metadata"),
+        (("", "pass", None, None, {}), "name"),
+        (("h", None, None, None, {}), "label, score"),
+        (("h", None, 1.5, None, {}), "score"),
+        (("h", None, True, None, {}), "score"),
+        (("h", 3, None, None, {}), "label"),
+        (("h", "pass", None, None, []), "metadata"),
     ],
 )
-def test_bad_annotations_name_the_field(fields, flag):
-    with pytest.raises(Invalid, match=flag):
+def test_bad_annotations_name_the_field(fields, field):
+    with pytest.raises(Invalid) as info:
         check_annotation(*fields)
+    assert info.value.field == field
 
 
 def test_an_errored_score_gives_no_scorer_verdict():

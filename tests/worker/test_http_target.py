@@ -270,11 +270,11 @@ def test_load_target_builds_an_http_adapter_with_the_runs_timeout(services):
 
 def test_create_deployment_checks_the_source_of_each_kind(services):
     app = services.app
-    with pytest.raises(Invalid, match=r"--url"):
+    with pytest.raises(Invalid, match=r"url"):
         app.create_deployment("remote", "", "", COMPONENTS, kind="http")
-    with pytest.raises(Invalid, match=r"--module, --url"):
+    with pytest.raises(Invalid, match=r"module, url"):
         app.create_deployment("both", "mod", "", COMPONENTS, url="http://x", kind="http")
-    with pytest.raises(Invalid, match=r"--url: http://x serves no components"):
+    with pytest.raises(Invalid, match=r"url: http://x serves no components"):
         app.create_deployment("empty", "", "", [], url="http://x", kind="http")
     with pytest.raises(Invalid, match=r"kind"):
         app.create_deployment("grpc", "", "", COMPONENTS, url="http://x", kind="grpc")
@@ -290,14 +290,14 @@ def test_discovery_lists_the_components():
 
 @pytest.mark.parametrize("answer", [{"name": "agent"}, [{"name": "agent"}], [{"type": "agent"}], ["agent"], "<html>"])
 def test_a_bad_discovery_answer_is_an_input_error_naming_url(answer):
-    with serving(Stub(lambda r: (200, {}), components=answer)) as url, pytest.raises(Invalid, match=r"^--url: "):
+    with serving(Stub(lambda r: (200, {}), components=answer)) as url, pytest.raises(Invalid, match=r"^url: "):
         discover_http(url)
 
 
 def test_an_unreachable_or_failing_discovery_is_an_input_error_naming_url():
-    with pytest.raises(Invalid, match=r"^--url: cannot reach .*/components"):
+    with pytest.raises(Invalid, match=r"^url: cannot reach .*/components"):
         discover_http(f"http://127.0.0.1:{free_port()}")
-    with serving(Stub(lambda r: (200, {}))) as url, pytest.raises(Invalid, match=r"^--url: .* answered HTTP 404"):
+    with serving(Stub(lambda r: (200, {}))) as url, pytest.raises(Invalid, match=r"^url: .* answered HTTP 404"):
         discover_http(url + "/nowhere")
 
 
@@ -407,15 +407,15 @@ def test_the_adapter_and_the_worker_speak_the_same_protocol(worker):
 
 
 def test_make_server_errors_name_the_argument(tmp_path):
-    with pytest.raises(Invalid, match=r"^MODULE: cannot import 'no_such_module_xyz'"):
+    with pytest.raises(Invalid, match=r"^module: cannot import 'no_such_module_xyz'"):
         make_server("no_such_module_xyz", str(tmp_path), "127.0.0.1", 0)
     (tmp_path / "empty_mod_http.py").write_text("X = 1\n")
-    with pytest.raises(Invalid, match=r"^MODULE: empty_mod_http defines no components"):
+    with pytest.raises(Invalid, match=r"^module: empty_mod_http defines no components"):
         make_server("empty_mod_http", str(tmp_path), "127.0.0.1", 0)
     module = f"served_{uuid.uuid4().hex[:8]}"
     (tmp_path / f"{module}.py").write_text(textwrap.dedent(SERVED))
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        with pytest.raises(Invalid, match=r"^--host, --port: cannot listen on"):
+        with pytest.raises(Invalid, match=r"^host, port: cannot listen on"):
             make_server(module, str(tmp_path), "127.0.0.1", busy.getsockname()[1])
