@@ -7,7 +7,7 @@ import time
 import typer
 
 from agnt5_evals.cli.common import Format, FormatOption, emit, note, services
-from agnt5_evals.services import read_model
+from agnt5_evals.projections.catchup import position
 
 app = typer.Typer(help="The read model built from the event log.", no_args_is_help=True)
 
@@ -16,8 +16,9 @@ app = typer.Typer(help="The read model built from the event log.", no_args_is_he
 def status(fmt: FormatOption = Format.table) -> None:
     """Show the log head and the read model's position."""
     with services(catch_up=False) as svc:
-        row = read_model.status(svc)
-    emit(row, fmt, list(row))
+        head = svc.app.recorder.max_notification_id() or 0
+        row = {"store": svc.settings.store, "log_position": head, "view_position": position(svc.app, svc.view)}
+        emit(row, fmt, list(row))
 
 
 @app.command("rebuild")
@@ -25,7 +26,7 @@ def rebuild(fmt: FormatOption = Format.table) -> None:
     """Drop the read model and rebuild it from the whole event log."""
     with services(catch_up=False) as svc:
         started = time.perf_counter()
-        reached = read_model.rebuild(svc)
+        reached = svc.rebuild()
         row = {"view_position": reached, "seconds": round(time.perf_counter() - started, 3)}
         if fmt is Format.table:
             note(f"Rebuilt the read model up to log position {reached} in {row['seconds']} s")
