@@ -133,12 +133,7 @@ def run_experiment(
             uuid_arg(experiment_version_id, "experiment_version_id") if experiment_version_id else None,
             config=config,
         )
-        if not wait:
-            return _json(summary)
-        final = operations.wait_for_run(svc, summary["id"], timeout_s)
-        if final is None:
-            return _json({**operations.summary(svc, summary["id"]), "timed_out": True})
-        return _json({**final, "timed_out": False})
+        return _json(runs.wait_summary(svc, summary["id"], timeout_s) if wait else summary)
 
 
 def get_experiment_run_summary(run_id: RunId) -> CallToolResult:

@@ -1,4 +1,4 @@
-"""Run and rescore use cases beyond starting them (see ``operations``): cancel, and failures."""
+"""Run and rescore use cases beyond starting them (see ``operations``): cancel, wait, failures."""
 
 from __future__ import annotations
 
@@ -22,6 +22,15 @@ def cancel_rescore(svc: Services, rescore_id: UUID) -> dict[str, Any]:
     written = svc.app.cancel_rescore(rescore_id)
     svc.wait_for(written.position)
     return operations.rescore_summary(svc, str(written.id))
+
+
+def wait_summary(svc: Services, run_id: str, timeout: float | None) -> dict[str, Any]:
+    """Wait for the run to end and return its final summary, with ``timed_out`` true (and the summary as it is)
+    when the timeout passes first: the run goes on."""
+    final = operations.wait_for_run(svc, run_id, timeout)
+    if final is None:
+        return {**operations.summary(svc, run_id), "timed_out": True}
+    return {**final, "timed_out": False}
 
 
 def failures(svc: Services, run_id: str) -> list[dict[str, Any]]:

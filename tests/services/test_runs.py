@@ -76,3 +76,22 @@ def test_failures_lists_failed_and_errored_items_of_a_known_run(services: Servic
     assert len(failed) == 5 and {item["status"] for item in failed} == {"failed"}  # the odd order ids
     with pytest.raises(NotFound):
         runs.failures(services, "00000000-0000-0000-0000-000000000000")
+
+
+def test_wait_summary_of_a_finished_run_is_final_and_not_timed_out(services: Services, world: dict[str, Any]) -> None:
+    run_id = services.app.start_run(_experiment(services, world)).id
+    execute(services, run_id)
+    services.catch_up()
+
+    summary = runs.wait_summary(services, str(run_id), timeout=0)
+
+    assert (summary["status"], summary["timed_out"], summary["done_items"]) == ("completed", False, 10)
+
+
+def test_wait_summary_says_timed_out_when_the_run_goes_on(services: Services, world: dict[str, Any]) -> None:
+    run_id = services.app.start_run(_experiment(services, world)).id  # no worker: it stays running
+    services.catch_up()
+
+    summary = runs.wait_summary(services, str(run_id), timeout=0)
+
+    assert (summary["status"], summary["timed_out"]) == ("running", True)
