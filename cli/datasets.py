@@ -41,10 +41,10 @@ def create(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Create a dataset with an empty draft; prints its id."""
+    labels = json_option(metadata, "--metadata")
     with services(catch_up=False) as svc:
-        written = svc.app.create_dataset(name, description, json_option(metadata, "--metadata"))
-        svc.wait_for(written.position)
-        print_created(fmt, queries.dataset(svc.view, str(written.id)), f"Created dataset {name!r}")
+        row = use.create_dataset(svc, name, description, labels)
+    print_created(fmt, row, f"Created dataset {name!r}")
 
 
 @app.command("list")
@@ -81,12 +81,10 @@ def add_example(
         item["expected_output"] = json_option(expected_output, "--expected-output", object_only=False)
     if metadata is not None:
         item["metadata"] = json_option(metadata, "--metadata")
+    did = uuid_arg(dataset_id, "DATASET_ID")
     with services(catch_up=False) as svc:
-        did = uuid_arg(dataset_id, "DATASET_ID")
-        written = svc.app.add_items(did, [item])
-        svc.wait_for(written.position)
-        row = queries.draft_items(svc.view, str(did))[-1]
-        print_created(fmt, {"id": row["item_id"], **row}, f"Added an item to the draft of {did}")
+        row = use.add_example(svc, did, item)
+    print_created(fmt, row, f"Added an item to the draft of {did}")
 
 
 def read_jsonl(path: str | None) -> list[Any]:
@@ -113,12 +111,10 @@ def upload(
 ) -> None:
     """Add JSONL items ({input, expected_output?, metadata?, events?, split?}) to the draft, all or none."""
     items = read_jsonl(file)
+    did = uuid_arg(dataset_id, "DATASET_ID")
     with services(catch_up=False) as svc:
-        did = uuid_arg(dataset_id, "DATASET_ID")
-        written = svc.app.add_items(did, items)
-        svc.wait_for(written.position)
-        row = {"id": str(did), "added": written.number, **queries.dataset(svc.view, str(did))}
-        print_created(fmt, row, f"Added {written.number} items to the draft of {did}")
+        row = use.add_items(svc, did, items)
+    print_created(fmt, row, f"Added {row['added']} items to the draft of {did}")
 
 
 @app.command("publish")
@@ -129,12 +125,10 @@ def publish(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Snapshot the draft as the next numbered, immutable version; prints the version id."""
+    did, labels = uuid_arg(dataset_id, "DATASET_ID"), json_option(metadata, "--metadata")
     with services(catch_up=False) as svc:
-        did = uuid_arg(dataset_id, "DATASET_ID")
-        written = svc.app.publish(did, description, json_option(metadata, "--metadata"))
-        svc.wait_for(written.position)
-        row = queries.dataset_version(svc.view, str(written.id))
-        print_created(fmt, row, f"Published version {written.number} of dataset {did} ({row['n_items']} items)")
+        row = use.publish(svc, did, description, labels)
+    print_created(fmt, row, f"Published version {row['number']} of dataset {did} ({row['n_items']} items)")
 
 
 @app.command("add-run")

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from agnt5_evals.cli.common import Format, FormatOption, emit, print_created, services
+from agnt5_evals.services import catalog
 from agnt5_evals.services.definitions import deployment_source
 
 app = typer.Typer(help="Register deployments whose components experiments run against.", no_args_is_help=True)
@@ -32,11 +33,7 @@ def create(
     """
     source = deployment_source(module, url, path)
     with services(catch_up=False) as svc:
-        written = svc.app.create_deployment(name, **source)
-        svc.wait_for(written.position)
-        from agnt5_evals.projections import queries
-
-        row = queries.deployment(svc.view, str(written.id))
+        row = catalog.create_deployment(svc, name, source)
     listed = ", ".join(f"{c['name']} ({c['type']})" for c in source["components"])
     print_created(fmt, row, f"Created deployment {name!r} of {module or row['url']}: {listed}")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -17,7 +17,8 @@ from agnt5_evals.cli.render import (
 from agnt5_evals.cli.replay import replay
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.projections import queries
-from agnt5_evals.services import operations
+from agnt5_evals.services import experiments, operations
+from agnt5_evals.services import runs as runs_service
 from agnt5_evals.services.definitions import scorers_from, target_from
 from agnt5_evals.worker.standby import standby
 
@@ -75,16 +76,9 @@ def create(
     parsed_config = json_option(config, "--config") if config is not None else {}
     dataset, version = uuid_arg(dataset_id, "--dataset-id"), uuid_arg(dataset_version_id, "--dataset-version-id")
     with services(catch_up=False) as svc:
-        definition = {
-            "dataset_id": str(dataset),
-            "dataset_version_id": str(version),
-            "target": target,
-            "scorers": scorers_from(svc, builtin_scorer, scorer_id),
-            "config": parsed_config,
-        }
-        written = svc.app.create_experiment(name, description, definition)
-        svc.wait_for(written.position)
-        row = queries.experiment(svc.view, str(written.id))
+        row = experiments.create_experiment(
+            svc, name, description, dataset, version, target, builtin_scorer, scorer_id, parsed_config
+        )
     print_created(fmt, row, f"Created experiment {name!r}")
 
 
@@ -100,17 +94,12 @@ def update(
     """Edit the definition; the next run snapshots it as a new experiment version."""
     if not (builtin_scorer or scorer_id or config is not None or dataset_version_id is not None):
         raise Invalid("nothing to update: give --builtin-scorer, --scorer-id, --config or --dataset-version-id")
+    parsed_config = json_option(config, "--config") if config is not None else None
+    version = uuid_arg(dataset_version_id, "--dataset-version-id") if dataset_version_id is not None else None
+    eid = uuid_arg(experiment_id, "EXPERIMENT_ID")
     with services(catch_up=False) as svc:
-        changes: dict[str, Any] = {}
-        if builtin_scorer or scorer_id:
-            changes["scorers"] = scorers_from(svc, builtin_scorer, scorer_id)
-        if config is not None:
-            changes["config"] = json_option(config, "--config")
-        if dataset_version_id is not None:
-            changes["dataset_version_id"] = str(uuid_arg(dataset_version_id, "--dataset-version-id"))
-        written = svc.app.update_experiment(uuid_arg(experiment_id, "EXPERIMENT_ID"), changes)
-        svc.wait_for(written.position)
-        emit(queries.experiment(svc.view, str(written.id)), fmt, COLUMNS)
+        row = experiments.update_experiment(svc, eid, builtin_scorer, scorer_id, parsed_config, version)
+    emit(row, fmt, COLUMNS)
 
 
 @app.command("list")
@@ -197,10 +186,9 @@ def runs_show(run_id: str, fmt: FormatOption = Format.table) -> None:
 @runs.command("cancel")
 def runs_cancel(experiment_id: str, run_id: str, fmt: FormatOption = Format.table) -> None:
     """Cancel a running run; what finished before is kept."""
+    rid, eid = uuid_arg(run_id, "RUN_ID"), uuid_arg(experiment_id, "EXPERIMENT_ID")
     with services(catch_up=False) as svc:
-        written = svc.app.cancel_run(uuid_arg(run_id, "RUN_ID"), experiment_id=uuid_arg(experiment_id, "EXPERIMENT_ID"))
-        svc.wait_for(written.position)
-        show_summary(operations.summary(svc, str(written.id)), fmt)
+        show_summary(runs_service.cancel_run(svc, rid, eid), fmt)
 
 
 @runs.command("compare")
@@ -314,10 +302,9 @@ def runs_rescore_show(rescore_id: str, fmt: FormatOption = Format.table) -> None
 @runs.command("rescore-cancel")
 def runs_rescore_cancel(rescore_id: str, fmt: FormatOption = Format.table) -> None:
     """Cancel a running rescore: what it recorded stays; a replacing one frees its run for another."""
+    rid = uuid_arg(rescore_id, "RESCORE_ID")
     with services(catch_up=False) as svc:
-        written = svc.app.cancel_rescore(uuid_arg(rescore_id, "RESCORE_ID"))
-        svc.wait_for(written.position)
-        show_rescore(operations.rescore_summary(svc, str(written.id)), fmt)
+        show_rescore(runs_service.cancel_rescore(svc, rid), fmt)
 
 
 runs.command("replay")(replay)

@@ -23,7 +23,7 @@ from agnt5_evals.cli.common import dumps, services, uuid_arg
 from agnt5_evals.domain.errors import EvalsError, Invalid
 from agnt5_evals.domain.reports import EVIDENCE_PARTS
 from agnt5_evals.projections import queries
-from agnt5_evals.services import operations
+from agnt5_evals.services import operations, runs, scores
 
 INSTRUCTIONS = (
     "agnt5-evals: read datasets, experiments, runs and scores; start, wait for, compare and cancel experiment "
@@ -145,12 +145,7 @@ def run_experiment(
             uuid_arg(experiment_version_id, "experiment_version_id") if experiment_version_id else None,
             config=config,
         )
-        if not wait:
-            return _json(summary)
-        final = operations.wait_for_run(svc, summary["id"], timeout_s)
-        if final is None:
-            return _json({**operations.summary(svc, summary["id"]), "timed_out": True})
-        return _json({**final, "timed_out": False})
+        return _json(runs.wait_summary(svc, summary["id"], timeout_s) if wait else summary)
 
 
 def get_experiment_run_summary(run_id: RunId) -> CallToolResult:
@@ -162,9 +157,7 @@ def get_experiment_run_summary(run_id: RunId) -> CallToolResult:
 def list_experiment_failures(run_id: RunId) -> CallToolResult:
     """A run's failed and errored items with their output, error, trace events and every scorer's result."""
     with _store() as svc:
-        rid = _id(run_id, "run_id")
-        queries.run(svc.view, rid)
-        return _json(queries.run_items(svc.view, rid, ("failed", "errored")))
+        return _json(runs.failures(svc, _id(run_id, "run_id")))
 
 
 def compare_experiment_runs(
@@ -187,9 +180,7 @@ def cancel_experiment_run(
     """Cancel a running run (what finished before is kept) and return its summary."""
     with _store(catch_up=False) as svc:
         eid = uuid_arg(experiment_id, "experiment_id") if experiment_id else None
-        written = svc.app.cancel_run(uuid_arg(run_id, "run_id"), experiment_id=eid)
-        svc.wait_for(written.position)
-        return _json(operations.summary(svc, str(written.id)))
+        return _json(runs.cancel_run(svc, uuid_arg(run_id, "run_id"), eid))
 
 
 def list_scores(
@@ -206,11 +197,7 @@ def list_scores(
         rid = _id(run_id, "run_id") if run_id else ""
         iid = _id(run_item_id, "run_item_id") if run_item_id else ""
         resc = _id(rescore_id, "rescore_id") if rescore_id else ""
-        if rid:
-            queries.run(svc.view, rid)
-        if resc:
-            queries.rescore(svc.view, resc)
-        return _json(queries.scores(svc.view, rid, iid, scorer, resc))
+        return _json(scores.list_scores(svc, rid, iid, scorer, resc))
 
 
 def get_score_evidence(

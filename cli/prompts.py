@@ -9,8 +9,8 @@ import typer
 
 from agnt5_evals.cli.common import Format, FormatOption, emit, json_option, print_created, read_text, services, uuid_arg
 from agnt5_evals.domain.errors import Invalid
-from agnt5_evals.domain.prompts import PromptVersion
 from agnt5_evals.projections import queries
+from agnt5_evals.services import catalog
 
 app = typer.Typer(help="Prompts and their immutable versions: targets of prompt experiments.", no_args_is_help=True)
 versions = typer.Typer(help="Numbered, immutable versions of a prompt.", no_args_is_help=True)
@@ -105,10 +105,7 @@ def create(
     """
     content = _content(template, file, messages, model, parameters, output_format, response_schema)
     with services(catch_up=False) as svc:
-        written = svc.app.create_prompt(name, content, description)
-        svc.wait_for(written.position)
-        row = queries.prompt(svc.view, str(written.id))
-        row["version"] = queries.prompt_version(svc.view, str(PromptVersion.create_id(written.id, 1)))
+        row = catalog.create_prompt(svc, name, content, description)
     print_created(fmt, row, f"Created prompt {name!r}; version 1: {row['version']['id']}")
 
 
@@ -143,8 +140,7 @@ def versions_create(
     Experiments that pin no --prompt-version-id run the latest version from their next run on.
     """
     content = _content(template, file, messages, model, parameters, output_format, response_schema)
+    pid = uuid_arg(prompt_id, "PROMPT_ID")
     with services(catch_up=False) as svc:
-        written = svc.app.create_prompt_version(uuid_arg(prompt_id, "PROMPT_ID"), content)
-        svc.wait_for(written.position)
-        row = queries.prompt_version(svc.view, str(written.id))
-    print_created(fmt, row, f"Created version {written.number} of prompt {prompt_id}")
+        row = catalog.create_prompt_version(svc, pid, content)
+    print_created(fmt, row, f"Created version {row['number']} of prompt {prompt_id}")

@@ -13,6 +13,7 @@ from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.model import Deployment
 from agnt5_evals.domain.scoring import BUILTINS, parse_scorer_spec
 from agnt5_evals.projections import queries
+from agnt5_evals.services import catalog
 from agnt5_evals.services.scorer_cases import parse_cases, run_in_child, score_cases
 from agnt5_evals.worker.scoring import ScorerRuntime
 
@@ -49,10 +50,9 @@ def create(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Register a deployed custom scorer; prints its UUID (attach it with experiments create --scorer-id)."""
+    deployment = uuid_arg(deployment_id, "--deployment-id")
     with services(catch_up=False) as svc:
-        written = svc.app.create_scorer(name, description, uuid_arg(deployment_id, "--deployment-id"), component_name)
-        svc.wait_for(written.position)
-        row = next(r for r in queries.scorers(svc.view) if r["id"] == str(written.id))
+        row = catalog.create_scorer(svc, name, description, deployment, component_name)
     print_created(fmt, row, f"Created scorer {name!r}")
 
 
@@ -79,8 +79,9 @@ def test(
         finally:
             runtime.close()
     else:
+        sid = uuid_arg(str(scorer_id), "--scorer-id")
         with services(catch_up=False) as svc:
-            spec = svc.app.scorer_spec(uuid_arg(str(scorer_id), "--scorer-id"))
+            spec = catalog.scorer_spec(svc, sid)
         results = run_in_child(spec, parsed)
     for result in results:
         typer.echo(orjson.dumps(result).decode())

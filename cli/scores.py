@@ -10,7 +10,7 @@ from agnt5_evals.cli.common import Format, FormatOption, emit, json_option, prin
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.reports import EVIDENCE_PARTS
 from agnt5_evals.projections import queries
-from agnt5_evals.services import operations
+from agnt5_evals.services import operations, scores
 
 app = typer.Typer(help="Scores, their evidence, and human annotations.", no_args_is_help=True)
 
@@ -34,11 +34,7 @@ def list_(
     iid = str(uuid_arg(run_item_id, "--run-item-id")) if run_item_id else ""
     resc = str(uuid_arg(rescore_id, "--rescore-id")) if rescore_id else ""
     with services() as svc:
-        if rid:
-            queries.run(svc.view, rid)
-        if resc:
-            queries.rescore(svc.view, resc)
-        emit(queries.scores(svc.view, rid, iid, scorer, resc), fmt, COLUMNS)
+        emit(scores.list_scores(svc, rid, iid, scorer, resc), fmt, COLUMNS)
 
 
 @app.command("evidence")

@@ -149,3 +149,36 @@ def apply_dedup(svc: Services, dataset_id: UUID, item_ids: list[str] | None = No
     svc.wait_for(written.position)
     return {"id": str(dataset_id), "removed": len(removed), "removed_item_ids": removed,
             "draft_items": queries.dataset(svc.view, str(dataset_id))["draft_items"]}  # fmt: skip
+
+
+def create_dataset(
+    svc: Services, name: str, description: str = "", metadata: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Create a dataset with an empty draft; returns its row."""
+    written = svc.app.create_dataset(name, description, metadata)
+    svc.wait_for(written.position)
+    return queries.dataset(svc.view, str(written.id))
+
+
+def add_items(svc: Services, dataset_id: UUID, items: list[Any]) -> dict[str, Any]:
+    """Add items to the draft, all or none; returns the dataset's row with ``added``."""
+    written = svc.app.add_items(dataset_id, items)
+    svc.wait_for(written.position)
+    return {"id": str(dataset_id), "added": written.number, **queries.dataset(svc.view, str(dataset_id))}
+
+
+def add_example(svc: Services, dataset_id: UUID, item: dict[str, Any]) -> dict[str, Any]:
+    """Add one item to the draft; returns its draft row with ``id`` (the item id)."""
+    written = svc.app.add_items(dataset_id, [item])
+    svc.wait_for(written.position)
+    row = queries.draft_items(svc.view, str(dataset_id))[-1]
+    return {"id": row["item_id"], **row}
+
+
+def publish(
+    svc: Services, dataset_id: UUID, description: str = "", metadata: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Publish the draft as the next numbered, immutable version; returns the version's row."""
+    written = svc.app.publish(dataset_id, description, metadata)
+    svc.wait_for(written.position)
+    return queries.dataset_version(svc.view, str(written.id))

@@ -19,9 +19,9 @@ from agnt5_evals.api.schemas_catalog import (
     PromptVersion as PromptVersionBody,
 )
 from agnt5_evals.domain.ids import parse_uuid
-from agnt5_evals.domain.prompts import PromptVersion
 from agnt5_evals.domain.scoring import BUILTINS
 from agnt5_evals.projections import queries
+from agnt5_evals.services import catalog
 from agnt5_evals.services.definitions import deployment_source
 
 router = Router(tags=["catalog"])
@@ -67,9 +67,7 @@ def list_deployments(svc: ServicesDep) -> list[dict[str, Any]]:
 @router.post("/deployments", status_code=201, response_model=Deployment)
 def create_deployment(body: DeploymentIn, svc: ServicesDep) -> dict[str, Any]:
     """Register a Python module's components (module, path) or an HTTP worker's (url)."""
-    written = svc.app.create_deployment(body.name, **deployment_source(body.module, body.url, body.path))
-    svc.wait_for(written.position)
-    return queries.deployment(svc.view, str(written.id))
+    return catalog.create_deployment(svc, body.name, deployment_source(body.module, body.url, body.path))
 
 
 @router.get("/scorers", response_model=ScorerCatalog)
@@ -87,9 +85,7 @@ def list_scorers(svc: ServicesDep) -> dict[str, Any]:
 def create_scorer(body: ScorerIn, svc: ServicesDep) -> dict[str, Any]:
     """Register a deployed custom scorer component; attach it to experiments by its id."""
     deployment = parse_uuid(body.deployment_id, "deployment_id")
-    written = svc.app.create_scorer(body.name, body.description, deployment, body.component_name)
-    svc.wait_for(written.position)
-    return next(row for row in queries.scorers(svc.view) if row["id"] == str(written.id))
+    return catalog.create_scorer(svc, body.name, body.description, deployment, body.component_name)
 
 
 @router.get("/prompts", response_model=list[Prompt])
@@ -101,10 +97,7 @@ def list_prompts(svc: ServicesDep) -> list[dict[str, Any]]:
 @router.post("/prompts", status_code=201, response_model=PromptCreated)
 def create_prompt(body: PromptIn, svc: ServicesDep) -> dict[str, Any]:
     """Create a prompt and its version 1."""
-    written = svc.app.create_prompt(body.name, _content(body), body.description)
-    svc.wait_for(written.position)
-    row = queries.prompt(svc.view, str(written.id))
-    return {**row, "version": queries.prompt_version(svc.view, str(PromptVersion.create_id(written.id, 1)))}
+    return catalog.create_prompt(svc, body.name, _content(body), body.description)
 
 
 @router.get("/prompts/{prompt_id}/versions", response_model=list[PromptVersionBody])
@@ -116,6 +109,4 @@ def list_prompt_versions(prompt_id: str, svc: ServicesDep) -> list[dict[str, Any
 @router.post("/prompts/{prompt_id}/versions", status_code=201, response_model=PromptVersionBody)
 def create_prompt_version(prompt_id: str, body: PromptContentIn, svc: ServicesDep) -> dict[str, Any]:
     """Add the next immutable version of a prompt."""
-    written = svc.app.create_prompt_version(parse_uuid(prompt_id, "prompt_id"), _content(body))
-    svc.wait_for(written.position)
-    return queries.prompt_version(svc.view, str(written.id))
+    return catalog.create_prompt_version(svc, parse_uuid(prompt_id, "prompt_id"), _content(body))

@@ -57,9 +57,7 @@ def list_datasets(svc: ServicesDep, search: str = "") -> list[dict[str, Any]]:
 @router.post("/datasets", status_code=201, response_model=Dataset)
 def create_dataset(body: DatasetIn, svc: ServicesDep) -> dict[str, Any]:
     """Create a dataset with an empty draft."""
-    written = svc.app.create_dataset(body.name, body.description, body.metadata)
-    svc.wait_for(written.position)
-    return queries.dataset(svc.view, str(written.id))
+    return use.create_dataset(svc, body.name, body.description, body.metadata)
 
 
 @router.get("/datasets/{dataset_id}", response_model=Dataset)
@@ -71,17 +69,13 @@ def get_dataset(dataset_id: str, svc: ServicesDep) -> dict[str, Any]:
 @router.post("/datasets/{dataset_id}/items", status_code=201, response_model=ItemsAdded)
 def add_items(dataset_id: str, body: ItemsIn, svc: ServicesDep) -> dict[str, Any]:
     """Add items to the draft, all or none."""
-    written = svc.app.add_items(parse_uuid(dataset_id, "dataset_id"), body.items)
-    svc.wait_for(written.position)
-    return {"added": written.number, **queries.dataset(svc.view, str(written.id))}
+    return use.add_items(svc, parse_uuid(dataset_id, "dataset_id"), body.items)
 
 
 @router.post("/datasets/{dataset_id}/publish", status_code=201, response_model=DatasetVersion)
 def publish(dataset_id: str, body: PublishIn, svc: ServicesDep) -> dict[str, Any]:
     """Publish the draft as the next immutable version."""
-    written = svc.app.publish(parse_uuid(dataset_id, "dataset_id"), body.description, body.metadata)
-    svc.wait_for(written.position)
-    return queries.dataset_version(svc.view, str(written.id))
+    return use.publish(svc, parse_uuid(dataset_id, "dataset_id"), body.description, body.metadata)
 
 
 @router.get("/datasets/{dataset_id}/versions", response_model=list[DatasetVersion])

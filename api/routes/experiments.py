@@ -14,8 +14,8 @@ from agnt5_evals.api.schemas_catalog import Experiment, ExperimentVersion, Run
 from agnt5_evals.domain.errors import NotFound
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.projections import queries
-from agnt5_evals.services import operations
-from agnt5_evals.services.definitions import scorers_from, target_from
+from agnt5_evals.services import experiments, operations
+from agnt5_evals.services.definitions import target_from
 
 router = Router(tags=["experiments"])
 
@@ -53,16 +53,11 @@ def create_experiment(body: ExperimentIn, svc: ServicesDep) -> dict[str, Any]:
                          body.prompt_id, body.prompt_version_id)  # fmt: skip
     builtin = [s if isinstance(s, str) else json.dumps(s) for s in body.scorers]
     config = {**body.config, **({"repetitions": body.repetitions} if body.repetitions is not None else {})}
-    definition = {
-        "dataset_id": str(parse_uuid(body.dataset_id, "dataset_id")),
-        "dataset_version_id": str(parse_uuid(body.dataset_version_id, "dataset_version_id")),
-        "target": target,
-        "scorers": scorers_from(svc, builtin, body.scorer_ids),
-        "config": config,
-    }
-    written = svc.app.create_experiment(body.name, body.description, definition)
-    svc.wait_for(written.position)
-    return queries.experiment(svc.view, str(written.id))
+    dataset = parse_uuid(body.dataset_id, "dataset_id")
+    version = parse_uuid(body.dataset_version_id, "dataset_version_id")
+    return experiments.create_experiment(
+        svc, body.name, body.description, dataset, version, target, builtin, body.scorer_ids, config
+    )
 
 
 @router.get("/experiments", response_model=list[Experiment])

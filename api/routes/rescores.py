@@ -13,7 +13,7 @@ from agnt5_evals.api.schemas_rescores import Rescore, RescoreEntry
 from agnt5_evals.domain.errors import NotFound
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.projections import queries
-from agnt5_evals.services import operations
+from agnt5_evals.services import operations, runs
 from agnt5_evals.services.definitions import scorers_from
 
 router = Router(tags=["rescores"])
@@ -66,6 +66,4 @@ def get_rescore(rescore_id: str, svc: ServicesDep) -> dict[str, Any]:
 @router.post("/rescores/{rescore_id}/cancel", response_model=Rescore)
 def cancel_rescore(rescore_id: str, svc: ServicesDep) -> dict[str, Any]:
     """Cancel a running rescore; what it recorded stays."""
-    written = svc.app.cancel_rescore(parse_uuid(rescore_id, "rescore_id"))
-    svc.wait_for(written.position)
-    return operations.rescore_summary(svc, str(written.id))
+    return runs.cancel_rescore(svc, parse_uuid(rescore_id, "rescore_id"))

@@ -10,7 +10,7 @@ from agnt5_evals.api.schemas import Comparison, Failure, GateVerdict, RunItem, R
 from agnt5_evals.domain.gates import verdict
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.projections import queries
-from agnt5_evals.services import operations
+from agnt5_evals.services import operations, runs
 
 router = Router(tags=["runs"])
 
@@ -35,8 +35,7 @@ def run_items(run_id: str, svc: ServicesDep, status: str = "") -> list[dict[str,
 @router.get("/runs/{run_id}/failures", response_model=list[Failure])
 def failures(run_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
     """Failed and errored items."""
-    queries.run(svc.view, _id(run_id))
-    return queries.run_items(svc.view, _id(run_id), ("failed", "errored"))
+    return runs.failures(svc, _id(run_id))
 
 
 @router.get("/runs/{run_id}/gate", response_model=GateVerdict)
@@ -52,9 +51,7 @@ def gate(run_id: str, svc: ServicesDep) -> dict[str, Any]:
 @router.post("/runs/{run_id}/cancel", response_model=RunSummary, response_model_exclude_unset=True)
 def cancel(run_id: str, svc: ServicesDep) -> dict[str, Any]:
     """Cancel a running run; what finished is kept."""
-    written = svc.app.cancel_run(parse_uuid(run_id, "run_id"))
-    svc.wait_for(written.position)
-    return operations.summary(svc, str(written.id))
+    return runs.cancel_run(svc, parse_uuid(run_id, "run_id"))
 
 
 @router.get("/runs/{base_run_id}/compare/{compare_run_id}", response_model=Comparison)

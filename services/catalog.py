@@ -1,0 +1,46 @@
+"""What experiments are made of: deployments, custom scorers, prompts and their versions."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.domain.prompts import PromptVersion
+from agnt5_evals.projections import queries
+
+
+def create_deployment(svc: Services, name: str, source: dict[str, Any]) -> dict[str, Any]:
+    """Register a deployment from ``definitions.deployment_source``'s result; returns its row."""
+    written = svc.app.create_deployment(name, **source)
+    svc.wait_for(written.position)
+    return queries.deployment(svc.view, str(written.id))
+
+
+def create_scorer(
+    svc: Services, name: str, description: str, deployment_id: UUID, component_name: str
+) -> dict[str, Any]:
+    """Register a deployed custom scorer component; returns its row."""
+    written = svc.app.create_scorer(name, description, deployment_id, component_name)
+    svc.wait_for(written.position)
+    return next(row for row in queries.scorers(svc.view) if row["id"] == str(written.id))
+
+
+def scorer_spec(svc: Services, scorer_id: UUID) -> dict[str, Any]:
+    """The spec a custom scorer is attached with (its deployment and component)."""
+    return svc.app.scorer_spec(scorer_id)
+
+
+def create_prompt(svc: Services, name: str, content: dict[str, Any], description: str = "") -> dict[str, Any]:
+    """Create a prompt and its version 1; returns the prompt's row with ``version`` (version 1's row)."""
+    written = svc.app.create_prompt(name, content, description)
+    svc.wait_for(written.position)
+    row = queries.prompt(svc.view, str(written.id))
+    return {**row, "version": queries.prompt_version(svc.view, str(PromptVersion.create_id(written.id, 1)))}
+
+
+def create_prompt_version(svc: Services, prompt_id: UUID, content: dict[str, Any]) -> dict[str, Any]:
+    """Add the next immutable version of a prompt; returns the version's row."""
+    written = svc.app.create_prompt_version(prompt_id, content)
+    svc.wait_for(written.position)
+    return queries.prompt_version(svc.view, str(written.id))

@@ -1,0 +1,39 @@
+"""Run and rescore use cases beyond starting them (see ``operations``): cancel, wait, failures."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.projections import queries
+from agnt5_evals.services import operations
+
+
+def cancel_run(svc: Services, run_id: UUID, experiment_id: UUID | None = None) -> dict[str, Any]:
+    """Cancel a running run (of ``experiment_id`` if given); what finished is kept. Returns its summary."""
+    written = svc.app.cancel_run(run_id, experiment_id=experiment_id)
+    svc.wait_for(written.position)
+    return operations.summary(svc, str(written.id))
+
+
+def cancel_rescore(svc: Services, rescore_id: UUID) -> dict[str, Any]:
+    """Cancel a running rescore; what it recorded stays. Returns the rescore's summary."""
+    written = svc.app.cancel_rescore(rescore_id)
+    svc.wait_for(written.position)
+    return operations.rescore_summary(svc, str(written.id))
+
+
+def wait_summary(svc: Services, run_id: str, timeout: float | None) -> dict[str, Any]:
+    """Wait for the run to end and return its final summary, with ``timed_out`` true (and the summary as it is)
+    when the timeout passes first: the run goes on."""
+    final = operations.wait_for_run(svc, run_id, timeout)
+    if final is None:
+        return {**operations.summary(svc, run_id), "timed_out": True}
+    return {**final, "timed_out": False}
+
+
+def failures(svc: Services, run_id: str) -> list[dict[str, Any]]:
+    """A run's failed and errored items, with their scores (the run must exist)."""
+    queries.run(svc.view, run_id)
+    return queries.run_items(svc.view, run_id, ("failed", "errored"))
