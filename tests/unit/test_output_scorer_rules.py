@@ -132,6 +132,12 @@ def test_json_schema_an_unresolvable_ref_is_a_config_error_naming_the_schema():
     assert result[2] == "config_error" and result[3].startswith("invalid schema: ")
 
 
+def test_json_schema_a_schema_that_cannot_be_applied_is_a_config_error_naming_the_exception():
+    result = score("json_schema", {"a": 1}, schema={"$ref": "#"})  # refers to itself for ever
+    assert result[:3] == (0.0, False, "config_error")
+    assert result[3].startswith("invalid schema: RecursionError: maximum recursion depth exceeded")
+
+
 def test_json_schema_lists_errors_by_instance_position_with_array_indexes_in_numeric_order():
     r = run_scorer(
         {"name": "json_schema", "config": {}},
@@ -154,6 +160,10 @@ def test_json_schema_cuts_a_long_error_message_at_the_cap():
     r = run_scorer({"name": "json_schema", "config": {}}, ScorerInput(output=5, config={"schema": {"const": long}}))
     message = r.metadata["errors"][0].removeprefix(": ")
     assert len(message) == 1000 and message.endswith("…")
+    at_cap = run_scorer(
+        {"name": "json_schema", "config": {}}, ScorerInput(output=5, config={"schema": {"const": "x" * 985}})
+    )
+    assert at_cap.metadata["errors"] == [f": '{'x' * 985}' was expected"]  # 1000 characters: kept whole
     short = run_scorer({"name": "json_schema", "config": {}}, ScorerInput(output=5, config={"schema": {"const": "x"}}))
     assert short.metadata["errors"] == [": 'x' was expected"]
 
