@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
+import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +25,7 @@ from eventsourcing.utils import Environment
 
 from agnt5_evals.domain.application import EvalsApplication
 from agnt5_evals.domain.errors import Invalid, Unavailable
-from agnt5_evals.projections.catchup import catch_up, wait_until
+from agnt5_evals.projections.catchup import catch_up, position, wait_until
 from agnt5_evals.projections.schema import VIEW_NAME
 from agnt5_evals.projections.views import EvalsView, SQLiteEvalsView
 
@@ -180,6 +183,9 @@ class Services:
         if check_tables:
             _with_ddl_retry(settings, lambda: _ensure_tables(self.app))
         self.closed = False
+        self._catching_up = threading.Lock()  # one catch-up at a time in this process (the others find it done)
+        self.background: BackgroundCatchUp | None = None
+        self.app.written_listeners.append(self._written)
         _open += 1
 
     @functools.cached_property
@@ -195,19 +201,56 @@ class Services:
         return view
 
     def catch_up(self) -> int:
-        return catch_up(self.app, self.view)
+        """Apply the log's new events to the read model: only writers do this (reads never write), namely this
+        process after each of its commands, a worker after each chunk, a server's background thread."""
+        with self._catching_up:
+            return catch_up(self.app, self.view)
+
+    def catch_up_quietly(self) -> int | None:
+        """``catch_up``, but a failure is logged instead of raised: the write it follows is saved either way, and
+        a read model that cannot advance (an event its handlers reject) must not fail writes or reads."""
+        try:
+            return self.catch_up()
+        except Exception:
+            if self.closed:
+                return None
+            print("agnt5: the read model could not catch up with the log:", file=sys.stderr)
+            traceback.print_exc()
+            return None
+
+    def _written(self, at: int) -> None:
+        """After each command of this process: bring the read model up to the command's events."""
+        if not self.closed:
+            self.catch_up_quietly()
 
     def wait_for(self, position: int, timeout: float = 30.0) -> bool:
-        return wait_until(self.app, self.view, position, timeout)
+        """Read-your-writes after a command: the writer makes sure the view holds ``position``."""
+        with self._catching_up:
+            return wait_until(self.app, self.view, position, timeout)
+
+    def lag(self) -> tuple[int, int]:
+        """The log's head and the read model's position (reads only)."""
+        return self.app.recorder.max_notification_id() or 0, position(self.app, self.view)
+
+    def start_background_catch_up(self, interval: float = 0.2) -> BackgroundCatchUp:
+        """Keep the read model current with other processes' writes (a long-lived server)."""
+        if self.background is None:
+            self.view  # noqa: B018 (opened before the thread starts, not concurrently with a request)
+            self.background = BackgroundCatchUp(self, interval)
+            self.background.start()
+        return self.background
 
     def rebuild(self) -> int:
-        self.view.reset(self.app.name)
+        with self._catching_up:
+            self.view.reset(self.app.name)
         return self.catch_up()
 
     def close(self) -> None:
         global _open
         if self.closed:
             return
+        if self.background is not None:
+            self.background.stop()
         self.closed = True
         _open -= 1
         self.app.close()
@@ -221,6 +264,28 @@ class Services:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class BackgroundCatchUp(threading.Thread):
+    """A thread that catches the read model up every ``interval`` seconds until stopped."""
+
+    def __init__(self, services: Services, interval: float) -> None:
+        super().__init__(name="agnt5-catch-up", daemon=True)
+        self.services = services
+        self.interval = interval
+        self.stopping = threading.Event()
+        self.rounds = 0  # completed catch-ups (tests wait on it instead of on the clock)
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.services.catch_up_quietly()
+            self.rounds += 1
+            self.stopping.wait(self.interval)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join()
 
 
 def build(settings: Settings | None = None) -> Services:
