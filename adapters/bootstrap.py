@@ -7,7 +7,6 @@ import os
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,12 +184,13 @@ class Services:
         self.closed = False
         self._catching_up = threading.Lock()  # one catch-up at a time in this process (the others find it done)
         self.background: BackgroundCatchUp | None = None
+        self._last_failure = ""
         self.app.written_listeners.append(self._written)
         _open += 1
 
     @functools.cached_property
     def view(self) -> EvalsView:
-        """The read model, opened on first use (a worker needs it only at the end of its run)."""
+        """The read model, opened on first use (by the first catch-up after a command, or the first query)."""
         factory: Any = InfrastructureFactory.construct(Environment(VIEW_NAME, self.settings.view_env()))
         view_class: type[EvalsView] = SQLiteEvalsView
         if self.settings.database_url:
@@ -210,13 +210,14 @@ class Services:
         """``catch_up``, but a failure is logged instead of raised: the write it follows is saved either way, and
         a read model that cannot advance (an event its handlers reject) must not fail writes or reads."""
         try:
-            return self.catch_up()
-        except Exception:
-            if self.closed:
-                return None
-            print("agnt5: the read model could not catch up with the log:", file=sys.stderr)
-            traceback.print_exc()
+            reached = self.catch_up()
+        except Exception as exc:
+            if not self.closed and str(exc) != self._last_failure:  # the same failure again is not logged again
+                print(f"agnt5: the read model cannot catch up: {type(exc).__name__}: {exc}", file=sys.stderr)
+            self._last_failure = str(exc)
             return None
+        self._last_failure = ""
+        return reached
 
     def _written(self, at: int) -> None:
         """After each command of this process: bring the read model up to the command's events."""
@@ -225,8 +226,13 @@ class Services:
 
     def wait_for(self, position: int, timeout: float = 30.0) -> bool:
         """Read-your-writes after a command: the writer makes sure the view holds ``position``."""
-        with self._catching_up:
-            return wait_until(self.app, self.view, position, timeout)
+        try:
+            with self._catching_up:
+                return wait_until(self.app, self.view, position, timeout)
+        except PersistenceError:
+            raise
+        except Exception as exc:  # a handler rejects an event: the write is saved, its read-back cannot be shown
+            raise Unavailable(f"saved at log position {position}, but the read model cannot catch up: {exc}") from None
 
     def lag(self) -> tuple[int, int]:
         """The log's head and the read model's position (reads only)."""
