@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
+from uuid import UUID
 
 from eventsourcing.persistence import (
     InfrastructureFactory,
@@ -19,12 +20,13 @@ from eventsourcing.persistence import (
     InternalError,
     PersistenceError,
     ProgrammingError,
+    Recording,
 )
 from eventsourcing.utils import Environment
 
 from agnt5_evals.domain.application import EvalsApplication
 from agnt5_evals.domain.errors import Invalid, Unavailable
-from agnt5_evals.projections.catchup import catch_up, position, wait_until
+from agnt5_evals.projections.catchup import apply_own, catch_up, position, wait_until
 from agnt5_evals.projections.schema import VIEW_NAME
 from agnt5_evals.projections.views import EvalsView, SQLiteEvalsView
 
@@ -219,10 +221,19 @@ class Services:
         self._last_failure = ""
         return reached
 
-    def _written(self, at: int) -> None:
-        """After each command of this process: bring the read model up to the command's events."""
-        if not self.closed:
-            self.catch_up_quietly()
+    def _written(self, recordings: list[Recording[UUID]]) -> None:
+        """After each command of this process: bring the read model up to the command's events (from memory when
+        the view stands right before them, as it does for a worker recording its chunks)."""
+        if self.closed:
+            return
+        try:
+            with self._catching_up:
+                if apply_own(self.app, self.view, recordings):
+                    self._last_failure = ""
+                    return
+        except Exception:  # catch_up below reads the log and reports what fails
+            pass
+        self.catch_up_quietly()
 
     def wait_for(self, position: int, timeout: float = 30.0) -> bool:
         """Read-your-writes after a command: the writer makes sure the view holds ``position``."""

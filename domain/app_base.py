@@ -9,7 +9,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Transcoder
+from eventsourcing.persistence import IntegrityError, Recording, Transcoder
 
 from agnt5_evals.domain.errors import Conflict, NotFound
 from agnt5_evals.domain.runs import Run
@@ -35,7 +35,7 @@ class BaseApplication(Application[UUID]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.written_listeners: list[Callable[[int], None]] = []
+        self.written_listeners: list[Callable[[list[Recording[UUID]]], None]] = []
 
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()
@@ -61,5 +61,5 @@ class BaseApplication(Application[UUID]):
         position = recordings[-1].notification.id if recordings else 0
         if notify:
             for listener in self.written_listeners:  # e.g. the writing process brings its read model up to date
-                listener(position)
+                listener(recordings)
         return position
