@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -187,6 +188,7 @@ class Services:
         self._catching_up = threading.Lock()  # one catch-up at a time in this process (the others find it done)
         self.background: BackgroundCatchUp | None = None
         self._last_failure = ""
+        self._deferring = threading.local()  # per thread: a server's other requests still catch up
         self.app.written_listeners.append(self._written)
         _open += 1
 
@@ -224,7 +226,7 @@ class Services:
     def _written(self, recordings: list[Recording[UUID]]) -> None:
         """After each command of this process: bring the read model up to the command's events (from memory when
         the view stands right before them, as it does for a worker recording its chunks)."""
-        if self.closed:
+        if self.closed or getattr(self._deferring, "on", False):
             return
         try:
             with self._catching_up:
@@ -234,6 +236,16 @@ class Services:
         except Exception:  # catch_up below reads the log and reports what fails
             pass
         self.catch_up_quietly()
+
+    @contextlib.contextmanager
+    def catch_up_later(self) -> Iterator[None]:
+        """Commands in this block do not catch up; the caller does, with ``wait_for``, once it has done what is
+        more urgent (handing a run to its worker)."""
+        self._deferring.on = True
+        try:
+            yield
+        finally:
+            self._deferring.on = False
 
     def wait_for(self, position: int, timeout: float = 30.0) -> bool:
         """Read-your-writes after a command: the writer makes sure the view holds ``position``."""

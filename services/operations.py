@@ -80,8 +80,9 @@ def start_run(
     The worker is ``standby`` (forked before ``svc`` was opened, see ``worker.standby``) when there is one, else
     a new worker process. A standby that gets no run (an error before) is the caller's to cancel.
     """
-    written = svc.app.start_run(experiment_id, name, deployment_id, experiment_version_id, config)
-    _hand(svc, str(written.id), standby)
+    with svc.catch_up_later():  # the worker starts first, the read model catches up meanwhile
+        written = svc.app.start_run(experiment_id, name, deployment_id, experiment_version_id, config)
+        _hand(svc, str(written.id), standby)
     svc.wait_for(written.position)
     return summary(svc, str(written.id))
 
