@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
+from uuid import UUID
 
 from eventsourcing.persistence import (
     InfrastructureFactory,
@@ -17,12 +21,13 @@ from eventsourcing.persistence import (
     InternalError,
     PersistenceError,
     ProgrammingError,
+    Recording,
 )
 from eventsourcing.utils import Environment
 
 from agnt5_evals.domain.application import EvalsApplication
 from agnt5_evals.domain.errors import Invalid, Unavailable
-from agnt5_evals.projections.catchup import catch_up, wait_until
+from agnt5_evals.projections.catchup import apply_own, catch_up, position, wait_until
 from agnt5_evals.projections.schema import VIEW_NAME
 from agnt5_evals.projections.views import EvalsView, SQLiteEvalsView
 
@@ -180,11 +185,16 @@ class Services:
         if check_tables:
             _with_ddl_retry(settings, lambda: _ensure_tables(self.app))
         self.closed = False
+        self._catching_up = threading.Lock()  # one catch-up at a time in this process (the others find it done)
+        self.background: BackgroundCatchUp | None = None
+        self._last_failure = ""
+        self._deferring = threading.local()  # per thread: a server's other requests still catch up
+        self.app.written_listeners.append(self._written)
         _open += 1
 
     @functools.cached_property
     def view(self) -> EvalsView:
-        """The read model, opened on first use (a worker needs it only at the end of its run)."""
+        """The read model, opened on first use (by the first catch-up after a command, or the first query)."""
         factory: Any = InfrastructureFactory.construct(Environment(VIEW_NAME, self.settings.view_env()))
         view_class: type[EvalsView] = SQLiteEvalsView
         if self.settings.database_url:
@@ -195,19 +205,81 @@ class Services:
         return view
 
     def catch_up(self) -> int:
-        return catch_up(self.app, self.view)
+        """Apply the log's new events to the read model: only writers do this (reads never write), namely this
+        process after each of its commands, a worker after each chunk, a server's background thread."""
+        with self._catching_up:
+            return catch_up(self.app, self.view)
+
+    def catch_up_quietly(self) -> int | None:
+        """``catch_up``, but a failure is logged instead of raised: the write it follows is saved either way, and
+        a read model that cannot advance (an event its handlers reject) must not fail writes or reads."""
+        try:
+            reached = self.catch_up()
+        except Exception as exc:
+            if not self.closed and str(exc) != self._last_failure:  # the same failure again is not logged again
+                print(f"agnt5: the read model cannot catch up: {type(exc).__name__}: {exc}", file=sys.stderr)
+            self._last_failure = str(exc)
+            return None
+        self._last_failure = ""
+        return reached
+
+    def _written(self, recordings: list[Recording[UUID]]) -> None:
+        """After each command of this process: bring the read model up to the command's events (from memory when
+        the view stands right before them, as it does for a worker recording its chunks)."""
+        if self.closed or getattr(self._deferring, "on", False):
+            return
+        try:
+            with self._catching_up:
+                if apply_own(self.app, self.view, recordings):
+                    self._last_failure = ""
+                    return
+        except Exception:  # catch_up below reads the log and reports what fails
+            pass
+        self.catch_up_quietly()
+
+    @contextlib.contextmanager
+    def catch_up_later(self) -> Iterator[None]:
+        """Commands in this block do not catch up; the caller does, with ``wait_for``, once it has done what is
+        more urgent (handing a run to its worker)."""
+        self._deferring.on = True
+        try:
+            yield
+        finally:
+            self._deferring.on = False
 
     def wait_for(self, position: int, timeout: float = 30.0) -> bool:
-        return wait_until(self.app, self.view, position, timeout)
+        """Read-your-writes after a command: the writer makes sure the view holds ``position``."""
+        try:
+            with self._catching_up:
+                return wait_until(self.app, self.view, position, timeout)
+        except PersistenceError:
+            raise
+        except Exception as exc:  # a handler rejects an event: the write is saved, its read-back cannot be shown
+            raise Unavailable(f"saved at log position {position}, but the read model cannot catch up: {exc}") from None
+
+    def lag(self) -> tuple[int, int]:
+        """The log's head and the read model's position (reads only)."""
+        return self.app.recorder.max_notification_id() or 0, position(self.app, self.view)
+
+    def start_background_catch_up(self, interval: float = 0.2) -> BackgroundCatchUp:
+        """Keep the read model current with other processes' writes (a long-lived server)."""
+        if self.background is None:
+            self.view  # noqa: B018 (opened before the thread starts, not concurrently with a request)
+            self.background = BackgroundCatchUp(self, interval)
+            self.background.start()
+        return self.background
 
     def rebuild(self) -> int:
-        self.view.reset(self.app.name)
+        with self._catching_up:
+            self.view.reset(self.app.name)
         return self.catch_up()
 
     def close(self) -> None:
         global _open
         if self.closed:
             return
+        if self.background is not None:
+            self.background.stop()
         self.closed = True
         _open -= 1
         self.app.close()
@@ -221,6 +293,28 @@ class Services:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class BackgroundCatchUp(threading.Thread):
+    """A thread that catches the read model up every ``interval`` seconds until stopped."""
+
+    def __init__(self, services: Services, interval: float) -> None:
+        super().__init__(name="agnt5-catch-up", daemon=True)
+        self.services = services
+        self.interval = interval
+        self.stopping = threading.Event()
+        self.rounds = 0  # completed catch-ups (tests wait on it instead of on the clock)
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.services.catch_up_quietly()
+            self.rounds += 1
+            self.stopping.wait(self.interval)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join()
 
 
 def build(settings: Settings | None = None) -> Services:

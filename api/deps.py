@@ -10,8 +10,9 @@ from agnt5_evals.adapters.bootstrap import Services
 
 
 def get_services(request: Request) -> Services:
+    """The server's stores. A request never catches the read model up (reads never write): a command catches up
+    its own events, and the server's background thread those of other processes (workers)."""
     services: Services = request.app.state.services
-    services.catch_up()  # read-your-writes for every request
     return services
 
 

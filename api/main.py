@@ -14,6 +14,7 @@ from agnt5_evals.adapters.bootstrap import Services, Settings
 from agnt5_evals.api.routes import annotating, audit, catalog, datasets, experiments, rescores, runs, scores
 from agnt5_evals.domain.errors import Conflict, EvalsError, Invalid, NotFound, Unavailable
 
+CATCH_UP_SECONDS = 0.2
 STATUS = {NotFound: 404, Conflict: 409, Invalid: 422, Unavailable: 503}
 
 
@@ -44,9 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = Services(settings or Settings.from_env())
-        yield
-        app.state.services.close()
+        services = app.state.services = Services(settings or Settings.from_env())
+        services.start_background_catch_up(CATCH_UP_SECONDS)  # other processes' writes (workers) reach the view
+        try:
+            yield
+        finally:
+            services.close()  # stops the background catch-up first
 
     app = FastAPI(title="agnt5-evals", version="0.1.0", lifespan=lifespan)
 

@@ -34,12 +34,16 @@ FormatOption = Annotated[
 
 
 @contextmanager
-def services(catch_up: bool = True) -> Iterator[Services]:
-    """Open the stores for one command; query commands first bring the read model up to date."""
+def services(catch_up: bool = False) -> Iterator[Services]:
+    """Open the stores for one command.
+
+    Reads never write: a query answers from the read model as it is, which writers keep current (every command
+    catches up its own events, a worker each chunk). ``catch_up`` is accepted for older callers and ignored;
+    ``agnt5 projections catch-up`` applies a backlog a killed process left.
+    """
+    del catch_up
     svc = build()
     try:
-        if catch_up:
-            svc.catch_up()
         yield svc
     finally:
         svc.close()

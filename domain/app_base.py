@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Transcoder
+from eventsourcing.persistence import IntegrityError, Recording, Transcoder
 
 from agnt5_evals.domain.errors import Conflict, NotFound
 from agnt5_evals.domain.runs import Run
@@ -32,6 +33,10 @@ class BaseApplication(Application[UUID]):
     name = "agnt5"
     snapshotting_intervals = {Run: 100}
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.written_listeners: list[Callable[[list[Recording[UUID]]], None]] = []
+
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()
 
@@ -46,9 +51,15 @@ class BaseApplication(Application[UUID]):
             raise NotFound(f"{what} {aggregate_id} not found", field=field)
         return aggregate
 
-    def _save(self, *aggregates: Aggregate) -> int:
+    def _save(self, *aggregates: Aggregate, notify: bool = True) -> int:
+        """Save atomically; return the log position of the last event. ``notify`` False: a command that saves
+        several times tells the listeners only after its last save."""
         try:
             recordings = self.save(*aggregates)
         except IntegrityError:
             raise Conflict("another writer changed this entity at the same time; try again") from None
-        return recordings[-1].notification.id if recordings else 0
+        position = recordings[-1].notification.id if recordings else 0
+        if notify:
+            for listener in self.written_listeners:  # e.g. the writing process brings its read model up to date
+                listener(recordings)
+        return position

@@ -87,10 +87,10 @@ class DatasetCommands(BaseApplication):
         clash = next((item["id"] for item in items if item["id"] in dataset.draft or item["id"] in base_ids), None)
         if clash is not None:  # checked for every batch before the first is saved: all or none
             raise Conflict(f"item id {clash} is already in the draft")
-        position = 0
-        for chunk in _batches(items):
+        position, batches = 0, _batches(items)
+        for n, chunk in enumerate(batches, start=1):
             dataset.add_items(chunk, base_ids)
-            position = self._save(dataset)
+            position = self._save(dataset, notify=n == len(batches))
         return Written(dataset.id, position, len(items))
 
     def _base_items(self, dataset: Dataset) -> list[dict[str, Any]]:
@@ -125,10 +125,10 @@ class DatasetCommands(BaseApplication):
             raise Invalid("nothing to remove", field="remove_item_ids")
         else:
             check_removable(item_ids, groups, draft_ids)
-        position = 0
-        for start in range(0, len(item_ids), IDS_PER_EVENT):
+        position, starts = 0, range(0, len(item_ids), IDS_PER_EVENT)
+        for start in starts:
             dataset.remove_items(item_ids[start : start + IDS_PER_EVENT], draft_ids)
-            position = self._save(dataset)
+            position = self._save(dataset, notify=start == starts[-1])
         return Written(dataset.id, position, len(item_ids)), item_ids
 
     def publish(self, dataset_id: UUID, description: str = "", metadata: dict[str, Any] | None = None) -> Written:
@@ -143,7 +143,7 @@ class DatasetCommands(BaseApplication):
             chunks.append(DatasetVersionChunk(dataset_version_id=version_id, index=k, start=start, items=part))
             start += len(part)
         for chunk in chunks:  # one small save each; unreferenced chunks of a crashed publish are inert
-            self._save(chunk)
+            self._save(chunk, notify=False)
         version = DatasetVersion(
             dataset_id=dataset.id,
             number=number,

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
 from agnt5_evals.domain.app_base import BaseApplication, Written
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
-from agnt5_evals.domain.rescores import MAX_CHOSEN_ITEMS, Rescore
+from agnt5_evals.domain.rescores import MAX_CHOSEN_ITEMS, Rescore, RescoreChunk
 from agnt5_evals.domain.runs import Run
 
 
 class RescoreCommands(BaseApplication):
-    """Start, and fail, rescores; a rescore's worker records its chunks (worker/rescore.py)."""
+    """Start, record (the rescore's worker, worker/rescore.py), complete, cancel and fail rescores."""
 
     def start_rescore(
         self,
@@ -39,11 +39,10 @@ class RescoreCommands(BaseApplication):
             raise Invalid("rescore with at least one scorer", field="scorers")
         if len(run_item_ids) > MAX_CHOSEN_ITEMS:
             raise Invalid(f"at most {MAX_CHOSEN_ITEMS:,} chosen items per rescore", field="run_item_ids")
+        run = self.get(Run, run_id, "run")
+        run.check_rescorable()
         if total < 1:
             raise Invalid(f"run {run_id} has no item with an output to rescore", field="run_id")
-        run = self.get(Run, run_id, "run")
-        if run.status != "completed":
-            raise Conflict(f"run {run_id} is {run.status}: only a completed run can be rescored")
         rescore = Rescore(
             run_id=run.id, reason=reason, scorers=scorers, run_item_ids=run_item_ids, replace_latest=replace_latest,
             idempotency_key=idempotency_key, total=total,
@@ -64,6 +63,37 @@ class RescoreCommands(BaseApplication):
         except NotFound:
             return None
         return Written(rescore.id, self.recorder.max_notification_id() or 0)
+
+    def record_rescore_chunk(self, rescore: Rescore, records: Sequence[dict[str, Any]]) -> Written:
+        """Record the rescore's next results in one atomic save with its ``ChunkRecorded`` counter event and, for a
+        replacing rescore, the run's ``ChunkRescored`` event holding the change of the run's counts.
+
+        ``rescore`` is the worker's own copy; if anything else wrote to it since (a cancel), the save fails whole
+        with ``Conflict``.
+        """
+        rescore.check_running()
+        start = rescore.next_position
+        chunk = RescoreChunk(rescore_id=rescore.id, chunk_no=rescore.chunks, start=start)
+        counts = {"passed": 0, "failed": 0, "errored": 0}
+        delta = dict(counts)
+        for record in records:
+            if record.get("rescore_id") != str(rescore.id) or record.get("applied") != rescore.replace_latest:
+                raise Invalid(f"rescore {rescore.id}: a recorded item must belong to this rescore", field="records")
+            chunk.record_item(**record)
+            counts[record["status"]] += 1
+            delta[record["status"]] += 1
+            delta[record["previous_status"]] -= 1
+        rescore.record_chunk(chunk.chunk_no, start, start + len(records), counts)
+        to_save: list[Any] = [rescore, chunk]
+        if rescore.replace_latest:
+            run = self.get(Run, rescore.run_id, "run")
+            run.record_rescore(rescore.id, delta)
+            to_save.append(run)
+        return Written(rescore.id, self._save(*to_save), chunk.chunk_no)
+
+    def complete_rescore(self, rescore_id: UUID) -> Written:
+        """Complete a rescore whose every item is recorded, and free its run for another replacing rescore."""
+        return self._end_rescore(rescore_id, lambda rescore: rescore.complete())
 
     def fail_rescore(self, rescore_id: UUID, reason: str) -> Written:
         """Fail a running rescore and free its run for another replacing rescore."""

@@ -13,8 +13,9 @@ from eventsourcing.domain import Aggregate
 
 from agnt5_evals.domain.annotations import Annotation, check_annotation
 from agnt5_evals.domain.app_base import A, Written
-from agnt5_evals.domain.app_datasets import DatasetCommands, check_item
+from agnt5_evals.domain.app_datasets import check_item
 from agnt5_evals.domain.app_rescores import RescoreCommands
+from agnt5_evals.domain.app_runs import RunCommands
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
 from agnt5_evals.domain.gates import check_config
 from agnt5_evals.domain.ids import parse_uuid
@@ -27,7 +28,7 @@ __all__ = ["EvalsApplication", "Written", "check_item"]
 COMPONENT_TYPES = ("function", "agent", "workflow", "tool", "scorer")
 
 
-class EvalsApplication(DatasetCommands, RescoreCommands):
+class EvalsApplication(RunCommands, RescoreCommands):
     """Datasets, deployments, scorers, prompts, experiments and runs, as one event-sourced application."""
 
     # -- deployments ---------------------------------------------------------------------------------
@@ -248,9 +249,10 @@ class EvalsApplication(DatasetCommands, RescoreCommands):
         explanation: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Written:
-        """Record a human annotation on a run item (the caller checks the item belongs to the run)."""
+        """Record a human annotation on one of a run's recorded items."""
         value = check_annotation(name, label, score, explanation, metadata if metadata is not None else {})
         run = self.get(Run, run_id, "run")
+        self.check_run_item(run, run_item_id)
         annotation = Annotation(
             run_id=run.id, run_item_id=run_item_id, name=name.strip(), label=label, score=value,
             explanation=explanation, metadata=metadata or {},
@@ -269,6 +271,10 @@ class EvalsApplication(DatasetCommands, RescoreCommands):
 
     def fail_run(self, run_id: UUID, reason: str) -> Written:
         return self._change_run(run_id, lambda run: run.fail(reason))
+
+    def complete_run(self, run_id: UUID) -> Written:
+        """Complete a run whose every item is recorded (its last chunk usually completes it already)."""
+        return self._change_run(run_id, lambda run: run.complete())
 
     def _change_run(self, run_id: UUID, change: Callable[[Run], None], attempts: int = 10) -> Written:
         """Apply a command to a run that its worker may be writing to: on a version clash, reload and retry."""

@@ -115,9 +115,13 @@ class Run(Aggregate):
 
     # -- replacing rescores (domain/rescores.py) ------------------------------------------------------
 
-    def start_rescore(self, rescore_id: UUID) -> None:
+    def check_rescorable(self) -> None:
+        """Only a completed run can be rescored (its outputs are final)."""
         if self.status != "completed":
             raise Conflict(f"run {self.id} is {self.status}: only a completed run can be rescored")
+
+    def start_rescore(self, rescore_id: UUID) -> None:
+        self.check_rescorable()
         if self.rescoring is not None:
             raise Conflict(f"run {self.id} is being rescored by {self.rescoring}; wait for it to finish")
         self._rescore_started(rescore_id=str(rescore_id))

@@ -7,10 +7,11 @@ process that loses the race to another simply re-reads the position and goes on.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
+from eventsourcing.persistence import IntegrityError, OperationalError, Recording, Tracking
 
 from agnt5_evals.projections.handlers import Op, operations
 from agnt5_evals.projections.views import EvalsView
@@ -49,6 +50,23 @@ def catch_up(app: Application[Any], view: EvalsView, batch: int = BATCH) -> int:
             last = position(app, view)
             continue
         last = notifications[-1].id
+
+
+def apply_own(app: Application[Any], view: EvalsView, recordings: Sequence[Recording[Any]]) -> bool:
+    """Project the events this process has just saved from memory, without reading and decoding them from the log,
+    if the view stands right before them; False when it does not (another process wrote in between, or caught up
+    meanwhile): then ``catch_up`` reads the log as usual."""
+    if not recordings:
+        return True
+    after = app.recorder.select_notifications(start=position(app, view), limit=1, inclusive_of_start=False)
+    if not after or after[0].id != recordings[0].notification.id:
+        return False
+    ops = [op for recording in recordings for op in operations(recording.domain_event)]
+    try:
+        view.apply(ops, Tracking(app.name, recordings[-1].notification.id))
+    except IntegrityError:
+        return False  # another process applied them first
+    return True
 
 
 def wait_until(app: Application[Any], view: EvalsView, target: int, timeout: float = 30.0) -> bool:

@@ -39,7 +39,8 @@ def _check_worker_locked(svc: Services, target: str) -> None:
     proc = _workers.get(target)
     if proc is None or proc.poll() is None:
         return
-    svc.catch_up()
+    # The view as it is: a dead worker may have left its last events unprojected; a new worker (of a finished
+    # run, too) catches them up.
     rescore_id = target.removeprefix(PREFIX) if target.startswith(PREFIX) else ""
     row = queries.rescore(svc.view, rescore_id) if rescore_id else queries.run(svc.view, target)
     if row["status"] != "running" or is_owned(svc.settings, target):
@@ -79,8 +80,9 @@ def start_run(
     The worker is ``standby`` (forked before ``svc`` was opened, see ``worker.standby``) when there is one, else
     a new worker process. A standby that gets no run (an error before) is the caller's to cancel.
     """
-    written = svc.app.start_run(experiment_id, name, deployment_id, experiment_version_id, config)
-    _hand(svc, str(written.id), standby)
+    with svc.catch_up_later():  # the worker starts first, the read model catches up meanwhile
+        written = svc.app.start_run(experiment_id, name, deployment_id, experiment_version_id, config)
+        _hand(svc, str(written.id), standby)
     svc.wait_for(written.position)
     return summary(svc, str(written.id))
 
@@ -116,8 +118,7 @@ def wait_for_run(
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     first: tuple[float, int] | None = None
-    while True:
-        svc.catch_up()
+    while True:  # polls the view, which the worker keeps current after each chunk
         current = summary(svc, run_id, detail=False)
         if current["status"] in TERMINAL:
             return summary(svc, run_id)
@@ -260,11 +261,9 @@ def start_rescore(
     idempotency_key: str = "",
     standby: Standby | None = None,
 ) -> dict[str, Any]:
-    """Score a completed run's recorded outputs again in a worker; ``scorers`` None means the run's own."""
-    svc.catch_up()
+    """Score a completed run's recorded outputs again in a worker; ``scorers`` None means the run's own (the
+    Application refuses a run that is not completed)."""
     run = queries.run(svc.view, run_id)
-    if run["status"] != "completed":
-        raise Conflict(f"run {run_id} is {run['status']}: only a completed run can be rescored")
     errors = queries.run_item_errors(svc.view, run_id)
     for item_id in run_item_ids:
         if item_id not in errors:
@@ -310,8 +309,7 @@ def wait_for_rescore(
 ) -> dict[str, Any] | None:
     """Wait until the rescore is terminal and return its summary; None when the timeout passes first."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        svc.catch_up()
+    while True:  # polls the view, which the worker keeps current after each chunk
         row = queries.rescore(svc.view, rescore_id)
         if row["status"] != "running":
             return rescore_summary(svc, rescore_id)
@@ -334,15 +332,7 @@ def annotate(
     explanation: str | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Record a human annotation on one of a run's items; returns the annotation row."""
-    svc.catch_up()
-    queries.run(svc.view, run_id)
-    try:
-        item = queries.run_item(svc.view, run_item_id)
-    except NotFound as exc:
-        raise NotFound(exc.message, field="run_item_id") from None
-    if item["run_id"] != run_id:
-        raise NotFound(f"run item {run_item_id} is not part of run {run_id}", field="run_item_id")
+    """Record a human annotation on one of a run's items (the Application checks it is); returns its row."""
     written = svc.app.annotate(UUID(run_id), run_item_id, name, label, score, explanation, metadata)
     svc.wait_for(written.position)
     return next(a for a in queries.run_annotations(svc.view, run_id, run_item_id) if a["id"] == str(written.id))

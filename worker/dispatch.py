@@ -1,5 +1,5 @@
 """Execute a run: dispatch items to the target concurrently, retry transient failures, time out slow items,
-score outputs, and record results in contiguous chunks, one atomic save per chunk.
+score outputs, and record results in contiguous chunks through the Application, one atomic save per chunk.
 
 Exactly once: a chunk covers positions ``[start, end)`` after the run's watermark and is saved together with
 the run's ``ChunkRecorded`` event, so a result is in the log before it counts, nothing is recorded twice (the
@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from eventsourcing.persistence import IntegrityError
 
 from agnt5_evals.adapters.targets import Target, TransientError
 from agnt5_evals.domain import ids
 from agnt5_evals.domain.application import EvalsApplication
+from agnt5_evals.domain.errors import Conflict
 from agnt5_evals.domain.gates import item_status
-from agnt5_evals.domain.runs import Run, RunChunk
+from agnt5_evals.domain.runs import Run
 from agnt5_evals.domain.scoring import ScorerInput
 from agnt5_evals.sdk import Context
 from agnt5_evals.worker.scoring import ScorerRuntime
@@ -293,26 +293,18 @@ class Dispatch:
         full = end - start >= self.chunk_items or end == self.run.total or end in self.done
         if end == start or not (full or time.monotonic() - self.last_flush >= self._flush_interval()):
             return
-        chunk = RunChunk(run_id=self.run.id, chunk_no=self.run.chunks, start=start)
-        counts = {"passed": 0, "failed": 0, "errored": 0}
+        records = [self.done.pop(position) for position in range(start, end)]
         for position in range(start, end):
-            record = self.done.pop(position)
             self.sizes.pop(position, None)
-            counts[record["status"]] += 1
-            chunk.record_item(**record)
-        self.run.record_chunk(chunk.chunk_no, start, end, counts)
-        if self.run.next_position == self.run.total:
-            self.run.complete()  # in the same save as the last chunk: readers see the end one step sooner
         self.last_flush = time.monotonic()
         try:
-            self.app.save(self.run, chunk)
-        except IntegrityError:
+            self.app.record_chunk(self.run, records)  # the last chunk completes the run in the same save
+        except Conflict:
             self._reload_after_conflict()
             return
         with self.lock:
             self.watermark = self.run.next_position
             self.lock.notify_all()
-        # No catch-up here: readers (a waiting CLI, the API) fold the log in their own process, in parallel.
 
     def _reload_after_conflict(self) -> None:
         """Someone else wrote to the run (a cancel): what finished after it is dropped, and we stop."""

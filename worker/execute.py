@@ -3,12 +3,14 @@ complete or fail the run."""
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from typing import Any
 from uuid import UUID
 
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.adapters.targets import load_target
+from agnt5_evals.domain.errors import Conflict
 from agnt5_evals.domain.model import DatasetVersion, Deployment
 from agnt5_evals.domain.runs import Run
 from agnt5_evals.worker.dispatch import CHUNK_ITEMS, Dispatch, log
@@ -30,6 +32,7 @@ class Executor:
     def execute(self) -> str:
         run = self.app.get(Run, self.run_id, "run")
         if run.status != "running":
+            self.services.catch_up_quietly()  # a relaunched worker of a finished run: bring the read model up to date
             return str(run.status)
         try:
             target = load_target(self.services, run.spec)
@@ -38,16 +41,13 @@ class Executor:
             log(f"run {run.id}: {run.total - run.next_position} of {run.total} items to execute")
             run = Dispatch(self.app, self.scoring, run, target, items, self.chunk_items).drive()
             log(f"run {run.id}: dispatch ended, {run.status}")
-            if run.status == "running":
-                run.complete()
-                self.app.save(run)
+            if run.status == "running":  # nothing was left to record (an empty run)
+                self.app.complete_run(run.id)
         except Exception as exc:
             traceback.print_exc()
-            run = self.app.get(Run, self.run_id, "run")
-            if run.status == "running":
-                run.fail(f"{type(exc).__name__}: {exc}"[:500])
-                self.app.save(run)
+            with contextlib.suppress(Conflict):  # Conflict: it ended meanwhile (a cancel)
+                self.app.fail_run(self.run_id, f"{type(exc).__name__}: {exc}"[:500])
         finally:
             self.scoring.close()
-            self.services.catch_up()
-        return str(run.status)
+            self.services.catch_up_quietly()  # each command caught up already; this retries one that could not
+        return str(self.app.get(Run, self.run_id, "run").status)

@@ -14,10 +14,10 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import IntegrityError
 
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain import ids
+from agnt5_evals.domain.errors import Conflict
 from agnt5_evals.domain.gates import item_status
 from agnt5_evals.domain.model import DatasetVersion, Deployment
 from agnt5_evals.domain.rescores import Rescore, RescoreChunk
@@ -42,6 +42,7 @@ class RescoreExecutor:
     def execute(self) -> str:
         rescore = self.app.get(Rescore, self.rescore_id, "rescore")
         if rescore.status != "running":
+            self.services.catch_up_quietly()  # a relaunched worker of a finished rescore: bring the view up to date
             return str(rescore.status)
         try:
             run = self.app.get(Run, rescore.run_id, "run")
@@ -58,22 +59,16 @@ class RescoreExecutor:
                     while records:
                         try:
                             records = self._record(rescore, records)
-                        except IntegrityError:  # cancelled meanwhile: what is recorded stays, the rest is dropped
+                        except Conflict:  # cancelled meanwhile: what is recorded stays, the rest is dropped
                             return self._stopped()
-            rescore.complete()
-            if rescore.replace_latest:
-                run = self.app.get(Run, rescore.run_id, "run")
-                run.end_rescore(rescore.id)
-                self.app.save(rescore, run)
-            else:
-                self.app.save(rescore)
+            self.app.complete_rescore(rescore.id)
         except Exception as exc:
             traceback.print_exc()
             if self.app.get(Rescore, self.rescore_id, "rescore").status == "running":
                 self.app.fail_rescore(self.rescore_id, f"{type(exc).__name__}: {exc}"[:500])
         finally:
             self.scoring.close()
-            self.services.catch_up()
+            self.services.catch_up_quietly()  # each command caught up already; this retries one that could not
         return str(self.app.get(Rescore, self.rescore_id, "rescore").status)
 
     def _stopped(self) -> str:
@@ -164,21 +159,7 @@ class RescoreExecutor:
             if end and size > MAX_CHUNK_BYTES:
                 break
             end += 1
-        chunk = RescoreChunk(rescore_id=rescore.id, chunk_no=rescore.chunks, start=rescore.next_position)
-        counts = {"passed": 0, "failed": 0, "errored": 0}
-        delta = dict(counts)
-        for record in records[:end]:
-            chunk.record_item(**record)
-            counts[record["status"]] += 1
-            delta[record["status"]] += 1
-            delta[record["previous_status"]] -= 1
-        rescore.record_chunk(chunk.chunk_no, rescore.next_position, rescore.next_position + end, counts)
-        if rescore.replace_latest:
-            run = self.app.get(Run, rescore.run_id, "run")
-            run.record_rescore(rescore.id, delta)
-            self.app.save(rescore, chunk, run)
-        else:
-            self.app.save(rescore, chunk)
+        self.app.record_rescore_chunk(rescore, records[:end])
         return records[end:]
 
 
