@@ -44,9 +44,19 @@ def services(catch_up: bool = False) -> Iterator[Services]:
     del catch_up
     svc = build()
     try:
+        _note_unbuilt_view(svc)
         yield svc
     finally:
         svc.close()
+
+
+def _note_unbuilt_view(svc: Services) -> None:
+    """Say so when the read model was never built from this log (a store from an older version, a new view
+    schema): queries would answer as if the store were empty. Two reads; nothing is written."""
+    head, view = svc.lag()
+    if view == 0 and head > 0:
+        note(f"note: the read model has not been built from this store's {head} events yet, so queries show nothing; "
+             "run `agnt5 projections catch-up` once")  # fmt: skip
 
 
 def uuid_arg(value: str, field: str) -> UUID:

@@ -54,7 +54,9 @@ def test_a_store_from_before_the_rename_answers_the_same_queries(
     agnt5: Agnt5, store: str, isolated_home: Path, rebuild: bool
 ) -> None:
     _install_fixture(store, isolated_home)
-    agnt5("projections", "rebuild" if rebuild else "catch-up")  # reads never write: a writer builds the view
+    unbuilt = agnt5("experiments", "list", "--format", "json")  # reads never write: the view is not built yet ...
+    assert data(unbuilt) == [] and "run `agnt5 projections catch-up` once" in unbuilt.stderr  # ... and says so
+    agnt5("projections", "rebuild" if rebuild else "catch-up")
     answers = json.loads((FIXTURE / "answers.json").read_text())
     assert len(answers) == 22
     for query in answers:
