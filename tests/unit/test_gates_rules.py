@@ -34,14 +34,15 @@ def test_a_valid_config_is_accepted_as_given(config):
 def test_a_config_that_is_not_an_object_is_rejected(config):
     with pytest.raises(Invalid) as caught:
         check_config(config)
-    assert str(caught.value) == "--config: must be a JSON object, for example '{\"passed_threshold\": 1}'"
+    assert str(caught.value) == "config: must be a JSON object, for example '{\"passed_threshold\": 1}'"
 
 
 @pytest.mark.parametrize("threshold", [-0.01, 1.01, 2, "1", True, None])
 def test_passed_threshold_must_be_a_number_from_0_to_1(threshold):
     with pytest.raises(Invalid) as caught:
         check_config({"passed_threshold": threshold})
-    assert str(caught.value) == f"--config: passed_threshold must be a number between 0 and 1, got {threshold!r}"
+    assert caught.value.field == "config.passed_threshold"
+    assert caught.value.message == f"passed_threshold must be a number between 0 and 1, got {threshold!r}"
 
 
 @pytest.mark.parametrize(("key", "low", "high"), [("repetitions", 1, 100), ("concurrency", 1, 256), ("retries", 0, 10)])
@@ -50,7 +51,8 @@ def test_integer_settings_must_be_integers_within_their_range(key, low, high, of
     value = {"below": low - 1, "above": high + 1, "float": float(low), "bool": True, "none": None}[off]
     with pytest.raises(Invalid) as caught:
         check_config({key: value})
-    assert str(caught.value) == f"--config: {key} must be an integer from {low} to {high}, got {value!r}"
+    assert caught.value.field == f"config.{key}"
+    assert caught.value.message == f"{key} must be an integer from {low} to {high}, got {value!r}"
 
 
 @pytest.mark.parametrize("key", ["timeout_s", "retry_backoff_s"])
@@ -58,7 +60,8 @@ def test_integer_settings_must_be_integers_within_their_range(key, low, high, of
 def test_second_settings_must_be_numbers_from_0_to_86400(key, value):
     with pytest.raises(Invalid) as caught:
         check_config({key: value})
-    assert str(caught.value) == f"--config: {key} must be a number of seconds from 0 to 86400, got {value!r}"
+    assert caught.value.field == f"config.{key}"
+    assert caught.value.message == f"{key} must be a number of seconds from 0 to 86400, got {value!r}"
 
 
 def test_only_timeout_s_may_be_null():

@@ -26,7 +26,8 @@ def explanation(name: str, output: Any, **config: Any) -> str:
 def rejected(name: str, config: dict[str, Any]) -> str:
     with pytest.raises(Invalid) as caught:
         parse_scorer_spec(json.dumps({"name": name, "config": config}))
-    return str(caught.value).removeprefix("--builtin-scorer: ")
+    assert caught.value.field == "scorers.config"
+    return caught.value.message
 
 
 # exact_match --------------------------------------------------------------------------------------------------
