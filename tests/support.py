@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.adapters.components import discover
 from agnt5_evals.domain.scoring import parse_scorer_spec, with_keys
 from agnt5_evals.worker.execute import Executor
+
+T = TypeVar("T")
+DEADLINE_S = 60.0  # generous: a condition that holds at all holds long before this on a machine running two suites
+
+
+def wait_until(condition: Callable[[], T], timeout: float = DEADLINE_S, message: str = "") -> T:
+    """Poll ``condition`` until it returns something truthy (returned); fail the test at the deadline.
+
+    Tests wait on facts (a status, a count, a file), never on the clock: the deadline only bounds a hang.
+    """
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g} s: {message or condition}")
+        time.sleep(0.05)
+    return value
+
+
+def release(path: Path) -> None:
+    """Let every item held on ``path`` go on (see ``hold`` in the components of tests/conftest.py)."""
+    path.write_text("go")
 
 
 def definition(dataset_id: UUID, version_id: UUID, deployment_id: UUID, *scorers: str, **config: Any) -> dict:
