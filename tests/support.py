@@ -17,15 +17,18 @@ T = TypeVar("T")
 DEADLINE_S = 60.0  # generous: a condition that holds at all holds long before this on a machine running two suites
 
 
-def wait_until(condition: Callable[[], T], timeout: float = DEADLINE_S, message: str = "") -> T:
+def wait_until(
+    condition: Callable[[], T | None], timeout: float = DEADLINE_S, message: str | Callable[[], str] = ""
+) -> T:
     """Poll ``condition`` until it returns something truthy (returned); fail the test at the deadline.
 
     Tests wait on facts (a status, a count, a file), never on the clock: the deadline only bounds a hang.
+    ``message`` (or a function giving it, such as a worker's log) says what did not happen.
     """
     deadline = time.monotonic() + timeout
     while not (value := condition()):
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:g} s: {message or condition}")
+            raise AssertionError(f"not within {timeout:g} s: {message() if callable(message) else message}")
         time.sleep(0.05)
     return value
 

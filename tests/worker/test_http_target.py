@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -211,14 +210,19 @@ def test_connection_refused_is_transient():
 def test_a_timeout_is_transient(stub):
     fake, target = stub
 
+    gave_up = threading.Event()
+
     def slow(request: dict[str, Any]) -> Answer:
-        time.sleep(1.0)
+        gave_up.wait(120)  # answers only after the client timed out, however slow the machine
         return 200, {"output": 1}
 
     fake.reply = slow
     quick = HttpTarget(target.url, "agent", "agent", 0.2)
-    with pytest.raises(TransientError, match=r"ReadTimeout"):
-        call(quick)
+    try:
+        with pytest.raises(TransientError, match=r"ReadTimeout"):
+            call(quick)
+    finally:
+        gave_up.set()
 
 
 def test_one_client_serves_every_item_and_thread(stub):
