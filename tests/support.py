@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -66,3 +67,20 @@ def make_world(services: Services, agent_dir: Path) -> dict[str, Any]:
 
 def execute(services: Services, run_id: UUID, chunk_items: int = 500) -> str:
     return Executor(services, run_id, chunk_items).execute()
+
+
+def replayed(aggregate: Any, *earlier: Any) -> tuple[list[str], Any]:
+    """Collect an aggregate's new events; return their names and a copy rebuilt from ``earlier`` + them.
+
+    The copy must equal the original: each ``@event`` method only assigns state, as replay runs it again.
+    """
+    events = [*earlier, *aggregate.collect_events()]
+    copy = None
+    for domain_event in events:
+        copy = domain_event.mutate(copy)
+    return [type(e).__qualname__ for e in events[len(earlier) :]], copy
+
+
+def commands(cls: type) -> list[str]:
+    """The public methods an aggregate class defines (its commands and queries)."""
+    return [name for name, member in vars(cls).items() if inspect.isfunction(member) and not name.startswith("_")]
