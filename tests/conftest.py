@@ -8,6 +8,7 @@ import importlib.machinery
 import os
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -42,24 +43,71 @@ class _OnlyAsAgnt5Evals(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, _OnlyAsAgnt5Evals())
 
-PG_URL = os.environ.get("AGNT5_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/agnt5_test")
+PG_BASE_URL = os.environ.get("AGNT5_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/agnt5_test")
 STORES = ["sqlite", "postgresql"]
+STALE_AFTER_S = 24 * 3600  # a database a killed session left behind is dropped by a later one after a day
 
 
-def _admin_url(url: str) -> str:
-    return url.rsplit("/", 1)[0] + "/postgres"
+def _base_name() -> str:
+    return PG_BASE_URL.rsplit("/", 1)[1].split("?")[0]
+
+
+def _session_database() -> str:
+    """This session's own database: ``<base name>_<start time>_<uid>``, shared by the session's xdist workers.
+
+    Two suites at once (a second checkout, CI on a shared server) must not share a database. The controller names
+    it (``pytest_configure``) in its environment before it starts its workers, which inherit the name.
+    """
+    return os.environ["AGNT5_TEST_PG_DATABASE"]
+
+
+def _url(database: str) -> str:
+    server, _, rest = PG_BASE_URL.rpartition("/")
+    query = rest.partition("?")[2]
+    return f"{server}/{database}" + (f"?{query}" if query else "")
+
+
+def _admin() -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(_url("postgres"), autocommit=True, connect_timeout=10)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controller (or the only process): a new name, even if inherited
+        os.environ["AGNT5_TEST_PG_DATABASE"] = f"{_base_name()}_{int(time.time())}_{uuid.uuid4().hex[:12]}"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The controller drops the session's database once every worker is done (nothing if it was never made)."""
+    if hasattr(session.config, "workerinput"):
+        return
+    with contextlib.suppress(psycopg.Error), _admin() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{_session_database()}" WITH (FORCE)')
+
+
+def _drop_stale_databases(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    base = _base_name()
+    pattern = base.replace("_", r"\_") + r"\_%"
+    for (name,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (pattern,)).fetchall():
+        started = str(name)[len(base) + 1 :].split("_")[0]
+        if started.isdigit() and int(started) < time.time() - STALE_AFTER_S:
+            with contextlib.suppress(psycopg.Error):  # another session may be dropping it too
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
 def pg_database() -> str:
-    """Create the test database once (the server must be running: PostgreSQL tests never skip)."""
-    name = PG_URL.rsplit("/", 1)[1].split("?")[0]
-    with psycopg.connect(_admin_url(PG_URL), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if not exists:
-            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+    """Create this session's database (the server must be running: PostgreSQL tests never skip).
+
+    Every xdist worker of the session may get here first: creating an existing database is not an error.
+    """
+    name = _session_database()
+    with _admin() as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            _drop_stale_databases(conn)
+            # two workers creating it at once: one wins, the other sees a duplicate (or a catalog unique violation)
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
                 conn.execute(f'CREATE DATABASE "{name}"')
-    return PG_URL
+    return _url(name)
 
 
 @pytest.fixture(autouse=True)
@@ -117,7 +165,13 @@ def echo(input):
 
 @component("slow", type="function")
 def slow(input):
+    """Sleeps; a held item (input `hold` or env AGNT5_TEST_HOLD: a path) first waits until that file exists."""
+    import os
     import time
+    hold = input.get("hold") or os.environ.get("AGNT5_TEST_HOLD")
+    held_until = time.monotonic() + 300  # a test that never releases must not leave a worker behind forever
+    while hold and not os.path.exists(hold) and time.monotonic() < held_until:
+        time.sleep(0.02)
     time.sleep(float(input.get("sleep", 0.5)))
     return input
 '''

@@ -2,14 +2,41 @@
 
 from __future__ import annotations
 
+import inspect
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.adapters.components import discover
 from agnt5_evals.domain.scoring import parse_scorer_spec, with_keys
 from agnt5_evals.worker.execute import Executor
+
+T = TypeVar("T")
+DEADLINE_S = 120.0  # generous: a condition that holds at all holds long before this on a machine running two suites
+
+
+def wait_until(
+    condition: Callable[[], T | None], timeout: float = DEADLINE_S, message: str | Callable[[], str] = ""
+) -> T:
+    """Poll ``condition`` until it returns something truthy (returned); fail the test at the deadline.
+
+    Tests wait on facts (a status, a count, a file), never on the clock: the deadline only bounds a hang.
+    ``message`` (or a function giving it, such as a worker's log) says what did not happen.
+    """
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g} s: {message() if callable(message) else message}")
+        time.sleep(0.05)
+    return value
+
+
+def release(path: Path) -> None:
+    """Let every item held on ``path`` go on (see ``hold`` in the components of tests/conftest.py)."""
+    path.write_text("go")
 
 
 def definition(dataset_id: UUID, version_id: UUID, deployment_id: UUID, *scorers: str, **config: Any) -> dict:
@@ -40,3 +67,20 @@ def make_world(services: Services, agent_dir: Path) -> dict[str, Any]:
 
 def execute(services: Services, run_id: UUID, chunk_items: int = 500) -> str:
     return Executor(services, run_id, chunk_items).execute()
+
+
+def replayed(aggregate: Any) -> tuple[list[str], Any]:
+    """Collect an aggregate's new events; return their names and a copy rebuilt from them alone.
+
+    The copy must equal the original: each ``@event`` method only assigns state, as replay runs it again.
+    """
+    events = aggregate.collect_events()
+    copy = None
+    for domain_event in events:
+        copy = domain_event.mutate(copy)
+    return [type(e).__qualname__ for e in events], copy
+
+
+def commands(cls: type) -> list[str]:
+    """The public methods an aggregate class defines (its commands and queries)."""
+    return [name for name, member in vars(cls).items() if inspect.isfunction(member) and not name.startswith("_")]

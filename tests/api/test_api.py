@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agnt5_evals.api.main import create_app
-from tests.support import definition
+from tests.support import definition, wait_until
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 
@@ -23,14 +22,12 @@ def client(services) -> Iterator[TestClient]:
 
 
 def wait_done(client: TestClient, run_id: str) -> dict:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    def finished() -> dict | None:
         summary = client.get(f"/api/v1/runs/{run_id}").json()
-        if summary["status"] != "running":
-            return summary
-        time.sleep(0.1)
+        return summary if summary["status"] != "running" else None
+
     logs = Path(os.environ["AGNT5_HOME"]) / "logs"
-    raise AssertionError(f"run did not finish: {summary}\n" + "\n".join(p.read_text() for p in logs.glob("*.log")))
+    return wait_until(finished, 120, message=lambda: "\n".join(p.read_text() for p in logs.glob("*.log")))
 
 
 def test_dataset_lifecycle_over_http(client):
@@ -152,11 +149,11 @@ def test_a_run_started_over_http_may_override_config_for_itself(client, services
 
 
 def wait_rescored(client: TestClient, rescore_id: str) -> dict:
-    deadline = time.monotonic() + 60
-    while (rescore := client.get(f"/api/v1/rescores/{rescore_id}").json())["status"] == "running":
-        assert time.monotonic() < deadline, "rescore did not finish"
-        time.sleep(0.05)
-    return rescore
+    def finished() -> dict | None:
+        rescore = client.get(f"/api/v1/rescores/{rescore_id}").json()
+        return rescore if rescore["status"] != "running" else None
+
+    return wait_until(finished, message="rescore did not finish")
 
 
 def test_rescore_over_http_on_both_paths(client, services, world):

@@ -3,44 +3,64 @@
 from __future__ import annotations
 
 import json
-import time
+from pathlib import Path
 
 import pytest
 
+from agnt5_evals.services import operations
 from tests.cli.conftest import data, log_head, out
+from tests.support import release, wait_until
+
+FREE_ITEMS = 3  # the slow experiment's first items run at once; the others wait for the test to release them
 
 
 @pytest.fixture
-def slow(agnt5, page):
-    """An experiment over 12 items whose component sleeps 0.3 s per item, one at a time."""
+def released(tmp_path: Path) -> Path:
+    """The file whose creation lets the held items of ``slow`` go on."""
+    return tmp_path / "release"
+
+
+@pytest.fixture
+def slow(agnt5, page, released):
+    """An experiment over 12 items, one at a time: the first 3 run at once, the others are held until released."""
     ds = out(agnt5("datasets", "create", "--name", "slow"))
-    agnt5("datasets", "upload", ds, input="\n".join(json.dumps({"input": {"sleep": 0.3}}) for _ in range(12)))
+    inputs = [{"sleep": 0.01, **({"hold": str(released)} if n >= FREE_ITEMS else {})} for n in range(12)]
+    agnt5("datasets", "upload", ds, input="\n".join(json.dumps({"input": i}) for i in inputs))
     version = out(agnt5("datasets", "publish", ds))
     return out(agnt5("experiments", "create", "--name", "slow", "--dataset-id", ds, "--dataset-version-id", version,
                      "--deployment-id", page["good"], "--component-name", "slow", "--component-type", "function",
                      "--builtin-scorer", "json_valid", "--config", '{"concurrency": 1}'))  # fmt: skip
 
 
-def test_wait_timeout_exits_4_and_the_run_keeps_going(agnt5, slow):
+def done_items(agnt5, run_id: str) -> int:
+    return int(data(agnt5("experiments", "runs", "show", run_id, "--format", "json"))["done_items"])
+
+
+def test_wait_timeout_exits_4_and_the_run_keeps_going(agnt5, slow, released):
     result = agnt5("experiments", "run", slow, "--wait", "--timeout", "1s", "--format", "json", code=4)
     run_id = data(result)["id"]
     assert "timed out" in result.stderr
     agnt5("reports", "ci", run_id, code=4)  # no verdict while it runs
+    release(released)
     assert data(agnt5("reports", "wait", run_id, "--timeout", "2m", "--format", "json"))["status"] == "completed"
 
 
-def test_cancel_keeps_finished_items_and_wait_exits_3(agnt5, slow):
+def test_cancel_keeps_finished_items_and_wait_exits_3(agnt5, slow, released, isolated_home):
     run_id = out(agnt5("experiments", "run", slow))
-    time.sleep(1.0)
+    wait_until(lambda: done_items(agnt5, run_id) == FREE_ITEMS, message="the free items were not recorded")
     cancelled = data(agnt5("experiments", "runs", "cancel", slow, run_id, "--format", "json"))
     assert cancelled["status"] == "cancelled"
     result = agnt5("reports", "wait", run_id, "--format", "json", code=3)
     summary = data(result)
-    assert summary["status"] == "cancelled" and summary["done_items"] < 12
+    assert (summary["status"], summary["done_items"]) == ("cancelled", FREE_ITEMS)
     items = data(agnt5("scores", "list", "--run-id", run_id, "--format", "json"))
-    assert len(items) == summary["done_items"]  # one json_valid score per recorded item, none lost or doubled
-    time.sleep(1.0)  # the worker notices at its next chunk and records nothing more
-    assert data(agnt5("experiments", "runs", "show", run_id, "--format", "json"))["done_items"] == summary["done_items"]
+    assert len(items) == FREE_ITEMS  # one json_valid score per recorded item, none lost or doubled
+    log = isolated_home / "logs" / f"run-{run_id}.log"
+    # The worker stops on the cancel while an item is still held: it polls the run, it does not wait for an item.
+    wait_until(lambda: log.exists() and "dispatch ended, cancelled" in log.read_text(), message="worker went on")
+    release(released)
+    wait_until(lambda: operations._workers[run_id].poll() is not None, message="the worker did not exit")
+    assert done_items(agnt5, run_id) == FREE_ITEMS  # the held item, finished after the cancel, is not recorded
     agnt5("reports", "ci", run_id, code=3)
     agnt5("experiments", "runs", "cancel", slow, run_id, code=1)  # already cancelled
 

@@ -28,7 +28,7 @@ class Served(NamedTuple):
     banner: str
 
 
-def wait_until_serving(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 30.0) -> None:
+def wait_until_serving(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

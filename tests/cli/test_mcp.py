@@ -18,6 +18,7 @@ from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, TextContent
 
 from tests.cli.conftest import data, out
+from tests.support import release
 
 AGNT5 = str(Path(sys.executable).parent / "agnt5")
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,7 +131,9 @@ def test_every_tool_on_the_product_page(agnt5, page, tmp_path):
     _serve(tmp_path, body)
 
 
-def test_cancel_experiment_run_cancels_a_running_run(agnt5, page, tmp_path):
+def test_cancel_experiment_run_cancels_a_running_run(agnt5, page, tmp_path, monkeypatch):
+    released = tmp_path / "release"
+    monkeypatch.setenv("AGNT5_TEST_HOLD", str(released))  # the slow items wait for it: still running when cancelled
     slow = out(agnt5("experiments", "create", "--name", "slow", "--dataset-id", page["dataset"],
                      "--dataset-version-id", page["version"], "--deployment-id", page["good"],
                      "--component-name", "slow", "--component-type", "function", "--builtin-scorer", "json_valid",
@@ -144,7 +147,10 @@ def test_cancel_experiment_run_cancels_a_running_run(agnt5, page, tmp_path):
         again = await tool.error("cancel_experiment_run", run_id=started["id"])
         assert "cancelled" in again and "\n" not in again
 
-    _serve(tmp_path, body)
+    try:
+        _serve(tmp_path, body)
+    finally:
+        release(released)
 
 
 def test_domain_errors_are_tool_errors_and_the_server_goes_on(agnt5, page, tmp_path):

@@ -6,6 +6,7 @@ import io
 
 from rich.console import Console
 
+from agnt5_evals.cli import progress
 from agnt5_evals.cli.progress import BarProgress, PlainProgress, describe
 
 SUMMARY = {"done_items": 40, "total_items": 100, "passed_items": 30, "failed_items": 8, "errored_items": 2}
@@ -16,12 +17,14 @@ def test_plain_line_has_counts_rate_and_eta():
     assert describe(SUMMARY, 0.0).endswith("ETA ?")
 
 
-def test_plain_progress_prints_at_most_every_interval(capsys):
-    progress = PlainProgress(every=60)
-    progress(SUMMARY)
-    progress(SUMMARY)
+def test_plain_progress_prints_at_most_every_interval(capsys, monkeypatch):
+    now = [1000.0]  # a clock the test moves: no assumption about how fast the machine is
+    monkeypatch.setattr(progress.time, "monotonic", lambda: now[0])
+    plain = PlainProgress(every=60)
+    for now[0] in (1000.0, 1030.0, 1059.9, 1060.0, 1100.0):
+        plain(SUMMARY)
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("40/100 done: 30 passed, 8 failed, 2 errored")
+    assert len(lines) == 2 and all(line.startswith("40/100 done: 30 passed, 8 failed, 2 errored") for line in lines)
 
 
 def test_bar_renders_on_a_terminal():

@@ -10,6 +10,7 @@ from agnt5_evals.adapters.bootstrap import build
 from agnt5_evals.domain.errors import Conflict
 from agnt5_evals.services import operations
 from tests.cli.conftest import data, log_head, out
+from tests.support import release
 
 CONTAINS = '{{"name": "contains", "config": {{"pattern": "{}"}}}}'
 
@@ -171,18 +172,24 @@ def test_a_custom_scorer_rescores_in_the_worker_and_evidence_is_kept(agnt5, page
 
 
 SLOW_SCORER = """
+import os
 import time
 from agnt5_evals import scorer
 
 
 @scorer("slow_check")
 def slow_check(request):
-    time.sleep(0.3)
+    waited = time.monotonic() + 120
+    while not os.path.exists(os.environ["AGNT5_TEST_HOLD"]) and time.monotonic() < waited:
+        time.sleep(0.02)  # held until the test creates the file: the rescore is surely running when cancelled
     return {"score": 1.0}
 """
 
 
-def test_a_cancelled_rescore_stops_keeps_what_it_recorded_and_frees_the_run(agnt5, page, agent_dir):
+def test_a_cancelled_rescore_stops_keeps_what_it_recorded_and_frees_the_run(agnt5, page, agent_dir, monkeypatch,
+                                                                            tmp_path):  # fmt: skip
+    released = tmp_path / "release"
+    monkeypatch.setenv("AGNT5_TEST_HOLD", str(released))
     (agent_dir / "slow_rescore_scorers.py").write_text(SLOW_SCORER)
     dep = out(agnt5("deployments", "create", "--name", "slow", "--module", "slow_rescore_scorers", "--path",
                     str(agent_dir)))  # fmt: skip
@@ -194,8 +201,9 @@ def test_a_cancelled_rescore_stops_keeps_what_it_recorded_and_frees_the_run(agnt
                          "--format", "json"))  # fmt: skip
     cancelled = data(agnt5("experiments", "runs", "rescore-cancel", started["id"], "--format", "json"))
     assert cancelled["status"] == "cancelled"
+    release(released)
     with build() as svc:  # the worker stops at its next window or save, and records nothing more
-        final = operations.wait_for_rescore(svc, started["id"], timeout=30)
+        final = operations.wait_for_rescore(svc, started["id"], timeout=60)
     assert final is not None and final["status"] == "cancelled" and final["done_items"] < 6
     again = data(agnt5("experiments", "runs", "rescore", run["id"], "--replace-latest", "--wait", "--format", "json"))
     assert again["status"] == "completed"  # the run is free for another replacing rescore

@@ -6,13 +6,14 @@ import json
 import os
 import signal
 import textwrap
-import time
 from collections import Counter
 
 from agnt5_evals.services import operations
 from tests.cli.conftest import data, out
+from tests.support import release, wait_until
 
 COUNTER = """
+import os
 import time
 from agnt5_evals import component
 
@@ -21,7 +22,9 @@ from agnt5_evals import component
 def counter(input):
     with open(input["log"], "a") as log:  # one line per execution, to prove nothing finished runs twice
         log.write(f"{input['n']}\\n")
-    time.sleep(0.05)
+    waited = time.monotonic() + 120
+    while input.get("hold") and not os.path.exists(input["hold"]) and time.monotonic() < waited:
+        time.sleep(0.02)  # held until the test creates the file
     return {"n": input["n"], "even": input["n"] % 2 == 0}
 """
 
@@ -33,10 +36,11 @@ def recorded_positions(agnt5, run_id):
 
 def test_sigkill_then_resume_records_every_item_exactly_once(agnt5, agent_dir, tmp_path):
     (agent_dir / "counter_agent.py").write_text(textwrap.dedent(COUNTER))
-    log = tmp_path / "executions.log"
-    n_items = 120  # ~3 s of work at concurrency 2: room to kill the worker half-way even on a busy machine
+    log, released = tmp_path / "executions.log", tmp_path / "release"
+    n_items, held = 120, 60  # items from 60 on wait until released: the worker is surely killed half-way
     ds = out(agnt5("datasets", "create", "--name", "resume"))
-    agnt5("datasets", "upload", ds, input="\n".join(json.dumps({"input": {"n": n, "log": str(log)},
+    inputs = [{"n": n, "log": str(log), **({"hold": str(released)} if n >= held else {})} for n in range(n_items)]
+    agnt5("datasets", "upload", ds, input="\n".join(json.dumps({"input": inputs[n],
                                                                 "expected_output": {"n": n, "even": n % 2 == 0}})
                                                      for n in range(n_items)))  # fmt: skip
     version = out(agnt5("datasets", "publish", ds))
@@ -47,16 +51,14 @@ def test_sigkill_then_resume_records_every_item_exactly_once(agnt5, agent_dir, t
                     "--builtin-scorer", "exact_match", "--config", config))  # fmt: skip
 
     run_id = out(agnt5("experiments", "run", exp))
-    deadline = time.monotonic() + 30
-    while len(recorded_positions(agnt5, run_id)) < 10:
-        assert time.monotonic() < deadline, "the run did not start recording"
-        time.sleep(0.05)
+    wait_until(lambda: len(recorded_positions(agnt5, run_id)) >= 10, message="the run did not start recording")
     os.kill(operations._workers[run_id].pid, signal.SIGKILL)
     operations._workers[run_id].wait()
     before = recorded_positions(agnt5, run_id)
-    assert 10 <= len(before) < n_items and before == list(range(len(before)))
+    assert 10 <= len(before) <= held and before == list(range(len(before)))
     assert data(agnt5("experiments", "runs", "show", run_id, "--format", "json"))["status"] == "running"
 
+    release(released)
     resumed = agnt5("worker", "--once")
     assert f"resuming run {run_id}" in resumed.stderr
 

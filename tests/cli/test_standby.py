@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -15,15 +14,19 @@ from agnt5_evals.adapters.bootstrap import Settings
 from agnt5_evals.adapters.components import import_module
 from agnt5_evals.worker.standby import Standby, standby
 from tests.cli.conftest import data, out
+from tests.support import release, wait_until
 
-SLOW = """
+HELD = """
+import os
 import time
 from agnt5_evals import component
 
 
-@component("slow", type="function")
-def slow(input):
-    time.sleep(input["s"])
+@component("held", type="function")
+def held(input):
+    waited = time.monotonic() + 120  # never hang forever
+    while not os.path.exists(input["hold"]) and time.monotonic() < waited:
+        time.sleep(0.02)  # until the test creates the file
     return input
 """
 
@@ -77,28 +80,28 @@ def test_agnt5_standby_0_starts_a_fresh_worker_process_instead(page, isolated_ho
 def test_a_standby_that_gets_no_run_exits(store, isolated_home):
     result = cli("experiments", "run", str(uuid.uuid4()))
     assert result.returncode == 1 and "not found" in result.stderr
-    deadline = time.monotonic() + 20
-    while processes_using(isolated_home):
-        assert time.monotonic() < deadline, f"left behind: {processes_using(isolated_home)}"
-        time.sleep(0.1)
+    wait_until(lambda: not processes_using(isolated_home), message="a standby was left behind")
     assert not (isolated_home / "logs").exists() or not list((isolated_home / "logs").iterdir())
 
 
-def test_the_cli_returns_while_its_standby_still_runs_the_run(agnt5, agent_dir, isolated_home):
-    # The standby must not hold the CLI's standard streams: a caller reading them sees the end at once.
-    (agent_dir / "slow_agent.py").write_text(SLOW)
+def test_the_cli_returns_while_its_standby_still_runs_the_run(agnt5, agent_dir, isolated_home, tmp_path):
+    # The standby must not hold the CLI's standard streams: a caller reading them sees the end at once. Its items
+    # are held until the CLI has returned, so the run is surely still running then.
+    (agent_dir / "held_agent.py").write_text(HELD)
+    released = tmp_path / "release"
     ds = out(agnt5("datasets", "create", "--name", "slow"))
-    agnt5("datasets", "upload", ds, input="\n".join(json.dumps({"input": {"s": 1}}) for _ in range(3)))
+    agnt5("datasets", "upload", ds, input="\n".join(json.dumps({"input": {"hold": str(released)}}) for _ in range(3)))
     version = out(agnt5("datasets", "publish", ds))
-    dep = out(agnt5("deployments", "create", "--name", "s", "--module", "slow_agent", "--path", str(agent_dir)))
+    dep = out(agnt5("deployments", "create", "--name", "s", "--module", "held_agent", "--path", str(agent_dir)))
     exp = out(agnt5("experiments", "create", "--name", "slow", "--dataset-id", ds, "--dataset-version-id", version,
-                    "--deployment-id", dep, "--component-name", "slow", "--component-type", "function",
+                    "--deployment-id", dep, "--component-name", "held", "--component-type", "function",
                     "--builtin-scorer", "json_valid", "--config", '{"concurrency": 1}'))  # fmt: skip
     started = cli("experiments", "run", exp)
     assert started.returncode == 0, started.stderr
     run_id = started.stdout.strip()
     assert data(agnt5("experiments", "runs", "show", run_id, "--format", "json"))["status"] == "running"
-    waited = data(agnt5("reports", "wait", run_id, "--timeout", "1m", "--format", "json"))
+    release(released)
+    waited = data(agnt5("reports", "wait", run_id, "--timeout", "2m", "--format", "json"))
     assert (waited["status"], waited["done_items"]) == ("completed", 3)
     assert "standby worker" in run_log(isolated_home, run_id)
 

@@ -5,7 +5,7 @@ The requested model picks the behaviour:
 - ``judge-labels``: answers only a label (``pass`` / ``fail``) for choice_scores tests
 - ``judge-fenced``: the verdict inside a ```json fence, with chatter around it
 - ``judge-garbage``: prose, no JSON
-- ``judge-slow``: sleeps 3 s before answering
+- ``judge-slow``: answers only once the server stops (the client surely timed out first)
 - ``judge-denied``: HTTP 401
 - ``judge-broken``: HTTP 500
 - ``prompt-echo``: answers the last message's content verbatim (prompt targets: the rendered template)
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -47,8 +46,7 @@ def answer(request: dict[str, Any]) -> tuple[int, dict[str, Any] | str]:
         return 200, _completion(f"Sure!\n```json\n{json.dumps(verdict)}\n```\nHope this helps", model)
     if model == "judge-garbage":
         return 200, _completion("I think it is quite good, honestly.", model)
-    if model == "judge-slow":
-        time.sleep(3)
+    if model == "judge-slow":  # the handler held it until the server stopped
         return 200, _completion(json.dumps(verdict), model)
     if model == "prompt-echo":
         return 200, _completion(prompt, model)
@@ -71,12 +69,15 @@ class FakeLLM:
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.stopping = threading.Event()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
+                if body.get("model") == "judge-slow":
+                    fake.stopping.wait(120)
                 status, payload = answer(body)
                 data = json.dumps(payload).encode()
                 try:
@@ -100,5 +101,6 @@ class FakeLLM:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
         self.server.shutdown()
         self.server.server_close()

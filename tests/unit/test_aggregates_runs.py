@@ -1,0 +1,167 @@
+"""Run and RunChunk without a store: every command, every invariant, and replay giving the same state."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+import pytest
+
+from agnt5_evals.domain import ids
+from agnt5_evals.domain.errors import Conflict
+from agnt5_evals.domain.runs import Run, RunChunk
+from tests.support import replayed
+
+COUNTS = {"passed": 2, "failed": 1, "errored": 0}
+
+
+def new_run(n_items: int = 3, repetitions: int = 2) -> Run:
+    return Run(experiment_id=uuid4(), experiment_version_id=uuid4(), dataset_id=uuid4(), dataset_version_id=uuid4(),
+               name="r", spec={"config": {}}, n_items=n_items, repetitions=repetitions)  # fmt: skip
+
+
+def state(run: Run) -> tuple:
+    return (run.status, run.chunks, run.next_position, run.n_passed, run.n_failed, run.n_errored, run.rescores,
+            run.rescoring, run.version)  # fmt: skip
+
+
+def test_a_run_starts_running_with_nothing_recorded():
+    run = new_run()
+    names, copy = replayed(run)
+    assert names == ["Run.Started"]
+    assert (run.status, run.total, run.chunks, run.next_position) == ("running", 6, 0, 0)
+    assert state(copy) == state(run)
+
+
+def test_chunks_are_counted_in_order_and_replay_the_same():
+    run = new_run()
+    run.record_chunk(0, 0, 3, COUNTS)
+    run.record_chunk(1, 3, 6, {"passed": 0, "failed": 0, "errored": 3})
+    run.complete()
+    names, copy = replayed(run)
+    assert names == ["Run.Started", "Run.ChunkRecorded", "Run.ChunkRecorded", "Run.Completed"]
+    assert state(run) == ("completed", 2, 6, 2, 1, 3, (), None, 4)
+    assert state(copy) == state(run)
+
+
+@pytest.mark.parametrize(
+    ("chunk_no", "start", "end"),
+    [
+        (2, 3, 4),  # skips chunk 1
+        (0, 3, 4),  # chunk 0 again
+        (1, 4, 5),  # leaves a gap after position 3
+        (1, 2, 4),  # overlaps the first chunk
+        (1, 3, 3),  # empty
+        (1, 3, 7),  # past the run's 6 items
+    ],
+)
+def test_a_chunk_out_of_order_is_refused(chunk_no, start, end):
+    run = new_run()
+    run.record_chunk(0, 0, 3, COUNTS)
+    with pytest.raises(Conflict, match=rf"chunk {chunk_no} \[{start}, {end}\) does not follow chunk 0 ending at 3"):
+        run.record_chunk(chunk_no, start, end, COUNTS)
+    assert (run.chunks, run.next_position, run.n_passed) == (1, 3, 2)  # nothing changed
+
+
+def test_a_first_chunk_must_start_at_zero():
+    with pytest.raises(Conflict, match="does not follow"):
+        new_run().record_chunk(0, 1, 3, COUNTS)
+
+
+def test_a_run_completes_only_once_every_item_is_recorded():
+    run = new_run()
+    run.record_chunk(0, 0, 5, COUNTS)
+    with pytest.raises(Conflict, match="1 items are not recorded yet"):
+        run.complete()
+    assert run.status == "running"
+
+
+@pytest.mark.parametrize(("end", "status"), [("fail", "failed"), ("cancel", "cancelled")])
+def test_a_run_fails_or_is_cancelled_with_a_reason(end, status):
+    run = new_run()
+    getattr(run, end)("why")
+    names, copy = replayed(run)
+    assert names == ["Run.Started", f"Run.{status.capitalize()}"]
+    assert run.status == copy.status == status
+
+
+@pytest.mark.parametrize("end", ["complete", "fail", "cancel"])
+def test_a_finished_run_takes_no_more_chunks_or_endings(end):
+    run = new_run(n_items=1, repetitions=1)
+    run.record_chunk(0, 0, 1, COUNTS)
+    getattr(run, end)(*([] if end == "complete" else ["why"]))
+    for change in (lambda: run.record_chunk(1, 1, 1, COUNTS), run.complete, lambda: run.fail("x"),
+                   lambda: run.cancel("x")):  # fmt: skip
+        with pytest.raises(Conflict, match=rf"run {run.id} is {run.status}"):
+            change()
+
+
+def completed_run() -> Run:
+    run = new_run(n_items=1, repetitions=1)
+    run.record_chunk(0, 0, 1, {"passed": 1, "failed": 0, "errored": 0})
+    run.complete()
+    return run
+
+
+def test_a_replacing_rescore_moves_the_counts_and_ends():
+    run, rescore = completed_run(), uuid4()
+    run.start_rescore(rescore)
+    run.record_rescore(rescore, {"passed": -1, "failed": 1, "errored": 0})
+    run.end_rescore(rescore)
+    names, copy = replayed(run)
+    assert names[-3:] == ["Run.RescoreStarted", "Run.ChunkRescored", "Run.RescoreEnded"]
+    assert (run.n_passed, run.n_failed, run.rescores, run.rescoring) == (0, 1, (str(rescore),), None)
+    assert state(copy) == state(run)
+
+
+@pytest.mark.parametrize("make", [new_run, lambda: (r := new_run(), r.cancel("x"))[0]])
+def test_only_a_completed_run_can_be_rescored(make):
+    run = make()
+    with pytest.raises(Conflict, match="only a completed run can be rescored"):
+        run.start_rescore(uuid4())
+
+
+def test_one_replacing_rescore_at_a_time():
+    run, first = completed_run(), uuid4()
+    run.start_rescore(first)
+    with pytest.raises(Conflict, match=f"is being rescored by {first}"):
+        run.start_rescore(uuid4())
+    run.end_rescore(first)
+    run.start_rescore(uuid4())  # free again once the first ended
+    assert len(run.rescores) == 2
+
+
+def test_only_the_active_rescore_moves_the_counts():
+    run, active, other = completed_run(), uuid4(), uuid4()
+    with pytest.raises(Conflict, match=f"is not being rescored by {active}"):
+        run.record_rescore(active, {"passed": 0, "failed": 0, "errored": 0})
+    run.start_rescore(active)
+    with pytest.raises(Conflict, match=f"is not being rescored by {other}"):
+        run.record_rescore(other, {"passed": -1, "failed": 1, "errored": 0})
+    assert run.n_passed == 1
+
+
+def test_ending_a_rescore_that_is_not_active_records_nothing():
+    run, active = completed_run(), uuid4()
+    run.start_rescore(active)
+    version = run.version
+    run.end_rescore(uuid4())
+    assert (run.version, run.rescoring) == (version, str(active))
+
+
+def test_a_run_chunk_has_a_deterministic_id_and_counts_its_items():
+    run_id = uuid4()
+    chunk = RunChunk(run_id=run_id, chunk_no=3, start=30)
+    assert chunk.id == RunChunk.create_id(run_id, 3) == ids.run_chunk_id(run_id, 3) != RunChunk.create_id(run_id, 4)
+    for position in (30, 31):
+        chunk.record_item(run_id=str(run_id), run_item_id=str(uuid4()), dataset_item_id="i", position=position,
+                          repetition=0, status="passed", output=1, error=None, events=[], started_at="t",
+                          duration_ms=1.0, scores=[], attempts=1, tokens=0)  # fmt: skip
+    names, copy = replayed(chunk)
+    assert names == ["RunChunk.Opened", "RunChunk.ItemRecorded", "RunChunk.ItemRecorded"]
+    assert (copy.run_id, copy.chunk_no, copy.start, copy.n_items) == (run_id, 3, 30, 2)
+
+
+def test_an_item_recorded_before_retries_and_tokens_existed_is_upcast():
+    state = {"status": "passed"}
+    RunChunk.ItemRecorded.upcast_v1_v2(state)  # type: ignore[attr-defined]
+    assert state == {"status": "passed", "attempts": 1, "tokens": 0}
