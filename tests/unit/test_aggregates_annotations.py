@@ -30,15 +30,15 @@ def test_a_label_a_score_or_both_make_an_annotation(label, score, expected):
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        (("", "good", None, None, {}), "--name: must not be empty"),
-        ((None, "good", None, None, {}), "--name: must not be empty"),
-        (("n", 1, None, None, {}), "--label: must be a string"),
-        (("n", None, 1.5, None, {}), "--score: must be a number from 0 to 1, got 1.5"),
-        (("n", None, True, None, {}), "--score: must be a number from 0 to 1, got True"),
-        (("n", None, "0.5", None, {}), "--score: must be a number from 0 to 1"),
-        (("n", None, None, None, {}), "--label, --score: give a label, a score or both"),
-        (("n", "good", None, 3, {}), "--explanation: must be a string"),
-        (("n", "good", None, None, []), "--metadata: must be a JSON object"),
+        (("", "good", None, None, {}), "name: must not be empty"),
+        ((None, "good", None, None, {}), "name: must not be empty"),
+        (("n", 1, None, None, {}), "label: must be a string"),
+        (("n", None, 1.5, None, {}), "score: must be a number from 0 to 1, got 1.5"),
+        (("n", None, True, None, {}), "score: must be a number from 0 to 1, got True"),
+        (("n", None, "0.5", None, {}), "score: must be a number from 0 to 1"),
+        (("n", None, None, None, {}), "label, score: give a label, a score or both"),
+        (("n", "good", None, 3, {}), "explanation: must be a string"),
+        (("n", "good", None, None, []), "metadata: must be a JSON object"),
     ],
 )
 def test_bad_fields_are_refused_naming_the_field(fields, message):

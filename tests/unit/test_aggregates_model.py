@@ -127,9 +127,11 @@ def test_a_deployment_knows_its_components_and_their_types():
     names, copy = replayed(deployment)
     assert names == ["Deployment.Created"] and copy.components == COMPONENTS
     deployment.check_component("agent", "agent")
-    with pytest.raises(Invalid, match=r"--component-type: component 'f' of deployment .* is a function, not a agent"):
+    with pytest.raises(
+        Invalid, match=r"target.component_type: component 'f' of deployment .* is a function, not a agent"
+    ):
         deployment.check_component("f", "agent")
-    with pytest.raises(Invalid, match=r"--component-name: .* has no component 'x' \(it has: agent, f\)"):
+    with pytest.raises(Invalid, match=r"target.component_name: .* has no component 'x' \(it has: agent, f\)"):
         deployment.check_component("x", "agent")
     empty = Deployment(name="e", kind="http", module="", path="", url="http://h", components=[])
     with pytest.raises(Invalid, match=r"\(it has: none\)"):
