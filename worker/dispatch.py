@@ -13,6 +13,7 @@ import queue
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -106,8 +107,11 @@ class Dispatch:
     """
 
     def __init__(self, app: EvalsApplication, scoring: ScorerRuntime, run: Run, target: Target,
-                 items: list[dict[str, Any]], chunk_items: int = CHUNK_ITEMS) -> None:  # fmt: skip
+                 items: list[dict[str, Any]], chunk_items: int = CHUNK_ITEMS,
+                 owned: Callable[[], bool] = lambda: True) -> None:  # fmt: skip
         self.app, self.scoring, self.run, self.target, self.items = app, scoring, run, target, items
+        self.owned = owned  # whether this worker still holds the run's lock (worker.locks.RunLock.check)
+        self.lost = False  # another worker took the run over: this one stopped, and leaves the run to it
         self.chunk_items = chunk_items
         self.settings = ExecutionSettings.from_config(run.spec.get("config", {}))
         self.lock = threading.Condition()
@@ -127,7 +131,7 @@ class Dispatch:
         for _ in range(self.settings.concurrency):
             self._spawn()
         try:
-            while self.run.status == "running" and self.run.next_position < self.run.total:
+            while not self.lost and self.run.status == "running" and self.run.next_position < self.run.total:
                 self._collect()
                 self._expire(time.monotonic())
                 self._flush()
@@ -294,30 +298,55 @@ class Dispatch:
         if end == start or not (full or time.monotonic() - self.last_flush >= self._flush_interval()):
             return
         records = [self.done.pop(position) for position in range(start, end)]
-        for position in range(start, end):
-            self.sizes.pop(position, None)
         self.last_flush = time.monotonic()
         try:
             self.app.record_chunk(self.run, records)  # the last chunk completes the run in the same save
         except Conflict:
+            self.done.update((record["position"], record) for record in records)  # what the other did not record
             self._reload_after_conflict()
             return
+        for position in range(start, end):
+            self.sizes.pop(position, None)
         with self.lock:
             self.watermark = self.run.next_position
             self.lock.notify_all()
 
     def _reload_after_conflict(self) -> None:
-        """Someone else wrote to the run (a cancel): what finished after it is dropped, and we stop."""
-        fresh = self.app.get(Run, self.run.id, "run")
-        if fresh.status == "running":
-            raise RuntimeError(f"run {self.run.id} was recorded by another worker at the same time")
-        self.run = fresh
+        """Someone else wrote to the run: a cancel (or the end) stops us, what finished after it is dropped."""
+        self._changed(self.app.get(Run, self.run.id, "run"))
+
+    def _changed(self, fresh: Run) -> None:
+        """The run changed under us. Ended (cancelled, finished elsewhere): stop dispatching at once. Still running:
+        another worker recorded chunks. If it owns the run now, this worker stops and leaves the run to it (never
+        failing it); if this worker still owns it, the other was a worker that lost the lock: go on from the new
+        watermark (what it recorded is not recorded again)."""
+        self.run = fresh  # our copy may hold a chunk that failed to save
+        if fresh.status != "running":
+            return
+        if not self.owned():
+            self._stop_lost()
+            return
+        log(f"run {fresh.id}: another worker recorded up to {fresh.next_position}; going on from there")
+        for position in [p for p in self.done if p < fresh.next_position]:
+            del self.done[position]
+            self.sizes.pop(position, None)
+        with self.lock:
+            self.next_position = max(self.next_position, fresh.next_position)
+            self.watermark = fresh.next_position
+            self.lock.notify_all()
+
+    def _stop_lost(self) -> None:
+        log(f"run {self.run.id}: another worker owns the run now; this one stops and records nothing more")
+        self.lost = True
 
     def _poll_cancel(self) -> None:
         now = time.monotonic()
         if now - self.last_poll < CANCEL_POLL_SECONDS:
             return
         self.last_poll = now
+        if not self.owned():  # the lock was lost (its connection dropped) and another worker took it
+            self._stop_lost()
+            return
         stored: Run = self.app.repository.get(self.run.id)
         if stored.version != self.run.version:
-            self.run = stored  # cancelled (or finished elsewhere): stop dispatching at once
+            self._changed(stored)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import traceback
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -22,8 +23,10 @@ PRELOADED: dict[UUID, list[dict[str, Any]]] = {}  # dataset version items a stan
 class Executor:
     """Drives one run to a terminal state; the only writer of that run while it executes."""
 
-    def __init__(self, services: Services, run_id: UUID, chunk_items: int = CHUNK_ITEMS) -> None:
+    def __init__(self, services: Services, run_id: UUID, chunk_items: int = CHUNK_ITEMS,
+                 owned: Callable[[], bool] = lambda: True) -> None:  # fmt: skip
         self.services = services
+        self.owned = owned  # whether this worker still holds the run's lock (worker.locks.RunLock.check)
         self.app = services.app
         self.run_id = run_id
         self.chunk_items = chunk_items
@@ -39,9 +42,10 @@ class Executor:
             version = self.app.get(DatasetVersion, run.dataset_version_id, "dataset version")
             items = PRELOADED.pop(version.id, None) or self.app.version_items(version)
             log(f"run {run.id}: {run.total - run.next_position} of {run.total} items to execute")
-            run = Dispatch(self.app, self.scoring, run, target, items, self.chunk_items).drive()
-            log(f"run {run.id}: dispatch ended, {run.status}")
-            if run.status == "running":  # nothing was left to record (an empty run)
+            dispatch = Dispatch(self.app, self.scoring, run, target, items, self.chunk_items, self.owned)
+            run = dispatch.drive()
+            log(f"run {run.id}: dispatch ended, {run.status}" + (", left to another worker" if dispatch.lost else ""))
+            if run.status == "running" and not dispatch.lost:  # nothing was left to record (an empty run)
                 self.app.complete_run(run.id)
         except Exception as exc:
             traceback.print_exc()

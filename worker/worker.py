@@ -50,7 +50,8 @@ def execute_owned(
     """Execute (or resume) a run, or a rescore (``rescore:ID``), if no other worker owns it; ``services`` may be
     opened already."""
     sys.setswitchinterval(float(os.environ.get("AGNT5_SWITCH_INTERVAL", "0.001")))
-    with RunLock(settings, run_id, lock_connection) as held:
+    lock = RunLock(settings, run_id, lock_connection)
+    with lock as held:
         if not held:
             if services is not None:
                 services.close()
@@ -60,7 +61,7 @@ def execute_owned(
             if run_id.startswith(PREFIX):  # a rescore, not a run
                 status = RescoreExecutor(svc, UUID(run_id.removeprefix(PREFIX))).execute()
             else:
-                status = Executor(svc, UUID(run_id)).execute()
+                status = Executor(svc, UUID(run_id), owned=lock.check).execute()
     print(f"run {run_id}: {status}", flush=True)
     return 0
 
