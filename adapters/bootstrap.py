@@ -257,6 +257,16 @@ class Services:
         except Exception as exc:  # a handler rejects an event: the write is saved, its read-back cannot be shown
             raise Unavailable(f"saved at log position {position}, but the read model cannot catch up: {exc}") from None
 
+    def reconnect(self) -> None:
+        """After a dropped PostgreSQL connection (a server restart, ``pg_terminate_backend``): replace the broken
+        connections of the application's and the view's pools, so the next query gets a working one."""
+        views = [self.view] if "view" in self.__dict__ else []
+        for store in [self.app.recorder, *views]:
+            pool = getattr(getattr(store, "datastore", None), "pool", None)
+            if pool is not None:
+                with contextlib.suppress(Exception):  # the server is still away: the caller tries again later
+                    pool.check()
+
     def lag(self) -> tuple[int, int]:
         """The log's head and the read model's position (reads only)."""
         return self.app.recorder.max_notification_id() or 0, position(self.app, self.view)

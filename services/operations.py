@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
+
+from eventsourcing.persistence import InterfaceError, OperationalError
 
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain.annotations import agreement
@@ -103,6 +106,27 @@ def summary(svc: Services, run_id: str, detail: bool = True) -> dict[str, Any]:
     return result
 
 
+RECONNECT_PAUSE_S = 0.2
+
+
+def _dropped(exc: Exception) -> bool:
+    """Whether ``exc`` is a lost or unreachable database connection (the library's error, or psycopg's own from a
+    connection we open, such as a run lock's probe); psycopg is imported only for PostgreSQL."""
+    psycopg = sys.modules.get("psycopg")
+    raw = () if psycopg is None else (psycopg.OperationalError, psycopg.InterfaceError)
+    return isinstance(exc, (OperationalError, InterfaceError, *raw))
+
+
+def _reconnected(svc: Services, exc: Exception, deadline: float | None) -> bool:
+    """A wait lost its PostgreSQL connection (a server restart, ``pg_terminate_backend``): reconnect and go on
+    waiting, unless the deadline passed meanwhile. Any other error is raised."""
+    if not _dropped(exc):
+        raise exc
+    time.sleep(RECONNECT_PAUSE_S)
+    svc.reconnect()
+    return deadline is None or time.monotonic() < deadline
+
+
 def wait_for_run(
     svc: Services,
     run_id: str,
@@ -119,10 +143,15 @@ def wait_for_run(
     deadline = None if timeout is None else time.monotonic() + timeout
     first: tuple[float, int] | None = None
     while True:  # polls the view, which the worker keeps current after each chunk
-        current = summary(svc, run_id, detail=False)
-        if current["status"] in TERMINAL:
-            return summary(svc, run_id)
-        _check_worker(svc, run_id)
+        try:
+            current = summary(svc, run_id, detail=False)
+            if current["status"] in TERMINAL:
+                return summary(svc, run_id)
+            _check_worker(svc, run_id)
+        except Exception as exc:
+            if not _reconnected(svc, exc, deadline):
+                return None
+            continue
         if progress is not None:
             progress(current)
         if deadline is not None and time.monotonic() >= deadline:
@@ -310,10 +339,15 @@ def wait_for_rescore(
     """Wait until the rescore is terminal and return its summary; None when the timeout passes first."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:  # polls the view, which the worker keeps current after each chunk
-        row = queries.rescore(svc.view, rescore_id)
-        if row["status"] != "running":
-            return rescore_summary(svc, rescore_id)
-        _check_worker(svc, PREFIX + rescore_id)
+        try:
+            row = queries.rescore(svc.view, rescore_id)
+            if row["status"] != "running":
+                return rescore_summary(svc, rescore_id)
+            _check_worker(svc, PREFIX + rescore_id)
+        except Exception as exc:
+            if not _reconnected(svc, exc, deadline):
+                return None
+            continue
         if progress is not None:
             progress({"total_items": row["total"], "done_items": row["done"], "passed_items": row["passed"],
                       "failed_items": row["failed"], "errored_items": row["errored"]})  # fmt: skip
