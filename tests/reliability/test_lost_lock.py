@@ -89,6 +89,18 @@ def log_of(settings: Settings, run_id: UUID) -> str:
     return path.read_text() if path.exists() else ""
 
 
+_LOCK_HOLDER = (
+    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND classid = %s AND objid = %s"
+)
+
+
+def _halves(key: int) -> tuple[int, int]:
+    """A bigint advisory lock key as ``pg_locks`` shows it: its high and low 32 bits."""
+    unsigned = key & (2**64 - 1)
+    return unsigned >> 32, unsigned & (2**32 - 1)
+
+
 def pg_admin() -> psycopg.Connection[Any]:
     url = os.environ["AGNT5_DATABASE_URL"].split("?")[0]
     return psycopg.connect(url, autocommit=True)
@@ -107,13 +119,9 @@ def test_a_worker_whose_lock_connection_dropped_takes_it_back_or_stops(store, ag
         first = launch(run_id, settings)
         wait_until(lambda: stored(svc, run_id).next_position >= PER_STAGE, message=lambda: log_of(settings, run_id))
 
-        key = _key(str(run_id)) & (2**64 - 1)
         with pg_admin() as admin:  # the connection holding the run's advisory lock (not the worker's store's)
             killed = admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                " AND classid = %s AND objid = %s AND objsubid = 1",
-                (key >> 32, key & (2**32 - 1)),
+                f"SELECT pg_terminate_backend(pid) FROM ({_LOCK_HOLDER}) holder", (*_halves(_key(str(run_id))),)
             ).fetchall()
         assert len(killed) == 1
         second = worker_once()  # a second worker, unless the first took its lock back already
@@ -126,6 +134,32 @@ def test_a_worker_whose_lock_connection_dropped_takes_it_back_or_stops(store, ag
         assert first.wait(timeout=120) == 0
         assert_completed_exactly_once(svc, run_id, 4 * PER_STAGE)
         assert not is_owned(settings, str(run_id))
+
+
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)
+def test_a_worker_whose_lock_another_took_stops_without_failing_the_run(store, agent_dir, holds):
+    settings = Settings.from_env()
+    with Services(settings) as svc:
+        run_id = staged_run(svc, agent_dir, holds)
+        first = launch(run_id, settings)
+        wait_until(lambda: stored(svc, run_id).next_position >= PER_STAGE, message=lambda: log_of(settings, run_id))
+
+        with pg_admin() as admin, pg_admin() as other:  # ``other`` plays a worker that takes the free lock
+            key = _key(str(run_id))
+            holder = admin.execute(_LOCK_HOLDER, (*_halves(key),)).fetchone()
+            assert holder is not None
+            admin.execute("SELECT pg_terminate_backend(%s)", (holder[0],))
+            other.execute("SELECT pg_advisory_lock(%s)", (key,))  # queued first: granted as the backend exits
+            wait_until(lambda: first.poll() is not None, message=lambda: log_of(settings, run_id))
+            assert first.returncode == 0
+            assert "another worker owns the run now" in log_of(settings, run_id)
+            assert stored(svc, run_id).status == "running"
+
+        for hold in holds:
+            release(hold)
+        resumed = worker_once()  # the lock is free again: a new worker finishes the run
+        assert resumed.wait(timeout=120) == 0, resumed.stderr.read() if resumed.stderr else ""
+        assert_completed_exactly_once(svc, run_id, 4 * PER_STAGE)
 
 
 def test_two_workers_on_one_run_complete_it_exactly_once(store, agent_dir, holds):
