@@ -88,3 +88,22 @@ def test_removing_and_reuploading_staged_items_then_rebuild_gives_identical_draf
 
     app.restore_draft(ds.id, v1.id)  # the restore drops the uploads from the draft
     assert view_draft(services, ds.id) == [f"a-{k}" for k in range(N)]
+
+
+def test_csv_and_rest_uploads_take_the_same_staged_path(services):
+    from fastapi.testclient import TestClient
+
+    from agnt5_evals.api.main import create_app
+    from agnt5_evals.domain.csv_import import CsvMapping
+    from agnt5_evals.services import datasets as use
+
+    app = services.app
+    ds = app.create_dataset("edges")
+    head = app.recorder.max_notification_id()
+    text = "input,expected_output\n" + "".join(f"q{k},{k}\n" for k in range(N))
+    assert use.upload_csv(services, ds.id, text, CsvMapping())["added"] == N
+    with TestClient(create_app()) as client:
+        response = client.post(f"/api/v1/datasets/{ds.id}/items", json={"items": rows(N, "rest")})
+    assert response.status_code == 201, response.text
+    assert topics(app, head) == (["UploadChunk.Created"] * 3 + ["Dataset.UploadCommitted"]) * 2
+    assert len(view_draft(services, ds.id)) == 2 * N
