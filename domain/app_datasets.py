@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -10,7 +11,7 @@ import orjson
 from agnt5_evals.domain.app_base import BaseApplication, Written
 from agnt5_evals.domain.dataset_tools import check_removable, duplicate_groups
 from agnt5_evals.domain.errors import Conflict, Invalid
-from agnt5_evals.domain.model import Dataset, DatasetVersion, DatasetVersionChunk
+from agnt5_evals.domain.model import Dataset, DatasetVersion, DatasetVersionChunk, UploadChunk
 
 ITEMS_PER_EVENT = 500
 IDS_PER_EVENT = 5000  # item ids of one removal event (~200 KB)
@@ -63,6 +64,17 @@ def check_item(raw: Any, where: str) -> dict[str, Any]:
     }
 
 
+@dataclass
+class StagedUpload:
+    """An upload whose items are saved in ``UploadChunk``s, not yet in the draft; ``dataset`` as it was read
+    before staging (committing saves it, so a writer that changed the dataset since makes the commit fail)."""
+
+    dataset: Dataset
+    upload_id: UUID
+    chunk_ids: list[str]
+    n_items: int
+
+
 class DatasetCommands(BaseApplication):
     """Create datasets, add items to their draft, publish versions, read a version's items."""
 
@@ -73,7 +85,30 @@ class DatasetCommands(BaseApplication):
         return Written(dataset.id, self._save(dataset))
 
     def add_items(self, dataset_id: UUID, raw_items: list[Any]) -> Written:
-        """Add items to the draft: all of them or, on any invalid item, none."""
+        """Add items to the draft: all of them or, on any invalid item, any clash or a concurrent writer, none.
+
+        Items that fit one event are saved in one ``ItemsAdded``; more are staged in ``UploadChunk``s first, each
+        saved on its own (no save is large), then committed by one small ``UploadCommitted`` on the dataset.
+        """
+        dataset, items, draft_ids = self._checked_upload(dataset_id, raw_items)
+        batches = _batches(items)
+        if len(batches) == 1:
+            dataset.add_items(items, draft_ids)
+            return Written(dataset.id, self._save(dataset), len(items))
+        return self.commit_upload(self._stage(dataset, batches))
+
+    def stage_upload(self, dataset_id: UUID, raw_items: list[Any]) -> StagedUpload:
+        """Check the items and save them in staged ``UploadChunk``s; the draft is unchanged until the commit."""
+        dataset, items, _ = self._checked_upload(dataset_id, raw_items)
+        return self._stage(dataset, _batches(items))
+
+    def commit_upload(self, staged: StagedUpload) -> Written:
+        """Add a staged upload to the draft with one event, or (another writer changed the dataset) nothing."""
+        staged.dataset.commit_upload(staged.upload_id, staged.chunk_ids, staged.n_items)
+        return Written(staged.dataset.id, self._save(staged.dataset), staged.n_items)
+
+    def _checked_upload(self, dataset_id: UUID, raw_items: list[Any]) -> tuple[Dataset, list[dict[str, Any]], set[str]]:
+        """The dataset as read now, the checked items, and the ids the draft holds (none of the items')."""
         items = [check_item(raw, f"item {n}") for n, raw in enumerate(raw_items, start=1)]
         if not items:
             raise Invalid("the input holds no items", field="items")
@@ -83,27 +118,49 @@ class DatasetCommands(BaseApplication):
                 raise Invalid(f"item {n}: id {item['id']!r} appears twice in the input", field="items")
             seen.add(item["id"])
         dataset = self.get(Dataset, dataset_id, "dataset")
-        base_ids = {item["id"] for item in self._base_items(dataset)}
-        clash = next((item["id"] for item in items if item["id"] in dataset.draft or item["id"] in base_ids), None)
-        if clash is not None:  # checked for every batch before the first is saved: all or none
+        draft_ids = {item["id"] for item in self.draft_items(dataset)}
+        clash = next((item["id"] for item in items if item["id"] in draft_ids), None)
+        if clash is not None:  # checked before anything is saved: all or none
             raise Conflict(f"item id {clash} is already in the draft")
-        position, batches = 0, _batches(items)
-        for n, chunk in enumerate(batches, start=1):
-            dataset.add_items(chunk, base_ids)
-            position = self._save(dataset, notify=n == len(batches))
-        return Written(dataset.id, position, len(items))
+        return dataset, items, draft_ids
+
+    def _stage(self, dataset: Dataset, batches: list[list[dict[str, Any]]]) -> StagedUpload:
+        upload_id, chunk_ids, start = uuid4(), [], 0
+        for index, part in enumerate(batches):
+            chunk = UploadChunk(dataset_id=dataset.id, upload_id=upload_id, index=index, start=start, items=part)
+            self._save(chunk, notify=False)  # one small save each; nothing reads a chunk until the commit
+            chunk_ids.append(str(chunk.id))
+            start += len(part)
+        return StagedUpload(dataset, upload_id, chunk_ids, start)
 
     def _base_items(self, dataset: Dataset) -> list[dict[str, Any]]:
         """The items of the version the draft was restored from that are still in the draft."""
         if dataset.draft_base is None:
             return []
-        removed = set(dataset.draft_base_removed)
+        removed = dataset.draft_removed
         version = self.get(DatasetVersion, dataset.draft_base, "dataset version")
         return [item for item in self.version_items(version) if item["id"] not in removed]
 
+    def _upload_items(self, dataset: Dataset) -> list[tuple[int, list[dict[str, Any]]]]:
+        """The committed uploads' items still in the draft, each upload with the edit that committed it."""
+        parts = []
+        for edit, chunk_ids in dataset.draft_uploads:
+            items = [
+                item
+                for chunk_id in chunk_ids
+                for item in self.get(UploadChunk, UUID(chunk_id), "upload chunk").items
+                if dataset.draft_removed.get(item["id"], 0) <= edit
+            ]
+            parts.append((edit, items))
+        return parts
+
     def draft_items(self, dataset: Dataset) -> list[dict[str, Any]]:
-        """The draft's items in order: the restored version's remaining items, then those added since."""
-        return self._base_items(dataset) + list(dataset.draft.values())
+        """The draft's items in order: the restored version's remaining items, then those added and uploaded since
+        (in the order of their events)."""
+        parts = [(dataset.draft_added_at[item_id], [item]) for item_id, item in dataset.draft.items()]
+        parts.extend(self._upload_items(dataset))
+        parts.sort(key=lambda part: part[0])  # stable: one event's items keep their order
+        return self._base_items(dataset) + [item for _, items in parts for item in items]
 
     def restore_draft(self, dataset_id: UUID, version_id: UUID) -> Written:
         """Make the draft exactly a version's items; the event references the version instead of copying it."""

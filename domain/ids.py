@@ -12,6 +12,10 @@ def dataset_version_id(dataset_id: UUID, number: int) -> UUID:
     return uuid5(dataset_id, f"version-{number}")
 
 
+def upload_chunk_id(upload_id: UUID, index: int) -> UUID:
+    return uuid5(upload_id, f"chunk-{index}")
+
+
 def experiment_version_id(experiment_id: UUID, number: int) -> UUID:
     return uuid5(experiment_id, f"version-{number}")
 

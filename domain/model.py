@@ -27,17 +27,28 @@ class Dataset(Aggregate):
         self.metadata = metadata
         self.draft: dict[str, dict[str, JSON]] = {}  # items added since the draft was last restored
         self.draft_base: UUID | None = None  # the version the draft was restored from: its items come first
-        self.draft_base_removed: list[str] = []  # ids of the base version's items removed since
+        # Draft order: the base's items, then the items added and uploads committed, by edit (a counter of draft
+        # events); ``draft_removed``: referenced items (the base's, an upload's) removed, by id -> the edit.
+        self.draft_edits = 0
+        self.draft_added_at: dict[str, int] = {}  # the edit that added each item of ``draft``
+        self.draft_uploads: list[tuple[int, list[str]]] = []  # (edit, upload chunk ids) committed since the restore
+        self.draft_removed: dict[str, int] = {}
         self.draft_size = 0
         self.draft_dirty = False
         self.version_numbers: list[int] = []
+
+    @property
+    def draft_base_removed(self) -> list[str]:
+        """Ids of referenced items (the restored base's, a committed upload's) removed since the restore."""
+        return list(self.draft_removed)
 
     @property
     def next_version_number(self) -> int:
         return len(self.version_numbers) + 1
 
     def add_items(self, items: list[dict[str, JSON]], base_ids: set[str] | None = None) -> None:
-        """Add items (each with its own ``id``) to the draft; ``base_ids``: the restored base's remaining ids."""
+        """Add items (each with its own ``id``) to the draft; ``base_ids``: the draft's referenced ids (the restored
+        base's remaining items and the committed uploads')."""
         if not items:
             raise Invalid("nothing to add", field="items")
         ids = [item["id"] for item in items]
@@ -50,9 +61,24 @@ class Dataset(Aggregate):
 
     @event("ItemsAdded")
     def _items_added(self, items: list[dict[str, JSON]]) -> None:
+        self.draft_edits += 1
         for item in items:
             self.draft[item["id"]] = item
+            self.draft_added_at[item["id"]] = self.draft_edits
         self.draft_size += len(items)
+        self.draft_dirty = True
+
+    def commit_upload(self, upload_id: UUID, chunk_ids: list[str], n_items: int) -> None:
+        """Add a staged upload's items (its ``UploadChunk``s, checked by the caller) to the draft in one event."""
+        if not chunk_ids or n_items <= 0:
+            raise Invalid("nothing to add", field="items")
+        self._upload_committed(upload_id=upload_id, chunk_ids=chunk_ids, n_items=n_items)
+
+    @event("UploadCommitted")
+    def _upload_committed(self, upload_id: UUID, chunk_ids: list[str], n_items: int) -> None:
+        self.draft_edits += 1
+        self.draft_uploads.append((self.draft_edits, list(chunk_ids)))
+        self.draft_size += n_items
         self.draft_dirty = True
 
     def restore_draft(self, version_id: UUID, number: int, n_items: int) -> None:
@@ -61,9 +87,12 @@ class Dataset(Aggregate):
 
     @event("DraftRestored")
     def _draft_restored(self, version_id: UUID, number: int, n_items: int) -> None:
+        self.draft_edits += 1
         self.draft = {}
+        self.draft_added_at = {}
+        self.draft_uploads = []
         self.draft_base = version_id
-        self.draft_base_removed = []
+        self.draft_removed = {}
         self.draft_size = n_items
         self.draft_dirty = True
 
@@ -80,9 +109,12 @@ class Dataset(Aggregate):
 
     @event("ItemsRemoved")
     def _items_removed(self, item_ids: list[str]) -> None:
+        self.draft_edits += 1
         for item_id in item_ids:
             if self.draft.pop(item_id, None) is None:
-                self.draft_base_removed.append(item_id)
+                self.draft_removed[item_id] = self.draft_edits
+            else:
+                del self.draft_added_at[item_id]
         self.draft_size -= len(item_ids)
         self.draft_dirty = True
 
@@ -104,6 +136,23 @@ class DatasetVersionChunk(Aggregate):
     @event("Created")
     def __init__(self, dataset_version_id: UUID, index: int, start: int, items: list[dict[str, JSON]]) -> None:
         self.dataset_version_id = dataset_version_id
+        self.index = index
+        self.start = start
+        self.items = items
+
+
+class UploadChunk(Aggregate):
+    """Up to a few hundred items of one upload, staged: invisible to the draft until ``Dataset.UploadCommitted``
+    references it (an upload killed or beaten by another writer leaves chunks that nothing reads)."""
+
+    @staticmethod
+    def create_id(upload_id: UUID, index: int) -> UUID:
+        return ids.upload_chunk_id(upload_id, index)
+
+    @event("Created")
+    def __init__(self, dataset_id: UUID, upload_id: UUID, index: int, start: int, items: list[dict[str, JSON]]) -> None:
+        self.dataset_id = dataset_id
+        self.upload_id = upload_id
         self.index = index
         self.start = start
         self.items = items

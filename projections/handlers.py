@@ -33,6 +33,7 @@ def _item_row(item: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
+SEQ_STEP = 10**9  # a draft row's seq: the event's version * SEQ_STEP + the item's place in the event (or upload)
 INSERT_DATASET = "INSERT INTO {p}datasets VALUES (?, ?, ?, ?, 0, 0, ?)"
 INSERT_DRAFT_ITEM = (  # later wins on a repeated id, as in the Dataset aggregate (old logs may hold one)
     "INSERT INTO {p}draft_items VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dataset_id, item_id) DO UPDATE SET "
@@ -47,6 +48,14 @@ COPY_VERSION_TO_DRAFT = (
     "FROM {p}dataset_items WHERE version_id = ? AND live = 1"
 )
 SET_DRAFT_COUNT = "UPDATE {p}datasets SET draft_items = ? WHERE id = ?"
+INSERT_UPLOAD_ITEM = "INSERT INTO {p}upload_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+COPY_UPLOAD_TO_DRAFT = (  # a committed upload's staged rows join the draft after its earlier items
+    "INSERT INTO {p}draft_items SELECT ?, item_id, ? + position, input, expected_output, metadata, events, split "
+    "FROM {p}upload_items WHERE upload_id = ? ON CONFLICT (dataset_id, item_id) DO UPDATE SET "
+    "seq = excluded.seq, input = excluded.input, expected_output = excluded.expected_output, "
+    "metadata = excluded.metadata, events = excluded.events, split = excluded.split"
+)
+DROP_UPLOAD_ITEMS = "DELETE FROM {p}upload_items WHERE upload_id = ?"
 REMOVE_DRAFT_ITEM = "DELETE FROM {p}draft_items WHERE dataset_id = ? AND item_id = ?"
 INSERT_VERSION_ITEM = (  # a chunk saved after its version exists is a losing (or crashed) publish's: ignored
     "INSERT INTO {p}dataset_items SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, 0 "
@@ -99,17 +108,30 @@ def _dataset_created(e: Any) -> Iterator[Op]:
 
 
 def _items_added(e: Any) -> Iterator[Op]:
-    base = e.originator_version * 1000
+    base = e.originator_version * SEQ_STEP
     for n, item in enumerate(e.items):
         yield INSERT_DRAFT_ITEM, (str(e.originator_id), item["id"], base + n, *_item_row(item)[1:])
     yield COUNT_DRAFT, (len(e.items), str(e.originator_id))
 
 
 def _draft_restored(e: Any) -> Iterator[Op]:
-    did = str(e.originator_id)  # restored rows sort before the items added later (seq >= next version * 1000)
+    did = str(e.originator_id)  # restored rows sort before the items added later (seq >= next version * SEQ_STEP)
     yield CLEAR_DRAFT, (did,)
-    yield COPY_VERSION_TO_DRAFT, (did, e.originator_version * 1000 - e.n_items, str(e.version_id))
+    yield COPY_VERSION_TO_DRAFT, (did, e.originator_version * SEQ_STEP - e.n_items, str(e.version_id))
     yield SET_DRAFT_COUNT, (e.n_items, did)
+
+
+def _upload_chunk(e: Any) -> Iterator[Op]:
+    uid, cid = str(e.upload_id), str(e.originator_id)
+    for n, item in enumerate(e.items):
+        yield INSERT_UPLOAD_ITEM, (uid, e.start + n, cid, *_item_row(item))
+
+
+def _upload_committed(e: Any) -> Iterator[Op]:
+    did, uid = str(e.originator_id), str(e.upload_id)  # the upload's chunks are all staged before its commit
+    yield COPY_UPLOAD_TO_DRAFT, (did, e.originator_version * SEQ_STEP, uid)
+    yield DROP_UPLOAD_ITEMS, (uid,)
+    yield COUNT_DRAFT, (e.n_items, did)
 
 
 def _items_removed(e: Any) -> Iterator[Op]:
@@ -278,6 +300,8 @@ HANDLERS: dict[str, Callable[[Any], Iterator[Op]]] = {
     "Dataset.VersionPublished": _version_published,
     "Dataset.DraftRestored": _draft_restored,
     "Dataset.ItemsRemoved": _items_removed,
+    "Dataset.UploadCommitted": _upload_committed,
+    "UploadChunk.Created": _upload_chunk,
     "DatasetVersionChunk.Created": _version_chunk,
     "DatasetVersion.Created": _version_created,
     "Deployment.Created": _deployment_created,
@@ -319,7 +343,8 @@ def operations(event: Any) -> Iterator[Op]:
 # (the sort is stable and a row's statements never need to run against this order); consecutive operations with
 # the same statement then go to the database as one executemany.
 ORDER = [
-    INSERT_DATASET, INSERT_DRAFT_ITEM, COUNT_DRAFT, SET_VERSIONS, INSERT_VERSION_ITEM, INSERT_VERSION,
+    INSERT_DATASET, INSERT_UPLOAD_ITEM, INSERT_DRAFT_ITEM, COUNT_DRAFT, SET_VERSIONS, INSERT_VERSION_ITEM,
+    INSERT_VERSION,
     MARK_LIVE_CHUNK, DROP_DEAD_ITEMS, INSERT_DEPLOYMENT, INSERT_SCORER, INSERT_EXPERIMENT, UPDATE_DEFINITION,
     SET_LATEST_VERSION,
     INSERT_EXPERIMENT_VERSION, INSERT_RUN, COUNT_CHUNK, FINISH_RUN, INSERT_RUN_ITEM, SET_ITEM_STATUS, INSERT_SCORE,
@@ -330,7 +355,9 @@ ORDER = [
 _RANK = {sql: rank for rank, sql in enumerate(ORDER)}
 # Statements that delete or overwrite draft rows are applied exactly where they are in the log: the operations
 # before one of them are sorted and applied first, those after it afterwards.
-IN_LOG_ORDER = {CLEAR_DRAFT, COPY_VERSION_TO_DRAFT, SET_DRAFT_COUNT, REMOVE_DRAFT_ITEM}
+IN_LOG_ORDER = {
+    CLEAR_DRAFT, COPY_VERSION_TO_DRAFT, SET_DRAFT_COUNT, REMOVE_DRAFT_ITEM, COPY_UPLOAD_TO_DRAFT, DROP_UPLOAD_ITEMS,
+}  # fmt: skip
 
 
 def _sum_scorer_increments(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

@@ -4,14 +4,17 @@ float type. A change of any table here must bump ``VIEW_NAME`` so the views rebu
 
 from __future__ import annotations
 
-VIEW_NAME = "agnt5v8"
+VIEW_NAME = "agnt5v9"
 
 TABLES = {
     "datasets": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, metadata TEXT NOT NULL,
         draft_items INTEGER NOT NULL, versions INTEGER NOT NULL, created_at TEXT NOT NULL)""",
-    "draft_items": """(dataset_id TEXT NOT NULL, item_id TEXT NOT NULL, seq INTEGER NOT NULL, input TEXT NOT NULL,
+    "draft_items": """(dataset_id TEXT NOT NULL, item_id TEXT NOT NULL, seq BIGINT NOT NULL, input TEXT NOT NULL,
         expected_output TEXT NOT NULL, metadata TEXT NOT NULL, events TEXT NOT NULL, split TEXT,
         PRIMARY KEY (dataset_id, item_id))""",
+    "upload_items": """(upload_id TEXT NOT NULL, position INTEGER NOT NULL, chunk_id TEXT NOT NULL,
+        item_id TEXT NOT NULL, input TEXT NOT NULL, expected_output TEXT NOT NULL, metadata TEXT NOT NULL,
+        events TEXT NOT NULL, split TEXT, PRIMARY KEY (upload_id, position))""",
     "dataset_versions": """(id TEXT PRIMARY KEY, dataset_id TEXT NOT NULL, number INTEGER NOT NULL,
         description TEXT NOT NULL, metadata TEXT NOT NULL, n_items INTEGER NOT NULL, created_at TEXT NOT NULL)""",
     "dataset_items": """(version_id TEXT NOT NULL, position INTEGER NOT NULL, chunk_id TEXT NOT NULL,
