@@ -280,8 +280,15 @@ class Services:
         return self.background
 
     def rebuild(self) -> int:
-        with self._catching_up:
-            self.view.reset(self.app.name)
+        """Build a new generation of the read model from position 0 while the live one keeps serving reads and
+        being caught up by writers, switch to it in one transaction once it holds all the live one holds (catching
+        it up again until it does), then drop the old generation; other processes follow on their next read."""
+        building = self.view.begin_generation()
+        while True:
+            catch_up(self.app, building)
+            if self.view.switch(building, self.app.name):
+                break
+        self.view.drop_old_generations(self.app.name)
         return self.catch_up()
 
     def close(self) -> None:

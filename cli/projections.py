@@ -35,7 +35,7 @@ def catch_up(fmt: FormatOption = Format.table) -> None:
 
 @app.command("rebuild")
 def rebuild(fmt: FormatOption = Format.table) -> None:
-    """Drop the read model and rebuild it from the whole event log."""
+    """Rebuild the read model from the whole log beside the live one, then switch to it (no downtime)."""
     with services() as svc:
         started = time.perf_counter()
         reached = svc.rebuild()

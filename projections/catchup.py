@@ -14,18 +14,24 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, OperationalError, Recording, Tracking
 
 from agnt5_evals.projections.handlers import Op, operations
-from agnt5_evals.projections.views import EvalsView
+from agnt5_evals.projections.views import EvalsView, Switched
 
 BATCH = 1000
 
 
+def where(app: Application[Any], view: EvalsView) -> tuple[str, int]:
+    """The tracking name of the view's live generation and its position (a batch is applied under that name)."""
+    name = view.tracking_name(app.name, view.refresh())
+    return name, view.max_tracking_id(name) or 0
+
+
 def position(app: Application[Any], view: EvalsView) -> int:
-    return view.max_tracking_id(app.name) or 0
+    return where(app, view)[1]
 
 
 def catch_up(app: Application[Any], view: EvalsView, batch: int = BATCH) -> int:
     """Apply every notification not yet in the view; return the view's position."""
-    last = position(app, view)
+    name, last = where(app, view)
     deadlocks = 0
     while True:
         notifications = app.recorder.select_notifications(start=last, limit=batch, inclusive_of_start=False)
@@ -35,19 +41,22 @@ def catch_up(app: Application[Any], view: EvalsView, batch: int = BATCH) -> int:
         for notification in notifications:
             ops.extend(operations(app.mapper.to_domain_event(notification)))
         try:
-            view.apply(ops, Tracking(app.name, notifications[-1].id))
+            view.apply(ops, Tracking(name, notifications[-1].id))
+        except Switched:  # a rebuild made another generation live: go on from its position
+            name, last = where(app, view)
+            continue
         except IntegrityError:
-            now = position(app, view)
-            if now <= last:
+            now_name, now = where(app, view)
+            if now_name == name and now <= last:
                 raise  # not a lost race: a real conflict in the view rows
-            last = now
+            name, last = now_name, now
             continue
         except OperationalError as exc:
             deadlocks += 1
             if "deadlock detected" not in str(exc) or deadlocks > 5:
                 raise
             time.sleep(0.02 * deadlocks)  # PostgreSQL broke a lock cycle by aborting this batch: apply it again
-            last = position(app, view)
+            name, last = where(app, view)
             continue
         last = notifications[-1].id
 
@@ -58,14 +67,15 @@ def apply_own(app: Application[Any], view: EvalsView, recordings: Sequence[Recor
     meanwhile): then ``catch_up`` reads the log as usual."""
     if not recordings:
         return True
-    after = app.recorder.select_notifications(start=position(app, view), limit=1, inclusive_of_start=False)
+    name, start = where(app, view)
+    after = app.recorder.select_notifications(start=start, limit=1, inclusive_of_start=False)
     if not after or after[0].id != recordings[0].notification.id:
         return False
     ops = [op for recording in recordings for op in operations(recording.domain_event)]
     try:
-        view.apply(ops, Tracking(app.name, recordings[-1].notification.id))
-    except IntegrityError:
-        return False  # another process applied them first
+        view.apply(ops, Tracking(name, recordings[-1].notification.id))
+    except (IntegrityError, Switched):
+        return False  # another process applied them first, or a rebuild switched generations
     return True
 
 

@@ -74,12 +74,23 @@ INDEXES = [
 ]
 
 
-def create_statements(prefix: str, real: str) -> list[str]:
+GENERATION_TABLE = "generation"  # one row: the live generation and the next one a rebuild takes
+GENERATION_COLUMNS = "(id INTEGER PRIMARY KEY, live INTEGER NOT NULL, next INTEGER NOT NULL)"
+
+
+def generation_prefix(generation: int) -> str:
+    """Generation 0 is the tables of a store built before rebuilds made generations; later ones get a suffix."""
+    return f"g{generation}_" if generation else ""
+
+
+def create_statements(prefix: str, real: str, generation: int = 0) -> list[str]:
+    """The tables and indexes of one generation (``prefix`` already names it); index names are per schema."""
     tables = [
         f"CREATE TABLE IF NOT EXISTS {prefix}{name} " + columns.replace("{real}", real)
         for name, columns in TABLES.items()
     ]
-    return tables + [index.format(n=VIEW_NAME, p=prefix) for index in INDEXES]
+    names = VIEW_NAME + (f"_g{generation}" if generation else "")
+    return tables + [index.format(n=names, p=prefix) for index in INDEXES]
 
 
 def drop_statements(prefix: str) -> list[str]:

@@ -1,47 +1,216 @@
-"""The read-model store: view tables plus a tracking row, written in one transaction per batch.
+"""The read model store: view tables plus a tracking row, written in one transaction per batch.
 
 The same SQL serves both stores: templates use ``{p}`` for the table prefix and ``?`` placeholders.
+
+Generations: the view's tables exist in numbered generations (``g<n>_`` table prefix and a tracking row of its
+own, generation 0 being the unprefixed tables of older stores); one row of the ``generation`` table names the
+live one. A rebuild fills a new generation from position 0 while the live one keeps serving reads and catching
+up, then switches the row in one transaction once the new one holds at least what the live one holds. Every query
+reads the row in its own transaction, and every batch checks it in its transaction (after its tracking insert),
+so a batch computed for a generation that is no longer live rolls back instead of landing anywhere.
 """
 
 from __future__ import annotations
 
+import copy
 from abc import abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.persistence import PersistenceError, Tracking, TrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from agnt5_evals.projections.handlers import Op, batched
-from agnt5_evals.projections.schema import create_statements, drop_statements
+from agnt5_evals.projections.schema import (
+    GENERATION_COLUMNS,
+    GENERATION_TABLE,
+    TABLES,
+    create_statements,
+    drop_statements,
+    generation_prefix,
+)
 
 Row = dict[str, Any]
 
 
-class EvalsView(TrackingRecorder):
-    """The read model: apply batches of row operations with their tracking position; answer queries."""
+class Switched(Exception):
+    """The batch was computed for a generation of the view that is no longer live (a rebuild switched)."""
 
-    prefix = ""
 
-    @abstractmethod
-    def sql(self, template: str) -> str: ...
-
-    @abstractmethod
-    def apply(self, ops: list[Op], tracking: Tracking) -> None:
-        """Write the operations and the tracking position atomically (a stale position raises)."""
-
-    @abstractmethod
-    def query(self, template: str, params: tuple[Any, ...] = ()) -> list[Row]: ...
-
-    @abstractmethod
-    def reset(self, application_name: str) -> None:
-        """Drop every view table and the tracking position, then create empty tables."""
+def generation_of(tracking_name: str) -> int:
+    """The generation a tracking row belongs to: ``<application>@g<n>``, or 0 for the plain application name."""
+    _, sep, suffix = tracking_name.rpartition("@g")
+    return int(suffix) if sep and suffix.isdigit() else 0
 
 
 @lru_cache(maxsize=512)
 def format_sql(template: str, prefix: str, paramstyle: str) -> str:
     sql = template.replace("{p}", prefix)
     return sql.replace("?", "%s") if paramstyle == "format" else sql
+
+
+class EvalsView(TrackingRecorder):
+    """The read model: apply batches of row operations with their tracking position; answer queries."""
+
+    base = ""  # the prefix of every table of this view (the schema on PostgreSQL), before the generation's
+    prefix = ""  # the tables of ``generation``
+    generation = 0  # the live generation when this process last looked (or the one a rebuild builds, if pinned)
+    pinned = False  # a rebuild's view of its new generation: never follows the live row
+    paramstyle = "qmark"
+    real = "REAL"
+    tracking_table = "tracking"
+    datastore: Any
+
+    @abstractmethod
+    def execute(self, cursor: Any, sql: str, params: Any = ()) -> None:
+        """Run one statement written with ``?`` placeholders (no ``{p}``)."""
+
+    @abstractmethod
+    def executemany(self, cursor: Any, sql: str, rows: list[tuple[Any, ...]]) -> None: ...
+
+    @abstractmethod
+    def exists(self, cursor: Any, table: str) -> bool: ...
+
+    @abstractmethod
+    def write_tracking(self, cursor: Any, tracking: Tracking) -> None:
+        """The recorder's tracking upsert (it rejects a position not past the stored one)."""
+
+    def sql(self, template: str, generation: int | None = None) -> str:
+        gen = self.generation if generation is None else generation
+        return format_sql(template, self.base + generation_prefix(gen), self.paramstyle)
+
+    def tracking_name(self, application_name: str, generation: int | None = None) -> str:
+        gen = self.generation if generation is None else generation
+        return f"{application_name}@g{gen}" if gen else application_name
+
+    def _bind(self, generation: int) -> None:
+        self.generation = generation
+        self.prefix = self.base + generation_prefix(generation)
+
+    def _live(self, cursor: Any, lock: str = "") -> int:
+        self.execute(cursor, f"SELECT live FROM {self.base}{GENERATION_TABLE} WHERE id = 1{lock}")
+        row = cursor.fetchone()
+        return 0 if row is None else int(row["live"])
+
+    def _one_value(self, cursor: Any, sql: str, params: tuple[Any, ...]) -> int:
+        self.execute(cursor, sql, params)
+        row = cursor.fetchone()
+        return 0 if row is None else int(next(iter(dict(row).values())) or 0)
+
+    def refresh(self) -> int:
+        """Read which generation is live (a rebuild may have switched since this process looked) and return it."""
+        if not self.pinned:
+            with self.datastore.transaction(commit=False) as cursor:
+                self._bind(self._live(cursor))
+        return self.generation
+
+    def apply(self, ops: list[Op], tracking: Tracking) -> None:
+        """Write the operations and the tracking position atomically (a stale position raises ``IntegrityError``;
+        a batch for a generation that is no longer live raises ``Switched``)."""
+        generation = generation_of(tracking.application_name)
+        with self.datastore.transaction(commit=True) as cursor:
+            self.write_tracking(cursor, tracking)  # first: it takes the write lock (SQLite), the row lock (PG)
+            if not self.pinned and self._live(cursor, self.share_lock) != generation:
+                raise Switched(f"generation {generation} of the read model is no longer live")
+            for template, rows in batched(ops):
+                self.executemany(cursor, self.sql(template, generation), rows)
+
+    share_lock = ""
+
+    def query(self, template: str, params: tuple[Any, ...] = ()) -> list[Row]:
+        """Answer from the live generation; a query that lost its tables to a switch asks the new one."""
+        for attempt in range(3):
+            generation = self.generation
+            try:
+                with self.datastore.transaction(commit=False) as cursor:
+                    if not self.pinned:
+                        generation = self._live(cursor)
+                        self._bind(generation)
+                    self.execute(cursor, self.sql(template, generation), params)
+                    return [dict(row) for row in cursor.fetchall()]
+            except PersistenceError:
+                if attempt == 2 or self.pinned or self.refresh() == generation:
+                    raise
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=True) as cursor:
+            yield cursor
+
+    def create_generation_tables(self, generation: int) -> None:
+        prefix = self.base + generation_prefix(generation)
+        with self._transaction() as cursor:
+            if not self.exists(cursor, prefix + next(reversed(TABLES))):  # created with all the others
+                for statement in create_statements(prefix, self.real, generation):
+                    self.execute(cursor, statement)
+
+    def begin_generation(self) -> EvalsView:
+        """Take a new generation number, create its empty tables, return a view of it (not live)."""
+        with self._transaction() as cursor:
+            pointer = f"{self.base}{GENERATION_TABLE}"
+            self.execute(cursor, f"INSERT INTO {pointer} VALUES (1, 0, 1) ON CONFLICT (id) DO NOTHING")
+            taken = f"UPDATE {pointer} SET next = next + 1 WHERE id = 1 RETURNING next - 1"
+            generation = self._one_value(cursor, taken, ())
+        building = copy.copy(self)
+        building.pinned = True
+        building._bind(generation)
+        building.create_generation_tables(generation)
+        return building
+
+    def switch(self, building: EvalsView, application_name: str) -> bool:
+        """Make ``building``'s generation live, in one transaction, if it holds at least the live one's position;
+        False when it does not yet (catch it up and try again). An older rebuild never replaces a newer one."""
+        new = building.generation
+        with self._transaction() as cursor:
+            self.lock_for_switch(cursor)
+            old = self._live(cursor)
+            if old >= new:
+                return True  # a later rebuild switched first: this generation is abandoned (dropped later)
+            track = f"SELECT notification_id FROM {self.tracking_table} WHERE application_name = ?"
+            held = self._one_value(cursor, track + self.update_lock, (self.tracking_name(application_name, old),))
+            built = self._one_value(cursor, track, (self.tracking_name(application_name, new),))
+            if built < held:
+                return False
+            self.execute(cursor, f"UPDATE {self.base}{GENERATION_TABLE} SET live = ? WHERE id = 1", (new,))
+        self._bind(new)
+        return True
+
+    def drop_old_generations(self, application_name: str) -> None:
+        """Drop the generations older than the live one, a table per transaction (no lock cycles with readers)."""
+        with self.datastore.transaction(commit=False) as cursor:
+            live = self._live(cursor)
+        for generation in range(live):
+            prefix = self.base + generation_prefix(generation)
+            with self.datastore.transaction(commit=False) as cursor:
+                found = self.exists(cursor, prefix + next(reversed(TABLES))) or self.exists(
+                    cursor, prefix + next(iter(TABLES))
+                )
+            if found:
+                for statement in drop_statements(prefix):
+                    with self._transaction() as cursor:
+                        self.execute(cursor, statement)
+            with self._transaction() as cursor:
+                where = f"DELETE FROM {self.tracking_table} WHERE application_name = ?"
+                self.execute(cursor, where, (self.tracking_name(application_name, generation),))
+
+    def lock_for_switch(self, cursor: Any) -> None:
+        """Take what a switch must hold before it reads the positions."""
+
+    update_lock = ""
+
+    def reset(self, application_name: str) -> None:
+        """Empty the live generation: drop its tables and its tracking position, then create empty tables."""
+        generation = self.refresh()
+        with self._transaction() as cursor:
+            for statement in drop_statements(self.sql("{p}", generation)):
+                self.execute(cursor, statement)
+            where = f"DELETE FROM {self.tracking_table} WHERE application_name = ?"
+            self.execute(cursor, where, (self.tracking_name(application_name, generation),))
+            for statement in create_statements(self.sql("{p}", generation), self.real, generation):
+                self.execute(cursor, statement)
 
 
 class SQLiteEvalsView(SQLiteTrackingRecorder, EvalsView):
@@ -51,26 +220,27 @@ class SQLiteEvalsView(SQLiteTrackingRecorder, EvalsView):
         super().__init__(datastore, **kwargs)
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *create_statements("", "REAL")]
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {GENERATION_TABLE} {GENERATION_COLUMNS}",  # no row: generation 0 is live
+        ]
 
-    def sql(self, template: str) -> str:
-        return format_sql(template, "", "qmark")
+    def create_table(self) -> None:
+        super().create_table()
+        self.create_generation_tables(self.refresh())
 
-    def apply(self, ops: list[Op], tracking: Tracking) -> None:
-        with self.datastore.transaction(commit=True) as cursor:
-            self._insert_tracking(cursor, tracking)
-            for template, rows in batched(ops):
-                cursor.executemany(self.sql(template), rows)
+    def execute(self, cursor: Any, sql: str, params: Any = ()) -> None:
+        cursor.execute(sql, params)
 
-    def query(self, template: str, params: tuple[Any, ...] = ()) -> list[Row]:
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(self.sql(template), params)
-            return [dict(row) for row in cursor.fetchall()]
+    def executemany(self, cursor: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        cursor.executemany(sql, rows)
 
-    def reset(self, application_name: str) -> None:
-        with self.datastore.transaction(commit=True) as cursor:
-            for statement in drop_statements(""):
-                cursor.execute(statement)
-            cursor.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
-            for statement in create_statements("", "REAL"):
-                cursor.execute(statement)
+    def write_tracking(self, cursor: Any, tracking: Tracking) -> None:
+        self._insert_tracking(cursor, tracking)
+
+    def exists(self, cursor: Any, table: str) -> bool:
+        cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+        return cursor.fetchone() is not None
+
+    def lock_for_switch(self, cursor: Any) -> None:
+        cursor.execute(f"UPDATE {GENERATION_TABLE} SET next = next WHERE id = 1")  # the write lock, before reading
