@@ -26,6 +26,7 @@ from agnt5_evals.api.schemas_datasets import (
     VersionComparison,
 )
 from agnt5_evals.domain.csv_import import CsvMapping
+from agnt5_evals.domain.errors import NotFound
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.projections import queries
 from agnt5_evals.services import datasets as use
@@ -86,9 +87,12 @@ def list_versions(dataset_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
 
 @router.get("/datasets/{dataset_id}/versions/{version_id}/items", response_model=list[DatasetItem])
 def version_items(dataset_id: str, version_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
-    """The items of one version, in order."""
-    parse_uuid(dataset_id, "dataset_id")
-    return queries.version_items(svc.view, str(parse_uuid(version_id, "version_id")))
+    """The items of one version, in order (404 when the version is not the dataset's)."""
+    did, vid = str(parse_uuid(dataset_id, "dataset_id")), str(parse_uuid(version_id, "version_id"))
+    queries.dataset(svc.view, did)
+    if queries.dataset_version(svc.view, vid)["dataset_id"] != did:
+        raise NotFound(f"dataset {did} has no version {vid}", field="version_id")
+    return queries.version_items(svc.view, vid)
 
 
 @router.get(
