@@ -19,7 +19,7 @@ BIG = 2**64  # one past the largest integer the log's encoder keeps exactly
 
 REFUSED = [
     ('{"input": 1, "input": 2}', "items[0]", "the key 'input' appears twice"),
-    ('{"input": {"n": %d}}' % BIG, "items[0].input.n", "outside 64 bits"),
+    (f'{{"input": {{"n": {BIG}}}}}', "items[0].input.n", "outside 64 bits"),
     ('{"input": 1, "metadata": {"score": NaN}}', "items[0].metadata.score", "NaN is not JSON"),
     ('{"input": [1e999]}', "items[0].input[0]", "too large"),
     ('{"input": "\\ud800"}', "items[0].input", "lone surrogate"),
@@ -35,7 +35,7 @@ def test_the_strict_reader_refuses_with_the_path(text, field, message):
 
 
 def test_the_strict_reader_keeps_what_it_accepts_exactly():
-    text = '{"max": %d, "min": %d, "pair": "\\ud83d\\ude00", "f": 1.5, "a": [1, "5"]}' % (2**64 - 1, -(2**63))
+    text = f'{{"max": {2**64 - 1}, "min": {-(2**63)}, "pair": "\\ud83d\\ude00", "f": 1.5, "a": [1, "5"]}}'
     assert jsonio.loads(text, "x") == {"max": 2**64 - 1, "min": -(2**63), "pair": "\U0001f600", "f": 1.5,
                                        "a": [1, "5"]}  # fmt: skip
 

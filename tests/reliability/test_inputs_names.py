@@ -25,7 +25,10 @@ def test_bad_names_are_refused(name, message):
 
 
 def test_names_and_descriptions_that_fit_are_kept():
-    assert check_name("  café – v2 [beta]  ") == "café – v2 [beta]" and len(check_name("n" * MAX_NAME_CHARS)) == 200
+    assert (
+        check_name("  café \u2013 v2 [beta]  ") == "café \u2013 v2 [beta]"
+        and len(check_name("n" * MAX_NAME_CHARS)) == 200
+    )
     assert check_description("two\nlines\tand a tab") == "two\nlines\tand a tab"
     with pytest.raises(Invalid, match="control characters"):
         check_description(f"see {ESC}")
