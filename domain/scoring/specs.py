@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from agnt5_evals.domain import jsonio
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.scoring.base import BUILTINS, ScoreResult, ScorerInput
 
@@ -17,7 +17,10 @@ def parse_scorer_spec(raw: str, field: str = "scorers") -> dict[str, Any]:
     """Parse a built-in scorer given by name or as ``{"name": ..., "config": {...}}`` and validate it."""
     text = raw.strip()
     if text.startswith("{"):
-        value = jsonio.loads(text, field)
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise Invalid(f"malformed JSON {raw!r}: {exc}", field=field) from None
         if not isinstance(value, dict) or not isinstance(value.get("name"), str):
             raise Invalid(f'JSON form needs a "name" string: {raw!r}', field=f"{field}.name")
         config = value.get("config", {})
