@@ -15,6 +15,8 @@ How the answer maps to the run item:
 * Any other status (other 4xx, 3xx): a final error.
 * A body that is not JSON, a 200 whose body has no ``output``, or ``events`` that is not a list of objects:
   a final error naming the problem.
+
+Bodies and error texts are scrubbed of known secrets (``adapters.secrets``) before anything is kept.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import httpx
 import orjson
 
 from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.adapters.secrets import scrub
 from agnt5_evals.adapters.targets import FACTORIES, Target
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.model import Deployment
@@ -89,7 +92,7 @@ def discover_http(url: str, timeout_s: float = DISCOVERY_TIMEOUT_S) -> list[dict
     except httpx.HTTPError as exc:
         raise Invalid(f"cannot reach {where}: {type(exc).__name__}: {exc}", field="url") from None
     if response.status_code != 200:
-        raise Invalid(f"GET {where} answered HTTP {response.status_code}: {response.text[:200]}", field="url")
+        raise Invalid(f"GET {where} answered HTTP {response.status_code}: {scrub(response.text[:200])}", field="url")
     try:
         return _component_list(orjson.loads(response.content))
     except (orjson.JSONDecodeError, ValueError) as exc:
@@ -109,7 +112,7 @@ def _events(body: Any) -> list[dict[str, Any]] | None:
 def _parse(response: httpx.Response) -> tuple[bool, Any]:
     """Whether the body is JSON, and its value (None when it is not)."""
     try:
-        return True, orjson.loads(response.content)
+        return True, scrub(orjson.loads(response.content))
     except orjson.JSONDecodeError:
         return False, None
 
@@ -117,7 +120,7 @@ def _parse(response: httpx.Response) -> tuple[bool, Any]:
 def _detail(response: httpx.Response, body: Any) -> str:
     if isinstance(body, dict) and body.get("error"):
         return str(body["error"])[:300]
-    return response.text[:300] or response.reason_phrase
+    return str(scrub(response.text[:300])) or response.reason_phrase
 
 
 def _is_transient(status: int) -> bool:
@@ -140,7 +143,7 @@ class HttpTarget:
             response = self.client.post(self.url, content=orjson.dumps(request, default=str),
                                         headers={"content-type": "application/json"})  # fmt: skip
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            raise TransientError(f"{type(exc).__name__}: {str(exc) or 'no answer'} ({self.url})") from exc
+            raise TransientError(scrub(f"{type(exc).__name__}: {str(exc) or 'no answer'} ({self.url})")) from exc
         return self._answer(ctx, response)
 
     def _answer(self, ctx: Context, response: httpx.Response) -> Any:
@@ -148,7 +151,7 @@ class HttpTarget:
         is_json, body = _parse(response)
         if status == 200:
             if not is_json:
-                raise HTTPTargetError(f"HTTP 200 from {self.url}: the body is not JSON: {response.text[:200]!r}")
+                raise HTTPTargetError(f"HTTP 200 from {self.url}: the body is not JSON: {scrub(response.text[:200])!r}")
             return self._output(ctx, body, _events(body))
         ctx.events.extend(_events(body) or [])  # what the component recorded before failing stays in the trace
         if status == COMPONENT_RAISED:

@@ -1,7 +1,9 @@
 """An OpenAI-compatible chat-completions client (``AGNT5_LLM_BASE_URL``, ``AGNT5_LLM_API_KEY``).
 
 Used by the judge scorers (and prompt targets). Failures become ``JudgeCallError`` with a kind the score keeps:
-timeout_error, auth_error or provider_error.
+timeout_error, auth_error or provider_error. Error messages and responses are scrubbed of known secrets (the
+client's key and the environment's, see ``adapters.secrets``): a provider echoing the key must not put it in the
+log.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from agnt5_evals.adapters.secrets import known_secrets
+from agnt5_evals.domain.redaction import redact
 from agnt5_evals.domain.scoring.judges import JudgeCallError
 
 LLMCall = Callable[[dict[str, Any]], dict[str, Any]]
@@ -22,10 +26,21 @@ class ChatClient:
 
     def __init__(self, base_url: str, api_key: str = "", timeout_s: float = 60.0) -> None:
         self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.http = httpx.Client(headers=headers, timeout=timeout_s)
 
     def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            body: dict[str, Any] = self._scrub(self._call(request))
+        except JudgeCallError as exc:
+            raise JudgeCallError(exc.kind, self._scrub(str(exc))) from None
+        return body
+
+    def _scrub(self, value: Any) -> Any:
+        return redact(value, [self.api_key, *known_secrets()])
+
+    def _call(self, request: dict[str, Any]) -> dict[str, Any]:
         try:
             response = self.http.post(f"{self.base_url}/chat/completions", json=request)
         except httpx.TimeoutException as exc:

@@ -24,6 +24,7 @@ from uuid import UUID
 from agnt5_evals.adapters import llm
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.adapters.llm import LLMCall
+from agnt5_evals.adapters.secrets import scrub
 from agnt5_evals.adapters.targets import FACTORIES, Target
 from agnt5_evals.domain.model import Deployment
 from agnt5_evals.domain.prompts import PromptVersion
@@ -175,12 +176,12 @@ class PromptTarget:
     def __call__(self, ctx: Context, payload: Any) -> Any:
         request = build_request(self.version, payload)
         try:
-            response = self.call(request)
+            response = scrub(self.call(request))  # any LLMCall, not only our client: no echoed key is kept
         except JudgeCallError as exc:
             ctx.llm_call(self.version.model, role="prompt", failed=True)
             if exc.kind in RETRIED:
-                raise TransientError(f"{exc.kind}: {exc}") from exc
-            raise PromptTargetError(f"{exc.kind}: {exc}") from exc
+                raise TransientError(scrub(f"{exc.kind}: {exc}")) from exc
+            raise PromptTargetError(scrub(f"{exc.kind}: {exc}")) from exc
         record_usage(ctx, response, self.version.model)
         return parse_output(answer_text(response), self.version.output_format)
 

@@ -6,6 +6,7 @@ import csv
 import re
 import shutil
 import sys
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
@@ -16,8 +17,10 @@ import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from agnt5_evals.adapters.bootstrap import Services, build
+from agnt5_evals.domain import jsonio
 from agnt5_evals.domain.errors import EvalsError, Invalid
 from agnt5_evals.domain.ids import parse_uuid
 
@@ -77,13 +80,10 @@ def read_text(path: str | None, flag: str) -> str:
 
 
 def json_option(value: str | None, field: str, *, object_only: bool = True) -> Any:
-    """Parse a JSON option value, naming the option when it is malformed."""
+    """Parse a JSON option value strictly (``domain.jsonio``), naming the option when it is malformed."""
     if value is None:
         return None
-    try:
-        parsed = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise Invalid(f"malformed JSON: {exc}", field=field) from None
+    parsed = jsonio.loads(value, field.lstrip("-").replace("-", "_"))  # the field; errors print it as its flag
     if object_only and not isinstance(parsed, dict):
         raise Invalid("must be a JSON object", field=field)
     return parsed
@@ -179,6 +179,14 @@ def dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
 
 
+def printable(text: str) -> str:
+    """``text`` with every control character but a line break shown as an escape (``\\x1b``): stored data must
+    not drive the terminal (ANSI escapes, carriage returns, bells)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c == "\n" or unicodedata.category(c) != "Cc" else repr(c)[1:-1] for c in text)
+
+
 def cell(value: Any) -> str:
     if value is None:
         return ""
@@ -186,7 +194,7 @@ def cell(value: Any) -> str:
         return f"{value:.3f}"
     if isinstance(value, dict | list):
         return orjson.dumps(value).decode()
-    return str(value)
+    return printable(str(value))
 
 
 def emit(data: Any, fmt: Format, columns: Sequence[str] = (), title: str = "",
@@ -204,11 +212,11 @@ def emit(data: Any, fmt: Format, columns: Sequence[str] = (), title: str = "",
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str = "") -> None:
-    out = Table(title=title or None, show_lines=False)
+    out = Table(title=Text(printable(title)) if title else None, show_lines=False)
     for column in columns:
         out.add_column(column, no_wrap=column.endswith("id"), overflow="fold")
-    for row in rows:
-        out.add_row(*(cell(row.get(column)) for column in columns))
+    for row in rows:  # Text: a cell is never read as rich markup (a name "[red]x" prints as written)
+        out.add_row(*(Text(cell(row.get(column))) for column in columns))
     console().print(out)
 
 

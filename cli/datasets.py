@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 import typer
 
 from agnt5_evals.cli.common import (
@@ -19,8 +18,8 @@ from agnt5_evals.cli.common import (
     uuid_arg,
 )
 from agnt5_evals.cli.dataset_versions import examples, versions
+from agnt5_evals.domain import jsonio
 from agnt5_evals.domain.csv_import import FIELDS, CsvMapping
-from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.projections import queries
 from agnt5_evals.services import datasets as use
 
@@ -90,14 +89,11 @@ def add_example(
 def read_jsonl(path: str | None) -> list[Any]:
     """Read JSONL items from a file or stdin; a bad line names its number and nothing is written."""
     text = read_text(path, "--file")
-    items = []
+    items: list[Any] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            items.append(orjson.loads(line))
-        except orjson.JSONDecodeError as exc:
-            raise Invalid(f"--file: line {number}: malformed JSON: {exc}") from None
+        items.append(jsonio.loads(line, f"items[{len(items)}]", number))  # strict: refused, never changed
     return items
 
 

@@ -20,6 +20,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.text_rules import check_name
 
 PASS_LABELS = frozenset({"pass", "passed", "good", "correct", "yes", "true", "1", "accept", "accepted"})
 FAIL_LABELS = frozenset({"fail", "failed", "bad", "incorrect", "no", "false", "0", "reject", "rejected"})
@@ -51,8 +52,7 @@ class Annotation(Aggregate):
 
 def check_annotation(name: Any, label: Any, score: Any, explanation: Any, metadata: Any) -> float | None:
     """Validate an annotation's fields, naming the bad one; returns the score as a float."""
-    if not isinstance(name, str) or not name.strip():
-        raise Invalid("must not be empty", field="name")
+    check_name(name)
     if label is not None and not isinstance(label, str):
         raise Invalid("must be a string", field="label")
     if score is not None and (isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1):

@@ -12,6 +12,7 @@ from agnt5_evals.domain.app_base import BaseApplication, Written
 from agnt5_evals.domain.dataset_tools import check_removable, duplicate_groups
 from agnt5_evals.domain.errors import Conflict, Invalid
 from agnt5_evals.domain.model import Dataset, DatasetVersion, DatasetVersionChunk, UploadChunk
+from agnt5_evals.domain.text_rules import check_description, check_name
 
 ITEMS_PER_EVENT = 500
 IDS_PER_EVENT = 5000  # item ids of one removal event (~200 KB)
@@ -54,6 +55,8 @@ def check_item(raw: Any, where: str) -> dict[str, Any]:
         raise Invalid(f"{where}: field 'events' must be an array", field="items")
     if not isinstance(raw.get("split", ""), str | None):
         raise Invalid(f"{where}: field 'split' must be a string", field="items")
+    if not isinstance(raw.get("id"), str | None):  # kept exactly: a numeric 5 is not silently the id "5"
+        raise Invalid(f"{where}: field 'id' must be a string (item ids are strings: write \"5\")", field="items")
     return {
         "id": str(raw.get("id") or uuid4()),
         "input": raw["input"],
@@ -79,8 +82,7 @@ class DatasetCommands(BaseApplication):
     """Create datasets, add items to their draft, publish versions, read a version's items."""
 
     def create_dataset(self, name: str, description: str = "", metadata: dict[str, Any] | None = None) -> Written:
-        if not name.strip():
-            raise Invalid("must not be empty", field="name")
+        name, description = check_name(name), check_description(description)
         dataset = Dataset(name=name.strip(), description=description, metadata=metadata or {})
         return Written(dataset.id, self._save(dataset))
 
@@ -190,6 +192,7 @@ class DatasetCommands(BaseApplication):
 
     def publish(self, dataset_id: UUID, description: str = "", metadata: dict[str, Any] | None = None) -> Written:
         """Snapshot the draft as the next numbered, immutable version."""
+        description = check_description(description)
         dataset = self.get(Dataset, dataset_id, "dataset")
         dataset.check_publishable()
         number = dataset.next_version_number

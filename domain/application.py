@@ -22,6 +22,7 @@ from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.domain.model import DatasetVersion, Deployment, Experiment, ExperimentVersion, Scorer
 from agnt5_evals.domain.prompts import Prompt, PromptVersion
 from agnt5_evals.domain.runs import Run
+from agnt5_evals.domain.text_rules import check_description, check_name
 
 __all__ = ["EvalsApplication", "Written", "check_item"]
 
@@ -54,8 +55,7 @@ class EvalsApplication(RunCommands, RescoreCommands):
         kind: str = "python",
     ) -> Written:
         """Register a deployment: a Python module (``kind="python"``) or a server (``kind="http"``, ``url``)."""
-        if not name.strip():
-            raise Invalid("must not be empty", field="name")
+        name = check_name(name)
         flag, source = self._source(kind, module, url)
         if not components:
             raise Invalid(f"{source} no components (mark callables with @component)", field=flag)
@@ -73,8 +73,7 @@ class EvalsApplication(RunCommands, RescoreCommands):
         """Register a deployed scorer component as a project scorer."""
         from agnt5_evals.domain.scoring import BUILTINS
 
-        if not name.strip():
-            raise Invalid("must not be empty", field="name")
+        name, description = check_name(name), check_description(description)
         if name.strip() in BUILTINS:
             raise Invalid(f"scorer name collision: {name.strip()!r} is a built-in scorer", field="name")
         deployment = self.get(Deployment, deployment_id, "deployment")
@@ -91,8 +90,7 @@ class EvalsApplication(RunCommands, RescoreCommands):
 
     def create_prompt(self, name: str, content: dict[str, Any], description: str = "") -> Written:
         """Create a prompt and its version 1 atomically; ``content`` as ``PromptVersion.check_content`` takes."""
-        if not name.strip():
-            raise Invalid("must not be empty", field="name")
+        name, description = check_name(name), check_description(description)
         checked = PromptVersion.check_content(content)
         prompt = Prompt(name=name.strip(), description=description)
         version = self._add_prompt_version(prompt, checked)
@@ -152,8 +150,7 @@ class EvalsApplication(RunCommands, RescoreCommands):
         return definition
 
     def create_experiment(self, name: str, description: str, definition: dict[str, Any]) -> Written:
-        if not name.strip():
-            raise Invalid("must not be empty", field="name")
+        name, description = check_name(name), check_description(description)
         experiment = Experiment(
             name=name.strip(), description=description, definition=self.check_definition(definition)
         )

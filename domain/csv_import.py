@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from agnt5_evals.domain import jsonio
 from agnt5_evals.domain.app_datasets import MAX_ITEM_BYTES, check_item
 from agnt5_evals.domain.errors import Invalid
 
@@ -67,17 +68,22 @@ class _BadCell(Exception):
 
 
 def _loose_json(text: str) -> JSON:
+    """A cell's JSON value, else its text; JSON the strict reader refuses (a duplicate key ...) is a bad cell."""
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
+        return jsonio.loads(text, "cell")
+    except jsonio.MalformedJSON:
         return text
+    except Invalid as exc:
+        raise _BadCell(exc.message) from None
 
 
 def _strict_json(text: str, kind: type, what: str) -> JSON:
     try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
+        value = jsonio.loads(text, "cell")
+    except jsonio.MalformedJSON:
         raise _BadCell(f"malformed JSON (must be a JSON {what})") from None
+    except Invalid as exc:
+        raise _BadCell(exc.message) from None
     if not isinstance(value, kind):
         raise _BadCell(f"must be a JSON {what}")
     return value

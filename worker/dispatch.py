@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from agnt5_evals.adapters.secrets import scrub
 from agnt5_evals.adapters.targets import Target, TransientError
 from agnt5_evals.domain import ids
 from agnt5_evals.domain.application import EvalsApplication
@@ -221,6 +222,7 @@ class Dispatch:
             "position": slot.position, "repetition": slot.repetition, "scores": scores,
             "status": item_status(error, scores), **result,
         }  # fmt: skip
+        record = scrub(record)  # the last guard: no known secret is recorded, whatever text came back
         size = len(orjson.dumps(record))
         return {**record, SIZE: size} if size <= MAX_ITEM_BYTES else self._too_large(slot, record, size)
 

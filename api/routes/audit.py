@@ -22,7 +22,7 @@ def audit_events(
     run_id: str = "",
     experiment_id: str = "",
     dataset_id: str = "",
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # a position the store can compare (no overflow)
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
 ) -> list[dict[str, Any]]:
     """The event log in order (or one run's, experiment's or dataset's events); page with after=last position."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Response
-from pydantic import BaseModel, Field
+from fastapi import Query, Response
+from pydantic import BaseModel, Field, StrictBool
 
 from agnt5_evals.api.deps import ServicesDep
 from agnt5_evals.api.routes import Router
@@ -26,9 +26,12 @@ from agnt5_evals.api.schemas_datasets import (
     VersionComparison,
 )
 from agnt5_evals.domain.csv_import import CsvMapping
+from agnt5_evals.domain.errors import NotFound
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.projections import queries
 from agnt5_evals.services import datasets as use
+
+MAX_VERSION = 2**31 - 1  # a version number the store can compare (no overflow)
 
 router = Router(tags=["datasets"])
 
@@ -86,9 +89,12 @@ def list_versions(dataset_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
 
 @router.get("/datasets/{dataset_id}/versions/{version_id}/items", response_model=list[DatasetItem])
 def version_items(dataset_id: str, version_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
-    """The items of one version, in order."""
-    parse_uuid(dataset_id, "dataset_id")
-    return queries.version_items(svc.view, str(parse_uuid(version_id, "version_id")))
+    """The items of one version, in order (404 when the version is not the dataset's)."""
+    did, vid = str(parse_uuid(dataset_id, "dataset_id")), str(parse_uuid(version_id, "version_id"))
+    queries.dataset(svc.view, did)
+    if queries.dataset_version(svc.view, vid)["dataset_id"] != did:
+        raise NotFound(f"dataset {did} has no version {vid}", field="version_id")
+    return queries.version_items(svc.view, vid)
 
 
 @router.get(
@@ -123,7 +129,11 @@ def restore_draft(dataset_id: str, version_id: str, svc: ServicesDep) -> dict[st
 
 @router.get("/datasets/{dataset_id}/examples", response_model=list[Example], response_model_exclude_unset=True)
 def examples(
-    dataset_id: str, svc: ServicesDep, version: int | None = None, draft: bool = False, include_payload: bool = False
+    dataset_id: str,
+    svc: ServicesDep,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
+    draft: bool = False,
+    include_payload: bool = False,
 ) -> list[dict[str, Any]]:
     """The items of version number ``version`` (default: the latest) or of the draft; payloads on request."""
     return use.examples(svc, parse_uuid(dataset_id, "dataset_id"), version, draft, include_payload)
@@ -157,8 +167,8 @@ class CsvIn(BaseModel):
     source_ref_column: str | None = None
     source_ref: str | None = None
     delimiter: str = ","
-    header: bool = True
-    partial: bool = True
+    header: StrictBool = True
+    partial: StrictBool = True
 
 
 @router.post("/datasets/{dataset_id}/csv", status_code=201, response_model=CsvUpload)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Query
 from pydantic import BaseModel, Field
 
 from agnt5_evals.api.deps import ServicesDep
@@ -16,6 +17,8 @@ from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.projections import queries
 from agnt5_evals.services import experiments, operations
 from agnt5_evals.services.definitions import target_from
+
+MAX_PAGE = 10**9  # (page - 1) * page_size stays far inside the store's 64-bit integers
 
 router = Router(tags=["experiments"])
 
@@ -62,7 +65,12 @@ def create_experiment(body: ExperimentIn, svc: ServicesDep) -> dict[str, Any]:
 
 @router.get("/experiments", response_model=list[Experiment])
 def list_experiments(
-    svc: ServicesDep, dataset_id: str = "", status: str = "", type: str = "", page: int = 0, page_size: int = 50
+    svc: ServicesDep,
+    dataset_id: str = "",
+    status: str = "",
+    type: str = "",
+    page: Annotated[int, Query(ge=0, le=MAX_PAGE)] = 0,
+    page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[dict[str, Any]]:
     """Experiments, oldest first, filtered like ``experiments list`` (page from 1; 0: all)."""
     did = str(parse_uuid(dataset_id, "dataset_id")) if dataset_id else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from agnt5_evals.api.deps import ServicesDep
 from agnt5_evals.api.routes import Router
@@ -21,7 +21,7 @@ router = Router(tags=["rescores"])
 
 class RescoreIn(BaseModel):
     reason: str = ""
-    replace_latest: bool = False
+    replace_latest: StrictBool = False  # 0, 1, "true" are refused: a boolean is true or false
     scorer_version_ids: list[str] = Field(default_factory=list)  # custom scorer ids (scorers have no versions here)
     scorers: list[str | dict[str, Any]] = Field(default_factory=list)  # built-ins, as in experiment create
     run_item_ids: list[str] = Field(default_factory=list)

@@ -7,6 +7,7 @@ The requested model picks the behaviour:
 - ``judge-garbage``: prose, no JSON
 - ``judge-slow``: answers only once the server stops (the client surely timed out first)
 - ``judge-denied``: HTTP 401
+- ``judge-leaky``: HTTP 401 whose body echoes the request's Authorization header (the API key), as some do
 - ``judge-broken``: HTTP 500
 - ``prompt-echo``: answers the last message's content verbatim (prompt targets: the rendered template)
 - ``prompt-fenced``: the last message's content inside a ```json fence, with chatter around it
@@ -32,7 +33,7 @@ def _completion(content: str, model: str) -> dict[str, Any]:
     }
 
 
-def answer(request: dict[str, Any]) -> tuple[int, dict[str, Any] | str]:
+def answer(request: dict[str, Any], auth: str | None = None) -> tuple[int, dict[str, Any] | str]:
     model = str(request.get("model"))
     prompt = request["messages"][-1]["content"]
     evaluated = prompt.split("## Output to Evaluate", 1)[-1].split("##", 1)[0]
@@ -54,6 +55,8 @@ def answer(request: dict[str, Any]) -> tuple[int, dict[str, Any] | str]:
         return 200, _completion(f"Here you go:\n```json\n{prompt}\n```\nAnything else?", model)
     if model == "prompt-prose":
         return 200, _completion("Sure! The order has shipped.", model)
+    if model == "judge-leaky":
+        return 401, {"error": {"message": f"invalid api key: {auth}", "key": str(auth).removeprefix("Bearer ")}}
     if model == "judge-denied":
         return 401, {"error": {"message": "invalid api key"}}
     return 500, {"error": {"message": f"unknown model {model}"}}
@@ -78,7 +81,7 @@ class FakeLLM:
                 fake.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
                 if body.get("model") == "judge-slow":
                     fake.stopping.wait(120)
-                status, payload = answer(body)
+                status, payload = answer(body, self.headers.get("Authorization"))
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)

@@ -10,6 +10,7 @@ import pytest
 
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.scoring import ScorerInput, parse_scorer_spec, run_scorer
+from agnt5_evals.domain.scoring.specs import validate_scorer_spec
 
 
 def score(name: str, output: Any, expected: Any = None, **config: Any) -> tuple[Any, ...]:
@@ -25,7 +26,8 @@ def explanation(name: str, output: Any, **config: Any) -> str:
 
 def rejected(name: str, config: dict[str, Any]) -> str:
     with pytest.raises(Invalid) as caught:
-        parse_scorer_spec(json.dumps({"name": name, "config": config}))
+        # the spec as a REST body gives it (JSON text with NaN is refused earlier, by the strict reader)
+        validate_scorer_spec({"type": "builtin", "name": name, "config": config, "bare": False}, "scorers")
     assert caught.value.field == "scorers.config"
     return caught.value.message
 

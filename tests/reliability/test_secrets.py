@@ -1,0 +1,73 @@
+"""Secrets are never stored: a provider echoing the API key in a 401 body leaves no trace of it in the log."""
+
+from __future__ import annotations
+
+import textwrap
+
+from agnt5_evals.adapters.secrets import known_secrets
+from agnt5_evals.domain.redaction import REDACTED, redact
+from agnt5_evals.projections import queries
+from tests.fakes.llm_server import FakeLLM
+from tests.support import execute
+
+KEY = "sk-live-7f3a9c1e5b2d4f60"
+AGENT = """
+from agnt5_evals import component
+
+
+@component("answerer", type="function")
+def answerer(input):
+    return {"answer": f"Order {input['order_id']} is shipped"}
+"""
+
+
+def stored_bytes(services) -> bytes:
+    """Every stored event's state, concatenated (the whole immutable log)."""
+    notifications = services.app.recorder.select_notifications(start=1, limit=100_000)
+    return b"\n".join(bytes(n.state) + n.topic.encode() for n in notifications)
+
+
+def test_an_echoed_api_key_is_redacted_from_the_log(services, tmp_path, monkeypatch):
+    monkeypatch.setenv("AGNT5_LLM_API_KEY", KEY)
+    (tmp_path / "leaky_agent.py").write_text(textwrap.dedent(AGENT))
+    app = services.app
+    ds = app.create_dataset("secrets")
+    app.add_items(ds.id, [{"input": {"order_id": n}} for n in range(3)])
+    version = app.publish(ds.id)
+    deployment = app.create_deployment(
+        "leaky", "leaky_agent", str(tmp_path), [{"name": "answerer", "type": "function"}]
+    )
+    spec = {
+        "dataset_id": str(ds.id), "dataset_version_id": str(version.id),
+        "target": {"type": "component", "deployment_id": str(deployment.id), "component_name": "answerer",
+                   "component_type": "function"},
+        "scorers": [{"type": "builtin", "name": "llm_judge", "key": "llm_judge",
+                     "config": {"model": "judge-leaky", "criteria": "gives the order status"}}],
+        "config": {},
+    }  # fmt: skip
+    with FakeLLM() as llm:
+        monkeypatch.setenv("AGNT5_LLM_BASE_URL", llm.base_url)
+        run_id = app.start_run(app.create_experiment("secrets", "", spec).id).id
+        assert execute(services, run_id) == "completed"
+        assert llm.requests and all(r["auth"] == f"Bearer {KEY}" for r in llm.requests)  # the key was sent
+    log = stored_bytes(services)
+    assert KEY.encode() not in log and KEY[3:].encode() not in log
+    assert b"auth_error" in log and REDACTED.encode() in log
+    services.catch_up()
+    scores = [s for item in queries.run_items(services.view, str(run_id)) for s in item["scores"]]
+    assert len(scores) == 3
+    for score in scores:
+        assert score["label"] == "auth_error" and REDACTED in score["explanation"]
+        assert KEY not in str(score)
+
+
+def test_redaction_reaches_every_string_and_the_bearer_form(monkeypatch):
+    monkeypatch.setenv("AGNT5_DATABASE_URL", "postgresql://app:pa%24%24word@db/agnt5")
+    monkeypatch.setenv("AGNT5_API_KEY", "api-key-123")
+    assert {"pa%24%24word", "pa$$word", "api-key-123"} <= set(known_secrets())
+    value = {"a": ["Bearer api-key-123", {"pa$$word": ("x pa$$word y",)}], "n": 5, "short": "ab"}
+    assert redact(value, [*known_secrets(), "ab"]) == {
+        "a": [f"Bearer {REDACTED}", {REDACTED: (f"x {REDACTED} y",)}],
+        "n": 5,
+        "short": "ab",
+    }
