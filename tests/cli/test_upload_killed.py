@@ -2,18 +2,50 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
-from agnt5_evals.adapters.bootstrap import build
+import psycopg
+
+from agnt5_evals.adapters.bootstrap import Settings, build
 from tests.cli.conftest import data, log_head, out
-from tests.support import wait_until
 
-N_ITEMS = 20_000  # 40 staged chunks, each its own save: the kill lands long before the commit
+# Staged chunks of 500 items, each its own save: the test holds the log's write lock at the first one, long before
+# the commit.
+N_ITEMS = {"sqlite": 50_000, "postgresql": 20_000}
+
+
+@contextlib.contextmanager
+def log_access() -> Iterator[tuple[Callable[[], int], Callable[[], None]]]:
+    """A cheap read of the log head, and a way to hold the log's write lock (no other writer gets past it)."""
+    settings = Settings.from_env()
+    if not settings.database_url:
+        conn = sqlite3.connect(settings.home / "events.db", timeout=60, isolation_level=None)
+        # fetchall: a statement left unfinished would keep its read snapshot, and the log would seem not to move
+        head = lambda: int(conn.execute("SELECT coalesce(max(rowid), 0) FROM stored_events").fetchall()[0][0])  # noqa: E731
+        lock = lambda: conn.execute("BEGIN IMMEDIATE") and None  # noqa: E731
+    else:
+        with build(settings) as svc:
+            recorder: Any = svc.app.recorder
+            table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+        conn = psycopg.connect(**settings.pg_connect_kwargs(), autocommit=True)  # type: ignore[assignment]
+        head = lambda: int(conn.execute(f"SELECT coalesce(max(notification_id), 0) FROM {table}").fetchall()[0][0])  # noqa: E731
+        lock = lambda: conn.execute(f"BEGIN; LOCK TABLE {table} IN EXCLUSIVE MODE") and None  # noqa: E731
+    try:
+        yield head, lock
+    finally:
+        with contextlib.suppress(Exception):
+            conn.execute("ROLLBACK")
+        conn.close()
 
 
 def draft_size(agnt5, dataset: str) -> int:
@@ -26,21 +58,26 @@ def topics_since(position: int) -> list[str]:
         return [n.topic.rsplit(":", 1)[1] for n in svc.app.recorder.select_notifications(position + 1, 100_000)]
 
 
-def test_a_killed_upload_adds_nothing_and_a_second_upload_adds_each_item_once(agnt5, tmp_path: Path):
+def test_a_killed_upload_adds_nothing_and_a_second_upload_adds_each_item_once(agnt5, store: str, tmp_path: Path):
+    n_items = N_ITEMS[store]
     dataset = out(agnt5("datasets", "create", "--name", "big"))
     agnt5("datasets", "upload", dataset, input="\n".join(json.dumps({"input": {"n": n}}) for n in range(3)))
     path = tmp_path / "big.jsonl"
-    path.write_text("\n".join(json.dumps({"input": {"n": n}, "expected_output": n}) for n in range(N_ITEMS)))
+    path.write_text("\n".join(json.dumps({"input": {"n": n}, "expected_output": n}) for n in range(n_items)))
     head = log_head()
 
     upload = [sys.executable, "-c", "from agnt5_evals.cli.main import main; main()"]
     proc = subprocess.Popen([*upload, "datasets", "upload", dataset, "--file", str(path)], env=os.environ.copy(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    try:
-        wait_until(lambda: log_head() > head or proc.poll() is not None, message="the upload wrote nothing")
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    with log_access() as (log_now, hold_log):
+        try:  # at its first staged chunk, hold the log's write lock: the upload cannot get further, then kill it
+            deadline = time.monotonic() + 120
+            while log_now() == head and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.002)
+            hold_log()
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the upload finished before it was killed"
 
     written = topics_since(head)
@@ -48,5 +85,5 @@ def test_a_killed_upload_adds_nothing_and_a_second_upload_adds_each_item_once(ag
     assert draft_size(agnt5, dataset) == 3  # exactly as before
 
     agnt5("datasets", "upload", dataset, "--file", str(path))
-    assert draft_size(agnt5, dataset) == 3 + N_ITEMS
+    assert draft_size(agnt5, dataset) == 3 + n_items
     assert topics_since(head).count("Dataset.UploadCommitted") == 1
