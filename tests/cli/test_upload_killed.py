@@ -21,7 +21,7 @@ from tests.cli.conftest import data, log_head, out
 
 # Staged chunks of 500 items, each its own save: the test holds the log's write lock at the first one, long before
 # the commit.
-N_ITEMS = {"sqlite": 50_000, "postgresql": 20_000}
+N_ITEMS = {"sqlite": 100_000, "postgresql": 20_000}
 
 
 @contextlib.contextmanager
@@ -30,8 +30,11 @@ def log_access() -> Iterator[tuple[Callable[[], int], Callable[[], None]]]:
     settings = Settings.from_env()
     if not settings.database_url:
         conn = sqlite3.connect(settings.home / "events.db", timeout=60, isolation_level=None)
-        # fetchall: a statement left unfinished would keep its read snapshot, and the log would seem not to move
-        head = lambda: int(conn.execute("SELECT coalesce(max(rowid), 0) FROM stored_events").fetchall()[0][0])  # noqa: E731
+
+        def head() -> int:  # a connection per look: no read snapshot can be kept between two looks
+            with contextlib.closing(sqlite3.connect(settings.home / "events.db", timeout=60)) as look:
+                return int(look.execute("SELECT coalesce(max(rowid), 0) FROM stored_events").fetchall()[0][0])
+
         lock = lambda: conn.execute("BEGIN IMMEDIATE") and None  # noqa: E731
     else:
         with build(settings) as svc:
