@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from agnt5_evals.api.main import create_app
 from agnt5_evals.api.routes import annotating, audit, catalog, datasets, experiments, rescores, runs, scores
+from tests.support import wait_until
 
 FORMATS = jsonschema.Draft202012Validator.FORMAT_CHECKER
 ROUTERS = (
@@ -65,11 +65,11 @@ class Checked:
         return bodies if media == "application/x-ndjson" else bodies[0]
 
     def until_done(self, template: str, **ids: str) -> dict[str, Any]:
-        deadline = time.monotonic() + 120
-        while (body := self("get", template, **ids))["status"] == "running":
-            assert time.monotonic() < deadline, f"still running: {body}"
-            time.sleep(0.1)
-        return body
+        def done() -> dict[str, Any] | None:
+            body: dict[str, Any] = self("get", template, **ids)
+            return None if body["status"] == "running" else body
+
+        return wait_until(done, message=f"{template} {ids} still running")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from agnt5_evals.domain.application import EvalsApplication
 from agnt5_evals.domain.runs import Run
 from agnt5_evals.projections import catchup, queries
 from agnt5_evals.projections.schema import TABLES, VIEW_NAME
-from tests.support import definition, execute
+from tests.support import definition, execute, wait_until
 
 Cli = Callable[..., Any]
 
@@ -169,10 +168,8 @@ def test_the_server_catches_up_in_the_background(store: str) -> None:
             other.create_dataset("from-elsewhere")
         finally:
             other.close()
-        deadline = time.monotonic() + 60
-        while names(client.get("/api/v1/datasets").json()) != ["from-elsewhere"]:
-            assert time.monotonic() < deadline, "the server never saw another process's write"
-            time.sleep(0.05)
+        seen = lambda: names(client.get("/api/v1/datasets").json()) == ["from-elsewhere"]  # noqa: E731
+        wait_until(seen, message="the server never saw another process's write")
     assert not services.background.is_alive()  # stopped with the server
 
 
