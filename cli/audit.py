@@ -7,10 +7,14 @@ from typing import Annotated
 import orjson
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, emit, services, uuid_arg
+from agnt5_evals.cli.common import Format, FormatOption, emit, note, services, uuid_arg
+from agnt5_evals.domain.errors import EXIT_INVARIANT
 from agnt5_evals.services.audit import AuditFilter, events
+from agnt5_evals.services.invariants import check
 
-app = typer.Typer(help="Audit the event log: every recorded event, in order.", no_args_is_help=True)
+app = typer.Typer(
+    help="Audit the event log: every recorded event, in order; check the store's invariants.", no_args_is_help=True
+)
 COLUMNS = ["position", "timestamp", "topic", "originator_id", "originator_version"]
 
 
@@ -39,3 +43,26 @@ def audit_events(
                 typer.echo(orjson.dumps(event).decode())
             return
         emit(list(events(svc, spec)), fmt, COLUMNS)
+
+
+@app.command("check")
+def audit_check(fmt: FormatOption = Format.table) -> None:
+    """Check the store's invariants from the log and the read model directly; exit 5 naming the violated ones.
+
+    Every dataset item once per version, every run item recorded once, one score per scorer, counters equal to
+    rows, and the read model equal to a fresh rebuild (built in a scratch target, never the live tables). The log
+    is checked up to the read model's position (`projections catch-up` first to check all of it).
+    """
+    with services() as svc:
+        report = check(svc)
+    result = report.as_dict()
+    if fmt is Format.table:
+        rows = [{**row, "details": "; ".join(row["details"])} for row in result["invariants"]]
+        emit(rows, fmt, ["invariant", "holds", "violations", "details"])
+        checked = ", ".join(f"{n} {name}" for name, n in result["checked"].items())
+        note(f"checked the log up to position {report.view_position} of {report.log_position}: {checked}")
+    else:
+        emit(result, fmt)
+    if not report.ok:
+        note(f"error: violated: {', '.join(report.violated)}")
+        raise typer.Exit(EXIT_INVARIANT)
