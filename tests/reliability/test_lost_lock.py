@@ -25,6 +25,7 @@ from agnt5_evals.adapters.components import discover
 from agnt5_evals.domain.runs import Run
 from agnt5_evals.worker.locks import _key, is_owned
 from agnt5_evals.worker.worker import launch, log_path
+from tests.reliability.harness import checked
 from tests.support import definition, execute, release, wait_until
 
 PER_STAGE = 10  # items per stage; with 8 in flight every chunk is a "tail" chunk, recorded within 0.05 s
@@ -69,6 +70,7 @@ def assert_completed_exactly_once(svc: Services, run_id: UUID, total: int) -> No
     assert stored(svc, run_id).status == "completed"
     counts = recorded(svc, run_id)
     assert len(counts) == total and set(counts.values()) == {1}, counts
+    checked()  # and the store as a whole is intact (services/invariants.py)
 
 
 def release_stages(svc: Services, run_id: UUID, holds: list[Path]) -> None:
