@@ -138,6 +138,8 @@ def checked() -> dict[str, Any]:
 def exactly_once(svc: Services, run_id: UUID, total: int) -> bool:
     """The run completed with every position recorded exactly once."""
     counts = recorded(svc, run_id)
-    return stored(svc, run_id).status == "completed" and sorted(counts) == list(range(total)) and set(
-        counts.values()
-    ) == {1}
+    return (
+        stored(svc, run_id).status == "completed"
+        and sorted(counts) == list(range(total))
+        and set(counts.values()) == {1}
+    )

@@ -86,7 +86,7 @@ def test_a_worker_killed_at_random_points_resumes_with_every_item_recorded_once(
         offset, watermark = len(lines(log)), stored(services, run_id).next_position
         at = offset + rng.randint(1, max(1, (n_items - watermark) * 3 // 4))  # the execution that triggers the kill
         worker = launch(run_id, settings)
-        poll(lambda: len(lines(log)) >= at or worker.poll() is not None, message="the worker executed nothing")
+        poll(lambda at=at, worker=worker: len(lines(log)) >= at or worker.poll() is not None, message="no item ran")
         if not sigkill(worker):
             break  # it finished first
         watermark = stored(services, run_id).next_position
@@ -118,7 +118,8 @@ def draft_size(svc: Services, dataset: UUID) -> int:
 
 
 def jsonl(path: Path, n_items: int, tag: str) -> Path:
-    path.write_text("\n".join(json.dumps({"input": {"tag": tag, "n": n}, "expected_output": n}) for n in range(n_items)))
+    rows = (json.dumps({"input": {"tag": tag, "n": n}, "expected_output": n}) for n in range(n_items))
+    path.write_text("\n".join(rows))
     return path
 
 
@@ -185,7 +186,9 @@ def test_a_cli_command_killed_at_a_random_point_is_all_or_nothing(
                    applied=bool(applied), intact=result["ok"])  # fmt: skip
 
 
-def test_two_writers_on_one_draft_each_apply_whole_or_not_at_all(services: Services, tmp_path: Path, store: str) -> None:
+def test_two_writers_on_one_draft_each_apply_whole_or_not_at_all(
+    services: Services, tmp_path: Path, store: str
+) -> None:
     for seed in seeds(1, 3):
         rng = random.Random(seed)
         dataset = services.app.create_dataset(f"two-writers-{seed}").id
