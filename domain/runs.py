@@ -219,7 +219,7 @@ def completion_sources(
         "experiment_version_id": str(experiment_version_id),
         "definition": digests.digest(spec),
         "dataset": dataset_digest,
-        "deployment": target.get("code_digest"),
+        "deployment": target.get("code_digest") or target.get("build"),
         "results": results,
         "counts": counts,
     }
