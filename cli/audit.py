@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, emit, note, services, uuid_arg
-from agnt5_evals.domain.errors import EXIT_INVARIANT
+from agnt5_evals.cli.common import Format, FormatOption, dumps, emit, note, services, uuid_arg
+from agnt5_evals.domain.errors import EXIT_AUDIT_FAILED, Invalid
 from agnt5_evals.services.audit import AuditFilter, events
 from agnt5_evals.services.invariants import check
+from agnt5_evals.services.verify import verify
 
 app = typer.Typer(
-    help="Audit the event log: every recorded event, in order; check the store's invariants.", no_args_is_help=True
+    help="Audit the event log: every recorded event in order, its digests (verify), the store's invariants (check).",
+    no_args_is_help=True,
 )
 COLUMNS = ["position", "timestamp", "topic", "originator_id", "originator_version"]
 
@@ -65,4 +67,48 @@ def audit_check(fmt: FormatOption = Format.table) -> None:
         emit(result, fmt)
     if not report.ok:
         note(f"error: violated: {', '.join(report.violated)}")
-        raise typer.Exit(EXIT_INVARIANT)
+        raise typer.Exit(EXIT_AUDIT_FAILED)
+
+
+@app.command("verify")
+def audit_verify(
+    run_id: Annotated[
+        str | None, typer.Argument(help="The run to verify (with its rescores and dataset version).")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Verify the whole log: every run, rescore and version.")] = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Recompute every digest from the log; exit 5 naming the first event that does not match.
+
+    Checks each run's hash chain (its start, each chunk against the previous link and its items, its completion
+    against what ran and the results), each rescore's, each dataset version's content digest, and that no event is
+    missing. Runs recorded before hash chains are listed as unchained.
+    """
+    if (run_id is None) == (not all_):
+        raise Invalid("give a run id or --all (not both)", field="run_id")
+    with services(catch_up=False) as svc:
+        report = verify(svc, uuid_arg(run_id, "run_id") if run_id else None)
+    if fmt is Format.table:
+        _print_verification(report)
+    else:
+        typer.echo(dumps(report))
+    if not report["ok"]:
+        raise typer.Exit(EXIT_AUDIT_FAILED)
+
+
+def _print_verification(report: dict[str, Any]) -> None:
+    checked = ", ".join(f"{count} {what.replace('_', ' ')}" for what, count in report["checked"].items()) or "nothing"
+    typer.echo(f"Checked {report['scope']}: {checked}.")
+    for entry in report["unchained"]:
+        typer.echo(f"Unchained {entry['kind'].replace('_', ' ')} {entry['id']}: {entry['why']}.")
+    for aggregate, digest in report["digests"].items():
+        typer.echo(f"Digest of {aggregate}: {digest}")
+    mismatch = report["mismatch"]
+    if mismatch is None:
+        typer.echo("OK: every digest matches.")
+        return
+    typer.echo(
+        f"MISMATCH at log position {mismatch['position']}: {mismatch['topic']} of {mismatch['originator_id']} "
+        f"(version {mismatch['originator_version']}): {mismatch['problem']}.",
+        err=True,
+    )

@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 
 import orjson
 
+from agnt5_evals.domain import digests
 from agnt5_evals.domain.app_base import BaseApplication, Written
 from agnt5_evals.domain.dataset_tools import check_removable, duplicate_groups
 from agnt5_evals.domain.errors import Conflict, Invalid
@@ -204,6 +205,7 @@ class DatasetCommands(BaseApplication):
             start += len(part)
         for chunk in chunks:  # one small save each; unreferenced chunks of a crashed publish are inert
             self._save(chunk, notify=False)
+        content_digest, chunk_digests = digests.parts_digests(chunk.items for chunk in chunks)
         version = DatasetVersion(
             dataset_id=dataset.id,
             number=number,
@@ -211,6 +213,8 @@ class DatasetCommands(BaseApplication):
             metadata=metadata or {},
             n_items=len(items),
             chunk_ids=[str(c.id) for c in chunks],
+            content_digest=content_digest,
+            chunk_digests=chunk_digests,
         )
         dataset.record_version(version_id=version.id, number=number, n_items=len(items), description=description)
         return Written(version.id, self._save(dataset, version), number)

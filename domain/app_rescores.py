@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
+from agnt5_evals.domain import digests
 from agnt5_evals.domain.app_base import BaseApplication, Written
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
 from agnt5_evals.domain.rescores import MAX_CHOSEN_ITEMS, Rescore, RescoreChunk
@@ -43,7 +44,7 @@ class RescoreCommands(BaseApplication):
         run.check_rescorable()
         if total < 1:
             raise Invalid(f"run {run_id} has no item with an output to rescore", field="run_id")
-        rescore = Rescore(
+        rescore = Rescore.start(
             run_id=run.id, reason=reason, scorers=scorers, run_item_ids=run_item_ids, replace_latest=replace_latest,
             idempotency_key=idempotency_key, total=total,
         )  # fmt: skip
@@ -73,7 +74,8 @@ class RescoreCommands(BaseApplication):
         """
         rescore.check_running()
         start = rescore.next_position
-        chunk = RescoreChunk(rescore_id=rescore.id, chunk_no=rescore.chunks, start=start)
+        items, locators = digests.items_locators(records)
+        chunk = RescoreChunk(rescore_id=rescore.id, chunk_no=rescore.chunks, start=start, item_digests=locators)
         counts = {"passed": 0, "failed": 0, "errored": 0}
         delta = dict(counts)
         for record in records:
@@ -83,7 +85,7 @@ class RescoreCommands(BaseApplication):
             counts[record["status"]] += 1
             delta[record["status"]] += 1
             delta[record["previous_status"]] -= 1
-        rescore.record_chunk(chunk.chunk_no, start, start + len(records), counts)
+        rescore.record_chunk(chunk.chunk_no, start, start + len(records), counts, items)
         to_save: list[Any] = [rescore, chunk]
         if rescore.replace_latest:
             run = self.get(Run, rescore.run_id, "run")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from agnt5_evals.domain import ids
+from agnt5_evals.domain import digests, ids
 from agnt5_evals.domain.app_base import Written
 from agnt5_evals.domain.app_datasets import DatasetCommands
 from agnt5_evals.domain.errors import Invalid, NotFound
@@ -34,13 +34,15 @@ class RunCommands(DatasetCommands):
         """
         run.check_running()
         start = run.next_position
-        chunk = RunChunk(run_id=run.id, chunk_no=run.chunks, start=start)
         counts = dict.fromkeys(STATUSES, 0)
         for position, record in enumerate(records, start=start):
             _check_record(record, run.id, position)
             counts[record["status"]] += 1
+        items, locators = digests.items_locators(records)
+        chunk = RunChunk(run_id=run.id, chunk_no=run.chunks, start=start, item_digests=locators)
+        for record in records:
             chunk.record_item(**record)
-        run.record_chunk(chunk.chunk_no, start, start + len(records), counts)
+        run.record_chunk(chunk.chunk_no, start, start + len(records), counts, items)
         if run.next_position == run.total:
             run.complete()
         return Written(run.id, self._save(run, chunk), chunk.chunk_no)

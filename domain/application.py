@@ -223,7 +223,7 @@ class EvalsApplication(RunCommands, RescoreCommands):
         if spec["target"].get("type") == "prompt":  # an unpinned prompt runs its latest version: record which
             spec["target"] = self.pin_prompt_version(spec["target"])
         dataset_version = self.get(DatasetVersion, UUID(spec["dataset_version_id"]), "dataset version")
-        run = Run(
+        run = Run.start(
             experiment_id=experiment.id,
             experiment_version_id=version.id,
             dataset_id=dataset_version.dataset_id,
@@ -232,6 +232,7 @@ class EvalsApplication(RunCommands, RescoreCommands):
             spec=spec,
             n_items=dataset_version.n_items,
             repetitions=int(spec["config"].get("repetitions", 1)),
+            dataset_digest=dataset_version.content_digest,
         )
         to_save.append(run)
         return Written(run.id, self._save(*to_save), version.number)

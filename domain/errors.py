@@ -56,7 +56,7 @@ EXIT_USAGE = 1
 EXIT_GATE_FAILED = 2
 EXIT_RUN_FAILED = 3
 EXIT_TIMEOUT = 4
-EXIT_INVARIANT = 5
+EXIT_AUDIT_FAILED = 5
 
 EXIT_CODES: dict[int, str] = {
     EXIT_OK: "ok / gate passed",
@@ -64,7 +64,7 @@ EXIT_CODES: dict[int, str] = {
     EXIT_GATE_FAILED: "gate failed",
     EXIT_RUN_FAILED: "run failed or cancelled",
     EXIT_TIMEOUT: "wait timed out (or no verdict yet)",
-    EXIT_INVARIANT: "an invariant of the store is violated (audit check)",
+    EXIT_AUDIT_FAILED: "audit found a problem (audit verify, audit check)",
 }
 """The one table of the CLI's exit codes: every domain error exits ``EXIT_USAGE``; runs and gates the rest."""
 

@@ -159,7 +159,11 @@ class UploadChunk(Aggregate):
 
 
 class DatasetVersion(Aggregate):
-    """An immutable, numbered snapshot of a dataset's draft."""
+    """An immutable, numbered snapshot of a dataset's draft, with the digest of each chunk's items and the content
+    digest of all of them (``domain.digests.items_digest``: the same items give the same digest however chunked)."""
+
+    content_digest: str | None = None  # versions published before content digests have none
+    chunk_digests: tuple[str, ...] = ()
 
     @staticmethod
     def create_id(dataset_id: UUID, number: int) -> UUID:
@@ -174,6 +178,8 @@ class DatasetVersion(Aggregate):
         metadata: dict[str, JSON],
         n_items: int,
         chunk_ids: list[str],
+        content_digest: str | None = None,
+        chunk_digests: list[str] | None = None,
     ) -> None:
         self.dataset_id = dataset_id
         self.number = number
@@ -181,6 +187,18 @@ class DatasetVersion(Aggregate):
         self.metadata = metadata
         self.n_items = n_items
         self.chunk_ids = chunk_ids
+        self.content_digest = content_digest
+        self.chunk_digests = tuple(chunk_digests or ())
+
+
+def _version_created_v1_v2(state: dict[str, JSON]) -> None:
+    """Versions published before content digests: none recorded (``audit verify`` says so)."""
+    state.setdefault("content_digest", None)
+    state.setdefault("chunk_digests", None)
+
+
+DatasetVersion.Created.class_version = 2  # type: ignore[attr-defined]
+DatasetVersion.Created.upcast_v1_v2 = staticmethod(_version_created_v1_v2)  # type: ignore[attr-defined]
 
 
 class Deployment(Aggregate):

@@ -20,13 +20,17 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from agnt5_evals.domain import digests
 from agnt5_evals.domain.errors import Conflict
 
 MAX_CHOSEN_ITEMS = 10_000  # chosen run item ids travel in the Started event, which must stay small
 
 
 class Rescore(Aggregate):
-    """Scoring a completed run's recorded outputs again."""
+    """Scoring a completed run's recorded outputs again. Its chunks form a hash chain, as a run's do."""
+
+    chain: str | None = None  # the last link of the hash chain (None: started before hash chains)
+    n_passed = n_failed = n_errored = 0
 
     @staticmethod
     def create_id(run_id: UUID, idempotency_key: str) -> UUID:
@@ -43,6 +47,7 @@ class Rescore(Aggregate):
         replace_latest: bool,
         idempotency_key: str,
         total: int,
+        digest: str | None = None,
     ) -> None:
         self.run_id = run_id
         self.reason = reason
@@ -53,36 +58,54 @@ class Rescore(Aggregate):
         self.status = "running"
         self.chunks = 0
         self.next_position = 0
+        self.chain = digest
+
+    @classmethod
+    def start(cls, **fields: Any) -> Rescore:
+        """A new rescore whose ``Started`` event records the first link of its hash chain."""
+        return cls(**fields, digest=digests.started(cls.__init__, fields))
 
     def check_running(self) -> None:
         if self.status != "running":
             raise Conflict(f"rescore {self.id} is {self.status}")
 
-    def record_chunk(self, chunk_no: int, start: int, end: int, counts: dict[str, int]) -> None:
-        """Count a chunk of the selection [start, end) whose results are saved in the same transaction."""
+    def record_chunk(self, chunk_no: int, start: int, end: int, counts: dict[str, int], items: str) -> None:
+        """Count a chunk of the selection [start, end) whose results are saved in the same transaction; ``items``
+        is the digest of their ``ItemRescored`` events, chained to the previous link."""
         self.check_running()
         if chunk_no != self.chunks or start != self.next_position or not start < end <= self.total:
             raise Conflict(f"rescore {self.id}: chunk {chunk_no} [{start}, {end}) does not follow {self.next_position}")
         self._chunk_recorded(
             chunk_no=chunk_no, start=start, end=end, n_passed=counts["passed"], n_failed=counts["failed"],
             n_errored=counts["errored"],
+            digest=None if self.chain is None else digests.chunk(self.chain, chunk_no, start, end, counts, items),
         )  # fmt: skip
 
     @event("ChunkRecorded")
     def _chunk_recorded(
-        self, chunk_no: int, start: int, end: int, n_passed: int, n_failed: int, n_errored: int
+        self, chunk_no: int, start: int, end: int, n_passed: int, n_failed: int, n_errored: int, digest: str | None
     ) -> None:
+        self.chain = digest
         self.chunks = chunk_no + 1
         self.next_position = end
+        self.n_passed += n_passed
+        self.n_failed += n_failed
+        self.n_errored += n_errored
 
     def complete(self) -> None:
         self.check_running()
         if self.next_position != self.total:
             raise Conflict(f"rescore {self.id}: {self.total - self.next_position} items are not rescored yet")
-        self._completed()
+        self._completed(digest=None if self.chain is None else digests.completed(self.chain, self.provenance()))
+
+    def provenance(self) -> dict[str, Any]:
+        """What the completion digest covers: the rescored run and the results."""
+        counts = {"passed": self.n_passed, "failed": self.n_failed, "errored": self.n_errored}
+        return {"run_id": str(self.run_id), "results": self.chain, "counts": counts}
 
     @event("Completed")
-    def _completed(self) -> None:
+    def _completed(self, digest: str | None) -> None:
+        self.chain = digest
         self.status = "completed"
 
     def fail(self, reason: str) -> None:
@@ -110,7 +133,7 @@ class RescoreChunk(Aggregate):
         return uuid.uuid5(rescore_id, f"chunk-{chunk_no}")
 
     @event("Opened")
-    def __init__(self, rescore_id: UUID, chunk_no: int, start: int) -> None:
+    def __init__(self, rescore_id: UUID, chunk_no: int, start: int, item_digests: list[str] | None = None) -> None:
         self.rescore_id = rescore_id
         self.chunk_no = chunk_no
         self.start = start
@@ -132,3 +155,20 @@ class RescoreChunk(Aggregate):
         """``scores``: the new scores; ``applied``: they become the run's current scores (a replacing rescore),
         superseding ``replaced``."""
         self.n_items += 1
+
+
+def _no_digest(state: dict[str, Any]) -> None:
+    """Events recorded before hash chains: no digest (``audit verify`` reports such rescores as unchained)."""
+    state.setdefault("digest", None)
+
+
+def _opened_v1_v2(state: dict[str, Any]) -> None:
+    state.setdefault("item_digests", None)
+
+
+for _event, _upcast in (
+    (Rescore.Started, _no_digest), (Rescore.ChunkRecorded, _no_digest), (Rescore.Completed, _no_digest),  # type: ignore[attr-defined]
+    (RescoreChunk.Opened, _opened_v1_v2),  # type: ignore[attr-defined]
+):  # fmt: skip
+    _event.class_version = 2
+    _event.upcast_v1_v2 = staticmethod(_upcast)

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from agnt5_evals.domain import ids
+from agnt5_evals.domain import digests, ids
 from agnt5_evals.domain.errors import Conflict
 
 TERMINAL = ("completed", "failed", "cancelled")
@@ -24,6 +24,8 @@ class Run(Aggregate):
 
     rescores: tuple[str, ...] = ()  # replacing rescores ever started, in order (class defaults: older snapshots)
     rescoring: str | None = None  # the replacing rescore in progress
+    chain: str | None = None  # the last link of the run's hash chain (None: started before hash chains)
+    dataset_digest: str | None = None  # the content digest of the dataset version it runs over
 
     @event("Started")
     def __init__(
@@ -36,6 +38,8 @@ class Run(Aggregate):
         spec: dict[str, Any],
         n_items: int,
         repetitions: int,
+        dataset_digest: str | None = None,
+        digest: str | None = None,
     ) -> None:
         self.experiment_id = experiment_id
         self.experiment_version_id = experiment_version_id
@@ -51,6 +55,13 @@ class Run(Aggregate):
         self.n_passed = 0
         self.n_failed = 0
         self.n_errored = 0
+        self.dataset_digest = dataset_digest
+        self.chain = digest
+
+    @classmethod
+    def start(cls, **fields: Any) -> Run:
+        """A new run whose ``Started`` event records the first link of its hash chain (the digest of its fields)."""
+        return cls(**fields, digest=digests.started(cls.__init__, fields))
 
     @property
     def total(self) -> int:
@@ -60,8 +71,9 @@ class Run(Aggregate):
         if self.status != "running":
             raise Conflict(f"run {self.id} is {self.status}")
 
-    def record_chunk(self, chunk_no: int, start: int, end: int, counts: dict[str, int]) -> None:
-        """Count a chunk of items [start, end) whose results are saved in the same transaction."""
+    def record_chunk(self, chunk_no: int, start: int, end: int, counts: dict[str, int], items: str) -> None:
+        """Count a chunk of items [start, end) whose results are saved in the same transaction; ``items`` is the
+        digest of their ``ItemRecorded`` events, chained to the run's previous link."""
         self.check_running()
         if chunk_no != self.chunks or start != self.next_position or not start < end <= self.total:
             raise Conflict(
@@ -75,12 +87,14 @@ class Run(Aggregate):
             n_passed=counts["passed"],
             n_failed=counts["failed"],
             n_errored=counts["errored"],
+            digest=None if self.chain is None else digests.chunk(self.chain, chunk_no, start, end, counts, items),
         )
 
     @event("ChunkRecorded")
     def _chunk_recorded(
-        self, chunk_no: int, start: int, end: int, n_passed: int, n_failed: int, n_errored: int
+        self, chunk_no: int, start: int, end: int, n_passed: int, n_failed: int, n_errored: int, digest: str | None
     ) -> None:
+        self.chain = digest
         self.chunks = chunk_no + 1
         self.next_position = end
         self.n_passed += n_passed
@@ -91,10 +105,17 @@ class Run(Aggregate):
         self.check_running()
         if self.next_position != self.total:
             raise Conflict(f"run {self.id}: {self.total - self.next_position} items are not recorded yet")
-        self._completed()
+        self._completed(digest=None if self.chain is None else digests.completed(self.chain, self.provenance()))
+
+    def provenance(self) -> dict[str, Any]:
+        """What the completion digest covers: what ran (experiment version and its definition, the dataset
+        version's content, the deployment's code) and the results (the chain's last link, the counts)."""
+        counts = {"passed": self.n_passed, "failed": self.n_failed, "errored": self.n_errored}
+        return completion_sources(self.experiment_version_id, self.spec, self.dataset_digest, self.chain, counts)
 
     @event("Completed")
-    def _completed(self) -> None:
+    def _completed(self, digest: str | None) -> None:
+        self.chain = digest
         self.status = "completed"
 
     def fail(self, reason: str) -> None:
@@ -162,7 +183,7 @@ class RunChunk(Aggregate):
         return ids.run_chunk_id(run_id, chunk_no)
 
     @event("Opened")
-    def __init__(self, run_id: UUID, chunk_no: int, start: int) -> None:
+    def __init__(self, run_id: UUID, chunk_no: int, start: int, item_digests: list[str] | None = None) -> None:
         self.run_id = run_id
         self.chunk_no = chunk_no
         self.start = start
@@ -187,6 +208,43 @@ class RunChunk(Aggregate):
         tokens: int,
     ) -> None:
         self.n_items += 1
+
+
+def completion_sources(
+    experiment_version_id: Any, spec: dict[str, Any], dataset_digest: str | None, results: str | None,
+    counts: dict[str, int],
+) -> dict[str, Any]:  # fmt: skip
+    target = spec.get("target") or {}
+    return {
+        "experiment_version_id": str(experiment_version_id),
+        "definition": digests.digest(spec),
+        "dataset": dataset_digest,
+        "deployment": target.get("code_digest") or target.get("build"),
+        "results": results,
+        "counts": counts,
+    }
+
+
+def _no_digest(state: dict[str, Any]) -> None:
+    """Events recorded before hash chains: no digest (``audit verify`` reports such runs as unchained)."""
+    state.setdefault("digest", None)
+
+
+def _started_v1_v2(state: dict[str, Any]) -> None:
+    state.setdefault("dataset_digest", None)
+    state.setdefault("digest", None)
+
+
+def _opened_v1_v2(state: dict[str, Any]) -> None:
+    state.setdefault("item_digests", None)
+
+
+for _event, _upcast in (
+    (Run.Started, _started_v1_v2), (Run.ChunkRecorded, _no_digest), (Run.Completed, _no_digest),  # type: ignore[attr-defined]
+    (RunChunk.Opened, _opened_v1_v2),  # type: ignore[attr-defined]
+):  # fmt: skip
+    _event.class_version = 2
+    _event.upcast_v1_v2 = staticmethod(_upcast)
 
 
 def _item_recorded_v1_v2(state: dict[str, Any]) -> None:

@@ -58,8 +58,8 @@ class OrjsonTranscoder(Transcoder):
 
     def decode(self, data: bytes) -> Any:
         obj = orjson.loads(data)
-        out = {key: _untag(value) for key, value in obj.items()}
+        out = {key: _untag(value) if type(value) is dict else value for key, value in obj.items()}
         state = out.get("state")
         if isinstance(state, dict):
-            out["state"] = {key: _untag(value) for key, value in state.items()}
+            out["state"] = {key: _untag(value) if type(value) is dict else value for key, value in state.items()}
         return out

@@ -84,9 +84,9 @@ def replay_run(svc: Services, run_id: UUID) -> dict[str, Any]:
         rescore = svc.app.get(Rescore, UUID(rescore_id), "rescore")
         specs = {s["key"]: s for s in rescore.scorers}
         for rescored in _events(svc, RescoreChunk, rescore.id, rescore.chunks, "RescoreChunk.ItemRescored"):
-            item = items[rescored.run_item_id]
-            state.recorded_statuses[item["run_item_id"]] = rescored.status
-            for recorded in rescored.scores:
+            item = items[rescored["run_item_id"]]
+            state.recorded_statuses[item["run_item_id"]] = rescored["status"]
+            for recorded in rescored["scores"]:
                 extra = {"rescore_id": str(rescore.id)}
                 job = _job(item, dataset[item["dataset_item_id"]], specs[recorded["key"]], recorded, rescore_id, extra)
                 state.jobs.append(job)
@@ -97,19 +97,22 @@ def replay_run(svc: Services, run_id: UUID) -> dict[str, Any]:
 def _recorded_items(svc: Services, run: Run) -> dict[str, dict[str, Any]]:
     items: dict[str, dict[str, Any]] = {}
     for e in _events(svc, RunChunk, run.id, run.chunks, "RunChunk.ItemRecorded"):
-        items[e.run_item_id] = {
-            "run_id": str(run.id), "run_item_id": e.run_item_id, "dataset_item_id": e.dataset_item_id,
-            "position": e.position, "output": e.output, "error": e.error, "events": e.events, "status": e.status,
-            "scores": list(e.scores),
+        items[e["run_item_id"]] = {
+            "run_id": str(run.id), "run_item_id": e["run_item_id"], "dataset_item_id": e["dataset_item_id"],
+            "position": e["position"], "output": e["output"], "error": e["error"], "events": e["events"],
+            "status": e["status"], "scores": list(e["scores"]),
         }  # fmt: skip
     return dict(sorted(items.items(), key=lambda pair: pair[1]["position"]))
 
 
-def _events(svc: Services, cls: type[Any], owner: UUID, chunks: int, qualname: str) -> Iterator[Any]:
+def _events(svc: Services, cls: type[Any], owner: UUID, chunks: int, qualname: str) -> Iterator[dict[str, Any]]:
+    """The payloads of a run's (or a rescore's) item events as stored, chunk by chunk (decoded, never upcast:
+    replay reads only fields every class version has, and skips building event objects)."""
+    decode, suffix = svc.app.mapper.transcoder.decode, f":{qualname}"
     for chunk_no in range(chunks):
-        for e in svc.app.events.get(cls.create_id(owner, chunk_no)):
-            if type(e).__qualname__ == qualname:
-                yield e
+        for stored in svc.app.recorder.select_events(cls.create_id(owner, chunk_no)):
+            if stored.topic.endswith(suffix):
+                yield decode(stored.state)
 
 
 def _job(item: dict[str, Any], source: dict[str, Any], spec: dict[str, Any], recorded: dict[str, Any], origin: str,
@@ -120,6 +123,7 @@ def _job(item: dict[str, Any], source: dict[str, Any], spec: dict[str, Any], rec
         config=spec.get("config") or {}, events=item["events"],
         metadata={"run_id": item["run_id"], "run_item_id": item["run_item_id"],
                   "item_metadata": source.get("metadata") or {}, **extra},
+        llm=None if spec.get("type") == "custom" else recorded_llm(recorded),
     )  # fmt: skip
     return Job(item["run_item_id"], item["position"], spec, inp, recorded, origin)
 
@@ -150,8 +154,7 @@ def _score_all(svc: Services, jobs: list[Job]) -> None:
         if job.spec.get("type") == "custom":  # one child process per scorer (of the run, or of one rescore)
             custom.setdefault((job.source, job.spec["key"]), []).append(job)
             continue
-        inp = dataclasses.replace(job.inp, llm=recorded_llm(job.recorded))
-        outcome = run_scorer(job.spec, inp)
+        outcome = run_scorer(job.spec, job.inp)
         job.replayed = jsonable({**outcome.as_output(), "errored": outcome.errored, "evidence": outcome.evidence})
     for group in custom.values():
         _score_custom(svc, group)

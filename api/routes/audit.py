@@ -8,9 +8,10 @@ from fastapi import Query
 
 from agnt5_evals.api.deps import ServicesDep
 from agnt5_evals.api.routes import Router
-from agnt5_evals.api.schemas_audit import AuditEvent
+from agnt5_evals.api.schemas_audit import AuditEvent, Verification
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.services.audit import AuditFilter, events
+from agnt5_evals.services.verify import verify
 
 router = Router(tags=["audit"])
 MAX_PAGE = 10_000
@@ -37,3 +38,9 @@ def audit_events(
     for row in rows:  # the same JSON as the CLI's: ISO times, ids as strings
         row["timestamp"] = row["timestamp"].isoformat() if row["timestamp"] is not None else None
     return rows
+
+
+@router.get("/audit/verify", response_model=Verification)
+def audit_verify(svc: ServicesDep, run_id: str = "") -> dict[str, Any]:
+    """Recompute the digests of one run (with its rescores and dataset version) or of the whole log."""
+    return verify(svc, parse_uuid(run_id, "run_id") if run_id else None)

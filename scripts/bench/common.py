@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -42,8 +42,9 @@ def _pg_schema() -> str:
 
 @contextmanager
 def experiment(store: str, work: Path, source: str, component: str, inputs: list[dict[str, Any]],
-               config: dict[str, Any]) -> Iterator[tuple[Settings, UUID]]:  # fmt: skip
-    """A fresh store holding one experiment: ``component`` of ``source`` over ``inputs``, scored by exact_match.
+               config: dict[str, Any],
+               scorers: Sequence[str] = ("exact_match",)) -> Iterator[tuple[Settings, UUID]]:  # fmt: skip
+    """A fresh store holding one experiment: ``component`` of ``source`` over ``inputs``, scored by ``scorers``.
 
     The set-up's store is closed before the body runs, so the body starts from where a CLI command starts.
     """
@@ -55,7 +56,7 @@ def experiment(store: str, work: Path, source: str, component: str, inputs: list
     settings = Settings.from_env()
     try:
         with Services(settings) as svc:
-            exp_id = _create(svc, home, component, inputs, config)
+            exp_id = _create(svc, home, component, inputs, config, scorers)
         yield settings, exp_id
     finally:
         if schema:
@@ -63,7 +64,8 @@ def experiment(store: str, work: Path, source: str, component: str, inputs: list
                 conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def _create(svc: Services, home: Path, component: str, inputs: list[dict[str, Any]], config: dict[str, Any]) -> UUID:
+def _create(svc: Services, home: Path, component: str, inputs: list[dict[str, Any]], config: dict[str, Any],
+            scorers: Sequence[str]) -> UUID:  # fmt: skip
     """The benchmark's dataset (published), deployment and experiment; the experiment's id."""
     app = svc.app
     ds = app.create_dataset("bench")
@@ -73,7 +75,7 @@ def _create(svc: Services, home: Path, component: str, inputs: list[dict[str, An
     target = {"type": "component", "deployment_id": str(dep.id), "component_name": component,
               "component_type": "function"}  # fmt: skip
     spec = {"dataset_id": str(ds.id), "dataset_version_id": str(version.id), "target": target,
-            "scorers": with_keys([parse_scorer_spec("exact_match")]), "config": config}  # fmt: skip
+            "scorers": with_keys([parse_scorer_spec(s) for s in scorers]), "config": config}  # fmt: skip
     exp = app.create_experiment("bench", "", spec)
     svc.catch_up()
     return exp.id

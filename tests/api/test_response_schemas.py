@@ -195,5 +195,6 @@ def test_every_route_serves_bodies_its_schema_describes(call, world, agent_dir):
     assert cancelled["status"] == "cancelled" and "repetitions" not in cancelled
     log = call("get", "/audit/events", params={"run_id": run, "limit": 5})
     assert log[0]["topic"].endswith("Run.Started") and log[0]["originator_id"] == run
+    assert call("get", "/audit/verify", params={"run_id": cand})["ok"] is True
     described = {(m.lower(), "/api/v1" + r.path) for module in ROUTERS for r in module.router.routes for m in r.methods}
     assert described - call.seen == set(), "routes whose bodies this test does not check"

@@ -105,7 +105,7 @@ def test_cancel_retries_when_the_worker_records_at_the_same_moment(services, wor
     chunk.record_item(run_id=str(run_id), run_item_id="i", dataset_item_id="d", position=0, repetition=0,
                       status="passed", output=1, error=None, events=[], started_at="t", duration_ms=1.0,
                       scores=[], attempts=1, tokens=0)  # fmt: skip
-    worker_copy.record_chunk(0, 0, 1, {"passed": 1, "failed": 0, "errored": 0})
+    worker_copy.record_chunk(0, 0, 1, {"passed": 1, "failed": 0, "errored": 0}, "")
     app.save(worker_copy, chunk)
     reads = []
     real_get = app.get

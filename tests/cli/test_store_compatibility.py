@@ -63,3 +63,12 @@ def test_a_store_from_before_the_rename_answers_the_same_queries(
         result = agnt5(*query["args"], "--format", "json", code=None)
         assert result.exit_code in (0, 2), (query["args"], result.stderr)
         assert data(result) == query["answer"], query["args"]
+
+
+def test_a_store_from_before_hash_chains_verifies_as_unchained(agnt5: Agnt5, store: str, isolated_home: Path) -> None:
+    _install_fixture(store, isolated_home)
+    report = data(agnt5("audit", "verify", "--all", "--format", "json"))
+    assert report["ok"] is True and report["mismatch"] is None and report["digests"] == {}
+    kinds = {entry["kind"] for entry in report["unchained"]}
+    assert kinds == {"run", "rescore", "dataset_version"}
+    assert report["checked"]["events"] == len(_old_rows())

@@ -54,7 +54,7 @@ def test_a_running_runs_pass_rate_is_over_the_items_done_so_far(services, world)
     chunk = RunChunk(run_id=run_id, chunk_no=0, start=0)
     for position, status in enumerate(["passed", "passed", "passed", "failed"]):
         record(chunk, str(run_id), position, status)
-    run.record_chunk(0, 0, 4, {"passed": 3, "failed": 1, "errored": 0})
+    run.record_chunk(0, 0, 4, {"passed": 3, "failed": 1, "errored": 0}, "")
     app.save(run, chunk)
     services.catch_up()
 

@@ -31,8 +31,8 @@ def test_the_same_idempotency_key_for_the_same_run_is_the_same_rescore():
 def test_a_rescore_records_chunks_in_order_then_completes():
     rescore = new_rescore()
     assert (rescore.status, rescore.chunks, rescore.next_position) == ("running", 0, 0)
-    rescore.record_chunk(0, 0, 2, COUNTS)
-    rescore.record_chunk(1, 2, 4, COUNTS)
+    rescore.record_chunk(0, 0, 2, COUNTS, "")
+    rescore.record_chunk(1, 2, 4, COUNTS, "")
     rescore.complete()
     names, copy = replayed(rescore)
     assert names == ["Rescore.Started", "Rescore.ChunkRecorded", "Rescore.ChunkRecorded", "Rescore.Completed"]
@@ -44,15 +44,15 @@ def test_a_rescore_records_chunks_in_order_then_completes():
                                                         (1, 2, 5)])  # fmt: skip
 def test_a_chunk_out_of_order_is_refused(chunk_no, start, end):
     rescore = new_rescore()
-    rescore.record_chunk(0, 0, 2, COUNTS)
+    rescore.record_chunk(0, 0, 2, COUNTS, "")
     with pytest.raises(Conflict, match=rf"chunk {chunk_no} \[{start}, {end}\) does not follow 2"):
-        rescore.record_chunk(chunk_no, start, end, COUNTS)
+        rescore.record_chunk(chunk_no, start, end, COUNTS, "")
     assert (rescore.chunks, rescore.next_position) == (1, 2)
 
 
 def test_a_rescore_completes_only_once_every_item_is_rescored():
     rescore = new_rescore()
-    rescore.record_chunk(0, 0, 3, COUNTS)
+    rescore.record_chunk(0, 0, 3, COUNTS, "")
     with pytest.raises(Conflict, match="1 items are not rescored yet"):
         rescore.complete()
 
@@ -63,7 +63,7 @@ def test_a_rescore_fails_or_is_cancelled_and_then_takes_nothing_more(end, status
     getattr(rescore, end)("why")
     names, copy = replayed(rescore)
     assert (names[-1], rescore.status, copy.status) == (f"Rescore.{status.capitalize()}", status, status)
-    for change in (lambda: rescore.record_chunk(0, 0, 1, COUNTS), rescore.complete, lambda: rescore.fail("x"),
+    for change in (lambda: rescore.record_chunk(0, 0, 1, COUNTS, ""), rescore.complete, lambda: rescore.fail("x"),
                    lambda: rescore.cancel("x")):  # fmt: skip
         with pytest.raises(Conflict, match=rf"rescore {rescore.id} is {status}"):
             change()

@@ -34,8 +34,8 @@ def test_a_run_starts_running_with_nothing_recorded():
 
 def test_chunks_are_counted_in_order_and_replay_the_same():
     run = new_run()
-    run.record_chunk(0, 0, 3, COUNTS)
-    run.record_chunk(1, 3, 6, {"passed": 0, "failed": 0, "errored": 3})
+    run.record_chunk(0, 0, 3, COUNTS, "")
+    run.record_chunk(1, 3, 6, {"passed": 0, "failed": 0, "errored": 3}, "")
     run.complete()
     names, copy = replayed(run)
     assert names == ["Run.Started", "Run.ChunkRecorded", "Run.ChunkRecorded", "Run.Completed"]
@@ -56,20 +56,20 @@ def test_chunks_are_counted_in_order_and_replay_the_same():
 )
 def test_a_chunk_out_of_order_is_refused(chunk_no, start, end):
     run = new_run()
-    run.record_chunk(0, 0, 3, COUNTS)
+    run.record_chunk(0, 0, 3, COUNTS, "")
     with pytest.raises(Conflict, match=rf"chunk {chunk_no} \[{start}, {end}\) does not follow chunk 0 ending at 3"):
-        run.record_chunk(chunk_no, start, end, COUNTS)
+        run.record_chunk(chunk_no, start, end, COUNTS, "")
     assert (run.chunks, run.next_position, run.n_passed) == (1, 3, 2)  # nothing changed
 
 
 def test_a_first_chunk_must_start_at_zero():
     with pytest.raises(Conflict, match="does not follow"):
-        new_run().record_chunk(0, 1, 3, COUNTS)
+        new_run().record_chunk(0, 1, 3, COUNTS, "")
 
 
 def test_a_run_completes_only_once_every_item_is_recorded():
     run = new_run()
-    run.record_chunk(0, 0, 5, COUNTS)
+    run.record_chunk(0, 0, 5, COUNTS, "")
     with pytest.raises(Conflict, match="1 items are not recorded yet"):
         run.complete()
     assert run.status == "running"
@@ -87,9 +87,9 @@ def test_a_run_fails_or_is_cancelled_with_a_reason(end, status):
 @pytest.mark.parametrize("end", ["complete", "fail", "cancel"])
 def test_a_finished_run_takes_no_more_chunks_or_endings(end):
     run = new_run(n_items=1, repetitions=1)
-    run.record_chunk(0, 0, 1, COUNTS)
+    run.record_chunk(0, 0, 1, COUNTS, "")
     getattr(run, end)(*([] if end == "complete" else ["why"]))
-    for change in (lambda: run.record_chunk(1, 1, 1, COUNTS), run.complete, lambda: run.fail("x"),
+    for change in (lambda: run.record_chunk(1, 1, 1, COUNTS, ""), run.complete, lambda: run.fail("x"),
                    lambda: run.cancel("x")):  # fmt: skip
         with pytest.raises(Conflict, match=rf"run {run.id} is {run.status}"):
             change()
@@ -97,7 +97,7 @@ def test_a_finished_run_takes_no_more_chunks_or_endings(end):
 
 def completed_run() -> Run:
     run = new_run(n_items=1, repetitions=1)
-    run.record_chunk(0, 0, 1, {"passed": 1, "failed": 0, "errored": 0})
+    run.record_chunk(0, 0, 1, {"passed": 1, "failed": 0, "errored": 0}, "")
     run.complete()
     return run
 

@@ -109,9 +109,9 @@ def test_the_exit_code_table_keeps_its_documented_meaning():
         2: "gate failed",
         3: "run failed or cancelled",
         4: "wait timed out (or no verdict yet)",
-        5: "an invariant of the store is violated (audit check)",
+        5: "audit found a problem (audit verify, audit check)",
     }
     assert exit_codes_text() == (
         "Exit codes: 0 ok / gate passed, 1 usage or input error, 2 gate failed, 3 run failed or cancelled, "
-        "4 wait timed out (or no verdict yet), 5 an invariant of the store is violated (audit check)."
+        "4 wait timed out (or no verdict yet), 5 audit found a problem (audit verify, audit check)."
     )
