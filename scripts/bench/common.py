@@ -55,7 +55,7 @@ def experiment(store: str, work: Path, source: str, component: str, inputs: list
     settings = Settings.from_env()
     try:
         with Services(settings) as svc:
-            exp_id = _create(svc, home, component, inputs, config)
+            exp_id = create_experiment(svc, home, component, inputs, config)
         yield settings, exp_id
     finally:
         if schema:
@@ -63,8 +63,10 @@ def experiment(store: str, work: Path, source: str, component: str, inputs: list
                 conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def _create(svc: Services, home: Path, component: str, inputs: list[dict[str, Any]], config: dict[str, Any]) -> UUID:
-    """The benchmark's dataset (published), deployment and experiment; the experiment's id."""
+def create_experiment(svc: Services, home: Path, component: str, inputs: list[dict[str, Any]],
+                      config: dict[str, Any]) -> UUID:  # fmt: skip
+    """The benchmark's dataset (published), deployment (``bench_target.py`` in ``home``) and experiment; the
+    experiment's id."""
     app = svc.app
     ds = app.create_dataset("bench")
     app.add_items(ds.id, [{"input": i, "expected_output": i} for i in inputs])
