@@ -150,6 +150,7 @@ def _answers(base: str) -> bool:
 
 def prepare(svc: Services, items: int, latency_ms: float, concurrency: int) -> UUID:
     """The benchmark's experiment in ``svc``'s store: the sleeper over ``items`` items; its id."""
+    svc.settings.home.mkdir(parents=True, exist_ok=True)  # a PostgreSQL store keeps nothing there itself
     (svc.settings.home / "bench_target.py").write_text(SLEEPER)
     inputs = [{"n": i, "ms": latency_ms} for i in range(items)]
     return create_experiment(svc, svc.settings.home, "sleeper", inputs, _config(concurrency))
