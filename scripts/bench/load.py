@@ -184,10 +184,11 @@ def span(summary: dict[str, Any]) -> float:
     return (finished - started).total_seconds()
 
 
-def read_until_done(base: str, ids: Ids, clients: int, seed: int = 0) -> Reads:
-    """``clients`` threads, each with its own connection, reading the mix until one of them sees the run end."""
+def read_until_done(base: str, ids: Ids, clients: int, skip: tuple[str, ...] = (), seed: int = 0) -> Reads:
+    """``clients`` threads, each with its own connection, reading the mix (but ``skip``) until one of them sees the
+    run end."""
     reads, done = Reads(), threading.Event()
-    mix = [entry for entry in MIX if ids.base or entry[0] != "compare"]
+    mix = [entry for entry in MIX if (ids.base or entry[0] != "compare") and entry[0] not in skip]
     started = time.perf_counter()
     threads = [threading.Thread(target=_client, args=(base, ids, mix, reads, done, seed + n)) for n in range(clients)]
     for thread in threads:
@@ -264,14 +265,15 @@ def lost(http: httpx.Client, run_id: str, items: int) -> list[str]:
     return problems
 
 
-def measure(settings: Settings, experiment_id: UUID, items: int, clients: int, work: Path) -> Outcome:
+def measure(settings: Settings, experiment_id: UUID, items: int, clients: int, work: Path,
+            skip: tuple[str, ...] = ()) -> Outcome:  # fmt: skip
     """Serve ``settings``' store, run the experiment alone, then again under ``clients`` readers; check both."""
     load_before = os.getloadavg()[0]
     with serve(settings, work / "server.log") as base, httpx.Client(base_url=base, timeout=120) as http:
         first = start_run(http, str(experiment_id), "alone")
         alone = wait_alone(http, first)
         ids = Ids(str(experiment_id), start_run(http, str(experiment_id), "under load"), base=first)
-        reads = read_until_done(base, ids, clients)
+        reads = read_until_done(base, ids, clients, skip)
         loaded = wait_alone(http, ids.run)  # already ended: one client saw it
         problems = lost(http, first, items) + lost(http, ids.run, items) + reads.backwards
         problems += [f"{name}: {error}" for name, errors in reads.errors.items() for error in errors[:3]]
@@ -319,6 +321,14 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=20.0, help="how long the component sleeps per item")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--stores", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=[name for name, _, _ in MIX],
+        metavar="ENDPOINT",
+        help="leave these endpoints out of the mix (quote names with spaces)",
+    )
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     inputs = [{"n": i, "ms": args.latency_ms} for i in range(args.items)]
@@ -326,13 +336,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         for store in args.stores:
             with experiment(store, Path(work), SLEEPER, "sleeper", inputs, _config(args.concurrency)) as setup:
-                outcomes.append(measure(setup[0], setup[1], args.items, args.clients, Path(work)))
+                outcomes.append(measure(setup[0], setup[1], args.items, args.clients, Path(work), tuple(args.skip)))
             print(table(outcomes[-1]) + "\n", flush=True)
             for problem in outcomes[-1].problems[:20]:
                 print(f"LOST: {problem}", file=sys.stderr)
     ideal = args.items * args.latency_ms / 1000 / args.concurrency
-    head = (f"{args.items:,} items x {args.latency_ms:g} ms / concurrency {args.concurrency} (ideal "
-            f"{ideal:.2f} s), {args.clients} clients.")  # fmt: skip
+    head = (
+        f"{args.items:,} items x {args.latency_ms:g} ms / concurrency {args.concurrency} (ideal "
+        f"{ideal:.2f} s), {args.clients} clients" + (f", without {', '.join(args.skip)}." if args.skip else ".")
+    )
     text = "\n\n".join([head, *(table(outcome) for outcome in outcomes)])
     print(f"machine: {machine()}")
     if args.write_docs:
