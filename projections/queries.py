@@ -122,11 +122,36 @@ def run_items(view: EvalsView, run_id: str, statuses: tuple[str, ...] = ()) -> l
         sql += f" AND status IN ({', '.join('?' for _ in statuses)})"
     items = _rows(view, sql + " ORDER BY position", run_id, *statuses)
     by_item: dict[str, list[Row]] = {}
-    for score in scores(view, run_id=run_id):
+    for score in _item_scores(view, run_id, statuses) if items else ():
         by_item.setdefault(score["run_item_id"], []).append(score)
     for item in items:
         item["scores"] = by_item.get(item["id"], [])
     return items
+
+
+def _item_scores(view: EvalsView, run_id: str, statuses: tuple[str, ...]) -> list[Row]:
+    """The current scores of a run's items of these statuses (all: every item), without reading the others' (the
+    failures of a 10,000-item run that passed are none, and cost nothing to list)."""
+    if not statuses:
+        return scores(view, run_id=run_id)
+    sql = (
+        "SELECT * FROM {p}scores WHERE is_current = 1 AND run_id = ? AND run_item_id IN (SELECT id FROM {p}run_items "
+        f"WHERE run_id = ? AND status IN ({', '.join('?' for _ in statuses)})) ORDER BY position, scorer_index"
+    )
+    return _rows(view, sql, run_id, run_id, *statuses)
+
+
+def run_item_outcomes(view: EvalsView, run_id: str) -> list[Row]:
+    """Each run item's ids, repetition and status, with its current scores as ``{scorer key: score}``: what a
+    comparison needs, without decoding outputs, events and score configs (a third of the time for 10,000 items)."""
+    items = view.query(
+        "SELECT id, dataset_item_id, repetition, status FROM {p}run_items WHERE run_id = ? ORDER BY position", (run_id,)
+    )
+    by_id: dict[str, dict[str, float]] = {item["id"]: {} for item in items}
+    sql = "SELECT run_item_id, scorer_key, score FROM {p}scores WHERE is_current = 1 AND run_id = ?"
+    for score in view.query(sql + " ORDER BY position, scorer_index", (run_id,)):
+        by_id.get(score["run_item_id"], {})[score["scorer_key"]] = score["score"]
+    return [{**item, "scores": by_id[item["id"]]} for item in items]
 
 
 def chosen_run_items(items: list[Row], run_item_ids: list[str], run_id: str) -> list[Row]:

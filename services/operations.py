@@ -164,16 +164,15 @@ def wait_for_run(
 
 
 def _compare_items(svc: Services, run_id: str) -> list[dict[str, Any]]:
-    items = queries.run_items(svc.view, run_id)
     return [
         {
             "dataset_item_id": item["dataset_item_id"],
             "repetition": item["repetition"],
             "run_item_id": item["id"],
             "status": item["status"],
-            "scores": {s["scorer_key"]: s["score"] for s in item["scores"]},
+            "scores": item["scores"],
         }
-        for item in items
+        for item in queries.run_item_outcomes(svc.view, run_id)
     ]
 
 

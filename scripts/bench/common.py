@@ -56,7 +56,7 @@ def experiment(store: str, work: Path, source: str, component: str, inputs: list
     settings = Settings.from_env()
     try:
         with Services(settings) as svc:
-            exp_id = _create(svc, home, component, inputs, config, scorers)
+            exp_id = create_experiment(svc, home, component, inputs, config, scorers)
         yield settings, exp_id
     finally:
         if schema:
@@ -64,9 +64,10 @@ def experiment(store: str, work: Path, source: str, component: str, inputs: list
                 conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def _create(svc: Services, home: Path, component: str, inputs: list[dict[str, Any]], config: dict[str, Any],
-            scorers: Sequence[str]) -> UUID:  # fmt: skip
-    """The benchmark's dataset (published), deployment and experiment; the experiment's id."""
+def create_experiment(svc: Services, home: Path, component: str, inputs: list[dict[str, Any]],
+                      config: dict[str, Any], scorers: Sequence[str] = ("exact_match",)) -> UUID:  # fmt: skip
+    """The benchmark's dataset (published), deployment (``bench_target.py`` in ``home``) and experiment; the
+    experiment's id."""
     app = svc.app
     ds = app.create_dataset("bench")
     app.add_items(ds.id, [{"input": i, "expected_output": i} for i in inputs])

@@ -95,3 +95,15 @@ def test_wait_summary_says_timed_out_when_the_run_goes_on(services: Services, wo
     summary = runs.wait_summary(services, str(run_id), timeout=0)
 
     assert (summary["status"], summary["timed_out"]) == ("running", True)
+
+
+def test_failures_carry_the_same_scores_as_the_full_listing(services: Services, world: dict[str, Any]) -> None:
+    """Failures read only their own items' scores: each failed item equals the one in the full listing."""
+    run_id = services.app.start_run(_experiment(services, world, "bad")).id
+    execute(services, run_id)
+    services.catch_up()
+    every = {item["id"]: item for item in queries.run_items(services.view, str(run_id))}
+
+    failed = runs.failures(services, str(run_id))
+
+    assert failed and all(item["scores"] and item == every[item["id"]] for item in failed)
