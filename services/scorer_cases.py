@@ -21,9 +21,7 @@ CASE_KEYS = {"output", "expected_output", "expected", "input", "events", "metada
 def parse_cases(text: str) -> list[dict[str, Any]]:
     """One ``{output, expected_output?, input?, events?}`` object per line; a bad line is named."""
     cases = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in jsonio.jsonl_lines(text):
         case = jsonio.loads(line, "cases", number)  # strict: a duplicate key or NaN is refused, never changed
         if not isinstance(case, dict) or "output" not in case:
             raise Invalid(f"line {number}: a case is an object with an 'output' field", field="cases")
