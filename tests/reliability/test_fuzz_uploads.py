@@ -171,9 +171,12 @@ def test_an_empty_item_id_or_a_control_character_in_an_id_or_split_is_refused(se
     """Found by the fuzz: ``"id": ""`` became a generated id; a NUL in an id wedged PostgreSQL's read model."""
     dataset_id = services.app.create_dataset("ids").id
     before = head(services)
-    for line, message in [('{"id": "", "input": 1}', "item 1: field 'id' must not be empty"),
-                          ('{"id": "a\\u0000", "input": 1}', "item 1: field 'id' must not contain control characters"),
-                          ('{"split": "\\u001b[2J", "input": 1}', "field 'split' must not contain control")]:  # fmt: skip
+    refusals = [
+        ('{"id": "", "input": 1}', "item 1: field 'id' must not be empty"),
+        ('{"id": "a\\u0000", "input": 1}', "item 1: field 'id' must not contain control characters"),
+        ('{"split": "\\u001b[2J", "input": 1}', "field 'split' must not contain control"),
+    ]
+    for line, message in refusals:
         refused = agnt5("datasets", "upload", str(dataset_id), input=line + "\n", code=1)
         assert message in refused.stderr
     assert head(services) == before
