@@ -90,9 +90,7 @@ def read_jsonl(path: str | None) -> list[Any]:
     """Read JSONL items from a file or stdin; a bad line names its number and nothing is written."""
     text = read_text(path, "--file")
     items: list[Any] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in jsonio.jsonl_lines(text):
         items.append(jsonio.loads(line, f"items[{len(items)}]", number))  # strict: refused, never changed
     return items
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
+import anyio
 import orjson
 from mcp.server import MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
@@ -20,6 +21,7 @@ from pydantic import Field
 
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.cli.common import dumps, services, uuid_arg
+from agnt5_evals.cli.mcp_strict import strict_stdio_server
 from agnt5_evals.domain.errors import EvalsError, Invalid
 from agnt5_evals.domain.reports import EVIDENCE_PARTS
 from agnt5_evals.projections import queries
@@ -239,5 +241,12 @@ def build_server(chosen: frozenset[str] | None = None) -> MCPServer[Any]:
 
 
 def serve(chosen: frozenset[str] | None = None) -> None:
-    """Serve over stdio until the client closes standard input."""
-    build_server(chosen).run("stdio")
+    """Serve over stdio until the client closes standard input, reading each message strictly (``mcp_strict``)."""
+    anyio.run(_serve_strictly, build_server(chosen))
+
+
+async def _serve_strictly(server: MCPServer[Any]) -> None:
+    """``MCPServer.run_stdio_async`` on the strict transport."""
+    lowlevel = server._lowlevel_server
+    async with strict_stdio_server() as (read_stream, write_stream):
+        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())

@@ -13,7 +13,7 @@ from agnt5_evals.domain.app_base import BaseApplication, Written
 from agnt5_evals.domain.dataset_tools import check_removable, duplicate_groups
 from agnt5_evals.domain.errors import Conflict, Invalid
 from agnt5_evals.domain.model import Dataset, DatasetVersion, DatasetVersionChunk, UploadChunk
-from agnt5_evals.domain.text_rules import check_description, check_name
+from agnt5_evals.domain.text_rules import check_description, check_name, control_character
 
 ITEMS_PER_EVENT = 500
 IDS_PER_EVENT = 5000  # item ids of one removal event (~200 KB)
@@ -58,6 +58,11 @@ def check_item(raw: Any, where: str) -> dict[str, Any]:
         raise Invalid(f"{where}: field 'split' must be a string", field="items")
     if not isinstance(raw.get("id"), str | None):  # kept exactly: a numeric 5 is not silently the id "5"
         raise Invalid(f"{where}: field 'id' must be a string (item ids are strings: write \"5\")", field="items")
+    if raw.get("id") == "":  # kept exactly: an empty id is not silently replaced by a generated one
+        raise Invalid(f"{where}: field 'id' must not be empty (leave it out for a generated id)", field="items")
+    for key in ("id", "split"):  # stored as plain text columns: a NUL would wedge PostgreSQL's read model
+        if isinstance(raw.get(key), str) and (bad := control_character(raw[key])) is not None:
+            raise Invalid(f"{where}: field {key!r} must not contain control characters (found {bad!r})", field="items")
     return {
         "id": str(raw.get("id") or uuid4()),
         "input": raw["input"],

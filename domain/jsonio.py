@@ -119,6 +119,16 @@ def loads(text: str | bytes, field: str, line: int | None = None) -> Any:
     return check(value, field, line)
 
 
+def jsonl_lines(text: str) -> list[tuple[int, str]]:
+    """The non-blank lines of JSON Lines text with their 1-based numbers.
+
+    Lines end at ``\n`` (a ``\r`` before it is dropped) and nowhere else: ``str.splitlines`` would also cut at
+    U+0085, U+2028 and U+2029, which JSON keeps raw inside strings, and refuse a valid line as malformed.
+    """
+    lines = text.split("\n")
+    return [(number, line.removesuffix("\r")) for number, line in enumerate(lines, start=1) if line.strip()]
+
+
 def _why(source: str, exc: json.JSONDecodeError) -> str:
     """orjson's wording of the syntax error (what the messages said before this reader), else the parser's."""
     try:

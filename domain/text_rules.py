@@ -21,6 +21,11 @@ def _control(text: str, allowed: str = "") -> str | None:
     return next((c for c in text if unicodedata.category(c) == "Cc" and c not in allowed), None)
 
 
+def control_character(text: str) -> str | None:
+    """The first control character in ``text`` (for text stored as it is, such as item ids), or None."""
+    return _control(text)
+
+
 def check_name(name: Any, field: str = "name") -> str:
     """The stripped name, or ``Invalid`` naming ``field``."""
     if not isinstance(name, str) or not name.strip():

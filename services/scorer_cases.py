@@ -8,9 +8,8 @@ import sys
 from typing import Any
 from uuid import UUID
 
-import orjson
-
 from agnt5_evals.adapters.bootstrap import build
+from agnt5_evals.domain import jsonio
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.model import Deployment
 from agnt5_evals.domain.scoring import ScorerInput
@@ -22,13 +21,8 @@ CASE_KEYS = {"output", "expected_output", "expected", "input", "events", "metada
 def parse_cases(text: str) -> list[dict[str, Any]]:
     """One ``{output, expected_output?, input?, events?}`` object per line; a bad line is named."""
     cases = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            case = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise Invalid(f"line {number}: malformed JSON: {exc}", field="cases") from None
+    for number, line in jsonio.jsonl_lines(text):
+        case = jsonio.loads(line, "cases", number)  # strict: a duplicate key or NaN is refused, never changed
         if not isinstance(case, dict) or "output" not in case:
             raise Invalid(f"line {number}: a case is an object with an 'output' field", field="cases")
         unknown = sorted(set(case) - CASE_KEYS)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from agnt5_evals.domain import jsonio
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.scoring.base import BUILTINS, ScoreResult, ScorerInput
 
@@ -14,13 +14,14 @@ def _known() -> str:
 
 
 def parse_scorer_spec(raw: str, field: str = "scorers") -> dict[str, Any]:
-    """Parse a built-in scorer given by name or as ``{"name": ..., "config": {...}}`` and validate it."""
+    """Parse a built-in scorer given by name or as ``{"name": ..., "config": {...}}`` and validate it.
+
+    The JSON form is read strictly (``domain.jsonio``): a duplicate key, NaN or an integer beyond 64 bits in a
+    config is refused with its path (``scorers[0].config.threshold``), never silently changed.
+    """
     text = raw.strip()
     if text.startswith("{"):
-        try:
-            value = json.loads(text)
-        except ValueError as exc:
-            raise Invalid(f"malformed JSON {raw!r}: {exc}", field=field) from None
+        value = jsonio.loads(text, field)
         if not isinstance(value, dict) or not isinstance(value.get("name"), str):
             raise Invalid(f'JSON form needs a "name" string: {raw!r}', field=f"{field}.name")
         config = value.get("config", {})
