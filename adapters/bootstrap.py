@@ -25,9 +25,9 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment
 
-from agnt5_evals.domain.application import EvalsApplication
 from agnt5_evals.adapters.sqlitestore import NOTHING_WRITTEN, read_only
 from agnt5_evals.adapters.sqlitestore import TOPIC as SQLITE_TOPIC
+from agnt5_evals.domain.application import EvalsApplication
 from agnt5_evals.domain.errors import Invalid, Unavailable
 from agnt5_evals.projections.catchup import apply_own, catch_up, position, wait_until
 from agnt5_evals.projections.schema import VIEW_NAME

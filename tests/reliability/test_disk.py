@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from agnt5_evals.api.main import create_app
 from tests.reliability.harness import agnt5
 
-SIZE = "32m"  # the store and a 10,000-item upload (and its publish) fit once the filler is gone; with it, the upload does not
+SIZE = "32m"  # the store, a 10,000-item upload and its publish fit once the filler is gone
 BIG = 10_000
 
 
@@ -151,7 +151,7 @@ def test_full_disk_answers_503_over_rest(home: Path, tmp_path: Path) -> None:
     with TestClient(create_app()) as client:  # a server started while there was room
         filler = fill(home.parent)
         try:
-            response = client.post("/datasets", json={"name": "no-room"})
+            response = client.post("/api/v1/datasets", json={"name": "no-room"})
         finally:
             filler.unlink()
     assert response.status_code == 503, response.text
