@@ -25,6 +25,8 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment
 
+from agnt5_evals.adapters.sqlitestore import NOTHING_WRITTEN, read_only
+from agnt5_evals.adapters.sqlitestore import TOPIC as SQLITE_TOPIC
 from agnt5_evals.domain.application import EvalsApplication
 from agnt5_evals.domain.errors import Invalid, Unavailable
 from agnt5_evals.projections.catchup import apply_own, catch_up, position, wait_until
@@ -54,8 +56,10 @@ class Settings:
         create = "y" if self.create_tables else "n"
         if not self.database_url:
             self.home.mkdir(parents=True, exist_ok=True)
+            if read_only(self.home):  # the tables exist or the store is empty; either way nothing can be created
+                create = "n"
             return {
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "PERSISTENCE_MODULE": SQLITE_TOPIC,  # the library's, with a full or read-only disk made clear
                 "SQLITE_DBNAME": str(self.home / "events.db"),
                 "CREATE_TABLE": create,
             }
@@ -254,6 +258,12 @@ class Services:
                 return wait_until(self.app, self.view, position, timeout)
         except PersistenceError:
             raise
+        except Unavailable as exc:  # a full or read-only disk under the read model: the command's events are saved
+            raise Unavailable(
+                f"saved at log position {position}, but the read model cannot catch up: "
+                f"{exc.message.removesuffix(NOTHING_WRITTEN)}; then run `agnt5 projections catch-up`",
+                exc.field,
+            ) from None
         except Exception as exc:  # a handler rejects an event: the write is saved, its read-back cannot be shown
             raise Unavailable(f"saved at log position {position}, but the read model cannot catch up: {exc}") from None
 
