@@ -14,7 +14,7 @@ from agnt5_evals.adapters.bootstrap import build
 from agnt5_evals.domain.model import BundleChunk
 from tests.cli.conftest import Agnt5, data, log_head, out
 
-PROJECT = '''
+PROJECT = """
 from agnt5_evals import component
 from helpers import VERDICT
 
@@ -22,7 +22,7 @@ from helpers import VERDICT
 @component("grader", type="function")
 def grader(input):
     return {"verdict": VERDICT, "n": input["n"]}
-'''
+"""
 
 
 def project(root: Path, verdict: str = "good") -> Path:
