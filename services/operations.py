@@ -18,7 +18,7 @@ from agnt5_evals.domain.annotations import agreement
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
 from agnt5_evals.domain.gates import compare
 from agnt5_evals.domain.reports import EVIDENCE_PARTS, evidence, run_stats, run_summary
-from agnt5_evals.domain.runs import TERMINAL
+from agnt5_evals.domain.runs import RUN_CODE_KEYS, TERMINAL
 from agnt5_evals.projections import queries
 from agnt5_evals.services.definitions import TARGET_TYPES
 from agnt5_evals.worker.locks import is_owned
@@ -265,7 +265,8 @@ def regression_dataset(
     dataset = app.create_dataset(name, f"Regression items from run {run_id}", {"source_run_id": run_id})
     app.add_items(dataset.id, items)
     version = app.publish(dataset.id, f"failed items of run {run_id}")
-    definition = {**run["spec"], "dataset_id": str(dataset.id), "dataset_version_id": str(version.id)}
+    target = {k: v for k, v in run["spec"]["target"].items() if k not in RUN_CODE_KEYS}  # each run records its own
+    definition = {**run["spec"], "target": target, "dataset_id": str(dataset.id), "dataset_version_id": str(version.id)}
     experiment = app.create_experiment(name, f"Regression experiment from run {run_id}", definition)
     svc.wait_for(experiment.position)
     result: dict[str, Any] = {
