@@ -86,6 +86,12 @@ def _component_list(body: Any) -> list[dict[str, str]]:
 
 def discover_http(url: str, timeout_s: float = DISCOVERY_TIMEOUT_S) -> list[dict[str, str]]:
     """List the components an HTTP deployment serves (``GET {url}/components``); errors name the field ``url``."""
+    return discover_http_build(url, timeout_s)[0]
+
+
+def discover_http_build(url: str, timeout_s: float = DISCOVERY_TIMEOUT_S) -> tuple[list[dict[str, str]], str]:
+    """The components an HTTP deployment serves and the build it reports ("" when none): ``GET {url}/components``
+    answers a list (older workers) or ``{"components": [...], "build" or "version": "..."}``."""
     where = f"{url}/components"
     try:
         response = httpx.get(where, timeout=timeout_s)
@@ -94,7 +100,13 @@ def discover_http(url: str, timeout_s: float = DISCOVERY_TIMEOUT_S) -> list[dict
     if response.status_code != 200:
         raise Invalid(f"GET {where} answered HTTP {response.status_code}: {scrub(response.text[:200])}", field="url")
     try:
-        return _component_list(orjson.loads(response.content))
+        body, build = orjson.loads(response.content), ""
+        if isinstance(body, dict):
+            build = body.get("build") or body.get("version") or ""
+            if not isinstance(build, str | int | float) or len(str(build)) > 200:
+                raise ValueError("its build or version is not a string of at most 200 characters")
+            body = body.get("components")
+        return _component_list(body), str(build)
     except (orjson.JSONDecodeError, ValueError) as exc:
         raise Invalid(f"GET {where} did not answer a list of {{name, type}} components: {exc}", field="url") from None
 

@@ -63,8 +63,11 @@ def _llm_from_env() -> Any:
 class ScorerRuntime:
     """Scores items in a worker process; loads custom scorer components once per deployment."""
 
-    def __init__(self, load_deployment: Callable[[UUID], Deployment]) -> None:
+    def __init__(
+        self, load_deployment: Callable[[UUID], Deployment], locate: Callable[[Deployment], str] | None = None
+    ) -> None:
         self.load_deployment = load_deployment
+        self.locate = locate or (lambda deployment: deployment.path)  # where a Python deployment's code is
         self.llm = _llm_from_env()
         self.custom: dict[tuple[str, str], Callable[..., Any]] = {}
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="scorer")
@@ -79,7 +82,7 @@ class ScorerRuntime:
                 remote = HttpTarget(deployment.url, spec["component_name"], "scorer", DEFAULT_TIMEOUT_S)
                 self.custom[key] = lambda ctx, request: remote(ctx, request)
                 return self.custom[key]
-            found = components_of(import_module(deployment.module, deployment.path))
+            found = components_of(import_module(deployment.module, self.locate(deployment)))
             if spec["component_name"] not in found:
                 raise LookupError(f"scorer component {spec['component_name']!r} not found in {deployment.module}")
             self.custom[key] = found[spec["component_name"]]
