@@ -58,7 +58,7 @@ RUN_SUMMARY = {
     "dataset_version_id": "a5519df7-4581-5af8-aef6-2d52d7a6ee3b",
     "deployment_id": "51fd81f2-8ab9-486d-89ed-10cf6b7da161",
     "code_digest": "sha256:9f2c4e1b5d0a7c3e8f6b2a1d4c7e0f3a6b9c2d5e8f1a4b7c0d3e6f9a2b5c8d1e", "editable": False,
-    "build": None, "status": "completed", "reason": None,
+    "build": None, "source_run_id": None, "status": "completed", "reason": None,
     "total_items": 20, "done_items": 20, "passed_items": 10, "failed_items": 10, "errored_items": 0,
     "pass_rate": 0.5, "gate": GATE, "scorers": [SCORER_AGGREGATE], "created_at": AT, "finished_at": LATER,
     "latency_ms": LATENCY, "total_tokens": 0, "repetitions": REPETITIONS, "replaced_by": [REPLACED_BY],
@@ -130,6 +130,7 @@ class RunSummary(Schema):
     )
     editable: bool | None = Field(description="whether the deployment ran its live files; null: not a module")
     build: str | None = Field(description="the build an HTTP deployment reported; null: none")
+    source_run_id: Id | None = Field(None, description="the run this one re-runs (`runs rerun`); null: none")
     status: str = Field(description="running, completed, failed or cancelled")
     reason: str | None = Field(description="why the run failed or was cancelled")
     total_items: int

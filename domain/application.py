@@ -36,6 +36,7 @@ from agnt5_evals.domain.text_rules import check_description, check_name
 __all__ = ["EvalsApplication", "Written", "check_item"]
 
 COMPONENT_TYPES = ("function", "agent", "workflow", "tool", "scorer")
+CODE_KEYS = ("code_digest", "editable", "build")  # what a run's target records of the code it ran (``_code_of``)
 
 
 class EvalsApplication(RunCommands, RescoreCommands):
@@ -333,6 +334,30 @@ class EvalsApplication(RunCommands, RescoreCommands):
         )
         to_save.append(run)
         return Written(run.id, self._save(*to_save), version.number)
+
+    def rerun_run(self, run_id: UUID, name: str = "") -> Written:
+        """Start a new run of what ``run_id`` ran: its experiment version, dataset version, config (with its
+        overrides), target (the same deployment, or the same pinned prompt version) and scorers, linked to it by
+        ``spec.source_run_id``. A snapshot deployment runs the same code; an editable one runs its files as they
+        are now and records their digest (compare says when it differs). An archived deployment runs nothing."""
+        source = self.get(Run, run_id, "run", field="run_id")
+        spec = orjson.loads(orjson.dumps(source.spec))
+        spec["source_run_id"] = str(source.id)
+        if spec["target"].get("type") != "prompt":
+            target = {key: value for key, value in spec["target"].items() if key not in CODE_KEYS}
+            spec["target"] = self._code_of(target)
+        run = Run.start(
+            experiment_id=source.experiment_id,
+            experiment_version_id=source.experiment_version_id,
+            dataset_id=source.dataset_id,
+            dataset_version_id=source.dataset_version_id,
+            name=name or f"{source.name}-rerun",
+            spec=spec,
+            n_items=source.n_items,
+            repetitions=source.repetitions,
+            dataset_digest=source.dataset_digest,
+        )
+        return Written(run.id, self._save(run))
 
     def annotate(
         self,

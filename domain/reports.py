@@ -30,6 +30,7 @@ def run_summary(run: Mapping[str, Any], scorer_rows: Iterable[Mapping[str, Any]]
         "code_digest": run["spec"]["target"].get("code_digest"),
         "editable": run["spec"]["target"].get("editable"),
         "build": run["spec"]["target"].get("build"),
+        "source_run_id": run["spec"].get("source_run_id"),
         "status": run["status"],
         "reason": run["reason"],
         "total_items": run["total"],

@@ -90,6 +90,15 @@ def start_run(
     return summary(svc, str(written.id))
 
 
+def rerun_run(svc: Services, run_id: UUID, name: str = "", standby: Standby | None = None) -> dict[str, Any]:
+    """Start a new run of what ``run_id`` ran (``EvalsApplication.rerun_run``) in a worker; its summary."""
+    with svc.catch_up_later():
+        written = svc.app.rerun_run(run_id, name)
+        _hand(svc, str(written.id), standby)
+    svc.wait_for(written.position)
+    return summary(svc, str(written.id))
+
+
 def summary(svc: Services, run_id: str, detail: bool = True) -> dict[str, Any]:
     """A run's summary; ``detail`` adds latency percentiles, tokens, repetition statistics and the replacing
     rescores whose scores it holds (``replaced_by``; a failed one left a mix of old and new scores)."""
