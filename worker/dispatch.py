@@ -28,6 +28,7 @@ from agnt5_evals.domain.errors import Conflict
 from agnt5_evals.domain.gates import item_status
 from agnt5_evals.domain.runs import Run
 from agnt5_evals.domain.scoring import ScorerInput
+from agnt5_evals.domain.trace import total_tokens
 from agnt5_evals.sdk import Context
 from agnt5_evals.worker.scoring import ScorerRuntime
 
@@ -52,14 +53,8 @@ def jsonable(value: Any) -> Any:
 
 
 def tokens_of(events: list[dict[str, Any]]) -> int:
-    total = 0
-    for event in events:
-        kind = str(event.get("event_type") or "")
-        data = event.get("data")
-        if kind in ("lm.call.completed", "lm.completed") and isinstance(data, dict):
-            value = data.get("total_tokens")
-            total += int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
-    return total
+    """The item's token usage: its LLM calls' tokens, in either trace vocabulary (``domain.trace``)."""
+    return total_tokens(events)
 
 
 @dataclass(frozen=True)
