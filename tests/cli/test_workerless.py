@@ -23,6 +23,7 @@ pytest.importorskip("agnt5")
 
 APP = Path(__file__).resolve().parents[1] / "fixtures" / "agnt5_app"
 SECRET = "s3cret-workerless-key"
+CONFIG = '{"passed_threshold": 1, "retries": 1, "retry_backoff_s": 0.01}'
 
 
 def answers(url: str) -> bool:
@@ -62,7 +63,7 @@ def experiment(agnt5: Callable[..., object], deployment: str, component: str, ki
     version = out(agnt5("datasets", "publish", ds, "--description", component))
     return out(agnt5("experiments", "create", "--name", f"wl-{component}", "--dataset-id", ds, "--dataset-version-id",
                      version, "--deployment-id", deployment, "--component-name", component, "--component-type", kind,
-                     *scorers, "--config", '{"passed_threshold": 1, "retries": 1, "retry_backoff_s": 0.01}'))  # fmt: skip
+                     *scorers, "--config", CONFIG))  # fmt: skip
 
 
 def check_runs(agnt5: Callable[..., object], url: str) -> None:
