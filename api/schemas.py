@@ -226,6 +226,7 @@ class Failure(RunItem):
     """A failed or errored run item, with its scores."""
 
     model_config = examples(RUN_ITEM)
+    stack: str | None = Field(None, description="the stack trace of a component that raised (capped, scrubbed)")
 
 
 SCORER_INPUT = {"input": {"order_id": 1}, "output": "{not json", "expected_output": 1, "events": EVENTS,

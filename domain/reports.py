@@ -71,6 +71,16 @@ def run_stats(stats: Mapping[str, Any], k: int) -> dict[str, Any]:
     return out
 
 
+def failure_stack(events: Any) -> str | None:
+    """The stack trace of a run item's failure: ``data.stack`` of its last ``run.failed`` event, if recorded."""
+    for event in reversed(events if isinstance(events, list) else []):
+        if isinstance(event, dict) and event.get("event_type") == "run.failed":
+            data = event.get("data")
+            stack = data.get("stack") if isinstance(data, dict) else None
+            return stack if isinstance(stack, str) and stack else None
+    return None
+
+
 def scorer_input(score: Mapping[str, Any], item: Mapping[str, Any], dataset_item: Mapping[str, Any]) -> dict[str, Any]:
     """What the scorer saw: the item's input, output, expected output, trace and the scorer config."""
     return {

@@ -6,6 +6,7 @@ import concurrent.futures
 import dataclasses
 import inspect
 import os
+import traceback
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -16,6 +17,13 @@ from agnt5_evals.domain.scoring import ScoreResult, ScorerInput, run_scorer
 from agnt5_evals.sdk import Context
 
 DEFAULT_TIMEOUT_S = 60.0
+MAX_STACK_CHARS = 8000
+
+
+def stack_of(exc: BaseException) -> str:
+    """A failure's stack trace, capped (its end kept: the raising frame and the message)."""
+    text = "".join(traceback.format_exception(exc))
+    return text if len(text) <= MAX_STACK_CHARS else "...\n" + text[-MAX_STACK_CHARS:]
 
 
 def coerce(value: Any) -> ScoreResult:
@@ -107,8 +115,9 @@ class ScorerRuntime:
             value = future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
             return ScoreResult(0.0, False, "timeout_error", f"scorer timed out after {timeout}s", errored=True)
-        except Exception as exc:
-            return ScoreResult(0.0, False, "error", f"{type(exc).__name__}: {exc}"[:500], errored=True)
+        except Exception as exc:  # the scorer raised: its stack trace is the score's evidence
+            return ScoreResult(0.0, False, "error", f"{type(exc).__name__}: {exc}"[:500], errored=True,
+                               evidence={"stack": stack_of(exc)})  # fmt: skip
         result = coerce(value)
         return ScoreResult(result.score, result.passed, result.label, result.explanation, result.metadata,
                            result.errored, {"scorer_request_keys": sorted(payload), "returned": value})  # fmt: skip
