@@ -70,11 +70,12 @@ def check_runs(agnt5: Callable[..., object], url: str) -> None:
     created = data(agnt5("deployments", "create", "--name", "weather-wl", "--url", url, "--format", "json"))
     assert {"name": "greet", "type": "function"} in created["components"]
     assert {"name": "weather_agent", "type": "agent"} in created["components"]
+    assert created["build"] == "1.0.0"  # the manifest's service_version
     greet = experiment(agnt5, created["id"], "greet", "function",
                        [{"input": {"name": "Ada"}, "expected_output": {"message": "Hello, Ada!"}}],
                        "--builtin-scorer", "exact_match")  # fmt: skip
     summary = data(agnt5("experiments", "run", greet, "--wait", "--timeout", "2m", "--format", "json"))
-    assert (summary["status"], summary["passed_items"]) == ("completed", 1)
+    assert (summary["status"], summary["passed_items"], summary["build"]) == ("completed", 1, "1.0.0")
     asked = experiment(agnt5, created["id"], "weather_agent", "agent",
                        [{"input": {"message": "Weather in Paris?"}, "expected_output": "It is sunny in Paris."}],
                        "--builtin-scorer", "exact_match",
