@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment
 
+from agnt5_evals.adapters import bundles
 from agnt5_evals.adapters.sqlitestore import NOTHING_WRITTEN, read_only
 from agnt5_evals.adapters.sqlitestore import TOPIC as SQLITE_TOPIC
 from agnt5_evals.domain.application import EvalsApplication
@@ -186,6 +187,7 @@ class Services:
             return EvalsApplication(env=env)
 
         self.app = _with_ddl_retry(settings, construct)
+        self.app.code_digester = lambda d: bundles.live_digest(d.path, d.include, d.exclude)
         if check_tables:
             _with_ddl_retry(settings, lambda: _ensure_tables(self.app))
         self.closed = False

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from agnt5_evals.adapters import agnt5_sdk
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.sdk import COMPONENT_ATTR, Context
 
@@ -25,7 +26,7 @@ def import_module(module: str, path: str) -> Any:
         sys.path.insert(0, path)
         _paths.add(path)
     _imported.add(module.split(".")[0])
-    return importlib.import_module(module)
+    return agnt5_sdk.import_module(module)  # importlib's, keeping the AGNT5 SDK components it registers apart
 
 
 def forget_imported() -> None:
@@ -48,7 +49,8 @@ def forget_imported() -> None:
 
 
 def components_of(module: Any) -> dict[str, Callable[..., Any]]:
-    found = {}
+    """The module's components: those marked with our decorators, and those of the AGNT5 SDK's (``agnt5_sdk``)."""
+    found = agnt5_sdk.components_of(module)
     for value in vars(module).values():
         meta = getattr(value, COMPONENT_ATTR, None)
         if callable(value) and isinstance(meta, dict):

@@ -17,11 +17,29 @@ How the answer maps to the run item:
   a final error naming the problem.
 
 Bodies and error texts are scrubbed of known secrets (``adapters.secrets``) before anything is kept.
+
+The AGNT5 SDK's workerless protocol (``agnt5.serverless``, docs/research/agnt5-sdk-0.14.5.md §5) is spoken instead
+when the URL serves ``GET {url}/.well-known/agnt5`` with ``protocol_version`` ``workerless.v1``:
+
+* Discovery reads the manifest's ``components``.
+* A call is ``POST {url}/agnt5/invoke`` with ``{"protocol_version", "component_type", "component_name", "input",
+  "run_id", "attempt", "metadata"}``, signed with the HMAC headers (``x-agnt5-signature-version``,
+  ``x-agnt5-signature``, ``x-agnt5-timestamp``, ``x-agnt5-attempt-id``) when the worker's environment holds a
+  signing secret (``AGNT5_WORKERLESS_SECRET``: a reference, never recorded; scrubbed like other secrets).
+* ``{"status": "completed", "output", "events"?}``: success, the events joining the trace. ``{"status": "failed",
+  "error": {"code", "message", "retryable"?}}``: retried (``TransientError``) only when ``retryable`` is true,
+  otherwise a final error (a handler's ``Type: message`` reads as the remote exception). A suspended answer or a
+  large output by reference is a final error: a run item is one call.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
+import os
+import time
+import uuid
 from typing import Any
 
 import httpx
@@ -37,6 +55,11 @@ from agnt5_evals.sdk import Context, TransientError
 DISCOVERY_TIMEOUT_S = 10.0
 DEFAULT_TIMEOUT_S = 300.0
 COMPONENT_RAISED = 422
+WORKERLESS = "workerless.v1"
+MANIFEST_PATH = "/.well-known/agnt5"
+INVOKE_PATH = "/agnt5/invoke"
+SIGNATURE_VERSION = "workerless-hmac-sha256.v1"
+SECRET_VARIABLE = "AGNT5_WORKERLESS_SECRET"
 
 
 class HTTPTargetError(Exception):
@@ -84,8 +107,38 @@ def _component_list(body: Any) -> list[dict[str, str]]:
     return components
 
 
+def _build(value: Any) -> str:
+    """A reported build or version, kept as text (at most 200 characters)."""
+    if not isinstance(value, str | int | float) or isinstance(value, bool) or len(str(value)) > 200:
+        raise ValueError("its build or version is not a string of at most 200 characters")
+    return str(value)
+
+
+def manifest(get: Any, url: str, timeout_s: float = DISCOVERY_TIMEOUT_S) -> dict[str, Any] | None:
+    """The AGNT5 workerless manifest the URL serves (``GET {url}/.well-known/agnt5``), or None: not workerless."""
+    try:
+        response = get(f"{url}{MANIFEST_PATH}", timeout=timeout_s)
+        body = orjson.loads(response.content) if response.status_code == 200 else None
+    except (httpx.HTTPError, orjson.JSONDecodeError):
+        return None
+    return body if isinstance(body, dict) and body.get("protocol_version") == WORKERLESS else None
+
+
 def discover_http(url: str, timeout_s: float = DISCOVERY_TIMEOUT_S) -> list[dict[str, str]]:
     """List the components an HTTP deployment serves (``GET {url}/components``); errors name the field ``url``."""
+    return discover_http_build(url, timeout_s)[0]
+
+
+def discover_http_build(url: str, timeout_s: float = DISCOVERY_TIMEOUT_S) -> tuple[list[dict[str, str]], str]:
+    """The components an HTTP deployment serves and the build it reports ("" when none): an AGNT5 workerless app's
+    manifest (its components, its ``service_version``), else ``GET {url}/components``, which answers a list (older
+    workers) or ``{"components": [...], "build" or "version": "..."}``."""
+    served = manifest(httpx.get, url, timeout_s)
+    if served is not None:
+        try:
+            return _component_list(served.get("components")), _build(served.get("service_version") or "")
+        except ValueError as exc:
+            raise Invalid(f"the AGNT5 manifest of {url} does not list components: {exc}", field="url") from None
     where = f"{url}/components"
     try:
         response = httpx.get(where, timeout=timeout_s)
@@ -94,7 +147,11 @@ def discover_http(url: str, timeout_s: float = DISCOVERY_TIMEOUT_S) -> list[dict
     if response.status_code != 200:
         raise Invalid(f"GET {where} answered HTTP {response.status_code}: {scrub(response.text[:200])}", field="url")
     try:
-        return _component_list(orjson.loads(response.content))
+        body, build = orjson.loads(response.content), ""
+        if isinstance(body, dict):
+            build = _build(body.get("build") or body.get("version") or "")
+            body = body.get("components")
+        return _component_list(body), build
     except (orjson.JSONDecodeError, ValueError) as exc:
         raise Invalid(f"GET {where} did not answer a list of {{name, type}} components: {exc}", field="url") from None
 
@@ -136,7 +193,13 @@ class HttpTarget:
         self.component_type = component_type
         self.client = httpx.Client(timeout=timeout_s, limits=httpx.Limits(max_connections=None))
 
+        self.workerless: bool | None = None  # found at the first call: whether the URL speaks the SDK's protocol
+
     def __call__(self, ctx: Context, payload: Any) -> Any:
+        if self.workerless is None:
+            self.workerless = manifest(self.client.get, self.url) is not None
+        if self.workerless:
+            return self._invoke_workerless(ctx, payload)
         request = {"component_name": self.component_name, "component_type": self.component_type,
                    "input": payload, "run_id": ctx.run_id}  # fmt: skip
         try:
@@ -168,8 +231,54 @@ class HttpTarget:
         ctx.events.extend(events)
         return body["output"]
 
+    def _invoke_workerless(self, ctx: Context, payload: Any) -> Any:
+        request = {"protocol_version": WORKERLESS, "component_type": self.component_type,
+                   "component_name": self.component_name, "input": payload, "run_id": ctx.run_id, "attempt": 0,
+                   "metadata": {}}  # fmt: skip
+        body = orjson.dumps(request, default=str)
+        try:
+            response = self.client.post(self.url + INVOKE_PATH, content=body, headers=signed_headers(body))
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            raise TransientError(scrub(f"{type(exc).__name__}: {str(exc) or 'no answer'} ({self.url})")) from exc
+        is_json, answer = _parse(response)
+        if not is_json or not isinstance(answer, dict):
+            raise HTTPTargetError(f"HTTP {response.status_code} from {self.url}{INVOKE_PATH}: the body is not a JSON "
+                                  f"object: {scrub(response.text[:200])!r}")  # fmt: skip
+        ctx.events.extend(_events(answer) or [])
+        status = answer.get("status")
+        if response.status_code == 200 and status == "completed" and "output" in answer:
+            return answer["output"]
+        raise self._workerless_error(response.status_code, answer)
+
+    def _workerless_error(self, status: int, answer: dict[str, Any]) -> Exception:
+        given = answer.get("error")
+        error: dict[str, Any] = given if isinstance(given, dict) else {}
+        code, message = str(error.get("code") or answer.get("error") or "no code"), str(error.get("message") or "")
+        if answer.get("status") == "suspended":
+            return HTTPTargetError(f"the component suspended ({answer.get('reason')}): a run item is one call")
+        if answer.get("status") == "completed":
+            return HTTPTargetError("the answer has no inline output (large outputs by reference are not read)")
+        if error.get("retryable") is True:
+            return TransientError(f"HTTP {status} {code} from {self.url}: {message}"[:500])
+        if code == "WORKERLESS_HANDLER_FAILED":
+            return remote_error(message)
+        return HTTPTargetError(f"HTTP {status} {code} from {self.url}{INVOKE_PATH}: {message}"[:500])
+
     def close(self) -> None:
         self.client.close()
+
+
+def signed_headers(body: bytes) -> dict[str, str]:
+    """The headers of a workerless call: signed (HMAC-SHA256 over ``{timestamp}.{attempt_id}.`` and the body)
+    when ``AGNT5_WORKERLESS_SECRET`` is set in this process's environment."""
+    headers = {"content-type": "application/json"}
+    secret = os.environ.get(SECRET_VARIABLE, "").strip()
+    if not secret:
+        return headers
+    stamp, attempt = str(int(time.time() * 1000)), str(uuid.uuid4())
+    digest = hmac.new(secret.encode(), f"{stamp}.{attempt}.".encode() + body, hashlib.sha256).hexdigest()
+    return {**headers, "x-agnt5-signature-version": SIGNATURE_VERSION, "x-agnt5-signature": f"sha256={digest}",
+            "x-agnt5-timestamp": stamp, "x-agnt5-attempt-id": attempt}  # fmt: skip
 
 
 def timeout_of(config: dict[str, Any]) -> float | None:

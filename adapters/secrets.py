@@ -1,6 +1,7 @@
 """The secrets this process knows (from its environment), and ``scrub``: redact them from outside text.
 
-Known secrets: ``AGNT5_LLM_API_KEY``, ``AGNT5_API_KEY`` and the password of ``AGNT5_DATABASE_URL``. Read on each
+Known secrets: ``AGNT5_LLM_API_KEY``, ``AGNT5_API_KEY``, ``AGNT5_WORKERLESS_SECRET`` (the signing secret of AGNT5
+workerless deployments) and the password of ``AGNT5_DATABASE_URL``. Read on each
 call (cheap), so a key set after start-up is still covered.
 """
 
@@ -12,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from agnt5_evals.domain.redaction import redact
 
-SECRET_VARIABLES = ("AGNT5_LLM_API_KEY", "AGNT5_API_KEY")
+SECRET_VARIABLES = ("AGNT5_LLM_API_KEY", "AGNT5_API_KEY", "AGNT5_WORKERLESS_SECRET")
 
 
 def known_secrets() -> list[str]:

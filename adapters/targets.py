@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.adapters.bundles import code_path
 from agnt5_evals.adapters.components import components_of, import_module, invoke
 from agnt5_evals.domain.model import Deployment
 from agnt5_evals.sdk import Context, TransientError
@@ -41,7 +42,7 @@ FACTORIES: dict[str, TargetFactory] = {}
 
 def _python(services: Services, target: dict[str, Any], deployment: Deployment | None) -> Target:
     assert deployment is not None
-    found = components_of(import_module(deployment.module, deployment.path))
+    found = components_of(import_module(deployment.module, code_path(services.app, services.settings.home, deployment)))
     name = target["component_name"]
     if name not in found:
         raise LookupError(f"component {name!r} is not defined by module {deployment.module}")

@@ -56,7 +56,9 @@ RUN_SUMMARY = {
     "id": RUN, "name": "candidate", "experiment_id": EXPERIMENT,
     "experiment_version_id": "ba334120-ea4f-55d7-9132-9b4e9b897888",
     "dataset_version_id": "a5519df7-4581-5af8-aef6-2d52d7a6ee3b",
-    "deployment_id": "51fd81f2-8ab9-486d-89ed-10cf6b7da161", "status": "completed", "reason": None,
+    "deployment_id": "51fd81f2-8ab9-486d-89ed-10cf6b7da161",
+    "code_digest": "sha256:9f2c4e1b5d0a7c3e8f6b2a1d4c7e0f3a6b9c2d5e8f1a4b7c0d3e6f9a2b5c8d1e", "editable": False,
+    "build": None, "source_run_id": None, "status": "completed", "reason": None,
     "total_items": 20, "done_items": 20, "passed_items": 10, "failed_items": 10, "errored_items": 0,
     "pass_rate": 0.5, "gate": GATE, "scorers": [SCORER_AGGREGATE], "created_at": AT, "finished_at": LATER,
     "latency_ms": LATENCY, "total_tokens": 0, "repetitions": REPETITIONS, "replaced_by": [REPLACED_BY],
@@ -122,6 +124,13 @@ class RunSummary(Schema):
     experiment_version_id: Id
     dataset_version_id: Id
     deployment_id: Id | None
+    code_digest: str | None = Field(
+        description="the digest of the code the run ran (a snapshot's, or an editable "
+        "deployment's live files at the run's start); null: none known"
+    )
+    editable: bool | None = Field(description="whether the deployment ran its live files; null: not a module")
+    build: str | None = Field(description="the build an HTTP deployment reported; null: none")
+    source_run_id: Id | None = Field(None, description="the run this one re-runs (`runs rerun`); null: none")
     status: str = Field(description="running, completed, failed or cancelled")
     reason: str | None = Field(description="why the run failed or was cancelled")
     total_items: int
@@ -217,6 +226,7 @@ class Failure(RunItem):
     """A failed or errored run item, with its scores."""
 
     model_config = examples(RUN_ITEM)
+    stack: str | None = Field(None, description="the stack trace of a component that raised (capped, scrubbed)")
 
 
 SCORER_INPUT = {"input": {"order_id": 1}, "output": "{not json", "expected_output": 1, "events": EVENTS,
@@ -308,7 +318,7 @@ class Comparison(Schema):
         "base_run_id": "45401047-c2c7-4a9c-b34d-02af234b0fbe", "compare_run_id": RUN, "same_dataset_version": True,
         "paired_items": 20, "base": {"total": 20, "passed": 20, "pass_rate": 1.0}, "compare": SIDE,
         "pass_rate_delta": -0.5, "scorers": [MOVEMENT], "newly_failing": [FLIP], "newly_passing": [],
-        "only_in_base": [], "only_in_compare": [],
+        "only_in_base": [], "only_in_compare": [], "warnings": [],
     })  # fmt: skip
     base_run_id: Id
     compare_run_id: Id
@@ -322,3 +332,4 @@ class Comparison(Schema):
     newly_passing: list[Flip]
     only_in_base: list[str] = Field(description="dataset item ids")
     only_in_compare: list[str] = Field(description="dataset item ids")
+    warnings: list[str] = Field(description="e.g. two runs of one deployment that ran different code")

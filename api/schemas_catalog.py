@@ -38,12 +38,21 @@ class Component(Schema):
     type: str = Field(description="agent, function, workflow, scorer, ...")
 
 
-class Deployment(Schema):
-    """A Python module's components (kind python: module, path) or an HTTP worker's (kind http: url)."""
+DEPLOYMENT_ROW = {
+    "id": DEPLOYMENT, "name": "good", "kind": "python", "module": "good_agent", "path": "/srv/agents", "url": "",
+    "components": [COMPONENT], "created_at": AT, "editable": False,
+    "bundle_digest": "sha256:9f2c4e1b5d0a7c3e8f6b2a1d4c7e0f3a6b9c2d5e8f1a4b7c0d3e6f9a2b5c8d1e", "bundle_size": 2310,
+    "bundle_files": 2, "include_globs": [], "exclude_globs": ["*.csv"], "build": "", "archived": False,
+}  # fmt: skip
+BUNDLE_FILE = {"path": "good_agent.py", "size": 1830, "executable": False,
+               "sha256": "4c1f9a0e2b7d5c3a8e6f1b0d9c2a7e5f3b8d6c1a0e9f7b2d5c3a8e6f1b0d9c2a"}  # fmt: skip
 
-    model_config = examples({"id": DEPLOYMENT, "name": "good", "kind": "python", "module": "good_agent",
-                             "path": "/srv/agents", "url": "", "components": [COMPONENT],
-                             "created_at": AT})  # fmt: skip
+
+class Deployment(Schema):
+    """A Python module's components (kind python: module, path; a snapshot of the tree, or editable: the live
+    files) or an HTTP worker's (kind http: url, and the build it reported)."""
+
+    model_config = examples(DEPLOYMENT_ROW)
     id: Id
     name: str
     kind: str
@@ -52,6 +61,31 @@ class Deployment(Schema):
     url: str
     components: list[Component]
     created_at: Timestamp
+    editable: bool = Field(description="runs the live files under path (each run records their digest)")
+    bundle_digest: str = Field(description="the snapshot's sha256 digest; empty when editable or HTTP")
+    bundle_size: int = Field(description="the snapshot's total size in bytes")
+    bundle_files: int
+    include_globs: list[str]
+    exclude_globs: list[str]
+    build: str = Field(description="the build or version an HTTP worker reported (empty when none)")
+    archived: bool = Field(description="an archived deployment starts no new runs")
+
+
+class BundleFile(Schema):
+    """One file of a deployment's snapshot."""
+
+    model_config = examples(BUNDLE_FILE)
+    path: str
+    size: int
+    executable: bool
+    sha256: str
+
+
+class DeploymentDetail(Deployment):
+    """A deployment with the files of its snapshot."""
+
+    model_config = examples({**DEPLOYMENT_ROW, "files": [BUNDLE_FILE]})
+    files: list[BundleFile]
 
 
 class BuiltinScorer(Schema):

@@ -199,6 +199,34 @@ def runs_compare(base_run_id: str, compare_run_id: str, fmt: FormatOption = Form
         show_compare(operations.compare_runs(svc, base, other), fmt)
 
 
+@runs.command("rerun")
+def runs_rerun(
+    run_id: str,
+    name: Annotated[str, typer.Option("--name", help="Label the new run (default: the source's name + -rerun).")] = "",
+    wait: Annotated[bool, typer.Option("--wait", help="Block until the run finishes.")] = False,
+    timeout: Annotated[str | None, typer.Option("--timeout", help="Give up waiting after this long (15m).")] = None,
+    fail_on_gate: Annotated[
+        bool,
+        typer.Option("--fail-on-gate/--no-fail-on-gate", help="Exit 2 when the gate fails (--fail-on-gate=false)."),
+    ] = True,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Run again what a run ran: the same experiment version, dataset version, config and deployment, as a new run
+    linked to it (source_run_id). With --wait the exit code is the gate's verdict.
+
+    A snapshot deployment runs the same code, so a deterministic component gives the same results (`runs compare`
+    shows no difference); an editable one runs its files as they are now.
+    """
+    rid = uuid_arg(run_id, "RUN_ID")
+    with standby() as worker, services(catch_up=False) as svc:
+        summary = operations.rerun_run(svc, rid, name, standby=worker)
+        if not wait:
+            print_created(fmt, summary, f"Started run {summary['name']!r}, a rerun of {run_id}")
+            return
+        note(f"Started run {summary['name']!r} ({summary['id']}), a rerun of {run_id}; waiting")
+        raise typer.Exit(wait_and_report(svc, summary["id"], timeout, fail_on_gate, fmt))
+
+
 @runs.command("regression-dataset")
 def runs_regression_dataset(
     run_id: str,

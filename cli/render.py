@@ -33,6 +33,10 @@ def show_summary(summary: dict[str, Any], fmt: Format) -> None:
         f"pass rate  {_pct(summary['pass_rate'])}",
         f"gate       {verdict} (passed_threshold {gate['passed_threshold']})",
     ]
+    if summary.get("code_digest") or summary.get("build"):
+        kind = "build" if summary.get("build") else ("editable" if summary.get("editable") else "snapshot")
+        lines.insert(1, f"code       {summary.get('build') or summary['code_digest']} ({kind}, deployment "
+                        f"{summary['deployment_id']})")  # fmt: skip
     if "latency_ms" in summary:
         latency = summary["latency_ms"]
         lines.append(
@@ -63,6 +67,8 @@ def show_compare(result: dict[str, Any], fmt: Format) -> None:
     if fmt is not Format.table:
         emit(result, fmt)
         return
+    for warning in result.get("warnings", []):
+        note(f"warning: {warning}")
     out = console()
     base, other = result["base"], result["compare"]
     out.print(

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, emit, note, services, uuid_arg, write_csv
+from agnt5_evals.cli.common import Format, FormatOption, emit, note, printable, services, table, uuid_arg, write_csv
 from agnt5_evals.cli.render import run_exit_code, show_summary, wait_and_report
 from agnt5_evals.domain.errors import EXIT_TIMEOUT, Invalid
 from agnt5_evals.domain.reports import EXPORT_COLUMNS, export_rows
 from agnt5_evals.projections import queries
-from agnt5_evals.services import operations
+from agnt5_evals.services import operations, runs
 
 app = typer.Typer(help="Run reports for people and for CI.", no_args_is_help=True)
 
@@ -27,18 +27,25 @@ def summary(run_id: str, fmt: FormatOption = Format.table) -> None:
 
 @app.command("failures")
 def failures(run_id: str, fmt: FormatOption = Format.table) -> None:
-    """Failed and errored run items only, with the scorers that failed them."""
+    """Failed and errored run items only, with the scorers that failed them (and the stack trace of a component
+    that raised)."""
     with services() as svc:
-        rid = str(uuid_arg(run_id, "RUN_ID"))
-        queries.run(svc.view, rid)
-        items = queries.run_items(svc.view, rid, ("failed", "errored"))
+        items = runs.failures(svc, str(uuid_arg(run_id, "RUN_ID")))
     for item in items:
         item["failed_scorers"] = ", ".join(
             f"{s['scorer_key']}={s['score']:.2f}" + (f" ({s['label']})" if s["label"] else "")
             for s in item["scores"]
             if not s["passed"]
         )
-    emit(items, fmt, FAILURE_COLUMNS)
+    emit(items, fmt, FAILURE_COLUMNS, render=_failures_table)
+
+
+def _failures_table(items: list[dict[str, Any]]) -> None:
+    """The table, then each stack trace under its item's id (too long for a cell)."""
+    table(items, FAILURE_COLUMNS)
+    for item in items:
+        if item.get("stack"):
+            typer.echo(f"\n{item['id']} (position {item['position']}) stack trace:\n{printable(item['stack'])}")
 
 
 @app.command("ci")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -19,7 +20,15 @@ from agnt5_evals.domain.app_runs import RunCommands
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
 from agnt5_evals.domain.gates import check_config
 from agnt5_evals.domain.ids import parse_uuid
-from agnt5_evals.domain.model import DatasetVersion, Deployment, Experiment, ExperimentVersion, Scorer
+from agnt5_evals.domain.model import (
+    Bundle,
+    BundleChunk,
+    DatasetVersion,
+    Deployment,
+    Experiment,
+    ExperimentVersion,
+    Scorer,
+)
 from agnt5_evals.domain.prompts import Prompt, PromptVersion
 from agnt5_evals.domain.runs import Run
 from agnt5_evals.domain.text_rules import check_description, check_name
@@ -27,10 +36,15 @@ from agnt5_evals.domain.text_rules import check_description, check_name
 __all__ = ["EvalsApplication", "Written", "check_item"]
 
 COMPONENT_TYPES = ("function", "agent", "workflow", "tool", "scorer")
+CODE_KEYS = ("code_digest", "editable", "build")  # what a run's target records of the code it ran (``_code_of``)
 
 
 class EvalsApplication(RunCommands, RescoreCommands):
     """Datasets, deployments, scorers, prompts, experiments and runs, as one event-sourced application."""
+
+    # Digests an editable deployment's live files at a run's start; set by ``adapters.bootstrap`` (the domain
+    # reads no files). None: the run records no digest.
+    code_digester: Callable[[Deployment], str | None] | None = None
 
     # -- deployments ---------------------------------------------------------------------------------
 
@@ -53,9 +67,35 @@ class EvalsApplication(RunCommands, RescoreCommands):
         components: list[dict[str, str]],
         url: str = "",
         kind: str = "python",
+        bundle: dict[str, Any] | None = None,
+        include: list[str] | None = None,
+        exclude: list[str] | None = None,
+        build: str = "",
     ) -> Written:
-        """Register a deployment: a Python module (``kind="python"``) or a server (``kind="http"``, ``url``)."""
-        name = check_name(name)
+        """Register a deployment: a Python module (``kind="python"``) or a server (``kind="http"``, ``url``).
+
+        A Python deployment is a snapshot (``bundle``: ``digest``, ``size``, ``n_files``, ``encoding`` and the
+        ``chunk_ids`` that ``stage_bundle`` returned), or else editable: it runs the live files under ``path``. The
+        bundle is saved with the deployment, atomically, unless the same code is stored already.
+        """
+        self.check_deployment(name, kind, module, url, components)
+        if bundle is not None and kind != "python":
+            raise Invalid("only a python deployment stores its code", field="bundle")
+        editable = kind == "python" and bundle is None
+        to_save: list[Aggregate] = []
+        if bundle is not None and self._bundle(bundle["digest"]) is None:
+            to_save.append(self._new_bundle(bundle))
+        deployment = Deployment(
+            name=name.strip(), kind=kind, module=module, path=path, url=url, components=components,
+            bundle_digest=bundle["digest"] if bundle else "", bundle_size=bundle["size"] if bundle else 0,
+            bundle_files=bundle["n_files"] if bundle else 0, editable=editable, include=list(include or []),
+            exclude=list(exclude or []), build=build,
+        )  # fmt: skip
+        return Written(deployment.id, self._save(*to_save, deployment))
+
+    def check_deployment(self, name: str, kind: str, module: str, url: str, components: list[dict[str, str]]) -> None:
+        """What ``create_deployment`` checks before anything is staged: the name, the source, the components."""
+        check_name(name)
         flag, source = self._source(kind, module, url)
         if not components:
             raise Invalid(f"{source} no components (mark callables with @component)", field=flag)
@@ -64,7 +104,49 @@ class EvalsApplication(RunCommands, RescoreCommands):
                 raise Invalid(
                     f"component {component.get('name')!r}: unknown type {component.get('type')!r}", field="components"
                 )
-        deployment = Deployment(name=name.strip(), kind=kind, module=module, path=path, url=url, components=components)
+
+    def _bundle(self, digest: str) -> Bundle | None:
+        try:
+            return self.get(Bundle, Bundle.create_id(digest), "bundle")
+        except NotFound:
+            return None
+
+    def _new_bundle(self, bundle: dict[str, Any]) -> Bundle:
+        """A bundle over staged chunks, each checked to be saved and to belong to this digest."""
+        for chunk_id in bundle["chunk_ids"]:
+            chunk = self.get(BundleChunk, UUID(chunk_id), "bundle chunk", field="bundle")
+            if chunk.digest != bundle["digest"]:
+                raise Invalid(f"chunk {chunk_id} belongs to bundle {chunk.digest}", field="bundle")
+        return Bundle(
+            digest=bundle["digest"], size=bundle["size"], n_files=bundle["n_files"], encoding=bundle["encoding"],
+            chunk_ids=list(bundle["chunk_ids"]),
+        )  # fmt: skip
+
+    def stage_bundle(self, digest: str, chunks: list[str]) -> list[str]:
+        """Save a bundle's chunks, one small save each, and return their ids; nothing reads them until a deployment
+        commits the bundle. Chunks saved before (a create killed meanwhile, or another one of the same code) are
+        reused; a bundle stored already needs none."""
+        stored = self._bundle(digest)
+        if stored is not None:
+            return list(stored.chunk_ids)
+        chunk_ids = []
+        for index, data in enumerate(chunks):
+            chunk_id = BundleChunk.create_id(digest, index, data)
+            if not self.recorder.select_events(chunk_id, limit=1):
+                with contextlib.suppress(Conflict):  # saved meanwhile by another create of the same code
+                    self._save(BundleChunk(digest=digest, index=index, data=data), notify=False)
+            chunk_ids.append(str(chunk_id))
+        return chunk_ids
+
+    def bundle_chunks(self, digest: str) -> list[str]:
+        """The chunk payloads of a stored bundle, in order."""
+        bundle = self.get(Bundle, Bundle.create_id(digest), "bundle")
+        return [self.get(BundleChunk, UUID(c), "bundle chunk").data for c in bundle.chunk_ids]
+
+    def archive_deployment(self, deployment_id: UUID) -> Written:
+        """Archive a deployment: it starts no new runs; its runs and experiments keep their reference."""
+        deployment = self.get(Deployment, deployment_id, "deployment")
+        deployment.archive()
         return Written(deployment.id, self._save(deployment))
 
     # -- scorers -------------------------------------------------------------------------------------
@@ -140,6 +222,20 @@ class EvalsApplication(RunCommands, RescoreCommands):
             Deployment, UUID(str(target["deployment_id"])), "deployment", field="target.deployment_id"
         )
         deployment.check_component(str(target["component_name"]), str(target["component_type"]))
+
+    def _code_of(self, target: dict[str, Any]) -> dict[str, Any]:
+        """A component target with the code a run of it runs: the snapshot's digest, the live files' digest now
+        (an editable deployment), or the build an HTTP worker reported. An archived deployment runs nothing."""
+        deployment = self.get(
+            Deployment, UUID(str(target["deployment_id"])), "deployment", field="target.deployment_id"
+        )
+        deployment.check_runnable()
+        if deployment.kind == "http":
+            return {**target, "build": deployment.build or None}
+        if deployment.editable:
+            digest = self.code_digester(deployment) if self.code_digester is not None else None
+            return {**target, "code_digest": digest, "editable": True}
+        return {**target, "code_digest": deployment.bundle_digest, "editable": False}
 
     def check_definition(self, definition: dict[str, Any]) -> dict[str, Any]:
         self.dataset_version(UUID(definition["dataset_id"]), UUID(definition["dataset_version_id"]))
@@ -222,6 +318,8 @@ class EvalsApplication(RunCommands, RescoreCommands):
             self.check_target(spec["target"])
         if spec["target"].get("type") == "prompt":  # an unpinned prompt runs its latest version: record which
             spec["target"] = self.pin_prompt_version(spec["target"])
+        else:
+            spec["target"] = self._code_of(spec["target"])
         dataset_version = self.get(DatasetVersion, UUID(spec["dataset_version_id"]), "dataset version")
         run = Run.start(
             experiment_id=experiment.id,
@@ -236,6 +334,30 @@ class EvalsApplication(RunCommands, RescoreCommands):
         )
         to_save.append(run)
         return Written(run.id, self._save(*to_save), version.number)
+
+    def rerun_run(self, run_id: UUID, name: str = "") -> Written:
+        """Start a new run of what ``run_id`` ran: its experiment version, dataset version, config (with its
+        overrides), target (the same deployment, or the same pinned prompt version) and scorers, linked to it by
+        ``spec.source_run_id``. A snapshot deployment runs the same code; an editable one runs its files as they
+        are now and records their digest (compare says when it differs). An archived deployment runs nothing."""
+        source = self.get(Run, run_id, "run", field="run_id")
+        spec = orjson.loads(orjson.dumps(source.spec))
+        spec["source_run_id"] = str(source.id)
+        if spec["target"].get("type") != "prompt":
+            target = {key: value for key, value in spec["target"].items() if key not in CODE_KEYS}
+            spec["target"] = self._code_of(target)
+        run = Run.start(
+            experiment_id=source.experiment_id,
+            experiment_version_id=source.experiment_version_id,
+            dataset_id=source.dataset_id,
+            dataset_version_id=source.dataset_version_id,
+            name=name or f"{source.name}-rerun",
+            spec=spec,
+            n_items=source.n_items,
+            repetitions=source.repetitions,
+            dataset_digest=source.dataset_digest,
+        )
+        return Written(run.id, self._save(run))
 
     def annotate(
         self,

@@ -61,3 +61,13 @@ def parse_uuid(value: str, field: str) -> UUID:
 
 def prompt_version_id(prompt_id: UUID, number: int) -> UUID:
     return uuid5(prompt_id, f"version-{number}")
+
+
+def bundle_id(digest: str) -> UUID:
+    """A code bundle's id: its content digest decides it, so the same tree is stored once."""
+    return uuid5(NAMESPACE, f"bundle-{digest}")
+
+
+def bundle_chunk_id(digest: str, index: int, data: str) -> UUID:
+    """A bundle chunk's id names its content too: a retry reuses a chunk only if it holds the same bytes."""
+    return uuid5(NAMESPACE, f"bundle-{digest}-chunk-{index}-{hashlib.sha256(data.encode()).hexdigest()}")

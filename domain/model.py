@@ -201,12 +201,61 @@ DatasetVersion.Created.class_version = 2  # type: ignore[attr-defined]
 DatasetVersion.Created.upcast_v1_v2 = staticmethod(_version_created_v1_v2)  # type: ignore[attr-defined]
 
 
+class BundleChunk(Aggregate):
+    """Part of a code bundle's compressed content (base64, at most 512 KiB), staged: nothing reads it until a
+    ``Bundle`` lists it. A create killed while staging leaves chunks that the next create of the same code reuses
+    (a chunk's id names its digest, index and content)."""
+
+    @staticmethod
+    def create_id(digest: str, index: int, data: str) -> UUID:
+        return ids.bundle_chunk_id(digest, index, data)
+
+    @event("Created")
+    def __init__(self, digest: str, index: int, data: str) -> None:
+        self.digest = digest
+        self.index = index
+        self.data = data
+
+
+class Bundle(Aggregate):
+    """An immutable, content-addressed snapshot of a deployment's code: its id derives from its digest (the same
+    tree is stored once), its content is in ``BundleChunk``s (``chunk_ids``, in order)."""
+
+    @staticmethod
+    def create_id(digest: str) -> UUID:
+        return ids.bundle_id(digest)
+
+    @event("Created")
+    def __init__(self, digest: str, size: int, n_files: int, encoding: str, chunk_ids: list[str]) -> None:
+        self.digest = digest
+        self.size = size
+        self.n_files = n_files
+        self.encoding = encoding
+        self.chunk_ids = chunk_ids
+
+
 class Deployment(Aggregate):
-    """An immutable build serving components: a Python module (or later an HTTP worker)."""
+    """A build serving components: a Python module (a snapshot of its code in a ``Bundle``, or ``editable``: the
+    live files) or an HTTP worker (``build``: the version it reported)."""
+
+    archived = False  # class default: deployments before archiving existed
 
     @event("Created")
     def __init__(
-        self, name: str, kind: str, module: str, path: str, url: str, components: list[dict[str, str]]
+        self,
+        name: str,
+        kind: str,
+        module: str,
+        path: str,
+        url: str,
+        components: list[dict[str, str]],
+        bundle_digest: str = "",
+        bundle_size: int = 0,
+        bundle_files: int = 0,
+        editable: bool = True,
+        include: list[str] | None = None,
+        exclude: list[str] | None = None,
+        build: str = "",
     ) -> None:
         self.name = name
         self.kind = kind
@@ -214,6 +263,27 @@ class Deployment(Aggregate):
         self.path = path
         self.url = url
         self.components = components
+        self.bundle_digest = bundle_digest
+        self.bundle_size = bundle_size
+        self.bundle_files = bundle_files
+        self.editable = editable
+        self.include = include or []
+        self.exclude = exclude or []
+        self.build = build
+
+    def check_runnable(self) -> None:
+        """An archived deployment starts no new runs (its old runs keep showing it)."""
+        if self.archived:
+            raise Conflict(f"deployment {self.id} ({self.name}) is archived: it cannot start new runs")
+
+    def archive(self) -> None:
+        if self.archived:
+            raise Conflict(f"deployment {self.id} ({self.name}) is already archived")
+        self._archived()
+
+    @event("Archived")
+    def _archived(self) -> None:
+        self.archived = True
 
     def check_component(self, name: str, component_type: str) -> None:
         for component in self.components:
@@ -228,6 +298,21 @@ class Deployment(Aggregate):
         raise Invalid(
             f"deployment {self.id} has no component {name!r} (it has: {known})", field="target.component_name"
         )
+
+
+def _deployment_created_v1_v2(state: dict[str, JSON]) -> None:
+    """Deployments from before snapshots: a Python one runs the live files at its path (editable), no bundle."""
+    state.setdefault("bundle_digest", "")
+    state.setdefault("bundle_size", 0)
+    state.setdefault("bundle_files", 0)
+    state.setdefault("editable", state.get("kind") == "python")
+    state.setdefault("include", [])
+    state.setdefault("exclude", [])
+    state.setdefault("build", "")
+
+
+Deployment.Created.class_version = 2  # type: ignore[attr-defined]
+Deployment.Created.upcast_v1_v2 = staticmethod(_deployment_created_v1_v2)  # type: ignore[attr-defined]
 
 
 class Experiment(Aggregate):

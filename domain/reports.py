@@ -27,6 +27,10 @@ def run_summary(run: Mapping[str, Any], scorer_rows: Iterable[Mapping[str, Any]]
         "experiment_version_id": run["experiment_version_id"],
         "dataset_version_id": run["dataset_version_id"],
         "deployment_id": run["spec"]["target"].get("deployment_id"),
+        "code_digest": run["spec"]["target"].get("code_digest"),
+        "editable": run["spec"]["target"].get("editable"),
+        "build": run["spec"]["target"].get("build"),
+        "source_run_id": run["spec"].get("source_run_id"),
         "status": run["status"],
         "reason": run["reason"],
         "total_items": run["total"],
@@ -65,6 +69,16 @@ def run_stats(stats: Mapping[str, Any], k: int) -> dict[str, Any]:
             "flaky_items": sorted(item for item, g in groups.items() if any(g) and not all(g)),
         }
     return out
+
+
+def failure_stack(events: Any) -> str | None:
+    """The stack trace of a run item's failure: ``data.stack`` of its last ``run.failed`` event, if recorded."""
+    for event in reversed(events if isinstance(events, list) else []):
+        if isinstance(event, dict) and event.get("event_type") == "run.failed":
+            data = event.get("data")
+            stack = data.get("stack") if isinstance(data, dict) else None
+            return stack if isinstance(stack, str) and stack else None
+    return None
 
 
 def scorer_input(score: Mapping[str, Any], item: Mapping[str, Any], dataset_item: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from agnt5_evals.domain import digests, ids
 from agnt5_evals.domain.errors import Conflict
 
 TERMINAL = ("completed", "failed", "cancelled")
+RUN_CODE_KEYS = ("code_digest", "editable", "build")  # what a run's target records of the code it ran
 
 
 class Run(Aggregate):

@@ -3,9 +3,14 @@
 A run item records raw events; trace scorers read a ``agnt5.eval.trace_eval_context.v1`` artifact. The
 reference does not publish how the platform derives one from the other, so this module decides (documented in
 docs/_scorers_trace.md): tool steps come from ``tool.*`` events merged by call id, LLM steps from ``lm.call.*``
-and ``lm.*`` completed/failed events, error steps from any other ``*.failed`` event; the plan from the latest
+completed/failed events, error steps from any other ``*.failed`` event; the plan from the latest
 ``plan.created``/``plan.updated`` event; workflow state from ``workflow.state.changed`` events. Every input is
 untrusted JSON: nothing here raises on malformed events.
+
+One vocabulary: ``normalise`` reads the AGNT5 SDK's events too (``tool_call.*`` of an agent's tool calls,
+``tool.*`` of a tool run directly, ``lm.*``), flat (the SDK's ``Event.to_dict()``: fields beside ``event_type``) or
+nested (fields in ``data``, as our Context and the SDK's workerless answers record them), and gives every event our
+names and field layout before anything derives steps from it: the same behaviour reaches the same verdicts.
 """
 
 from __future__ import annotations
@@ -60,6 +65,80 @@ def _get(mapping: dict[str, Any], *keys: str) -> Any:
 
 def _event_type(event: dict[str, Any]) -> str:
     return text(_get(event, "event_type", "eventType"))
+
+
+ENVELOPE = (
+    "event_type", "eventType", "event_id", "eventId", "correlation_id", "correlationId", "parent_correlation_id",
+    "parentCorrelationId", "timestamp_ns", "timestampNs", "name", "data", "metadata",
+)  # fmt: skip
+STAGES = ("started", "completed", "failed")
+_SDK_TOOL = ("tool_call.", "tool.")  # an agent's tool call; a tool run directly (``tool.call.*`` is ours already)
+_OURS_TO_SDK = {"tool.call.": "tool_call.", "lm.call.": "lm."}
+
+
+def _our_kind(kind: str) -> str:
+    """Our name for an event type: ``tool_call.X`` and ``tool.X`` are ``tool.call.X``, ``lm.X`` is ``lm.call.X``
+    (X a stage); every other name is kept (``lm.content_block.completed`` is a stream delta, not an LLM call)."""
+    prefix, _, stage = kind.rpartition(".")
+    if stage in STAGES and prefix + "." in _SDK_TOOL:
+        return f"tool.call.{stage}"
+    if stage in STAGES and prefix == "lm":
+        return f"lm.call.{stage}"
+    return kind
+
+
+def _lift(data: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The SDK's nested payload fields where ours are: arguments, result, error text."""
+    lifted = dict(data)
+    inp, out = data.get("input_data"), data.get("output_data")
+    if "arguments" not in lifted and isinstance(inp, dict):
+        lifted["arguments"] = inp.get("arguments", inp)
+    if "result" not in lifted and kind.endswith(".completed") and out is not None:
+        lifted["result"] = out["result"] if isinstance(out, dict) and "result" in out else out
+    if "error" not in lifted and text(data.get("error_message")):
+        lifted["error"] = data["error_message"]
+    return lifted
+
+
+def normalise(event: Any) -> dict[str, Any] | None:
+    """One raw event (ours or the SDK's, flat or nested) in our vocabulary: our event type, the fields in
+    ``data``; None for a value that is not an event object."""
+    if not isinstance(event, dict):
+        return None
+    raw = _data(event)
+    flat = {key: value for key, value in event.items() if key not in ENVELOPE}
+    data = {**flat, **raw}
+    kind = _event_type(event)
+    ours = _our_kind(kind)
+    if ours != kind and ours.startswith("tool.call."):
+        data = _lift(data, ours)
+        data["tool_name"] = text(data.get("tool_name")) or text(event.get("name")) or text(raw.get("name"))
+    elif ours != kind and text(data.get("error_message")):
+        data.setdefault("error", data["error_message"])
+    name = text(event.get("name")) or text(raw.get("name")) or None
+    return {**{k: event[k] for k in ENVELOPE[:10] if k in event}, "event_type": ours, "data": data, "name": name}
+
+
+def normalised(events: Any) -> list[dict[str, Any]]:
+    """``normalise`` over a trace: the event objects of it, in our vocabulary."""
+    found = (normalise(event) for event in (events if isinstance(events, list) else []))
+    return [event for event in found if event is not None]
+
+
+def sdk_trace(events: Any) -> list[dict[str, Any]]:
+    """A trace in the SDK's vocabulary, as ``agnt5.eval.TraceEvent`` fields (what an SDK scorer reads:
+    ``lm.completed`` with ``total_tokens``, ``tool_call.*`` with ``tool_name`` and ``arguments`` in ``data``)."""
+    out = []
+    for position, event in enumerate(normalised(events)):
+        kind = event["event_type"]
+        for ours, theirs in _OURS_TO_SDK.items():
+            if kind.startswith(ours) and kind.rsplit(".", 1)[-1] in STAGES:
+                kind = theirs + kind.rsplit(".", 1)[-1]
+        out.append({"event_type": kind, "event_id": text(_get(event, "event_id", "eventId")) or f"event-{position}",
+                    "correlation_id": _span(event), "parent_correlation_id": text(event.get("parent_correlation_id"))
+                    or None, "timestamp_ns": count(_get(event, "timestamp_ns", "timestampNs")),
+                    "data": event["data"], "name": event["name"]})  # fmt: skip
+    return out
 
 
 def _data(event: dict[str, Any]) -> dict[str, Any]:
@@ -137,7 +216,7 @@ def _merge_tool_event(step: dict[str, Any], event: dict[str, Any], data: dict[st
 
 
 def _is_llm(kind: str) -> bool:
-    return kind.startswith("lm.") and kind.rsplit(".", 1)[-1] in ("completed", "failed")
+    return kind in ("lm.call.completed", "lm.call.failed")
 
 
 def _llm_step(event: dict[str, Any], data: dict[str, Any], failed: bool) -> dict[str, Any]:
@@ -156,13 +235,17 @@ def _error_step(event: dict[str, Any], data: dict[str, Any], kind: str) -> dict[
                  error_safe=text(data.get("error"))[:200], matches_plan_step=None)  # fmt: skip
 
 
+def total_tokens(events: Any) -> int:
+    """The tokens of a trace's LLM calls (ours and the SDK's, flat or nested)."""
+    return sum(_llm_step(event, _data(event), False)["tokens"] for event in normalised(events)
+               if _event_type(event) == "lm.call.completed")  # fmt: skip
+
+
 def execution_steps(events: list[Any]) -> list[dict[str, Any]]:
     """Turn raw events into ordered execution steps, indexed from 1 (tool events merge by call id)."""
     steps: list[dict[str, Any]] = []
     tools: dict[str, dict[str, Any]] = {}
-    for position, event in enumerate(events):
-        if not isinstance(event, dict):
-            continue
+    for position, event in enumerate(normalised(events)):
         kind, data = _event_type(event), _data(event)
         if kind.startswith("tool."):
             call_id = text(_get(data, "tool_call_id", "toolCallId")) or _span(event)
@@ -203,8 +286,8 @@ def plan_of(events: list[Any]) -> tuple[dict[str, Any], str]:
     """The latest recorded plan (``plan.created``/``plan.updated``) and the task text it names."""
     plan: dict[str, Any] = {"detected": False, "steps": []}
     task = ""
-    for event in events:
-        if not isinstance(event, dict) or _event_type(event) not in PLAN_EVENTS:
+    for event in normalised(events):
+        if _event_type(event) not in PLAN_EVENTS:
             continue
         data = _data(event)
         raw: list[Any] = data["steps"] if isinstance(data.get("steps"), list) else []
@@ -330,8 +413,8 @@ def trace_eval_context(events: list[Any], *, session_id: str, root_run_id: str, 
 def workflow_states(events: list[Any]) -> dict[str, Any]:
     """Named state values from ``workflow.state.changed`` events (data ``{name, value}``); the last write wins."""
     states: dict[str, Any] = {}
-    for event in events if isinstance(events, list) else []:
-        if isinstance(event, dict) and _event_type(event) == STATE_EVENT:
+    for event in normalised(events):
+        if _event_type(event) == STATE_EVENT:
             data = _data(event)
             name = text(data.get("name")) or text(event.get("name"))
             if name and "value" in data:

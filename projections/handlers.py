@@ -65,7 +65,8 @@ INSERT_VERSION_ITEM = (  # a chunk saved after its version exists is a losing (o
 INSERT_VERSION = "INSERT INTO {p}dataset_versions VALUES (?, ?, ?, ?, ?, ?, ?)"
 MARK_LIVE_CHUNK = "UPDATE {p}dataset_items SET live = 1 WHERE version_id = ? AND chunk_id = ?"
 DROP_DEAD_ITEMS = "DELETE FROM {p}dataset_items WHERE version_id = ? AND live = 0"
-INSERT_DEPLOYMENT = "INSERT INTO {p}deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_DEPLOYMENT = "INSERT INTO {p}deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
+ARCHIVE_DEPLOYMENT = "UPDATE {p}deployments SET archived = 1 WHERE id = ?"
 INSERT_SCORER = "INSERT INTO {p}scorers VALUES (?, ?, ?, ?, ?, ?)"
 INSERT_EXPERIMENT = "INSERT INTO {p}experiments VALUES (?, ?, ?, ?, ?, ?, 1, 0, NULL, ?, ?)"
 UPDATE_DEFINITION = (
@@ -160,7 +161,14 @@ def _version_created(e: Any) -> Iterator[Op]:
 
 
 def _deployment_created(e: Any) -> Iterator[Op]:
-    yield INSERT_DEPLOYMENT, (str(e.originator_id), e.name, e.kind, e.module, e.path, e.url, j(e.components), _at(e))
+    yield INSERT_DEPLOYMENT, (
+        str(e.originator_id), e.name, e.kind, e.module, e.path, e.url, j(e.components), _at(e), int(e.editable),
+        e.bundle_digest, e.bundle_size, e.bundle_files, j(e.include), j(e.exclude), e.build,
+    )  # fmt: skip
+
+
+def _deployment_archived(e: Any) -> Iterator[Op]:
+    yield ARCHIVE_DEPLOYMENT, (str(e.originator_id),)
 
 
 def _scorer_created(e: Any) -> Iterator[Op]:
@@ -305,6 +313,9 @@ HANDLERS: dict[str, Callable[[Any], Iterator[Op]]] = {
     "DatasetVersionChunk.Created": _version_chunk,
     "DatasetVersion.Created": _version_created,
     "Deployment.Created": _deployment_created,
+    "Deployment.Archived": _deployment_archived,
+    "BundleChunk.Created": _nothing,
+    "Bundle.Created": _nothing,
     "Scorer.Created": _scorer_created,
     "Experiment.Created": _experiment_created,
     "Experiment.DefinitionUpdated": _definition_updated,
@@ -345,7 +356,8 @@ def operations(event: Any) -> Iterator[Op]:
 ORDER = [
     INSERT_DATASET, INSERT_UPLOAD_ITEM, INSERT_DRAFT_ITEM, COUNT_DRAFT, SET_VERSIONS, INSERT_VERSION_ITEM,
     INSERT_VERSION,
-    MARK_LIVE_CHUNK, DROP_DEAD_ITEMS, INSERT_DEPLOYMENT, INSERT_SCORER, INSERT_EXPERIMENT, UPDATE_DEFINITION,
+    MARK_LIVE_CHUNK, DROP_DEAD_ITEMS, INSERT_DEPLOYMENT, ARCHIVE_DEPLOYMENT, INSERT_SCORER, INSERT_EXPERIMENT,
+    UPDATE_DEFINITION,
     SET_LATEST_VERSION,
     INSERT_EXPERIMENT_VERSION, INSERT_RUN, COUNT_CHUNK, FINISH_RUN, INSERT_RUN_ITEM, SET_ITEM_STATUS, INSERT_SCORE,
     UNMARK_SCORE, ADD_RUN_SCORER, INSERT_RESCORE, COUNT_RESCORE_CHUNK, FINISH_RESCORE, INSERT_RESCORE_ITEM,

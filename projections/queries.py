@@ -11,14 +11,18 @@ from agnt5_evals.projections.views import EvalsView, Row
 
 JSON_COLUMNS = {
     "metadata", "input", "expected_output", "events", "components", "definition", "spec", "output",
-    "config", "evidence", "messages", "parameters", "response_schema", "scorers",
+    "config", "evidence", "messages", "parameters", "response_schema", "scorers", "include_globs", "exclude_globs",
 }  # fmt: skip
+FLAG_COLUMNS = ("editable", "archived")  # 0/1 in the tables, booleans in the rows
 
 
 def _decode(row: Row) -> Row:
     for key in JSON_COLUMNS & row.keys():
         if isinstance(row[key], str):
             row[key] = orjson.loads(row[key])
+    for key in FLAG_COLUMNS:
+        if key in row and isinstance(row[key], int):
+            row[key] = bool(row[key])
     for key in ("passed", "errored", "is_current"):
         if key in row and isinstance(row[key], int) and "score" in row:
             row[key] = bool(row[key])
@@ -61,8 +65,10 @@ def draft_items(view: EvalsView, dataset_id: str) -> list[Row]:
     return _rows(view, "SELECT * FROM {p}draft_items WHERE dataset_id = ? ORDER BY seq", dataset_id)
 
 
-def deployments(view: EvalsView) -> list[Row]:
-    return _rows(view, "SELECT * FROM {p}deployments ORDER BY created_at")
+def deployments(view: EvalsView, archived: bool = False) -> list[Row]:
+    """Deployments by creation; ``archived`` True: the archived ones too."""
+    where = "" if archived else " WHERE archived = 0"
+    return _rows(view, "SELECT * FROM {p}deployments" + where + " ORDER BY created_at")
 
 
 def deployment(view: EvalsView, deployment_id: str) -> Row:

@@ -4,7 +4,7 @@ float type. A change of any table here must bump ``VIEW_NAME`` so the views rebu
 
 from __future__ import annotations
 
-VIEW_NAME = "agnt5v9"
+VIEW_NAME = "agnt5v10"
 
 TABLES = {
     "datasets": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, metadata TEXT NOT NULL,
@@ -21,7 +21,10 @@ TABLES = {
         item_id TEXT NOT NULL, input TEXT NOT NULL, expected_output TEXT NOT NULL, metadata TEXT NOT NULL,
         events TEXT NOT NULL, split TEXT, live INTEGER NOT NULL, PRIMARY KEY (version_id, chunk_id, position))""",
     "deployments": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, module TEXT NOT NULL,
-        path TEXT NOT NULL, url TEXT NOT NULL, components TEXT NOT NULL, created_at TEXT NOT NULL)""",
+        path TEXT NOT NULL, url TEXT NOT NULL, components TEXT NOT NULL, created_at TEXT NOT NULL,
+        editable INTEGER NOT NULL, bundle_digest TEXT NOT NULL, bundle_size BIGINT NOT NULL,
+        bundle_files INTEGER NOT NULL, include_globs TEXT NOT NULL, exclude_globs TEXT NOT NULL, build TEXT NOT NULL,
+        archived INTEGER NOT NULL)""",
     "scorers": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, deployment_id TEXT NOT NULL,
         component_name TEXT NOT NULL, created_at TEXT NOT NULL)""",
     "experiments": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, dataset_id TEXT NOT NULL,

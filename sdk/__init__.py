@@ -85,14 +85,16 @@ class Context:
         base = {"tool_name": tool_name, "tool_call_id": call_id, "arguments": arguments or {}}
         self.event("tool.call.started", base, tool_name, call_id)
         started = time.perf_counter()
+        code: dict[str, str] = {}
         if call is not None and error is None:
             try:
                 result = call(**(arguments or {}))
             except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
+                error, code = f"{type(exc).__name__}: {exc}", {"error_code": type(exc).__name__}
         duration_ms = (time.perf_counter() - started) * 1000
         if error is not None:
-            self.event("tool.call.failed", {**base, "error": error, "duration_ms": duration_ms}, tool_name, call_id)
+            failed = {**base, "error": error, **code, "duration_ms": duration_ms}
+            self.event("tool.call.failed", failed, tool_name, call_id)
             return None
         self.event("tool.call.completed", {**base, "result": result, "duration_ms": duration_ms}, tool_name, call_id)
         return result

@@ -5,14 +5,42 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from agnt5_evals.adapters import bundles
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain.prompts import PromptVersion
 from agnt5_evals.projections import queries
 
 
 def create_deployment(svc: Services, name: str, source: dict[str, Any]) -> dict[str, Any]:
-    """Register a deployment from ``definitions.deployment_source``'s result; returns its row."""
+    """Register a deployment from ``definitions.deployment_source``'s result; returns its row.
+
+    A snapshot's bundle is staged first (chunks nothing reads yet), then committed with the deployment in one
+    save: a create that fails or is killed leaves no deployment, and a later create of the same code reuses the
+    staged chunks.
+    """
+    source = dict(source)
+    snap: bundles.Snapshot | None = source.pop("snapshot", None)
+    svc.app.check_deployment(name, source["kind"], source["module"], source["url"], source["components"])
+    if snap is not None:
+        chunk_ids = svc.app.stage_bundle(snap.digest, bundles.encode(snap))
+        source["bundle"] = {"digest": snap.digest, "size": snap.size, "n_files": len(snap.files),
+                            "encoding": bundles.ENCODING, "chunk_ids": chunk_ids}  # fmt: skip
     written = svc.app.create_deployment(name, **source)
+    svc.wait_for(written.position)
+    return queries.deployment(svc.view, str(written.id))
+
+
+def deployment_detail(svc: Services, deployment_id: UUID) -> dict[str, Any]:
+    """A deployment's row with its code: the snapshot's files (path, size, executable, sha256), or none."""
+    row = queries.deployment(svc.view, str(deployment_id))
+    digest = row["bundle_digest"]
+    files = bundles.manifest(svc.app.bundle_chunks(digest)) if digest else []
+    return {**row, "files": files}
+
+
+def archive_deployment(svc: Services, deployment_id: UUID) -> dict[str, Any]:
+    """Archive a deployment (no new runs); returns its row."""
+    written = svc.app.archive_deployment(deployment_id)
     svc.wait_for(written.position)
     return queries.deployment(svc.view, str(written.id))
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from agnt5_evals.adapters import bundles
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.adapters.components import discover
-from agnt5_evals.adapters.http_target import check_url, discover_http
+from agnt5_evals.adapters.http_target import check_url, discover_http_build
 from agnt5_evals.domain import ids
 from agnt5_evals.domain.errors import Invalid, NotFound
 from agnt5_evals.domain.ids import parse_uuid
@@ -65,14 +67,45 @@ def scorers_from(svc: Services, builtin: list[str] | None, scorer_ids: list[str]
     return with_keys(specs)
 
 
-def deployment_source(module: str, url: str, path: str | None) -> dict[str, Any]:
-    """Where the components come from, with the components found there (``create_deployment``'s arguments)."""
+def deployment_source(
+    module: str,
+    url: str,
+    path: str | None,
+    home: Path,
+    editable: bool = False,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+    max_size: str | None = None,
+) -> dict[str, Any]:
+    """Where the components come from, with the components found there (``create_deployment``'s arguments, and
+    ``snapshot``: the tree to store, for a Python deployment that is not editable).
+
+    A snapshot is extracted into the bundle cache under ``home`` and its components are discovered there: what
+    the deployment records is what its runs will import.
+    """
     if bool(module) == bool(url):
         raise Invalid("give exactly one (module for a Python module, url for an HTTP worker)", field="module, url")
+    include, exclude = list(include or []), list(exclude or [])
     if url:
-        if path is not None:
-            raise Invalid("only with a module (an HTTP deployment imports nothing)", field="path")
+        for field, given in (("path", path is not None), ("editable", editable), ("include", include),
+                             ("exclude", exclude), ("max_size", max_size is not None)):  # fmt: skip
+            if given:
+                raise Invalid("only with a module (an HTTP deployment imports nothing)", field=field)
         root = check_url(url)
-        return {"kind": "http", "module": "", "path": "", "url": root, "components": discover_http(root)}
+        components, build = discover_http_build(root)
+        return {"kind": "http", "module": "", "path": "", "url": root, "components": components, "build": build}
     root = os.path.abspath(path or ".")
-    return {"kind": "python", "module": module, "path": root, "url": "", "components": discover(module, root)}
+    if not os.path.isdir(root):
+        raise Invalid(f"{root} is not a directory", field="path")
+    source = {"kind": "python", "module": module, "path": root, "url": "", "include": include, "exclude": exclude}
+    if editable:
+        if max_size is not None:
+            raise Invalid("only for a snapshot (an editable deployment stores no files)", field="max_size")
+        return {**source, "components": discover(module, root)}
+    snap = bundles.snapshot(
+        root, include, exclude, bundles.parse_size(max_size) if max_size else bundles.DEFAULT_MAX_SIZE
+    )
+    if not snap.files:
+        raise Invalid(f"no file under {root} is left to snapshot (see the include and exclude globs)", field="path")
+    extracted = bundles.write_tree(snap, bundles.cache_dir(home, snap.digest))
+    return {**source, "components": discover(module, str(extracted)), "snapshot": snap}

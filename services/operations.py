@@ -18,7 +18,7 @@ from agnt5_evals.domain.annotations import agreement
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
 from agnt5_evals.domain.gates import compare
 from agnt5_evals.domain.reports import EVIDENCE_PARTS, evidence, run_stats, run_summary
-from agnt5_evals.domain.runs import TERMINAL
+from agnt5_evals.domain.runs import RUN_CODE_KEYS, TERMINAL
 from agnt5_evals.projections import queries
 from agnt5_evals.services.definitions import TARGET_TYPES
 from agnt5_evals.worker.locks import is_owned
@@ -85,6 +85,15 @@ def start_run(
     """
     with svc.catch_up_later():  # the worker starts first, the read model catches up meanwhile
         written = svc.app.start_run(experiment_id, name, deployment_id, experiment_version_id, config)
+        _hand(svc, str(written.id), standby)
+    svc.wait_for(written.position)
+    return summary(svc, str(written.id))
+
+
+def rerun_run(svc: Services, run_id: UUID, name: str = "", standby: Standby | None = None) -> dict[str, Any]:
+    """Start a new run of what ``run_id`` ran (``EvalsApplication.rerun_run``) in a worker; its summary."""
+    with svc.catch_up_later():
+        written = svc.app.rerun_run(run_id, name)
         _hand(svc, str(written.id), standby)
     svc.wait_for(written.position)
     return summary(svc, str(written.id))
@@ -204,7 +213,22 @@ def compare_runs(svc: Services, base_id: str, compare_id: str) -> dict[str, Any]
     base, other = queries.run(svc.view, base_id), queries.run(svc.view, compare_id)
     result = compare(_compare_items(svc, base_id), _compare_items(svc, compare_id))
     same_version = base["dataset_version_id"] == other["dataset_version_id"]
-    return {"base_run_id": base_id, "compare_run_id": compare_id, "same_dataset_version": same_version, **result}
+    return {"base_run_id": base_id, "compare_run_id": compare_id, "same_dataset_version": same_version, **result,
+            "warnings": code_warnings(base, other)}  # fmt: skip
+
+
+def code_warnings(base: dict[str, Any], other: dict[str, Any]) -> list[str]:
+    """Two runs of one deployment that ran different code (an editable deployment whose files changed)."""
+    a, b = base["spec"]["target"], other["spec"]["target"]
+    if a.get("deployment_id") != b.get("deployment_id") or not a.get("deployment_id"):
+        return []
+    if a.get("code_digest") and b.get("code_digest") and a["code_digest"] != b["code_digest"]:
+        return [f"runs {base['id']} and {other['id']} of deployment {a['deployment_id']} ran different code "
+                f"({a['code_digest']} vs {b['code_digest']}): the comparison mixes two programs"]  # fmt: skip
+    if a.get("build") and b.get("build") and a["build"] != b["build"]:
+        return [f"runs {base['id']} and {other['id']} of deployment {a['deployment_id']} ran different builds "
+                f"({a['build']} vs {b['build']}) of the HTTP worker"]  # fmt: skip
+    return []
 
 
 def _regression_items(svc: Services, run: dict[str, Any], run_item_ids: list[str]) -> list[dict[str, Any]]:
@@ -249,7 +273,8 @@ def regression_dataset(
     dataset = app.create_dataset(name, f"Regression items from run {run_id}", {"source_run_id": run_id})
     app.add_items(dataset.id, items)
     version = app.publish(dataset.id, f"failed items of run {run_id}")
-    definition = {**run["spec"], "dataset_id": str(dataset.id), "dataset_version_id": str(version.id)}
+    target = {k: v for k, v in run["spec"]["target"].items() if k not in RUN_CODE_KEYS}  # each run records its own
+    definition = {**run["spec"], "target": target, "dataset_id": str(dataset.id), "dataset_version_id": str(version.id)}
     experiment = app.create_experiment(name, f"Regression experiment from run {run_id}", definition)
     svc.wait_for(experiment.position)
     result: dict[str, Any] = {

@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.domain.reports import failure_stack
 from agnt5_evals.projections import queries
 from agnt5_evals.services import operations
 
@@ -34,6 +35,8 @@ def wait_summary(svc: Services, run_id: str, timeout: float | None) -> dict[str,
 
 
 def failures(svc: Services, run_id: str) -> list[dict[str, Any]]:
-    """A run's failed and errored items, with their scores (the run must exist)."""
+    """A run's failed and errored items, with their scores and, for a component that raised, its stack trace
+    (the run must exist)."""
     queries.run(svc.view, run_id)
-    return queries.run_items(svc.view, run_id, ("failed", "errored"))
+    items = queries.run_items(svc.view, run_id, ("failed", "errored"))
+    return [{**item, "stack": failure_stack(item["events"])} for item in items]

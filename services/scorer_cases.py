@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from agnt5_evals.adapters.bootstrap import build
+from agnt5_evals.adapters.bundles import code_path
 from agnt5_evals.domain import jsonio
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.model import Deployment
@@ -67,7 +68,10 @@ def run_in_child(spec: dict[str, Any], cases: list[dict[str, Any]]) -> list[dict
 def _main() -> None:
     job = json.load(sys.stdin)
     with build() as services:
-        runtime = ScorerRuntime(lambda i: services.app.get(Deployment, UUID(str(i)), "deployment"))
+        runtime = ScorerRuntime(
+            lambda i: services.app.get(Deployment, UUID(str(i)), "deployment"),
+            lambda deployment: code_path(services.app, services.settings.home, deployment),
+        )
         try:
             for result in score_cases(runtime, job["spec"], job["cases"]):
                 print(json.dumps(result, sort_keys=False))

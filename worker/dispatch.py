@@ -28,8 +28,9 @@ from agnt5_evals.domain.errors import Conflict
 from agnt5_evals.domain.gates import item_status
 from agnt5_evals.domain.runs import Run
 from agnt5_evals.domain.scoring import ScorerInput
+from agnt5_evals.domain.trace import total_tokens
 from agnt5_evals.sdk import Context
-from agnt5_evals.worker.scoring import ScorerRuntime
+from agnt5_evals.worker.scoring import ScorerRuntime, stack_of
 
 CHUNK_ITEMS = 500
 MAX_ITEM_BYTES = 768 * 1024  # one run item's record; PostgreSQL saves of a few MiB hang (psycopg pipeline)
@@ -52,14 +53,8 @@ def jsonable(value: Any) -> Any:
 
 
 def tokens_of(events: list[dict[str, Any]]) -> int:
-    total = 0
-    for event in events:
-        kind = str(event.get("event_type") or "")
-        data = event.get("data")
-        if kind in ("lm.call.completed", "lm.completed") and isinstance(data, dict):
-            value = data.get("total_tokens")
-            total += int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
-    return total
+    """The item's token usage: its LLM calls' tokens, in either trace vocabulary (``domain.trace``)."""
+    return total_tokens(events)
 
 
 @dataclass(frozen=True)
@@ -188,7 +183,6 @@ class Dispatch:
             try:
                 output = self.target(slot.ctx, slot.item["input"])
                 slot.deadline = None  # the target answered: scoring has its own limits
-                orjson.dumps(output)
             except TransientError as exc:
                 message = f"TransientError: {exc}"[:500]
                 if slot.attempt > self.settings.retries:
@@ -197,19 +191,22 @@ class Dispatch:
                 time.sleep(min(30.0, self.settings.backoff_s * 2 ** (slot.attempt - 1) * (1 + random.random() / 4)))
                 slot.attempt += 1
                 continue
-            except TypeError as exc:
+            except Exception as exc:  # the component raised: its error, with its stack trace
+                return self._result(slot, None, f"{type(exc).__name__}: {exc}"[:500], stack_of(exc))
+            try:
+                orjson.dumps(output)
+            except orjson.JSONEncodeError as exc:  # only this is a serialisation failure
                 return self._result(slot, None, f"TypeError: the output is not JSON-serializable ({exc})")
-            except Exception as exc:
-                return self._result(slot, None, f"{type(exc).__name__}: {exc}"[:500])
             return self._result(slot, output, None)
 
-    def _result(self, slot: Slot, output: Any, error: str | None) -> dict[str, Any]:
+    def _result(self, slot: Slot, output: Any, error: str | None, stack: str | None = None) -> dict[str, Any]:
         slot.deadline = None
         if error is None:
             slot.ctx.event("run.completed", {"attempts": slot.attempt})
         else:
             code = error.split(":", 1)[0]
-            slot.ctx.event("run.failed", {"error": error, "error_code": code, "attempts": slot.attempt})
+            failed = {"error": error, "error_code": code, "attempts": slot.attempt}
+            slot.ctx.event("run.failed", {**failed, "stack": stack} if stack else failed)
         events = jsonable(slot.ctx.events)
         result = {
             "output": output, "error": error, "events": events, "started_at": slot.started_at,

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.adapters.bundles import code_path
 from agnt5_evals.adapters.targets import load_target
 from agnt5_evals.domain.errors import Conflict
 from agnt5_evals.domain.model import DatasetVersion, Deployment
@@ -30,7 +31,10 @@ class Executor:
         self.app = services.app
         self.run_id = run_id
         self.chunk_items = chunk_items
-        self.scoring = ScorerRuntime(lambda deployment_id: self.app.get(Deployment, deployment_id, "deployment"))
+        self.scoring = ScorerRuntime(
+            lambda deployment_id: self.app.get(Deployment, deployment_id, "deployment"),
+            lambda deployment: code_path(self.app, services.settings.home, deployment),
+        )
 
     def execute(self) -> str:
         run = self.app.get(Run, self.run_id, "run")

@@ -1,6 +1,8 @@
 """Serve a Python module's components over HTTP, in the protocol ``adapters.http_target`` speaks.
 
-* ``GET /components``: 200 ``[{"name", "type"}, ...]``.
+* ``GET /components``: 200 ``{"components": [{"name", "type"}, ...], "build": "..."}``; the build is the module's
+  ``__version__`` when it has one, else the digest of the tree it was imported from (the digest a snapshot
+  deployment of it would have), "" when neither is known. Clients accept a bare list too (older workers).
 * ``POST /`` ``{"component_name", "component_type"?, "input", "run_id"?}``: calls the component with a fresh
   ``Context`` (its run id is ``run_id`` when given) and answers
 
@@ -19,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from agnt5_evals.adapters import bundles
 from agnt5_evals.adapters.components import components_of, import_module, invoke
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.sdk import COMPONENT_ATTR, Context, TransientError
@@ -32,8 +35,9 @@ class ComponentServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024  # a run's threads connect at once; the default backlog of 5 resets connections
 
-    def __init__(self, address: tuple[str, int], components: dict[str, Callable[..., Any]]) -> None:
+    def __init__(self, address: tuple[str, int], components: dict[str, Callable[..., Any]], build: str = "") -> None:
         self.components = components
+        self.build = build
         super().__init__(address, ComponentHandler)
 
     @property
@@ -82,7 +86,7 @@ class ComponentHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.rstrip("/") == "/components":
-            self._reply(200, self.server.listing())
+            self._reply(200, {"components": self.server.listing(), "build": self.server.build})
         else:
             self._reply(404, {"error": f"no such path {self.path!r} (GET /components, POST /)"})
 
@@ -113,13 +117,16 @@ class ComponentHandler(BaseHTTPRequestHandler):
 def make_server(module: str, path: str, host: str, port: int) -> ComponentServer:
     """Import the module and bind the server (not serving yet); errors name the argument at fault."""
     try:
-        found = components_of(import_module(module, path))
+        imported = import_module(module, path)
+        found = components_of(imported)
     except Exception as exc:
         raise Invalid(f"cannot import {module!r}: {type(exc).__name__}: {exc}", field="module") from None
     if not found:
         raise Invalid(f"{module} defines no components (mark callables with @component)", field="module")
+    version = getattr(imported, "__version__", None)
+    build = str(version) if isinstance(version, str) and version else (bundles.live_digest(path, [], []) or "")
     try:
-        return ComponentServer((host, port), found)
+        return ComponentServer((host, port), found, build)
     except OSError as exc:
         raise Invalid(f"cannot listen on {host}:{port}: {exc}", field="host, port") from None
 

@@ -16,6 +16,7 @@ from uuid import UUID
 import orjson
 
 from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.adapters.bundles import code_path
 from agnt5_evals.domain import ids
 from agnt5_evals.domain.errors import Conflict
 from agnt5_evals.domain.gates import item_status
@@ -37,7 +38,10 @@ class RescoreExecutor:
         self.services = services
         self.app = services.app
         self.rescore_id = rescore_id
-        self.scoring = ScorerRuntime(lambda deployment_id: self.app.get(Deployment, deployment_id, "deployment"))
+        self.scoring = ScorerRuntime(
+            lambda deployment_id: self.app.get(Deployment, deployment_id, "deployment"),
+            lambda deployment: code_path(self.app, services.settings.home, deployment),
+        )
 
     def execute(self) -> str:
         rescore = self.app.get(Rescore, self.rescore_id, "rescore")

@@ -6,6 +6,7 @@ import concurrent.futures
 import dataclasses
 import inspect
 import os
+import traceback
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -16,6 +17,13 @@ from agnt5_evals.domain.scoring import ScoreResult, ScorerInput, run_scorer
 from agnt5_evals.sdk import Context
 
 DEFAULT_TIMEOUT_S = 60.0
+MAX_STACK_CHARS = 8000
+
+
+def stack_of(exc: BaseException) -> str:
+    """A failure's stack trace, capped (its end kept: the raising frame and the message)."""
+    text = "".join(traceback.format_exception(exc))
+    return text if len(text) <= MAX_STACK_CHARS else "...\n" + text[-MAX_STACK_CHARS:]
 
 
 def coerce(value: Any) -> ScoreResult:
@@ -63,8 +71,11 @@ def _llm_from_env() -> Any:
 class ScorerRuntime:
     """Scores items in a worker process; loads custom scorer components once per deployment."""
 
-    def __init__(self, load_deployment: Callable[[UUID], Deployment]) -> None:
+    def __init__(
+        self, load_deployment: Callable[[UUID], Deployment], locate: Callable[[Deployment], str] | None = None
+    ) -> None:
         self.load_deployment = load_deployment
+        self.locate = locate or (lambda deployment: deployment.path)  # where a Python deployment's code is
         self.llm = _llm_from_env()
         self.custom: dict[tuple[str, str], Callable[..., Any]] = {}
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="scorer")
@@ -79,7 +90,7 @@ class ScorerRuntime:
                 remote = HttpTarget(deployment.url, spec["component_name"], "scorer", DEFAULT_TIMEOUT_S)
                 self.custom[key] = lambda ctx, request: remote(ctx, request)
                 return self.custom[key]
-            found = components_of(import_module(deployment.module, deployment.path))
+            found = components_of(import_module(deployment.module, self.locate(deployment)))
             if spec["component_name"] not in found:
                 raise LookupError(f"scorer component {spec['component_name']!r} not found in {deployment.module}")
             self.custom[key] = found[spec["component_name"]]
@@ -104,8 +115,9 @@ class ScorerRuntime:
             value = future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
             return ScoreResult(0.0, False, "timeout_error", f"scorer timed out after {timeout}s", errored=True)
-        except Exception as exc:
-            return ScoreResult(0.0, False, "error", f"{type(exc).__name__}: {exc}"[:500], errored=True)
+        except Exception as exc:  # the scorer raised: its stack trace is the score's evidence
+            return ScoreResult(0.0, False, "error", f"{type(exc).__name__}: {exc}"[:500], errored=True,
+                               evidence={"stack": stack_of(exc)})  # fmt: skip
         result = coerce(value)
         return ScoreResult(result.score, result.passed, result.label, result.explanation, result.metadata,
                            result.errored, {"scorer_request_keys": sorted(payload), "returned": value})  # fmt: skip

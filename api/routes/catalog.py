@@ -11,6 +11,7 @@ from agnt5_evals.api.routes import Router
 from agnt5_evals.api.schemas_catalog import (
     CustomScorer,
     Deployment,
+    DeploymentDetail,
     Prompt,
     PromptCreated,
     ScorerCatalog,
@@ -32,6 +33,10 @@ class DeploymentIn(BaseModel):
     module: str = ""
     path: str | None = None
     url: str = ""
+    editable: bool = False
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    max_size: str | None = None
 
 
 class ScorerIn(BaseModel):
@@ -59,15 +64,30 @@ def _content(body: PromptContentIn) -> dict[str, Any]:
 
 
 @router.get("/deployments", response_model=list[Deployment])
-def list_deployments(svc: ServicesDep) -> list[dict[str, Any]]:
-    """List deployments and their components."""
-    return queries.deployments(svc.view)
+def list_deployments(svc: ServicesDep, all: bool = False) -> list[dict[str, Any]]:
+    """List deployments and their components; archived ones only with ``all=true``."""
+    return queries.deployments(svc.view, archived=all)
 
 
 @router.post("/deployments", status_code=201, response_model=Deployment)
 def create_deployment(body: DeploymentIn, svc: ServicesDep) -> dict[str, Any]:
-    """Register a Python module's components (module, path) or an HTTP worker's (url)."""
-    return catalog.create_deployment(svc, body.name, deployment_source(body.module, body.url, body.path))
+    """Snapshot a Python module's tree (module, path; or editable: the live files) or register an HTTP worker (url)."""
+    source = deployment_source(
+        body.module, body.url, body.path, svc.settings.home, body.editable, body.include, body.exclude, body.max_size
+    )
+    return catalog.create_deployment(svc, body.name, source)
+
+
+@router.get("/deployments/{deployment_id}", response_model=DeploymentDetail)
+def show_deployment(deployment_id: str, svc: ServicesDep) -> dict[str, Any]:
+    """A deployment with the files of its snapshot (none when editable or served over HTTP)."""
+    return catalog.deployment_detail(svc, parse_uuid(deployment_id, "deployment_id"))
+
+
+@router.post("/deployments/{deployment_id}/archive", response_model=Deployment)
+def archive_deployment(deployment_id: str, svc: ServicesDep) -> dict[str, Any]:
+    """Archive a deployment: it starts no new runs (a run of it answers 409); its runs still show it."""
+    return catalog.archive_deployment(svc, parse_uuid(deployment_id, "deployment_id"))
 
 
 @router.get("/scorers", response_model=ScorerCatalog)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from agnt5_evals.api.deps import ServicesDep
 from agnt5_evals.api.routes import Router
 from agnt5_evals.api.schemas import Comparison, Failure, GateVerdict, RunItem, RunSummary
@@ -52,6 +54,17 @@ def gate(run_id: str, svc: ServicesDep) -> dict[str, Any]:
 def cancel(run_id: str, svc: ServicesDep) -> dict[str, Any]:
     """Cancel a running run; what finished is kept."""
     return runs.cancel_run(svc, parse_uuid(run_id, "run_id"))
+
+
+class RerunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field("", description="the new run's name (default: the source's name + -rerun)")
+
+
+@router.post("/runs/{run_id}/rerun", status_code=202, response_model=RunSummary, response_model_exclude_unset=True)
+def rerun(run_id: str, svc: ServicesDep, body: RerunIn | None = None) -> dict[str, Any]:
+    """Start a new run of what a run ran (same versions, config and deployment), linked to it."""
+    return operations.rerun_run(svc, parse_uuid(run_id, "run_id"), body.name if body else "")
 
 
 @router.get("/runs/{base_run_id}/compare/{compare_run_id}", response_model=Comparison)

@@ -112,6 +112,13 @@ def _catalog(call: Checked, agent_dir) -> str:
     (agent_dir / "schema_scorers.py").write_text(SCORERS)
     assert len(call("get", "/deployments")) == 2
     made = call("post", "/deployments", 201, json={"name": "s", "module": "schema_scorers", "path": str(agent_dir)})
+    assert {f["path"] for f in call("get", "/deployments/{deployment_id}", deployment_id=made["id"])["files"]} >= {
+        "schema_scorers.py"
+    }
+    spare = call("post", "/deployments", 201, json={"name": "spare", "module": "schema_scorers",
+                                                    "path": str(agent_dir), "editable": True})  # fmt: skip
+    assert call("post", "/deployments/{deployment_id}/archive", deployment_id=spare["id"])["archived"] is True
+    assert len(call("get", "/deployments", params={"all": True})) == 4
     scorer = {"name": "sleepy", "deployment_id": made["id"], "component_name": "sleepy"}
     sleepy = call("post", "/scorers", 201, json=scorer)["id"]
     assert call("get", "/scorers")["custom"][0]["id"] == sleepy

@@ -66,8 +66,10 @@ def test_cancel_keeps_finished_items_and_wait_exits_3(agnt5, slow, released, iso
 
 
 def test_failed_run_exits_3_with_the_reason(agnt5, page, agent_dir):
-    (agent_dir / "regressed_agent.py").unlink()  # the deployment's code is gone at run time
-    result = agnt5("experiments", "run", page["experiment"], "--deployment-id", page["bad"], "--wait",
+    live = out(agnt5("deployments", "create", "--name", "live", "--module", "regressed_agent", "--path",
+                     str(agent_dir), "--editable"))  # fmt: skip
+    (agent_dir / "regressed_agent.py").unlink()  # the editable deployment's code is gone at run time
+    result = agnt5("experiments", "run", page["experiment"], "--deployment-id", live, "--wait",
                    "--format", "json", code=3)  # fmt: skip
     summary = data(result)
     assert summary["status"] == "failed" and "regressed_agent" in summary["reason"]

@@ -75,7 +75,7 @@ def experiment(agnt5, deployment: str, inputs: list[Any], component: str = "supp
 
 def test_worker_serve_prints_one_line_and_lists_the_modules_components(http_worker):
     assert http_worker.banner == f"serving good_agent on {http_worker.url}\n"
-    listed = httpx.get(http_worker.url + "/components").json()
+    listed = httpx.get(http_worker.url + "/components").json()["components"]
     assert [(c["name"], c["type"]) for c in listed] == [("support_agent", "agent"), ("echo", "function"),
                                                         ("slow", "function")]  # fmt: skip
 
@@ -84,6 +84,7 @@ def test_an_http_deployment_runs_an_experiment_and_its_tool_calls_reach_the_scor
     url = http_worker.url
     created = data(agnt5("deployments", "create", "--name", "remote", "--url", url + "/", "--format", "json"))
     assert (created["kind"], created["url"], created["module"], created["path"]) == ("http", url, "", "")
+    assert created["build"].startswith("sha256:")  # the build the worker reported
     assert {"name": "support_agent", "type": "agent"} in created["components"]
     listed = data(agnt5("deployments", "list", "--format", "json"))
     assert [(d["id"], d["kind"]) for d in listed] == [(created["id"], "http")]
@@ -91,6 +92,7 @@ def test_an_http_deployment_runs_an_experiment_and_its_tool_calls_reach_the_scor
     exp = experiment(agnt5, created["id"], [{"order_id": n} for n in range(1, 5)])
     summary = data(agnt5("experiments", "run", exp, "--wait", "--timeout", "2m", "--format", "json"))
     assert (summary["status"], summary["passed_items"], summary["gate"]["passed"]) == ("completed", 4, True)
+    assert summary["build"] == created["build"] and summary["code_digest"] is None
     assert {s["scorer"]: s["mean_score"] for s in summary["scorers"]} == {"json_valid": 1.0, "tool_called": 1.0}
 
     scores = data(agnt5("scores", "list", "--run-id", summary["id"], "--scorer", "tool_called", "--format", "json"))

@@ -143,10 +143,14 @@ def support_agent(ctx, input):
 
 
 def test_a_standby_imports_components_afresh_whatever_its_parent_ran(agnt5, page, agent_dir, isolated_home):
-    # This process executed the good agent in-process before (as an API server or a test may), then its file changed.
+    # This process executed the good agent in-process before (as an API server or a test may), then its file changed
+    # under an editable deployment (it runs the live files).
+    live = out(agnt5("deployments", "create", "--name", "live", "--module", "good_agent", "--path", str(agent_dir),
+                     "--editable"))  # fmt: skip
     import_module("good_agent", str(agent_dir))
     (agent_dir / "good_agent.py").write_text(CHANGED_AGENT)
-    summary = data(agnt5("experiments", "run", page["experiment"], "--wait", "--format", "json", code=2))
+    summary = data(agnt5("experiments", "run", page["experiment"], "--deployment-id", live, "--wait", "--format",
+                         "json", code=2))  # fmt: skip
     assert summary["errored_items"] == 6
     failures = data(agnt5("reports", "failures", summary["id"], "--format", "json"))
     assert {f["error"] for f in failures} == {"RuntimeError: the new code ran"}

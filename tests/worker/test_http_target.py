@@ -352,8 +352,9 @@ def post(url: str, body: Any) -> httpx.Response:
 
 
 def test_worker_lists_its_components(worker):
-    assert httpx.get(worker + "/components").json() == [{"name": "agent", "type": "agent"},
-                                                         {"name": "upper", "type": "function"}]  # fmt: skip
+    listed = httpx.get(worker + "/components").json()
+    assert listed["components"] == [{"name": "agent", "type": "agent"}, {"name": "upper", "type": "function"}]
+    assert listed["build"].startswith("sha256:")  # the module has no __version__: the digest of its tree
 
 
 def test_worker_answers_200_with_output_and_events_under_the_callers_run_id(worker):
@@ -425,3 +426,15 @@ def test_make_server_errors_name_the_argument(tmp_path):
         busy.listen()
         with pytest.raises(Invalid, match=r"^host, port: cannot listen on"):
             make_server(module, str(tmp_path), "127.0.0.1", busy.getsockname()[1])
+
+
+def test_discovery_reads_the_build_a_worker_reports_and_old_bare_lists(tmp_path):
+    from agnt5_evals.adapters.http_target import discover_http_build
+
+    for answer, build in (({"components": COMPONENTS, "version": "1.4.2"}, "1.4.2"),
+                          ({"components": COMPONENTS, "build": "abc123"}, "abc123"), (COMPONENTS, "")):  # fmt: skip
+        with serving(Stub(lambda r: (200, {}), components=answer)) as url:
+            assert discover_http_build(url) == (COMPONENTS, build)
+    bad = Stub(lambda r: (200, {}), components={"components": COMPONENTS, "build": ["x"]})
+    with serving(bad) as url, pytest.raises(Invalid):
+        discover_http_build(url)
