@@ -30,13 +30,12 @@ from agnt5_evals.domain.model import (
     Scorer,
 )
 from agnt5_evals.domain.prompts import Prompt, PromptVersion
-from agnt5_evals.domain.runs import Run
+from agnt5_evals.domain.runs import RUN_CODE_KEYS, Run
 from agnt5_evals.domain.text_rules import check_description, check_name
 
 __all__ = ["EvalsApplication", "Written", "check_item"]
 
 COMPONENT_TYPES = ("function", "agent", "workflow", "tool", "scorer")
-CODE_KEYS = ("code_digest", "editable", "build")  # what a run's target records of the code it ran (``_code_of``)
 
 
 class EvalsApplication(RunCommands, RescoreCommands):
@@ -344,7 +343,7 @@ class EvalsApplication(RunCommands, RescoreCommands):
         spec = orjson.loads(orjson.dumps(source.spec))
         spec["source_run_id"] = str(source.id)
         if spec["target"].get("type") != "prompt":
-            target = {key: value for key, value in spec["target"].items() if key not in CODE_KEYS}
+            target = {key: value for key, value in spec["target"].items() if key not in RUN_CODE_KEYS}
             spec["target"] = self._code_of(target)
         run = Run.start(
             experiment_id=source.experiment_id,

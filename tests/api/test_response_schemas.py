@@ -203,5 +203,7 @@ def test_every_route_serves_bodies_its_schema_describes(call, world, agent_dir):
     log = call("get", "/audit/events", params={"run_id": run, "limit": 5})
     assert log[0]["topic"].endswith("Run.Started") and log[0]["originator_id"] == run
     assert call("get", "/audit/verify", params={"run_id": cand})["ok"] is True
+    again = call("post", "/runs/{run_id}/rerun", 202, run_id=cand, json={"name": "again"})
+    assert again["source_run_id"] == cand and again["name"] == "again"
     described = {(m.lower(), "/api/v1" + r.path) for module in ROUTERS for r in module.router.routes for m in r.methods}
     assert described - call.seen == set(), "routes whose bodies this test does not check"

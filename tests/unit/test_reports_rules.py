@@ -21,6 +21,7 @@ def test_summary_of_a_finished_run_gives_its_counts_pass_rate_and_gate():
     assert run_summary(run_row(), [scorer]) == {
         "id": "r1", "name": "nightly", "experiment_id": "e1", "experiment_version_id": "ev1",
         "dataset_version_id": "dv1", "deployment_id": "dep1", "code_digest": None, "editable": None, "build": None,
+        "source_run_id": None,
         "status": "completed", "reason": None,
         "total_items": 4, "done_items": 4, "passed_items": 3, "failed_items": 1, "errored_items": 0,
         "pass_rate": 0.75, "gate": {"passed_threshold": 0.5, "passed": True},
