@@ -46,11 +46,14 @@ def holding_first_catch_up(
     monkeypatch: pytest.MonkeyPatch, before: Callable[[], None], after: Callable[[], None]
 ) -> None:
     """The rebuild's first catch-up runs ``before`` ahead of it and ``after`` behind it (the point where a rebuild
-    has started but not yet switched)."""
+    has started but not yet switched). Only the test's own thread is held: the writers' threads also catch up
+    through ``bootstrap.catch_up``, and holding one of them on a wait for its own writes would stall it."""
     real = bootstrap.catch_up
     calls = []
 
     def held(app: Any, view: EvalsView, *args: Any) -> int:
+        if threading.current_thread() is not threading.main_thread():
+            return real(app, view, *args)
         calls.append(1)
         if len(calls) == 1:
             before()
