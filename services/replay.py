@@ -11,6 +11,7 @@ reported as skipped. The summary and gate recomputed from the replayed scores ar
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,13 +23,15 @@ from agnt5_evals.domain.gates import item_status, pass_rate, verdict
 from agnt5_evals.domain.model import DatasetVersion, Deployment
 from agnt5_evals.domain.rescores import Rescore, RescoreChunk
 from agnt5_evals.domain.runs import Run, RunChunk
-from agnt5_evals.domain.scoring import ScorerInput, run_scorer
+from agnt5_evals.domain.scoring import BUILTINS, ScorerInput, run_scorer
 from agnt5_evals.domain.scoring.judges import JudgeCallError
 from agnt5_evals.services import operations
 from agnt5_evals.services.scorer_cases import run_in_child
 from agnt5_evals.worker.dispatch import jsonable
 
 VERDICT = ("score", "passed", "label", "explanation", "metadata", "errored")  # what a score decides
+VERDICT_EVIDENCE = (*VERDICT, "evidence")
+VERDICT_GET, VERDICT_EVIDENCE_GET = operator.itemgetter(*VERDICT), operator.itemgetter(*VERDICT_EVIDENCE)
 NO_ENDPOINT = "LLM call failed: no judge endpoint is configured"
 FAILED_CALL = "LLM call failed: "
 MAX_LISTED = 200  # mismatches listed in full (all are counted)
@@ -72,14 +75,15 @@ def replay_run(svc: Services, run_id: UUID) -> dict[str, Any]:
         raise Conflict(f"run {run_id} is running; replay a finished run", field="run_id")
     state = Replay(str(run.id))
     items = _recorded_items(svc, run)
-    dataset = {item["id"]: item for item in svc.app.version_items(svc.app.get(DatasetVersion, run.dataset_version_id,
-                                                                                 "dataset version"))}  # fmt: skip
+    dataset = _dataset_items(svc, run.dataset_version_id)
+    scorers = run.spec["scorers"]
     for item in items.values():
         state.recorded_statuses[item["run_item_id"]] = item["status"]
         if item["error"] is None:
-            for index, spec in enumerate(run.spec["scorers"]):
-                recorded = item["scores"][index] if index < len(item["scores"]) else {}
-                state.jobs.append(_job(item, dataset[item["dataset_item_id"]], spec, recorded, "run", {}))
+            source, recorded_scores = dataset[item["dataset_item_id"]], item["scores"]
+            for index, spec in enumerate(scorers):
+                recorded = recorded_scores[index] if index < len(recorded_scores) else {}
+                state.jobs.append(_job(item, source, spec, recorded, "run", {}))
     for rescore_id in run.rescores:  # replacing rescores, oldest first: what they recorded became current
         rescore = svc.app.get(Rescore, UUID(rescore_id), "rescore")
         specs = {s["key"]: s for s in rescore.scorers}
@@ -105,6 +109,16 @@ def _recorded_items(svc: Services, run: Run) -> dict[str, dict[str, Any]]:
     return dict(sorted(items.items(), key=lambda pair: pair[1]["position"]))
 
 
+def _dataset_items(svc: Services, version_id: UUID) -> dict[str, dict[str, Any]]:
+    """The dataset version's items by id, read from its chunks' stored payloads (no aggregate is rebuilt)."""
+    version = svc.app.get(DatasetVersion, version_id, "dataset version")
+    decode, items = svc.app.mapper.transcoder.decode, {}
+    for chunk_id in version.chunk_ids:
+        for stored in svc.app.recorder.select_events(UUID(chunk_id), limit=1):
+            items.update((item["id"], item) for item in decode(stored.state)["items"])
+    return items
+
+
 def _events(svc: Services, cls: type[Any], owner: UUID, chunks: int, qualname: str) -> Iterator[dict[str, Any]]:
     """The payloads of a run's (or a rescore's) item events as stored, chunk by chunk (decoded, never upcast:
     replay reads only fields every class version has, and skips building event objects)."""
@@ -123,9 +137,15 @@ def _job(item: dict[str, Any], source: dict[str, Any], spec: dict[str, Any], rec
         config=spec.get("config") or {}, events=item["events"],
         metadata={"run_id": item["run_id"], "run_item_id": item["run_item_id"],
                   "item_metadata": source.get("metadata") or {}, **extra},
-        llm=None if spec.get("type") == "custom" else recorded_llm(recorded),
+        llm=recorded_llm(recorded) if _judge(spec) else None,
     )  # fmt: skip
     return Job(item["run_item_id"], item["position"], spec, inp, recorded, origin)
+
+
+def _judge(spec: dict[str, Any]) -> bool:
+    """Whether a scorer calls an LLM judge (only those are given the recorded answers)."""
+    builtin = BUILTINS.get(str(spec.get("name"))) if spec.get("type") != "custom" else None
+    return builtin is not None and builtin.kind == "judge"
 
 
 def recorded_llm(recorded: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
@@ -179,7 +199,13 @@ def _score_custom(svc: Services, jobs: list[Job]) -> None:
 def _compare(job: Job) -> list[tuple[str, Any, Any]]:
     """The fields in which the replayed score differs from the recorded one (custom: the verdict only)."""
     assert job.replayed is not None
-    keys = VERDICT if job.spec.get("type") == "custom" else (*VERDICT, "evidence")
+    keys = VERDICT if job.spec.get("type") == "custom" else VERDICT_EVIDENCE
+    getter = VERDICT_GET if keys is VERDICT else VERDICT_EVIDENCE_GET
+    try:
+        if getter(job.recorded) == getter(job.replayed):
+            return []  # the common case, compared in one step
+    except KeyError:
+        pass  # a field is missing on one side: compared one by one below
     recorded = {k: job.recorded.get(k) for k in keys}
     replayed = {k: job.replayed.get(k) for k in keys}
     recorded["errored"], replayed["errored"] = bool(recorded["errored"]), bool(replayed["errored"])
