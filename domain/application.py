@@ -222,6 +222,17 @@ class EvalsApplication(RunCommands, RescoreCommands):
         )
         deployment.check_component(str(target["component_name"]), str(target["component_type"]))
 
+    def _scorers_code(self, scorers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The scorers with, for each custom one, the code it will run (as ``_code_of`` gives a target's)."""
+        recorded = []
+        for scorer in scorers:
+            if scorer.get("type") == "custom" and scorer.get("deployment_id"):
+                bare = {key: value for key, value in scorer.items() if key not in RUN_CODE_KEYS}
+                code = self._code_of({"deployment_id": bare["deployment_id"]})
+                scorer = {**bare, **{key: code[key] for key in RUN_CODE_KEYS if key in code}}
+            recorded.append(scorer)
+        return recorded
+
     def _code_of(self, target: dict[str, Any]) -> dict[str, Any]:
         """A component target with the code a run of it runs: the snapshot's digest, the live files' digest now
         (an editable deployment), or the build an HTTP worker reported. An archived deployment runs nothing."""
@@ -319,6 +330,7 @@ class EvalsApplication(RunCommands, RescoreCommands):
             spec["target"] = self.pin_prompt_version(spec["target"])
         else:
             spec["target"] = self._code_of(spec["target"])
+        spec["scorers"] = self._scorers_code(spec["scorers"])
         dataset_version = self.get(DatasetVersion, UUID(spec["dataset_version_id"]), "dataset version")
         run = Run.start(
             experiment_id=experiment.id,
@@ -345,6 +357,7 @@ class EvalsApplication(RunCommands, RescoreCommands):
         if spec["target"].get("type") != "prompt":
             target = {key: value for key, value in spec["target"].items() if key not in RUN_CODE_KEYS}
             spec["target"] = self._code_of(target)
+        spec["scorers"] = self._scorers_code(spec["scorers"])
         run = Run.start(
             experiment_id=source.experiment_id,
             experiment_version_id=source.experiment_version_id,

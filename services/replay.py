@@ -112,7 +112,7 @@ def _recorded_items(svc: Services, run: Run) -> dict[str, dict[str, Any]]:
 def _dataset_items(svc: Services, version_id: UUID) -> dict[str, dict[str, Any]]:
     """The dataset version's items by id, read from its chunks' stored payloads (no aggregate is rebuilt)."""
     version = svc.app.get(DatasetVersion, version_id, "dataset version")
-    decode, items = svc.app.mapper.transcoder.decode, {}
+    decode, items = svc.app.mapper.transcoder.decode, dict[str, dict[str, Any]]()
     for chunk_id in version.chunk_ids:
         for stored in svc.app.recorder.select_events(UUID(chunk_id), limit=1):
             items.update((item["id"], item) for item in decode(stored.state)["items"])

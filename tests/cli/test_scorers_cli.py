@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import textwrap
+from uuid import UUID
 
 import pytest
 
+from agnt5_evals.adapters.bootstrap import build
+from agnt5_evals.domain.runs import Run
 from tests.cli.conftest import data, log_head, out
 from tests.fakes.llm_server import FakeLLM
 
@@ -72,6 +75,11 @@ def test_custom_scorers_in_a_run_with_errored_scores_kept_apart(agnt5, page, sco
     assert evidence["scorer_output"]["metadata"]["n_events"] >= 2
     rows = agnt5("reports", "export", summary["id"]).stdout.splitlines()
     assert any(",raising-scorer,0.0,False,True,error," in row for row in rows)
+    with build() as svc:  # each custom scorer's code is recorded with the run, as the target's is
+        recorded = svc.app.get(Run, UUID(summary["id"]), "run").spec["scorers"]
+    assert {(s["code_digest"] or "")[:7] for s in recorded} == {"sha256:"} and {s["editable"] for s in recorded} == {
+        False
+    }
 
 
 def test_scorer_create_rejects_bad_input_and_writes_nothing(agnt5, page, scorer_deployment):
