@@ -13,6 +13,7 @@ so a batch computed for a generation that is no longer live rolls back instead o
 from __future__ import annotations
 
 import copy
+import time
 from abc import abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from agnt5_evals.projections.schema import (
 )
 
 Row = dict[str, Any]
+LOCKED_ATTEMPTS = 10  # SQLite: tries of a read-then-write transaction whose snapshot went stale
 
 
 class Switched(Exception):
@@ -141,11 +143,24 @@ class EvalsView(TrackingRecorder):
             yield cursor
 
     def create_generation_tables(self, generation: int) -> None:
+        """Create a generation's tables unless they exist.
+
+        The check reads before the DDL writes, so on SQLite another writer's commit in between makes the upgrade to
+        a write fail at once with "database is locked" (no busy wait for a stale read snapshot): try again, the
+        check makes it idempotent.
+        """
         prefix = self.base + generation_prefix(generation)
-        with self._transaction() as cursor:
-            if not self.exists(cursor, prefix + next(reversed(TABLES))):  # created with all the others
-                for statement in create_statements(prefix, self.real, generation):
-                    self.execute(cursor, statement)
+        for attempt in range(1, LOCKED_ATTEMPTS + 1):
+            try:
+                with self._transaction() as cursor:
+                    if not self.exists(cursor, prefix + next(reversed(TABLES))):  # created with all the others
+                        for statement in create_statements(prefix, self.real, generation):
+                            self.execute(cursor, statement)
+                return
+            except PersistenceError as exc:
+                if "database is locked" not in str(exc) or attempt == LOCKED_ATTEMPTS:
+                    raise
+                time.sleep(0.02 * attempt)
 
     def begin_generation(self) -> EvalsView:
         """Take a new generation number, create its empty tables, return a view of it (not live)."""
