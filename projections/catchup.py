@@ -41,7 +41,7 @@ def catch_up(app: Application[Any], view: EvalsView, batch: int = BATCH) -> int:
         for notification in notifications:
             ops.extend(operations(app.mapper.to_domain_event(notification)))
         try:
-            view.apply(ops, Tracking(name, notifications[-1].id))
+            view.apply(ops, Tracking(name, notifications[-1].id), start=last)
         except Switched:  # a rebuild made another generation live: go on from its position
             name, last = where(app, view)
             continue
@@ -73,7 +73,7 @@ def apply_own(app: Application[Any], view: EvalsView, recordings: Sequence[Recor
         return False
     ops = [op for recording in recordings for op in operations(recording.domain_event)]
     try:
-        view.apply(ops, Tracking(name, recordings[-1].notification.id))
+        view.apply(ops, Tracking(name, recordings[-1].notification.id), start=start)
     except (IntegrityError, Switched):
         return False  # another process applied them first, or a rebuild switched generations
     return True

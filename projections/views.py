@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from eventsourcing.persistence import PersistenceError, Tracking, TrackingRecorder
+from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking, TrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from agnt5_evals.projections.handlers import Op, batched
@@ -108,12 +108,24 @@ class EvalsView(TrackingRecorder):
                 self._bind(self._live(cursor))
         return self.generation
 
-    def apply(self, ops: list[Op], tracking: Tracking) -> None:
+    def apply(self, ops: list[Op], tracking: Tracking, start: int | None = None) -> None:
         """Write the operations and the tracking position atomically (a stale position raises ``IntegrityError``;
-        a batch for a generation that is no longer live raises ``Switched``)."""
+        a batch for a generation that is no longer live raises ``Switched``).
+
+        ``start``: the position the batch was computed after. Many processes catch the same view up, and two may
+        compute overlapping batches from the same position; the tracking row only refuses going backwards, so the
+        second batch would apply the events both hold twice (counters counted twice). With ``start``, a batch
+        applies only if the view still stands there (else ``IntegrityError``: read the position and go on).
+        """
         generation = generation_of(tracking.application_name)
         with self.datastore.transaction(commit=True) as cursor:
-            self.write_tracking(cursor, tracking)  # first: it takes the write lock (SQLite), the row lock (PG)
+            if start is not None:
+                self.lock_for_switch(cursor)  # SQLite: the write lock, before the position is read
+                track = f"SELECT notification_id FROM {self.tracking_table} WHERE application_name = ?"
+                held = self._one_value(cursor, track + self.update_lock, (tracking.application_name,))
+                if held != start:
+                    raise IntegrityError(f"the view moved from {start} to {held} while this batch was computed")
+            self.write_tracking(cursor, tracking)  # it takes the write lock (SQLite), the row lock (PG)
             if not self.pinned and self._live(cursor, self.share_lock) != generation:
                 raise Switched(f"generation {generation} of the read model is no longer live")
             for template, rows in batched(ops):

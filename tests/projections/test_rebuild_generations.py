@@ -75,11 +75,11 @@ class HeldCatchUp:
         self.outcome: list[object] = []
         real = other.view.apply
 
-        def held(ops: list[Any], tracking: Tracking) -> None:
+        def held(ops: list[Any], tracking: Tracking, *args: Any, **kwargs: Any) -> None:
             if not self.go.is_set():
                 self.computed.set()
                 self.go.wait()
-            real(ops, tracking)
+            real(ops, tracking, *args, **kwargs)
 
         monkeypatch.setattr(other.view, "apply", held)
         self.thread = threading.Thread(target=self.run)
