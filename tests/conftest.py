@@ -132,8 +132,21 @@ def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> It
     try:
         yield "postgresql"
     finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        _drop_schema(url, schema)
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    """Drop a test's schema. A worker the test started may still be catching its view up: the drop then deadlocks
+    with it (PostgreSQL aborts one of the two), so it tries again."""
+    for attempt in range(1, 6):
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            return
+        except psycopg.errors.DeadlockDetected:
+            if attempt == 5:
+                raise
+            time.sleep(0.2 * attempt)
 
 
 @pytest.fixture
