@@ -45,6 +45,18 @@ class Invalid(EvalsError):
     code = "invalid"
 
 
+class Unauthorized(EvalsError):
+    """No valid API key was presented (missing, malformed, unknown or revoked): REST answers 401."""
+
+    code = "unauthorized"
+
+
+class Forbidden(EvalsError):
+    """The key is valid but its scope does not allow the action (a ``read`` key creating a run): REST 403."""
+
+    code = "forbidden"
+
+
 class Unavailable(EvalsError):
     """The store cannot be opened or reached (a wrong AGNT5_DATABASE_URL or AGNT5_HOME, a server down)."""
 
