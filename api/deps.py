@@ -1,4 +1,4 @@
-"""Dependencies shared by the routes."""
+"""Dependencies shared by the routes: the stores, who is asking, and the project a request acts in."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.domain.errors import NotFound
+from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, Principal, Scope, check_project_id, enter_project
 
 
 def get_services(request: Request) -> Services:
@@ -17,3 +19,27 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def principal_of(request: Request) -> Principal:
+    """Who the request acts as: what authentication found (``request.state.principal``), else local use: the
+    default project, every scope."""
+    found = getattr(request.state, "principal", None)
+    return found if isinstance(found, Principal) else Principal(DEFAULT_PROJECT, Scope.admin)
+
+
+async def in_project(request: Request, project_id: str) -> None:
+    """A ``/projects/{project_id}`` route acts in that project: one a key does not reach is not found.
+
+    Async on purpose: the project is set in the request's task, which the handler's thread inherits.
+    """
+    check_project_id(project_id)
+    principal = principal_of(request)
+    if principal.key_id is not None and principal.project_id != project_id:
+        raise NotFound(f"project {project_id} not found", field="project_id")
+    enter_project(project_id)
+
+
+async def in_own_project(request: Request) -> None:
+    """A route without a project in its path acts in the key's project (local use: the default project)."""
+    enter_project(principal_of(request).project_id)

@@ -6,16 +6,19 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from agnt5_evals.adapters.bootstrap import Services, Settings
+from agnt5_evals.api.deps import in_own_project, in_project
+from agnt5_evals.api.envelope import enveloped
 from agnt5_evals.api.routes import annotating, audit, catalog, datasets, experiments, rescores, runs, scores
-from agnt5_evals.domain.errors import Conflict, EvalsError, Invalid, NotFound, Unavailable
+from agnt5_evals.domain.errors import Conflict, EvalsError, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
 
 CATCH_UP_SECONDS = 0.2
-STATUS = {NotFound: 404, Conflict: 409, Invalid: 422, Unavailable: 503}
+STATUS = {NotFound: 404, Conflict: 409, Invalid: 422, Unauthorized: 401, Forbidden: 403, Unavailable: 503}
+PROJECT_PREFIX = "/api/v1/projects/{project_id}"
 
 
 def problem(status: int, title: str, detail: str, error: dict[str, str | None]) -> JSONResponse:
@@ -66,5 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return problem(422, "Invalid", detail, errors[0])
 
     for module in (datasets, catalog, experiments, runs, rescores, annotating, scores, audit):
-        app.include_router(module.router, prefix="/api/v1")
+        app.include_router(module.router, prefix="/api/v1", dependencies=[Depends(in_own_project)])
+        app.include_router(enveloped(module.router), prefix=PROJECT_PREFIX, dependencies=[Depends(in_project)])
     return app

@@ -87,3 +87,9 @@ def project_scope(project_id: str | None) -> Iterator[None]:
         yield
     finally:
         _project.reset(token)
+
+
+def enter_project(project_id: str | None) -> None:
+    """Act in ``project_id`` for the rest of the current context: for a context that ends with the work, such as
+    the task of one HTTP request (a dependency sets it; the handler and its thread see it; no other request does)."""
+    _project.set(project_id)
