@@ -105,6 +105,9 @@ def _datasets(call: Checked) -> str:
     assert call("get", examples, dataset_id=ds)[0]["events"] == 0
     assert call("get", examples, dataset_id=ds, params={"version": 1, "include_payload": True})[0]["events"] == []
     assert len(call("get", examples, dataset_id=ds, params={"draft": True})) == 3
+    added = call("post", examples, 201, dataset_id=ds, json={"input": {"q": 1}, "split": "test"})
+    assert added["input"] == {"q": 1} and added["id"] == added["item_id"] and "expected_output" in added
+    assert len(call("get", examples, dataset_id=ds, params={"draft": True})) == 4
     return str(ds)
 
 
