@@ -10,7 +10,7 @@ code in both modes.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 from urllib.parse import quote
@@ -23,11 +23,14 @@ from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.cli.common import services
 from agnt5_evals.domain.csv_import import CsvMapping
 from agnt5_evals.domain.errors import Conflict, EvalsError, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
+from agnt5_evals.domain.reports import EXPORT_COLUMNS
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, current_project
 from agnt5_evals.projections import queries
-from agnt5_evals.services import datasets
+from agnt5_evals.services import datasets, operations, runs, scores
 
 API_URL, API_KEY = "AGNT5_API_URL", "AGNT5_API_KEY"
+STREAM_TIMEOUT = httpx.Timeout(60.0, connect=10.0)  # the server sends a keep-alive every 15 s
+Progress = Callable[[dict[str, Any]], None]
 ERRORS: dict[str, type[EvalsError]] = {
     "not_found": NotFound,
     "conflict": Conflict,
@@ -92,6 +95,41 @@ class Local:
 
     def examples(self, dataset_id: str, number: int | None, draft: bool, include_payload: bool) -> list[dict[str, Any]]:
         return datasets.examples(self.svc, _uuid(dataset_id), number, draft, include_payload)
+
+    # -- runs, scores and reports ----------------------------------------------------------------------------------
+
+    def summary(self, run_id: str, detail: bool = True) -> dict[str, Any]:
+        return operations.summary(self.svc, run_id, detail)
+
+    def wait_for_run(self, run_id: str, timeout: float | None, progress: Progress | None) -> dict[str, Any] | None:
+        return operations.wait_for_run(self.svc, run_id, timeout, progress)
+
+    def wait_for_rescore(
+        self, rescore_id: str, timeout: float | None, progress: Progress | None
+    ) -> dict[str, Any] | None:
+        return operations.wait_for_rescore(self.svc, rescore_id, timeout, progress)
+
+    def failures(self, run_id: str) -> list[dict[str, Any]]:
+        return runs.failures(self.svc, run_id)
+
+    def export_rows(self, run_id: str) -> list[list[Any]]:
+        return runs.export_rows(self.svc, run_id)
+
+    def scores(self, run_id: str, run_item_id: str, scorer: str, rescore_id: str) -> list[dict[str, Any]]:
+        return scores.list_scores(self.svc, run_id, run_item_id, scorer, rescore_id)
+
+    def score_evidence(self, score_id: str, include: str) -> dict[str, Any]:
+        return operations.score_evidence(self.svc, score_id, include)
+
+    def annotate(self, run_id: str, run_item_id: str, note: dict[str, Any]) -> dict[str, Any]:
+        return operations.annotate(self.svc, run_id, run_item_id, note["name"], note["label"], note["score"],
+                                   note["explanation"], note["metadata"])  # fmt: skip
+
+    def annotations(self, run_id: str, run_item_id: str, name: str) -> list[dict[str, Any]]:
+        return queries.run_annotations(self.svc.view, run_id, run_item_id, name)
+
+    def agreement(self, run_id: str, name: str) -> dict[str, Any]:
+        return operations.agreement_report(self.svc, run_id, name)
 
 
 class Remote:
@@ -183,6 +221,63 @@ class Remote:
             "GET", f"/datasets/{dataset_id}/examples", version=number, draft=draft, include_payload=include_payload
         )
 
+    # -- runs, scores and reports ----------------------------------------------------------------------------------
+
+    def summary(self, run_id: str, detail: bool = True) -> dict[str, Any]:
+        return self.one("GET", f"/runs/{run_id}")
+
+    def wait_for_run(self, run_id: str, timeout: float | None, progress: Progress | None) -> dict[str, Any] | None:
+        return self.follow(f"/runs/{run_id}/progress", timeout, progress)
+
+    def wait_for_rescore(
+        self, rescore_id: str, timeout: float | None, progress: Progress | None
+    ) -> dict[str, Any] | None:
+        return self.follow(f"/rescores/{rescore_id}/progress", timeout, progress)
+
+    def failures(self, run_id: str) -> list[dict[str, Any]]:
+        return self.many("GET", f"/runs/{run_id}/failures")
+
+    def export_rows(self, run_id: str) -> list[list[Any]]:
+        return [[row[column] for column in EXPORT_COLUMNS] for row in self.many("GET", f"/runs/{run_id}/export")]
+
+    def scores(self, run_id: str, run_item_id: str, scorer: str, rescore_id: str) -> list[dict[str, Any]]:
+        params = {"run_id": run_id, "run_item_id": run_item_id, "scorer": scorer, "rescore_id": rescore_id}
+        return self.many("GET", "/scores", **{name: value for name, value in params.items() if value})
+
+    def score_evidence(self, score_id: str, include: str) -> dict[str, Any]:
+        return self.one("GET", f"/scores/{score_id}/evidence", include=include)
+
+    def annotate(self, run_id: str, run_item_id: str, note: dict[str, Any]) -> dict[str, Any]:
+        body = {name: value for name, value in note.items() if value is not None}
+        return self.one("POST", f"/eval/runs/{run_id}/items/{run_item_id}/annotations", body)
+
+    def annotations(self, run_id: str, run_item_id: str, name: str) -> list[dict[str, Any]]:
+        return self.many("GET", f"/runs/{run_id}/annotations", run_item_id=run_item_id or None, name=name or None)
+
+    def agreement(self, run_id: str, name: str) -> dict[str, Any]:
+        return self.one("GET", f"/runs/{run_id}/agreement", name=name or None)
+
+    def follow(self, path: str, timeout: float | None, progress: Progress | None) -> dict[str, Any] | None:
+        """Follow a progress stream (server-sent events) to its end: the final summary, or None at ``timeout``."""
+        params = {} if timeout is None else {"timeout": timeout}
+        try:
+            with self.http.stream("GET", self.base + path, params=params, timeout=STREAM_TIMEOUT) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error(response)
+                for name, data in _events(response.iter_lines()):
+                    if name == "progress" and progress is not None:
+                        progress(data)
+                    elif name == "summary":
+                        return cast("dict[str, Any]", data)
+                    elif name == "timeout":
+                        return None
+                    elif name == "error":
+                        raise ERRORS.get(str(data.get("code")), EvalsError)(data["message"], field=data.get("field"))
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"lost the server at {self.base} while waiting: {exc}") from None
+        raise Unavailable(f"the server at {self.base} ended the progress stream early")
+
 
 Gateway = Local | Remote
 
@@ -217,6 +312,20 @@ def _param(value: Any) -> Any:
 
 def _json(line: bytes) -> Any:
     return orjson.loads(line)
+
+
+def _events(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:
+    """``(event, data)`` of each server-sent event; comments (keep-alives) are skipped."""
+    name, data = "message", ""
+    for line in lines:
+        if not line:
+            if data:
+                yield name, orjson.loads(data)
+            name, data = "message", ""
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data += line[5:].strip()
 
 
 def _error(response: httpx.Response) -> EvalsError:
