@@ -28,9 +28,7 @@ EXAMPLE = (
     'event: progress\ndata: {"id": "...", "status": "running", "done_items": 40, "total_items": 100, ...}\n\n'
     'event: summary\ndata: {"id": "...", "status": "completed", "pass_rate": 1.0, ...}\n\n'
 )
-EVENT_STREAM: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/event-stream": {"example": EXAMPLE}}}
-}
+EVENT_STREAM: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {"example": EXAMPLE}}}}
 
 
 class EventStream(StreamingResponse):
