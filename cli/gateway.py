@@ -26,7 +26,7 @@ from agnt5_evals.domain.errors import Conflict, EvalsError, Forbidden, Invalid, 
 from agnt5_evals.domain.reports import EXPORT_COLUMNS
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, current_project
 from agnt5_evals.projections import queries
-from agnt5_evals.services import datasets, operations, runs, scores
+from agnt5_evals.services import catalog, datasets, operations, runs, scores
 
 API_URL, API_KEY = "AGNT5_API_URL", "AGNT5_API_KEY"
 STREAM_TIMEOUT = httpx.Timeout(60.0, connect=10.0)  # the server sends a keep-alive every 15 s
@@ -130,6 +130,26 @@ class Local:
 
     def agreement(self, run_id: str, name: str) -> dict[str, Any]:
         return operations.agreement_report(self.svc, run_id, name)
+
+    # -- prompts and scorers ---------------------------------------------------------------------------------------
+
+    def create_prompt(self, name: str, content: dict[str, Any], description: str) -> dict[str, Any]:
+        return catalog.create_prompt(self.svc, name, content, description)
+
+    def prompts(self) -> list[dict[str, Any]]:
+        return queries.prompts(self.svc.view)
+
+    def prompt_versions(self, prompt_id: str) -> list[dict[str, Any]]:
+        return queries.prompt_versions(self.svc.view, prompt_id)
+
+    def create_prompt_version(self, prompt_id: str, content: dict[str, Any]) -> dict[str, Any]:
+        return catalog.create_prompt_version(self.svc, _uuid(prompt_id), content)
+
+    def custom_scorers(self) -> list[dict[str, Any]]:
+        return queries.scorers(self.svc.view)
+
+    def create_scorer(self, name: str, description: str, deployment_id: str, component_name: str) -> dict[str, Any]:
+        return catalog.create_scorer(self.svc, name, description, _uuid(deployment_id), component_name)
 
 
 class Remote:
@@ -256,6 +276,28 @@ class Remote:
 
     def agreement(self, run_id: str, name: str) -> dict[str, Any]:
         return self.one("GET", f"/runs/{run_id}/agreement", name=name or None)
+
+    # -- prompts and scorers ---------------------------------------------------------------------------------------
+
+    def create_prompt(self, name: str, content: dict[str, Any], description: str) -> dict[str, Any]:
+        return self.one("POST", "/prompts", {**content, "name": name, "description": description})
+
+    def prompts(self) -> list[dict[str, Any]]:
+        return self.many("GET", "/prompts")
+
+    def prompt_versions(self, prompt_id: str) -> list[dict[str, Any]]:
+        return self.many("GET", f"/prompts/{prompt_id}/versions")
+
+    def create_prompt_version(self, prompt_id: str, content: dict[str, Any]) -> dict[str, Any]:
+        return self.one("POST", f"/prompts/{prompt_id}/versions", content)
+
+    def custom_scorers(self) -> list[dict[str, Any]]:
+        return cast("list[dict[str, Any]]", self.one("GET", "/scorers")["custom"])
+
+    def create_scorer(self, name: str, description: str, deployment_id: str, component_name: str) -> dict[str, Any]:
+        body = {"name": name, "description": description, "deployment_id": deployment_id,
+                "component_name": component_name}  # fmt: skip
+        return self.one("POST", "/scorers", body)
 
     def follow(self, path: str, timeout: float | None, progress: Progress | None) -> dict[str, Any] | None:
         """Follow a progress stream (server-sent events) to its end: the final summary, or None at ``timeout``."""

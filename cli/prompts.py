@@ -7,10 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, emit, json_option, print_created, read_text, services, uuid_arg
+from agnt5_evals.cli.common import Format, FormatOption, emit, json_option, print_created, read_text, uuid_arg
+from agnt5_evals.cli.gateway import gateway
 from agnt5_evals.domain.errors import Invalid
-from agnt5_evals.projections import queries
-from agnt5_evals.services import catalog
 
 app = typer.Typer(help="Prompts and their immutable versions: targets of prompt experiments.", no_args_is_help=True)
 versions = typer.Typer(help="Numbered, immutable versions of a prompt.", no_args_is_help=True)
@@ -104,23 +103,23 @@ def create(
     filled from each dataset item's input (the input itself if it is an object, else {"input": <input>}).
     """
     content = _content(template, file, messages, model, parameters, output_format, response_schema)
-    with services(catch_up=False) as svc:
-        row = catalog.create_prompt(svc, name, content, description)
+    with gateway() as gw:
+        row = gw.create_prompt(name, content, description)
     print_created(fmt, row, f"Created prompt {name!r}; version 1: {row['version']['id']}")
 
 
 @app.command("list")
 def list_(fmt: FormatOption = Format.table) -> None:
     """List prompts with their number of versions and latest version."""
-    with services() as svc:
-        emit(queries.prompts(svc.view), fmt, COLUMNS)
+    with gateway() as gw:
+        emit(gw.prompts(), fmt, COLUMNS)
 
 
 @versions.command("list")
 def versions_list(prompt_id: str, fmt: FormatOption = Format.table) -> None:
     """List a prompt's versions (--format json shows their messages and parameters)."""
-    with services() as svc:
-        emit(queries.prompt_versions(svc.view, str(uuid_arg(prompt_id, "PROMPT_ID"))), fmt, VERSION_COLUMNS)
+    with gateway() as gw:
+        emit(gw.prompt_versions(str(uuid_arg(prompt_id, "PROMPT_ID"))), fmt, VERSION_COLUMNS)
 
 
 @versions.command("create")
@@ -141,6 +140,6 @@ def versions_create(
     """
     content = _content(template, file, messages, model, parameters, output_format, response_schema)
     pid = uuid_arg(prompt_id, "PROMPT_ID")
-    with services(catch_up=False) as svc:
-        row = catalog.create_prompt_version(svc, pid, content)
+    with gateway() as gw:
+        row = gw.create_prompt_version(str(pid), content)
     print_created(fmt, row, f"Created version {row['number']} of prompt {prompt_id}")

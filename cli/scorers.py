@@ -9,10 +9,10 @@ import orjson
 import typer
 
 from agnt5_evals.cli.common import Format, FormatOption, emit, print_created, read_text, services, uuid_arg
+from agnt5_evals.cli.gateway import gateway
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.model import Deployment
 from agnt5_evals.domain.scoring import BUILTINS, parse_scorer_spec
-from agnt5_evals.projections import queries
 from agnt5_evals.services import catalog
 from agnt5_evals.services.scorer_cases import parse_cases, run_in_child, score_cases
 from agnt5_evals.worker.scoring import ScorerRuntime
@@ -30,8 +30,8 @@ def list_(fmt: FormatOption = Format.table) -> None:
          "description": s.description, "config": s.config_schema, "id": None}
         for s in sorted(BUILTINS.values(), key=lambda s: (s.kind, s.name))
     ]  # fmt: skip
-    with services() as svc:
-        for row in queries.scorers(svc.view):
+    with gateway() as gw:
+        for row in gw.custom_scorers():
             rows.append({"name": row["name"], "kind": "custom", "source": f"deployment {row['deployment_id']}",
                          "requires_config": False, "description": row["description"],
                          "config": {"component": row["component_name"]}, "id": row["id"]})  # fmt: skip
@@ -51,8 +51,8 @@ def create(
 ) -> None:
     """Register a deployed custom scorer; prints its UUID (attach it with experiments create --scorer-id)."""
     deployment = uuid_arg(deployment_id, "--deployment-id")
-    with services(catch_up=False) as svc:
-        row = catalog.create_scorer(svc, name, description, deployment, component_name)
+    with gateway() as gw:
+        row = gw.create_scorer(name, description, str(deployment), component_name)
     print_created(fmt, row, f"Created scorer {name!r}")
 
 
