@@ -26,6 +26,7 @@ from agnt5_evals.domain.runs import Run, RunChunk
 from agnt5_evals.domain.scoring import BUILTINS, ScorerInput, run_scorer
 from agnt5_evals.domain.scoring.judges import JudgeCallError
 from agnt5_evals.services import operations
+from agnt5_evals.services.gcpause import collector_paused
 from agnt5_evals.services.scorer_cases import run_in_child
 from agnt5_evals.worker.dispatch import jsonable
 
@@ -70,6 +71,11 @@ class Replay:
 
 def replay_run(svc: Services, run_id: UUID) -> dict[str, Any]:
     """Re-derive every score of a finished run from the log and compare; the report says what matched."""
+    with collector_paused():
+        return _replay(svc, run_id)
+
+
+def _replay(svc: Services, run_id: UUID) -> dict[str, Any]:
     run = svc.app.get(Run, run_id, "run")
     if run.status == "running":
         raise Conflict(f"run {run_id} is running; replay a finished run", field="run_id")

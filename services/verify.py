@@ -26,6 +26,7 @@ from agnt5_evals.domain import digests, ids
 from agnt5_evals.domain.errors import NotFound
 from agnt5_evals.domain.rescores import RescoreChunk
 from agnt5_evals.domain.runs import completion_sources
+from agnt5_evals.services.gcpause import collector_paused
 
 BATCH = 2000
 STATUSES = ("passed", "failed", "errored")
@@ -94,6 +95,12 @@ def verify(svc: Services, run_id: UUID | None = None) -> dict[str, Any]:
     """Verify one run (its chain, its rescores', its dataset version's) or, without ``run_id``, the whole log."""
     log = Log(svc)
     report = Report(scope=f"run {run_id}" if run_id else "all")
+    with collector_paused():
+        _verify(svc, log, report, run_id)
+    return report.as_dict()
+
+
+def _verify(svc: Services, log: Log, report: Report, run_id: UUID | None) -> None:
     try:
         if run_id is None:
             _verify_all(svc, log, report)
@@ -108,7 +115,6 @@ def verify(svc: Services, run_id: UUID | None = None) -> dict[str, Any]:
             "position": _position(svc, exc.originator_id, exc.version), "topic": exc.topic,
             "originator_id": str(exc.originator_id), "originator_version": exc.version, "problem": exc.problem,
         }  # fmt: skip
-    return report.as_dict()
 
 
 # -- the whole log ------------------------------------------------------------------------------------
