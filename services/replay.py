@@ -82,14 +82,15 @@ def _replay(svc: Services, run_id: UUID) -> dict[str, Any]:
     state = Replay(str(run.id))
     items = _recorded_items(svc, run)
     dataset = _dataset_items(svc, run.dataset_version_id)
-    scorers = run.spec["scorers"]
+    scorers = [(spec, _judge(spec)) for spec in run.spec["scorers"]]
+    jobs = state.jobs
     for item in items.values():
         state.recorded_statuses[item["run_item_id"]] = item["status"]
         if item["error"] is None:
             source, recorded_scores = dataset[item["dataset_item_id"]], item["scores"]
-            for index, spec in enumerate(scorers):
+            for index, (spec, judge) in enumerate(scorers):
                 recorded = recorded_scores[index] if index < len(recorded_scores) else {}
-                state.jobs.append(_job(item, source, spec, recorded, "run", {}))
+                jobs.append(_job(item, source, spec, judge, recorded, "run", {}))
     for rescore_id in run.rescores:  # replacing rescores, oldest first: what they recorded became current
         rescore = svc.app.get(Rescore, UUID(rescore_id), "rescore")
         specs = {s["key"]: s for s in rescore.scorers}
@@ -98,20 +99,22 @@ def _replay(svc: Services, run_id: UUID) -> dict[str, Any]:
             state.recorded_statuses[item["run_item_id"]] = rescored["status"]
             for recorded in rescored["scores"]:
                 extra = {"rescore_id": str(rescore.id)}
-                job = _job(item, dataset[item["dataset_item_id"]], specs[recorded["key"]], recorded, rescore_id, extra)
+                spec = specs[recorded["key"]]
+                job = _job(item, dataset[item["dataset_item_id"]], spec, _judge(spec), recorded, rescore_id, extra)
                 state.jobs.append(job)
     _score_all(svc, state.jobs)
     return _report(svc, run, items, state)
 
 
 def _recorded_items(svc: Services, run: Run) -> dict[str, dict[str, Any]]:
+    """The run's recorded items by id, in position order: each its decoded payload (read only, never copied:
+    ``run_item_id``, ``dataset_item_id``, ``position``, ``output``, ``error``, ``events``, ``status``, ``scores``)
+    with the run's id added."""
     items: dict[str, dict[str, Any]] = {}
+    run_id = str(run.id)
     for e in _events(svc, RunChunk, run.id, run.chunks, "RunChunk.ItemRecorded"):
-        items[e["run_item_id"]] = {
-            "run_id": str(run.id), "run_item_id": e["run_item_id"], "dataset_item_id": e["dataset_item_id"],
-            "position": e["position"], "output": e["output"], "error": e["error"], "events": e["events"],
-            "status": e["status"], "scores": list(e["scores"]),
-        }  # fmt: skip
+        e["run_id"] = run_id
+        items[e["run_item_id"]] = e
     return dict(sorted(items.items(), key=lambda pair: pair[1]["position"]))
 
 
@@ -135,15 +138,15 @@ def _events(svc: Services, cls: type[Any], owner: UUID, chunks: int, qualname: s
                 yield decode(stored.state)
 
 
-def _job(item: dict[str, Any], source: dict[str, Any], spec: dict[str, Any], recorded: dict[str, Any], origin: str,
-         extra: dict[str, Any]) -> Job:  # fmt: skip
+def _job(item: dict[str, Any], source: dict[str, Any], spec: dict[str, Any], judge: bool, recorded: dict[str, Any],
+         origin: str, extra: dict[str, Any]) -> Job:  # fmt: skip
     """The scorer input exactly as the worker (or the rescore worker) built it."""
     inp = ScorerInput(
         output=item["output"], expected_output=source.get("expected_output"), input=source["input"],
         config=spec.get("config") or {}, events=item["events"],
         metadata={"run_id": item["run_id"], "run_item_id": item["run_item_id"],
                   "item_metadata": source.get("metadata") or {}, **extra},
-        llm=recorded_llm(recorded) if _judge(spec) else None,
+        llm=recorded_llm(recorded) if judge else None,
     )  # fmt: skip
     return Job(item["run_item_id"], item["position"], spec, inp, recorded, origin)
 
@@ -229,7 +232,7 @@ def _report(svc: Services, run: Run, items: dict[str, dict[str, Any]], state: Re
             tally.skipped += 1
             skipped.append({"run_item_id": job.run_item_id, "scorer": job.spec["key"], "reason": job.note})
             continue
-        state.current.setdefault(job.run_item_id, {})[job.spec["key"]] = {**job.replayed, "key": job.spec["key"]}
+        state.current.setdefault(job.run_item_id, {})[job.spec["key"]] = job.replayed
         differences = _compare(job)
         if differences:
             tally.mismatched += 1

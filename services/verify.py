@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
+
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain import digests, ids
 from agnt5_evals.domain.errors import NotFound
-from agnt5_evals.domain.rescores import RescoreChunk
+from agnt5_evals.domain.rescores import Rescore, RescoreChunk
 from agnt5_evals.domain.runs import completion_sources
 from agnt5_evals.services.gcpause import collector_paused
 
@@ -131,6 +133,10 @@ def _notifications(svc: Services, topics: tuple[str, ...] = ()) -> Iterator[Any]
 
 
 ROOTS = ("Run.Started", "Rescore.Started", "DatasetVersion.Created")
+# The topics a rescore's start event is stored under: its class path, and the one of stores written before the
+# one-package layout (``domain.<module>``, see ``domain/__init__.py``). Only those events are read to find a run's
+# rescores, not the whole log (which holds the run's own 100,000 item events).
+RESCORE_STARTED = (get_topic(Rescore.Started), get_topic(Rescore.Started).removeprefix("agnt5_evals."))
 
 
 def _verify_all(svc: Services, log: Log, report: Report) -> None:
@@ -159,7 +165,7 @@ def _rescores_of(svc: Services, run_id: UUID) -> list[UUID]:
     """The rescores of a run, shadow ones included (only their start event names the run)."""
     decode = svc.app.mapper.transcoder.decode
     found = []
-    for notification in _notifications(svc):
+    for notification in _notifications(svc, RESCORE_STARTED):
         if notification.topic.endswith(":Rescore.Started") and str(decode(notification.state).get("run_id")) == str(
             run_id
         ):
