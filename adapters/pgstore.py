@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-
 from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent

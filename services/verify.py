@@ -136,7 +136,7 @@ ROOTS = ("Run.Started", "Rescore.Started", "DatasetVersion.Created")
 # The topics a rescore's start event is stored under: its class path, and the one of stores written before the
 # one-package layout (``domain.<module>``, see ``domain/__init__.py``). Only those events are read to find a run's
 # rescores, not the whole log (which holds the run's own 100,000 item events).
-RESCORE_STARTED = (get_topic(Rescore.Started), get_topic(Rescore.Started).removeprefix("agnt5_evals."))
+RESCORE_STARTED = (f"{get_topic(Rescore)}.Started", f"{get_topic(Rescore)}.Started".removeprefix("agnt5_evals."))
 
 
 def _verify_all(svc: Services, log: Log, report: Report) -> None:
