@@ -26,6 +26,7 @@ from agnt5_evals.domain.runs import Run, RunChunk
 from agnt5_evals.domain.scoring import BUILTINS, ScorerInput, run_scorer
 from agnt5_evals.domain.scoring.judges import JudgeCallError
 from agnt5_evals.services import operations
+from agnt5_evals.services.gcpause import collector_paused
 from agnt5_evals.services.scorer_cases import run_in_child
 from agnt5_evals.worker.dispatch import jsonable
 
@@ -39,16 +40,21 @@ MAX_LISTED = 200  # mismatches listed in full (all are counted)
 
 @dataclass
 class Job:
-    """One recorded score to derive again: the scorer, what it saw, and what was recorded."""
+    """One recorded score to derive again: the scorer, what it saw, and what was recorded.
+
+    A built-in scorer's job is scored and compared as soon as it is built (``differences``), and then lets go of
+    its input and the recorded score, so the item's decoded payload is freed while the next items are read; a
+    custom scorer's waits for its child process, with its input."""
 
     run_item_id: str
     position: int
     spec: dict[str, Any]
-    inp: ScorerInput
-    recorded: dict[str, Any]
+    inp: ScorerInput | None
+    recorded: dict[str, Any] | None
     source: str  # "run" or the replacing rescore's id
     replayed: dict[str, Any] | None = None
     note: str = ""
+    differences: list[tuple[str, Any, Any]] | None = None
 
 
 @dataclass
@@ -70,41 +76,54 @@ class Replay:
 
 def replay_run(svc: Services, run_id: UUID) -> dict[str, Any]:
     """Re-derive every score of a finished run from the log and compare; the report says what matched."""
+    with collector_paused():
+        return _replay(svc, run_id)
+
+
+def _replay(svc: Services, run_id: UUID) -> dict[str, Any]:
     run = svc.app.get(Run, run_id, "run")
     if run.status == "running":
         raise Conflict(f"run {run_id} is running; replay a finished run", field="run_id")
     state = Replay(str(run.id))
-    items = _recorded_items(svc, run)
     dataset = _dataset_items(svc, run.dataset_version_id)
-    scorers = run.spec["scorers"]
-    for item in items.values():
+    items = _recorded_items(svc, run, dataset)
+    for item in items.values():  # the run's jobs in position order, then the rescores'
         state.recorded_statuses[item["run_item_id"]] = item["status"]
-        if item["error"] is None:
-            source, recorded_scores = dataset[item["dataset_item_id"]], item["scores"]
-            for index, spec in enumerate(scorers):
-                recorded = recorded_scores[index] if index < len(recorded_scores) else {}
-                state.jobs.append(_job(item, source, spec, recorded, "run", {}))
+        state.jobs.extend(item.pop("jobs"))
+    decode = svc.app.mapper.transcoder.decode
     for rescore_id in run.rescores:  # replacing rescores, oldest first: what they recorded became current
         rescore = svc.app.get(Rescore, UUID(rescore_id), "rescore")
         specs = {s["key"]: s for s in rescore.scorers}
         for rescored in _events(svc, RescoreChunk, rescore.id, rescore.chunks, "RescoreChunk.ItemRescored"):
-            item = items[rescored["run_item_id"]]
+            item = {**decode(items[rescored["run_item_id"]]["state"]), "run_id": state.run_id}
             state.recorded_statuses[item["run_item_id"]] = rescored["status"]
             for recorded in rescored["scores"]:
                 extra = {"rescore_id": str(rescore.id)}
-                job = _job(item, dataset[item["dataset_item_id"]], specs[recorded["key"]], recorded, rescore_id, extra)
-                state.jobs.append(job)
-    _score_all(svc, state.jobs)
+                spec = specs[recorded["key"]]
+                job = _job(item, dataset[item["dataset_item_id"]], spec, _judge(spec), recorded, rescore_id, extra)
+                state.jobs.append(_score_builtin(job))
+    _score_custom_all(svc, state.jobs)
     return _report(svc, run, items, state)
 
 
-def _recorded_items(svc: Services, run: Run) -> dict[str, dict[str, Any]]:
+def _recorded_items(svc: Services, run: Run, dataset: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The run's recorded items by id, in position order, each with its jobs (built-in scorers' already scored
+    and compared); of its payload only what the report needs is kept (and the stored payload itself, which a
+    rescore of the item decodes again), so the 100,000 decoded payloads are never all held at once."""
     items: dict[str, dict[str, Any]] = {}
-    for e in _events(svc, RunChunk, run.id, run.chunks, "RunChunk.ItemRecorded"):
+    run_id, keep = str(run.id), bool(run.rescores)
+    scorers = [(spec, _judge(spec)) for spec in run.spec["scorers"]]
+    for state, e in _events_stored(svc, RunChunk, run.id, run.chunks, "RunChunk.ItemRecorded"):
+        e["run_id"] = run_id
+        jobs = []
+        if e["error"] is None:
+            source, recorded_scores = dataset[e["dataset_item_id"]], e["scores"]
+            for index, (spec, judge) in enumerate(scorers):
+                recorded = recorded_scores[index] if index < len(recorded_scores) else {}
+                jobs.append(_score_builtin(_job(e, source, spec, judge, recorded, "run", {})))
         items[e["run_item_id"]] = {
-            "run_id": str(run.id), "run_item_id": e["run_item_id"], "dataset_item_id": e["dataset_item_id"],
-            "position": e["position"], "output": e["output"], "error": e["error"], "events": e["events"],
-            "status": e["status"], "scores": list(e["scores"]),
+            "run_item_id": e["run_item_id"], "position": e["position"], "error": e["error"], "status": e["status"],
+            "state": state if keep else None, "jobs": jobs,
         }  # fmt: skip
     return dict(sorted(items.items(), key=lambda pair: pair[1]["position"]))
 
@@ -122,22 +141,30 @@ def _dataset_items(svc: Services, version_id: UUID) -> dict[str, dict[str, Any]]
 def _events(svc: Services, cls: type[Any], owner: UUID, chunks: int, qualname: str) -> Iterator[dict[str, Any]]:
     """The payloads of a run's (or a rescore's) item events as stored, chunk by chunk (decoded, never upcast:
     replay reads only fields every class version has, and skips building event objects)."""
+    for _, payload in _events_stored(svc, cls, owner, chunks, qualname):
+        yield payload
+
+
+def _events_stored(
+    svc: Services, cls: type[Any], owner: UUID, chunks: int, qualname: str
+) -> Iterator[tuple[bytes, dict[str, Any]]]:
+    """``_events``, each payload with its stored form."""
     decode, suffix = svc.app.mapper.transcoder.decode, f":{qualname}"
     for chunk_no in range(chunks):
         for stored in svc.app.recorder.select_events(cls.create_id(owner, chunk_no)):
             if stored.topic.endswith(suffix):
-                yield decode(stored.state)
+                yield stored.state, decode(stored.state)
 
 
-def _job(item: dict[str, Any], source: dict[str, Any], spec: dict[str, Any], recorded: dict[str, Any], origin: str,
-         extra: dict[str, Any]) -> Job:  # fmt: skip
+def _job(item: dict[str, Any], source: dict[str, Any], spec: dict[str, Any], judge: bool, recorded: dict[str, Any],
+         origin: str, extra: dict[str, Any]) -> Job:  # fmt: skip
     """The scorer input exactly as the worker (or the rescore worker) built it."""
     inp = ScorerInput(
         output=item["output"], expected_output=source.get("expected_output"), input=source["input"],
         config=spec.get("config") or {}, events=item["events"],
         metadata={"run_id": item["run_id"], "run_item_id": item["run_item_id"],
                   "item_metadata": source.get("metadata") or {}, **extra},
-        llm=recorded_llm(recorded) if _judge(spec) else None,
+        llm=recorded_llm(recorded) if judge else None,
     )  # fmt: skip
     return Job(item["run_item_id"], item["position"], spec, inp, recorded, origin)
 
@@ -168,14 +195,23 @@ def recorded_llm(recorded: dict[str, Any]) -> Callable[[dict[str, Any]], dict[st
     return answer
 
 
-def _score_all(svc: Services, jobs: list[Job]) -> None:
+def _score_builtin(job: Job) -> Job:
+    """A built-in scorer's job scored and compared now, without its input and recorded score from then on (a custom
+    scorer's job is returned as it is)."""
+    if job.spec.get("type") == "custom" or job.inp is None:
+        return job
+    outcome = run_scorer(job.spec, job.inp)
+    job.replayed = jsonable({**outcome.as_output(), "errored": outcome.errored, "evidence": outcome.evidence})
+    job.differences = _compare(job)
+    job.inp = job.recorded = None
+    return job
+
+
+def _score_custom_all(svc: Services, jobs: list[Job]) -> None:
     custom: dict[tuple[str, str], list[Job]] = {}
     for job in jobs:
         if job.spec.get("type") == "custom":  # one child process per scorer (of the run, or of one rescore)
             custom.setdefault((job.source, job.spec["key"]), []).append(job)
-            continue
-        outcome = run_scorer(job.spec, job.inp)
-        job.replayed = jsonable({**outcome.as_output(), "errored": outcome.errored, "evidence": outcome.evidence})
     for group in custom.values():
         _score_custom(svc, group)
 
@@ -187,10 +223,11 @@ def _score_custom(svc: Services, jobs: list[Job]) -> None:
         for job in jobs:
             job.note = f"skipped: custom scorer served over HTTP by deployment {deployment.id} (needs the network)"
         return
+    inputs = [j.inp for j in jobs if j.inp is not None]
     cases = [
-        {"output": j.inp.output, "expected_output": j.inp.expected_output, "input": j.inp.input,
-         "events": j.inp.events, "metadata": j.inp.metadata}
-        for j in jobs
+        {"output": i.output, "expected_output": i.expected_output, "input": i.input, "events": i.events,
+         "metadata": i.metadata}
+        for i in inputs
     ]  # fmt: skip
     for job, result in zip(jobs, run_in_child(spec, cases), strict=True):
         job.replayed = jsonable(result)
@@ -198,7 +235,7 @@ def _score_custom(svc: Services, jobs: list[Job]) -> None:
 
 def _compare(job: Job) -> list[tuple[str, Any, Any]]:
     """The fields in which the replayed score differs from the recorded one (custom: the verdict only)."""
-    assert job.replayed is not None
+    assert job.replayed is not None and job.recorded is not None
     keys = VERDICT if job.spec.get("type") == "custom" else VERDICT_EVIDENCE
     getter = VERDICT_GET if keys is VERDICT else VERDICT_EVIDENCE_GET
     try:
@@ -223,8 +260,8 @@ def _report(svc: Services, run: Run, items: dict[str, dict[str, Any]], state: Re
             tally.skipped += 1
             skipped.append({"run_item_id": job.run_item_id, "scorer": job.spec["key"], "reason": job.note})
             continue
-        state.current.setdefault(job.run_item_id, {})[job.spec["key"]] = {**job.replayed, "key": job.spec["key"]}
-        differences = _compare(job)
+        state.current.setdefault(job.run_item_id, {})[job.spec["key"]] = job.replayed
+        differences = job.differences if job.differences is not None else _compare(job)
         if differences:
             tally.mismatched += 1
             for name, recorded, replayed in differences:

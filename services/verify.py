@@ -21,11 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
+
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain import digests, ids
 from agnt5_evals.domain.errors import NotFound
-from agnt5_evals.domain.rescores import RescoreChunk
+from agnt5_evals.domain.rescores import Rescore, RescoreChunk
 from agnt5_evals.domain.runs import completion_sources
+from agnt5_evals.services.gcpause import collector_paused
 
 BATCH = 2000
 STATUSES = ("passed", "failed", "errored")
@@ -94,6 +97,12 @@ def verify(svc: Services, run_id: UUID | None = None) -> dict[str, Any]:
     """Verify one run (its chain, its rescores', its dataset version's) or, without ``run_id``, the whole log."""
     log = Log(svc)
     report = Report(scope=f"run {run_id}" if run_id else "all")
+    with collector_paused():
+        _verify(svc, log, report, run_id)
+    return report.as_dict()
+
+
+def _verify(svc: Services, log: Log, report: Report, run_id: UUID | None) -> None:
     try:
         if run_id is None:
             _verify_all(svc, log, report)
@@ -108,7 +117,6 @@ def verify(svc: Services, run_id: UUID | None = None) -> dict[str, Any]:
             "position": _position(svc, exc.originator_id, exc.version), "topic": exc.topic,
             "originator_id": str(exc.originator_id), "originator_version": exc.version, "problem": exc.problem,
         }  # fmt: skip
-    return report.as_dict()
 
 
 # -- the whole log ------------------------------------------------------------------------------------
@@ -125,6 +133,10 @@ def _notifications(svc: Services, topics: tuple[str, ...] = ()) -> Iterator[Any]
 
 
 ROOTS = ("Run.Started", "Rescore.Started", "DatasetVersion.Created")
+# The topics a rescore's start event is stored under: its class path, and the one of stores written before the
+# one-package layout (``domain.<module>``, see ``domain/__init__.py``). Only those events are read to find a run's
+# rescores, not the whole log (which holds the run's own 100,000 item events).
+RESCORE_STARTED = (f"{get_topic(Rescore)}.Started", f"{get_topic(Rescore)}.Started".removeprefix("agnt5_evals."))
 
 
 def _verify_all(svc: Services, log: Log, report: Report) -> None:
@@ -153,7 +165,7 @@ def _rescores_of(svc: Services, run_id: UUID) -> list[UUID]:
     """The rescores of a run, shadow ones included (only their start event names the run)."""
     decode = svc.app.mapper.transcoder.decode
     found = []
-    for notification in _notifications(svc):
+    for notification in _notifications(svc, RESCORE_STARTED):
         if notification.topic.endswith(":Rescore.Started") and str(decode(notification.state).get("run_id")) == str(
             run_id
         ):

@@ -88,3 +88,14 @@ def test_a_store_from_before_hash_chains_verifies_as_unchained(agnt5: Agnt5, sto
     kinds = {entry["kind"] for entry in report["unchained"]}
     assert kinds == {"run", "rescore", "dataset_version"}
     assert report["checked"]["events"] == len(_old_rows())
+
+
+def test_verifying_one_old_run_finds_its_rescore_under_the_old_topic(
+    agnt5: Agnt5, store: str, isolated_home: Path
+) -> None:
+    """A run's rescores are found from their start events only, read under both topics a start is stored under."""
+    _install_fixture(store, isolated_home)
+    rescore_id = "3421b6bb-42f6-4288-a982-8a8ebf7ed1ac"  # the fixture's rescore, of this run
+    report = data(agnt5("audit", "verify", "25912859-e75e-483d-8a6e-a6d057ebb523", "--format", "json"))
+    assert report["ok"] is True and report["checked"]["runs"] == 1
+    assert {"kind": "rescore", "id": rescore_id, "why": "recorded before hash chains"} in report["unchained"]

@@ -4,6 +4,7 @@ from the stored events; an edited payload or a deleted event is named."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,6 +19,7 @@ from agnt5_evals.domain import digests
 from agnt5_evals.domain.ids import run_chunk_id
 from agnt5_evals.domain.runs import Run
 from agnt5_evals.services import experiments
+from agnt5_evals.services.gcpause import collector_paused
 from agnt5_evals.services.verify import verify
 from agnt5_evals.worker.rescore import RescoreExecutor
 from tests.support import execute
@@ -159,6 +161,23 @@ def test_digests_do_not_depend_on_chunking_and_old_events_are_unchained() -> Non
     assert whole == digests.items_digest(items) == digests.parts_digests([items])[0]
     assert parts == [digests.items_digest(items[:3]), digests.items_digest(items[3:])]
     assert digests.canonical({"b": 1, "a": [1.5, "é"]}) == '{"a":[1.5,"é"],"b":1}'.encode()
+
+
+def test_the_garbage_collector_is_paused_only_while_a_big_read_runs() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(ValueError), collector_paused():
+        raise ValueError("the body failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
 
 
 @pytest.mark.parametrize("store", ["sqlite"], indirect=True)
