@@ -29,9 +29,10 @@ from agnt5_evals.domain.model import (
     ExperimentVersion,
     Scorer,
 )
+from agnt5_evals.domain.projects import Project
 from agnt5_evals.domain.prompts import Prompt, PromptVersion
 from agnt5_evals.domain.runs import RUN_CODE_KEYS, Run
-from agnt5_evals.domain.tenancy import project_scope
+from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, check_project_id, project_scope
 from agnt5_evals.domain.text_rules import check_description, check_name
 
 __all__ = ["EvalsApplication", "Written", "check_item"]
@@ -45,6 +46,17 @@ class EvalsApplication(RunCommands, RescoreCommands):
     # Digests an editable deployment's live files at a run's start; set by ``adapters.bootstrap`` (the domain
     # reads no files). None: the run records no digest.
     code_digester: Callable[[Deployment], str | None] | None = None
+
+    # -- projects ------------------------------------------------------------------------------------
+
+    def create_project(self, project_id: str, name: str) -> Written:
+        """Create a project (``project_id``: a slug or a UUID string); ``default`` exists always."""
+        check_project_id(project_id, "id")
+        name = check_name(name).strip()
+        if project_id == DEFAULT_PROJECT or self.recorder.select_events(Project.create_id(project_id), limit=1):
+            raise Conflict(f"project {project_id} already exists", field="id")
+        project = Project(project_id=project_id, name=name)
+        return Written(project.id, self._save(project))
 
     # -- deployments ---------------------------------------------------------------------------------
 
