@@ -81,7 +81,8 @@ def events(svc: Services, spec: AuditFilter) -> Iterator[dict[str, Any]]:
         selected.add(str(dataset_version_id(root[1], 1)))
     links = LINKS[root[0]] if root else ()
     decode = svc.app.mapper.transcoder.decode
-    position, emitted = spec.after, 0
+    # A project's audit reads the log from its start: which aggregates are the project's is told by their first events
+    position, emitted = (0 if project.project is not None else spec.after), 0
     while True:
         batch = svc.app.recorder.select_notifications(position, BATCH, inclusive_of_start=False)
         for notification in batch:
@@ -89,6 +90,8 @@ def events(svc: Services, spec: AuditFilter) -> Iterator[dict[str, Any]]:
             payload = decode(notification.state)
             originator = str(notification.originator_id)
             if not project.holds(notification.topic, originator, notification.originator_version, payload):
+                continue
+            if notification.id <= spec.after:
                 continue
             if root is not None:
                 if root[0] == "dataset" and not _is_dataset_topic(notification.topic):
