@@ -103,3 +103,19 @@ def test_a_store_written_before_projects_is_the_default_projects(agnt5: Agnt5, s
         assert run_ids
         for run_id in run_ids:
             assert svc.app.get(Run, UUID(run_id), "run").project_id == DEFAULT_PROJECT
+
+
+def test_the_mcp_server_acts_in_its_project(agnt5: Agnt5, tmp_path: Path) -> None:
+    """``agnt5 mcp --project-id P``: every tool call (whichever thread or task serves it) is in P."""
+    from tests.cli.test_mcp import Tools, _serve
+
+    agnt5("projects", "create", "--id", "team-a", "--name", "Team A")
+    in_a = out(agnt5("datasets", "create", "--name", "in-a", "--project-id", "team-a"))
+    in_default = out(agnt5("datasets", "create", "--name", "in-default"))
+
+    async def body(tool: Tools) -> None:
+        assert [d["id"] for d in await tool("list_eval_datasets")] == [in_a]
+        assert (await tool("get_eval_dataset", dataset_id=in_a))["id"] == in_a
+        assert "not found" in await tool.error("get_eval_dataset", dataset_id=in_default)
+
+    _serve(tmp_path, body, "--project-id", "team-a")
