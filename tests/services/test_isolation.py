@@ -261,6 +261,9 @@ def test_the_system_scope_keeps_references_within_the_project_they_create_in(
     with project_scope(None):  # a run of team-b's experiment is team-b's
         run_id = services.app.start_run(b["experiment"], "from-the-system").id
         assert services.app.get(Run, run_id, "run").project_id == "team-b"
+        captured = operations.regression_dataset(services, str(b["run"]), "regress", [b["item"]])
+        assert services.app.get(Dataset, UUID(captured["dataset_id"]), "dataset").project_id == "team-b"
+        assert services.app.get(Experiment, UUID(captured["experiment_id"]), "experiment").project_id == "team-b"
 
 
 def test_audit_events_of_a_project_hold_only_its_events(services: Services, two: dict[str, dict[str, Any]]) -> None:
