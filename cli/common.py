@@ -137,6 +137,8 @@ def _candidates(field: str) -> Iterator[str]:
 
 def cli_name(field: str, command: Any = None) -> str:
     """How the command spells a field: its flag (``--target-type``), its argument (``RUN_ID``), else the field."""
+    if field == "project_id":  # the root option, whichever command it was given to
+        return "--project-id"
     params = getattr(command, "params", [])
     for candidate in _candidates(field):
         flag = FLAGS.get(candidate, "--" + candidate.replace("_", "-").replace(".", "-"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -14,6 +14,7 @@ from agnt5_evals.cli import (
     deployments,
     experiments,
     projections,
+    projects,
     prompts,
     reports,
     scorers,
@@ -23,8 +24,10 @@ from agnt5_evals.cli import (
 from agnt5_evals.cli.common import error_line
 from agnt5_evals.cli.mcp_command import mcp
 from agnt5_evals.domain.errors import EXIT_USAGE, EvalsError, exit_codes_text
+from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, check_project_id, project_scope
 
 BOOL_FLAGS = ("--fail-on-gate", "--partial")
+PROJECT_FLAG = "--project-id"
 
 
 def _bool_flag(arg: str) -> str:
@@ -35,6 +38,29 @@ def _bool_flag(arg: str) -> str:
     if flag in BOOL_FLAGS and value.lower() in ("true", "1", "yes"):
         return flag
     return arg
+
+
+def _project_first(args: list[str]) -> list[str]:
+    """``agnt5 datasets list --project-id P`` as ``agnt5 --project-id P datasets list``: the root option is
+    accepted after any command too (the last one given wins). Arguments after ``--`` are left alone."""
+    moved: list[str] = []
+    rest: list[str] = []
+    n = 0
+    while n < len(args):
+        arg = args[n]
+        if arg == "--":
+            rest.extend(args[n:])
+            break
+        if arg == PROJECT_FLAG and n + 1 < len(args):
+            moved += args[n : n + 2]
+            n += 2
+            continue
+        if arg.startswith(PROJECT_FLAG + "="):
+            moved.append(arg)
+        else:
+            rest.append(arg)
+        n += 1
+    return moved + rest
 
 
 def _leaf(group: TyperGroup, args: list[str]) -> Any:
@@ -62,7 +88,8 @@ class Agnt5Group(TyperGroup):
 
     def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
-        args = self.typed_args = [_bool_flag(arg) for arg in (sys.argv[1:] if args is None else list(args))]
+        args = [_bool_flag(arg) for arg in (sys.argv[1:] if args is None else list(args))]
+        args = self.typed_args = _project_first(args)
         try:
             code = super().main(args, *rest, **kwargs)
         except typer.Abort:
@@ -83,10 +110,30 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    project_id: Annotated[
+        str,
+        typer.Option(
+            PROJECT_FLAG,
+            envvar="AGNT5_PROJECT_ID",
+            help="The project the command acts in (also accepted after the command): it sees and creates only "
+            "that project's resources. Create one with `agnt5 projects create`.",
+        ),
+    ] = DEFAULT_PROJECT,
+) -> None:
+    """Run the command in its project's scope (``domain.tenancy.project_scope``)."""
+    ctx.with_resource(project_scope(check_project_id(project_id)))
+
+
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(deployments.app, name="deployments")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(prompts.app, name="prompts")
+app.add_typer(projects.app, name="projects")
 app.add_typer(reports.app, name="reports")
 app.add_typer(scores.app, name="scores")
 app.add_typer(scorers.app, name="scorers")

@@ -20,6 +20,8 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.projects import owned_by_project
+from agnt5_evals.domain.tenancy import DEFAULT_PROJECT
 from agnt5_evals.domain.text_rules import check_name
 
 PASS_LABELS = frozenset({"pass", "passed", "good", "correct", "yes", "true", "1", "accept", "accepted"})
@@ -29,6 +31,8 @@ ITEM = "(item status)"
 
 class Annotation(Aggregate):
     """One human label on one run item; immutable (a correction is a newer annotation of the same name)."""
+
+    project_id = DEFAULT_PROJECT
 
     @event("Created")
     def __init__(
@@ -40,7 +44,9 @@ class Annotation(Aggregate):
         score: float | None,
         explanation: str | None,
         metadata: dict[str, Any],
+        project_id: str = DEFAULT_PROJECT,
     ) -> None:
+        self.project_id = project_id
         self.run_id = run_id
         self.run_item_id = run_item_id
         self.name = name
@@ -48,6 +54,9 @@ class Annotation(Aggregate):
         self.score = score
         self.explanation = explanation
         self.metadata = metadata
+
+
+owned_by_project(Annotation.Created)
 
 
 def check_annotation(name: Any, label: Any, score: Any, explanation: Any, metadata: Any) -> float | None:

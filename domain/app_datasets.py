@@ -89,7 +89,9 @@ class DatasetCommands(BaseApplication):
 
     def create_dataset(self, name: str, description: str = "", metadata: dict[str, Any] | None = None) -> Written:
         name, description = check_name(name), check_description(description)
-        dataset = Dataset(name=name.strip(), description=description, metadata=metadata or {})
+        dataset = Dataset(
+            name=name.strip(), description=description, metadata=metadata or {}, project_id=self.project_for_new()
+        )
         return Written(dataset.id, self._save(dataset))
 
     def add_items(self, dataset_id: UUID, raw_items: list[Any]) -> Written:
@@ -220,6 +222,7 @@ class DatasetCommands(BaseApplication):
             chunk_ids=[str(c.id) for c in chunks],
             content_digest=content_digest,
             chunk_digests=chunk_digests,
+            project_id=dataset.project_id,
         )
         dataset.record_version(version_id=version.id, number=number, n_items=len(items), description=description)
         return Written(version.id, self._save(dataset, version), number)

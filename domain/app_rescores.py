@@ -12,6 +12,7 @@ from agnt5_evals.domain.app_base import BaseApplication, Written
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
 from agnt5_evals.domain.rescores import MAX_CHOSEN_ITEMS, Rescore, RescoreChunk
 from agnt5_evals.domain.runs import Run
+from agnt5_evals.domain.tenancy import project_scope
 
 
 class RescoreCommands(BaseApplication):
@@ -42,11 +43,13 @@ class RescoreCommands(BaseApplication):
             raise Invalid(f"at most {MAX_CHOSEN_ITEMS:,} chosen items per rescore", field="run_item_ids")
         run = self.get(Run, run_id, "run")
         run.check_rescorable()
+        with project_scope(run.project_id):  # its custom scorers must be of the run's project
+            self.check_scorers(scorers)
         if total < 1:
             raise Invalid(f"run {run_id} has no item with an output to rescore", field="run_id")
         rescore = Rescore.start(
             run_id=run.id, reason=reason, scorers=scorers, run_item_ids=run_item_ids, replace_latest=replace_latest,
-            idempotency_key=idempotency_key, total=total,
+            idempotency_key=idempotency_key, total=total, project_id=run.project_id,
         )  # fmt: skip
         try:
             if replace_latest:

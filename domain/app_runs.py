@@ -39,7 +39,9 @@ class RunCommands(DatasetCommands):
             _check_record(record, run.id, position)
             counts[record["status"]] += 1
         items, locators = digests.items_locators(records)
-        chunk = RunChunk(run_id=run.id, chunk_no=run.chunks, start=start, item_digests=locators)
+        chunk = RunChunk(
+            run_id=run.id, chunk_no=run.chunks, start=start, item_digests=locators, project_id=run.project_id
+        )
         for record in records:
             chunk.record_item(**record)
         run.record_chunk(chunk.chunk_no, start, start + len(records), counts, items)

@@ -13,7 +13,7 @@ import orjson
 from eventsourcing.domain import Aggregate
 
 from agnt5_evals.domain.annotations import Annotation, check_annotation
-from agnt5_evals.domain.app_base import A, Written
+from agnt5_evals.domain.app_base import Written
 from agnt5_evals.domain.app_datasets import check_item
 from agnt5_evals.domain.app_rescores import RescoreCommands
 from agnt5_evals.domain.app_runs import RunCommands
@@ -29,8 +29,10 @@ from agnt5_evals.domain.model import (
     ExperimentVersion,
     Scorer,
 )
+from agnt5_evals.domain.projects import Project
 from agnt5_evals.domain.prompts import Prompt, PromptVersion
 from agnt5_evals.domain.runs import RUN_CODE_KEYS, Run
+from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, check_project_id, project_scope
 from agnt5_evals.domain.text_rules import check_description, check_name
 
 __all__ = ["EvalsApplication", "Written", "check_item"]
@@ -44,6 +46,17 @@ class EvalsApplication(RunCommands, RescoreCommands):
     # Digests an editable deployment's live files at a run's start; set by ``adapters.bootstrap`` (the domain
     # reads no files). None: the run records no digest.
     code_digester: Callable[[Deployment], str | None] | None = None
+
+    # -- projects ------------------------------------------------------------------------------------
+
+    def create_project(self, project_id: str, name: str) -> Written:
+        """Create a project (``project_id``: a slug or a UUID string); ``default`` exists always."""
+        check_project_id(project_id, "id")
+        name = check_name(name).strip()
+        if project_id == DEFAULT_PROJECT or self.recorder.select_events(Project.create_id(project_id), limit=1):
+            raise Conflict(f"project {project_id} already exists", field="id")
+        project = Project(project_id=project_id, name=name)
+        return Written(project.id, self._save(project))
 
     # -- deployments ---------------------------------------------------------------------------------
 
@@ -88,7 +101,7 @@ class EvalsApplication(RunCommands, RescoreCommands):
             name=name.strip(), kind=kind, module=module, path=path, url=url, components=components,
             bundle_digest=bundle["digest"] if bundle else "", bundle_size=bundle["size"] if bundle else 0,
             bundle_files=bundle["n_files"] if bundle else 0, editable=editable, include=list(include or []),
-            exclude=list(exclude or []), build=build,
+            exclude=list(exclude or []), build=build, project_id=self.project_for_new(),
         )  # fmt: skip
         return Written(deployment.id, self._save(*to_save, deployment))
 
@@ -157,11 +170,13 @@ class EvalsApplication(RunCommands, RescoreCommands):
         name, description = check_name(name), check_description(description)
         if name.strip() in BUILTINS:
             raise Invalid(f"scorer name collision: {name.strip()!r} is a built-in scorer", field="name")
-        deployment = self.get(Deployment, deployment_id, "deployment")
+        project = self.project_for_new()
+        deployment = self.get(Deployment, deployment_id, "deployment", field="deployment_id")
         deployment.check_component(component_name, "scorer")
         scorer = Scorer(
-            name=name.strip(), description=description, deployment_id=deployment.id, component_name=component_name
-        )
+            name=name.strip(), description=description, deployment_id=deployment.id, component_name=component_name,
+            project_id=project,
+        )  # fmt: skip
         return Written(scorer.id, self._save(scorer))
 
     def scorer_spec(self, scorer_id: UUID) -> dict[str, Any]:
@@ -173,7 +188,7 @@ class EvalsApplication(RunCommands, RescoreCommands):
         """Create a prompt and its version 1 atomically; ``content`` as ``PromptVersion.check_content`` takes."""
         name, description = check_name(name), check_description(description)
         checked = PromptVersion.check_content(content)
-        prompt = Prompt(name=name.strip(), description=description)
+        prompt = Prompt(name=name.strip(), description=description, project_id=self.project_for_new())
         version = self._add_prompt_version(prompt, checked)
         return Written(prompt.id, self._save(prompt, version), version.number)
 
@@ -185,7 +200,9 @@ class EvalsApplication(RunCommands, RescoreCommands):
         return Written(version.id, self._save(prompt, version), version.number)
 
     def _add_prompt_version(self, prompt: Prompt, content: dict[str, Any]) -> PromptVersion:
-        version = PromptVersion(prompt_id=prompt.id, number=prompt.next_version_number, **content)
+        version = PromptVersion(
+            prompt_id=prompt.id, number=prompt.next_version_number, project_id=prompt.project_id, **content
+        )
         prompt.record_version(version_id=version.id, number=version.number)
         return version
 
@@ -204,12 +221,6 @@ class EvalsApplication(RunCommands, RescoreCommands):
         ):
             raise Invalid(f"version {pinned} belongs to another prompt", field="target.prompt_version_id")
         return target
-
-    def _get_for(self, field: str, cls: type[A], aggregate_id: UUID, what: str) -> A:
-        try:
-            return self.get(cls, aggregate_id, what)
-        except NotFound as exc:
-            raise NotFound(exc.message, field=field) from None
 
     # -- experiments ---------------------------------------------------------------------------------
 
@@ -248,24 +259,29 @@ class EvalsApplication(RunCommands, RescoreCommands):
         return {**target, "code_digest": deployment.bundle_digest, "editable": False}
 
     def check_definition(self, definition: dict[str, Any]) -> dict[str, Any]:
+        """Check a definition; everything it names (dataset version, deployment or prompt, custom scorers) must be
+        visible from the current context, i.e. of the experiment's project (the callers scope to it)."""
         self.dataset_version(UUID(definition["dataset_id"]), UUID(definition["dataset_version_id"]))
         self.check_target(definition["target"])
         if not definition["scorers"]:
             raise Invalid("attach at least one scorer", field="scorers")
+        self.check_scorers(definition["scorers"])
         check_config(definition["config"])
         return definition
 
     def create_experiment(self, name: str, description: str, definition: dict[str, Any]) -> Written:
         name, description = check_name(name), check_description(description)
-        experiment = Experiment(
-            name=name.strip(), description=description, definition=self.check_definition(definition)
-        )
+        project = self.project_for_new()
+        with project_scope(project):  # what it names must be of its project, even from the system scope
+            checked = self.check_definition(definition)
+        experiment = Experiment(name=name.strip(), description=description, definition=checked, project_id=project)
         return Written(experiment.id, self._save(experiment))
 
     def update_experiment(self, experiment_id: UUID, changes: dict[str, Any]) -> Written:
         experiment = self.get(Experiment, experiment_id, "experiment")
         definition = {**experiment.definition, **changes}
-        experiment.update_definition(self.check_definition(definition))
+        with project_scope(experiment.project_id):
+            experiment.update_definition(self.check_definition(definition))
         return Written(experiment.id, self._save(experiment), experiment.revision)
 
     # -- runs ----------------------------------------------------------------------------------------
@@ -306,6 +322,18 @@ class EvalsApplication(RunCommands, RescoreCommands):
         if config is not None:
             check_config(config)  # the overrides alone first: a bad one is named before any lookup
         experiment = self.get(Experiment, experiment_id, "experiment")
+        with project_scope(experiment.project_id):  # what the run names must be of its experiment's project
+            return self._start_run_of(experiment, deployment_id, experiment_version_id, config, name)
+
+    def _start_run_of(
+        self,
+        experiment: Experiment,
+        deployment_id: UUID | None,
+        experiment_version_id: UUID | None,
+        config: dict[str, Any] | None,
+        name: str,
+    ) -> Written:
+        project = experiment.project_id
         to_save: list[Aggregate] = [experiment]
         if experiment_version_id is not None:
             version = self.get(ExperimentVersion, experiment_version_id, "experiment version")
@@ -313,8 +341,9 @@ class EvalsApplication(RunCommands, RescoreCommands):
                 raise Invalid(f"{experiment_version_id} belongs to another experiment", field="experiment_version_id")
         elif experiment.needs_new_version:
             version = ExperimentVersion(
-                experiment_id=experiment.id, number=experiment.versions + 1, definition=experiment.definition
-            )
+                experiment_id=experiment.id, number=experiment.versions + 1, definition=experiment.definition,
+                project_id=project,
+            )  # fmt: skip
             experiment.record_version(version_id=version.id, number=version.number, revision=experiment.revision)
             to_save.append(version)
         else:
@@ -342,6 +371,7 @@ class EvalsApplication(RunCommands, RescoreCommands):
             n_items=dataset_version.n_items,
             repetitions=int(spec["config"].get("repetitions", 1)),
             dataset_digest=dataset_version.content_digest,
+            project_id=project,
         )
         to_save.append(run)
         return Written(run.id, self._save(*to_save), version.number)
@@ -352,6 +382,10 @@ class EvalsApplication(RunCommands, RescoreCommands):
         ``spec.source_run_id``. A snapshot deployment runs the same code; an editable one runs its files as they
         are now and records their digest (compare says when it differs). An archived deployment runs nothing."""
         source = self.get(Run, run_id, "run", field="run_id")
+        with project_scope(source.project_id):
+            return self._rerun(source, name)
+
+    def _rerun(self, source: Run, name: str) -> Written:
         spec = orjson.loads(orjson.dumps(source.spec))
         spec["source_run_id"] = str(source.id)
         if spec["target"].get("type") != "prompt":
@@ -368,6 +402,7 @@ class EvalsApplication(RunCommands, RescoreCommands):
             n_items=source.n_items,
             repetitions=source.repetitions,
             dataset_digest=source.dataset_digest,
+            project_id=source.project_id,
         )
         return Written(run.id, self._save(run))
 
@@ -387,7 +422,7 @@ class EvalsApplication(RunCommands, RescoreCommands):
         self.check_run_item(run, run_item_id)
         annotation = Annotation(
             run_id=run.id, run_item_id=run_item_id, name=name.strip(), label=label, score=value,
-            explanation=explanation, metadata=metadata or {},
+            explanation=explanation, metadata=metadata or {}, project_id=run.project_id,
         )  # fmt: skip
         return Written(annotation.id, self._save(annotation))
 

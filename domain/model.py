@@ -13,6 +13,8 @@ from eventsourcing.domain import Aggregate, event
 
 from agnt5_evals.domain import ids
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
+from agnt5_evals.domain.projects import owned_by_project
+from agnt5_evals.domain.tenancy import DEFAULT_PROJECT
 
 JSON = Any
 
@@ -20,8 +22,13 @@ JSON = Any
 class Dataset(Aggregate):
     """A dataset: one mutable draft and numbered immutable versions."""
 
+    project_id = DEFAULT_PROJECT  # class default: the state of aggregates from before projects
+
     @event("Created")
-    def __init__(self, name: str, description: str, metadata: dict[str, JSON]) -> None:
+    def __init__(
+        self, name: str, description: str, metadata: dict[str, JSON], project_id: str = DEFAULT_PROJECT
+    ) -> None:
+        self.project_id = project_id
         self.name = name
         self.description = description
         self.metadata = metadata
@@ -164,6 +171,7 @@ class DatasetVersion(Aggregate):
 
     content_digest: str | None = None  # versions published before content digests have none
     chunk_digests: tuple[str, ...] = ()
+    project_id = DEFAULT_PROJECT
 
     @staticmethod
     def create_id(dataset_id: UUID, number: int) -> UUID:
@@ -180,7 +188,9 @@ class DatasetVersion(Aggregate):
         chunk_ids: list[str],
         content_digest: str | None = None,
         chunk_digests: list[str] | None = None,
+        project_id: str = DEFAULT_PROJECT,
     ) -> None:
+        self.project_id = project_id
         self.dataset_id = dataset_id
         self.number = number
         self.description = description
@@ -239,6 +249,7 @@ class Deployment(Aggregate):
     live files) or an HTTP worker (``build``: the version it reported)."""
 
     archived = False  # class default: deployments before archiving existed
+    project_id = DEFAULT_PROJECT
 
     @event("Created")
     def __init__(
@@ -256,7 +267,9 @@ class Deployment(Aggregate):
         include: list[str] | None = None,
         exclude: list[str] | None = None,
         build: str = "",
+        project_id: str = DEFAULT_PROJECT,
     ) -> None:
+        self.project_id = project_id
         self.name = name
         self.kind = kind
         self.module = module
@@ -318,8 +331,13 @@ Deployment.Created.upcast_v1_v2 = staticmethod(_deployment_created_v1_v2)  # typ
 class Experiment(Aggregate):
     """An editable definition (target, scorers, config) bound to a dataset version."""
 
+    project_id = DEFAULT_PROJECT
+
     @event("Created")
-    def __init__(self, name: str, description: str, definition: dict[str, JSON]) -> None:
+    def __init__(
+        self, name: str, description: str, definition: dict[str, JSON], project_id: str = DEFAULT_PROJECT
+    ) -> None:
+        self.project_id = project_id
         self.name = name
         self.description = description
         self.definition = definition
@@ -352,12 +370,17 @@ class Experiment(Aggregate):
 class ExperimentVersion(Aggregate):
     """An immutable snapshot of an experiment's definition, taken when a run starts."""
 
+    project_id = DEFAULT_PROJECT
+
     @staticmethod
     def create_id(experiment_id: UUID, number: int) -> UUID:
         return ids.experiment_version_id(experiment_id, number)
 
     @event("Created")
-    def __init__(self, experiment_id: UUID, number: int, definition: dict[str, JSON]) -> None:
+    def __init__(
+        self, experiment_id: UUID, number: int, definition: dict[str, JSON], project_id: str = DEFAULT_PROJECT
+    ) -> None:
+        self.project_id = project_id
         self.experiment_id = experiment_id
         self.number = number
         self.definition = definition
@@ -366,8 +389,13 @@ class ExperimentVersion(Aggregate):
 class Scorer(Aggregate):
     """A project scorer: a deployed custom scorer component, attached to experiments by id."""
 
+    project_id = DEFAULT_PROJECT
+
     @event("Created")
-    def __init__(self, name: str, description: str, deployment_id: UUID, component_name: str) -> None:
+    def __init__(
+        self, name: str, description: str, deployment_id: UUID, component_name: str, project_id: str = DEFAULT_PROJECT
+    ) -> None:
+        self.project_id = project_id
         self.name = name
         self.description = description
         self.deployment_id = deployment_id
@@ -383,3 +411,13 @@ class Scorer(Aggregate):
             "component_name": self.component_name,
             "config": {},
         }
+
+
+owned_by_project(
+    Dataset.Created,
+    DatasetVersion.Created,
+    Deployment.Created,
+    Experiment.Created,
+    ExperimentVersion.Created,
+    Scorer.Created,
+)

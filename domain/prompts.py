@@ -12,6 +12,8 @@ from eventsourcing.domain import Aggregate, event
 
 from agnt5_evals.domain import ids
 from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.projects import owned_by_project
+from agnt5_evals.domain.tenancy import DEFAULT_PROJECT
 
 JSON = Any
 
@@ -19,8 +21,11 @@ JSON = Any
 class Prompt(Aggregate):
     """A managed LLM prompt: a name and numbered immutable versions (the latest is what runs pick up)."""
 
+    project_id = DEFAULT_PROJECT
+
     @event("Created")
-    def __init__(self, name: str, description: str) -> None:
+    def __init__(self, name: str, description: str, project_id: str = DEFAULT_PROJECT) -> None:
+        self.project_id = project_id
         self.name = name
         self.description = description
         self.versions = 0
@@ -39,6 +44,8 @@ class Prompt(Aggregate):
 class PromptVersion(Aggregate):
     """An immutable prompt version: messages (templates), model, parameters and output format."""
 
+    project_id = DEFAULT_PROJECT
+
     @staticmethod
     def create_id(prompt_id: UUID, number: int) -> UUID:
         return ids.prompt_version_id(prompt_id, number)
@@ -53,7 +60,9 @@ class PromptVersion(Aggregate):
         parameters: dict[str, JSON],
         output_format: str,
         response_schema: dict[str, JSON] | None,
+        project_id: str = DEFAULT_PROJECT,
     ) -> None:
+        self.project_id = project_id
         self.prompt_id = prompt_id
         self.number = number
         self.messages = messages
@@ -138,3 +147,6 @@ def _check_response_schema(schema: JSON, output_format: str) -> dict[str, JSON] 
     except SchemaError as exc:
         raise Invalid(f"not a valid JSON Schema: {exc.message}", field="response_schema") from None
     return schema
+
+
+owned_by_project(Prompt.Created, PromptVersion.Created)

@@ -22,6 +22,8 @@ from eventsourcing.domain import Aggregate, event
 
 from agnt5_evals.domain import digests
 from agnt5_evals.domain.errors import Conflict
+from agnt5_evals.domain.projects import owned_by_project
+from agnt5_evals.domain.tenancy import DEFAULT_PROJECT
 
 MAX_CHOSEN_ITEMS = 10_000  # chosen run item ids travel in the Started event, which must stay small
 
@@ -31,6 +33,7 @@ class Rescore(Aggregate):
 
     chain: str | None = None  # the last link of the hash chain (None: started before hash chains)
     n_passed = n_failed = n_errored = 0
+    project_id = DEFAULT_PROJECT  # its run's
 
     @staticmethod
     def create_id(run_id: UUID, idempotency_key: str) -> UUID:
@@ -48,7 +51,9 @@ class Rescore(Aggregate):
         idempotency_key: str,
         total: int,
         digest: str | None = None,
+        project_id: str = DEFAULT_PROJECT,
     ) -> None:
+        self.project_id = project_id
         self.run_id = run_id
         self.reason = reason
         self.scorers = scorers
@@ -172,3 +177,6 @@ for _event, _upcast in (
 ):  # fmt: skip
     _event.class_version = 2
     _event.upcast_v1_v2 = staticmethod(_upcast)
+
+
+owned_by_project(Rescore.Started)  # type: ignore[attr-defined]

@@ -15,6 +15,8 @@ from eventsourcing.domain import Aggregate, event
 
 from agnt5_evals.domain import digests, ids
 from agnt5_evals.domain.errors import Conflict
+from agnt5_evals.domain.projects import owned_by_project
+from agnt5_evals.domain.tenancy import DEFAULT_PROJECT
 
 TERMINAL = ("completed", "failed", "cancelled")
 RUN_CODE_KEYS = ("code_digest", "editable", "build")  # what a run's target records of the code it ran
@@ -27,6 +29,7 @@ class Run(Aggregate):
     rescoring: str | None = None  # the replacing rescore in progress
     chain: str | None = None  # the last link of the run's hash chain (None: started before hash chains)
     dataset_digest: str | None = None  # the content digest of the dataset version it runs over
+    project_id = DEFAULT_PROJECT  # its experiment's
 
     @event("Started")
     def __init__(
@@ -41,7 +44,9 @@ class Run(Aggregate):
         repetitions: int,
         dataset_digest: str | None = None,
         digest: str | None = None,
+        project_id: str = DEFAULT_PROJECT,
     ) -> None:
+        self.project_id = project_id
         self.experiment_id = experiment_id
         self.experiment_version_id = experiment_version_id
         self.dataset_id = dataset_id
@@ -179,12 +184,22 @@ class Run(Aggregate):
 class RunChunk(Aggregate):
     """The results of a contiguous slice of a run's items, one event per run item."""
 
+    project_id = DEFAULT_PROJECT  # its run's
+
     @staticmethod
     def create_id(run_id: UUID, chunk_no: int) -> UUID:
         return ids.run_chunk_id(run_id, chunk_no)
 
     @event("Opened")
-    def __init__(self, run_id: UUID, chunk_no: int, start: int, item_digests: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        run_id: UUID,
+        chunk_no: int,
+        start: int,
+        item_digests: list[str] | None = None,
+        project_id: str = DEFAULT_PROJECT,
+    ) -> None:
+        self.project_id = project_id
         self.run_id = run_id
         self.chunk_no = chunk_no
         self.start = start
@@ -256,3 +271,6 @@ def _item_recorded_v1_v2(state: dict[str, Any]) -> None:
 
 RunChunk.ItemRecorded.class_version = 2  # type: ignore[attr-defined]
 RunChunk.ItemRecorded.upcast_v1_v2 = staticmethod(_item_recorded_v1_v2)  # type: ignore[attr-defined]
+
+
+owned_by_project(Run.Started, RunChunk.Opened)  # type: ignore[attr-defined]

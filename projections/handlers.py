@@ -34,7 +34,7 @@ def _item_row(item: dict[str, Any]) -> tuple[Any, ...]:
 
 
 SEQ_STEP = 10**9  # a draft row's seq: the event's version * SEQ_STEP + the item's place in the event (or upload)
-INSERT_DATASET = "INSERT INTO {p}datasets VALUES (?, ?, ?, ?, 0, 0, ?)"
+INSERT_DATASET = "INSERT INTO {p}datasets VALUES (?, ?, ?, ?, 0, 0, ?, ?)"
 INSERT_DRAFT_ITEM = (  # later wins on a repeated id, as in the Dataset aggregate (old logs may hold one)
     "INSERT INTO {p}draft_items VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dataset_id, item_id) DO UPDATE SET "
     "seq = excluded.seq, input = excluded.input, expected_output = excluded.expected_output, "
@@ -62,20 +62,20 @@ INSERT_VERSION_ITEM = (  # a chunk saved after its version exists is a losing (o
     "WHERE NOT EXISTS (SELECT 1 FROM {p}dataset_versions WHERE id = ?) "
     "ON CONFLICT (version_id, chunk_id, position) DO NOTHING"
 )
-INSERT_VERSION = "INSERT INTO {p}dataset_versions VALUES (?, ?, ?, ?, ?, ?, ?)"
+INSERT_VERSION = "INSERT INTO {p}dataset_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 MARK_LIVE_CHUNK = "UPDATE {p}dataset_items SET live = 1 WHERE version_id = ? AND chunk_id = ?"
 DROP_DEAD_ITEMS = "DELETE FROM {p}dataset_items WHERE version_id = ? AND live = 0"
-INSERT_DEPLOYMENT = "INSERT INTO {p}deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
+INSERT_DEPLOYMENT = "INSERT INTO {p}deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)"
 ARCHIVE_DEPLOYMENT = "UPDATE {p}deployments SET archived = 1 WHERE id = ?"
-INSERT_SCORER = "INSERT INTO {p}scorers VALUES (?, ?, ?, ?, ?, ?)"
-INSERT_EXPERIMENT = "INSERT INTO {p}experiments VALUES (?, ?, ?, ?, ?, ?, 1, 0, NULL, ?, ?)"
+INSERT_SCORER = "INSERT INTO {p}scorers VALUES (?, ?, ?, ?, ?, ?, ?)"
+INSERT_EXPERIMENT = "INSERT INTO {p}experiments VALUES (?, ?, ?, ?, ?, ?, 1, 0, NULL, ?, ?, ?)"
 UPDATE_DEFINITION = (
     "UPDATE {p}experiments SET definition = ?, dataset_id = ?, dataset_version_id = ?, "
     "revision = revision + 1, updated_at = ? WHERE id = ?"
 )
 SET_LATEST_VERSION = "UPDATE {p}experiments SET versions = ?, latest_version_id = ? WHERE id = ?"
-INSERT_EXPERIMENT_VERSION = "INSERT INTO {p}experiment_versions VALUES (?, ?, ?, ?, ?)"
-INSERT_RUN = "INSERT INTO {p}runs VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, 0, 0, 0, 0, NULL, ?, NULL)"
+INSERT_EXPERIMENT_VERSION = "INSERT INTO {p}experiment_versions VALUES (?, ?, ?, ?, ?, ?)"
+INSERT_RUN = "INSERT INTO {p}runs VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, 0, 0, 0, 0, NULL, ?, NULL, ?)"
 COUNT_CHUNK = (
     "UPDATE {p}runs SET done = done + ?, passed = passed + ?, failed = failed + ?, errored = errored + ? WHERE id = ?"
 )
@@ -84,17 +84,18 @@ INSERT_RUN_ITEM = "INSERT INTO {p}run_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 INSERT_SCORE = "INSERT INTO {p}scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 UNMARK_SCORE = "UPDATE {p}scores SET is_current = 0 WHERE id = ?"
 SET_ITEM_STATUS = "UPDATE {p}run_items SET status = ? WHERE id = ?"
-INSERT_RESCORE = "INSERT INTO {p}rescores VALUES (?, ?, 'running', ?, ?, ?, ?, ?, 0, 0, 0, 0, NULL, ?, NULL)"
+INSERT_RESCORE = "INSERT INTO {p}rescores VALUES (?, ?, 'running', ?, ?, ?, ?, ?, 0, 0, 0, 0, NULL, ?, NULL, ?)"
 COUNT_RESCORE_CHUNK = (
     "UPDATE {p}rescores SET done = done + ?, passed = passed + ?, failed = failed + ?, errored = errored + ? "
     "WHERE id = ?"
 )
 FINISH_RESCORE = "UPDATE {p}rescores SET status = ?, failure = ?, finished_at = ? WHERE id = ?"
 INSERT_RESCORE_ITEM = "INSERT INTO {p}rescore_items VALUES (?, ?, ?, ?, ?)"
-INSERT_ANNOTATION = "INSERT INTO {p}annotations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-INSERT_PROMPT = "INSERT INTO {p}prompts VALUES (?, ?, ?, 0, NULL, ?, ?)"
+INSERT_ANNOTATION = "INSERT INTO {p}annotations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_PROMPT = "INSERT INTO {p}prompts VALUES (?, ?, ?, 0, NULL, ?, ?, ?)"
+INSERT_PROJECT = "INSERT INTO {p}projects VALUES (?, ?, ?)"
 SET_PROMPT_LATEST = "UPDATE {p}prompts SET versions = ?, latest_version_id = ?, updated_at = ? WHERE id = ?"
-INSERT_PROMPT_VERSION = "INSERT INTO {p}prompt_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_PROMPT_VERSION = "INSERT INTO {p}prompt_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 ADD_RUN_SCORER = (  # (run, key, index, n, score, passed, failed, errored): n = -1 takes a replaced score out
     "INSERT INTO {p}run_scorers VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, scorer_key) DO UPDATE SET "
     "n = {p}run_scorers.n + excluded.n, sum_score_e9 = {p}run_scorers.sum_score_e9 + excluded.sum_score_e9, "
@@ -104,8 +105,14 @@ ADD_RUN_SCORER = (  # (run, key, index, n, score, passed, failed, errored): n = 
 )
 
 
+def _project(e: Any) -> str:
+    """The project an event's aggregate belongs to (its create events record it; upcasting gives old ones
+    ``default``)."""
+    return str(getattr(e, "project_id", None) or "default")
+
+
 def _dataset_created(e: Any) -> Iterator[Op]:
-    yield INSERT_DATASET, (str(e.originator_id), e.name, e.description, j(e.metadata), _at(e))
+    yield INSERT_DATASET, (str(e.originator_id), e.name, e.description, j(e.metadata), _at(e), _project(e))
 
 
 def _items_added(e: Any) -> Iterator[Op]:
@@ -154,7 +161,9 @@ def _version_chunk(e: Any) -> Iterator[Op]:
 
 def _version_created(e: Any) -> Iterator[Op]:
     vid = str(e.originator_id)
-    yield INSERT_VERSION, (vid, str(e.dataset_id), e.number, e.description, j(e.metadata), e.n_items, _at(e))
+    yield INSERT_VERSION, (
+        vid, str(e.dataset_id), e.number, e.description, j(e.metadata), e.n_items, _at(e), _project(e),
+    )  # fmt: skip
     for chunk_id in e.chunk_ids:  # the version's own chunks; others are a crashed or losing publish's
         yield MARK_LIVE_CHUNK, (vid, str(chunk_id))
     yield DROP_DEAD_ITEMS, (vid,)
@@ -163,7 +172,7 @@ def _version_created(e: Any) -> Iterator[Op]:
 def _deployment_created(e: Any) -> Iterator[Op]:
     yield INSERT_DEPLOYMENT, (
         str(e.originator_id), e.name, e.kind, e.module, e.path, e.url, j(e.components), _at(e), int(e.editable),
-        e.bundle_digest, e.bundle_size, e.bundle_files, j(e.include), j(e.exclude), e.build,
+        e.bundle_digest, e.bundle_size, e.bundle_files, j(e.include), j(e.exclude), e.build, _project(e),
     )  # fmt: skip
 
 
@@ -172,12 +181,16 @@ def _deployment_archived(e: Any) -> Iterator[Op]:
 
 
 def _scorer_created(e: Any) -> Iterator[Op]:
-    yield INSERT_SCORER, (str(e.originator_id), e.name, e.description, str(e.deployment_id), e.component_name, _at(e))
+    yield INSERT_SCORER, (
+        str(e.originator_id), e.name, e.description, str(e.deployment_id), e.component_name, _at(e), _project(e),
+    )  # fmt: skip
 
 
 def _experiment_created(e: Any) -> Iterator[Op]:
     d, eid, at = e.definition, str(e.originator_id), _at(e)
-    yield INSERT_EXPERIMENT, (eid, e.name, e.description, d["dataset_id"], d["dataset_version_id"], j(d), at, at)
+    yield INSERT_EXPERIMENT, (
+        eid, e.name, e.description, d["dataset_id"], d["dataset_version_id"], j(d), at, at, _project(e),
+    )  # fmt: skip
 
 
 def _definition_updated(e: Any) -> Iterator[Op]:
@@ -190,13 +203,15 @@ def _version_snapshotted(e: Any) -> Iterator[Op]:
 
 
 def _experiment_version_created(e: Any) -> Iterator[Op]:
-    yield INSERT_EXPERIMENT_VERSION, (str(e.originator_id), str(e.experiment_id), e.number, j(e.definition), _at(e))
+    yield INSERT_EXPERIMENT_VERSION, (
+        str(e.originator_id), str(e.experiment_id), e.number, j(e.definition), _at(e), _project(e),
+    )  # fmt: skip
 
 
 def _run_started(e: Any) -> Iterator[Op]:
     yield INSERT_RUN, (
         str(e.originator_id), str(e.experiment_id), str(e.experiment_version_id), str(e.dataset_id),
-        str(e.dataset_version_id), e.name, j(e.spec), e.n_items * e.repetitions, _at(e),
+        str(e.dataset_version_id), e.name, j(e.spec), e.n_items * e.repetitions, _at(e), _project(e),
     )  # fmt: skip
 
 
@@ -244,7 +259,7 @@ def _outcome(s: dict[str, Any]) -> tuple[int, int, int, int]:
 def _rescore_started(e: Any) -> Iterator[Op]:
     yield INSERT_RESCORE, (
         str(e.originator_id), str(e.run_id), e.reason, j(e.scorers), len(e.run_item_ids), int(e.replace_latest),
-        e.total, _at(e),
+        e.total, _at(e), _project(e),
     )  # fmt: skip
 
 
@@ -275,7 +290,7 @@ def _item_rescored(e: Any) -> Iterator[Op]:
 def _annotation_created(e: Any) -> Iterator[Op]:
     yield INSERT_ANNOTATION, (
         str(e.originator_id), str(e.run_id), e.run_item_id, e.name, e.label, e.score, e.explanation, j(e.metadata),
-        _at(e),
+        _at(e), _project(e),
     )  # fmt: skip
 
 
@@ -284,7 +299,11 @@ def _chunk_rescored(e: Any) -> Iterator[Op]:
 
 
 def _prompt_created(e: Any) -> Iterator[Op]:
-    yield INSERT_PROMPT, (str(e.originator_id), e.name, e.description, _at(e), _at(e))
+    yield INSERT_PROMPT, (str(e.originator_id), e.name, e.description, _at(e), _at(e), _project(e))
+
+
+def _project_created(e: Any) -> Iterator[Op]:
+    yield INSERT_PROJECT, (e.project_id, e.name, _at(e))
 
 
 def _prompt_version_added(e: Any) -> Iterator[Op]:
@@ -294,7 +313,7 @@ def _prompt_version_added(e: Any) -> Iterator[Op]:
 def _prompt_version_created(e: Any) -> Iterator[Op]:
     yield INSERT_PROMPT_VERSION, (
         str(e.originator_id), str(e.prompt_id), e.number, e.model, j(e.messages), j(e.parameters), e.output_format,
-        j(e.response_schema), _at(e),
+        j(e.response_schema), _at(e), _project(e),
     )  # fmt: skip
 
 
@@ -342,6 +361,7 @@ HANDLERS: dict[str, Callable[[Any], Iterator[Op]]] = {
     "Prompt.Created": _prompt_created,
     "Prompt.VersionAdded": _prompt_version_added,
     "PromptVersion.Created": _prompt_version_created,
+    "Project.Created": _project_created,
 }
 
 
@@ -362,7 +382,7 @@ ORDER = [
     INSERT_EXPERIMENT_VERSION, INSERT_RUN, COUNT_CHUNK, FINISH_RUN, INSERT_RUN_ITEM, SET_ITEM_STATUS, INSERT_SCORE,
     UNMARK_SCORE, ADD_RUN_SCORER, INSERT_RESCORE, COUNT_RESCORE_CHUNK, FINISH_RESCORE, INSERT_RESCORE_ITEM,
     INSERT_ANNOTATION,
-    INSERT_PROMPT, SET_PROMPT_LATEST, INSERT_PROMPT_VERSION,
+    INSERT_PROMPT, SET_PROMPT_LATEST, INSERT_PROMPT_VERSION, INSERT_PROJECT,
 ]  # fmt: skip
 _RANK = {sql: rank for rank, sql in enumerate(ORDER)}
 # Statements that delete or overwrite draft rows are applied exactly where they are in the log: the operations

@@ -1,4 +1,9 @@
-"""Queries over the read model. Every query command of the CLI and REST API reads through here."""
+"""Queries over the read model. Every query command of the CLI and REST API reads through here.
+
+Every query reads only the current context's project (``tenancy.current_project``; ``None``, the system scope:
+every project): a list holds the project's rows, a lookup by id of another project's row is not found, and a query
+of a child (a run's items, a version's items) first checks that its parent is of the project.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import Any
 import orjson
 
 from agnt5_evals.domain.errors import NotFound
+from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, current_project
 from agnt5_evals.projections.views import EvalsView, Row
 
 JSON_COLUMNS = {
@@ -17,6 +23,7 @@ FLAG_COLUMNS = ("editable", "archived")  # 0/1 in the tables, booleans in the ro
 
 
 def _decode(row: Row) -> Row:
+    row.pop("project_id", None)  # a row does not repeat its project: the context that reads it names it
     for key in JSON_COLUMNS & row.keys():
         if isinstance(row[key], str):
             row[key] = orjson.loads(row[key])
@@ -40,12 +47,45 @@ def _one(view: EvalsView, what: str, ident: str, sql: str, *params: Any) -> Row:
     return rows[0]
 
 
+def _in_project(column: str = "project_id") -> tuple[str, tuple[Any, ...]]:
+    """The condition that keeps the current project's rows: `` AND column = ?`` and its parameter (nothing in the
+    system scope)."""
+    project = current_project()
+    return ("", ()) if project is None else (f" AND {column} = ?", (project,))
+
+
+def _scoped(view: EvalsView, table: str, what: str, ident: str) -> None:
+    """A child query's parent check: the row ``ident`` of ``table`` must be of the current project."""
+    project = current_project()
+    if project is None:
+        return
+    rows = view.query(f"SELECT project_id FROM {{p}}{table} WHERE id = ?", (ident,))
+    if not rows or (rows[0]["project_id"] or DEFAULT_PROJECT) != project:
+        raise NotFound(f"{what} {ident} not found")
+
+
+def _by_id(view: EvalsView, table: str, what: str, ident: str) -> Row:
+    where, scope = _in_project()
+    return _one(view, what, ident, f"SELECT * FROM {{p}}{table} WHERE id = ?" + where, ident, *scope)
+
+
+def projects(view: EvalsView) -> list[Row]:
+    """Every project (the ``default`` one is implicit: it has no row unless created)."""
+    return _rows(view, "SELECT * FROM {p}projects ORDER BY created_at, id")
+
+
+def project(view: EvalsView, project_id: str) -> Row:
+    return _one(view, "project", project_id, "SELECT * FROM {p}projects WHERE id = ?", project_id)
+
+
 def datasets(view: EvalsView, search: str = "") -> list[Row]:
-    return _rows(view, "SELECT * FROM {p}datasets WHERE name LIKE ? ORDER BY created_at", f"%{search}%")
+    where, scope = _in_project()
+    sql = "SELECT * FROM {p}datasets WHERE name LIKE ?" + where + " ORDER BY created_at"
+    return _rows(view, sql, f"%{search}%", *scope)
 
 
 def dataset(view: EvalsView, dataset_id: str) -> Row:
-    return _one(view, "dataset", dataset_id, "SELECT * FROM {p}datasets WHERE id = ?", dataset_id)
+    return _by_id(view, "datasets", "dataset", dataset_id)
 
 
 def dataset_versions(view: EvalsView, dataset_id: str) -> list[Row]:
@@ -54,37 +94,42 @@ def dataset_versions(view: EvalsView, dataset_id: str) -> list[Row]:
 
 
 def dataset_version(view: EvalsView, version_id: str) -> Row:
-    return _one(view, "dataset version", version_id, "SELECT * FROM {p}dataset_versions WHERE id = ?", version_id)
+    return _by_id(view, "dataset_versions", "dataset version", version_id)
 
 
 def version_items(view: EvalsView, version_id: str) -> list[Row]:
+    _scoped(view, "dataset_versions", "dataset version", version_id)
     return _rows(view, "SELECT * FROM {p}dataset_items WHERE version_id = ? AND live = 1 ORDER BY position", version_id)
 
 
 def draft_items(view: EvalsView, dataset_id: str) -> list[Row]:
+    _scoped(view, "datasets", "dataset", dataset_id)
     return _rows(view, "SELECT * FROM {p}draft_items WHERE dataset_id = ? ORDER BY seq", dataset_id)
 
 
 def deployments(view: EvalsView, archived: bool = False) -> list[Row]:
     """Deployments by creation; ``archived`` True: the archived ones too."""
-    where = "" if archived else " WHERE archived = 0"
-    return _rows(view, "SELECT * FROM {p}deployments" + where + " ORDER BY created_at")
+    where, scope = _in_project()
+    sql = "SELECT * FROM {p}deployments WHERE " + ("1 = 1" if archived else "archived = 0") + where
+    return _rows(view, sql + " ORDER BY created_at", *scope)
 
 
 def deployment(view: EvalsView, deployment_id: str) -> Row:
-    return _one(view, "deployment", deployment_id, "SELECT * FROM {p}deployments WHERE id = ?", deployment_id)
+    return _by_id(view, "deployments", "deployment", deployment_id)
 
 
 def scorers(view: EvalsView) -> list[Row]:
-    return _rows(view, "SELECT * FROM {p}scorers ORDER BY created_at")
+    where, scope = _in_project()
+    return _rows(view, "SELECT * FROM {p}scorers WHERE 1 = 1" + where + " ORDER BY created_at", *scope)
 
 
 def experiments(view: EvalsView, dataset_id: str = "", limit: int = 0, offset: int = 0) -> list[Row]:
     """Experiments, oldest first; optionally over one dataset, and one page of them (``limit`` > 0)."""
-    sql = "SELECT * FROM {p}experiments"
-    params: list[Any] = []
+    where, scope = _in_project()
+    sql = "SELECT * FROM {p}experiments WHERE 1 = 1" + where
+    params: list[Any] = list(scope)
     if dataset_id:
-        sql += " WHERE dataset_id = ?"
+        sql += " AND dataset_id = ?"
         params.append(dataset_id)
     sql += " ORDER BY created_at, id"
     if limit:
@@ -94,7 +139,7 @@ def experiments(view: EvalsView, dataset_id: str = "", limit: int = 0, offset: i
 
 
 def experiment(view: EvalsView, experiment_id: str) -> Row:
-    return _one(view, "experiment", experiment_id, "SELECT * FROM {p}experiments WHERE id = ?", experiment_id)
+    return _by_id(view, "experiments", "experiment", experiment_id)
 
 
 def experiment_versions(view: EvalsView, experiment_id: str) -> list[Row]:
@@ -104,8 +149,7 @@ def experiment_versions(view: EvalsView, experiment_id: str) -> list[Row]:
 
 
 def experiment_version(view: EvalsView, version_id: str) -> Row:
-    sql = "SELECT * FROM {p}experiment_versions WHERE id = ?"
-    return _one(view, "experiment version", version_id, sql, version_id)
+    return _by_id(view, "experiment_versions", "experiment version", version_id)
 
 
 def runs(view: EvalsView, experiment_id: str) -> list[Row]:
@@ -114,15 +158,21 @@ def runs(view: EvalsView, experiment_id: str) -> list[Row]:
 
 
 def run(view: EvalsView, run_id: str) -> Row:
-    return _one(view, "run", run_id, "SELECT * FROM {p}runs WHERE id = ?", run_id)
+    return _by_id(view, "runs", "run", run_id)
+
+
+def _run_scoped(view: EvalsView, run_id: str) -> None:
+    _scoped(view, "runs", "run", run_id)
 
 
 def run_scorers(view: EvalsView, run_id: str) -> list[Row]:
+    _run_scoped(view, run_id)
     return _rows(view, "SELECT * FROM {p}run_scorers WHERE run_id = ? ORDER BY scorer_index", run_id)
 
 
 def run_items(view: EvalsView, run_id: str, statuses: tuple[str, ...] = ()) -> list[Row]:
     """A run's items with their scores (``scores``: list of score rows in scorer order)."""
+    _run_scoped(view, run_id)
     sql = "SELECT * FROM {p}run_items WHERE run_id = ?"
     if statuses:
         sql += f" AND status IN ({', '.join('?' for _ in statuses)})"
@@ -140,6 +190,7 @@ def _item_scores(view: EvalsView, run_id: str, statuses: tuple[str, ...]) -> lis
     failures of a 10,000-item run that passed are none, and cost nothing to list)."""
     if not statuses:
         return scores(view, run_id=run_id)
+    _run_scoped(view, run_id)
     sql = (
         "SELECT * FROM {p}scores WHERE is_current = 1 AND run_id = ? AND run_item_id IN (SELECT id FROM {p}run_items "
         f"WHERE run_id = ? AND status IN ({', '.join('?' for _ in statuses)})) ORDER BY position, scorer_index"
@@ -150,6 +201,7 @@ def _item_scores(view: EvalsView, run_id: str, statuses: tuple[str, ...]) -> lis
 def run_item_outcomes(view: EvalsView, run_id: str) -> list[Row]:
     """Each run item's ids, repetition and status, with its current scores as ``{scorer key: score}``: what a
     comparison needs, without decoding outputs, events and score configs (a third of the time for 10,000 items)."""
+    _run_scoped(view, run_id)
     items = view.query(
         "SELECT id, dataset_item_id, repetition, status FROM {p}run_items WHERE run_id = ? ORDER BY position", (run_id,)
     )
@@ -171,12 +223,23 @@ def chosen_run_items(items: list[Row], run_item_ids: list[str], run_id: str) -> 
 
 def run_item_errors(view: EvalsView, run_id: str) -> dict[str, str | None]:
     """Each run item's execution error (None when it produced an output), in position order."""
+    _run_scoped(view, run_id)
     rows = view.query("SELECT id, error FROM {p}run_items WHERE run_id = ? ORDER BY position", (run_id,))
     return {row["id"]: row["error"] for row in rows}
 
 
+def _in_project_runs(column: str = "run_id") -> tuple[str, tuple[Any, ...]]:
+    """The condition that keeps the rows of the current project's runs (nothing in the system scope)."""
+    project = current_project()
+    if project is None:
+        return "", ()
+    return f" AND {column} IN (SELECT id FROM {{p}}runs WHERE project_id = ?)", (project,)
+
+
 def run_item(view: EvalsView, run_item_id: str) -> Row:
-    return _one(view, "run item", run_item_id, "SELECT * FROM {p}run_items WHERE id = ?", run_item_id)
+    where, scope = _in_project_runs()
+    sql = "SELECT * FROM {p}run_items WHERE id = ?" + where
+    return _one(view, "run item", run_item_id, sql, run_item_id, *scope)
 
 
 def scores(
@@ -190,6 +253,12 @@ def scores(
         if value:
             sql += f" AND {column} = ?"
             params.append(value)
+    if run_id:
+        _run_scoped(view, run_id)  # one check, instead of a filter on every row
+    else:
+        where, scope = _in_project_runs()
+        sql += where
+        params.extend(scope)
     return _rows(view, sql + " ORDER BY position, scorer_index", *params)
 
 
@@ -210,11 +279,12 @@ def rescores(view: EvalsView, run_id: str) -> list[Row]:
 
 
 def rescore(view: EvalsView, rescore_id: str) -> Row:
-    return _one(view, "rescore", rescore_id, "SELECT * FROM {p}rescores WHERE id = ?", rescore_id)
+    return _by_id(view, "rescores", "rescore", rescore_id)
 
 
 def rescore_flips(view: EvalsView, rescore_id: str) -> list[Row]:
     """The rescored items whose status changed, with their dataset item."""
+    _scoped(view, "rescores", "rescore", rescore_id)
     sql = (
         "SELECT r.run_item_id, r.position, r.previous_status, r.status, i.dataset_item_id FROM {p}rescore_items r "
         "JOIN {p}run_items i ON i.id = r.run_item_id WHERE r.rescore_id = ? AND r.status <> r.previous_status "
@@ -225,6 +295,7 @@ def rescore_flips(view: EvalsView, rescore_id: str) -> list[Row]:
 
 def rescore_scorers(view: EvalsView, rescore_id: str) -> list[Row]:
     """Per-scorer aggregates of what a rescore recorded."""
+    _scoped(view, "rescores", "rescore", rescore_id)
     sql = (
         "SELECT scorer_key, MIN(scorer_name) AS scorer_name, COUNT(*) AS n, AVG(score) AS mean_score, "
         "SUM(passed) AS n_passed, SUM(errored) AS n_errored FROM {p}scores WHERE rescore_id = ? "
@@ -234,10 +305,12 @@ def rescore_scorers(view: EvalsView, rescore_id: str) -> list[Row]:
 
 
 def score(view: EvalsView, score_id: str) -> Row:
-    return _one(view, "score", score_id, "SELECT * FROM {p}scores WHERE id = ?", score_id)
+    where, scope = _in_project_runs()
+    return _one(view, "score", score_id, "SELECT * FROM {p}scores WHERE id = ?" + where, score_id, *scope)
 
 
 def dataset_item(view: EvalsView, version_id: str, item_id: str) -> Row:
+    _scoped(view, "dataset_versions", "dataset version", version_id)
     sql = "SELECT * FROM {p}dataset_items WHERE version_id = ? AND item_id = ? AND live = 1"
     return _one(view, "dataset item", item_id, sql, version_id, item_id)
 
@@ -248,6 +321,7 @@ def run_stats(view: EvalsView, run_id: str, repetitions: bool = False) -> dict[s
     Percentiles interpolate linearly between closest ranks; the database sorts, so a run of any size costs a
     few small queries.
     """
+    _run_scoped(view, run_id)
     head = view.query(
         "SELECT COUNT(*) AS n, MAX(duration_ms) AS max_ms, SUM(tokens) AS tokens FROM {p}run_items WHERE run_id = ?",
         (run_id,),
@@ -274,11 +348,12 @@ def run_stats(view: EvalsView, run_id: str, repetitions: bool = False) -> dict[s
 
 
 def prompts(view: EvalsView) -> list[Row]:
-    return _rows(view, "SELECT * FROM {p}prompts ORDER BY created_at")
+    where, scope = _in_project()
+    return _rows(view, "SELECT * FROM {p}prompts WHERE 1 = 1" + where + " ORDER BY created_at", *scope)
 
 
 def prompt(view: EvalsView, prompt_id: str) -> Row:
-    return _one(view, "prompt", prompt_id, "SELECT * FROM {p}prompts WHERE id = ?", prompt_id)
+    return _by_id(view, "prompts", "prompt", prompt_id)
 
 
 def prompt_versions(view: EvalsView, prompt_id: str) -> list[Row]:
@@ -287,5 +362,4 @@ def prompt_versions(view: EvalsView, prompt_id: str) -> list[Row]:
 
 
 def prompt_version(view: EvalsView, version_id: str) -> Row:
-    sql = "SELECT * FROM {p}prompt_versions WHERE id = ?"
-    return _one(view, "prompt version", version_id, sql, version_id)
+    return _by_id(view, "prompt_versions", "prompt version", version_id)

@@ -1,14 +1,19 @@
 """Tables of the read model. ``{p}`` is the table prefix (schema-qualified on PostgreSQL); ``{real}`` the
 float type. A change of any table here must bump ``VIEW_NAME`` so the views rebuild from position 0.
+
+The tables of the resources a project owns have a ``project_id`` column (its rows' project; ``default`` for those
+written before projects); their children's tables are read through them (``queries`` filters by it).
 """
 
 from __future__ import annotations
 
-VIEW_NAME = "agnt5v10"
+VIEW_NAME = "agnt5v11"
 
 TABLES = {
+    "projects": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL)""",
     "datasets": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, metadata TEXT NOT NULL,
-        draft_items INTEGER NOT NULL, versions INTEGER NOT NULL, created_at TEXT NOT NULL)""",
+        draft_items INTEGER NOT NULL, versions INTEGER NOT NULL, created_at TEXT NOT NULL,
+        project_id TEXT NOT NULL)""",
     "draft_items": """(dataset_id TEXT NOT NULL, item_id TEXT NOT NULL, seq BIGINT NOT NULL, input TEXT NOT NULL,
         expected_output TEXT NOT NULL, metadata TEXT NOT NULL, events TEXT NOT NULL, split TEXT,
         PRIMARY KEY (dataset_id, item_id))""",
@@ -16,7 +21,8 @@ TABLES = {
         item_id TEXT NOT NULL, input TEXT NOT NULL, expected_output TEXT NOT NULL, metadata TEXT NOT NULL,
         events TEXT NOT NULL, split TEXT, PRIMARY KEY (upload_id, position))""",
     "dataset_versions": """(id TEXT PRIMARY KEY, dataset_id TEXT NOT NULL, number INTEGER NOT NULL,
-        description TEXT NOT NULL, metadata TEXT NOT NULL, n_items INTEGER NOT NULL, created_at TEXT NOT NULL)""",
+        description TEXT NOT NULL, metadata TEXT NOT NULL, n_items INTEGER NOT NULL, created_at TEXT NOT NULL,
+        project_id TEXT NOT NULL)""",
     "dataset_items": """(version_id TEXT NOT NULL, position INTEGER NOT NULL, chunk_id TEXT NOT NULL,
         item_id TEXT NOT NULL, input TEXT NOT NULL, expected_output TEXT NOT NULL, metadata TEXT NOT NULL,
         events TEXT NOT NULL, split TEXT, live INTEGER NOT NULL, PRIMARY KEY (version_id, chunk_id, position))""",
@@ -24,19 +30,24 @@ TABLES = {
         path TEXT NOT NULL, url TEXT NOT NULL, components TEXT NOT NULL, created_at TEXT NOT NULL,
         editable INTEGER NOT NULL, bundle_digest TEXT NOT NULL, bundle_size BIGINT NOT NULL,
         bundle_files INTEGER NOT NULL, include_globs TEXT NOT NULL, exclude_globs TEXT NOT NULL, build TEXT NOT NULL,
-        archived INTEGER NOT NULL)""",
+        archived INTEGER NOT NULL,
+        project_id TEXT NOT NULL)""",
     "scorers": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, deployment_id TEXT NOT NULL,
-        component_name TEXT NOT NULL, created_at TEXT NOT NULL)""",
+        component_name TEXT NOT NULL, created_at TEXT NOT NULL,
+        project_id TEXT NOT NULL)""",
     "experiments": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, dataset_id TEXT NOT NULL,
         dataset_version_id TEXT NOT NULL, definition TEXT NOT NULL, revision INTEGER NOT NULL,
-        versions INTEGER NOT NULL, latest_version_id TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+        versions INTEGER NOT NULL, latest_version_id TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+        project_id TEXT NOT NULL)""",
     "experiment_versions": """(id TEXT PRIMARY KEY, experiment_id TEXT NOT NULL, number INTEGER NOT NULL,
-        definition TEXT NOT NULL, created_at TEXT NOT NULL)""",
+        definition TEXT NOT NULL, created_at TEXT NOT NULL,
+        project_id TEXT NOT NULL)""",
     "runs": """(id TEXT PRIMARY KEY, experiment_id TEXT NOT NULL, experiment_version_id TEXT NOT NULL,
         dataset_id TEXT NOT NULL, dataset_version_id TEXT NOT NULL, name TEXT NOT NULL, spec TEXT NOT NULL,
         status TEXT NOT NULL, total INTEGER NOT NULL, done INTEGER NOT NULL, passed INTEGER NOT NULL,
         failed INTEGER NOT NULL, errored INTEGER NOT NULL, reason TEXT, created_at TEXT NOT NULL,
-        finished_at TEXT)""",
+        finished_at TEXT,
+        project_id TEXT NOT NULL)""",
     "run_items": """(id TEXT PRIMARY KEY, run_id TEXT NOT NULL, position INTEGER NOT NULL,
         dataset_item_id TEXT NOT NULL, repetition INTEGER NOT NULL, status TEXT NOT NULL, output TEXT NOT NULL,
         error TEXT, events TEXT NOT NULL, started_at TEXT NOT NULL, duration_ms {real} NOT NULL,
@@ -49,19 +60,23 @@ TABLES = {
     "rescores": """(id TEXT PRIMARY KEY, run_id TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL,
         scorers TEXT NOT NULL, chosen INTEGER NOT NULL, replace_latest INTEGER NOT NULL, total INTEGER NOT NULL,
         done INTEGER NOT NULL, passed INTEGER NOT NULL, failed INTEGER NOT NULL, errored INTEGER NOT NULL,
-        failure TEXT, created_at TEXT NOT NULL, finished_at TEXT)""",
+        failure TEXT, created_at TEXT NOT NULL, finished_at TEXT,
+        project_id TEXT NOT NULL)""",
     "rescore_items": """(rescore_id TEXT NOT NULL, run_item_id TEXT NOT NULL, position INTEGER NOT NULL,
         status TEXT NOT NULL, previous_status TEXT NOT NULL, PRIMARY KEY (rescore_id, run_item_id))""",
     "annotations": """(id TEXT PRIMARY KEY, run_id TEXT NOT NULL, run_item_id TEXT NOT NULL, name TEXT NOT NULL,
-        label TEXT, score {real}, explanation TEXT, metadata TEXT NOT NULL, created_at TEXT NOT NULL)""",
+        label TEXT, score {real}, explanation TEXT, metadata TEXT NOT NULL, created_at TEXT NOT NULL,
+        project_id TEXT NOT NULL)""",
     "run_scorers": """(run_id TEXT NOT NULL, scorer_key TEXT NOT NULL, scorer_index INTEGER NOT NULL,
         n INTEGER NOT NULL, sum_score_e9 BIGINT NOT NULL, n_passed INTEGER NOT NULL, n_failed INTEGER NOT NULL,
         n_errored INTEGER NOT NULL, PRIMARY KEY (run_id, scorer_key))""",
     "prompts": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, versions INTEGER NOT NULL,
-        latest_version_id TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+        latest_version_id TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+        project_id TEXT NOT NULL)""",
     "prompt_versions": """(id TEXT PRIMARY KEY, prompt_id TEXT NOT NULL, number INTEGER NOT NULL, model TEXT NOT NULL,
         messages TEXT NOT NULL, parameters TEXT NOT NULL, output_format TEXT NOT NULL, response_schema TEXT NOT NULL,
-        created_at TEXT NOT NULL)""",
+        created_at TEXT NOT NULL,
+        project_id TEXT NOT NULL)""",
 }
 
 INDEXES = [
@@ -74,6 +89,9 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS {n}_runs_experiment ON {p}runs (experiment_id, created_at)",
     "CREATE INDEX IF NOT EXISTS {n}_draft_seq ON {p}draft_items (dataset_id, seq)",
     "CREATE INDEX IF NOT EXISTS {n}_prompt_versions ON {p}prompt_versions (prompt_id, number)",
+    "CREATE INDEX IF NOT EXISTS {n}_datasets_project ON {p}datasets (project_id, created_at)",
+    "CREATE INDEX IF NOT EXISTS {n}_experiments_project ON {p}experiments (project_id, created_at)",
+    "CREATE INDEX IF NOT EXISTS {n}_deployments_project ON {p}deployments (project_id, created_at)",
 ]
 
 

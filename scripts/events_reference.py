@@ -38,6 +38,10 @@ change the meaning of an existing field, and never rename a class or module with
 (`eventsourcing.utils.register_topic`; `domain/__init__.py` does this for the `domain.*` topics of stores written
 before the one-package layout). A change the read model must see also bumps the projection's `VIEW_NAME`, which
 rebuilds it from the log.
+
+Projects: the create event of each aggregate a project owns records `project_id` (a child's is its parent's); the
+class version that added it upcasts an older event to the `default` project (`domain/projects.py:
+owned_by_project`; docs/architecture.md, "Projects and isolation").
 """
 
 

@@ -5,6 +5,12 @@ version, and the payload exactly as recorded (before any upcasting). Filters fol
 in log order: a run's own events, then those of every aggregate whose events name it (its chunks, its rescores
 and their chunks, its annotations), and so on for an experiment (its versions and runs) or a dataset (its versions
 and their chunks).
+
+In a project's context (``tenancy.current_project``) an audit shows only that project's events: those of every
+aggregate whose create event records the project (or, written before projects, whose parent is the project's; a
+top-level one without a project is ``default``'s). Code bundles are content-addressed and may be shared by several
+projects' deployments: their events are left out of a project's audit (``deployments show`` lists a deployment's
+files). The system scope (no project) shows the whole log.
 """
 
 from __future__ import annotations
@@ -14,9 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
+
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.ids import dataset_version_id
+from agnt5_evals.domain.model import Dataset, Experiment
+from agnt5_evals.domain.runs import Run
+from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, current_project
 
 BATCH = 1000
 LINKS = {  # payload fields that tie an event to an aggregate already selected
@@ -25,6 +36,10 @@ LINKS = {  # payload fields that tie an event to an aggregate already selected
     "dataset": ("dataset_id", "dataset_version_id"),
 }
 DATASET_TOPICS = ("Dataset.", "DatasetVersion.", "DatasetVersionChunk.")  # a dataset's own aggregates, not its runs
+TOP_LEVEL = ("Dataset.", "Deployment.", "Experiment.", "Scorer.", "Prompt.")  # a create without a project: default's
+SHARED = ("Bundle.", "BundleChunk.")  # content-addressed, shared by projects: not in a project's audit
+PARENTS = ("run_id", "rescore_id", "experiment_id", "dataset_id", "dataset_version_id", "prompt_id")
+ROOTS: dict[str, type[Aggregate]] = {"run": Run, "experiment": Experiment, "dataset": Dataset}
 
 
 @dataclass(frozen=True)
@@ -58,18 +73,26 @@ class AuditFilter:
 def events(svc: Services, spec: AuditFilter) -> Iterator[dict[str, Any]]:
     """The selected events in log order, one dict each (streamed in batches: a large log is never held whole)."""
     root = spec.root
+    if root is not None:  # another project's run, experiment or dataset is not found
+        svc.app.get(ROOTS[root[0]], root[1], root[0], field=f"{root[0]}_id")
+    project = ProjectEvents(current_project())
     selected: set[str] = {str(root[1])} if root else set()
     if root is not None and root[0] == "dataset":  # a version's chunks are saved before the version itself
         selected.add(str(dataset_version_id(root[1], 1)))
     links = LINKS[root[0]] if root else ()
     decode = svc.app.mapper.transcoder.decode
-    position, emitted = spec.after, 0
+    # A project's audit reads the log from its start: which aggregates are the project's is told by their first events
+    position, emitted = (0 if project.project is not None else spec.after), 0
     while True:
         batch = svc.app.recorder.select_notifications(position, BATCH, inclusive_of_start=False)
         for notification in batch:
             position = notification.id
             payload = decode(notification.state)
             originator = str(notification.originator_id)
+            if not project.holds(notification.topic, originator, notification.originator_version, payload):
+                continue
+            if notification.id <= spec.after:
+                continue
             if root is not None:
                 if root[0] == "dataset" and not _is_dataset_topic(notification.topic):
                     continue
@@ -96,3 +119,34 @@ def events(svc: Services, spec: AuditFilter) -> Iterator[dict[str, Any]]:
 
 def _is_dataset_topic(topic: str) -> bool:
     return topic.partition(":")[2].startswith(DATASET_TOPICS)
+
+
+class ProjectEvents:
+    """Which events are one project's, followed in log order (``None``: the system scope, every event)."""
+
+    def __init__(self, project: str | None) -> None:
+        self.project = project
+        self.mine: set[str] = set()  # the project's aggregates seen so far
+
+    def holds(self, topic: str, originator: str, version: int, payload: dict[str, Any]) -> bool:
+        if self.project is None:
+            return True
+        name = topic.partition(":")[2]
+        if name.startswith(SHARED):
+            return False
+        if originator not in self.mine:
+            if version != 1:
+                return False
+            owner = payload.get("project_id")
+            if owner is None and name.startswith(TOP_LEVEL):
+                owner = DEFAULT_PROJECT
+            if owner is None:  # a child written before projects (or a chunk): its parent's
+                linked = any(str(payload.get(field)) in self.mine for field in PARENTS if field in payload)
+                owner = self.project if linked else None
+            if owner != self.project:
+                return False
+            self.mine.add(originator)
+        if name.startswith("Dataset.") and (name == "Dataset.Created" or "number" in payload):
+            next_number = int(payload.get("number", 0)) + 1  # its next version's chunks come before the version
+            self.mine.add(str(dataset_version_id(UUID(originator), next_number)))
+        return True

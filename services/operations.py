@@ -18,7 +18,8 @@ from agnt5_evals.domain.annotations import agreement
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
 from agnt5_evals.domain.gates import compare
 from agnt5_evals.domain.reports import EVIDENCE_PARTS, evidence, run_stats, run_summary
-from agnt5_evals.domain.runs import RUN_CODE_KEYS, TERMINAL
+from agnt5_evals.domain.runs import RUN_CODE_KEYS, TERMINAL, Run
+from agnt5_evals.domain.tenancy import project_scope
 from agnt5_evals.projections import queries
 from agnt5_evals.services.definitions import TARGET_TYPES
 from agnt5_evals.worker.locks import is_owned
@@ -271,10 +272,26 @@ def regression_dataset(
     deployment_id: UUID | None = None,
     standby: Standby | None = None,
 ) -> dict[str, Any]:
-    """Capture a run's failed (or chosen) items as a published dataset and an experiment over it."""
+    """Capture a run's failed (or chosen) items as a published dataset and an experiment over it, in the run's
+    project (another project's run is not found)."""
     if not name.strip():
         raise Invalid("must not be empty", field="name")
     run = queries.run(svc.view, run_id)
+    project = svc.app.get(Run, UUID(run_id), "run", field="run_id").project_id
+    with project_scope(project):
+        return _regression_dataset(svc, run, name, run_item_ids, start, deployment_id, standby)
+
+
+def _regression_dataset(
+    svc: Services,
+    run: dict[str, Any],
+    name: str,
+    run_item_ids: list[str],
+    start: bool,
+    deployment_id: UUID | None,
+    standby: Standby | None,
+) -> dict[str, Any]:
+    run_id = run["id"]
     if run["status"] == "running":
         raise Conflict(f"run {run_id} is still running; wait for it to finish first")
     items = _regression_items(svc, run, run_item_ids)

@@ -27,7 +27,8 @@ from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain import digests, ids
 from agnt5_evals.domain.errors import NotFound
 from agnt5_evals.domain.rescores import Rescore, RescoreChunk
-from agnt5_evals.domain.runs import completion_sources
+from agnt5_evals.domain.runs import Run, completion_sources
+from agnt5_evals.domain.tenancy import current_project
 from agnt5_evals.services.gcpause import collector_paused
 
 BATCH = 2000
@@ -109,6 +110,8 @@ def _verify(svc: Services, log: Log, report: Report, run_id: UUID | None) -> Non
         else:
             if not log.recorder.select_events(run_id, limit=1):
                 raise NotFound(f"run {run_id} not found", field="run_id")
+            if current_project() is not None:  # another project's run is not found either
+                svc.app.get(Run, run_id, "run", field="run_id")
             _verify_run(log, run_id, report)
             for rescore_id in _rescores_of(svc, run_id):
                 _verify_rescore(log, rescore_id, report)

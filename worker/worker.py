@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from agnt5_evals.adapters.bootstrap import Services, Settings, build
+from agnt5_evals.domain.tenancy import project_scope
 from agnt5_evals.worker.execute import Executor
 from agnt5_evals.worker.locks import RunLock
 from agnt5_evals.worker.rescore import PREFIX, RescoreExecutor
@@ -51,7 +52,7 @@ def execute_owned(
     opened already."""
     sys.setswitchinterval(float(os.environ.get("AGNT5_SWITCH_INTERVAL", "0.001")))
     lock = RunLock(settings, run_id, lock_connection)
-    with lock as held:
+    with project_scope(None), lock as held:  # the system scope: a worker executes runs of every project
         if not held:
             if services is not None:
                 services.close()
