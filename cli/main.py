@@ -13,6 +13,7 @@ from agnt5_evals.cli import (
     datasets,
     deployments,
     experiments,
+    keys,
     projections,
     prompts,
     reports,
@@ -93,6 +94,7 @@ app.add_typer(scorers.app, name="scorers")
 app.add_typer(worker.app, name="worker")
 app.add_typer(projections.app, name="projections")
 app.add_typer(audit.app, name="audit")
+app.add_typer(keys.app, name="keys")
 app.command("mcp")(mcp)
 
 

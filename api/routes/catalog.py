@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Request
 from pydantic import BaseModel, Field
 
 from agnt5_evals.api.deps import ServicesDep
@@ -70,11 +71,13 @@ def list_deployments(svc: ServicesDep, all: bool = False) -> list[dict[str, Any]
 
 
 @router.post("/deployments", status_code=201, response_model=Deployment)
-def create_deployment(body: DeploymentIn, svc: ServicesDep) -> dict[str, Any]:
+def create_deployment(body: DeploymentIn, svc: ServicesDep, request: Request) -> dict[str, Any]:
     """Snapshot a Python module's tree (module, path; or editable: the live files) or register an HTTP worker (url)."""
+    roots = request.app.state.server_config.module_roots
     source = deployment_source(
-        body.module, body.url, body.path, svc.settings.home, body.editable, body.include, body.exclude, body.max_size
-    )
+        body.module, body.url, body.path, svc.settings.home, body.editable, body.include, body.exclude, body.max_size,
+        module_roots=roots,
+    )  # fmt: skip
     return catalog.create_deployment(svc, body.name, source)
 
 
