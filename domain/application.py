@@ -304,6 +304,7 @@ class EvalsApplication(RunCommands, RescoreCommands, KeyCommands):
         experiment_version_id: UUID | None,
         config: dict[str, Any] | None,
     ) -> Written:
+        name = check_name(name) if name else ""
         if config is not None:
             check_config(config)  # the overrides alone first: a bad one is named before any lookup
         experiment = self.get(Experiment, experiment_id, "experiment")
