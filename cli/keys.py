@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from agnt5_evals.cli.common import Format, FormatOption, emit, note, services, uuid_arg
-from agnt5_evals.domain.tenancy import project_scope
+from agnt5_evals.domain.tenancy import check_project_id, project_scope
 from agnt5_evals.services import keys
 
 app = typer.Typer(help="API keys of a project: create (shown once), list, revoke.", no_args_is_help=True)
@@ -24,6 +24,7 @@ def create(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Make an API key and print it (table: the key alone on stdout). It is shown this once: the store keeps a hash."""
+    check_project_id(project, "--project")
     with services() as svc:
         row = keys.create_key(svc, project, scope, name)
     if fmt is Format.table:
@@ -36,6 +37,7 @@ def create(
 @app.command("list")
 def list_(project: ProjectOption, fmt: FormatOption = Format.table) -> None:
     """List a project's keys, revoked ones too (never a secret)."""
+    check_project_id(project, "--project")
     with services() as svc:
         rows = keys.list_keys(svc, project)
     emit(rows, fmt, COLUMNS)
