@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from agnt5_evals.adapters.bootstrap import Services
-from agnt5_evals.api.deps import principal_of
+from agnt5_evals.api.deps import get_services, principal_of, server_config
 from agnt5_evals.domain.errors import Forbidden, NotFound, Unauthorized
 from agnt5_evals.domain.tenancy import Principal, Scope
 from agnt5_evals.services import keys
@@ -98,12 +97,10 @@ def needed_scope(method: str, path_format: str) -> Scope:
 
 def authenticate(request: Request) -> None:
     """Find who the request acts as (``request.state.principal``) and check its scope covers the route."""
-    config: ServerConfig = request.app.state.server_config
     token = presented_key(request)
     if token is not None:
-        services: Services = request.app.state.services
-        request.state.principal = keys.authenticate(services, token)
-    elif config.require_keys:
+        request.state.principal = keys.authenticate(get_services(request), token)
+    elif server_config(request).require_keys:
         raise Unauthorized("this server requires an API key (Authorization: Bearer <key> or X-API-KEY)")
     principal: Principal = principal_of(request)
     project = request.path_params.get("project_id")

@@ -32,7 +32,7 @@ class HostCheck:
     was re-pointed at this server (DNS rebinding) sends its own name."""
 
     def __init__(self, app: ASGIApp, allowed: frozenset[str]) -> None:
-        self.app, self.allowed = app, allowed
+        self.inner, self.allowed = app, allowed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -45,7 +45,7 @@ class HostCheck:
                                f"this server does not answer to the host {host_name(given)[:100]!r} (see "
                                "AGNT5_ALLOWED_HOSTS or agnt5 server --allowed-host)", "invalid", "host")  # fmt: skip
                 return
-        await self.app(scope, receive, send)
+        await self.inner(scope, receive, send)
 
 
 class BodyLimit:
@@ -54,11 +54,11 @@ class BodyLimit:
     then reads it from memory."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+        self.inner, self.limit = app, limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            await self.inner(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")
         if declared.strip().isdigit() and int(declared) > self.limit:
@@ -77,7 +77,7 @@ class BodyLimit:
                 return
             chunks.append(chunk)
             more = bool(message.get("more_body", False))
-        await self.app(scope, _replay(b"".join(chunks), receive), send)
+        await self.inner(scope, _replay(b"".join(chunks), receive), send)
 
     async def _too_large(self, send: Send) -> None:
         await _problem(send, 413, "Content Too Large", f"the request body is larger than {self.limit:,} bytes "

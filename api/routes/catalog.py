@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Request
 from pydantic import BaseModel, Field
 
-from agnt5_evals.api.deps import ServicesDep
+from agnt5_evals.api.deps import ServicesDep, server_config
 from agnt5_evals.api.routes import Router
 from agnt5_evals.api.schemas_catalog import (
     CustomScorer,
@@ -73,7 +73,7 @@ def list_deployments(svc: ServicesDep, all: bool = False) -> list[dict[str, Any]
 @router.post("/deployments", status_code=201, response_model=Deployment)
 def create_deployment(body: DeploymentIn, svc: ServicesDep, request: Request) -> dict[str, Any]:
     """Snapshot a Python module's tree (module, path; or editable: the live files) or register an HTTP worker (url)."""
-    roots = request.app.state.server_config.module_roots
+    roots = server_config(request).module_roots
     source = deployment_source(
         body.module, body.url, body.path, svc.settings.home, body.editable, body.include, body.exclude, body.max_size,
         module_roots=roots,
