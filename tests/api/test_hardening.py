@@ -114,6 +114,8 @@ def test_a_50_mb_name_is_refused_naming_the_field(services):
         ("/datasets", {"name": "ok", "description": "d" * 10_001}, "description"),
         ("/prompts", {"name": "p" * 201, "model": "m", "messages": [{"role": "user", "content": "hi"}]}, "name"),
         ("/keys", {"scope": "read", "name": "k" * 201}, "name"),
+        ("/experiments/7e0b3c4a-0c4e-4d2b-9a57-3d1f0c9b2a11/runs", {"name": "r" * 201}, "name"),
+        ("/deployments", {"name": "d" * 201, "url": "http://127.0.0.1:9"}, "name"),
     ],
 )
 def test_long_names_and_descriptions_are_refused_naming_the_field(client, path, body, field):
