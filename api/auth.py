@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from agnt5_evals.api.deps import get_services, principal_of, server_config
-from agnt5_evals.domain.errors import Forbidden, NotFound, Unauthorized
+from agnt5_evals.domain.errors import Forbidden, Invalid, NotFound, Unauthorized
 from agnt5_evals.domain.tenancy import Principal, Scope
 from agnt5_evals.services import keys
 
@@ -58,12 +60,14 @@ class ServerConfig:
         """From ``AGNT5_REQUIRE_API_KEYS``, ``AGNT5_ALLOWED_HOSTS`` (comma-separated, with the local names when
         ``check_host``), ``AGNT5_MAX_BODY_BYTES`` and ``AGNT5_MODULE_ROOTS`` (folders, ``os.pathsep``-separated)."""
         raw_max = os.environ.get("AGNT5_MAX_BODY_BYTES", "").strip()
+        if raw_max and (not raw_max.isdigit() or int(raw_max) < 1):
+            raise Invalid(f"must be a number of bytes, got {raw_max[:40]!r}", field="AGNT5_MAX_BODY_BYTES")
         hosts = frozenset(LOCAL_HOSTS + _names(os.environ.get("AGNT5_ALLOWED_HOSTS"))) if check_host else None
         roots = tuple(r for r in os.environ.get("AGNT5_MODULE_ROOTS", "").split(os.pathsep) if r.strip())
         return cls(
             require_keys=_truthy(os.environ.get("AGNT5_REQUIRE_API_KEYS")),
             allowed_hosts=hosts,
-            max_body_bytes=int(raw_max) if raw_max.isdigit() else DEFAULT_MAX_BODY_BYTES,
+            max_body_bytes=int(raw_max) if raw_max else DEFAULT_MAX_BODY_BYTES,
             module_roots=roots,
         )
 
@@ -95,8 +99,19 @@ def needed_scope(method: str, path_format: str) -> Scope:
     return Scope.read if method in ("GET", "HEAD", "OPTIONS") else Scope.write
 
 
-def authenticate(request: Request) -> None:
-    """Find who the request acts as (``request.state.principal``) and check its scope covers the route."""
+BEARER = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer agnt5_sk_...`")
+API_KEY = APIKeyHeader(name="X-API-KEY", auto_error=False, description="An API key: `X-API-KEY: agnt5_sk_...`")
+
+
+def authenticate(
+    request: Request,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+    _api_key: Annotated[str | None, Depends(API_KEY)],
+) -> None:
+    """Find who the request acts as (``request.state.principal``) and check its scope covers the route.
+
+    (``_bearer`` and ``_api_key`` only declare the two ways in the OpenAPI document; the headers are read here.)
+    """
     token = presented_key(request)
     if token is not None:
         request.state.principal = keys.authenticate(get_services(request), token)

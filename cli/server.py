@@ -54,6 +54,9 @@ def server(
     AGNT5_ALLOWED_HOSTS (comma-separated): a page whose name was re-pointed at it (DNS rebinding) is refused. Make
     keys with `agnt5 keys create`; see docs/security.md.
     """
+    limit = os.environ.get("AGNT5_MAX_BODY_BYTES", "").strip()
+    if limit and (not limit.isdigit() or int(limit) < 1):
+        raise Invalid(f"must be a number of bytes, got {limit[:40]!r}", field="AGNT5_MAX_BODY_BYTES")
     required = require_keys or _flag("AGNT5_REQUIRE_API_KEYS")
     if not is_loopback(host) and not required:
         raise Invalid(f"refusing to listen on {host} without API keys: add --require-keys, or listen on 127.0.0.1",

@@ -158,3 +158,10 @@ def test_every_route_against_each_scope(services, client, scope):
             assert allowed == (method == "GET" and not admin), f"{method} {path}"
         if scope == "write":
             assert allowed == (not admin), f"{method} {path}"
+
+
+def test_the_openapi_document_declares_both_ways_to_present_a_key():
+    doc = create_app(None, ServerConfig()).openapi()
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["HTTPBearer"]["scheme"] == "bearer" and schemes["APIKeyHeader"]["name"] == "X-API-KEY"
+    assert doc["paths"]["/api/v1/datasets"]["get"]["security"] == [{"HTTPBearer": []}, {"APIKeyHeader": []}]

@@ -112,3 +112,11 @@ def test_a_chunked_body_over_the_limit_is_refused_while_it_streams(served):
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_malformed_body_limit_is_refused_before_serving():
+    env = {**os.environ, "AGNT5_MAX_BODY_BYTES": "64 lots"}
+    done = subprocess.run([*AGNT5, "server", "--port", str(free_port())], capture_output=True, text=True,
+                          timeout=120, env=env)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == ["error: AGNT5_MAX_BODY_BYTES: must be a number of bytes, got '64 lots'"]
