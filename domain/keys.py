@@ -102,7 +102,7 @@ class KeyRing(Aggregate):
     def create_id(project_id: str) -> UUID:
         return uuid5(NAMESPACE, f"key-ring-{project_id}")
 
-    @event("Started")
+    @event("Created")
     def __init__(self, project_id: str) -> None:
         self.project_id = project_id
         self.key_ids: list[UUID] = []
