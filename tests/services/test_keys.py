@@ -39,5 +39,5 @@ def test_bad_scope_and_project_are_refused_naming_the_field(services):
 
 def test_a_token_of_another_form_is_refused_with_the_same_message(services):
     for token in ("", "agnt5_sk_", "agnt5_sk_" + "0" * 32, "Bearer x", "agnt5_sk_" + "f" * 500):
-        with pytest.raises(Unauthorized, match="^invalid API key$"):
+        with pytest.raises(Unauthorized, match=r"^invalid API key$"):
             keys.authenticate(services, token)
