@@ -53,6 +53,7 @@ import orjson
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.adapters.secrets import scrub
 from agnt5_evals.adapters.targets import FACTORIES, Target
+from agnt5_evals.domain.application import COMPONENT_TYPES
 from agnt5_evals.domain.errors import Forbidden, Invalid
 from agnt5_evals.domain.model import Deployment
 from agnt5_evals.sdk import Context, TransientError
@@ -123,8 +124,8 @@ def _component_list(body: Any) -> list[dict[str, str]]:
     for entry in body:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
             raise ValueError(f"entry {len(components)} is not an object with a name")
-        if not isinstance(entry.get("type"), str):
-            raise ValueError(f"entry {len(components)} has no type")
+        if entry.get("type") not in COMPONENT_TYPES:  # named without quoting it: the answer may be any service's
+            raise ValueError(f"entry {len(components)} has no type of {', '.join(COMPONENT_TYPES)}")
         components.append({"name": entry["name"], "type": entry["type"]})
     return components
 

@@ -198,6 +198,7 @@ def serve() -> Iterator[Any]:
         (403, f'{{"error": "{SECRET}"}}'.encode(), "application/json"),
         (200, f'[{{"token": "{SECRET}"}}]'.encode(), "application/json"),
         (200, f'{{"components": [{{"name": "x", "secret": "{SECRET}"}}]}}'.encode(), "application/json"),
+        (200, f'[{{"name": "agent", "type": "{SECRET}"}}]'.encode(), "application/json"),
     ],
 )
 def test_a_url_deployment_never_echoes_what_the_target_answered(client, serve, status, body, content_type):
