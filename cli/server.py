@@ -48,11 +48,11 @@ def server(
 ) -> None:
     """Serve the REST API (docs at /docs) over the store named by the environment.
 
-    It listens on 127.0.0.1 by default. Listening anywhere else (0.0.0.0, a LAN address) is refused unless API keys
-    are required (--require-keys): anyone who reaches the port could otherwise read and write every project. The
-    server answers only to the Host names localhost, 127.0.0.1, ::1, the --host address, --allowed-host and
-    AGNT5_ALLOWED_HOSTS (comma-separated): a page whose name was re-pointed at it (DNS rebinding) is refused. Make
-    keys with `agnt5 keys create`; see docs/security.md.
+    It listens on 127.0.0.1 by default. Listening anywhere else (0.0.0.0, a LAN address) is refused
+    unless API keys are required (--require-keys): anyone who reaches the port could otherwise read
+    and write every project. The server answers only to the Host names localhost, 127.0.0.1, ::1, the
+    --host address, --allowed-host and AGNT5_ALLOWED_HOSTS (comma-separated): a page whose name was
+    re-pointed at it (DNS rebinding) is refused. Make keys with `agnt5 keys create`; docs/security.md.
     """
     limit = os.environ.get("AGNT5_MAX_BODY_BYTES", "").strip()
     if limit and (not limit.isdigit() or int(limit) < 1):
