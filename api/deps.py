@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain.errors import NotFound
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, Principal, Scope, check_project_id, enter_project
+from agnt5_evals.services import projects
 
 if TYPE_CHECKING:
     from agnt5_evals.api.auth import ServerConfig
@@ -46,6 +48,7 @@ async def in_project(request: Request, project_id: str) -> None:
     principal = principal_of(request)
     if principal.key_id is not None and principal.project_id != project_id:
         raise NotFound(f"project {project_id} not found", field="project_id")
+    await run_in_threadpool(projects.get_project, get_services(request), project_id)  # an unknown one: 404
     enter_project(project_id)
 
 

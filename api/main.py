@@ -16,7 +16,18 @@ from agnt5_evals.api.auth import ServerConfig, authenticate
 from agnt5_evals.api.deps import in_own_project, in_project
 from agnt5_evals.api.envelope import enveloped
 from agnt5_evals.api.guards import BodyLimit, HostCheck
-from agnt5_evals.api.routes import annotating, audit, catalog, datasets, experiments, keys, rescores, runs, scores
+from agnt5_evals.api.routes import (
+    annotating,
+    audit,
+    catalog,
+    datasets,
+    experiments,
+    keys,
+    projects,
+    rescores,
+    runs,
+    scores,
+)
 from agnt5_evals.domain.errors import Conflict, EvalsError, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
 
 CATCH_UP_SECONDS = 0.2
@@ -83,6 +94,7 @@ def create_app(settings: Settings | None = None, server: ServerConfig | None = N
     for module in (datasets, catalog, experiments, runs, rescores, annotating, scores, audit, keys):
         app.include_router(module.router, prefix="/api/v1", dependencies=[Depends(in_own_project)])
         app.include_router(enveloped(module.router), prefix=PROJECT_PREFIX, dependencies=[Depends(in_project)])
+    app.include_router(projects.router, prefix="/api/v1")
     openapi.install(app)
     return app
 

@@ -25,7 +25,7 @@ def create(
 ) -> None:
     """Make an API key and print it (table: the key alone on stdout). It is shown this once: the store keeps a hash."""
     check_project_id(project, "--project")
-    with services() as svc:
+    with services() as svc, project_scope(None):  # the store's owner: --project names the project
         row = keys.create_key(svc, project, scope, name)
     if fmt is Format.table:
         note(f"Created {row['scope']} key {row['id']} of project {row['project_id']}; it is shown only this once")
@@ -38,7 +38,7 @@ def create(
 def list_(project: ProjectOption, fmt: FormatOption = Format.table) -> None:
     """List a project's keys, revoked ones too (never a secret)."""
     check_project_id(project, "--project")
-    with services() as svc:
+    with services() as svc, project_scope(None):
         rows = keys.list_keys(svc, project)
     emit(rows, fmt, COLUMNS)
 

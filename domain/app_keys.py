@@ -19,7 +19,7 @@ from agnt5_evals.domain.keys import (
 from agnt5_evals.domain.tenancy import Principal, check_project_id
 from agnt5_evals.domain.text_rules import check_name
 
-SAVE_ATTEMPTS = 5
+SAVE_ATTEMPTS = 20
 
 
 class KeyCommands(BaseApplication):

@@ -2,26 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain.errors import NotFound
-from agnt5_evals.domain.tenancy import Principal, check_project_id, visible
+from agnt5_evals.domain.tenancy import Principal, check_project_id, project_scope, visible
+from agnt5_evals.services import projects
 
 
 def _check_project(svc: Services, project_id: str) -> str:
-    """The project a key is made for, checked: the one place that decides whether the project may get keys (today:
-    a well-formed project id)."""
-    del svc
-    return check_project_id(project_id, "project_id")
+    """The project a key is made for, checked: it must exist (``default`` always does)."""
+    check_project_id(project_id, "project_id")
+    return str(projects.get_project(svc, project_id)["id"])
+
+
+@contextmanager
+def _acting_in(project_id: str) -> Iterator[None]:
+    """Work on ``project_id``'s keys: in that project (from the system scope, as the local CLI acts, too); a caller
+    acting in another project does not reach it."""
+    if not visible(project_id):
+        raise NotFound(f"project {project_id} not found", field="project_id")
+    with project_scope(project_id):
+        yield
 
 
 def create_key(svc: Services, project_id: str, scope: str, name: str = "") -> dict[str, Any]:
     """Make a key of ``project_id`` with ``scope`` (read, write or admin); the answer's ``key`` is the only time
     the secret is shown (the log keeps a hash of it)."""
     _check_project(svc, project_id)
-    _written, token, key = svc.app.create_key(project_id, scope, name)
+    with _acting_in(project_id):
+        _written, token, key = svc.app.create_key(project_id, scope, name)
     row = key.row()
     return {"id": row["id"], "key": token, "project_id": row["project_id"], "scope": row["scope"],
             "name": row["name"], "created_at": row["created_at"]}  # fmt: skip
@@ -30,7 +43,8 @@ def create_key(svc: Services, project_id: str, scope: str, name: str = "") -> di
 def list_keys(svc: Services, project_id: str) -> list[dict[str, Any]]:
     """A project's keys, oldest first, revoked ones too (never a secret)."""
     check_project_id(project_id, "project_id")
-    return [key.row() for key in svc.app.project_keys(project_id)]
+    with _acting_in(project_id):
+        return [key.row() for key in svc.app.project_keys(project_id)]
 
 
 def revoke_key(svc: Services, key_id: UUID) -> dict[str, Any]:

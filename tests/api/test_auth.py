@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from agnt5_evals.api.auth import ServerConfig, needed_scope
 from agnt5_evals.api.main import create_app
 from agnt5_evals.domain.tenancy import Scope
-from agnt5_evals.services import keys
+from agnt5_evals.services import keys, projects
 
 ADMIN_PATHS = {("POST", "/deployments"), ("POST", "/scorers"), ("GET", "/keys"), ("POST", "/keys"),
                ("POST", "/keys/{key_id}/revoke"), ("POST", "/projects")}  # fmt: skip
@@ -35,6 +35,9 @@ def open_client(services) -> Iterator[TestClient]:
 
 
 def key(services: Any, scope: str, project: str = "default") -> str:
+    """A key of ``project`` (created first when it does not exist yet)."""
+    if project not in {row["id"] for row in projects.list_projects(services)}:
+        projects.create_project(services, project.title(), project)
     return str(keys.create_key(services, project, scope, f"{scope}-key")["key"])
 
 

@@ -24,6 +24,7 @@ def test_create_prints_the_key_once_and_list_never_shows_it(agnt5):
 
 
 def test_json_create_gives_the_key_and_its_record(agnt5):
+    agnt5("projects", "create", "--id", "team-a", "--name", "Team A")
     row = data(agnt5("keys", "create", "--project", "team-a", "--scope", "admin", "--format", "json"))
     assert set(row) == {"id", "key", "project_id", "scope", "name", "created_at"}
     assert row["project_id"] == "team-a" and row["key"].startswith("agnt5_sk_" + row["id"].replace("-", ""))
@@ -31,6 +32,7 @@ def test_json_create_gives_the_key_and_its_record(agnt5):
 
 
 def test_revoke_refuses_the_key_from_then_on(agnt5):
+    agnt5("projects", "create", "--id", "team-b", "--name", "Team B")
     row = data(agnt5("keys", "create", "--project", "team-b", "--scope", "read", "--format", "json"))
     assert out(agnt5("keys", "revoke", row["id"])) == f"Revoked key {row['id']} of project team-b"
     with build() as svc:

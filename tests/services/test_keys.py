@@ -6,12 +6,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from agnt5_evals.domain.errors import Invalid, Unauthorized
+from agnt5_evals.domain.errors import Invalid, NotFound, Unauthorized
 from agnt5_evals.domain.tenancy import Scope
-from agnt5_evals.services import keys
+from agnt5_evals.services import keys, projects
 
 
 def test_keys_made_at_the_same_time_are_all_listed(services):
+    projects.create_project(services, "Busy", "busy")
     with ThreadPoolExecutor(max_workers=6) as pool:
         made = list(pool.map(lambda n: keys.create_key(services, "busy", "write", f"k{n}"), range(12)))
     listed = keys.list_keys(services, "busy")
@@ -20,6 +21,8 @@ def test_keys_made_at_the_same_time_are_all_listed(services):
 
 
 def test_each_project_lists_its_own_keys_and_a_key_acts_in_its_project(services):
+    for project in ("team-a", "team-b", "nobody"):
+        projects.create_project(services, project.title(), project)
     a = keys.create_key(services, "team-a", "read", "a")
     keys.create_key(services, "team-b", "admin", "b")
     assert [row["name"] for row in keys.list_keys(services, "team-a")] == ["a"]
@@ -35,6 +38,9 @@ def test_bad_scope_and_project_are_refused_naming_the_field(services):
     with pytest.raises(Invalid) as project:
         keys.create_key(services, "../etc", "read")
     assert project.value.field == "project_id"
+    with pytest.raises(NotFound) as unknown:
+        keys.create_key(services, "no-such-project", "read")
+    assert unknown.value.field == "project_id"
 
 
 def test_a_token_of_another_form_is_refused_with_the_same_message(services):
