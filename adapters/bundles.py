@@ -249,6 +249,49 @@ def decode(chunks: Iterable[str], digest: str) -> Snapshot:
     return snap
 
 
+def _safe_path(path: object) -> str:
+    """A file path of an uploaded bundle, refused unless it is relative, normalized and stays inside the tree."""
+    text = path if isinstance(path, str) else ""
+    parts = text.split("/")
+    if not text or text.startswith("/") or "\\" in text or any(p in ("", ".", "..") for p in parts) or "\0" in text:
+        raise Invalid(f"bundle file path {path!r} is not a relative path inside the tree", field="bundle")
+    return text
+
+
+def decode_upload(chunks: list[str], digest: str, limit: int = MAX_MAX_SIZE) -> Snapshot:
+    """A snapshot uploaded by a client (``deployments create`` through a server), checked as untrusted input: the
+    encoding, every file's sha256 and path, the total size (at most ``limit`` bytes once decompressed) and the
+    digest. A bad bundle is ``Invalid`` naming ``bundle``, never a server error."""
+    decompressor, stream = zlib.decompressobj(), b""
+    try:
+        for chunk in chunks:
+            stream += decompressor.decompress(base64.b64decode(chunk, validate=True), limit + 1 - len(stream))
+            if len(stream) > limit or decompressor.unconsumed_tail:
+                raise Invalid(f"the bundle is larger than {limit:,} bytes once decompressed", field="bundle")
+        stream += decompressor.flush()
+        head, _, body = stream.partition(b"\n")
+        entries = orjson.loads(head)
+        files, contents, offset = [], {}, 0
+        for entry in entries:
+            path, size = _safe_path(entry["path"]), entry["size"]
+            if not isinstance(size, int) or size < 0 or not isinstance(entry["executable"], bool):
+                raise Invalid(f"bundle file {path!r}: a malformed manifest entry", field="bundle")
+            data = body[offset : offset + size]
+            offset += size
+            if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+                raise Invalid(f"bundle file {path!r} does not match its sha256", field="bundle")
+            files.append(BundleFile(path, size, entry["executable"], entry["sha256"]))
+            contents[path] = data
+    except (ValueError, TypeError, KeyError, zlib.error) as exc:  # binascii.Error and JSON errors are ValueErrors
+        raise Invalid(f"the bundle is not an encoded snapshot ({type(exc).__name__})", field="bundle") from None
+    snap = Snapshot(files, contents, digest_of(files))
+    if not files or offset != len(body) or len(set(contents)) != len(files):
+        raise Invalid("the bundle's files do not match its manifest", field="bundle")
+    if snap.digest != digest:
+        raise Invalid(f"the bundle's content has digest {snap.digest}, not {digest}", field="bundle.digest")
+    return snap
+
+
 # -- the cache of extracted bundles -----------------------------------------------------------------------
 
 

@@ -7,9 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, console, emit, note, print_created, services, uuid_arg
-from agnt5_evals.services import catalog
-from agnt5_evals.services.definitions import deployment_source
+from agnt5_evals.cli.common import Format, FormatOption, console, emit, note, print_created, uuid_arg
+from agnt5_evals.cli.gateway import gateway
 
 app = typer.Typer(help="Register deployments whose components experiments run against.", no_args_is_help=True)
 
@@ -64,10 +63,11 @@ def create(
     An HTTP worker lists its components at GET URL/components (with the build it reports, if any); each item of a
     run is a POST to URL.
     """
-    with services(catch_up=False) as svc:
-        source = deployment_source(module, url, path, svc.settings.home, editable, include, exclude, max_size)
-        row = catalog.create_deployment(svc, name, source)
-    listed = ", ".join(f"{c['name']} ({c['type']})" for c in source["components"])
+    how = {"module": module, "url": url, "path": path, "editable": editable, "include": list(include or []),
+           "exclude": list(exclude or []), "max_size": max_size}  # fmt: skip
+    with gateway() as gw:
+        row = gw.create_deployment(name, how)
+    listed = ", ".join(f"{c['name']} ({c['type']})" for c in row["components"])
     code = f" [{_code(row)}, {row['bundle_files']} files, {row['bundle_size']:,} bytes]" if row["bundle_digest"] else ""
     print_created(fmt, row, f"Created deployment {name!r} of {module or row['url']}{code}: {listed}")
 
@@ -78,10 +78,8 @@ def list_(
     fmt: FormatOption = Format.table,
 ) -> None:
     """List deployments and their components (archived ones only with --all)."""
-    from agnt5_evals.projections import queries
-
-    with services() as svc:
-        rows = queries.deployments(svc.view, archived=all_)
+    with gateway() as gw:
+        rows = gw.deployments(all_)
     if fmt is Format.table:
         for row in rows:
             row["components"] = ", ".join(f"{c['name']} ({c['type']})" for c in row["components"])
@@ -93,8 +91,8 @@ def list_(
 def show(deployment_id: str, fmt: FormatOption = Format.table) -> None:
     """A deployment: its code (snapshot digest, files and sizes; or editable; or the HTTP build), components and
     whether it is archived."""
-    with services() as svc:
-        detail = catalog.deployment_detail(svc, uuid_arg(deployment_id, "DEPLOYMENT_ID"))
+    with gateway() as gw:
+        detail = gw.deployment(str(uuid_arg(deployment_id, "DEPLOYMENT_ID")))
     if fmt is not Format.table:
         emit(detail, fmt)
         return
@@ -123,8 +121,8 @@ def show(deployment_id: str, fmt: FormatOption = Format.table) -> None:
 @app.command("archive")
 def archive(deployment_id: str, fmt: FormatOption = Format.table) -> None:
     """Archive a deployment: it starts no new runs (a run of it is refused, exit 1); its runs still show it."""
-    with services(catch_up=False) as svc:
-        row = catalog.archive_deployment(svc, uuid_arg(deployment_id, "DEPLOYMENT_ID"))
+    with gateway() as gw:
+        row = gw.archive_deployment(str(uuid_arg(deployment_id, "DEPLOYMENT_ID")))
     if fmt is Format.table:
         note(f"Archived deployment {row['name']!r}: it starts no new runs")
         typer.echo(row["id"])

@@ -19,6 +19,7 @@ from uuid import UUID
 import httpx
 import orjson
 
+from agnt5_evals.adapters import bundles
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.cli.common import services
 from agnt5_evals.domain.csv_import import CsvMapping
@@ -27,6 +28,7 @@ from agnt5_evals.domain.reports import EXPORT_COLUMNS
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, current_project
 from agnt5_evals.projections import queries
 from agnt5_evals.services import catalog, datasets, operations, runs, scores
+from agnt5_evals.services.definitions import deployment_source
 
 API_URL, API_KEY = "AGNT5_API_URL", "AGNT5_API_KEY"
 STREAM_TIMEOUT = httpx.Timeout(60.0, connect=10.0)  # the server sends a keep-alive every 15 s
@@ -150,6 +152,22 @@ class Local:
 
     def create_scorer(self, name: str, description: str, deployment_id: str, component_name: str) -> dict[str, Any]:
         return catalog.create_scorer(self.svc, name, description, _uuid(deployment_id), component_name)
+
+    # -- deployments -----------------------------------------------------------------------------------------------
+
+    def create_deployment(self, name: str, how: dict[str, Any]) -> dict[str, Any]:
+        source = deployment_source(how["module"], how["url"], how["path"], self.svc.settings.home, how["editable"],
+                                   how["include"], how["exclude"], how["max_size"])  # fmt: skip
+        return catalog.create_deployment(self.svc, name, source)
+
+    def deployments(self, archived: bool) -> list[dict[str, Any]]:
+        return queries.deployments(self.svc.view, archived=archived)
+
+    def deployment(self, deployment_id: str) -> dict[str, Any]:
+        return catalog.deployment_detail(self.svc, _uuid(deployment_id))
+
+    def archive_deployment(self, deployment_id: str) -> dict[str, Any]:
+        return catalog.archive_deployment(self.svc, _uuid(deployment_id))
 
 
 class Remote:
@@ -298,6 +316,38 @@ class Remote:
         body = {"name": name, "description": description, "deployment_id": deployment_id,
                 "component_name": component_name}  # fmt: skip
         return self.one("POST", "/scorers", body)
+
+    # -- deployments -----------------------------------------------------------------------------------------------
+
+    def create_deployment(self, name: str, how: dict[str, Any]) -> dict[str, Any]:
+        """An HTTP worker is registered by its URL; a module is snapshotted here and uploaded (the server imports
+        nothing from this machine's disk)."""
+        if how["url"] or not how["module"]:
+            body = {"name": name, "module": how["module"], "url": how["url"]}
+            return self.one("POST", "/deployments", body)
+        if how["editable"]:
+            raise Invalid("a server cannot run the live files of this machine: leave out --editable to upload a "
+                          "snapshot", field="editable")  # fmt: skip
+        root = os.path.abspath(how["path"] or ".")
+        if not os.path.isdir(root):
+            raise Invalid(f"{root} is not a directory", field="path")
+        limit = bundles.parse_size(how["max_size"]) if how["max_size"] else bundles.DEFAULT_MAX_SIZE
+        snap = bundles.snapshot(root, how["include"], how["exclude"], limit)
+        if not snap.files:
+            raise Invalid(f"no file under {root} is left to snapshot (see the include and exclude globs)", field="path")
+        bundle = {"digest": snap.digest, "encoding": bundles.ENCODING, "chunks": bundles.encode(snap)}
+        body = {"name": name, "module": how["module"], "path": root, "include": how["include"],
+                "exclude": how["exclude"], "bundle": bundle}  # fmt: skip
+        return self.one("POST", "/deployments", body)
+
+    def deployments(self, archived: bool) -> list[dict[str, Any]]:
+        return self.many("GET", "/deployments", all=archived)
+
+    def deployment(self, deployment_id: str) -> dict[str, Any]:
+        return self.one("GET", f"/deployments/{deployment_id}")
+
+    def archive_deployment(self, deployment_id: str) -> dict[str, Any]:
+        return self.one("POST", f"/deployments/{deployment_id}/archive")
 
     def follow(self, path: str, timeout: float | None, progress: Progress | None) -> dict[str, Any] | None:
         """Follow a progress stream (server-sent events) to its end: the final summary, or None at ``timeout``."""

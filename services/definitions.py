@@ -126,3 +126,20 @@ def check_module_path(path: str | None, roots: Sequence[str]) -> str:
         if os.path.commonpath([real, allowed]) == allowed:
             return real
     raise Forbidden("is outside the server's module roots (AGNT5_MODULE_ROOTS)", field="path")
+
+
+def uploaded_source(module: str, bundle: dict[str, Any], home: Path) -> dict[str, Any]:
+    """``create_deployment``'s arguments for a snapshot a client uploaded (``deployments create`` through a
+    server): the bundle checked as untrusted input, extracted into the bundle cache, its components discovered
+    there, as for a snapshot taken on this machine."""
+    if not module:
+        raise Invalid("a bundle is the code of a module: give module", field="module")
+    if bundle.get("encoding") != bundles.ENCODING:
+        raise Invalid(f"must be {bundles.ENCODING}", field="bundle.encoding")
+    chunks, digest = bundle.get("chunks"), bundle.get("digest")
+    if not isinstance(chunks, list) or not all(isinstance(c, str) for c in chunks) or not isinstance(digest, str):
+        raise Invalid("must be {digest, encoding, chunks: [base64 strings]}", field="bundle")
+    snap = bundles.decode_upload(chunks, digest)
+    extracted = bundles.write_tree(snap, bundles.cache_dir(home, snap.digest))
+    source = {"kind": "python", "module": module, "path": "", "url": "", "include": [], "exclude": []}
+    return {**source, "components": discover(module, str(extracted)), "snapshot": snap}

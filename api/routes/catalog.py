@@ -20,19 +20,29 @@ from agnt5_evals.api.schemas_catalog import (
 from agnt5_evals.api.schemas_catalog import (
     PromptVersion as PromptVersionBody,
 )
+from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.domain.scoring import BUILTINS
 from agnt5_evals.domain.text_rules import check_name
 from agnt5_evals.projections import queries
 from agnt5_evals.services import catalog
-from agnt5_evals.services.definitions import deployment_source
+from agnt5_evals.services.definitions import deployment_source, uploaded_source
 
 router = Router(tags=["catalog"])
+
+
+class BundleIn(BaseModel):
+    """A snapshot taken by the client (``agnt5 deployments create`` through a server)."""
+
+    digest: str
+    encoding: str
+    chunks: list[str]
 
 
 class DeploymentIn(BaseModel):
     name: str
     module: str = ""
+    bundle: BundleIn | None = None
     path: str | None = None
     url: str = ""
     editable: bool = False
@@ -75,6 +85,12 @@ def list_deployments(svc: ServicesDep, all: bool = False) -> list[dict[str, Any]
 def create_deployment(body: DeploymentIn, svc: ServicesDep, request: Request) -> dict[str, Any]:
     """Snapshot a Python module's tree (module, path; or editable: the live files) or register an HTTP worker (url)."""
     check_name(body.name)  # before anything is fetched or imported for a request that would be refused anyway
+    if body.bundle is not None:  # path, include and exclude: how the client took it, recorded as given
+        if body.url or body.editable or body.max_size is not None:
+            raise Invalid("a bundle is a snapshot taken by the client: no url, editable or max_size", field="bundle")
+        source = uploaded_source(body.module, body.bundle.model_dump(), svc.settings.home)
+        source |= {"path": body.path or "", "include": body.include, "exclude": body.exclude}
+        return catalog.create_deployment(svc, body.name, source)
     roots = server_config(request).module_roots
     source = deployment_source(
         body.module, body.url, body.path, svc.settings.home, body.editable, body.include, body.exclude, body.max_size,

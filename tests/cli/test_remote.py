@@ -46,3 +46,19 @@ def test_the_api_url_may_name_the_server_or_its_api(agnt5, api_server, monkeypat
     monkeypatch.setenv("AGNT5_API_URL", api_server + suffix)
     dataset = out(agnt5("datasets", "create", "--name", "any-form"))
     assert data(agnt5("datasets", "show", dataset, "--format", "json"))["name"] == "any-form"
+
+
+def test_a_module_deployment_is_snapshotted_here_and_uploaded(agnt5, api_server, agent_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("AGNT5_API_URL", api_server)
+    monkeypatch.setenv("AGNT5_HOME", str(tmp_path / "client"))  # the client's own home stays untouched
+    monkeypatch.delenv("AGNT5_DATABASE_URL", raising=False)
+    created = data(agnt5("deployments", "create", "--name", "good", "--module", "good_agent", "--path",
+                         str(agent_dir), "--format", "json"))  # fmt: skip
+    assert created["bundle_digest"].startswith("sha256:") and created["path"] == str(agent_dir)
+    assert [c["name"] for c in created["components"]] == ["support_agent", "echo", "slow"]
+    shown = data(agnt5("deployments", "show", created["id"], "--format", "json"))
+    assert sorted(f["path"] for f in shown["files"]) == ["good_agent.py", "regressed_agent.py"]
+    assert not (tmp_path / "client").exists()
+    editable = agnt5("deployments", "create", "--name", "live", "--module", "good_agent", "--path", str(agent_dir),
+                     "--editable", code=EXIT_USAGE)  # fmt: skip
+    assert editable.stderr.startswith("error: --editable: a server cannot run the live files of this machine")
