@@ -229,6 +229,22 @@ class Failure(RunItem):
     stack: str | None = Field(None, description="the stack trace of a component that raised (capped, scrubbed)")
 
 
+class RegressionDataset(Schema):
+    """What ``POST /runs/{id}/regression-dataset`` made: a published dataset of the run's failed (or chosen) items,
+    an experiment over it, and its first run when one was started."""
+
+    model_config = examples({"dataset_id": "e7d1c3a0-4b5f-4c2e-9a6d-2f1b8c7e5d40",
+                             "dataset_version_id": "0f4b2a8e-6c1d-5e3f-8a7b-9c0d1e2f3a4b",
+                             "experiment_id": "c2a9f7e1-3b4d-4e5f-a6b7-c8d9e0f1a2b3", "items": 10,
+                             "source_run_id": RUN, "run": None})  # fmt: skip
+    dataset_id: Id
+    dataset_version_id: Id
+    experiment_id: Id
+    items: int
+    source_run_id: Id
+    run: RunSummary | None
+
+
 class ExportRow(Schema):
     """One line of ``GET /runs/{id}/export``: one (run item, scorer) of the run (``reports export``)."""
 

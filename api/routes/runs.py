@@ -6,13 +6,22 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 
 from agnt5_evals.api.deps import ServicesDep
 from agnt5_evals.api.progress import EVENT_STREAM, EventStream, progress_events, stream
 from agnt5_evals.api.routes import Router
-from agnt5_evals.api.schemas import Comparison, ExportRow, Failure, GateVerdict, JsonLines, RunItem, RunSummary
+from agnt5_evals.api.schemas import (
+    Comparison,
+    ExportRow,
+    Failure,
+    GateVerdict,
+    JsonLines,
+    RegressionDataset,
+    RunItem,
+    RunSummary,
+)
 from agnt5_evals.domain.gates import verdict
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.domain.reports import EXPORT_COLUMNS
@@ -90,6 +99,23 @@ class RerunIn(BaseModel):
 def rerun(run_id: str, svc: ServicesDep, body: RerunIn | None = None) -> dict[str, Any]:
     """Start a new run of what a run ran (same versions, config and deployment), linked to it."""
     return operations.rerun_run(svc, parse_uuid(run_id, "run_id"), body.name if body else "")
+
+
+class RegressionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    run_item_ids: list[str] = Field(default_factory=list, description="only these items (default: the failed ones)")
+    start_run: StrictBool = False
+    deployment_id: str | None = Field(None, description="run it against this candidate (with start_run)")
+
+
+@router.post("/runs/{run_id}/regression-dataset", status_code=201, response_model=RegressionDataset,
+             response_model_exclude_unset=True)  # fmt: skip
+def regression_dataset(run_id: str, body: RegressionIn, svc: ServicesDep) -> dict[str, Any]:
+    """Turn a run's failed items into a published dataset, an experiment over it, and optionally a run."""
+    ids = [_id(item, "run_item_ids") for item in body.run_item_ids]
+    deployment = parse_uuid(body.deployment_id, "deployment_id") if body.deployment_id else None
+    return operations.regression_dataset(svc, _id(run_id), body.name, ids, body.start_run, deployment)
 
 
 @router.get("/runs/{base_run_id}/compare/{compare_run_id}", response_model=Comparison)

@@ -215,6 +215,8 @@ def test_every_route_serves_bodies_its_schema_describes(call, world, agent_dir):
     _annotations_and_rescores(call, cand, sleepy)
     imported = call("post", "/datasets/{dataset_id}/runs", 201, dataset_id=ds, json={"run_id": cand})
     assert imported["added"] == 20
+    regression = call("post", "/runs/{run_id}/regression-dataset", 201, run_id=cand, json={"name": "regressions"})
+    assert regression["items"] == 10 and regression["run"] is None and regression["source_run_id"] == cand
     slow = _experiment(call, world, "slow", concurrency=1)  # 10 items of 0.5 s, one at a time; no repetitions
     run = call("post", "/experiments/{experiment_id}/runs", 202, experiment_id=slow, json={})["id"]
     cancelled = call("post", "/runs/{run_id}/cancel", run_id=run)
