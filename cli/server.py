@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.tenancy import project_scope
 
 APP = "agnt5_evals.api.main:server_app"
 WILDCARDS = ("0.0.0.0", "::", "")
@@ -70,4 +71,5 @@ def server(
         os.environ["AGNT5_REQUIRE_API_KEYS"] = "1"
     import uvicorn  # only when serving: the rest of the CLI does not pay for it
 
-    uvicorn.run(APP, factory=True, host=host, port=port, proxy_headers=False, server_header=False)
+    with project_scope(None):  # each request acts in its own project, never in the command's (--project-id)
+        uvicorn.run(APP, factory=True, host=host, port=port, proxy_headers=False, server_header=False)

@@ -58,5 +58,7 @@ def revoke_key(svc: Services, key_id: UUID) -> dict[str, Any]:
 
 
 def authenticate(svc: Services, token: str) -> Principal:
-    """Who a presented key acts as; ``Unauthorized`` with a neutral message when it is not a valid, live key."""
-    return svc.app.authenticate(token)
+    """Who a presented key acts as; ``Unauthorized`` with a neutral message when it is not a valid, live key. The
+    key is read in the system scope: the project it reaches is what this finds out."""
+    with project_scope(None):
+        return svc.app.authenticate(token)
