@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from agnt5_evals.adapters.bootstrap import Services, Settings
 from agnt5_evals.api.deps import in_own_project, in_project
 from agnt5_evals.api.envelope import enveloped
-from agnt5_evals.api.routes import annotating, audit, catalog, datasets, experiments, rescores, runs, scores
+from agnt5_evals.api.routes import annotating, audit, catalog, datasets, experiments, inline, rescores, runs, scores
 from agnt5_evals.domain.errors import Conflict, EvalsError, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
 
 CATCH_UP_SECONDS = 0.2
@@ -71,4 +71,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (datasets, catalog, experiments, runs, rescores, annotating, scores, audit):
         app.include_router(module.router, prefix="/api/v1", dependencies=[Depends(in_own_project)])
         app.include_router(enveloped(module.router), prefix=PROJECT_PREFIX, dependencies=[Depends(in_project)])
+    app.include_router(inline.router, dependencies=[Depends(in_own_project)])  # the gateway's /v1/eval
     return app

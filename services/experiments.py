@@ -35,7 +35,7 @@ def create_experiment(
         config = {**config, "gate_config": check_gate_config(gate_config)}
     if not builtin_scorers and not scorer_ids:
         builtin_scorers = [DEFAULT_SCORER]
-        notes.append(_default_scorer(svc, dataset_version_id))
+        notes.append(_default_scorer(svc, dataset_id, dataset_version_id))
     definition = {
         "dataset_id": str(dataset_id),
         "dataset_version_id": str(dataset_version_id),
@@ -51,12 +51,12 @@ def create_experiment(
 DEFAULT_SCORER = "exact_match"
 
 
-def _default_scorer(svc: Services, dataset_version_id: UUID) -> str:
+def _default_scorer(svc: Services, dataset_id: UUID, dataset_version_id: UUID) -> str:
     """The note saying an experiment without scorers uses ``exact_match``; Invalid (naming ``scorers``) when some
-    item of the dataset version has no expected output to match."""
-    queries.dataset_version(svc.view, str(dataset_version_id))  # an unknown version: not found, as without default
-    items = queries.version_items(svc.view, str(dataset_version_id))
-    missing = sum(1 for item in items if item["expected_output"] is None)
+    item of the dataset version has no expected output to match. Reads the log, not the view (which may not have
+    caught up with a version another process just published)."""
+    items = svc.app.version_items(svc.app.dataset_version(dataset_id, dataset_version_id))
+    missing = sum(1 for item in items if item.get("expected_output") is None)
     if not items or missing:
         why = "the dataset version has no items" if not items else f"{missing} of {len(items)} have no expected output"
         raise Invalid(f"attach at least one scorer: with none, exact_match is used only when every item has an "
