@@ -25,10 +25,11 @@ from typing import Any
 from uuid import UUID
 
 from agnt5_evals.adapters.bootstrap import Services
-from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
+from agnt5_evals.domain.errors import Conflict, Invalid, NotFound, Unavailable
 from agnt5_evals.domain.runs import Run
 from agnt5_evals.domain.tenancy import current_project
 from agnt5_evals.projections import queries
+from agnt5_evals.services import operations
 from agnt5_evals.services.definitions import scorers_from
 from agnt5_evals.worker.execute import Executor
 from agnt5_evals.worker.locks import RunLock
@@ -36,6 +37,7 @@ from agnt5_evals.worker.locks import RunLock
 NO_SCORERS = "no_errors"  # with no scorers (the SDK sends none without an expected value): did it run?
 EXPERIMENT_PREFIX = "inline-eval"
 MAX_STARTS = 5
+OTHER_WORKER_WAIT_S = 600.0  # a supervisor (agnt5 worker) took the run between its start and our lock
 
 _experiments: dict[tuple[str, str], str] = {}  # (project, name) -> experiment id, found or created here
 _locks: dict[tuple[str, str], threading.Lock] = {}
@@ -129,9 +131,10 @@ def evaluate(
         run_id = _start(svc, name, definition)
     lock = RunLock(svc.settings, str(run_id))
     with lock as held:
-        if not held:
-            raise Conflict(f"run {run_id} is executed by another worker")
-        Executor(svc, run_id, owned=lock.check).execute()
+        if held:
+            Executor(svc, run_id, owned=lock.check).execute()
+    if not held and operations.wait_for_run(svc, str(run_id), OTHER_WORKER_WAIT_S) is None:
+        raise Unavailable(f"run {run_id} was taken by a worker (agnt5 worker) and did not finish in time")
     return response(svc, run_id, started)
 
 
