@@ -15,7 +15,9 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar, get_args, get_origin
 
 from fastapi import APIRouter, Response
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.utils import get_typed_signature
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 
@@ -87,7 +89,8 @@ def enveloped(router: APIRouter) -> APIRouter:
     for route in router.routes:
         if not isinstance(route, APIRoute):
             continue
-        model, is_list = _model(route.response_model)
+        streamed = route.response_class is not JSONResponse and not isinstance(route.response_class, DefaultPlaceholder)
+        model, is_list = (route.response_model, False) if streamed else _model(route.response_model)
         out.add_api_route(
             route.path,
             _wrap(route.endpoint, is_list),

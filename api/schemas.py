@@ -246,6 +246,35 @@ class Failure(RunItem):
     stack: str | None = Field(None, description="the stack trace of a component that raised (capped, scrubbed)")
 
 
+class ExportRow(Schema):
+    """One line of ``GET /runs/{id}/export``: one (run item, scorer) of the run (``reports export``)."""
+
+    model_config = examples({"experiment_name": "support-agent-quality", "run_id": RUN, "run_name": "candidate",
+                             "index": 0, "run_item_id": ITEM, "item_id": DATASET_ITEM, "repetition": 0,
+                             "status": "failed", "passed": False, "error": "", "duration_ms": 42.5,
+                             "scorer": "json_valid", "score": 0.0, "scorer_passed": False, "scorer_errored": False,
+                             "label": "invalid", "explanation": "output is not valid JSON",
+                             "metadata": {}})  # fmt: skip
+    experiment_name: str
+    run_id: Id
+    run_name: str
+    index: int
+    run_item_id: Id
+    item_id: str
+    repetition: int
+    status: str
+    passed: bool
+    error: str
+    duration_ms: float | None
+    scorer: str
+    score: float | str
+    scorer_passed: bool | str
+    scorer_errored: bool | str
+    label: str
+    explanation: str
+    metadata: dict[str, Json] | str
+
+
 SCORER_INPUT = {"input": {"order_id": 1}, "output": "{not json", "expected_output": 1, "events": EVENTS,
                 "config": {}}  # fmt: skip
 SCORER_OUTPUT = {"score": 0.0, "passed": False, "label": "invalid", "explanation": "output is not valid JSON",

@@ -62,6 +62,23 @@ class DatasetVersion(Schema):
     created_at: Timestamp
 
 
+class DraftItem(Schema):
+    """One item of a dataset's draft, as ``datasets add-example`` added it (``id`` is the item id)."""
+
+    model_config = examples({"id": ITEM_ID, "dataset_id": DATASET["id"], "item_id": ITEM_ID, "seq": 3,
+                             "input": {"order_id": 1}, "expected_output": "shipped", "metadata": {}, "events": [],
+                             "split": "test"})  # fmt: skip
+    id: str
+    dataset_id: Id
+    item_id: str
+    seq: int
+    input: Json
+    expected_output: Json
+    metadata: dict[str, Json]
+    events: list[Json]
+    split: str | None
+
+
 class DatasetItem(Schema):
     """One item of a published version."""
 

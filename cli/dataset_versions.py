@@ -7,10 +7,9 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, console, emit, print_created, services, table, uuid_arg
+from agnt5_evals.cli.common import Format, FormatOption, console, emit, print_created, table, uuid_arg
+from agnt5_evals.cli.gateway import gateway
 from agnt5_evals.domain.errors import Invalid
-from agnt5_evals.projections import queries
-from agnt5_evals.services import datasets as use
 
 versions = typer.Typer(help="Published versions of a dataset.", no_args_is_help=True)
 examples = typer.Typer(help="The items of a dataset version.", no_args_is_help=True)
@@ -21,8 +20,8 @@ VERSION_COLUMNS = ["id", "number", "n_items", "description", "created_at"]
 @versions.command("list")
 def versions_list(dataset_id: str, fmt: FormatOption = Format.table) -> None:
     """List a dataset's published versions."""
-    with services() as svc:
-        emit(queries.dataset_versions(svc.view, str(uuid_arg(dataset_id, "DATASET_ID"))), fmt, VERSION_COLUMNS)
+    with gateway() as gw:
+        emit(gw.dataset_versions(str(uuid_arg(dataset_id, "DATASET_ID"))), fmt, VERSION_COLUMNS)
 
 
 @versions.command("export")
@@ -37,8 +36,9 @@ def versions_export(
     Uploading the export (datasets upload) and publishing gives a version with identical items. With --out-file
     the items go to the file and stdout gets a summary; --format json prints one JSON array instead of lines.
     """
-    with services() as svc:
-        items = use.export_items(svc, uuid_arg(dataset_id, "DATASET_ID"), uuid_arg(version_id, "VERSION_ID"))
+    did, vid = str(uuid_arg(dataset_id, "DATASET_ID")), str(uuid_arg(version_id, "VERSION_ID"))
+    with gateway() as gw:
+        items = gw.export_items(did, vid)
     if out_file is None:
         emit(items, Format.json if fmt is Format.json else Format.jsonl)
         return
@@ -68,21 +68,22 @@ def versions_compare(
     dataset_id: str, base_version_id: str, compare_version_id: str, fmt: FormatOption = Format.table
 ) -> None:
     """Items added, removed and changed between two versions (paired by item id; changes name their fields)."""
-    with services() as svc:
-        result = use.compare(
-            svc,
-            uuid_arg(dataset_id, "DATASET_ID"),
-            uuid_arg(base_version_id, "BASE_VERSION_ID"),
-            uuid_arg(compare_version_id, "COMPARE_VERSION_ID"),
-        )
+    did = str(uuid_arg(dataset_id, "DATASET_ID"))
+    base, other = (
+        str(uuid_arg(base_version_id, "BASE_VERSION_ID")),
+        str(uuid_arg(compare_version_id, "COMPARE_VERSION_ID")),
+    )
+    with gateway() as gw:
+        result = gw.compare_versions(did, base, other)
     emit(result, fmt, render=_show_compare)
 
 
 @versions.command("restore-draft")
 def versions_restore_draft(dataset_id: str, version_id: str, fmt: FormatOption = Format.table) -> None:
     """Reset the draft to exactly a version's items (what was in the draft before is dropped from it)."""
-    with services() as svc:
-        row = use.restore_draft(svc, uuid_arg(dataset_id, "DATASET_ID"), uuid_arg(version_id, "VERSION_ID"))
+    did, vid = str(uuid_arg(dataset_id, "DATASET_ID")), str(uuid_arg(version_id, "VERSION_ID"))
+    with gateway() as gw:
+        row = gw.restore_draft(did, vid)
     print_created(fmt, row, f"The draft of {dataset_id} now holds the {row['draft_items']} items of {version_id}")
 
 
@@ -100,6 +101,6 @@ def examples_list(
     fmt: FormatOption = Format.table,
 ) -> None:
     """List the items of a version by number: id, position, split, metadata keys, payload sizes (bytes of JSON)."""
-    with services() as svc:
-        rows = use.examples(svc, uuid_arg(dataset_id, "DATASET_ID"), version, draft, include_payload)
+    with gateway() as gw:
+        rows = gw.examples(str(uuid_arg(dataset_id, "DATASET_ID")), version, draft, include_payload)
     emit(rows, fmt, EXAMPLE_COLUMNS + (["input", "expected_output"] if include_payload else []))

@@ -14,14 +14,12 @@ from agnt5_evals.cli.common import (
     note,
     print_created,
     read_text,
-    services,
     uuid_arg,
 )
 from agnt5_evals.cli.dataset_versions import examples, versions
+from agnt5_evals.cli.gateway import gateway
 from agnt5_evals.domain import jsonio
 from agnt5_evals.domain.csv_import import FIELDS, CsvMapping
-from agnt5_evals.projections import queries
-from agnt5_evals.services import datasets as use
 
 app = typer.Typer(help="Create datasets, edit their draft and publish immutable versions.", no_args_is_help=True)
 dedup = typer.Typer(help="Find and remove duplicate items in the draft.", no_args_is_help=True)
@@ -41,8 +39,8 @@ def create(
 ) -> None:
     """Create a dataset with an empty draft; prints its id."""
     labels = json_option(metadata, "--metadata")
-    with services(catch_up=False) as svc:
-        row = use.create_dataset(svc, name, description, labels)
+    with gateway() as gw:
+        row = gw.create_dataset(name, description, labels)
     print_created(fmt, row, f"Created dataset {name!r}")
 
 
@@ -52,16 +50,16 @@ def list_(
     fmt: FormatOption = Format.table,
 ) -> None:
     """List datasets."""
-    with services() as svc:
-        emit(queries.datasets(svc.view, search), fmt, COLUMNS)
+    with gateway() as gw:
+        emit(gw.datasets(search), fmt, COLUMNS)
 
 
 @app.command("show")
 def show(dataset_id: str, fmt: FormatOption = Format.table) -> None:
     """Show one dataset with its draft size and versions."""
-    with services() as svc:
-        row = queries.dataset(svc.view, str(uuid_arg(dataset_id, "DATASET_ID")))
-        row["versions_list"] = queries.dataset_versions(svc.view, row["id"])
+    with gateway() as gw:
+        row = gw.dataset(str(uuid_arg(dataset_id, "DATASET_ID")))
+        row["versions_list"] = gw.dataset_versions(row["id"])
         emit(row, fmt, COLUMNS)
 
 
@@ -81,8 +79,8 @@ def add_example(
     if metadata is not None:
         item["metadata"] = json_option(metadata, "--metadata")
     did = uuid_arg(dataset_id, "DATASET_ID")
-    with services(catch_up=False) as svc:
-        row = use.add_example(svc, did, item)
+    with gateway() as gw:
+        row = gw.add_example(str(did), item)
     print_created(fmt, row, f"Added an item to the draft of {did}")
 
 
@@ -106,8 +104,8 @@ def upload(
     """Add JSONL items ({input, expected_output?, metadata?, events?, split?}) to the draft, all or none."""
     items = read_jsonl(file)
     did = uuid_arg(dataset_id, "DATASET_ID")
-    with services(catch_up=False) as svc:
-        row = use.add_items(svc, did, items)
+    with gateway() as gw:
+        row = gw.add_items(str(did), items)
     print_created(fmt, row, f"Added {row['added']} items to the draft of {did}")
 
 
@@ -120,8 +118,8 @@ def publish(
 ) -> None:
     """Snapshot the draft as the next numbered, immutable version; prints the version id."""
     did, labels = uuid_arg(dataset_id, "DATASET_ID"), json_option(metadata, "--metadata")
-    with services(catch_up=False) as svc:
-        row = use.publish(svc, did, description, labels)
+    with gateway() as gw:
+        row = gw.publish(str(did), description, labels)
     print_created(fmt, row, f"Published version {row['number']} of dataset {did} ({row['n_items']} items)")
 
 
@@ -148,10 +146,10 @@ def add_run(
         () if expected_output is None else (json_option(expected_output, "--expected-output", object_only=False),)
     )
     labels = json_option(metadata, "--metadata")
-    with services() as svc:
-        did, rid = uuid_arg(dataset_id, "DATASET_ID"), uuid_arg(run_id, "RUN_ID")
-        row = use.add_run(svc, did, rid, [str(uuid_arg(i, "--run-item-id")) for i in run_item_ids or []], expected,
-                          labels)  # fmt: skip
+    did, rid = str(uuid_arg(dataset_id, "DATASET_ID")), str(uuid_arg(run_id, "RUN_ID"))
+    item_ids = [str(uuid_arg(i, "--run-item-id")) for i in run_item_ids or []]
+    with gateway() as gw:
+        row = gw.add_run(did, rid, item_ids, expected, labels)
     print_created(fmt, row, f"Added {row['added']} items of run {run_id} to the draft of {dataset_id}")
 
 
@@ -195,8 +193,8 @@ def upload_csv(
     columns = {name: column for name, column in given.items() if column is not None and name in FIELDS}
     mapping = CsvMapping(columns=columns, source_ref=source_ref, delimiter=delimiter, header=not no_header)
     text = read_text(file, "--file")
-    with services() as svc:
-        row = use.upload_csv(svc, uuid_arg(dataset_id, "DATASET_ID"), text, mapping, partial)
+    with gateway() as gw:
+        row = gw.upload_csv(str(uuid_arg(dataset_id, "DATASET_ID")), text, mapping, partial)
     if fmt is Format.table:
         for error in row["errors"]:
             note(f"skipped {error['message']}")
@@ -216,8 +214,8 @@ def dedup_preview(
 ) -> None:
     """Show the draft's duplicate groups: items whose input and expected output are equal as canonical JSON
     (keys sorted; metadata, events and split do not count). apply keeps each group's earliest item."""
-    with services() as svc:
-        result = use.preview_dedup(svc, uuid_arg(dataset_id, "DATASET_ID"), include_preview)
+    with gateway() as gw:
+        result = gw.preview_dedup(str(uuid_arg(dataset_id, "DATASET_ID")), include_preview)
     columns = DEDUP_COLUMNS + (["input", "expected_output"] if include_preview else [])
     if fmt is Format.table:
         note(f"{len(result['groups'])} duplicate groups, {result['duplicates']} items to remove "
@@ -238,6 +236,6 @@ def dedup_apply(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Remove duplicates from the draft: every item but the earliest of each group, or only the given ones."""
-    with services() as svc:
-        result = use.apply_dedup(svc, uuid_arg(dataset_id, "DATASET_ID"), remove_item_ids)
+    with gateway() as gw:
+        result = gw.apply_dedup(str(uuid_arg(dataset_id, "DATASET_ID")), remove_item_ids)
     print_created(fmt, result, f"Removed {result['removed']} duplicate items from the draft of {dataset_id}")

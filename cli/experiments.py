@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from agnt5_evals.cli.common import Format, FormatOption, emit, json_option, note, print_created, services, uuid_arg
+from agnt5_evals.cli.gateway import Local
 from agnt5_evals.cli.render import (
     show_compare,
     show_rescore,
@@ -176,7 +177,7 @@ def run(
             print_created(fmt, summary, f"Started run {summary['name']!r} of experiment {experiment_id}")
             return
         note(f"Started run {summary['name']!r} ({summary['id']}); waiting")
-        raise typer.Exit(wait_and_report(svc, summary["id"], timeout, fail_on_gate, fmt))
+        raise typer.Exit(wait_and_report(Local(svc), summary["id"], timeout, fail_on_gate, fmt))
 
 
 @runs.command("list")
@@ -234,7 +235,7 @@ def runs_rerun(
             print_created(fmt, summary, f"Started run {summary['name']!r}, a rerun of {run_id}")
             return
         note(f"Started run {summary['name']!r} ({summary['id']}), a rerun of {run_id}; waiting")
-        raise typer.Exit(wait_and_report(svc, summary["id"], timeout, fail_on_gate, fmt))
+        raise typer.Exit(wait_and_report(Local(svc), summary["id"], timeout, fail_on_gate, fmt))
 
 
 @runs.command("regression-dataset")
@@ -267,7 +268,7 @@ def runs_regression_dataset(
         else:
             emit(result, fmt)
         if start_run and wait:
-            raise typer.Exit(wait_and_report(svc, result["run"]["id"], timeout, True, fmt))
+            raise typer.Exit(wait_and_report(Local(svc), result["run"]["id"], timeout, True, fmt))
         if fmt is Format.table:
             typer.echo(result["dataset_id"])
 
@@ -317,7 +318,7 @@ def runs_rescore(
             print_created(fmt, summary, f"Started rescore of run {rid}")
             return
         note(f"Started rescore {summary['id']} of run {rid}; waiting")
-        raise typer.Exit(wait_for_rescore_and_report(svc, summary["id"], timeout, fail_on_gate, fmt))
+        raise typer.Exit(wait_for_rescore_and_report(Local(svc), summary["id"], timeout, fail_on_gate, fmt))
 
 
 @runs.command("rescores")

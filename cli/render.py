@@ -7,11 +7,10 @@ from typing import Any
 
 from rich.table import Table
 
-from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.cli.common import Format, cell, console, duration, emit, note
+from agnt5_evals.cli.gateway import Gateway
 from agnt5_evals.cli.progress import for_stderr
 from agnt5_evals.domain.errors import EXIT_GATE_FAILED, EXIT_OK, EXIT_RUN_FAILED, EXIT_TIMEOUT
-from agnt5_evals.services import operations
 
 
 def _pct(value: float | None) -> str:
@@ -134,14 +133,14 @@ def gate_failure(summary: dict[str, Any]) -> str:
     return f"gate failed: {not_passed} item(s) failed or errored > max_failed_items {gate['max_failed_items']}"
 
 
-def wait_and_report(svc: Services, run_id: str, timeout: str | None, gate_matters: bool, fmt: Format) -> int:
+def wait_and_report(gw: Gateway, run_id: str, timeout: str | None, gate_matters: bool, fmt: Format) -> int:
     """Wait for a run, print its summary, and return the documented exit code."""
     with closing(for_stderr()) as progress:
-        summary = operations.wait_for_run(svc, run_id, duration(timeout), progress)
+        summary = gw.wait_for_run(run_id, duration(timeout), progress)
     if summary is None:
         note(f"timed out waiting for run {run_id}; it keeps running (agnt5 reports wait {run_id})")
         if fmt is not Format.table:
-            emit(operations.summary(svc, run_id), fmt)
+            emit(gw.summary(run_id), fmt)
         return EXIT_TIMEOUT
     show_summary(summary, fmt)
     code = run_exit_code(summary, gate_matters)
@@ -152,11 +151,11 @@ def wait_and_report(svc: Services, run_id: str, timeout: str | None, gate_matter
     return code
 
 
-def wait_for_rescore_and_report(svc: Services, rescore_id: str, timeout: str | None, fail_on_gate: bool,
+def wait_for_rescore_and_report(gw: Gateway, rescore_id: str, timeout: str | None, fail_on_gate: bool,
                                 fmt: Format) -> int:  # fmt: skip
     """Wait for a rescore, print it, and return the exit code (a replacing rescore: the run's gate)."""
     with closing(for_stderr()) as progress:
-        summary = operations.wait_for_rescore(svc, rescore_id, duration(timeout), progress)
+        summary = gw.wait_for_rescore(rescore_id, duration(timeout), progress)
     if summary is None:
         note(f"timed out waiting for rescore {rescore_id}; it keeps running")
         return EXIT_TIMEOUT
@@ -166,7 +165,7 @@ def wait_for_rescore_and_report(svc: Services, rescore_id: str, timeout: str | N
         return EXIT_RUN_FAILED
     if not summary["replace_latest"]:
         return EXIT_OK
-    run = operations.summary(svc, summary["run_id"], detail=False)
+    run = gw.summary(summary["run_id"], detail=False)
     code = run_exit_code(run, fail_on_gate)
     note(f"run {run['id']}: pass rate {_pct(run['pass_rate'])}, gate {'passed' if run['gate']['passed'] else 'failed'}")
     return code

@@ -6,12 +6,11 @@ from typing import Annotated, Any
 
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, emit, note, printable, services, table, uuid_arg, write_csv
+from agnt5_evals.cli.common import Format, FormatOption, emit, note, printable, table, uuid_arg, write_csv
+from agnt5_evals.cli.gateway import gateway
 from agnt5_evals.cli.render import run_exit_code, show_summary, wait_and_report
 from agnt5_evals.domain.errors import EXIT_TIMEOUT, Invalid
-from agnt5_evals.domain.reports import EXPORT_COLUMNS, export_rows
-from agnt5_evals.projections import queries
-from agnt5_evals.services import operations, runs
+from agnt5_evals.domain.reports import EXPORT_COLUMNS
 
 app = typer.Typer(help="Run reports for people and for CI.", no_args_is_help=True)
 
@@ -21,16 +20,16 @@ FAILURE_COLUMNS = ["id", "position", "dataset_item_id", "status", "error", "fail
 @app.command("summary")
 def summary(run_id: str, fmt: FormatOption = Format.table) -> None:
     """Same as ``experiments runs show``."""
-    with services() as svc:
-        show_summary(operations.summary(svc, str(uuid_arg(run_id, "RUN_ID"))), fmt)
+    with gateway() as gw:
+        show_summary(gw.summary(str(uuid_arg(run_id, "RUN_ID"))), fmt)
 
 
 @app.command("failures")
 def failures(run_id: str, fmt: FormatOption = Format.table) -> None:
     """Failed and errored run items only, with the scorers that failed them (and the stack trace of a component
     that raised)."""
-    with services() as svc:
-        items = runs.failures(svc, str(uuid_arg(run_id, "RUN_ID")))
+    with gateway() as gw:
+        items = gw.failures(str(uuid_arg(run_id, "RUN_ID")))
     for item in items:
         item["failed_scorers"] = ", ".join(
             f"{s['scorer_key']}={s['score']:.2f}" + (f" ({s['label']})" if s["label"] else "")
@@ -51,8 +50,8 @@ def _failures_table(items: list[dict[str, Any]]) -> None:
 @app.command("ci")
 def ci(run_id: str, fmt: FormatOption = Format.table) -> None:
     """Print the gate verdict of a run and exit with its code (the exit codes of `agnt5 --help`)."""
-    with services() as svc:
-        result = operations.summary(svc, str(uuid_arg(run_id, "RUN_ID")))
+    with gateway() as gw:
+        result = gw.summary(str(uuid_arg(run_id, "RUN_ID")))
     show_summary(result, fmt)
     if result["status"] == "running":
         note("no verdict yet: the run is still running")
@@ -71,8 +70,8 @@ def wait(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Wait on a started run, then exit with the gate's code (the exit codes of `agnt5 --help`)."""
-    with services() as svc:
-        raise typer.Exit(wait_and_report(svc, str(uuid_arg(run_id, "RUN_ID")), timeout, fail_on_gate, fmt))
+    with gateway() as gw:
+        raise typer.Exit(wait_and_report(gw, str(uuid_arg(run_id, "RUN_ID")), timeout, fail_on_gate, fmt))
 
 
 @app.command("export")
@@ -84,11 +83,9 @@ def export(
     """Export per-item results: one row per (run item, scorer)."""
     if artifact_format not in ("csv", "jsonl"):
         raise Invalid(f"--artifact-format: must be csv or jsonl, got {artifact_format!r}")
-    with services() as svc:
-        rid = str(uuid_arg(run_id, "RUN_ID"))
-        run = queries.run(svc.view, rid)
-        experiment = queries.experiment(svc.view, run["experiment_id"])
-        rows = export_rows(experiment["name"], run, queries.run_items(svc.view, rid))
+    rid = str(uuid_arg(run_id, "RUN_ID"))
+    with gateway() as gw:
+        rows = gw.export_rows(rid)
     if artifact_format == "csv":
         write_csv(out_file, EXPORT_COLUMNS, rows)
     else:
@@ -113,8 +110,8 @@ def agreement(
     fmt: FormatOption = Format.table,
 ) -> None:
     """How well each scorer agrees with the human annotations of a run: agreement (95% CI), Cohen's kappa."""
-    with services() as svc:
-        report = operations.agreement_report(svc, str(uuid_arg(run_id, "RUN_ID")), name)
+    with gateway() as gw:
+        report = gw.agreement(str(uuid_arg(run_id, "RUN_ID")), name)
     if fmt is not Format.table:
         emit(report, fmt)
         return

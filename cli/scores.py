@@ -6,11 +6,10 @@ from typing import Annotated
 
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, emit, json_option, print_created, services, uuid_arg
+from agnt5_evals.cli.common import Format, FormatOption, emit, json_option, print_created, uuid_arg
+from agnt5_evals.cli.gateway import gateway
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.reports import EVIDENCE_PARTS
-from agnt5_evals.projections import queries
-from agnt5_evals.services import operations, scores
 
 app = typer.Typer(help="Scores, their evidence, and human annotations.", no_args_is_help=True)
 
@@ -33,8 +32,8 @@ def list_(
     rid = str(uuid_arg(run_id, "--run-id")) if run_id else ""
     iid = str(uuid_arg(run_item_id, "--run-item-id")) if run_item_id else ""
     resc = str(uuid_arg(rescore_id, "--rescore-id")) if rescore_id else ""
-    with services() as svc:
-        emit(scores.list_scores(svc, rid, iid, scorer, resc), fmt, COLUMNS)
+    with gateway() as gw:
+        emit(gw.scores(rid, iid, scorer, resc), fmt, COLUMNS)
 
 
 @app.command("evidence")
@@ -46,8 +45,8 @@ def evidence_(
     fmt: Annotated[Format, typer.Option("--format")] = Format.json,
 ) -> None:
     """Show what a scorer saw, what it returned, and its evidence."""
-    with services() as svc:
-        result = operations.score_evidence(svc, str(uuid_arg(score_id, "SCORE_ID")), include)
+    with gateway() as gw:
+        result = gw.score_evidence(str(uuid_arg(score_id, "SCORE_ID")), include)
     emit(result, Format.jsonl if fmt is Format.jsonl else Format.json)
 
 
@@ -65,8 +64,9 @@ def annotate(
     """Record a human annotation on a run item (kept apart from scores; see reports agreement); prints its id."""
     rid, iid = str(uuid_arg(run_id, "RUN_ID")), str(uuid_arg(run_item_id, "RUN_ITEM_ID"))
     meta = json_option(metadata, "--metadata")
-    with services(catch_up=False) as svc:
-        row = operations.annotate(svc, rid, iid, name, label, score, explanation, meta)
+    note = {"name": name, "label": label, "score": score, "explanation": explanation, "metadata": meta}
+    with gateway() as gw:
+        row = gw.annotate(rid, iid, note)
         print_created(fmt, row, f"Annotated run item {iid} ({row['name']})")
 
 
@@ -80,6 +80,6 @@ def annotations_(
     """List a run's human annotations, oldest first."""
     rid = str(uuid_arg(run_id, "--run-id"))
     iid = str(uuid_arg(run_item_id, "--run-item-id")) if run_item_id else ""
-    with services() as svc:
-        rows = queries.run_annotations(svc.view, rid, iid, name)
+    with gateway() as gw:
+        rows = gw.annotations(rid, iid, name)
         emit(rows, fmt, ["id", "run_item_id", "name", "label", "score", "explanation", "created_at"])

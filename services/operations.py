@@ -136,6 +136,15 @@ def _reconnected(svc: Services, exc: Exception, deadline: float | None) -> bool:
     return deadline is None or time.monotonic() < deadline
 
 
+def run_progress(svc: Services, run_id: str) -> dict[str, Any]:
+    """One look at a running run for someone waiting on it: its short summary, after giving a new worker to a run
+    whose worker (started by this process) died."""
+    current = summary(svc, run_id, detail=False)
+    if current["status"] not in TERMINAL:
+        _check_worker(svc, run_id)
+    return current
+
+
 def wait_for_run(
     svc: Services,
     run_id: str,
@@ -351,6 +360,16 @@ def rescore_summary(svc: Services, rescore_id: str) -> dict[str, Any]:
         "newly_failing": [f for f in flips if f["previous_status"] == "passed"],
         "failure": row["failure"], "created_at": row["created_at"], "finished_at": row["finished_at"],
     }  # fmt: skip
+
+
+def rescore_progress(svc: Services, rescore_id: str) -> dict[str, Any]:
+    """One look at a rescore for someone waiting on it (its status and counts), after giving a new worker to a
+    rescore whose worker (started by this process) died."""
+    row = queries.rescore(svc.view, rescore_id)
+    if row["status"] == "running":
+        _check_worker(svc, PREFIX + rescore_id)
+    return {"id": row["id"], "status": row["status"], "total_items": row["total"], "done_items": row["done"],
+            "passed_items": row["passed"], "failed_items": row["failed"], "errored_items": row["errored"]}  # fmt: skip
 
 
 def wait_for_rescore(

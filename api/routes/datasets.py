@@ -18,6 +18,7 @@ from agnt5_evals.api.schemas_datasets import (
     DatasetVersion,
     DedupApplied,
     DedupPreview,
+    DraftItem,
     DraftRestored,
     Example,
     ExportedItem,
@@ -73,6 +74,20 @@ def get_dataset(dataset_id: str, svc: ServicesDep) -> dict[str, Any]:
 def add_items(dataset_id: str, body: ItemsIn, svc: ServicesDep) -> dict[str, Any]:
     """Add items to the draft, all or none."""
     return use.add_items(svc, parse_uuid(dataset_id, "dataset_id"), body.items)
+
+
+class ExampleIn(BaseModel):
+    input: Any
+    expected_output: Any = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    split: str | None = None
+
+
+@router.post("/datasets/{dataset_id}/examples", status_code=201, response_model=DraftItem)
+def add_example(dataset_id: str, body: ExampleIn, svc: ServicesDep) -> dict[str, Any]:
+    """Add one item to the draft (``datasets add-example``); the draft row, with the item's id."""
+    item = body.model_dump(include={"input", "split"} | (body.model_fields_set & {"expected_output", "metadata"}))
+    return use.add_example(svc, parse_uuid(dataset_id, "dataset_id"), item)
 
 
 @router.post("/datasets/{dataset_id}/publish", status_code=201, response_model=DatasetVersion)

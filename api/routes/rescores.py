@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Query
 from pydantic import BaseModel, Field, StrictBool
+from starlette.concurrency import run_in_threadpool
 
 from agnt5_evals.api.deps import ServicesDep
+from agnt5_evals.api.progress import EVENT_STREAM, EventStream, progress_events, stream
 from agnt5_evals.api.routes import Router
 from agnt5_evals.api.schemas_rescores import Rescore, RescoreEntry
 from agnt5_evals.domain.errors import NotFound
@@ -61,6 +64,20 @@ def rescores(run_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
 def get_rescore(rescore_id: str, svc: ServicesDep) -> dict[str, Any]:
     """One rescore: counts, per-scorer aggregates of its scores, the items whose status changed."""
     return operations.rescore_summary(svc, str(parse_uuid(rescore_id, "rescore_id")))
+
+
+@router.get(
+    "/rescores/{rescore_id}/progress", response_model=Rescore, response_class=EventStream, responses=EVENT_STREAM
+)
+async def progress(
+    rescore_id: str, svc: ServicesDep, timeout: Annotated[float | None, Query(ge=0, le=7 * 86400)] = None
+) -> EventStream:
+    """Live progress of a rescore as server-sent events, ending with the rescore."""
+    rid = str(parse_uuid(rescore_id, "rescore_id"))
+    first = await run_in_threadpool(operations.rescore_progress, svc, rid)
+    look, final = (lambda: operations.rescore_progress(svc, rid)), (lambda: operations.rescore_summary(svc, rid))
+    events = progress_events(look, final, first, timeout, done=lambda row: row["status"] != "running")
+    return stream(events)
 
 
 @router.post("/rescores/{rescore_id}/cancel", response_model=Rescore)

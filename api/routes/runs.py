@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+import orjson
+from fastapi import Query, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from agnt5_evals.api.deps import ServicesDep
+from agnt5_evals.api.progress import EVENT_STREAM, EventStream, progress_events, stream
 from agnt5_evals.api.routes import Router
-from agnt5_evals.api.schemas import Comparison, Failure, GateVerdict, RunItem, RunSummary
+from agnt5_evals.api.schemas import Comparison, ExportRow, Failure, GateVerdict, JsonLines, RunItem, RunSummary
 from agnt5_evals.domain.gates import verdict
 from agnt5_evals.domain.ids import parse_uuid
+from agnt5_evals.domain.reports import EXPORT_COLUMNS
 from agnt5_evals.projections import queries
 from agnt5_evals.services import operations, runs
 
@@ -27,6 +32,18 @@ def get_run(run_id: str, svc: ServicesDep) -> dict[str, Any]:
     return operations.summary(svc, _id(run_id))
 
 
+@router.get("/runs/{run_id}/progress", response_model=RunSummary, response_class=EventStream, responses=EVENT_STREAM)
+async def progress(
+    run_id: str, svc: ServicesDep, timeout: Annotated[float | None, Query(ge=0, le=7 * 86400)] = None
+) -> EventStream:
+    """Live progress as server-sent events (api.progress), ending with the full summary."""
+    rid = _id(run_id)
+    first = await run_in_threadpool(operations.summary, svc, rid, False)
+    events = progress_events(lambda: operations.run_progress(svc, rid), lambda: operations.summary(svc, rid),
+                             first, timeout)  # fmt: skip
+    return stream(events)
+
+
 @router.get("/runs/{run_id}/items", response_model=list[RunItem])
 def run_items(run_id: str, svc: ServicesDep, status: str = "") -> list[dict[str, Any]]:
     """A run's items with their scores (optionally only one status)."""
@@ -38,6 +55,14 @@ def run_items(run_id: str, svc: ServicesDep, status: str = "") -> list[dict[str,
 def failures(run_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
     """Failed and errored items."""
     return runs.failures(svc, _id(run_id))
+
+
+@router.get("/runs/{run_id}/export", response_model=ExportRow, response_class=JsonLines)
+def export(run_id: str, svc: ServicesDep) -> Response:
+    """A run's results as JSON lines, one per (run item, scorer), as ``reports export`` writes them."""
+    rows = runs.export_rows(svc, _id(run_id))
+    body = b"".join(orjson.dumps(dict(zip(EXPORT_COLUMNS, row, strict=True))) + b"\n" for row in rows)
+    return Response(body, media_type="application/x-ndjson")
 
 
 @router.get("/runs/{run_id}/gate", response_model=GateVerdict)

@@ -10,8 +10,7 @@ from agnt5_evals.api.schemas import Score, ScoreEvidence
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.domain.reports import EVIDENCE_PARTS
-from agnt5_evals.projections import queries
-from agnt5_evals.services import operations
+from agnt5_evals.services import operations, scores
 
 router = Router(tags=["scores"])
 
@@ -26,7 +25,7 @@ def list_scores(
     rid = str(parse_uuid(run_id, "run_id")) if run_id else ""
     iid = str(parse_uuid(run_item_id, "run_item_id")) if run_item_id else ""
     resc = str(parse_uuid(rescore_id, "rescore_id")) if rescore_id else ""
-    return queries.scores(svc.view, rid, iid, scorer, resc)
+    return scores.list_scores(svc, rid, iid, scorer, resc)
 
 
 @router.get("/scores/{score_id}/evidence", response_model=ScoreEvidence, response_model_exclude_unset=True)

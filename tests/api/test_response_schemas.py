@@ -46,13 +46,22 @@ class Checked:
         self.doc = client.app.openapi()
         self.seen: set[tuple[str, str]] = set()
 
-    def __call__(self, method: str, template: str, status: int = 200, **kwargs: Any) -> Any:
+    def __call__(self, method: str, template: str, status: int = 200, final: str = "", **kwargs: Any) -> Any:
+        """The body (a list of lines for JSON lines; of ``(event, data)`` for server-sent events, whose final
+        event's data must match the component ``final``)."""
         path = "/api/v1" + template
         ids = {key: kwargs.pop(key) for key in list(kwargs) if "{" + key + "}" in template}
         response = self.client.request(method.upper(), path.format(**ids), **kwargs)
         assert response.status_code == status, f"{method} {template}: {response.text}"
         ((media, content),) = self.doc["paths"][path][method]["responses"][str(status)]["content"].items()
-        assert response.headers["content-type"] == media
+        assert response.headers["content-type"].split(";")[0] == media
+        if media == "text/event-stream":
+            events = [(block.split("\n")[0].removeprefix("event: "), orjson.loads(block.split("\n")[1][6:]))
+                      for block in response.text.split("\n\n") if block.startswith("event: ")]  # fmt: skip
+            schema = {"$ref": f"#/components/schemas/{final}", "components": self.doc["components"]}
+            jsonschema.Draft202012Validator(schema, format_checker=FORMATS).validate(events[-1][1])
+            self.seen.add((method, path))
+            return events
         if media == "application/x-ndjson":
             bodies = [orjson.loads(line) for line in response.text.splitlines()]
         else:
@@ -105,6 +114,9 @@ def _datasets(call: Checked) -> str:
     assert call("get", examples, dataset_id=ds)[0]["events"] == 0
     assert call("get", examples, dataset_id=ds, params={"version": 1, "include_payload": True})[0]["events"] == []
     assert len(call("get", examples, dataset_id=ds, params={"draft": True})) == 3
+    added = call("post", examples, 201, dataset_id=ds, json={"input": {"q": 1}, "split": "test"})
+    assert added["input"] == {"q": 1} and added["id"] == added["item_id"] and "expected_output" in added
+    assert len(call("get", examples, dataset_id=ds, params={"draft": True})) == 4
     return str(ds)
 
 
@@ -157,6 +169,10 @@ def _runs(call: Checked, world) -> tuple[str, str]:
     assert len(call("get", "/runs/{run_id}/items", run_id=cand)) == 20
     assert len(call("get", "/runs/{run_id}/failures", run_id=cand)) == 10
     assert call("get", "/runs/{run_id}/gate", run_id=cand)["exit_code"] == 2
+    events = call("get", "/runs/{run_id}/progress", run_id=cand, final="RunSummary")
+    assert events[-1][0] == "summary" and events[-1][1]["id"] == cand and events[-1][1]["status"] == "completed"
+    exported = call("get", "/runs/{run_id}/export", run_id=cand)
+    assert len(exported) == 20 * len(events[-1][1]["scorers"]) and {row["run_id"] for row in exported} == {cand}
     compare = call("get", "/runs/{base_run_id}/compare/{compare_run_id}", base_run_id=base, compare_run_id=cand)
     assert len(compare["newly_failing"]) == 10
     scores = call("get", "/scores", params={"run_id": cand})
@@ -180,6 +196,8 @@ def _annotations_and_rescores(call: Checked, cand: str, sleepy: str) -> None:
             "scorers": [{"name": "contains", "config": {"pattern": "{not"}}]}  # fmt: skip
     rescore = call("post", "/eval/runs/{run_id}/rescore", 202, run_id=cand, json=body)["id"]
     done = call.until_done("/rescores/{rescore_id}", rescore_id=rescore)
+    followed = call("get", "/rescores/{rescore_id}/progress", rescore_id=rescore, final="Rescore")
+    assert followed == [("summary", done)]
     assert done["scorers"] and done["newly_failing"]  # the passing items do not contain "{not"
     again = "/experiments/{experiment_id}/runs/{run_id}/rescore"
     assert call("post", again, 202, experiment_id=exp, run_id=cand, json=body)["id"] == rescore

@@ -3,22 +3,58 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from typer.testing import CliRunner
 
 from agnt5_evals.adapters.bootstrap import build
+from agnt5_evals.api.main import create_app
 from agnt5_evals.cli.main import app
+from tests.support import wait_until
 
 Agnt5 = Callable[..., Any]
+MODES = ("local", "remote")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked ``both_modes`` that drives the CLI runs twice: on this machine's stores, and through a server
+    (``AGNT5_API_URL``) over the same store."""
+    if "cli_mode" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_modes"):
+        metafunc.parametrize("cli_mode", MODES)
 
 
 @pytest.fixture
-def agnt5(store: str) -> Agnt5:
+def cli_mode() -> str:
+    """How ``agnt5`` reaches the store: ``local``, or ``remote`` through a server (tests marked both_modes)."""
+    return "local"
+
+
+@pytest.fixture
+def api_server(store: str) -> Iterator[str]:
+    """The API served by uvicorn on a free loopback port, in a thread, over the test's store; its base URL."""
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="api-server", daemon=True)
+    thread.start()
+    wait_until(lambda: server.started or not thread.is_alive(), 60, "the API server did not start")
+    assert server.started, "the API server stopped while starting"
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(60)
+
+
+@pytest.fixture
+def agnt5(store: str, cli_mode: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Agnt5:
     runner = CliRunner()
+    if cli_mode == "remote":
+        monkeypatch.setenv("AGNT5_API_URL", request.getfixturevalue("api_server"))
 
     def invoke(*args: str, input: str | None = None, code: int | None = 0) -> Any:
         result = runner.invoke(app, list(args), input=input, prog_name="agnt5")

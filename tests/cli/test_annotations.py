@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.cli.conftest import data, log_head
+
+pytestmark = pytest.mark.both_modes
 
 
 def test_annotations_and_agreement(agnt5, page):

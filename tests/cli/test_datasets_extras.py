@@ -9,6 +9,7 @@ import pytest
 from tests.cli.conftest import data, log_head, out
 
 MISSING = "00000000-0000-4000-8000-000000000000"
+pytestmark = pytest.mark.both_modes
 
 
 def jsonl(*items: dict) -> str:

@@ -6,8 +6,12 @@ import csv
 import io
 import json
 
+import pytest
+
 from agnt5_evals.domain.reports import EXPORT_COLUMNS
 from tests.cli.conftest import data, out
+
+pytestmark = pytest.mark.both_modes
 
 
 def test_run_wait_gate_passes_with_exit_0(agnt5, page):

@@ -1,0 +1,341 @@
+"""What a command does, locally or through a server: one interface, two ways.
+
+Locally (the default) a :class:`Local` gateway opens the stores and calls the services. With ``AGNT5_API_URL`` set
+(and ``AGNT5_API_KEY`` when the server requires keys) a :class:`Remote` gateway makes the same calls on the
+server's project API (``/api/v1/projects/{project}/...``): the server answers with the rows the services return,
+and a problem body becomes the domain error it was, so a command prints the same output and exits with the same
+code in both modes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+from urllib.parse import quote
+from uuid import UUID
+
+import httpx
+import orjson
+
+from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.cli.common import services
+from agnt5_evals.domain.csv_import import CsvMapping
+from agnt5_evals.domain.errors import Conflict, EvalsError, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
+from agnt5_evals.domain.reports import EXPORT_COLUMNS
+from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, current_project
+from agnt5_evals.projections import queries
+from agnt5_evals.services import datasets, operations, runs, scores
+
+API_URL, API_KEY = "AGNT5_API_URL", "AGNT5_API_KEY"
+STREAM_TIMEOUT = httpx.Timeout(60.0, connect=10.0)  # the server sends a keep-alive every 15 s
+Progress = Callable[[dict[str, Any]], None]
+ERRORS: dict[str, type[EvalsError]] = {
+    "not_found": NotFound,
+    "conflict": Conflict,
+    "invalid": Invalid,
+    "unauthorized": Unauthorized,
+    "forbidden": Forbidden,
+    "unavailable": Unavailable,
+}
+
+
+class Local:
+    """The services over this machine's stores."""
+
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+
+    # -- datasets ------------------------------------------------------------------------------------------------
+
+    def create_dataset(self, name: str, description: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
+        return datasets.create_dataset(self.svc, name, description, metadata)
+
+    def datasets(self, search: str) -> list[dict[str, Any]]:
+        return queries.datasets(self.svc.view, search)
+
+    def dataset(self, dataset_id: str) -> dict[str, Any]:
+        return queries.dataset(self.svc.view, dataset_id)
+
+    def dataset_versions(self, dataset_id: str) -> list[dict[str, Any]]:
+        return queries.dataset_versions(self.svc.view, dataset_id)
+
+    def add_example(self, dataset_id: str, item: dict[str, Any]) -> dict[str, Any]:
+        return datasets.add_example(self.svc, _uuid(dataset_id), item)
+
+    def add_items(self, dataset_id: str, items: list[Any]) -> dict[str, Any]:
+        return datasets.add_items(self.svc, _uuid(dataset_id), items)
+
+    def publish(self, dataset_id: str, description: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
+        return datasets.publish(self.svc, _uuid(dataset_id), description, metadata)
+
+    def add_run(
+        self, dataset_id: str, run_id: str, run_item_ids: list[str], expected: tuple[Any, ...], metadata: Any
+    ) -> dict[str, Any]:
+        return datasets.add_run(self.svc, _uuid(dataset_id), _uuid(run_id), run_item_ids, expected, metadata)
+
+    def upload_csv(self, dataset_id: str, text: str, mapping: CsvMapping, partial: bool) -> dict[str, Any]:
+        return datasets.upload_csv(self.svc, _uuid(dataset_id), text, mapping, partial)
+
+    def preview_dedup(self, dataset_id: str, include_preview: bool) -> dict[str, Any]:
+        return datasets.preview_dedup(self.svc, _uuid(dataset_id), include_preview)
+
+    def apply_dedup(self, dataset_id: str, item_ids: list[str] | None) -> dict[str, Any]:
+        return datasets.apply_dedup(self.svc, _uuid(dataset_id), item_ids)
+
+    def export_items(self, dataset_id: str, version_id: str) -> list[dict[str, Any]]:
+        return datasets.export_items(self.svc, _uuid(dataset_id), _uuid(version_id))
+
+    def compare_versions(self, dataset_id: str, base_id: str, compare_id: str) -> dict[str, Any]:
+        return datasets.compare(self.svc, _uuid(dataset_id), _uuid(base_id), _uuid(compare_id))
+
+    def restore_draft(self, dataset_id: str, version_id: str) -> dict[str, Any]:
+        return datasets.restore_draft(self.svc, _uuid(dataset_id), _uuid(version_id))
+
+    def examples(self, dataset_id: str, number: int | None, draft: bool, include_payload: bool) -> list[dict[str, Any]]:
+        return datasets.examples(self.svc, _uuid(dataset_id), number, draft, include_payload)
+
+    # -- runs, scores and reports ----------------------------------------------------------------------------------
+
+    def summary(self, run_id: str, detail: bool = True) -> dict[str, Any]:
+        return operations.summary(self.svc, run_id, detail)
+
+    def wait_for_run(self, run_id: str, timeout: float | None, progress: Progress | None) -> dict[str, Any] | None:
+        return operations.wait_for_run(self.svc, run_id, timeout, progress)
+
+    def wait_for_rescore(
+        self, rescore_id: str, timeout: float | None, progress: Progress | None
+    ) -> dict[str, Any] | None:
+        return operations.wait_for_rescore(self.svc, rescore_id, timeout, progress)
+
+    def failures(self, run_id: str) -> list[dict[str, Any]]:
+        return runs.failures(self.svc, run_id)
+
+    def export_rows(self, run_id: str) -> list[list[Any]]:
+        return runs.export_rows(self.svc, run_id)
+
+    def scores(self, run_id: str, run_item_id: str, scorer: str, rescore_id: str) -> list[dict[str, Any]]:
+        return scores.list_scores(self.svc, run_id, run_item_id, scorer, rescore_id)
+
+    def score_evidence(self, score_id: str, include: str) -> dict[str, Any]:
+        return operations.score_evidence(self.svc, score_id, include)
+
+    def annotate(self, run_id: str, run_item_id: str, note: dict[str, Any]) -> dict[str, Any]:
+        return operations.annotate(self.svc, run_id, run_item_id, note["name"], note["label"], note["score"],
+                                   note["explanation"], note["metadata"])  # fmt: skip
+
+    def annotations(self, run_id: str, run_item_id: str, name: str) -> list[dict[str, Any]]:
+        return queries.run_annotations(self.svc.view, run_id, run_item_id, name)
+
+    def agreement(self, run_id: str, name: str) -> dict[str, Any]:
+        return operations.agreement_report(self.svc, run_id, name)
+
+
+class Remote:
+    """The same calls on a server's project API."""
+
+    def __init__(self, url: str, key: str | None, project: str, client: httpx.Client | None = None) -> None:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.base = f"{url.rstrip('/').removesuffix('/api/v1')}/api/v1/projects/{quote(project, safe='')}"
+        self.http = client or httpx.Client(headers=headers, timeout=httpx.Timeout(300.0, connect=10.0))
+
+    def close(self) -> None:
+        self.http.close()
+
+    def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        """One request; the envelope's ``data`` (or, for JSON lines, the list of lines), or the domain error."""
+        query = {name: _param(value) for name, value in params.items() if value is not None}
+        try:
+            response = self.http.request(method, self.base + path, json=body, params=query)
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"cannot reach the server at {self.base}: {exc}") from None
+        if response.status_code >= 400:
+            raise _error(response)
+        if response.headers.get("content-type", "").startswith("application/x-ndjson"):
+            return [_json(line) for line in response.content.splitlines() if line.strip()]
+        payload = response.json()
+        return payload["data"] if isinstance(payload, dict) and "data" in payload else payload
+
+    def one(self, method: str, path: str, body: Any = None, **params: Any) -> dict[str, Any]:
+        return cast("dict[str, Any]", self.call(method, path, body, **params))
+
+    def many(self, method: str, path: str, body: Any = None, **params: Any) -> list[dict[str, Any]]:
+        return cast("list[dict[str, Any]]", self.call(method, path, body, **params))
+
+    # -- datasets ------------------------------------------------------------------------------------------------
+
+    def create_dataset(self, name: str, description: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
+        return self.one("POST", "/datasets", {"name": name, "description": description, "metadata": metadata or {}})
+
+    def datasets(self, search: str) -> list[dict[str, Any]]:
+        return self.many("GET", "/datasets", search=search or None)
+
+    def dataset(self, dataset_id: str) -> dict[str, Any]:
+        return self.one("GET", f"/datasets/{dataset_id}")
+
+    def dataset_versions(self, dataset_id: str) -> list[dict[str, Any]]:
+        return self.many("GET", f"/datasets/{dataset_id}/versions")
+
+    def add_example(self, dataset_id: str, item: dict[str, Any]) -> dict[str, Any]:
+        return self.one("POST", f"/datasets/{dataset_id}/examples", item)
+
+    def add_items(self, dataset_id: str, items: list[Any]) -> dict[str, Any]:
+        return self.one("POST", f"/datasets/{dataset_id}/items", {"items": items})
+
+    def publish(self, dataset_id: str, description: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
+        body = {"description": description, "metadata": metadata or {}}
+        return self.one("POST", f"/datasets/{dataset_id}/publish", body)
+
+    def add_run(
+        self, dataset_id: str, run_id: str, run_item_ids: list[str], expected: tuple[Any, ...], metadata: Any
+    ) -> dict[str, Any]:
+        body = {"run_id": run_id, "run_item_ids": run_item_ids, "metadata": metadata or {}}
+        return self.one(
+            "POST", f"/datasets/{dataset_id}/runs", body | ({"expected_output": expected[0]} if expected else {})
+        )
+
+    def upload_csv(self, dataset_id: str, text: str, mapping: CsvMapping, partial: bool) -> dict[str, Any]:
+        columns = {f"{name}_column": column for name, column in mapping.columns.items()}
+        body = {"csv": text, **columns, "source_ref": mapping.source_ref, "delimiter": mapping.delimiter,
+                "header": mapping.header, "partial": partial}  # fmt: skip
+        return self.one("POST", f"/datasets/{dataset_id}/csv", body)
+
+    def preview_dedup(self, dataset_id: str, include_preview: bool) -> dict[str, Any]:
+        return self.one("GET", f"/datasets/{dataset_id}/dedup", include_preview=include_preview)
+
+    def apply_dedup(self, dataset_id: str, item_ids: list[str] | None) -> dict[str, Any]:
+        return self.one("POST", f"/datasets/{dataset_id}/dedup", {"remove_item_ids": item_ids})
+
+    def export_items(self, dataset_id: str, version_id: str) -> list[dict[str, Any]]:
+        return self.many("GET", f"/datasets/{dataset_id}/versions/{version_id}/export")
+
+    def compare_versions(self, dataset_id: str, base_id: str, compare_id: str) -> dict[str, Any]:
+        return self.one("GET", f"/datasets/{dataset_id}/versions/{base_id}/compare/{compare_id}")
+
+    def restore_draft(self, dataset_id: str, version_id: str) -> dict[str, Any]:
+        return self.one("POST", f"/datasets/{dataset_id}/versions/{version_id}/restore-draft")
+
+    def examples(self, dataset_id: str, number: int | None, draft: bool, include_payload: bool) -> list[dict[str, Any]]:
+        return self.many(
+            "GET", f"/datasets/{dataset_id}/examples", version=number, draft=draft, include_payload=include_payload
+        )
+
+    # -- runs, scores and reports ----------------------------------------------------------------------------------
+
+    def summary(self, run_id: str, detail: bool = True) -> dict[str, Any]:
+        return self.one("GET", f"/runs/{run_id}")
+
+    def wait_for_run(self, run_id: str, timeout: float | None, progress: Progress | None) -> dict[str, Any] | None:
+        return self.follow(f"/runs/{run_id}/progress", timeout, progress)
+
+    def wait_for_rescore(
+        self, rescore_id: str, timeout: float | None, progress: Progress | None
+    ) -> dict[str, Any] | None:
+        return self.follow(f"/rescores/{rescore_id}/progress", timeout, progress)
+
+    def failures(self, run_id: str) -> list[dict[str, Any]]:
+        return self.many("GET", f"/runs/{run_id}/failures")
+
+    def export_rows(self, run_id: str) -> list[list[Any]]:
+        return [[row[column] for column in EXPORT_COLUMNS] for row in self.many("GET", f"/runs/{run_id}/export")]
+
+    def scores(self, run_id: str, run_item_id: str, scorer: str, rescore_id: str) -> list[dict[str, Any]]:
+        params = {"run_id": run_id, "run_item_id": run_item_id, "scorer": scorer, "rescore_id": rescore_id}
+        return self.many("GET", "/scores", **{name: value for name, value in params.items() if value})
+
+    def score_evidence(self, score_id: str, include: str) -> dict[str, Any]:
+        return self.one("GET", f"/scores/{score_id}/evidence", include=include)
+
+    def annotate(self, run_id: str, run_item_id: str, note: dict[str, Any]) -> dict[str, Any]:
+        body = {name: value for name, value in note.items() if value is not None}
+        return self.one("POST", f"/eval/runs/{run_id}/items/{run_item_id}/annotations", body)
+
+    def annotations(self, run_id: str, run_item_id: str, name: str) -> list[dict[str, Any]]:
+        return self.many("GET", f"/runs/{run_id}/annotations", run_item_id=run_item_id or None, name=name or None)
+
+    def agreement(self, run_id: str, name: str) -> dict[str, Any]:
+        return self.one("GET", f"/runs/{run_id}/agreement", name=name or None)
+
+    def follow(self, path: str, timeout: float | None, progress: Progress | None) -> dict[str, Any] | None:
+        """Follow a progress stream (server-sent events) to its end: the final summary, or None at ``timeout``."""
+        params = {} if timeout is None else {"timeout": timeout}
+        try:
+            with self.http.stream("GET", self.base + path, params=params, timeout=STREAM_TIMEOUT) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error(response)
+                for name, data in _events(response.iter_lines()):
+                    if name == "progress" and progress is not None:
+                        progress(data)
+                    elif name == "summary":
+                        return cast("dict[str, Any]", data)
+                    elif name == "timeout":
+                        return None
+                    elif name == "error":
+                        raise ERRORS.get(str(data.get("code")), EvalsError)(data["message"], field=data.get("field"))
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"lost the server at {self.base} while waiting: {exc}") from None
+        raise Unavailable(f"the server at {self.base} ended the progress stream early")
+
+
+Gateway = Local | Remote
+
+
+def remote_url() -> str | None:
+    """The server the CLI talks to (``AGNT5_API_URL``), or None: work on this machine's stores."""
+    return os.environ.get(API_URL, "").strip() or None
+
+
+@contextmanager
+def gateway() -> Iterator[Gateway]:
+    """The gateway for one command: :class:`Remote` when ``AGNT5_API_URL`` is set, else :class:`Local`."""
+    url = remote_url()
+    if url is None:
+        with services() as svc:
+            yield Local(svc)
+        return
+    remote = Remote(url, os.environ.get(API_KEY) or None, current_project() or DEFAULT_PROJECT)
+    try:
+        yield remote
+    finally:
+        remote.close()
+
+
+def _uuid(value: str) -> UUID:
+    return UUID(value)
+
+
+def _param(value: Any) -> Any:
+    return str(value).lower() if isinstance(value, bool) else value
+
+
+def _json(line: bytes) -> Any:
+    return orjson.loads(line)
+
+
+def _events(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:
+    """``(event, data)`` of each server-sent event; comments (keep-alives) are skipped."""
+    name, data = "message", ""
+    for line in lines:
+        if not line:
+            if data:
+                yield name, orjson.loads(data)
+            name, data = "message", ""
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data += line[5:].strip()
+
+
+def _error(response: httpx.Response) -> EvalsError:
+    """The domain error a problem body stands for (its ``code``, ``message`` and ``field``)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("message"), str):
+        return Unavailable(f"the server answered HTTP {response.status_code} {response.reason_phrase}")
+    kind = ERRORS.get(str(body.get("code")), EvalsError)
+    field = body.get("field")
+    return kind(body["message"], field=field if isinstance(field, str) else None)

@@ -1,0 +1,48 @@
+"""The remote CLI: with AGNT5_API_URL set, commands go through the server's project API, never the local store."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from agnt5_evals.domain.errors import EXIT_USAGE
+from tests.cli.conftest import data, out
+
+
+def test_a_remote_command_writes_to_the_servers_store_not_the_local_one(agnt5, api_server, monkeypatch, tmp_path):
+    monkeypatch.setenv("AGNT5_API_URL", api_server)
+    monkeypatch.setenv("AGNT5_HOME", str(tmp_path / "elsewhere"))  # the server keeps its store; the CLI opens none
+    monkeypatch.delenv("AGNT5_DATABASE_URL", raising=False)
+    dataset = out(agnt5("datasets", "create", "--name", "through-the-server"))
+    assert not (tmp_path / "elsewhere").exists()
+    listed = data(agnt5("datasets", "list", "--format", "json"))
+    assert [row["id"] for row in listed] == [dataset]
+    monkeypatch.delenv("AGNT5_API_URL")
+    assert data(agnt5("datasets", "list", "--format", "json")) == []  # the local store is another, empty one
+
+
+def test_a_server_error_prints_the_same_line_and_exit_code_as_locally(agnt5, api_server, monkeypatch):
+    missing = "00000000-0000-4000-8000-000000000000"
+    local = agnt5("datasets", "show", missing, code=EXIT_USAGE)
+    monkeypatch.setenv("AGNT5_API_URL", api_server)
+    remote = agnt5("datasets", "show", missing, code=EXIT_USAGE)
+    assert remote.stderr == local.stderr and "not found" in remote.stderr
+    invalid = agnt5("datasets", "create", "--name", "", code=EXIT_USAGE)
+    assert invalid.stderr == "error: --name: must not be empty\n"
+
+
+def test_an_unreachable_server_is_one_clear_line(agnt5, monkeypatch):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("AGNT5_API_URL", f"http://127.0.0.1:{port}")
+    result = agnt5("datasets", "list", code=EXIT_USAGE)
+    assert "cannot reach the server" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("suffix", ["", "/", "/api/v1"])
+def test_the_api_url_may_name_the_server_or_its_api(agnt5, api_server, monkeypatch, suffix):
+    monkeypatch.setenv("AGNT5_API_URL", api_server + suffix)
+    dataset = out(agnt5("datasets", "create", "--name", "any-form"))
+    assert data(agnt5("datasets", "show", dataset, "--format", "json"))["name"] == "any-form"
