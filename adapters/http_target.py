@@ -16,7 +16,12 @@ How the answer maps to the run item:
 * A body that is not JSON, a 200 whose body has no ``output``, or ``events`` that is not a list of objects:
   a final error naming the problem.
 
-Bodies and error texts are scrubbed of known secrets (``adapters.secrets``) before anything is kept.
+Bodies and error texts are scrubbed of known secrets (``adapters.secrets``) before anything is kept. An error never
+quotes an answer that is not the protocol's (a non-JSON body, a page of another service): only its status and a
+neutral reason, so a URL cannot be used to read what some other address serves.
+
+``AGNT5_TARGET_HOSTS`` (comma-separated host names, ``*.example.org`` for a domain's hosts), when set, is the list
+of hosts an HTTP deployment's URL may name. Redirects are never followed.
 
 The AGNT5 SDK's workerless protocol (``agnt5.serverless``, docs/research/agnt5-sdk-0.14.5.md §5) is spoken instead
 when the URL serves ``GET {url}/.well-known/agnt5`` with ``protocol_version`` ``workerless.v1``:
@@ -48,7 +53,7 @@ import orjson
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.adapters.secrets import scrub
 from agnt5_evals.adapters.targets import FACTORIES, Target
-from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.errors import Forbidden, Invalid
 from agnt5_evals.domain.model import Deployment
 from agnt5_evals.sdk import Context, TransientError
 
@@ -60,6 +65,7 @@ MANIFEST_PATH = "/.well-known/agnt5"
 INVOKE_PATH = "/agnt5/invoke"
 SIGNATURE_VERSION = "workerless-hmac-sha256.v1"
 SECRET_VARIABLE = "AGNT5_WORKERLESS_SECRET"
+TARGET_HOSTS_VARIABLE = "AGNT5_TARGET_HOSTS"
 
 
 class HTTPTargetError(Exception):
@@ -84,25 +90,41 @@ def remote_error(text: str) -> RemoteComponentError:
 
 
 def check_url(url: str, field: str = "url") -> str:
-    """An absolute http(s) URL, without its trailing slash."""
+    """An absolute http(s) URL, without its trailing slash, naming a host of ``AGNT5_TARGET_HOSTS`` when set."""
     try:
         parsed = httpx.URL(url.strip())
     except (httpx.InvalidURL, TypeError) as exc:
-        raise Invalid(f"{url!r} is not a URL ({exc})", field=field) from None
+        raise Invalid(f"{url[:200]!r} is not a URL ({exc})", field=field) from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise Invalid(f"{url!r} is not an http:// or https:// URL", field=field)
+        raise Invalid(f"{url[:200]!r} is not an http:// or https:// URL", field=field)
+    allowed = target_hosts()
+    if allowed is not None and not host_allowed(parsed.host, allowed):
+        raise Forbidden(f"the host {parsed.host!r} is not in AGNT5_TARGET_HOSTS", field=field)
     return url.strip().rstrip("/")
+
+
+def target_hosts() -> tuple[str, ...] | None:
+    """The hosts HTTP deployments may name (``AGNT5_TARGET_HOSTS``), or None: any host."""
+    raw = os.environ.get(TARGET_HOSTS_VARIABLE, "")
+    names = tuple(name.strip().lower().rstrip(".") for name in raw.split(",") if name.strip())
+    return names or None
+
+
+def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
+    """Whether ``host`` is one of ``allowed``: a name exactly, or under a ``*.domain`` entry."""
+    host = host.lower().rstrip(".")
+    return any(host == name or (name.startswith("*.") and host.endswith(name[1:])) for name in allowed)
 
 
 def _component_list(body: Any) -> list[dict[str, str]]:
     if not isinstance(body, list):
         raise ValueError("the answer is not a JSON array")
-    components = []
+    components: list[dict[str, str]] = []
     for entry in body:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
-            raise ValueError(f"{entry!r} is not an object with a name")
+            raise ValueError(f"entry {len(components)} is not an object with a name")
         if not isinstance(entry.get("type"), str):
-            raise ValueError(f"component {entry['name']!r} has no type")
+            raise ValueError(f"entry {len(components)} has no type")
         components.append({"name": entry["name"], "type": entry["type"]})
     return components
 
@@ -145,7 +167,7 @@ def discover_http_build(url: str, timeout_s: float = DISCOVERY_TIMEOUT_S) -> tup
     except httpx.HTTPError as exc:
         raise Invalid(f"cannot reach {where}: {type(exc).__name__}: {exc}", field="url") from None
     if response.status_code != 200:
-        raise Invalid(f"GET {where} answered HTTP {response.status_code}: {scrub(response.text[:200])}", field="url")
+        raise Invalid(f"GET {where} answered HTTP {response.status_code} (not a list of components)", field="url")
     try:
         body, build = orjson.loads(response.content), ""
         if isinstance(body, dict):
@@ -175,9 +197,13 @@ def _parse(response: httpx.Response) -> tuple[bool, Any]:
 
 
 def _detail(response: httpx.Response, body: Any) -> str:
+    """The error of an answer: the protocol's ``error``, a component's raised text (422), else the status's reason
+    (never another answer's body: it may be any service's page)."""
     if isinstance(body, dict) and body.get("error"):
         return str(body["error"])[:300]
-    return str(scrub(response.text[:300])) or response.reason_phrase
+    if response.status_code == COMPONENT_RAISED and response.text.strip():
+        return str(scrub(response.text[:300]))
+    return response.reason_phrase or "no reason given"
 
 
 def _is_transient(status: int) -> bool:
@@ -214,7 +240,7 @@ class HttpTarget:
         is_json, body = _parse(response)
         if status == 200:
             if not is_json:
-                raise HTTPTargetError(f"HTTP 200 from {self.url}: the body is not JSON: {scrub(response.text[:200])!r}")
+                raise HTTPTargetError(f"HTTP 200 from {self.url}: the body is not JSON")
             return self._output(ctx, body, _events(body))
         ctx.events.extend(_events(body) or [])  # what the component recorded before failing stays in the trace
         if status == COMPONENT_RAISED:
@@ -243,7 +269,7 @@ class HttpTarget:
         is_json, answer = _parse(response)
         if not is_json or not isinstance(answer, dict):
             raise HTTPTargetError(f"HTTP {response.status_code} from {self.url}{INVOKE_PATH}: the body is not a JSON "
-                                  f"object: {scrub(response.text[:200])!r}")  # fmt: skip
+                                  "object")  # fmt: skip
         ctx.events.extend(_events(answer) or [])
         status = answer.get("status")
         if response.status_code == 200 and status == "completed" and "output" in answer:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain.errors import NotFound
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, Principal, Scope, check_project_id, enter_project
+
+if TYPE_CHECKING:
+    from agnt5_evals.api.auth import ServerConfig
 
 
 def get_services(request: Request) -> Services:
@@ -19,6 +22,12 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def server_config(request: Request) -> ServerConfig:
+    """What the server enforces (``api.auth.ServerConfig``), as ``create_app`` was given it."""
+    config: ServerConfig = request.app.state.server_config
+    return config
 
 
 def principal_of(request: Request) -> Principal:

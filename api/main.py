@@ -11,9 +11,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from agnt5_evals.adapters.bootstrap import Services, Settings
+from agnt5_evals.api.auth import ServerConfig, authenticate
 from agnt5_evals.api.deps import in_own_project, in_project
 from agnt5_evals.api.envelope import enveloped
-from agnt5_evals.api.routes import annotating, audit, catalog, datasets, experiments, inline, rescores, runs, scores
+from agnt5_evals.api.guards import BodyLimit, HostCheck
+from agnt5_evals.api.routes import (
+    annotating,
+    audit,
+    catalog,
+    datasets,
+    experiments,
+    inline,
+    keys,
+    rescores,
+    runs,
+    scores,
+)
 from agnt5_evals.domain.errors import Conflict, EvalsError, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
 
 CATCH_UP_SECONDS = 0.2
@@ -43,8 +56,10 @@ def request_error(error: dict[str, Any]) -> dict[str, str | None]:
     return {"message": str(error["msg"]), "code": "invalid", "field": field_of(error["loc"]) or "body"}
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the API over the stores named by ``settings`` (default: the environment)."""
+def create_app(settings: Settings | None = None, server: ServerConfig | None = None) -> FastAPI:
+    """Build the API over the stores named by ``settings`` and with the checks of ``server`` (default: the
+    environment's; no ``Host`` check: see :func:`server_app` for the app ``agnt5 server`` serves)."""
+    config = server or ServerConfig.from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,12 +70,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             services.close()  # stops the background catch-up first
 
-    app = FastAPI(title="agnt5-evals", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="agnt5-evals", version="0.1.0", lifespan=lifespan, dependencies=[Depends(authenticate)])
+    app.state.server_config = config
+    app.add_middleware(BodyLimit, limit=config.max_body_bytes)
+    if config.allowed_hosts is not None:
+        app.add_middleware(HostCheck, allowed=config.allowed_hosts)  # added last: runs first
 
     @app.exception_handler(EvalsError)
     async def domain_error(request: Request, exc: EvalsError) -> JSONResponse:
         status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
-        return problem(status, type(exc).__name__, str(exc), exc.as_dict())
+        response = problem(status, type(exc).__name__, str(exc), exc.as_dict())
+        if status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -68,8 +90,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         detail = "; ".join(f"{error['field']}: {error['message']}" for error in errors)
         return problem(422, "Invalid", detail, errors[0])
 
-    for module in (datasets, catalog, experiments, runs, rescores, annotating, scores, audit):
+    for module in (datasets, catalog, experiments, runs, rescores, annotating, scores, audit, keys):
         app.include_router(module.router, prefix="/api/v1", dependencies=[Depends(in_own_project)])
         app.include_router(enveloped(module.router), prefix=PROJECT_PREFIX, dependencies=[Depends(in_project)])
     app.include_router(inline.router, dependencies=[Depends(in_own_project)])  # the gateway's /v1/eval
     return app
+
+
+def server_app() -> FastAPI:
+    """The app ``agnt5 server`` serves (a uvicorn factory): the environment's settings, and the ``Host`` checked
+    against the local names and ``AGNT5_ALLOWED_HOSTS``."""
+    return create_app(None, ServerConfig.from_env(check_host=True))

@@ -13,6 +13,7 @@ from agnt5_evals.cli import (
     datasets,
     deployments,
     experiments,
+    keys,
     projections,
     prompts,
     reports,
@@ -22,6 +23,7 @@ from agnt5_evals.cli import (
 )
 from agnt5_evals.cli.common import error_line
 from agnt5_evals.cli.mcp_command import mcp
+from agnt5_evals.cli.server import server
 from agnt5_evals.domain.errors import EXIT_USAGE, EvalsError, exit_codes_text
 
 BOOL_FLAGS = ("--fail-on-gate", "--partial")
@@ -93,7 +95,9 @@ app.add_typer(scorers.app, name="scorers")
 app.add_typer(worker.app, name="worker")
 app.add_typer(projections.app, name="projections")
 app.add_typer(audit.app, name="audit")
+app.add_typer(keys.app, name="keys")
 app.command("mcp")(mcp)
+app.command("server")(server)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate
 from agnt5_evals.domain.annotations import Annotation, check_annotation
 from agnt5_evals.domain.app_base import A, Written
 from agnt5_evals.domain.app_datasets import check_item
+from agnt5_evals.domain.app_keys import KeyCommands
 from agnt5_evals.domain.app_rescores import RescoreCommands
 from agnt5_evals.domain.app_runs import RunCommands
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
@@ -38,7 +39,7 @@ __all__ = ["EvalsApplication", "Written", "check_item"]
 COMPONENT_TYPES = ("function", "agent", "workflow", "tool", "scorer")
 
 
-class EvalsApplication(RunCommands, RescoreCommands):
+class EvalsApplication(RunCommands, RescoreCommands, KeyCommands):
     """Datasets, deployments, scorers, prompts, experiments and runs, as one event-sourced application."""
 
     # Digests an editable deployment's live files at a run's start; set by ``adapters.bootstrap`` (the domain
@@ -303,6 +304,7 @@ class EvalsApplication(RunCommands, RescoreCommands):
         experiment_version_id: UUID | None,
         config: dict[str, Any] | None,
     ) -> Written:
+        name = check_name(name) if name else ""
         if config is not None:
             check_config(config)  # the overrides alone first: a bad one is named before any lookup
         experiment = self.get(Experiment, experiment_id, "experiment")

@@ -21,6 +21,7 @@ MODULES = (
     "agnt5_evals.domain.runs",
     "agnt5_evals.domain.rescores",
     "agnt5_evals.domain.annotations",
+    "agnt5_evals.domain.keys",
 )
 BASE_FIELDS = ("originator_id", "originator_version", "timestamp")  # every event has them
 CREATED_FIELDS = ("originator_topic",)  # and the first event of an aggregate this one

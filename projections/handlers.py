@@ -342,6 +342,11 @@ HANDLERS: dict[str, Callable[[Any], Iterator[Op]]] = {
     "Prompt.Created": _prompt_created,
     "Prompt.VersionAdded": _prompt_version_added,
     "PromptVersion.Created": _prompt_version_created,
+    # API keys have no view: a key is read from its own stream (a revocation counts at once), a project's from its ring
+    "ApiKey.Created": _nothing,
+    "ApiKey.Revoked": _nothing,
+    "KeyRing.Created": _nothing,
+    "KeyRing.KeyAdded": _nothing,
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.adapters.components import discover
 from agnt5_evals.adapters.http_target import check_url, discover_http_build
 from agnt5_evals.domain import ids
-from agnt5_evals.domain.errors import Invalid, NotFound
+from agnt5_evals.domain.errors import Forbidden, Invalid, NotFound
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.domain.scoring import parse_scorer_spec, with_keys
 
@@ -76,12 +76,14 @@ def deployment_source(
     include: list[str] | None = None,
     exclude: list[str] | None = None,
     max_size: str | None = None,
+    module_roots: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Where the components come from, with the components found there (``create_deployment``'s arguments, and
     ``snapshot``: the tree to store, for a Python deployment that is not editable).
 
     A snapshot is extracted into the bundle cache under ``home`` and its components are discovered there: what
-    the deployment records is what its runs will import.
+    the deployment records is what its runs will import. ``module_roots`` (the server's): the folders a module may
+    come from (None: any, for the local CLI, which runs as its user).
     """
     if bool(module) == bool(url):
         raise Invalid("give exactly one (module for a Python module, url for an HTTP worker)", field="module, url")
@@ -94,7 +96,7 @@ def deployment_source(
         root = check_url(url)
         components, build = discover_http_build(root)
         return {"kind": "http", "module": "", "path": "", "url": root, "components": components, "build": build}
-    root = os.path.abspath(path or ".")
+    root = os.path.abspath(path or ".") if module_roots is None else check_module_path(path, module_roots)
     if not os.path.isdir(root):
         raise Invalid(f"{root} is not a directory", field="path")
     source = {"kind": "python", "module": module, "path": root, "url": "", "include": include, "exclude": exclude}
@@ -109,3 +111,18 @@ def deployment_source(
         raise Invalid(f"no file under {root} is left to snapshot (see the include and exclude globs)", field="path")
     extracted = bundles.write_tree(snap, bundles.cache_dir(home, snap.digest))
     return {**source, "components": discover(module, str(extracted)), "snapshot": snap}
+
+
+def check_module_path(path: str | None, roots: Sequence[str]) -> str:
+    """``path`` resolved (symbolic links and ``..`` followed), when it lies in one of ``roots``; else ``Forbidden``
+    naming ``path``: a server imports modules from its configured roots only (``AGNT5_MODULE_ROOTS``)."""
+    if not roots:
+        raise Forbidden("this server imports no module from its disk (no AGNT5_MODULE_ROOTS)", field="path")
+    if not path:
+        raise Forbidden("give the folder of the module, under one of the server's module roots", field="path")
+    real = os.path.realpath(path)
+    for root in roots:
+        allowed = os.path.realpath(root)
+        if os.path.commonpath([real, allowed]) == allowed:
+            return real
+    raise Forbidden("is outside the server's module roots (AGNT5_MODULE_ROOTS)", field="path")

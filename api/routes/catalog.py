@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Request
 from pydantic import BaseModel, Field
 
-from agnt5_evals.api.deps import ServicesDep
+from agnt5_evals.api.deps import ServicesDep, server_config
 from agnt5_evals.api.routes import Router
 from agnt5_evals.api.schemas_catalog import (
     CustomScorer,
@@ -21,6 +22,7 @@ from agnt5_evals.api.schemas_catalog import (
 )
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.domain.scoring import BUILTINS
+from agnt5_evals.domain.text_rules import check_name
 from agnt5_evals.projections import queries
 from agnt5_evals.services import catalog
 from agnt5_evals.services.definitions import deployment_source
@@ -70,11 +72,14 @@ def list_deployments(svc: ServicesDep, all: bool = False) -> list[dict[str, Any]
 
 
 @router.post("/deployments", status_code=201, response_model=Deployment)
-def create_deployment(body: DeploymentIn, svc: ServicesDep) -> dict[str, Any]:
+def create_deployment(body: DeploymentIn, svc: ServicesDep, request: Request) -> dict[str, Any]:
     """Snapshot a Python module's tree (module, path; or editable: the live files) or register an HTTP worker (url)."""
+    check_name(body.name)  # before anything is fetched or imported for a request that would be refused anyway
+    roots = server_config(request).module_roots
     source = deployment_source(
-        body.module, body.url, body.path, svc.settings.home, body.editable, body.include, body.exclude, body.max_size
-    )
+        body.module, body.url, body.path, svc.settings.home, body.editable, body.include, body.exclude, body.max_size,
+        module_roots=roots,
+    )  # fmt: skip
     return catalog.create_deployment(svc, body.name, source)
 
 

@@ -8,14 +8,17 @@ from contextlib import contextmanager
 
 import uvicorn
 
+from agnt5_evals.api.auth import ServerConfig
 from agnt5_evals.api.main import create_app
 from tests.support import wait_until
 
 
 @contextmanager
-def live_server() -> Iterator[str]:
-    """Serve ``create_app()`` (the environment's stores) on 127.0.0.1 and a free port; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=0, log_level="warning"))
+def live_server(require_keys: bool = True) -> Iterator[str]:
+    """Serve ``create_app()`` (the environment's stores; API keys required unless told) on 127.0.0.1 and a free
+    port; yields its base URL."""
+    app = create_app(None, ServerConfig(require_keys=require_keys))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

@@ -20,7 +20,8 @@ def always(request):
 
 
 @pytest.fixture
-def client(services) -> Iterator[TestClient]:
+def client(services, tmp_path, monkeypatch) -> Iterator[TestClient]:
+    monkeypatch.setenv("AGNT5_MODULE_ROOTS", str(tmp_path))  # the server imports modules from here only
     with TestClient(create_app()) as test_client:
         yield test_client
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
+from agnt5_evals.services.keys import create_key
 from tests.api.live import live_server
 from tests.support import wait_until
 
 control_plane = pytest.importorskip("agnt5.improvement.control_plane")
-KEY = "agnt5_sk_local_use"  # keys are not enforced without AGNT5_REQUIRE_API_KEYS (lead: use services.keys.create_key)
 
 
 @pytest.fixture
@@ -29,8 +28,9 @@ def base_url(services, world) -> Iterator[str]:
 
 
 @pytest.fixture
-def client(base_url) -> Any:
-    return control_plane.ImprovementControlPlaneClient(base_url=base_url, project_id="default", token=KEY)
+def client(base_url, services) -> Any:
+    key = create_key(services, "default", "write", "control plane")["key"]
+    return control_plane.ImprovementControlPlaneClient(base_url=base_url, project_id="default", token=key)
 
 
 def attempt_payload(world: dict, component: str, component_type: str, gate: dict | None = None) -> dict:
@@ -100,11 +100,11 @@ def test_max_failed_items_is_honoured_next_to_the_pass_rate(client, world):
     assert strict["passed"] is False
 
 
-def test_a_run_reads_as_running_with_passed_null_until_it_ends(base_url, client, world):
+def test_a_run_reads_as_running_with_passed_null_until_it_ends(client, world):
     experiment = client.create_experiment(attempt_payload(world, "echo", "function"))
     run = client.create_experiment_run(experiment["id"])  # the SDK's empty payload
     assert run["passed"] is None or run["status"] != "running"
-    assert httpx.get(f"{base_url}/api/v1/runs/{run['id']}").json()["total_run_items"] == 3
+    assert client.get_experiment_run(experiment["id"], run["id"])["total_run_items"] == 3
 
 
 def test_errors_come_through_with_our_message_and_code(client, world):
@@ -128,3 +128,20 @@ def test_no_scorers_and_no_expected_outputs_is_refused_naming_scorers(client, se
         client.create_experiment(payload)
     assert refused.value.status_code == 422 and refused.value.code == "invalid"
     assert "1 of 1 have no expected output" in str(refused.value)
+
+
+def test_keys_are_checked_a_read_key_cannot_create_and_another_projects_key_finds_nothing(base_url, services, world):
+    def as_key(project: str, scope: str) -> Any:
+        token = create_key(services, project, scope)["key"]
+        return control_plane.ImprovementControlPlaneClient(base_url=base_url, project_id="default", token=token)
+
+    with pytest.raises(control_plane.ImprovementControlPlaneError) as read_only:
+        as_key("default", "read").create_experiment(attempt_payload(world, "echo", "function"))
+    assert read_only.value.status_code == 403 and read_only.value.code == "forbidden"
+    with pytest.raises(control_plane.ImprovementControlPlaneError) as other:
+        as_key("other", "admin").create_experiment(attempt_payload(world, "echo", "function"))
+    assert other.value.status_code == 404 and str(other.value) == "project default not found"
+    anonymous = control_plane.ImprovementControlPlaneClient(base_url=base_url, project_id="default")
+    with pytest.raises(control_plane.ImprovementControlPlaneError) as refused:
+        anonymous.create_experiment(attempt_payload(world, "echo", "function"))
+    assert refused.value.status_code == 401 and refused.value.code == "unauthorized"

@@ -13,13 +13,13 @@ import pytest
 from typer.testing import CliRunner
 
 from agnt5_evals.cli.main import app as cli
+from agnt5_evals.services.keys import create_key
 from tests.api.live import live_server
 from tests.fakes.llm_server import FakeLLM
 
 agnt5 = pytest.importorskip("agnt5")
 from agnt5.eval.llm_judge import LLMJudge  # noqa: E402
 
-KEY = "agnt5_sk_local_use"  # keys are not enforced without AGNT5_REQUIRE_API_KEYS (lead: use services.keys.create_key)
 ORDER = {"order_id": 7}
 
 
@@ -33,32 +33,43 @@ def base_url(world, monkeypatch) -> Iterator[str]:
 
 
 @pytest.fixture
-def client(base_url, world) -> Any:
-    return agnt5.Client(gateway_url=base_url, api_key=KEY, deployment_id=str(world["good"]))
+def key(services) -> str:
+    return str(create_key(services, "default", "write", "inline evals")["key"])
 
 
-def test_an_eval_answers_output_scores_and_a_run_to_inspect(base_url, client, world):
+@pytest.fixture
+def http(base_url, key) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as session:
+        yield session
+
+
+@pytest.fixture
+def client(base_url, world, key) -> Any:
+    return agnt5.Client(gateway_url=base_url, api_key=key, deployment_id=str(world["good"]))
+
+
+def test_an_eval_answers_output_scores_and_a_run_to_inspect(http, client, world):
     result = client.eval("echo", input_data=ORDER, expected=ORDER)
     assert result.is_success and result.passed is True and result.output == ORDER
     assert [(s.scorer, s.score, s.passed) for s in result.scores] == [("exact_match", 1.0, True)]
     assert result.run_id and result.trace_id and result.duration_ms is not None
-    run = httpx.get(f"{base_url}/api/v1/runs/{result.run_id}").json()
+    run = http.get(f"/api/v1/runs/{result.run_id}").json()
     assert (run["status"], run["passed"], run["total_items"]) == ("completed", True, 1)
-    items = httpx.get(f"{base_url}/api/v1/runs/{result.run_id}/items").json()
+    items = http.get(f"/api/v1/runs/{result.run_id}/items").json()
     assert items[0]["output"] == ORDER and items[0]["id"] == result.trace_id
     shown = CliRunner().invoke(cli, ["experiments", "runs", "show", result.run_id, "--format", "json"])
     assert shown.exit_code == 0 and json.loads(shown.stdout)["passed"] is True
 
 
-def test_a_wrong_output_does_not_pass_and_evals_of_one_scorer_set_share_an_experiment(base_url, client, world):
+def test_a_wrong_output_does_not_pass_and_evals_of_one_scorer_set_share_an_experiment(http, client, world):
     wrong = client.eval("echo", input_data=ORDER, expected={"order_id": 8})
     right = client.eval("echo", input_data=ORDER, expected=ORDER)
     assert wrong.passed is False and wrong.error is None and wrong.scores[0].passed is False
-    first = httpx.get(f"{base_url}/api/v1/runs/{wrong.run_id}").json()
-    second = httpx.get(f"{base_url}/api/v1/runs/{right.run_id}").json()
+    first = http.get(f"/api/v1/runs/{wrong.run_id}").json()
+    second = http.get(f"/api/v1/runs/{right.run_id}").json()
     assert first["experiment_id"] == second["experiment_id"] and first["dataset_version_id"] != second[
         "dataset_version_id"]  # fmt: skip
-    runs = httpx.get(f"{base_url}/api/v1/experiments/{first['experiment_id']}/runs").json()
+    runs = http.get(f"/api/v1/experiments/{first['experiment_id']}/runs").json()
     assert {r["id"] for r in runs} == {wrong.run_id, right.run_id}
 
 
@@ -76,33 +87,48 @@ def test_an_llm_judge_spec_from_the_sdk_scores_with_the_configured_model(client)
     assert result.get_score("llm_judge").score == pytest.approx(0.9)
 
 
-def test_batch_eval_of_the_sdk_and_our_batch_route(base_url, client, world):
+def test_batch_eval_of_the_sdk_and_our_batch_route(http, client, world):
     items = [{"input": ORDER, "expected": ORDER}, {"input": {"order_id": 2}, "expected": {"order_id": 3}}]
     batch = client.batch_eval("echo", items, max_concurrency=2)
     assert batch.stats.total_items == 2 and batch.stats.passed_items == 1 and batch.pass_rate == 0.5
     assert batch.status == "completed" and all(item.run_id and item.error is None for item in batch.results)
     pairs = [{"input": ORDER, "expected": ORDER, "item_id": "a"}, {"input": {"n": 1}, "expected": 2}]
     body = {"component": "echo", "scorers": ["exact_match"], "items": pairs}
-    answer = httpx.post(f"{base_url}/v1/eval/batch", json=body, headers={"X-DEPLOYMENT-ID": str(world["good"])})
+    answer = http.post("/v1/eval/batch", json=body, headers={"X-DEPLOYMENT-ID": str(world["good"])})
     assert answer.status_code == 200, answer.text
     got = answer.json()
     assert (got["total_items"], got["passed_items"], got["failed_items"], got["pass_rate"]) == (2, 1, 0, 0.5)
     assert [(r["index"], r["item_id"], r["passed"]) for r in got["results"]] == [(0, "a", True), (1, None, False)]
 
 
-def test_refusals_answer_in_the_eval_shape(base_url, client, world):
+def test_refusals_answer_in_the_eval_shape(base_url, http, client, world, key):
     unknown = client.eval("no_such_component", input_data=ORDER)
     assert (
         unknown.passed is False and unknown.error.code == "NOT_FOUND" and "no_such_component" in unknown.error.message
     )
     gone = client.eval("echo", input_data=ORDER, deployment_id="00000000-0000-4000-8000-000000000000")
     assert gone.error.code == "NOT_FOUND" and "not found" in gone.error.message
-    bare = agnt5.Client(gateway_url=base_url, api_key=KEY).eval("echo", input_data=ORDER)
+    bare = agnt5.Client(gateway_url=base_url, api_key=key).eval("echo", input_data=ORDER)
     assert bare.passed is False and bare.error.code == "INVALID" and "X-DEPLOYMENT-ID" in bare.error.message
     bad = client.eval("echo", input_data=ORDER, scorers=["contains"])
     assert bad.passed is False and bad.error.code == "INVALID" and "config.pattern is required" in bad.error.message
     assert bad.error.details == {"field": "scorers[0].config"}
     unknown_field = {"component": "echo", "input": ORDER, "surprise": 1}
-    raw = httpx.post(f"{base_url}/v1/eval", json=unknown_field, headers={"X-DEPLOYMENT-ID": str(world["good"])})
+    raw = http.post("/v1/eval", json=unknown_field, headers={"X-DEPLOYMENT-ID": str(world["good"])})
     assert raw.status_code == 422 and raw.json()["passed"] is False and raw.json()["field"] == "surprise"
     assert raw.json()["message"] and raw.json()["code"] == "invalid"
+
+
+def test_keys_are_checked_and_refusals_keep_the_eval_shape(base_url, services, world):
+    def as_key(token: str) -> Any:
+        return agnt5.Client(gateway_url=base_url, api_key=token, deployment_id=str(world["good"]))
+
+    reader = as_key(str(create_key(services, "default", "read")["key"])).eval("echo", input_data=ORDER)
+    assert reader.passed is False and reader.error.code == "FORBIDDEN" and "scope write" in reader.error.message
+    forged = as_key("agnt5_sk_not_a_key").eval("echo", input_data=ORDER)
+    assert forged.passed is False and forged.error.code == "UNAUTHORIZED"
+    anonymous = httpx.post(
+        f"{base_url}/v1/eval", json={"component": "echo"}, headers={"X-DEPLOYMENT-ID": str(world["good"])}
+    )
+    assert anonymous.status_code == 401 and anonymous.json()["passed"] is False
+    assert anonymous.json()["error"]["code"] == "UNAUTHORIZED" and anonymous.json()["code"] == "unauthorized"

@@ -82,7 +82,8 @@ class Checked:
 
 
 @pytest.fixture
-def call(services) -> Iterator[Checked]:
+def call(services, tmp_path, monkeypatch) -> Iterator[Checked]:
+    monkeypatch.setenv("AGNT5_MODULE_ROOTS", str(tmp_path))  # the server imports modules from here only
     with TestClient(create_app()) as client:
         yield Checked(client)
 
