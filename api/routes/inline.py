@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agnt5_evals.api.deps import ServicesDep
 from agnt5_evals.api.routes import Router, StrictJSONRoute
+from agnt5_evals.api.schemas import Json, Schema, examples
 from agnt5_evals.domain.errors import Conflict, EvalsError, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.services import inline
@@ -63,31 +64,77 @@ class EvalRoute(StrictJSONRoute):
 router = Router(tags=["inline evals"], route_class=EvalRoute)
 
 
-class Scored(BaseModel):
+RUN_ID = "0b3c5d9e-4f7a-5b1c-9d2e-3f4a5b6c7d8e"
+SCORED = {"scorer": "exact_match", "score": 1.0, "passed": True, "explanation": "output equals the expected output",
+          "label": "match", "metadata": {}}  # fmt: skip
+EVAL = {"output": "Hello, Ada!", "scores": [SCORED], "passed": True, "run_id": RUN_ID,
+        "trace_id": "6f1d2c3b-4a5e-5f6a-8b7c-9d0e1f2a3b4c", "duration_ms": 12, "error": None}  # fmt: skip
+
+
+class Scored(Schema):
+    """One scorer's result, as the SDK's ``ScorerResultSummary`` reads it."""
+
+    model_config = examples(SCORED)
     scorer: str
     score: float
     passed: bool
-    explanation: str | None = None
-    label: str | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    explanation: str | None
+    label: str | None
+    metadata: dict[str, Json]
 
 
-class EvalError(BaseModel):
-    code: str = Field(description="EXECUTION_FAILED (the component raised), INVALID, NOT_FOUND, ...")
+class EvalError(Schema):
+    """Why an eval did not run to a verdict."""
+
+    model_config = examples({"code": "EXECUTION_FAILED", "message": "RuntimeError: boom", "details": {}})
+    code: str = Field(description="EXECUTION_FAILED (the component raised), INVALID, UNAUTHORIZED, FORBIDDEN, ...")
     message: str
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: dict[str, Json]
 
 
-class EvalOut(BaseModel):
+class EvalOut(Schema):
     """The SDK's ``EvalResponse``: the output, each scorer's result, and the run that recorded the eval."""
 
-    output: Any = None
+    model_config = examples(EVAL)
+    output: Json
     scores: list[Scored]
     passed: bool = Field(description="every scorer passed and the component did not fail")
     run_id: str = Field(description="the run recording this eval: GET /api/v1/runs/{run_id}")
-    trace_id: str | None = Field(None, description="the run item (its trace events: GET /api/v1/run-items/{id})")
-    duration_ms: int | None = None
-    error: EvalError | None = None
+    trace_id: str | None = Field(description="the run item (its output, trace events and scores)")
+    duration_ms: int | None
+    error: EvalError | None
+
+
+class EvalRefused(BaseModel):
+    """A refused eval: an ``EvalResponse`` that did not pass, with the problem body's fields; on a 404 ``error`` is
+    the message (what the SDK reads there)."""
+
+    model_config = examples({**EVAL, "output": None, "scores": [], "passed": False, "run_id": "", "trace_id": None,
+                             "duration_ms": None, "error": {"code": "INVALID", "message": "send the deployment as "
+                             "the X-DEPLOYMENT-ID header", "details": {"field": "X-DEPLOYMENT-ID"}},
+                             "type": "about:blank", "status": 422, "detail": "send the deployment as the "
+                             "X-DEPLOYMENT-ID header", "message": "send the deployment as the X-DEPLOYMENT-ID "
+                             "header", "code": "invalid", "field": "X-DEPLOYMENT-ID"})  # fmt: skip
+    output: None
+    scores: list[Scored]
+    passed: bool
+    run_id: str
+    trace_id: None
+    duration_ms: None
+    error: EvalError | str
+    type: str
+    status: int
+    detail: str
+    message: str
+    code: str
+    field: str | None
+
+
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    status: {"model": EvalRefused, "description": why}
+    for status, why in ((401, "no key or a bad key"), (403, "the key's scope is read"),
+                        (404, "no such deployment or component"), (409, "conflict"), (422, "invalid input"))
+}  # fmt: skip
 
 
 class EvalIn(BaseModel):
@@ -119,10 +166,20 @@ class BatchIn(BaseModel):
     items: list[BatchItem] = Field(min_length=1, max_length=MAX_BATCH)
 
 
-class BatchOut(BaseModel):
+class BatchResult(EvalOut):
+    """One item's ``EvalResponse``, with its place in the batch."""
+
+    model_config = examples({"index": 0, "item_id": "a", **EVAL})
+    index: int
+    item_id: str | None
+
+
+class BatchOut(Schema):
     """Each item's ``EvalResponse`` (with its ``index`` and ``item_id``), and the share that passed."""
 
-    results: list[dict[str, Any]]
+    model_config = examples({"results": [{"index": 0, "item_id": "a", **EVAL}], "total_items": 1, "passed_items": 1,
+                             "failed_items": 0, "pass_rate": 1.0})  # fmt: skip
+    results: list[BatchResult]
     total_items: int
     passed_items: int
     failed_items: int = Field(description="items whose component failed (an error)")
@@ -140,7 +197,7 @@ def _deployment(header: str | None) -> Any:
     return parse_uuid(header, "X-DEPLOYMENT-ID")
 
 
-@router.post("/v1/eval", response_model=EvalOut, responses={404: {"model": EvalOut}, 422: {"model": EvalOut}})
+@router.post("/v1/eval", response_model=EvalOut, responses=REFUSALS)
 def eval_one(body: EvalIn, svc: ServicesDep, deployment: DeploymentHeader = None) -> dict[str, Any]:
     """Evaluate one input against a deployed component with scorers, recorded as a run (the SDK's Client.eval)."""
     has_expected = "expected" in body.model_fields_set
@@ -148,7 +205,7 @@ def eval_one(body: EvalIn, svc: ServicesDep, deployment: DeploymentHeader = None
                            body.expected, has_expected, body.scorers)  # fmt: skip
 
 
-@router.post("/v1/eval/batch", response_model=BatchOut, responses={404: {"model": EvalOut}, 422: {"model": EvalOut}})
+@router.post("/v1/eval/batch", response_model=BatchOut, responses=REFUSALS)
 def eval_batch(body: BatchIn, svc: ServicesDep, deployment: DeploymentHeader = None) -> dict[str, Any]:
     """Evaluate several inputs one after another, each recorded as its own run (like the SDK's batch_eval)."""
     deployment_id = _deployment(deployment)
