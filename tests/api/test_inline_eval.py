@@ -92,6 +92,10 @@ def test_batch_eval_of_the_sdk_and_our_batch_route(http, client, world):
     batch = client.batch_eval("echo", items, max_concurrency=2)
     assert batch.stats.total_items == 2 and batch.stats.passed_items == 1 and batch.pass_rate == 0.5
     assert batch.status == "completed" and all(item.run_id and item.error is None for item in batch.results)
+    many = [{"input": {"n": n}, "expected": {"n": n}} for n in range(6)]  # four at once, one scorer set
+    together = client.batch_eval("echo", many, max_concurrency=4)
+    assert together.pass_rate == 1.0 and [r.output for r in together.results] == [m["input"] for m in many]
+    assert len({r.run_id for r in together.results}) == 6
     pairs = [{"input": ORDER, "expected": ORDER, "item_id": "a"}, {"input": {"n": 1}, "expected": 2}]
     body = {"component": "echo", "scorers": ["exact_match"], "items": pairs}
     answer = http.post("/v1/eval/batch", json=body, headers={"X-DEPLOYMENT-ID": str(world["good"])})
