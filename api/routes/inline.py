@@ -29,14 +29,24 @@ STATUS = {NotFound: 404, Conflict: 409, Invalid: 422, Unauthorized: 401, Forbidd
 MAX_BATCH = 100
 
 
-def eval_error(status: int, message: str, code: str, field: str | None) -> JSONResponse:
-    """A refused eval: an ``EvalResponse`` that did not pass, with the problem body's fields."""
+def is_eval_path(path: str) -> bool:
+    """Whether ``path`` is an inline eval's route (its refusals must read as evals that did not pass)."""
+    return path == "/v1/eval" or path.startswith("/v1/eval/")
+
+
+def eval_refusal(status: int, message: str, code: str, field: str | None) -> dict[str, Any]:
+    """The ``EvalResponse`` part of a refused eval (see the module's text)."""
     error: Any = {"code": code.upper(), "message": message, "details": {"field": field}}
     if status == 404:
         error = message  # the SDK reads a 404 body's ``error`` as the message (and says NOT_FOUND itself)
-    body = {"output": None, "scores": [], "passed": False, "run_id": "", "trace_id": None, "duration_ms": None,
-            "error": error, "type": "about:blank", "status": status, "detail": message, "message": message,
-            "code": code, "field": field}  # fmt: skip
+    return {"output": None, "scores": [], "passed": False, "run_id": "", "trace_id": None, "duration_ms": None,
+            "error": error}  # fmt: skip
+
+
+def eval_error(status: int, message: str, code: str, field: str | None) -> JSONResponse:
+    """A refused eval: an ``EvalResponse`` that did not pass, with the problem body's fields."""
+    body = {**eval_refusal(status, message, code, field), "type": "about:blank", "status": status,
+            "detail": message, "message": message, "code": code, "field": field}  # fmt: skip
     return JSONResponse(body, status_code=status)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
@@ -14,10 +15,10 @@ from tests.support import wait_until
 
 
 @contextmanager
-def live_server(require_keys: bool = True) -> Iterator[str]:
+def live_server(require_keys: bool = True, **server: Any) -> Iterator[str]:
     """Serve ``create_app()`` (the environment's stores; API keys required unless told) on 127.0.0.1 and a free
-    port; yields its base URL."""
-    app = create_app(None, ServerConfig(require_keys=require_keys))
+    port, with the other ``ServerConfig`` settings given; yields its base URL."""
+    app = create_app(None, ServerConfig(require_keys=require_keys, **server))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -136,3 +136,10 @@ def test_keys_are_checked_and_refusals_keep_the_eval_shape(base_url, services, w
     )
     assert anonymous.status_code == 401 and anonymous.json()["passed"] is False
     assert anonymous.json()["error"]["code"] == "UNAUTHORIZED" and anonymous.json()["code"] == "unauthorized"
+
+
+def test_a_guard_refusing_the_request_still_answers_an_eval_that_did_not_pass(services, world, key):
+    with live_server(max_body_bytes=2_000) as url:
+        sdk = agnt5.Client(gateway_url=url, api_key=key, deployment_id=str(world["good"]))
+        result = sdk.eval("echo", input_data={"text": "x" * 5_000})
+    assert result.passed is False and result.error.code == "TOO_LARGE" and "2,000 bytes" in result.error.message
