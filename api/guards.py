@@ -10,10 +10,16 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agnt5_evals.api.routes.inline import eval_refusal, is_eval_path
 
-async def _problem(send: Send, status: int, title: str, message: str, code: str, field: str) -> None:
-    body = orjson.dumps({"type": "about:blank", "title": title, "status": status, "detail": f"{field}: {message}",
-                         "message": message, "code": code, "field": field})  # fmt: skip
+
+async def _problem(send: Send, status: int, title: str, message: str, code: str, field: str, path: str) -> None:
+    """The problem body; on an inline eval's route, also a refused ``EvalResponse`` (the SDK would read a bare
+    problem body as an eval that passed)."""
+    refused = eval_refusal(status, message, code, field) if is_eval_path(path) else {}
+    problem = {"type": "about:blank", "title": title, "status": status, "detail": f"{field}: {message}",
+               "message": message, "code": code, "field": field}  # fmt: skip
+    body = orjson.dumps({**refused, **problem})
     headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -43,7 +49,8 @@ class HostCheck:
                     return
                 await _problem(send, 421, "Misdirected Request",
                                f"this server does not answer to the host {host_name(given)[:100]!r} (see "
-                               "AGNT5_ALLOWED_HOSTS or agnt5 server --allowed-host)", "invalid", "host")  # fmt: skip
+                               "AGNT5_ALLOWED_HOSTS or agnt5 server --allowed-host)", "invalid", "host",
+                               scope.get("path", ""))  # fmt: skip
                 return
         await self.inner(scope, receive, send)
 
@@ -62,7 +69,7 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")
         if declared.strip().isdigit() and int(declared) > self.limit:
-            await self._too_large(send)
+            await self._too_large(send, scope.get("path", ""))
             return
         chunks: list[bytes] = []
         size, more = 0, True
@@ -73,15 +80,15 @@ class BodyLimit:
             chunk: bytes = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
-                await self._too_large(send)
+                await self._too_large(send, scope.get("path", ""))
                 return
             chunks.append(chunk)
             more = bool(message.get("more_body", False))
         await self.inner(scope, _replay(b"".join(chunks), receive), send)
 
-    async def _too_large(self, send: Send) -> None:
+    async def _too_large(self, send: Send, path: str) -> None:
         await _problem(send, 413, "Content Too Large", f"the request body is larger than {self.limit:,} bytes "
-                       "(AGNT5_MAX_BODY_BYTES)", "too_large", "body")  # fmt: skip
+                       "(AGNT5_MAX_BODY_BYTES)", "too_large", "body", path)  # fmt: skip
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -22,6 +22,7 @@ from agnt5_evals.api.routes import (
     catalog,
     datasets,
     experiments,
+    inline,
     keys,
     projects,
     rescores,
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, server: ServerConfig | None = N
         app.include_router(module.router, prefix="/api/v1", dependencies=[Depends(in_own_project)])
         app.include_router(enveloped(module.router), prefix=PROJECT_PREFIX, dependencies=[Depends(in_project)])
     app.include_router(projects.router, prefix="/api/v1")
+    app.include_router(inline.router, dependencies=[Depends(in_own_project)])  # the gateway's /v1/eval
     openapi.install(app)
     return app
 

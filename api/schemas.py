@@ -45,7 +45,7 @@ RUN, EXPERIMENT = "baae3829-7c8b-430e-8e41-26c9e833e790", "5a6bb48a-bfff-4ea3-a6
 ITEM, DATASET_ITEM = "32456893-aca1-59ce-b787-e1fb07de2785", "735fc1b8-fd1e-4fb7-9aa9-b5ef54c96013"
 AT, LATER = "2026-11-27T13:40:53.076406+00:00", "2026-11-27T13:40:53.356305+00:00"
 
-GATE = {"passed_threshold": 1.0, "passed": False}
+GATE = {"passed_threshold": 1.0, "max_failed_items": None, "passed": False}
 SCORER_AGGREGATE = {"scorer": "json_valid", "mean_score": 0.5, "passed": 10, "failed": 10, "errored": 0,
                     "pass_rate": 0.5}  # fmt: skip
 LATENCY = {"p50": 0.0425, "p95": 0.0937, "max": 0.107}
@@ -60,7 +60,8 @@ RUN_SUMMARY = {
     "code_digest": "sha256:9f2c4e1b5d0a7c3e8f6b2a1d4c7e0f3a6b9c2d5e8f1a4b7c0d3e6f9a2b5c8d1e", "editable": False,
     "build": None, "source_run_id": None, "status": "completed", "reason": None,
     "total_items": 20, "done_items": 20, "passed_items": 10, "failed_items": 10, "errored_items": 0,
-    "pass_rate": 0.5, "gate": GATE, "scorers": [SCORER_AGGREGATE], "created_at": AT, "finished_at": LATER,
+    "pass_rate": 0.5, "gate": GATE, "passed": False, "total_run_items": 20,
+    "scorers": [SCORER_AGGREGATE], "created_at": AT, "finished_at": LATER,
     "latency_ms": LATENCY, "total_tokens": 0, "repetitions": REPETITIONS, "replaced_by": [REPLACED_BY],
 }  # fmt: skip
 
@@ -69,7 +70,13 @@ class RunGate(Schema):
     """The CI gate of a run: its threshold, and whether the run passed it (a finished run only)."""
 
     model_config = examples(GATE)
-    passed_threshold: float
+    passed_threshold: float = Field(
+        description="the minimum pass rate: the stricter of config.passed_threshold and "
+        "gate_config.min_pass_rate (1 when neither is set)"
+    )
+    max_failed_items: int | None = Field(
+        description="gate_config.max_failed_items: the most items that may fail or error; null: no limit"
+    )
     passed: bool
 
 
@@ -140,6 +147,13 @@ class RunSummary(Schema):
     errored_items: int
     pass_rate: float = Field(description="passed / done while running, else passed / total")
     gate: RunGate
+    passed: bool | None = Field(
+        description="the gate's verdict (gate.passed) once the run is finished; null while "
+        "it runs (the control plane's field)"
+    )
+    total_run_items: int = Field(
+        description="run items: dataset items x repetitions (the control plane's name of total_items)"
+    )
     scorers: list[ScorerAggregate]
     created_at: Timestamp
     finished_at: Timestamp | None
@@ -152,11 +166,14 @@ class RunSummary(Schema):
 class GateVerdict(Schema):
     """The CI verdict of a run, with the exit code ``agnt5 runs gate`` would give (0 pass, 2 fail, 4 running)."""
 
-    model_config = examples({"status": "completed", "pass_rate": 0.5, "passed_threshold": 1.0, "passed": False,
+    model_config = examples({"status": "completed", "pass_rate": 0.5, "passed_threshold": 1.0,
+                             "max_failed_items": None, "not_passed_items": 10, "passed": False,
                              "exit_code": 2})  # fmt: skip
     status: str
     pass_rate: float
     passed_threshold: float
+    max_failed_items: int | None
+    not_passed_items: int = Field(description="items that failed or errored")
     passed: bool
     exit_code: int
 

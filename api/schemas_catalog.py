@@ -172,6 +172,10 @@ class Experiment(Schema):
     latest_version_id: Id | None
     created_at: Timestamp
     updated_at: Timestamp
+    notes: list[str] = Field(
+        default_factory=list,
+        description="on create: what the server chose for you (no scorers given: exact_match); empty otherwise",
+    )
 
 
 class ExperimentVersion(Schema):

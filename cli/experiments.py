@@ -38,7 +38,12 @@ ScorerOption = Annotated[
 ]
 ScorerIdOption = Annotated[list[str] | None, typer.Option("--scorer-id", help="Custom scorer UUID. Repeatable.")]
 ConfigOption = Annotated[
-    str | None, typer.Option("--config", help='JSON object, e.g. {"passed_threshold": 1} (gate: pass rate >= it).')
+    str | None,
+    typer.Option(
+        "--config",
+        help='JSON object, e.g. {"passed_threshold": 1} (gate: pass rate >= it); the gate also takes '
+        '{"gate_config": {"min_pass_rate": 0.9, "max_failed_items": 2}} (the stricter pass rate applies).',
+    ),
 ]
 
 
@@ -72,7 +77,10 @@ def create(
     description: Annotated[str, typer.Option("--description")] = "",
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Create an experiment: target x dataset version x scorers x config; prints its id."""
+    """Create an experiment: target x dataset version x scorers x config; prints its id.
+
+    With no scorers, exact_match is used when every item of the dataset version has an expected output (a note
+    on stderr says so)."""
     target = target_from(target_type, deployment_id, component_name, component_type, prompt_id, prompt_version_id, note)
     parsed_config = json_option(config, "--config") if config is not None else {}
     dataset, version = uuid_arg(dataset_id, "--dataset-id"), uuid_arg(dataset_version_id, "--dataset-version-id")
@@ -80,6 +88,8 @@ def create(
         row = experiments.create_experiment(
             svc, name, description, dataset, version, target, builtin_scorer, scorer_id, parsed_config
         )
+    for text in row["notes"]:
+        note(f"note: {text}")
     print_created(fmt, row, f"Created experiment {name!r}")
 
 

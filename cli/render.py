@@ -30,7 +30,8 @@ def show_summary(summary: dict[str, Any], fmt: Format) -> None:
         f"items      {summary['done_items']}/{summary['total_items']} done: {summary['passed_items']} passed, "
         f"{summary['failed_items']} failed, {summary['errored_items']} errored",
         f"pass rate  {_pct(summary['pass_rate'])}",
-        f"gate       {verdict} (passed_threshold {gate['passed_threshold']})",
+        f"gate       {verdict} (passed_threshold {gate['passed_threshold']}"
+        + (f", max_failed_items {gate['max_failed_items']})" if gate.get("max_failed_items") is not None else ")"),
     ]
     if summary.get("code_digest") or summary.get("build"):
         kind = "build" if summary.get("build") else ("editable" if summary.get("editable") else "snapshot")
@@ -123,6 +124,15 @@ def run_exit_code(summary: dict[str, Any], fail_on_gate: bool) -> int:
     return EXIT_GATE_FAILED
 
 
+def gate_failure(summary: dict[str, Any]) -> str:
+    """Why a finished run failed its gate: the pass rate under the threshold, or too many items not passed."""
+    gate, rate = summary["gate"], summary["pass_rate"]
+    if rate < gate["passed_threshold"]:
+        return f"gate failed: pass rate {_pct(rate)} < passed_threshold {gate['passed_threshold']}"
+    not_passed = summary["total_items"] - summary["passed_items"]
+    return f"gate failed: {not_passed} item(s) failed or errored > max_failed_items {gate['max_failed_items']}"
+
+
 def wait_and_report(gw: Gateway, run_id: str, timeout: str | None, gate_matters: bool, fmt: Format) -> int:
     """Wait for a run, print its summary, and return the documented exit code."""
     with closing(for_stderr()) as progress:
@@ -135,8 +145,7 @@ def wait_and_report(gw: Gateway, run_id: str, timeout: str | None, gate_matters:
     show_summary(summary, fmt)
     code = run_exit_code(summary, gate_matters)
     if code == EXIT_GATE_FAILED:
-        note(f"gate failed: pass rate {_pct(summary['pass_rate'])} < passed_threshold "
-             f"{summary['gate']['passed_threshold']}")  # fmt: skip
+        note(gate_failure(summary))
     elif code == EXIT_RUN_FAILED:
         note(f"run {summary['status']}" + (f": {summary['reason']}" if summary["reason"] else ""))
     return code

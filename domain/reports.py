@@ -39,7 +39,13 @@ def run_summary(run: Mapping[str, Any], scorer_rows: Iterable[Mapping[str, Any]]
         "failed_items": run["failed"],
         "errored_items": run["errored"],
         "pass_rate": pass_rate(run["passed"], run["done"]) if run["status"] == "running" else gate.pass_rate,
-        "gate": {"passed_threshold": gate.threshold, "passed": gate.gate_passed},
+        "gate": {
+            "passed_threshold": gate.threshold,
+            "max_failed_items": gate.max_failed_items,
+            "passed": gate.gate_passed,
+        },
+        "passed": None if run["status"] == "running" else gate.gate_passed,
+        "total_run_items": run["total"],
         "scorers": [
             {
                 "scorer": row["scorer_key"],

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agnt5_evals.api.deps import ServicesDep
 from agnt5_evals.api.routes import Router
 from agnt5_evals.api.schemas import RunSummary
 from agnt5_evals.api.schemas_catalog import Experiment, ExperimentVersion, Run
-from agnt5_evals.domain.errors import NotFound
+from agnt5_evals.domain.errors import Invalid, NotFound
+from agnt5_evals.domain.gates import MAX_FAILED_ITEMS
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.projections import queries
 from agnt5_evals.services import experiments, operations
@@ -23,11 +24,21 @@ MAX_PAGE = 10**9  # (page - 1) * page_size stays far inside the store's 64-bit i
 router = Router(tags=["experiments"])
 
 
+class GateConfig(BaseModel):
+    """The control plane's gate: a minimum pass rate and the most items that may fail (or error)."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_pass_rate: float | None = Field(None, ge=0, le=1, strict=True, description="default: 1 (or passed_threshold)")
+    max_failed_items: int | None = Field(None, ge=0, le=MAX_FAILED_ITEMS, strict=True, description="default: no limit")
+
+
 class ExperimentIn(BaseModel):
-    """The reference's create payload (§1.4): a target, a dataset version, scorers and config."""
+    """The reference's create payload (§1.4), with the control plane client's fields: a target, a dataset
+    version, scorers (none: exact_match when every item has an expected output), config and gate_config."""
 
     name: str
     description: str = ""
+    type: Literal["evaluation"] = Field("evaluation", description="the only type: evaluation")
     dataset_id: str
     dataset_version_id: str
     target_type: str = "component"
@@ -36,10 +47,16 @@ class ExperimentIn(BaseModel):
     component_type: str | None = None
     prompt_id: str | None = None
     prompt_version_id: str | None = None
+    execution_mode: str | None = Field(
+        None, max_length=64, description="recorded as config.execution_mode (dev_worker, ...); runs go to workers"
+    )
     scorers: list[str | dict[str, Any]] = Field(default_factory=list)
     scorer_ids: list[str] = Field(default_factory=list)
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, Any] = Field(default_factory=dict, description="run settings and any metadata keys (kept)")
     repetitions: int | None = None
+    gate_config: GateConfig | None = Field(
+        None, description="kept as config.gate_config; with passed_threshold, the stricter minimum pass rate applies"
+    )
 
 
 class RunIn(BaseModel):
@@ -49,17 +66,29 @@ class RunIn(BaseModel):
     config: dict[str, Any] | None = None  # overrides for this run only
 
 
+def _config(body: ExperimentIn) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The experiment's config (with repetitions and execution_mode) and its gate_config (None: not given)."""
+    extra = {"repetitions": body.repetitions, "execution_mode": body.execution_mode}
+    config = {**body.config, **{key: value for key, value in extra.items() if value is not None}}
+    if body.gate_config is None:
+        return config, None
+    gate = body.gate_config.model_dump(exclude_none=True)
+    if "gate_config" in config and config["gate_config"] != gate:
+        raise Invalid("given twice (gate_config and config.gate_config) with different rules", field="gate_config")
+    return config, gate
+
+
 @router.post("/experiments", status_code=201, response_model=Experiment)
 def create_experiment(body: ExperimentIn, svc: ServicesDep) -> dict[str, Any]:
     """Create an experiment (bad scorers, config or ids: 422/404 naming the field)."""
     target = target_from(body.target_type, body.deployment_id, body.component_name, body.component_type,
                          body.prompt_id, body.prompt_version_id)  # fmt: skip
     builtin = [s if isinstance(s, str) else json.dumps(s) for s in body.scorers]
-    config = {**body.config, **({"repetitions": body.repetitions} if body.repetitions is not None else {})}
+    config, gate = _config(body)
     dataset = parse_uuid(body.dataset_id, "dataset_id")
     version = parse_uuid(body.dataset_version_id, "dataset_version_id")
     return experiments.create_experiment(
-        svc, body.name, body.description, dataset, version, target, builtin, body.scorer_ids, config
+        svc, body.name, body.description, dataset, version, target, builtin, body.scorer_ids, config, gate
     )
 
 

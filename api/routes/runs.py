@@ -81,6 +81,7 @@ def gate(run_id: str, svc: ServicesDep) -> dict[str, Any]:
     result = verdict(run["status"], run["total"], run["passed"], run["spec"].get("config", {}))
     code = 4 if run["status"] == "running" else result.exit_code
     return {"status": run["status"], "pass_rate": result.pass_rate, "passed_threshold": result.threshold,
+            "max_failed_items": result.max_failed_items, "not_passed_items": result.not_passed_items,
             "passed": result.gate_passed, "exit_code": code}  # fmt: skip
 
 

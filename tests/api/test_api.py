@@ -58,7 +58,8 @@ def test_run_gate_compare_and_evidence_over_http(client, services, world):
     assert wait_done(client, cand_id)["failed_items"] == 5
     assert client.get(f"/api/v1/runs/{base_id}/gate").json()["exit_code"] == 0
     assert client.get(f"/api/v1/runs/{cand_id}/gate").json() == {
-        "status": "completed", "pass_rate": 0.5, "passed_threshold": 1.0, "passed": False, "exit_code": 2,
+        "status": "completed", "pass_rate": 0.5, "passed_threshold": 1.0, "max_failed_items": None,
+        "not_passed_items": 5, "passed": False, "exit_code": 2,
     }  # fmt: skip
     assert len(client.get(f"/api/v1/runs/{cand_id}/failures").json()) == 5
     flips = client.get(f"/api/v1/runs/{base_id}/compare/{cand_id}").json()
@@ -109,8 +110,8 @@ def test_create_an_experiment_with_the_reference_payload_and_read_its_run(client
     [
         ({"scorers": ["contains"]}, 422, "contains needs config"),
         ({"scorers": ["nope"]}, 422, "unknown scorer 'nope'"),
-        ({"scorers": []}, 422, "attach at least one scorer"),
         ({"config": {"passed_threshold": 3}}, 422, "passed_threshold"),
+        ({"gate_config": {"min_pass_rate": 3}}, 422, "gate_config.min_pass_rate"),
         ({"deployment_id": MISSING}, 404, f"deployment {MISSING} not found"),
         ({"target_type": "other"}, 422, "target.type: must be one of"),
     ],
