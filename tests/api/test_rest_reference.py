@@ -26,7 +26,8 @@ def test_the_rest_reference_matches_the_routes(isolated_home):
     projected = {shape for shape in every if shape not in served}
     gateway = {shape for shape in served if shape.split()[1].startswith("/v1/")}  # the gateway's, as the SDK calls
     assert gateway == {"POST /v1/eval", "POST /v1/eval/batch"}
-    twins = {f"{method} /projects/{{}}{path}" for method, path in (shape.split() for shape in served - gateway - outside)}
+    resources = served - gateway - outside
+    twins = {f"{method} /projects/{{}}{path}" for method, path in (shape.split() for shape in resources)}
     assert twins <= projected, "every resource route is served under /projects/{project_id} too"
     documented = {
         _shape(method, path)
