@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from agnt5_evals.services import projects
 from agnt5_evals.services.keys import create_key
 from tests.api.live import live_server
 from tests.support import wait_until
@@ -131,6 +132,8 @@ def test_no_scorers_and_no_expected_outputs_is_refused_naming_scorers(client, se
 
 
 def test_keys_are_checked_a_read_key_cannot_create_and_another_projects_key_finds_nothing(base_url, services, world):
+    projects.create_project(services, "Other", "other")
+
     def as_key(project: str, scope: str) -> Any:
         token = create_key(services, project, scope)["key"]
         return control_plane.ImprovementControlPlaneClient(base_url=base_url, project_id="default", token=token)

@@ -52,9 +52,14 @@ def api_server(store: str) -> Iterator[str]:
 
 @pytest.fixture
 def agnt5(store: str, cli_mode: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Agnt5:
-    runner = CliRunner()
     if cli_mode == "remote":
         monkeypatch.setenv("AGNT5_API_URL", request.getfixturevalue("api_server"))
+    return cli_runner()
+
+
+def cli_runner() -> Agnt5:
+    """``agnt5 ARGS...`` in-process; asserts the exit code (``code`` None: any) and returns the result."""
+    runner = CliRunner()
 
     def invoke(*args: str, input: str | None = None, code: int | None = 0) -> Any:
         result = runner.invoke(app, list(args), input=input, prog_name="agnt5")

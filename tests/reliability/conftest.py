@@ -10,8 +10,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, settings
 
 from agnt5_evals.api.main import create_app
-from tests.cli.conftest import Agnt5
-from tests.cli.conftest import agnt5 as cli_fixture
+from tests.cli.conftest import Agnt5, cli_runner
 
 PROBLEM = {"type", "title", "status", "detail", "message", "code", "field"}
 
@@ -19,7 +18,8 @@ PROBLEM = {"type", "title", "status", "detail", "message", "code", "field"}
 @pytest.fixture
 def agnt5(store: str) -> Agnt5:
     """The CLI in-process, on the test's store (as in tests/cli)."""
-    return cli_fixture.__wrapped__(store)  # type: ignore[attr-defined]
+    del store
+    return cli_runner()
 
 
 @pytest.fixture

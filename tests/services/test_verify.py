@@ -194,9 +194,9 @@ def test_the_cli_and_the_api_verify_and_name_the_mismatch(services: Services, wo
     from fastapi.testclient import TestClient
 
     from agnt5_evals.api.main import create_app
-    from tests.cli.conftest import agnt5 as cli_fixture
+    from tests.cli.conftest import cli_runner
 
-    agnt5 = cli_fixture.__wrapped__("store")  # type: ignore[attr-defined]
+    agnt5 = cli_runner()
     run_id = finished_run(services, world)
     ok = agnt5("audit", "verify", str(run_id))
     assert "OK: every digest matches." in ok.stdout and f"Digest of {run_id}: " in ok.stdout
