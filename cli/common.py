@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import re
 import shutil
 import sys
@@ -45,6 +46,9 @@ def services(catch_up: bool = False) -> Iterator[Services]:
     ``agnt5 projections catch-up`` applies a backlog a killed process left.
     """
     del catch_up
+    if os.environ.get("AGNT5_API_URL", "").strip():  # the remote CLI: a command that needs this machine's store
+        raise Invalid("this command works on this machine's store only: unset AGNT5_API_URL to run it here "
+                      "(or run it on the server)")  # fmt: skip
     svc = build()
     try:
         _note_unbuilt_view(svc)

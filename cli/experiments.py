@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, emit, json_option, note, print_created, services, uuid_arg
-from agnt5_evals.cli.gateway import Local
+from agnt5_evals.cli.common import Format, FormatOption, emit, json_option, note, print_created, uuid_arg
+from agnt5_evals.cli.gateway import gateway, standby_worker
 from agnt5_evals.cli.render import (
     show_compare,
     show_rescore,
@@ -17,11 +17,7 @@ from agnt5_evals.cli.render import (
 )
 from agnt5_evals.cli.replay import replay
 from agnt5_evals.domain.errors import Invalid
-from agnt5_evals.projections import queries
-from agnt5_evals.services import experiments, operations
-from agnt5_evals.services import runs as runs_service
-from agnt5_evals.services.definitions import scorers_from, target_from
-from agnt5_evals.worker.standby import standby
+from agnt5_evals.services.definitions import target_from
 
 app = typer.Typer(help="Create experiments and run them over a dataset version.", no_args_is_help=True)
 runs = typer.Typer(help="Inspect, cancel, compare and mine experiment runs.", no_args_is_help=True)
@@ -84,10 +80,12 @@ def create(
     target = target_from(target_type, deployment_id, component_name, component_type, prompt_id, prompt_version_id, note)
     parsed_config = json_option(config, "--config") if config is not None else {}
     dataset, version = uuid_arg(dataset_id, "--dataset-id"), uuid_arg(dataset_version_id, "--dataset-version-id")
-    with services(catch_up=False) as svc:
-        row = experiments.create_experiment(
-            svc, name, description, dataset, version, target, builtin_scorer, scorer_id, parsed_config
-        )
+    body = {"name": name, "description": description, "dataset_id": str(dataset), "dataset_version_id": str(version),
+            "target_type": target_type, "deployment_id": deployment_id, "component_name": component_name,
+            "component_type": component_type, "prompt_id": prompt_id, "prompt_version_id": prompt_version_id,
+            "scorers": builtin_scorer or [], "scorer_ids": scorer_id or [], "config": parsed_config}  # fmt: skip
+    with gateway() as gw:
+        row = gw.create_experiment(body, target)
     for text in row["notes"]:
         note(f"note: {text}")
     print_created(fmt, row, f"Created experiment {name!r}")
@@ -108,8 +106,10 @@ def update(
     parsed_config = json_option(config, "--config") if config is not None else None
     version = uuid_arg(dataset_version_id, "--dataset-version-id") if dataset_version_id is not None else None
     eid = uuid_arg(experiment_id, "EXPERIMENT_ID")
-    with services(catch_up=False) as svc:
-        row = experiments.update_experiment(svc, eid, builtin_scorer, scorer_id, parsed_config, version)
+    changes = {"scorers": builtin_scorer or [], "scorer_ids": scorer_id or [], "config": parsed_config,
+               "dataset_version_id": str(version) if version else None}  # fmt: skip
+    with gateway() as gw:
+        row = gw.update_experiment(str(eid), changes)
     emit(row, fmt, COLUMNS)
 
 
@@ -124,16 +124,16 @@ def list_(
 ) -> None:
     """List experiments, oldest first."""
     did = str(uuid_arg(dataset_id, "--dataset-id")) if dataset_id else ""
-    with services() as svc:
-        emit(operations.list_experiments(svc, did, status, type_, page, page_size), fmt, COLUMNS)
+    with gateway() as gw:
+        emit(gw.experiments(did, status, type_, page, page_size), fmt, COLUMNS)
 
 
 @versions.command("list")
 def versions_list(experiment_id: str, fmt: FormatOption = Format.table) -> None:
     """List an experiment's immutable versions."""
-    with services() as svc:
-        rows = queries.experiment_versions(svc.view, str(uuid_arg(experiment_id, "EXPERIMENT_ID")))
-        emit(rows, fmt, ["id", "number", "created_at"])
+    with gateway() as gw:
+        rows = gw.experiment_versions(str(uuid_arg(experiment_id, "EXPERIMENT_ID")))
+    emit(rows, fmt, ["id", "number", "created_at"])
 
 
 @app.command("run")
@@ -163,51 +163,48 @@ def run(
     With --wait the exit code is the gate's verdict (the exit codes of `agnt5 --help`).
     """
     eid = uuid_arg(experiment_id, "EXPERIMENT_ID")
-    with standby(experiment_id=eid) as worker, services(catch_up=False) as svc:
-        summary = operations.start_run(
-            svc,
-            eid,
-            name,
-            uuid_arg(deployment_id, "--deployment-id") if deployment_id else None,
-            uuid_arg(experiment_version_id, "--experiment-version-id") if experiment_version_id else None,
-            standby=worker,
-            config=json_option(config, "--config") if config is not None else None,
-        )
+    body = {"name": name,
+            "deployment_id": str(uuid_arg(deployment_id, "--deployment-id")) if deployment_id else None,
+            "experiment_version_id": str(uuid_arg(experiment_version_id, "--experiment-version-id"))
+            if experiment_version_id else None,
+            "config": json_option(config, "--config") if config is not None else None}  # fmt: skip
+    with standby_worker(experiment_id=eid) as worker, gateway() as gw:
+        summary = gw.start_run(str(eid), body, standby=worker)
         if not wait:
             print_created(fmt, summary, f"Started run {summary['name']!r} of experiment {experiment_id}")
             return
         note(f"Started run {summary['name']!r} ({summary['id']}); waiting")
-        raise typer.Exit(wait_and_report(Local(svc), summary["id"], timeout, fail_on_gate, fmt))
+        raise typer.Exit(wait_and_report(gw, summary["id"], timeout, fail_on_gate, fmt))
 
 
 @runs.command("list")
 def runs_list(experiment_id: str, fmt: FormatOption = Format.table) -> None:
     """List an experiment's runs."""
-    with services() as svc:
-        emit(queries.runs(svc.view, str(uuid_arg(experiment_id, "EXPERIMENT_ID"))), fmt, RUN_COLUMNS)
+    with gateway() as gw:
+        emit(gw.runs(str(uuid_arg(experiment_id, "EXPERIMENT_ID"))), fmt, RUN_COLUMNS)
 
 
 @runs.command("show")
 def runs_show(run_id: str, fmt: FormatOption = Format.table) -> None:
     """One run's summary: status, pass rate, gate and per-scorer aggregates."""
-    with services() as svc:
-        show_summary(operations.summary(svc, str(uuid_arg(run_id, "RUN_ID"))), fmt)
+    with gateway() as gw:
+        show_summary(gw.summary(str(uuid_arg(run_id, "RUN_ID"))), fmt)
 
 
 @runs.command("cancel")
 def runs_cancel(experiment_id: str, run_id: str, fmt: FormatOption = Format.table) -> None:
     """Cancel a running run; what finished before is kept."""
     rid, eid = uuid_arg(run_id, "RUN_ID"), uuid_arg(experiment_id, "EXPERIMENT_ID")
-    with services(catch_up=False) as svc:
-        show_summary(runs_service.cancel_run(svc, rid, eid), fmt)
+    with gateway() as gw:
+        show_summary(gw.cancel_run(str(eid), str(rid)), fmt)
 
 
 @runs.command("compare")
 def runs_compare(base_run_id: str, compare_run_id: str, fmt: FormatOption = Format.table) -> None:
     """Compare a candidate run with a baseline: score movement and pass/fail flips."""
-    with services() as svc:
-        base, other = str(uuid_arg(base_run_id, "BASE_RUN_ID")), str(uuid_arg(compare_run_id, "COMPARE_RUN_ID"))
-        show_compare(operations.compare_runs(svc, base, other), fmt)
+    base, other = str(uuid_arg(base_run_id, "BASE_RUN_ID")), str(uuid_arg(compare_run_id, "COMPARE_RUN_ID"))
+    with gateway() as gw:
+        show_compare(gw.compare_runs(base, other), fmt)
 
 
 @runs.command("rerun")
@@ -229,13 +226,13 @@ def runs_rerun(
     shows no difference); an editable one runs its files as they are now.
     """
     rid = uuid_arg(run_id, "RUN_ID")
-    with standby() as worker, services(catch_up=False) as svc:
-        summary = operations.rerun_run(svc, rid, name, standby=worker)
+    with standby_worker() as worker, gateway() as gw:
+        summary = gw.rerun(str(rid), name, standby=worker)
         if not wait:
             print_created(fmt, summary, f"Started run {summary['name']!r}, a rerun of {run_id}")
             return
         note(f"Started run {summary['name']!r} ({summary['id']}), a rerun of {run_id}; waiting")
-        raise typer.Exit(wait_and_report(Local(svc), summary["id"], timeout, fail_on_gate, fmt))
+        raise typer.Exit(wait_and_report(gw, summary["id"], timeout, fail_on_gate, fmt))
 
 
 @runs.command("regression-dataset")
@@ -255,11 +252,10 @@ def runs_regression_dataset(
 ) -> None:
     """Turn a run's failed items into a published dataset, an experiment over it, and optionally a run."""
     ids = [str(uuid_arg(r, "--run-item-id")) for r in run_item_id or []]
-    with standby(start_run) as worker, services() as svc:
-        result = operations.regression_dataset(
-            svc, str(uuid_arg(run_id, "RUN_ID")), name, ids, start_run,
-            uuid_arg(deployment_id, "--deployment-id") if deployment_id else None, standby=worker,
-        )  # fmt: skip
+    body = {"name": name, "run_item_ids": ids, "start_run": start_run,
+            "deployment_id": str(uuid_arg(deployment_id, "--deployment-id")) if deployment_id else None}  # fmt: skip
+    with standby_worker(start_run) as worker, gateway() as gw:
+        result = gw.regression_dataset(str(uuid_arg(run_id, "RUN_ID")), body, standby=worker)
         if fmt is Format.table:
             note(f"Created dataset {result['dataset_id']} ({result['items']} items, version "
                  f"{result['dataset_version_id']}) and experiment {result['experiment_id']}")  # fmt: skip
@@ -268,7 +264,7 @@ def runs_regression_dataset(
         else:
             emit(result, fmt)
         if start_run and wait:
-            raise typer.Exit(wait_and_report(Local(svc), result["run"]["id"], timeout, True, fmt))
+            raise typer.Exit(wait_and_report(gw, result["run"]["id"], timeout, True, fmt))
         if fmt is Format.table:
             typer.echo(result["dataset_id"])
 
@@ -309,41 +305,38 @@ def runs_rescore(
     """
     rid = str(uuid_arg(run_id, "RUN_ID"))
     chosen = [str(uuid_arg(r, "--run-item-id")) for r in run_item_id or []]
-    with standby() as worker, services() as svc:
-        scorers = scorers_from(svc, builtin_scorer, scorer_id) if builtin_scorer or scorer_id else None
-        summary = operations.start_rescore(
-            svc, rid, scorers, chosen, reason, replace_latest, idempotency_key, standby=worker
-        )
+    body = {"scorers": builtin_scorer or [], "scorer_version_ids": scorer_id or [], "run_item_ids": chosen,
+            "reason": reason, "replace_latest": replace_latest, "idempotency_key": idempotency_key}  # fmt: skip
+    with standby_worker() as worker, gateway() as gw:
+        summary = gw.start_rescore(rid, body, standby=worker)
         if not wait:
             print_created(fmt, summary, f"Started rescore of run {rid}")
             return
         note(f"Started rescore {summary['id']} of run {rid}; waiting")
-        raise typer.Exit(wait_for_rescore_and_report(Local(svc), summary["id"], timeout, fail_on_gate, fmt))
+        raise typer.Exit(wait_for_rescore_and_report(gw, summary["id"], timeout, fail_on_gate, fmt))
 
 
 @runs.command("rescores")
 def runs_rescores(run_id: str, fmt: FormatOption = Format.table) -> None:
     """List a run's rescores."""
-    with services() as svc:
-        rows = queries.rescores(svc.view, str(uuid_arg(run_id, "RUN_ID")))
-        emit(
-            rows, fmt, ["id", "status", "replace_latest", "total", "done", "passed", "failed", "errored", "created_at"]
-        )
+    with gateway() as gw:
+        rows = gw.rescores(str(uuid_arg(run_id, "RUN_ID")))
+    emit(rows, fmt, ["id", "status", "replace_latest", "total", "done", "passed", "failed", "errored", "created_at"])
 
 
 @runs.command("rescore-show")
 def runs_rescore_show(rescore_id: str, fmt: FormatOption = Format.table) -> None:
     """One rescore: counts, per-scorer aggregates of its scores, and the items whose status changed."""
-    with services() as svc:
-        show_rescore(operations.rescore_summary(svc, str(uuid_arg(rescore_id, "RESCORE_ID"))), fmt)
+    with gateway() as gw:
+        show_rescore(gw.rescore(str(uuid_arg(rescore_id, "RESCORE_ID"))), fmt)
 
 
 @runs.command("rescore-cancel")
 def runs_rescore_cancel(rescore_id: str, fmt: FormatOption = Format.table) -> None:
     """Cancel a running rescore: what it recorded stays; a replacing one frees its run for another."""
     rid = uuid_arg(rescore_id, "RESCORE_ID")
-    with services(catch_up=False) as svc:
-        show_rescore(runs_service.cancel_rescore(svc, rid), fmt)
+    with gateway() as gw:
+        show_rescore(gw.cancel_rescore(str(rid)), fmt)
 
 
 runs.command("replay")(replay)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, cast
 from urllib.parse import quote
 from uuid import UUID
@@ -27,8 +27,9 @@ from agnt5_evals.domain.errors import Conflict, EvalsError, Forbidden, Invalid, 
 from agnt5_evals.domain.reports import EXPORT_COLUMNS
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, current_project
 from agnt5_evals.projections import queries
-from agnt5_evals.services import catalog, datasets, operations, runs, scores
-from agnt5_evals.services.definitions import deployment_source
+from agnt5_evals.services import catalog, datasets, experiments, operations, runs, scores
+from agnt5_evals.services.definitions import deployment_source, scorers_from
+from agnt5_evals.worker.standby import Standby, standby
 
 API_URL, API_KEY = "AGNT5_API_URL", "AGNT5_API_KEY"
 STREAM_TIMEOUT = httpx.Timeout(60.0, connect=10.0)  # the server sends a keep-alive every 15 s
@@ -168,6 +169,64 @@ class Local:
 
     def archive_deployment(self, deployment_id: str) -> dict[str, Any]:
         return catalog.archive_deployment(self.svc, _uuid(deployment_id))
+
+    # -- experiments and runs --------------------------------------------------------------------------------------
+
+    def create_experiment(self, body: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
+        return experiments.create_experiment(
+            self.svc, body["name"], body["description"], _uuid(body["dataset_id"]), _uuid(body["dataset_version_id"]),
+            target, body["scorers"], body["scorer_ids"], body["config"],
+        )  # fmt: skip
+
+    def update_experiment(self, experiment_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        version = changes.get("dataset_version_id")
+        return experiments.update_experiment(self.svc, _uuid(experiment_id), changes.get("scorers"),
+                                             changes.get("scorer_ids"), changes.get("config"),
+                                             _uuid(version) if version else None)  # fmt: skip
+
+    def experiments(self, dataset_id: str, status: str, kind: str, page: int, page_size: int) -> list[dict[str, Any]]:
+        return operations.list_experiments(self.svc, dataset_id, status, kind, page, page_size)
+
+    def experiment_versions(self, experiment_id: str) -> list[dict[str, Any]]:
+        return queries.experiment_versions(self.svc.view, experiment_id)
+
+    def runs(self, experiment_id: str) -> list[dict[str, Any]]:
+        return queries.runs(self.svc.view, experiment_id)
+
+    def start_run(self, experiment_id: str, body: dict[str, Any], standby: Standby | None = None) -> dict[str, Any]:
+        deployment, version = body.get("deployment_id"), body.get("experiment_version_id")
+        return operations.start_run(self.svc, _uuid(experiment_id), body.get("name", ""),
+                                    _uuid(deployment) if deployment else None, _uuid(version) if version else None,
+                                    standby=standby, config=body.get("config"))  # fmt: skip
+
+    def cancel_run(self, experiment_id: str, run_id: str) -> dict[str, Any]:
+        return runs.cancel_run(self.svc, _uuid(run_id), _uuid(experiment_id))
+
+    def compare_runs(self, base_id: str, compare_id: str) -> dict[str, Any]:
+        return operations.compare_runs(self.svc, base_id, compare_id)
+
+    def rerun(self, run_id: str, name: str, standby: Standby | None = None) -> dict[str, Any]:
+        return operations.rerun_run(self.svc, _uuid(run_id), name, standby=standby)
+
+    def regression_dataset(self, run_id: str, body: dict[str, Any], standby: Standby | None = None) -> dict[str, Any]:
+        deployment = body.get("deployment_id")
+        return operations.regression_dataset(self.svc, run_id, body["name"], body["run_item_ids"], body["start_run"],
+                                             _uuid(deployment) if deployment else None, standby=standby)  # fmt: skip
+
+    def start_rescore(self, run_id: str, body: dict[str, Any], standby: Standby | None = None) -> dict[str, Any]:
+        given = body["scorers"] or body["scorer_version_ids"]
+        scorers = scorers_from(self.svc, body["scorers"], body["scorer_version_ids"]) if given else None
+        return operations.start_rescore(self.svc, run_id, scorers, body["run_item_ids"], body["reason"],
+                                        body["replace_latest"], body["idempotency_key"], standby=standby)  # fmt: skip
+
+    def rescores(self, run_id: str) -> list[dict[str, Any]]:
+        return queries.rescores(self.svc.view, run_id)
+
+    def rescore(self, rescore_id: str) -> dict[str, Any]:
+        return operations.rescore_summary(self.svc, rescore_id)
+
+    def cancel_rescore(self, rescore_id: str) -> dict[str, Any]:
+        return runs.cancel_rescore(self.svc, _uuid(rescore_id))
 
 
 class Remote:
@@ -349,6 +408,51 @@ class Remote:
     def archive_deployment(self, deployment_id: str) -> dict[str, Any]:
         return self.one("POST", f"/deployments/{deployment_id}/archive")
 
+    # -- experiments and runs --------------------------------------------------------------------------------------
+
+    def create_experiment(self, body: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
+        return self.one("POST", "/experiments", body)
+
+    def update_experiment(self, experiment_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return self.one("PATCH", f"/experiments/{experiment_id}", changes)
+
+    def experiments(self, dataset_id: str, status: str, kind: str, page: int, page_size: int) -> list[dict[str, Any]]:
+        params = {"dataset_id": dataset_id or None, "status": status or None, "type": kind or None}
+        return self.many("GET", "/experiments", page=page, page_size=page_size, **params)
+
+    def experiment_versions(self, experiment_id: str) -> list[dict[str, Any]]:
+        return self.many("GET", f"/experiments/{experiment_id}/versions")
+
+    def runs(self, experiment_id: str) -> list[dict[str, Any]]:
+        return self.many("GET", f"/experiments/{experiment_id}/runs")
+
+    def start_run(self, experiment_id: str, body: dict[str, Any], standby: Standby | None = None) -> dict[str, Any]:
+        return self.one("POST", f"/experiments/{experiment_id}/runs", body)
+
+    def cancel_run(self, experiment_id: str, run_id: str) -> dict[str, Any]:
+        return self.one("POST", f"/experiments/{experiment_id}/runs/{run_id}/cancel")
+
+    def compare_runs(self, base_id: str, compare_id: str) -> dict[str, Any]:
+        return self.one("GET", f"/runs/{base_id}/compare/{compare_id}")
+
+    def rerun(self, run_id: str, name: str, standby: Standby | None = None) -> dict[str, Any]:
+        return self.one("POST", f"/runs/{run_id}/rerun", {"name": name})
+
+    def regression_dataset(self, run_id: str, body: dict[str, Any], standby: Standby | None = None) -> dict[str, Any]:
+        return self.one("POST", f"/runs/{run_id}/regression-dataset", body)
+
+    def start_rescore(self, run_id: str, body: dict[str, Any], standby: Standby | None = None) -> dict[str, Any]:
+        return self.one("POST", f"/eval/runs/{run_id}/rescore", body)
+
+    def rescores(self, run_id: str) -> list[dict[str, Any]]:
+        return self.many("GET", f"/runs/{run_id}/rescores")
+
+    def rescore(self, rescore_id: str) -> dict[str, Any]:
+        return self.one("GET", f"/rescores/{rescore_id}")
+
+    def cancel_rescore(self, rescore_id: str) -> dict[str, Any]:
+        return self.one("POST", f"/rescores/{rescore_id}/cancel")
+
     def follow(self, path: str, timeout: float | None, progress: Progress | None) -> dict[str, Any] | None:
         """Follow a progress stream (server-sent events) to its end: the final summary, or None at ``timeout``."""
         params = {} if timeout is None else {"timeout": timeout}
@@ -372,6 +476,14 @@ class Remote:
 
 
 Gateway = Local | Remote
+
+
+def standby_worker(start: bool = True, experiment_id: UUID | None = None) -> AbstractContextManager[Standby | None]:
+    """A worker process booted while the command does its checks (``worker.standby``), locally; through a server,
+    none: the server starts its own."""
+    if remote_url() is not None:
+        return nullcontext(None)
+    return standby(start, experiment_id=experiment_id)
 
 
 def remote_url() -> str | None:

@@ -16,7 +16,7 @@ from agnt5_evals.domain.errors import Invalid, NotFound
 from agnt5_evals.domain.gates import MAX_FAILED_ITEMS
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.projections import queries
-from agnt5_evals.services import experiments, operations
+from agnt5_evals.services import experiments, operations, runs
 from agnt5_evals.services.definitions import target_from
 
 MAX_PAGE = 10**9  # (page - 1) * page_size stays far inside the store's 64-bit integers
@@ -112,6 +112,27 @@ def get_experiment(experiment_id: str, svc: ServicesDep) -> dict[str, Any]:
     return queries.experiment(svc.view, str(parse_uuid(experiment_id, "experiment_id")))
 
 
+class ExperimentPatch(BaseModel):
+    """What ``experiments update`` changes (those given); the next run snapshots it as a new version."""
+
+    model_config = ConfigDict(extra="forbid")
+    scorers: list[str | dict[str, Any]] = Field(default_factory=list)
+    scorer_ids: list[str] = Field(default_factory=list)
+    config: dict[str, Any] | None = None
+    dataset_version_id: str | None = None
+
+
+@router.patch("/experiments/{experiment_id}", response_model=Experiment)
+def update_experiment(experiment_id: str, body: ExperimentPatch, svc: ServicesDep) -> dict[str, Any]:
+    """Edit the definition (scorers, config, dataset version: those given); the next run snapshots it."""
+    if not (body.scorers or body.scorer_ids or body.config is not None or body.dataset_version_id is not None):
+        raise Invalid("nothing to update: give scorers, scorer_ids, config or dataset_version_id")
+    builtin = [s if isinstance(s, str) else json.dumps(s) for s in body.scorers]
+    version = parse_uuid(body.dataset_version_id, "dataset_version_id") if body.dataset_version_id else None
+    eid = parse_uuid(experiment_id, "experiment_id")
+    return experiments.update_experiment(svc, eid, builtin, body.scorer_ids, body.config, version)
+
+
 @router.get("/experiments/{experiment_id}/versions", response_model=list[ExperimentVersion])
 def list_versions(experiment_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
     """An experiment's immutable versions."""
@@ -131,6 +152,14 @@ def get_run(experiment_id: str, run_id: str, svc: ServicesDep) -> dict[str, Any]
     if summary["experiment_id"] != str(parse_uuid(experiment_id, "experiment_id")):
         raise NotFound(f"run {run_id} is not a run of experiment {experiment_id}")
     return summary
+
+
+@router.post(
+    "/experiments/{experiment_id}/runs/{run_id}/cancel", response_model=RunSummary, response_model_exclude_unset=True
+)
+def cancel_run(experiment_id: str, run_id: str, svc: ServicesDep) -> dict[str, Any]:
+    """Cancel a running run of the experiment (``experiments runs cancel``); what finished is kept."""
+    return runs.cancel_run(svc, parse_uuid(run_id, "run_id"), parse_uuid(experiment_id, "experiment_id"))
 
 
 @router.post(

@@ -164,6 +164,10 @@ def _runs(call: Checked, world) -> tuple[str, str]:
     call.until_done("/runs/{run_id}", run_id=cand)
     assert call("get", "/experiments", params={"dataset_id": str(world["dataset"])})[0]["id"] == exp
     assert call("get", "/experiments/{experiment_id}", experiment_id=exp)["versions"] == 1
+    patched = call(
+        "patch", "/experiments/{experiment_id}", experiment_id=exp, json={"config": {"passed_threshold": 0.5}}
+    )
+    assert patched["definition"]["config"]["passed_threshold"] == 0.5
     assert len(call("get", "/experiments/{experiment_id}/versions", experiment_id=exp)) == 1
     assert len(call("get", runs, experiment_id=exp)) == 2
     call("get", runs + "/{run_id}", experiment_id=exp, run_id=cand)
@@ -221,6 +225,9 @@ def test_every_route_serves_bodies_its_schema_describes(call, world, agent_dir):
     run = call("post", "/experiments/{experiment_id}/runs", 202, experiment_id=slow, json={})["id"]
     cancelled = call("post", "/runs/{run_id}/cancel", run_id=run)
     assert cancelled["status"] == "cancelled" and "repetitions" not in cancelled
+    again = call("post", "/experiments/{experiment_id}/runs", 202, experiment_id=slow, json={})["id"]
+    under = call("post", "/experiments/{experiment_id}/runs/{run_id}/cancel", experiment_id=slow, run_id=again)
+    assert under["status"] == "cancelled" and under["experiment_id"] == slow
     log = call("get", "/audit/events", params={"run_id": run, "limit": 5})
     assert log[0]["topic"].endswith("Run.Started") and log[0]["originator_id"] == run
     assert call("get", "/audit/verify", params={"run_id": cand})["ok"] is True

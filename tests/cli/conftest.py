@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,17 @@ def agnt5(store: str, cli_mode: str, request: pytest.FixtureRequest, monkeypatch
     if cli_mode == "remote":
         monkeypatch.setenv("AGNT5_API_URL", request.getfixturevalue("api_server"))
     return cli_runner()
+
+
+@contextmanager
+def on_the_server() -> Iterator[None]:
+    """A maintenance command (projections, worker) runs where the store is: without ``AGNT5_API_URL``."""
+    saved = os.environ.pop("AGNT5_API_URL", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["AGNT5_API_URL"] = saved
 
 
 def cli_runner() -> Agnt5:

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.cli.conftest import data, out
+
+pytestmark = pytest.mark.both_modes
 
 
 def setup(agnt5, agent_dir) -> tuple[str, str, str]:

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from agnt5_evals.domain.reports import EXPORT_COLUMNS
-from tests.cli.conftest import data, out
+from tests.cli.conftest import data, on_the_server, out
 
 pytestmark = pytest.mark.both_modes
 
@@ -146,8 +146,9 @@ def test_projections_rebuild_answers_identically(agnt5, page):
     before = [agnt5("experiments", "runs", "show", run["id"], "--format", "json").stdout,
               agnt5("scores", "list", "--run-id", run["id"], "--format", "json").stdout,
               agnt5("datasets", "list", "--format", "json").stdout]  # fmt: skip
-    agnt5("projections", "rebuild")
-    status = data(agnt5("projections", "status", "--format", "json"))
+    with on_the_server():  # maintenance runs where the store is
+        agnt5("projections", "rebuild")
+        status = data(agnt5("projections", "status", "--format", "json"))
     assert status["view_position"] == status["log_position"] > 0
     after = [agnt5("experiments", "runs", "show", run["id"], "--format", "json").stdout,
              agnt5("scores", "list", "--run-id", run["id"], "--format", "json").stdout,

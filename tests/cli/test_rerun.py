@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from uuid import UUID
 
+import pytest
 from fastapi.testclient import TestClient
 
 from agnt5_evals.adapters.bootstrap import build
@@ -13,6 +14,8 @@ from agnt5_evals.api.main import create_app
 from agnt5_evals.domain.runs import Run
 from tests.cli.conftest import Agnt5, data, log_head, out
 from tests.cli.test_immutable_deployments import experiment, project
+
+pytestmark = pytest.mark.both_modes
 
 
 def test_a_rerun_runs_the_same_versions_config_and_code_and_compares_equal(agnt5: Agnt5, tmp_path: Path) -> None:

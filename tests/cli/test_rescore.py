@@ -9,8 +9,10 @@ import pytest
 from agnt5_evals.adapters.bootstrap import build
 from agnt5_evals.domain.errors import Conflict
 from agnt5_evals.services import operations
-from tests.cli.conftest import data, log_head, out
+from tests.cli.conftest import data, log_head, on_the_server, out
 from tests.support import release
+
+pytestmark = pytest.mark.both_modes
 
 CONTAINS = '{{"name": "contains", "config": {{"pattern": "{}"}}}}'
 
@@ -78,7 +80,8 @@ def test_replacing_rescores_change_the_run_verdict_and_aggregates(agnt5, page):
     # The read model rebuilt from the log answers the same (rescores folded in log order, in big batches).
     before = [agnt5("experiments", "runs", "show", run["id"], "--format", "json").stdout,
               agnt5("scores", "list", "--run-id", run["id"], "--format", "json").stdout]  # fmt: skip
-    agnt5("projections", "rebuild")
+    with on_the_server():
+        agnt5("projections", "rebuild")
     after = [agnt5("experiments", "runs", "show", run["id"], "--format", "json").stdout,
              agnt5("scores", "list", "--run-id", run["id"], "--format", "json").stdout]  # fmt: skip
     assert after == before
@@ -133,7 +136,8 @@ def test_only_a_completed_run_and_one_replacing_rescore_at_a_time(agnt5, page, a
             svc.app.start_rescore(UUID(run["id"]), [{"name": "json_valid", "key": "json_valid", "config": {}}], [], 6,
                                   replace_latest=True)  # fmt: skip
     # The first one has no worker yet: `agnt5 worker --once` finds it and finishes it.
-    resumed = agnt5("worker", "--once")
+    with on_the_server():
+        resumed = agnt5("worker", "--once")
     assert "resuming rescore" in resumed.stderr
     listed = data(agnt5("experiments", "runs", "rescores", run["id"], "--format", "json"))
     assert [r["status"] for r in listed] == ["completed"]

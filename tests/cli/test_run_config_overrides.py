@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.cli.conftest import data, log_head, out
+
+pytestmark = pytest.mark.both_modes
 
 
 def test_a_run_config_override_applies_to_that_run_only(agnt5, page):
