@@ -8,10 +8,10 @@ import orjson
 import typer
 
 from agnt5_evals.cli.common import Format, FormatOption, dumps, emit, note, services, uuid_arg
+from agnt5_evals.cli.gateway import gateway
 from agnt5_evals.domain.errors import EXIT_AUDIT_FAILED, Invalid
-from agnt5_evals.services.audit import AuditFilter, events
+from agnt5_evals.services.audit import AuditFilter
 from agnt5_evals.services.invariants import check
-from agnt5_evals.services.verify import verify
 
 app = typer.Typer(
     help="Audit the event log: every recorded event in order, its digests (verify), the store's invariants (check).",
@@ -39,12 +39,12 @@ def audit_events(
         after=after,
         limit=limit,
     )
-    with services(catch_up=False) as svc:
+    with gateway() as gw:
         if fmt is Format.jsonl:  # streamed: a long log is never held whole
-            for event in events(svc, spec):
+            for event in gw.audit_events(spec):
                 typer.echo(orjson.dumps(event).decode())
             return
-        emit(list(events(svc, spec)), fmt, COLUMNS)
+        emit(list(gw.audit_events(spec)), fmt, COLUMNS)
 
 
 @app.command("check")
@@ -86,8 +86,8 @@ def audit_verify(
     """
     if (run_id is None) == (not all_):
         raise Invalid("give a run id or --all (not both)", field="run_id")
-    with services(catch_up=False) as svc:
-        report = verify(svc, uuid_arg(run_id, "run_id") if run_id else None)
+    with gateway() as gw:
+        report = gw.verify(str(uuid_arg(run_id, "run_id")) if run_id else None)
     if fmt is Format.table:
         _print_verification(report)
     else:

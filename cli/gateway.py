@@ -28,12 +28,15 @@ from agnt5_evals.domain.reports import EXPORT_COLUMNS
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, current_project
 from agnt5_evals.projections import queries
 from agnt5_evals.services import catalog, datasets, experiments, operations, runs, scores
+from agnt5_evals.services.audit import AuditFilter, events
 from agnt5_evals.services.definitions import deployment_source, scorers_from
+from agnt5_evals.services.verify import verify
 from agnt5_evals.worker.standby import Standby, standby
 
 API_URL, API_KEY = "AGNT5_API_URL", "AGNT5_API_KEY"
 STREAM_TIMEOUT = httpx.Timeout(60.0, connect=10.0)  # the server sends a keep-alive every 15 s
 Progress = Callable[[dict[str, Any]], None]
+AUDIT_PAGE = 10_000  # the most GET /audit/events answers at once
 ERRORS: dict[str, type[EvalsError]] = {
     "not_found": NotFound,
     "conflict": Conflict,
@@ -227,6 +230,15 @@ class Local:
 
     def cancel_rescore(self, rescore_id: str) -> dict[str, Any]:
         return runs.cancel_rescore(self.svc, _uuid(rescore_id))
+
+    # -- audit -----------------------------------------------------------------------------------------------------
+
+    def audit_events(self, spec: AuditFilter) -> Iterator[dict[str, Any]]:
+        for event in events(self.svc, spec):  # times as the API gives them (ISO 8601)
+            yield {**event, "timestamp": event["timestamp"].isoformat() if event["timestamp"] is not None else None}
+
+    def verify(self, run_id: str | None) -> dict[str, Any]:
+        return verify(self.svc, _uuid(run_id) if run_id else None)
 
 
 class Remote:
@@ -452,6 +464,24 @@ class Remote:
 
     def cancel_rescore(self, rescore_id: str) -> dict[str, Any]:
         return self.one("POST", f"/rescores/{rescore_id}/cancel")
+
+    # -- audit -----------------------------------------------------------------------------------------------------
+
+    def audit_events(self, spec: AuditFilter) -> Iterator[dict[str, Any]]:
+        """The log in pages of ``GET /audit/events`` (each after the last position seen), up to ``spec.limit``."""
+        ids = {"run_id": spec.run_id, "experiment_id": spec.experiment_id, "dataset_id": spec.dataset_id}
+        params = {name: str(value) for name, value in ids.items() if value is not None}
+        after, left = spec.after, spec.limit
+        while left is None or left > 0:
+            page = min(AUDIT_PAGE, left) if left is not None else AUDIT_PAGE
+            rows = self.many("GET", "/audit/events", after=after, limit=page, **params)
+            yield from rows
+            if len(rows) < page:
+                return
+            after, left = rows[-1]["position"], None if left is None else left - len(rows)
+
+    def verify(self, run_id: str | None) -> dict[str, Any]:
+        return self.one("GET", "/audit/verify", run_id=run_id)
 
     def follow(self, path: str, timeout: float | None, progress: Progress | None) -> dict[str, Any] | None:
         """Follow a progress stream (server-sent events) to its end: the final summary, or None at ``timeout``."""

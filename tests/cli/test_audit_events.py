@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from fastapi.testclient import TestClient
 
 from agnt5_evals.api.main import create_app
 from tests.cli.conftest import Agnt5, data, out
+
+pytestmark = pytest.mark.both_modes
 
 
 def _lines(result: object) -> list[dict]:

@@ -62,3 +62,13 @@ def test_a_module_deployment_is_snapshotted_here_and_uploaded(agnt5, api_server,
     editable = agnt5("deployments", "create", "--name", "live", "--module", "good_agent", "--path", str(agent_dir),
                      "--editable", code=EXIT_USAGE)  # fmt: skip
     assert editable.stderr.startswith("error: --editable: a server cannot run the live files of this machine")
+
+
+def test_maintenance_commands_refuse_in_one_line_through_a_server(agnt5, api_server, monkeypatch):
+    monkeypatch.setenv("AGNT5_API_URL", api_server)
+    for command in (("projections", "rebuild"), ("audit", "check"), ("worker", "--once"), ("projects", "list")):
+        refused = agnt5(*command, code=EXIT_USAGE)
+        assert refused.stderr == (
+            "error: this command works on this machine's store only: unset AGNT5_API_URL to run it here "
+            "(or run it on the server)\n"
+        ), command
