@@ -24,10 +24,22 @@ MODES = ("local", "remote")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A test marked ``both_modes`` that drives the CLI runs twice: on this machine's stores, and through a server
-    (``AGNT5_API_URL``) over the same store."""
-    if "cli_mode" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_modes"):
+    """Every test that drives the CLI runs twice: on this machine's stores, and through a server (``AGNT5_API_URL``)
+    over the same store; not a test marked ``local_only`` (a command that works on this machine's store only)."""
+    if "cli_mode" in metafunc.fixturenames and not metafunc.definition.get_closest_marker("local_only"):
         metafunc.parametrize("cli_mode", MODES)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Through a server, on the server's store (PostgreSQL); on both stores for a test marked ``both_modes``."""
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        remote_on_sqlite = params.get("cli_mode") == "remote" and params.get("store") == "sqlite"
+        (dropped if remote_on_sqlite and not item.get_closest_marker("both_modes") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture
