@@ -61,9 +61,11 @@ def install(app: FastAPI) -> None:
             for operations in doc["paths"].values():
                 for operation in operations.values():
                     responses = operation.setdefault("responses", {})
-                    for status, description in ERRORS.items():
-                        responses[str(status)] = {"description": description, "content": {
-                            PROBLEM_MEDIA: {"schema": {"$ref": "#/components/schemas/Problem"}}}}  # fmt: skip
+                    for status, description in ERRORS.items():  # a route's own documentation is kept
+                        given = responses.get(str(status))
+                        if given is None or "HTTPValidationError" in str(given):  # FastAPI's default 422
+                            responses[str(status)] = {"description": description, "content": {
+                                PROBLEM_MEDIA: {"schema": {"$ref": "#/components/schemas/Problem"}}}}  # fmt: skip
             for name in ("HTTPValidationError", "ValidationError"):
                 schemas.pop(name, None)
             app.openapi_schema = doc

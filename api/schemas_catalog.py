@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from agnt5_evals.api.schemas import AT, EXPERIMENT, LATER, RUN, Id, Json, Schema, Timestamp, examples
+from agnt5_evals.api.schemas import AT, EXPERIMENT, LATER, RUN, Absent, Id, Json, Schema, Timestamp, examples
 
 DEPLOYMENT, PROMPT = "ef871207-3bdf-4024-b973-efb784b592d2", "76eee9e4-6637-4189-b34e-077704fb86fc"
 DS, DS_VERSION = "9e76ed80-030e-4c69-a02e-2a4e8743ded2", "a5519df7-4581-5af8-aef6-2d52d7a6ee3b"
@@ -36,6 +36,7 @@ class Component(Schema):
     model_config = examples(COMPONENT)
     name: str
     type: str = Field(description="agent, function, workflow, scorer, ...")
+    sdk: str | Absent = Field(None, description="agnt5: written with the public AGNT5 SDK's decorators")
 
 
 DEPLOYMENT_ROW = {

@@ -393,9 +393,8 @@ class Remote:
     def create_deployment(self, name: str, how: dict[str, Any]) -> dict[str, Any]:
         """An HTTP worker is registered by its URL; a module is snapshotted here and uploaded (the server imports
         nothing from this machine's disk)."""
-        if how["url"] or not how["module"]:
-            body = {"name": name, "module": how["module"], "url": how["url"]}
-            return self.one("POST", "/deployments", body)
+        if how["url"] or not how["module"]:  # the server checks the options as it would locally
+            return self.one("POST", "/deployments", {"name": name, **how})
         if how["editable"]:
             raise Invalid("a server cannot run the live files of this machine: leave out --editable to upload a "
                           "snapshot", field="editable")  # fmt: skip

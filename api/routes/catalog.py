@@ -75,13 +75,13 @@ def _content(body: PromptContentIn) -> dict[str, Any]:
     return body.model_dump(include={"messages", "model", "parameters", "output_format", "response_schema"})
 
 
-@router.get("/deployments", response_model=list[Deployment])
+@router.get("/deployments", response_model=list[Deployment], response_model_exclude_unset=True)
 def list_deployments(svc: ServicesDep, all: bool = False) -> list[dict[str, Any]]:
     """List deployments and their components; archived ones only with ``all=true``."""
     return queries.deployments(svc.view, archived=all)
 
 
-@router.post("/deployments", status_code=201, response_model=Deployment)
+@router.post("/deployments", status_code=201, response_model=Deployment, response_model_exclude_unset=True)
 def create_deployment(body: DeploymentIn, svc: ServicesDep, request: Request) -> dict[str, Any]:
     """Snapshot a Python module's tree (module, path; or editable: the live files) or register an HTTP worker (url)."""
     check_name(body.name)  # before anything is fetched or imported for a request that would be refused anyway
@@ -99,13 +99,13 @@ def create_deployment(body: DeploymentIn, svc: ServicesDep, request: Request) ->
     return catalog.create_deployment(svc, body.name, source)
 
 
-@router.get("/deployments/{deployment_id}", response_model=DeploymentDetail)
+@router.get("/deployments/{deployment_id}", response_model=DeploymentDetail, response_model_exclude_unset=True)
 def show_deployment(deployment_id: str, svc: ServicesDep) -> dict[str, Any]:
     """A deployment with the files of its snapshot (none when editable or served over HTTP)."""
     return catalog.deployment_detail(svc, parse_uuid(deployment_id, "deployment_id"))
 
 
-@router.post("/deployments/{deployment_id}/archive", response_model=Deployment)
+@router.post("/deployments/{deployment_id}/archive", response_model=Deployment, response_model_exclude_unset=True)
 def archive_deployment(deployment_id: str, svc: ServicesDep) -> dict[str, Any]:
     """Archive a deployment: it starts no new runs (a run of it answers 409); its runs still show it."""
     return catalog.archive_deployment(svc, parse_uuid(deployment_id, "deployment_id"))

@@ -4,7 +4,9 @@ inspect afterwards (REST and ``agnt5 experiments runs show``); refusals in the E
 
 from __future__ import annotations
 
+import asyncio
 import json
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +23,21 @@ agnt5 = pytest.importorskip("agnt5")
 from agnt5.eval.llm_judge import LLMJudge  # noqa: E402
 
 ORDER = {"order_id": 7}
+
+
+@pytest.fixture(autouse=True)
+def _no_threads_left_behind() -> Iterator[None]:
+    """The SDK's ``batch_eval`` runs its evals on the main thread's event loop (``get_event_loop`` then
+    ``run_until_complete``) and leaves that loop's executor threads alive; shut them down, so later tests in this
+    process may fork (a standby worker forks only when no other thread runs)."""
+    yield
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        loop = asyncio.get_event_loop()
+    if not loop.is_closed() and not loop.is_running():
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+        asyncio.set_event_loop(asyncio.new_event_loop())  # threads start only when a call needs them
 
 
 @pytest.fixture

@@ -65,6 +65,7 @@ def test_cancel_keeps_finished_items_and_wait_exits_3(agnt5, slow, released, iso
     agnt5("experiments", "runs", "cancel", slow, run_id, code=1)  # already cancelled
 
 
+@pytest.mark.local_only  # an editable deployment runs this machine's live files
 def test_failed_run_exits_3_with_the_reason(agnt5, page, agent_dir):
     live = out(agnt5("deployments", "create", "--name", "live", "--module", "regressed_agent", "--path",
                      str(agent_dir), "--editable"))  # fmt: skip

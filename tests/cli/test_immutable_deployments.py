@@ -76,6 +76,7 @@ def test_a_snapshot_runs_the_code_it_was_created_with(agnt5: Agnt5, tmp_path: Pa
     assert created["bundle_digest"] in table and "snapshot" in table
 
 
+@pytest.mark.local_only  # an editable deployment runs this machine's live files
 def test_an_editable_deployment_runs_the_live_files_and_compare_warns(agnt5: Agnt5, tmp_path: Path) -> None:
     root = project(tmp_path / "proj")
     created = data(agnt5("deployments", "create", "--name", "d", "--module", "app", "--path", str(root),

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agnt5_evals.adapters.bootstrap import build
 from agnt5_evals.services import keys
 from tests.cli.conftest import data, out
+
+pytestmark = pytest.mark.local_only  # keys are the server owner's commands (a key manages keys over REST)
 
 
 def test_create_prints_the_key_once_and_list_never_shows_it(agnt5):

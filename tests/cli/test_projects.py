@@ -17,6 +17,8 @@ from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, project_scope
 from tests.cli.conftest import Agnt5, data, out
 from tests.cli.test_store_compatibility import _install_fixture
 
+pytestmark = pytest.mark.local_only  # projects are the server owner's commands
+
 
 def test_projects_create_and_list(agnt5: Agnt5) -> None:
     assert out(agnt5("projects", "create", "--id", "team-a", "--name", "Team A")) == "team-a"

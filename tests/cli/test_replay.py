@@ -20,6 +20,8 @@ from agnt5_evals.domain.scoring import BUILTINS
 from tests.cli.conftest import Agnt5, data, out
 from tests.fakes.llm_server import FakeLLM
 
+pytestmark = pytest.mark.local_only  # replay re-derives scores offline from this machine's log
+
 CONFIGS: dict[str, dict[str, Any]] = {
     "agent_judge": {"model": "judge-good", "criteria": "answers with the order status"},
     "correctness": {"model": "judge-good"},

@@ -8,14 +8,19 @@ import signal
 import textwrap
 from collections import Counter
 
+import pytest
+
 from agnt5_evals.services import operations
 from tests.cli.conftest import data, out
 from tests.support import release, wait_until
+
+pytestmark = pytest.mark.local_only  # agnt5 worker resumes runs on the store's machine
 
 COUNTER = """
 import os
 import time
 from agnt5_evals import component
+
 
 
 @component("counter", type="function")

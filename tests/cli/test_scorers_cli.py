@@ -95,6 +95,7 @@ def test_scorer_create_rejects_bad_input_and_writes_nothing(agnt5, page, scorer_
     assert log_head() == before
 
 
+@pytest.mark.local_only  # scorers test --scorer-id runs the scorer's code on this machine
 def test_scorers_test_on_a_file_and_on_stdin(agnt5, scorer_deployment, tmp_path):
     word_count = out(create_scorer(agnt5, scorer_deployment, "word-count", "word_count_match"))
     cases = tmp_path / "cases.jsonl"

@@ -10,16 +10,21 @@ import threading
 import uuid
 from pathlib import Path
 
+import pytest
+
 from agnt5_evals.adapters.bootstrap import Settings
 from agnt5_evals.adapters.components import import_module
 from agnt5_evals.worker.standby import Standby, standby
 from tests.cli.conftest import data, out
 from tests.support import release, wait_until
 
+pytestmark = pytest.mark.local_only  # the standby worker is forked by a local command
+
 HELD = """
 import os
 import time
 from agnt5_evals import component
+
 
 
 @component("held", type="function")

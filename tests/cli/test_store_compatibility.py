@@ -20,6 +20,8 @@ import pytest
 from agnt5_evals.adapters.bootstrap import Settings, build
 from tests.cli.conftest import Agnt5, data
 
+pytestmark = pytest.mark.local_only  # a store of an older version is read where it lies
+
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "store_v0_1"
 
 

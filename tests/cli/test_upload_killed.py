@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from agnt5_evals.adapters.bootstrap import Settings, build
 from tests.cli.conftest import data, log_head, out
+
+pytestmark = pytest.mark.local_only  # the atomicity of a killed local command
 
 # Staged chunks of 500 items, each its own save: the test holds the log's write lock at the first one, long before
 # the commit.
