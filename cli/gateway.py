@@ -25,9 +25,9 @@ from agnt5_evals.cli.common import services
 from agnt5_evals.domain.csv_import import CsvMapping
 from agnt5_evals.domain.errors import Conflict, EvalsError, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
 from agnt5_evals.domain.reports import EXPORT_COLUMNS
-from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, current_project
+from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, current_project, project_scope
 from agnt5_evals.projections import queries
-from agnt5_evals.services import catalog, datasets, experiments, operations, runs, scores
+from agnt5_evals.services import catalog, datasets, experiments, keys, operations, projects, runs, scores
 from agnt5_evals.services.audit import AuditFilter, events
 from agnt5_evals.services.definitions import deployment_source, scorers_from
 from agnt5_evals.services.verify import verify
@@ -240,23 +240,45 @@ class Local:
     def verify(self, run_id: str | None) -> dict[str, Any]:
         return verify(self.svc, _uuid(run_id) if run_id else None)
 
+    # -- projects and keys (this machine's store: its owner acts on every project) ---------------------------------
+
+    def create_project(self, name: str, project_id: str) -> dict[str, Any]:
+        return projects.create_project(self.svc, name, project_id)
+
+    def projects(self) -> list[dict[str, Any]]:
+        return projects.list_projects(self.svc)
+
+    def create_key(self, project_id: str, scope: str, name: str) -> dict[str, Any]:
+        with project_scope(None):  # --project names the project
+            return keys.create_key(self.svc, project_id, scope, name)
+
+    def keys(self, project_id: str) -> list[dict[str, Any]]:
+        with project_scope(None):
+            return keys.list_keys(self.svc, project_id)
+
+    def revoke_key(self, key_id: str) -> dict[str, Any]:
+        with project_scope(None):
+            return keys.revoke_key(self.svc, _uuid(key_id))
+
 
 class Remote:
     """The same calls on a server's project API."""
 
     def __init__(self, url: str, key: str | None, project: str, client: httpx.Client | None = None) -> None:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self.base = f"{url.rstrip('/').removesuffix('/api/v1')}/api/v1/projects/{quote(project, safe='')}"
+        self.api = f"{url.rstrip('/').removesuffix('/api/v1')}/api/v1"
+        self.base = f"{self.api}/projects/{quote(project, safe='')}"
         self.http = client or httpx.Client(headers=headers, timeout=httpx.Timeout(300.0, connect=10.0))
 
     def close(self) -> None:
         self.http.close()
 
-    def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
-        """One request; the envelope's ``data`` (or, for JSON lines, the list of lines), or the domain error."""
+    def call(self, method: str, path: str, body: Any = None, base: str = "", **params: Any) -> Any:
+        """One request (to ``path`` under ``base``, default the project's); the envelope's ``data`` (or, for JSON
+        lines, the list of lines), or the domain error."""
         query = {name: _param(value) for name, value in params.items() if value is not None}
         try:
-            response = self.http.request(method, self.base + path, json=body, params=query)
+            response = self.http.request(method, (base or self.base) + path, json=body, params=query)
         except httpx.HTTPError as exc:
             raise Unavailable(f"cannot reach the server at {self.base}: {exc}") from None
         if response.status_code >= 400:
@@ -481,6 +503,25 @@ class Remote:
 
     def verify(self, run_id: str | None) -> dict[str, Any]:
         return self.one("GET", "/audit/verify", run_id=run_id)
+
+    # -- projects and keys (the server's owner, or an admin key of the project) ------------------------------------
+
+    def create_project(self, name: str, project_id: str) -> dict[str, Any]:
+        return cast("dict[str, Any]", self.call("POST", "/projects", {"name": name, "id": project_id}, base=self.api))
+
+    def projects(self) -> list[dict[str, Any]]:
+        return cast("list[dict[str, Any]]", self.call("GET", "/projects", base=self.api))
+
+    def create_key(self, project_id: str, scope: str, name: str) -> dict[str, Any]:
+        base = f"{self.api}/projects/{quote(project_id, safe='')}"
+        return cast("dict[str, Any]", self.call("POST", "/keys", {"scope": scope, "name": name}, base=base))
+
+    def keys(self, project_id: str) -> list[dict[str, Any]]:
+        base = f"{self.api}/projects/{quote(project_id, safe='')}"
+        return cast("list[dict[str, Any]]", self.call("GET", "/keys", base=base))
+
+    def revoke_key(self, key_id: str) -> dict[str, Any]:
+        return self.one("POST", f"/keys/{key_id}/revoke")
 
     def follow(self, path: str, timeout: float | None, progress: Progress | None) -> dict[str, Any] | None:
         """Follow a progress stream (server-sent events) to its end: the final summary, or None at ``timeout``."""

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, emit, note, services, uuid_arg
-from agnt5_evals.domain.tenancy import check_project_id, project_scope
-from agnt5_evals.services import keys
+from agnt5_evals.cli.common import Format, FormatOption, emit, note, uuid_arg
+from agnt5_evals.cli.gateway import gateway
+from agnt5_evals.domain.tenancy import check_project_id
 
 app = typer.Typer(help="API keys of a project: create (shown once), list, revoke.", no_args_is_help=True)
 
@@ -25,8 +25,8 @@ def create(
 ) -> None:
     """Make an API key and print it (table: the key alone on stdout). It is shown this once: the store keeps a hash."""
     check_project_id(project, "--project")
-    with services() as svc, project_scope(None):  # the store's owner: --project names the project
-        row = keys.create_key(svc, project, scope, name)
+    with gateway() as gw:
+        row = gw.create_key(project, scope, name)
     if fmt is Format.table:
         note(f"Created {row['scope']} key {row['id']} of project {row['project_id']}; it is shown only this once")
         typer.echo(row["key"])
@@ -38,8 +38,8 @@ def create(
 def list_(project: ProjectOption, fmt: FormatOption = Format.table) -> None:
     """List a project's keys, revoked ones too (never a secret)."""
     check_project_id(project, "--project")
-    with services() as svc, project_scope(None):
-        rows = keys.list_keys(svc, project)
+    with gateway() as gw:
+        rows = gw.keys(project)
     emit(rows, fmt, COLUMNS)
 
 
@@ -49,8 +49,9 @@ def revoke(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Revoke a key: every request with it is refused from now on."""
-    with services() as svc, project_scope(None):
-        row = keys.revoke_key(svc, uuid_arg(key_id, "key_id"))
+    kid = str(uuid_arg(key_id, "key_id"))
+    with gateway() as gw:
+        row = gw.revoke_key(kid)
     if fmt is Format.table:
         typer.echo(f"Revoked key {row['id']} of project {row['project_id']}")
     else:

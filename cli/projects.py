@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, emit, print_created, services
-from agnt5_evals.services import projects
+from agnt5_evals.cli.common import Format, FormatOption, emit, print_created
+from agnt5_evals.cli.gateway import gateway
 
 app = typer.Typer(
     help="Projects: every dataset, deployment, experiment, run and score belongs to one (default unless "
@@ -29,14 +29,14 @@ def create(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Create a project; prints its id (use it with --project-id)."""
-    with services() as svc:
-        row = projects.create_project(svc, name, project_id or "")
+    with gateway() as gw:
+        row = gw.create_project(name, project_id or "")
     print_created(fmt, row, f"created project {row['id']} ({row['name']})")
 
 
 @app.command("list")
 def list_projects(fmt: FormatOption = Format.table) -> None:
     """Every project, default first."""
-    with services() as svc:
-        rows = projects.list_projects(svc)
+    with gateway() as gw:
+        rows = gw.projects()
     emit(rows, fmt, COLUMNS, title="Projects")

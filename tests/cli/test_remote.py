@@ -66,9 +66,31 @@ def test_a_module_deployment_is_snapshotted_here_and_uploaded(agnt5, api_server,
 
 def test_maintenance_commands_refuse_in_one_line_through_a_server(agnt5, api_server, monkeypatch):
     monkeypatch.setenv("AGNT5_API_URL", api_server)
-    for command in (("projections", "rebuild"), ("audit", "check"), ("worker", "--once"), ("projects", "list")):
+    for command in (
+        ("projections", "rebuild"),
+        ("audit", "check"),
+        ("worker", "--once"),
+        ("experiments", "runs", "replay", "00000000-0000-4000-8000-000000000000"),
+    ):
         refused = agnt5(*command, code=EXIT_USAGE)
         assert refused.stderr == (
             "error: this command works on this machine's store only: unset AGNT5_API_URL to run it here "
             "(or run it on the server)\n"
         ), command
+
+
+def test_projects_and_keys_through_the_server(agnt5, api_server, monkeypatch):
+    monkeypatch.setenv("AGNT5_API_URL", api_server)
+    made = data(agnt5("projects", "create", "--id", "team-r", "--name", "Team R", "--format", "json"))
+    assert made["id"] == "team-r"
+    assert [row["id"] for row in data(agnt5("projects", "list", "--format", "json"))] == ["default", "team-r"]
+    key = data(agnt5("keys", "create", "--project", "team-r", "--scope", "read", "--format", "json"))
+    assert key["key"].startswith("agnt5_sk_") and key["project_id"] == "team-r"
+    listed = data(agnt5("keys", "list", "--project", "team-r", "--format", "json"))
+    assert [row["id"] for row in listed] == [key["id"]] and "key" not in listed[0]
+    monkeypatch.setenv("AGNT5_API_KEY", key["key"])  # a read key of team-r: it may read, in its project only
+    assert data(agnt5("--project-id", "team-r", "datasets", "list", "--format", "json")) == []
+    refused = agnt5("--project-id", "team-r", "datasets", "create", "--name", "x", code=EXIT_USAGE)
+    assert refused.stderr.startswith("error: this route needs a key of scope write")
+    other = agnt5("datasets", "list", code=EXIT_USAGE)  # the default project: not this key's
+    assert "project default not found" in other.stderr
