@@ -33,7 +33,10 @@ def _no_threads_left_behind() -> Iterator[None]:
     yield
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        loop = asyncio.get_event_loop()
+        try:
+            loop = asyncio.get_event_loop()
+        except RuntimeError:  # no loop: nothing left behind
+            return
     if not loop.is_closed() and not loop.is_running():
         loop.run_until_complete(loop.shutdown_default_executor())
         loop.close()

@@ -18,6 +18,14 @@ from agnt5_evals.worker.standby import Standby, standby
 from tests.cli.conftest import data, out
 from tests.support import release, wait_until
 
+
+@pytest.fixture(autouse=True)
+def _alone() -> None:
+    """A standby forks only from a process with one thread: wait for other tests' threads to end, or name them."""
+    wait_until(lambda: threading.active_count() == 1, 30,
+               lambda: f"threads left running: {[t.name for t in threading.enumerate()]}")  # fmt: skip
+
+
 pytestmark = pytest.mark.local_only  # the standby worker is forked by a local command
 
 HELD = """
