@@ -1,11 +1,12 @@
-"""Response bodies of runs: summaries, the gate, items, scores and their evidence, comparisons; the shared base.
+"""Response bodies of runs: summaries, the gate, items, scores and their evidence; the shared base.
 
 Every model is strict and closed (``Schema``): FastAPI validates a handler's dict against it and serializes the
 result, so a field of the wrong type or a field the model does not name is a server error in the tests, never a
 silently coerced or dropped value. Routes whose bodies leave some keys out (``repetitions`` of a run summary
 without repetitions, the parts of score evidence) declare ``response_model_exclude_unset`` so absent stays absent.
 The other bodies: ``api.schemas_datasets``, ``api.schemas_catalog`` (deployments, scorers, prompts, experiments,
-run records) and ``api.schemas_rescores`` (rescores, annotations, agreement).
+run records), ``api.schemas_rescores`` (rescores, annotations, agreement) and ``api.schemas_compare``
+(comparisons).
 """
 
 from __future__ import annotations
@@ -336,62 +337,3 @@ class ScoreEvidence(Schema):
     evidence: dict[str, Json] | Absent = Field(None, description="with include=evidence")
 
 
-SIDE = {"total": 20, "passed": 10, "pass_rate": 0.5}
-MOVEMENT = {"scorer": "json_valid", "base_mean": 1.0, "compare_mean": 0.5, "delta": -0.5}
-FLIP = {"dataset_item_id": DATASET_ITEM, "repetition": 0, "base_run_item_id": "8a928862-f5c5-5d84-a001-2b347c60687b",
-        "compare_run_item_id": ITEM, "base_status": "passed", "compare_status": "failed"}  # fmt: skip
-
-
-class ComparisonSide(Schema):
-    """One run's side of a comparison."""
-
-    model_config = examples(SIDE)
-    total: int
-    passed: int
-    pass_rate: float
-
-
-class ScorerMovement(Schema):
-    """A scorer's mean score in each run (null where the run has no score of it) and the change."""
-
-    model_config = examples(MOVEMENT)
-    scorer: str
-    base_mean: float | None
-    compare_mean: float | None
-    delta: float | None
-
-
-class Flip(Schema):
-    """A dataset item (one repetition) whose pass/fail differs between the two runs."""
-
-    model_config = examples(FLIP)
-    dataset_item_id: str
-    repetition: int
-    base_run_item_id: Id
-    compare_run_item_id: Id
-    base_status: str
-    compare_status: str
-
-
-class Comparison(Schema):
-    """Two runs paired by dataset item and repetition: pass-rate and score movement, and flips."""
-
-    model_config = examples({
-        "base_run_id": "45401047-c2c7-4a9c-b34d-02af234b0fbe", "compare_run_id": RUN, "same_dataset_version": True,
-        "paired_items": 20, "base": {"total": 20, "passed": 20, "pass_rate": 1.0}, "compare": SIDE,
-        "pass_rate_delta": -0.5, "scorers": [MOVEMENT], "newly_failing": [FLIP], "newly_passing": [],
-        "only_in_base": [], "only_in_compare": [], "warnings": [],
-    })  # fmt: skip
-    base_run_id: Id
-    compare_run_id: Id
-    same_dataset_version: bool
-    paired_items: int
-    base: ComparisonSide
-    compare: ComparisonSide
-    pass_rate_delta: float
-    scorers: list[ScorerMovement]
-    newly_failing: list[Flip]
-    newly_passing: list[Flip]
-    only_in_base: list[str] = Field(description="dataset item ids")
-    only_in_compare: list[str] = Field(description="dataset item ids")
-    warnings: list[str] = Field(description="e.g. two runs of one deployment that ran different code")

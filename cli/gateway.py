@@ -27,7 +27,7 @@ from agnt5_evals.domain.errors import Conflict, EvalsError, Forbidden, Invalid, 
 from agnt5_evals.domain.reports import EXPORT_COLUMNS
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, current_project, project_scope
 from agnt5_evals.projections import queries
-from agnt5_evals.services import catalog, datasets, experiments, keys, operations, projects, runs, scores
+from agnt5_evals.services import catalog, compare, datasets, experiments, keys, operations, projects, runs, scores
 from agnt5_evals.services.audit import AuditFilter, events
 from agnt5_evals.services.definitions import deployment_source, scorers_from
 from agnt5_evals.services.verify import verify
@@ -205,8 +205,8 @@ class Local:
     def cancel_run(self, experiment_id: str, run_id: str) -> dict[str, Any]:
         return runs.cancel_run(self.svc, _uuid(run_id), _uuid(experiment_id))
 
-    def compare_runs(self, base_id: str, compare_id: str) -> dict[str, Any]:
-        return operations.compare_runs(self.svc, base_id, compare_id)
+    def compare_runs(self, base_id: str, compare_id: str, **options: Any) -> dict[str, Any]:
+        return compare.compare_runs(self.svc, base_id, compare_id, **options)
 
     def rerun(self, run_id: str, name: str, standby: Standby | None = None) -> dict[str, Any]:
         return operations.rerun_run(self.svc, _uuid(run_id), name, standby=standby)
@@ -465,8 +465,8 @@ class Remote:
     def cancel_run(self, experiment_id: str, run_id: str) -> dict[str, Any]:
         return self.one("POST", f"/experiments/{experiment_id}/runs/{run_id}/cancel")
 
-    def compare_runs(self, base_id: str, compare_id: str) -> dict[str, Any]:
-        return self.one("GET", f"/runs/{base_id}/compare/{compare_id}")
+    def compare_runs(self, base_id: str, compare_id: str, **options: Any) -> dict[str, Any]:
+        return self.one("GET", f"/runs/{base_id}/compare/{compare_id}", **options)
 
     def rerun(self, run_id: str, name: str, standby: Standby | None = None) -> dict[str, Any]:
         return self.one("POST", f"/runs/{run_id}/rerun", {"name": name})

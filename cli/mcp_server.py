@@ -25,7 +25,7 @@ from agnt5_evals.cli.mcp_strict import strict_stdio_server
 from agnt5_evals.domain.errors import EvalsError, Invalid
 from agnt5_evals.domain.reports import EVIDENCE_PARTS
 from agnt5_evals.projections import queries
-from agnt5_evals.services import operations, runs, scores
+from agnt5_evals.services import compare, operations, runs, scores
 
 INSTRUCTIONS = (
     "agnt5-evals: read datasets, experiments, runs and scores; start, wait for, compare and cancel experiment "
@@ -170,7 +170,7 @@ def compare_experiment_runs(
     that flipped (newly_failing, newly_passing), paired by dataset item."""
     with _store() as svc:
         base, other = _id(base_run_id, "base_run_id"), _id(compare_run_id, "compare_run_id")
-        return _json(operations.compare_runs(svc, base, other))
+        return _json(compare.compare_runs(svc, base, other))
 
 
 def cancel_experiment_run(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
+
 from agnt5_evals.domain.gates import pass_rate, verdict
 
 EXPORT_COLUMNS = [
@@ -135,3 +137,16 @@ def export_rows(experiment_name: str, run: Mapping[str, Any], items: Iterable[Ma
             rows.append([*base, s["scorer_key"], s["score"], s["passed"], s["errored"], s["label"] or "",
                          s["explanation"] or "", s["metadata"]])  # fmt: skip
     return rows
+
+
+EXCERPT_WIDTH = 100
+
+
+def excerpt(value: Any, width: int = EXCERPT_WIDTH) -> str:
+    """One line of at most ``width`` characters showing a value: a string as itself, anything else as compact
+    JSON; line breaks shown as ``\\n``; a longer value cut with ``…`` (the full value is in ``--format json``)."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    text = text.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\r").replace("\t", " ")
+    return text if len(text) <= width else text[: max(1, width - 1)] + "…"

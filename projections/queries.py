@@ -206,10 +206,44 @@ def run_item_outcomes(view: EvalsView, run_id: str) -> list[Row]:
         "SELECT id, dataset_item_id, repetition, status FROM {p}run_items WHERE run_id = ? ORDER BY position", (run_id,)
     )
     by_id: dict[str, dict[str, float]] = {item["id"]: {} for item in items}
-    sql = "SELECT run_item_id, scorer_key, score FROM {p}scores WHERE is_current = 1 AND run_id = ?"
+    passed: dict[str, dict[str, bool]] = {item["id"]: {} for item in items}
+    sql = "SELECT run_item_id, scorer_key, score, passed FROM {p}scores WHERE is_current = 1 AND run_id = ?"
     for score in view.query(sql + " ORDER BY position, scorer_index", (run_id,)):
         by_id.get(score["run_item_id"], {})[score["scorer_key"]] = score["score"]
-    return [{**item, "scores": by_id[item["id"]]} for item in items]
+        passed.get(score["run_item_id"], {})[score["scorer_key"]] = bool(score["passed"])
+    return [{**item, "scores": by_id[item["id"]], "passed": passed[item["id"]]} for item in items]
+
+
+CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
+
+
+def run_items_by_id(view: EvalsView, run_id: str, run_item_ids: list[str]) -> dict[str, Row]:
+    """These run items of a run (unknown ids are left out) with their current scores, by id: the details of a few
+    items (flips, failures) without reading the run's other items."""
+    _run_scoped(view, run_id)
+    out: dict[str, Row] = {}
+    for start in range(0, len(run_item_ids), CHUNK):
+        ids = run_item_ids[start : start + CHUNK]
+        marks = ", ".join("?" for _ in ids)
+        for item in _rows(view, f"SELECT * FROM {{p}}run_items WHERE run_id = ? AND id IN ({marks})", run_id, *ids):
+            out[item["id"]] = {**item, "scores": []}
+        sql = f"SELECT * FROM {{p}}scores WHERE is_current = 1 AND run_id = ? AND run_item_id IN ({marks})"
+        for score in _rows(view, sql + " ORDER BY position, scorer_index", run_id, *ids):
+            out[score["run_item_id"]]["scores"].append(score)
+    return out
+
+
+def dataset_items_by_id(view: EvalsView, version_id: str, item_ids: list[str]) -> dict[str, Row]:
+    """These live items of a dataset version (unknown ids are left out), by item id."""
+    _scoped(view, "dataset_versions", "dataset version", version_id)
+    out: dict[str, Row] = {}
+    unique = list(dict.fromkeys(item_ids))
+    for start in range(0, len(unique), CHUNK):
+        ids = unique[start : start + CHUNK]
+        marks = ", ".join("?" for _ in ids)
+        sql = f"SELECT * FROM {{p}}dataset_items WHERE version_id = ? AND live = 1 AND item_id IN ({marks})"
+        out.update({row["item_id"]: row for row in _rows(view, sql, version_id, *ids)})
+    return out
 
 
 def chosen_run_items(items: list[Row], run_item_ids: list[str], run_id: str) -> list[Row]:

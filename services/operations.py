@@ -16,7 +16,6 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain.annotations import agreement
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
-from agnt5_evals.domain.gates import compare
 from agnt5_evals.domain.reports import EVIDENCE_PARTS, evidence, run_stats, run_summary
 from agnt5_evals.domain.runs import RUN_CODE_KEYS, TERMINAL, Run
 from agnt5_evals.domain.tenancy import project_scope
@@ -182,19 +181,6 @@ def wait_for_run(
         time.sleep(0.01 if near_end else poll)
 
 
-def _compare_items(svc: Services, run_id: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "dataset_item_id": item["dataset_item_id"],
-            "repetition": item["repetition"],
-            "run_item_id": item["id"],
-            "status": item["status"],
-            "scores": item["scores"],
-        }
-        for item in queries.run_item_outcomes(svc.view, run_id)
-    ]
-
-
 EXPERIMENT_STATUSES = ("active",)  # experiments cannot be archived (yet): every one is active
 
 
@@ -216,29 +202,6 @@ def list_experiments(
     rows = [row for row in queries.experiments(svc.view, dataset_id)
             if row["definition"]["target"].get("type", "component") == target_type]  # fmt: skip
     return rows[(page - 1) * page_size : page * page_size] if page else rows
-
-
-def compare_runs(svc: Services, base_id: str, compare_id: str) -> dict[str, Any]:
-    """Aggregate score movement and pass/fail flips between two runs, paired by dataset item."""
-    base, other = queries.run(svc.view, base_id), queries.run(svc.view, compare_id)
-    result = compare(_compare_items(svc, base_id), _compare_items(svc, compare_id))
-    same_version = base["dataset_version_id"] == other["dataset_version_id"]
-    return {"base_run_id": base_id, "compare_run_id": compare_id, "same_dataset_version": same_version, **result,
-            "warnings": code_warnings(base, other)}  # fmt: skip
-
-
-def code_warnings(base: dict[str, Any], other: dict[str, Any]) -> list[str]:
-    """Two runs of one deployment that ran different code (an editable deployment whose files changed)."""
-    a, b = base["spec"]["target"], other["spec"]["target"]
-    if a.get("deployment_id") != b.get("deployment_id") or not a.get("deployment_id"):
-        return []
-    if a.get("code_digest") and b.get("code_digest") and a["code_digest"] != b["code_digest"]:
-        return [f"runs {base['id']} and {other['id']} of deployment {a['deployment_id']} ran different code "
-                f"({a['code_digest']} vs {b['code_digest']}): the comparison mixes two programs"]  # fmt: skip
-    if a.get("build") and b.get("build") and a["build"] != b["build"]:
-        return [f"runs {base['id']} and {other['id']} of deployment {a['deployment_id']} ran different builds "
-                f"({a['build']} vs {b['build']}) of the HTTP worker"]  # fmt: skip
-    return []
 
 
 def _regression_items(svc: Services, run: dict[str, Any], run_item_ids: list[str]) -> list[dict[str, Any]]:

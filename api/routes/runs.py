@@ -13,7 +13,6 @@ from agnt5_evals.api.deps import ServicesDep
 from agnt5_evals.api.progress import EVENT_STREAM, EventStream, progress_events, stream
 from agnt5_evals.api.routes import Router
 from agnt5_evals.api.schemas import (
-    Comparison,
     ExportRow,
     Failure,
     GateVerdict,
@@ -22,11 +21,12 @@ from agnt5_evals.api.schemas import (
     RunItem,
     RunSummary,
 )
+from agnt5_evals.api.schemas_compare import Comparison
 from agnt5_evals.domain.gates import verdict
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.domain.reports import EXPORT_COLUMNS
 from agnt5_evals.projections import queries
-from agnt5_evals.services import operations, runs
+from agnt5_evals.services import compare, operations, runs
 
 router = Router(tags=["runs"])
 
@@ -120,6 +120,14 @@ def regression_dataset(run_id: str, body: RegressionIn, svc: ServicesDep) -> dic
 
 
 @router.get("/runs/{base_run_id}/compare/{compare_run_id}", response_model=Comparison)
-def compare(base_run_id: str, compare_run_id: str, svc: ServicesDep) -> dict[str, Any]:
-    """Score movement and pass/fail flips between two runs."""
-    return operations.compare_runs(svc, _id(base_run_id, "base_run_id"), _id(compare_run_id, "compare_run_id"))
+def compare_runs(
+    base_run_id: str,
+    compare_run_id: str,
+    svc: ServicesDep,
+    strict: Annotated[bool, Query(description="refuse (409) runs that differ in dataset version or scorers")] = False,
+    scorer: Annotated[str, Query(max_length=200, description="only the flips this scorer failed")] = "",
+    limit: Annotated[int | None, Query(ge=0, le=1_000_000, description="list at most N flips of each kind")] = None,
+) -> dict[str, Any]:
+    """Pass-rate and score movement with 95% paired intervals, the McNemar verdict, and the flipped items."""
+    base, other = _id(base_run_id, "base_run_id"), _id(compare_run_id, "compare_run_id")
+    return compare.compare_runs(svc, base, other, strict=strict, scorer=scorer, limit=limit)

@@ -8,7 +8,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from agnt5_evals.projections import queries
 from agnt5_evals.projections.catchup import position
 from agnt5_evals.projections.handlers import INSERT_DATASET
-from agnt5_evals.services import operations
+from agnt5_evals.services import compare, operations
 from tests.support import definition, execute
 
 
@@ -27,7 +27,7 @@ def answers(services, world, runs):
             "items": queries.run_items(view, run),
             "scores": queries.scores(view, run_id=run),
         }
-    out["compare"] = operations.compare_runs(services, runs[0], runs[1])
+    out["compare"] = compare.compare_runs(services, runs[0], runs[1])
     return out
 
 

@@ -19,7 +19,7 @@ from agnt5_evals.domain.rescores import Rescore
 from agnt5_evals.domain.runs import Run
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, project_scope
 from agnt5_evals.projections import queries
-from agnt5_evals.services import audit, catalog, datasets, operations, projects, runs, scores
+from agnt5_evals.services import audit, catalog, compare, datasets, operations, projects, runs, scores
 from tests.support import definition, execute
 
 SCORER_SOURCE = {"kind": "python", "module": "judges", "path": "/srv/judges", "url": "",
@@ -180,7 +180,7 @@ def test_every_lookup_of_another_projects_resource_is_not_found(
                 read()
                 pytest.fail(f"lookup {n} found another project's resource")
         with pytest.raises(NotFound):
-            operations.compare_runs(services, str(two["team-a"]["run"]), str(two["team-b"]["run"]))
+            compare.compare_runs(services, str(two["team-a"]["run"]), str(two["team-b"]["run"]))
     with project_scope(None):
         for read in _lookups(services, two["team-b"]):
             read()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from agnt5_evals.domain.compare import compare
 from agnt5_evals.domain.errors import Invalid
-from agnt5_evals.domain.gates import check_config, compare, item_status, verdict
+from agnt5_evals.domain.gates import check_config, item_status, verdict
 
 
 def test_item_passes_only_when_every_scorer_passed():
@@ -50,5 +51,11 @@ def test_compare_reports_flips_and_movement():
     assert [f["dataset_item_id"] for f in result["newly_failing"]] == ["a"]
     assert [f["dataset_item_id"] for f in result["newly_passing"]] == ["b"]
     assert result["only_in_compare"] == ["d"] and result["only_in_base"] == []
-    assert result["scorers"] == [{"scorer": "s", "base_mean": 2 / 3, "compare_mean": 2 / 3, "delta": 0.0}]
+    (row,) = result["scorers"]
+    assert {k: row[k] for k in ("scorer", "base_mean", "compare_mean", "delta", "paired_items")} == {
+        "scorer": "s", "base_mean": 2 / 3, "compare_mean": 2 / 3, "delta": 0.0, "paired_items": 3
+    }  # fmt: skip
+    low, high = row["mean_delta_ci95"]
+    assert low < 0 < high  # one item down by 1, one up by 1: no movement to speak of
+    assert result["verdict"] == "within noise" and result["mcnemar_p_value"] == 1.0
     assert result["pass_rate_delta"] == pytest.approx(3 / 4 - 2 / 3)

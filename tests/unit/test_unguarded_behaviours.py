@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from agnt5_evals.domain.gates import compare
+from agnt5_evals.domain.compare import compare
 from agnt5_evals.domain.reports import run_summary
 from agnt5_evals.domain.scoring import ScorerInput, run_scorer
 

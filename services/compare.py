@@ -1,0 +1,93 @@
+"""Comparing two runs (``runs compare``, ``GET /runs/{a}/compare/{b}``): the statistics of ``domain.compare`` over
+the read model, the comparability check, and the flipped items with what they were asked, expected and answered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.domain import stats
+from agnt5_evals.domain.compare import comparability, compare
+from agnt5_evals.domain.errors import Conflict, Invalid
+from agnt5_evals.projections import queries
+
+FLIP_KINDS = ("newly_failing", "newly_passing")
+
+
+def outcomes(svc: Services, run_id: str) -> list[dict[str, Any]]:
+    """A run's items as ``domain.compare`` pairs them: ids, status, scores and each scorer's verdict."""
+    return [
+        {
+            "dataset_item_id": item["dataset_item_id"],
+            "repetition": item["repetition"],
+            "run_item_id": item["id"],
+            "status": item["status"],
+            "scores": item["scores"],
+            "passed": item["passed"],
+        }
+        for item in queries.run_item_outcomes(svc.view, run_id)
+    ]
+
+
+def compare_runs(
+    svc: Services, base_id: str, compare_id: str, *, strict: bool = False, scorer: str = "", limit: int | None = None
+) -> dict[str, Any]:
+    """Two runs paired by dataset item and repetition: pass-rate and per-scorer deltas with 95% paired bootstrap
+    intervals, the exact McNemar test of the flips and its plain verdict, how the runs differ in what they
+    measured (``strict``: refuse when they differ in dataset version, scorers or a deployment's code), and the
+    flips (``scorer``: only those that scorer failed; ``limit``: the first N of each kind) with their values."""
+    if limit is not None and limit < 0:
+        raise Invalid(f"must be 0 or more, got {limit}", field="limit")
+    base, other = queries.run(svc.view, base_id), queries.run(svc.view, compare_id)
+    differences = comparability(base, other)
+    blocking = [d for d in differences if d["strict"]]
+    if strict and blocking:
+        raise Conflict("the runs are not comparable: " + "; ".join(d["message"] for d in blocking), field="strict")
+    result = compare(outcomes(svc, base_id), outcomes(svc, compare_id), stats.seed_of(base_id, compare_id))
+    _add_details(svc, base, other, result)
+    for kind in FLIP_KINDS:
+        flips = [f for f in result[kind] if not scorer or scorer in {s["scorer"] for s in f["failing_scorers"]}]
+        result[f"{kind}_count"] = len(flips)
+        result[kind] = flips if limit is None else flips[:limit]
+    return {
+        "base_run_id": base_id,
+        "compare_run_id": compare_id,
+        "same_dataset_version": base["dataset_version_id"] == other["dataset_version_id"],
+        **result,
+        "comparability": differences,
+        "warnings": [d["message"] for d in blocking],
+    }
+
+
+def _add_details(svc: Services, base: dict[str, Any], other: dict[str, Any], result: dict[str, Any]) -> None:
+    """Give each flip the input and expected output of its dataset item, both runs' outputs (and errors), and the
+    scorers that failed it on its failing side, with their labels and explanations."""
+    flips = [f for kind in FLIP_KINDS for f in result[kind]]
+    if not flips:
+        return
+    was = queries.run_items_by_id(svc.view, base["id"], [f["base_run_item_id"] for f in flips])
+    now = queries.run_items_by_id(svc.view, other["id"], [f["compare_run_item_id"] for f in flips])
+    examples = queries.dataset_items_by_id(svc.view, other["dataset_version_id"], [f["dataset_item_id"] for f in flips])
+    for flip in flips:
+        before, after = was[flip["base_run_item_id"]], now[flip["compare_run_item_id"]]
+        example = examples.get(flip["dataset_item_id"], {})
+        failing = after if flip["compare_status"] != "passed" else before
+        flip.update({
+            "input": example.get("input"),
+            "expected_output": example.get("expected_output"),
+            "base_output": before["output"],
+            "compare_output": after["output"],
+            "base_error": before["error"],
+            "compare_error": after["error"],
+            "failing_scorers": failing_scorers(failing["scores"]),
+        })  # fmt: skip
+
+
+def failing_scorers(scores: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The scores that did not pass: scorer, score, label, explanation, and whether the scorer itself errored."""
+    return [
+        {"scorer": s["scorer_key"], "score": s["score"], "label": s["label"], "explanation": s["explanation"],
+         "errored": s["errored"]}
+        for s in scores
+        if not s["passed"]
+    ]  # fmt: skip
