@@ -220,6 +220,10 @@ class Score(Schema):
     is_current: bool = Field(description="false once a replacing rescore superseded it")
 
 
+FAILING = {"scorer": "json_valid", "score": 0.0, "label": "invalid", "explanation": "Expecting value: line 1",
+           "errored": False}  # fmt: skip
+
+
 class RunItem(Schema):
     """One execution of one dataset item (one repetition), with its trace events and current scores."""
 
@@ -240,10 +244,26 @@ class RunItem(Schema):
     scores: list[Score]
 
 
-class Failure(RunItem):
-    """A failed or errored run item, with its scores."""
+class FailingScore(Schema):
+    """A scorer that did not pass an item: its score, label and explanation (``errored``: the scorer raised)."""
 
-    model_config = examples(RUN_ITEM)
+    model_config = examples(FAILING)
+    scorer: str
+    score: float
+    label: str | None
+    explanation: str | None
+    errored: bool
+
+
+class Failure(RunItem):
+    """A failed or errored run item, with its dataset item's input and expected output, its scores, and the
+    scorers that failed it."""
+
+    model_config = examples({**RUN_ITEM, "input": {"question": "Capital of Brazil?"}, "expected_output": "Brasilia",
+                             "failing_scorers": [FAILING], "stack": None})  # fmt: skip
+    input: Json = Field(description="the dataset item's input")
+    expected_output: Json
+    failing_scorers: list[FailingScore] = Field(description="the scores that did not pass, in scorer order")
     stack: str | None = Field(None, description="the stack trace of a component that raised (capped, scrubbed)")
 
 
@@ -335,5 +355,3 @@ class ScoreEvidence(Schema):
     scorer_input: ScorerInput | Absent = Field(None, description="with include=scorer_input")
     scorer_output: ScorerOutput | Absent = Field(None, description="with include=scorer_output")
     evidence: dict[str, Json] | Absent = Field(None, description="with include=evidence")
-
-

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from agnt5_evals.api.schemas import DATASET_ITEM, ITEM, RUN, Id, Json, Schema, examples
+from agnt5_evals.api.schemas import DATASET_ITEM, FAILING, ITEM, RUN, FailingScore, Id, Json, Schema, examples
 
 SIDE = {"total": 20, "passed": 10, "pass_rate": 0.5}
 MOVEMENT = {"scorer": "json_valid", "base_mean": 1.0, "compare_mean": 0.5, "delta": -0.5, "paired_items": 20,
             "mean_delta_ci95": [-0.7, -0.3], "base_pass_rate": 1.0, "compare_pass_rate": 0.5, "pass_rate_delta": -0.5,
             "pass_rate_ci95": [-0.7, -0.3]}  # fmt: skip
-FAILING = {"scorer": "json_valid", "score": 0.0, "label": "invalid", "explanation": "Expecting value: line 1",
-           "errored": False}  # fmt: skip
 FLIP = {"dataset_item_id": DATASET_ITEM, "repetition": 0, "base_run_item_id": "8a928862-f5c5-5d84-a001-2b347c60687b",
         "compare_run_item_id": ITEM, "base_status": "passed", "compare_status": "failed",
         "input": {"question": "Capital of Brazil?"}, "expected_output": "Brasilia", "base_output": "Brasilia",
@@ -46,17 +44,6 @@ class ScorerMovement(Schema):
     compare_pass_rate: float | None
     pass_rate_delta: float | None
     pass_rate_ci95: list[float] | None
-
-
-class FailingScore(Schema):
-    """A scorer that did not pass an item: its score, label and explanation (``errored``: the scorer raised)."""
-
-    model_config = examples(FAILING)
-    scorer: str
-    score: float
-    label: str | None
-    explanation: str | None
-    errored: bool
 
 
 class Flip(Schema):
@@ -122,3 +109,44 @@ class Comparison(Schema):
     only_in_compare: list[str] = Field(description="dataset item ids")
     comparability: list[Difference]
     warnings: list[str] = Field(description="the differences `strict` refuses, as sentences")
+
+
+HISTORY = {"run_id": RUN, "run_name": "nightly", "created_at": "2026-11-27T10:00:00+00:00", "verdict": "failed"}
+
+
+class VerdictInRun(Schema):
+    """An item's verdict in one run: passed, failed, errored, mixed (its repetitions disagree), or null (absent)."""
+
+    model_config = examples(HISTORY)
+    run_id: Id
+    run_name: str
+    created_at: str
+    verdict: str | None
+
+
+class FlakyItem(Schema):
+    """A dataset item whose verdict changed across the runs, with its history (oldest run first)."""
+
+    model_config = examples({"dataset_item_id": DATASET_ITEM, "changes": 2, "history": [HISTORY],
+                             "input": {"question": "Capital of Brazil?"}, "expected_output": "Brasilia"})  # fmt: skip
+    dataset_item_id: str
+    changes: int = Field(description="how often the verdict changed from one run to the next")
+    history: list[VerdictInRun]
+    input: Json
+    expected_output: Json
+
+
+class RunRef(Schema):
+    """A run the report looked at."""
+
+    id: Id
+    name: str
+    created_at: str
+
+
+class FlakyReport(Schema):
+    """The items whose verdict changed across an experiment's last N completed runs, most changes first."""
+
+    experiment_id: Id
+    runs: list[RunRef] = Field(description="the completed runs looked at, oldest first")
+    items: list[FlakyItem]

@@ -8,6 +8,7 @@ import typer
 
 from agnt5_evals.cli.common import Format, FormatOption, emit, json_option, note, print_created, uuid_arg
 from agnt5_evals.cli.gateway import gateway, standby_worker
+from agnt5_evals.cli.readable import DEFAULT_LIMIT
 from agnt5_evals.cli.render import (
     show_compare,
     show_rescore,
@@ -200,11 +201,26 @@ def runs_cancel(experiment_id: str, run_id: str, fmt: FormatOption = Format.tabl
 
 
 @runs.command("compare")
-def runs_compare(base_run_id: str, compare_run_id: str, fmt: FormatOption = Format.table) -> None:
-    """Compare a candidate run with a baseline: score movement and pass/fail flips."""
+def runs_compare(
+    base_run_id: str,
+    compare_run_id: str,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse runs that differ in dataset version, scorers or config.")
+    ] = False,
+    scorer: Annotated[str, typer.Option("--scorer", help="Only the flipped items this scorer failed.")] = "",
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=0, help=f"List at most N flips of each kind (table: {DEFAULT_LIMIT}).")
+    ] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Compare a candidate run with a baseline, item by item: pass-rate and score deltas with 95% confidence
+    intervals, a verdict (within noise or a significant regression/improvement), and each flipped item with its
+    input, expected output, both outputs and the scorers that failed it."""
     base, other = str(uuid_arg(base_run_id, "BASE_RUN_ID")), str(uuid_arg(compare_run_id, "COMPARE_RUN_ID"))
+    if limit is None and fmt is Format.table:
+        limit = DEFAULT_LIMIT
     with gateway() as gw:
-        show_compare(gw.compare_runs(base, other), fmt)
+        show_compare(gw.compare_runs(base, other, strict=strict, scorer=scorer, limit=limit), fmt)
 
 
 @runs.command("rerun")

@@ -115,8 +115,8 @@ class Local:
     ) -> dict[str, Any] | None:
         return operations.wait_for_rescore(self.svc, rescore_id, timeout, progress)
 
-    def failures(self, run_id: str) -> list[dict[str, Any]]:
-        return runs.failures(self.svc, run_id)
+    def failures(self, run_id: str, scorer: str = "", limit: int | None = None) -> list[dict[str, Any]]:
+        return runs.failures(self.svc, run_id, scorer, limit)
 
     def export_rows(self, run_id: str) -> list[list[Any]]:
         return runs.export_rows(self.svc, run_id)
@@ -207,6 +207,9 @@ class Local:
 
     def compare_runs(self, base_id: str, compare_id: str, **options: Any) -> dict[str, Any]:
         return compare.compare_runs(self.svc, base_id, compare_id, **options)
+
+    def flaky(self, experiment_id: str, last: int) -> dict[str, Any]:
+        return compare.flaky(self.svc, experiment_id, last)
 
     def rerun(self, run_id: str, name: str, standby: Standby | None = None) -> dict[str, Any]:
         return operations.rerun_run(self.svc, _uuid(run_id), name, standby=standby)
@@ -365,8 +368,8 @@ class Remote:
     ) -> dict[str, Any] | None:
         return self.follow(f"/rescores/{rescore_id}/progress", timeout, progress)
 
-    def failures(self, run_id: str) -> list[dict[str, Any]]:
-        return self.many("GET", f"/runs/{run_id}/failures")
+    def failures(self, run_id: str, scorer: str = "", limit: int | None = None) -> list[dict[str, Any]]:
+        return self.many("GET", f"/runs/{run_id}/failures", scorer=scorer or None, limit=limit)
 
     def export_rows(self, run_id: str) -> list[list[Any]]:
         return [[row[column] for column in EXPORT_COLUMNS] for row in self.many("GET", f"/runs/{run_id}/export")]
@@ -467,6 +470,9 @@ class Remote:
 
     def compare_runs(self, base_id: str, compare_id: str, **options: Any) -> dict[str, Any]:
         return self.one("GET", f"/runs/{base_id}/compare/{compare_id}", **options)
+
+    def flaky(self, experiment_id: str, last: int) -> dict[str, Any]:
+        return self.one("GET", f"/experiments/{experiment_id}/flaky", last=last)
 
     def rerun(self, run_id: str, name: str, standby: Standby | None = None) -> dict[str, Any]:
         return self.one("POST", f"/runs/{run_id}/rerun", {"name": name})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import closing
 from typing import Any
 
@@ -10,6 +11,7 @@ from rich.table import Table
 from agnt5_evals.cli.common import Format, cell, console, duration, emit, note
 from agnt5_evals.cli.gateway import Gateway
 from agnt5_evals.cli.progress import for_stderr
+from agnt5_evals.cli.readable import item_block, more
 from agnt5_evals.domain.errors import EXIT_GATE_FAILED, EXIT_OK, EXIT_RUN_FAILED, EXIT_TIMEOUT
 
 
@@ -67,29 +69,48 @@ def show_compare(result: dict[str, Any], fmt: Format) -> None:
     if fmt is not Format.table:
         emit(result, fmt)
         return
-    for warning in result.get("warnings", []):
-        note(f"warning: {warning}")
+    for difference in result.get("comparability", []):
+        note(("warning: " if difference["strict"] else "note: ") + difference["message"])
     out = console()
     base, other = result["base"], result["compare"]
     out.print(
         f"base     {result['base_run_id']}  pass rate {_pct(base['pass_rate'])} ({base['passed']}/{base['total']})"
     )
     out.print(f"compare  {result['compare_run_id']}  pass rate {_pct(other['pass_rate'])} "
-              f"({other['passed']}/{other['total']})  delta {result['pass_rate_delta'] * 100:+.1f} pts")  # fmt: skip
-    if not result["same_dataset_version"]:
-        out.print("note     the runs use different dataset versions; items are paired by dataset item id")
-    table = Table(title="score movement")
-    for column in ("scorer", "base mean", "compare mean", "delta"):
+              f"({other['passed']}/{other['total']})  delta {_pts(result['pass_rate_delta'])}")  # fmt: skip
+    out.print(f"paired   {result['paired_items']} item(s): delta {_pts(result['paired_pass_rate_delta'])} "
+              f"{_ci(result['pass_rate_ci95'], _pts)}, McNemar p = {result['mcnemar_p_value']:.3g}")  # fmt: skip
+    out.print(f"verdict  {result['verdict']} (exact McNemar test of the flips, alpha 0.05)")
+    table = Table(title="score movement (95% paired bootstrap intervals)")
+    for column in ("scorer", "base mean", "compare mean", "mean delta", "base pass", "compare pass", "pass delta"):
         table.add_column(column)
     for s in result["scorers"]:
-        delta = "" if s["delta"] is None else f"{s['delta']:+.3f}"
-        table.add_row(s["scorer"], cell(s["base_mean"]), cell(s["compare_mean"]), delta)
+        mean = "" if s["delta"] is None else f"{s['delta']:+.3f} {_ci(s['mean_delta_ci95'], _num)}"
+        moved = s["pass_rate_delta"]
+        passes = "" if moved is None else f"{_pts(moved)} {_ci(s['pass_rate_ci95'], _pts)}"
+        table.add_row(s["scorer"], cell(s["base_mean"]), cell(s["compare_mean"]), mean, _pct(s["base_pass_rate"]),
+                      _pct(s["compare_pass_rate"]), passes)  # fmt: skip
     out.print(table)
     for key, title in (("newly_failing", "pass -> fail"), ("newly_passing", "fail -> pass")):
-        out.print(f"{title}: {len(result[key])}")
+        out.print(f"{title}: {result[key + '_count']}")
         for flip in result[key]:
-            out.print(f"  {flip['dataset_item_id']}  {flip['base_status']} -> {flip['compare_status']}  "
-                      f"(run item {flip['compare_run_item_id']})")  # fmt: skip
+            item_block(f"{flip['dataset_item_id']} (repetition {flip['repetition']})  {flip['base_status']} -> "
+                       f"{flip['compare_status']}  run item {flip['compare_run_item_id']}", flip,
+                       [("was", flip["base_error"] or flip["base_output"]),
+                        ("now", flip["compare_error"] or flip["compare_output"])])  # fmt: skip
+        more(len(result[key]), result[key + "_count"], "item(s)")
+
+
+def _pts(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:+.1f} pts"
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:+.3f}"
+
+
+def _ci(bounds: list[float] | None, show: Callable[[float | None], str]) -> str:
+    return "" if bounds is None else f"[{show(bounds[0])}, {show(bounds[1])}]"
 
 
 def show_rescore(summary: dict[str, Any], fmt: Format) -> None:

@@ -6,15 +6,14 @@ from typing import Annotated, Any
 
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, emit, note, printable, table, uuid_arg, write_csv
+from agnt5_evals.cli.common import Format, FormatOption, emit, note, printable, uuid_arg, write_csv
 from agnt5_evals.cli.gateway import gateway
+from agnt5_evals.cli.readable import DEFAULT_LIMIT, item_block
 from agnt5_evals.cli.render import run_exit_code, show_summary, wait_and_report
 from agnt5_evals.domain.errors import EXIT_TIMEOUT, Invalid
-from agnt5_evals.domain.reports import EXPORT_COLUMNS
+from agnt5_evals.domain.reports import EXPORT_COLUMNS, excerpt
 
 app = typer.Typer(help="Run reports for people and for CI.", no_args_is_help=True)
-
-FAILURE_COLUMNS = ["id", "position", "dataset_item_id", "status", "error", "failed_scorers"]
 
 
 @app.command("summary")
@@ -25,26 +24,67 @@ def summary(run_id: str, fmt: FormatOption = Format.table) -> None:
 
 
 @app.command("failures")
-def failures(run_id: str, fmt: FormatOption = Format.table) -> None:
-    """Failed and errored run items only, with the scorers that failed them (and the stack trace of a component
-    that raised)."""
+def failures(
+    run_id: str,
+    scorer: Annotated[str, typer.Option("--scorer", help="Only the items this scorer failed.")] = "",
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=0, help=f"At most N items (table: {DEFAULT_LIMIT}; json: all).")
+    ] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Failed and errored run items: each with its input, expected output and output (or error), the scorers that
+    failed it with their labels and explanations, and the stack trace of a component that raised. The table shows
+    one-line excerpts; --format json has the full values."""
+    rid = str(uuid_arg(run_id, "RUN_ID"))
+    shown = DEFAULT_LIMIT if limit is None and fmt is Format.table else limit
     with gateway() as gw:
-        items = gw.failures(str(uuid_arg(run_id, "RUN_ID")))
+        items = gw.failures(rid, scorer, None if shown is None else shown + 1)  # one more: is there more?
+    more_exist = shown is not None and len(items) > shown
+    items = items[:shown] if shown is not None else items
     for item in items:
         item["failed_scorers"] = ", ".join(
-            f"{s['scorer_key']}={s['score']:.2f}" + (f" ({s['label']})" if s["label"] else "")
-            for s in item["scores"]
-            if not s["passed"]
+            f"{s['scorer']}={s['score']:.2f}" + (f" ({s['label']})" if s["label"] else "")
+            for s in item["failing_scorers"]
         )
-    emit(items, fmt, FAILURE_COLUMNS, render=_failures_table)
+    emit(items, fmt, render=lambda rows: _failures_blocks(rid, rows, more_exist))
 
 
-def _failures_table(items: list[dict[str, Any]]) -> None:
-    """The table, then each stack trace under its item's id (too long for a cell)."""
-    table(items, FAILURE_COLUMNS)
+def _failures_blocks(run_id: str, items: list[dict[str, Any]], more_exist: bool) -> None:
+    """Each item as a block of excerpts, then its stack trace when the component raised (too long to cut)."""
+    typer.echo(f"run {run_id}: " + (f"the first {len(items)} failed or errored items" if more_exist
+                                     else f"{len(items)} failed or errored item(s)"))  # fmt: skip
     for item in items:
+        title = (f"#{item['position']} {item['dataset_item_id']} (repetition {item['repetition']})  "
+                 f"{item['status']}  run item {item['id']}")  # fmt: skip
+        answer = ("error", item["error"]) if item["error"] is not None else ("output", item["output"])
+        item_block(title, item, [answer])
         if item.get("stack"):
-            typer.echo(f"\n{item['id']} (position {item['position']}) stack trace:\n{printable(item['stack'])}")
+            typer.echo(f"    stack trace:\n{printable(item['stack'])}")
+    if more_exist:
+        typer.echo("  ... and more (--limit N, or --format json for all)")
+
+
+@app.command("flaky")
+def flaky(
+    experiment_id: str,
+    last: Annotated[int, typer.Option("--last", min=2, max=100, help="How many recent completed runs to look at.")] = 5,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """The items whose verdict changed across an experiment's last N completed runs, with each run's verdict
+    (P passed, F failed, E errored, M mixed repetitions, - absent; oldest run first)."""
+    with gateway() as gw:
+        report = gw.flaky(str(uuid_arg(experiment_id, "EXPERIMENT_ID")), last)
+    if fmt is not Format.table:
+        emit(report, fmt)
+        return
+    note(f"{len(report['items'])} flaky item(s) across {len(report['runs'])} completed run(s) of experiment "
+         f"{report['experiment_id']}")  # fmt: skip
+    rows = [{"dataset_item_id": i["dataset_item_id"], "history": "".join(_LETTER[h["verdict"]] for h in i["history"]),
+             "changes": i["changes"], "input": excerpt(i["input"], 60)} for i in report["items"]]  # fmt: skip
+    emit(rows, fmt, ["dataset_item_id", "history", "changes", "input"])
+
+
+_LETTER = {"passed": "P", "failed": "F", "errored": "E", "mixed": "M", None: "-"}
 
 
 @app.command("ci")

@@ -150,3 +150,13 @@ def excerpt(value: Any, width: int = EXCERPT_WIDTH) -> str:
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
     text = text.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\r").replace("\t", " ")
     return text if len(text) <= width else text[: max(1, width - 1)] + "…"
+
+
+def failing_scorers(scores: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The scores that did not pass: scorer, score, label, explanation, and whether the scorer itself errored."""
+    return [
+        {"scorer": s["scorer_key"], "score": s["score"], "label": s["label"], "explanation": s["explanation"],
+         "errored": s["errored"]}
+        for s in scores
+        if not s["passed"]
+    ]  # fmt: skip

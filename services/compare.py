@@ -9,7 +9,10 @@ from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain import stats
 from agnt5_evals.domain.compare import comparability, compare
 from agnt5_evals.domain.errors import Conflict, Invalid
+from agnt5_evals.domain.flaky import flaky_items
+from agnt5_evals.domain.reports import failing_scorers
 from agnt5_evals.projections import queries
+from agnt5_evals.services.runs import check_scorer
 
 FLIP_KINDS = ("newly_failing", "newly_passing")
 
@@ -39,6 +42,7 @@ def compare_runs(
     if limit is not None and limit < 0:
         raise Invalid(f"must be 0 or more, got {limit}", field="limit")
     base, other = queries.run(svc.view, base_id), queries.run(svc.view, compare_id)
+    check_scorer(svc, scorer, base_id, compare_id)
     differences = comparability(base, other)
     blocking = [d for d in differences if d["strict"]]
     if strict and blocking:
@@ -83,11 +87,21 @@ def _add_details(svc: Services, base: dict[str, Any], other: dict[str, Any], res
         })  # fmt: skip
 
 
-def failing_scorers(scores: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The scores that did not pass: scorer, score, label, explanation, and whether the scorer itself errored."""
-    return [
-        {"scorer": s["scorer_key"], "score": s["score"], "label": s["label"], "explanation": s["explanation"],
-         "errored": s["errored"]}
-        for s in scores
-        if not s["passed"]
-    ]  # fmt: skip
+MAX_LAST = 100
+
+
+def flaky(svc: Services, experiment_id: str, last: int = 5) -> dict[str, Any]:
+    """The dataset items whose verdict changed across the last ``last`` completed runs of an experiment, with
+    each run's verdict of them and their input (from the newest run's dataset version)."""
+    if not 2 <= last <= MAX_LAST:
+        raise Invalid(f"must be from 2 to {MAX_LAST}, got {last}", field="last")
+    runs = [run for run in queries.runs(svc.view, experiment_id) if run["status"] == "completed"][-last:]
+    items = flaky_items([(run, queries.run_item_outcomes(svc.view, run["id"])) for run in runs])
+    if runs and items:
+        examples = queries.dataset_items_by_id(svc.view, runs[-1]["dataset_version_id"],
+                                               [i["dataset_item_id"] for i in items])  # fmt: skip
+        for item in items:
+            example = examples.get(item["dataset_item_id"], {})
+            item["input"], item["expected_output"] = example.get("input"), example.get("expected_output")
+    runs_seen = [{"id": r["id"], "name": r["name"], "created_at": r["created_at"]} for r in runs]
+    return {"experiment_id": experiment_id, "runs": runs_seen, "items": items}

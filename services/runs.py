@@ -7,7 +7,8 @@ from uuid import UUID
 
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain import reports
-from agnt5_evals.domain.reports import failure_stack
+from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.reports import failing_scorers, failure_stack
 from agnt5_evals.projections import queries
 from agnt5_evals.services import operations
 
@@ -35,12 +36,37 @@ def wait_summary(svc: Services, run_id: str, timeout: float | None) -> dict[str,
     return {**final, "timed_out": False}
 
 
-def failures(svc: Services, run_id: str) -> list[dict[str, Any]]:
-    """A run's failed and errored items, with their scores and, for a component that raised, its stack trace
-    (the run must exist)."""
-    queries.run(svc.view, run_id)
+def check_scorer(svc: Services, scorer: str, *run_ids: str) -> None:
+    """A ``scorer`` filter must name a scorer of the run(s): a misspelt one would show nothing, silently."""
+    if not scorer:
+        return
+    keys = sorted({row["scorer_key"] for run_id in run_ids for row in queries.run_scorers(svc.view, run_id)})
+    if scorer not in keys:
+        raise Invalid(f"no scorer {scorer!r} in the run; its scorers are {', '.join(keys) or 'none'}", field="scorer")
+
+
+def failures(svc: Services, run_id: str, scorer: str = "", limit: int | None = None) -> list[dict[str, Any]]:
+    """A run's failed and errored items in position order, each with its dataset item's input and expected output,
+    its scores, the scorers that failed it (label, explanation) and, for a component that raised, its stack
+    trace. ``scorer``: only the items that scorer failed; ``limit``: the first N (the run must exist)."""
+    if limit is not None and limit < 0:
+        raise Invalid(f"must be 0 or more, got {limit}", field="limit")
+    run = queries.run(svc.view, run_id)
+    check_scorer(svc, scorer, run_id)
     items = queries.run_items(svc.view, run_id, ("failed", "errored"))
-    return [{**item, "stack": failure_stack(item["events"])} for item in items]
+    out = []
+    for item in items:
+        failing = failing_scorers(item["scores"])
+        if scorer and scorer not in {s["scorer"] for s in failing}:
+            continue
+        out.append({**item, "stack": failure_stack(item["events"]), "failing_scorers": failing})
+        if limit is not None and len(out) >= limit:
+            break
+    examples = queries.dataset_items_by_id(svc.view, run["dataset_version_id"], [i["dataset_item_id"] for i in out])
+    for item in out:
+        example = examples.get(item["dataset_item_id"], {})
+        item["input"], item["expected_output"] = example.get("input"), example.get("expected_output")
+    return out
 
 
 def export_rows(svc: Services, run_id: str) -> list[list[Any]]:

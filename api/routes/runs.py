@@ -21,7 +21,7 @@ from agnt5_evals.api.schemas import (
     RunItem,
     RunSummary,
 )
-from agnt5_evals.api.schemas_compare import Comparison
+from agnt5_evals.api.schemas_compare import Comparison, FlakyReport
 from agnt5_evals.domain.gates import verdict
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.domain.reports import EXPORT_COLUMNS
@@ -61,9 +61,14 @@ def run_items(run_id: str, svc: ServicesDep, status: str = "") -> list[dict[str,
 
 
 @router.get("/runs/{run_id}/failures", response_model=list[Failure])
-def failures(run_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
-    """Failed and errored items."""
-    return runs.failures(svc, _id(run_id))
+def failures(
+    run_id: str,
+    svc: ServicesDep,
+    scorer: Annotated[str, Query(max_length=200, description="only the items this scorer failed")] = "",
+    limit: Annotated[int | None, Query(ge=0, le=1_000_000, description="at most N items")] = None,
+) -> list[dict[str, Any]]:
+    """Failed and errored items with input, expected output, output and the scorers that failed them."""
+    return runs.failures(svc, _id(run_id), scorer, limit)
 
 
 @router.get("/runs/{run_id}/export", response_model=ExportRow, response_class=JsonLines)
@@ -131,3 +136,13 @@ def compare_runs(
     """Pass-rate and score movement with 95% paired intervals, the McNemar verdict, and the flipped items."""
     base, other = _id(base_run_id, "base_run_id"), _id(compare_run_id, "compare_run_id")
     return compare.compare_runs(svc, base, other, strict=strict, scorer=scorer, limit=limit)
+
+
+@router.get("/experiments/{experiment_id}/flaky", response_model=FlakyReport)
+def flaky(
+    experiment_id: str,
+    svc: ServicesDep,
+    last: Annotated[int, Query(ge=2, le=compare.MAX_LAST, description="how many recent completed runs")] = 5,
+) -> dict[str, Any]:
+    """The items whose verdict changed across the experiment's last N completed runs, with their history."""
+    return compare.flaky(svc, _id(experiment_id, "experiment_id"), last)

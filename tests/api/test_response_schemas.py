@@ -179,7 +179,11 @@ def _runs(call: Checked, world) -> tuple[str, str]:
     exported = call("get", "/runs/{run_id}/export", run_id=cand)
     assert len(exported) == 20 * len(events[-1][1]["scorers"]) and {row["run_id"] for row in exported} == {cand}
     compare = call("get", "/runs/{base_run_id}/compare/{compare_run_id}", base_run_id=base, compare_run_id=cand)
-    assert len(compare["newly_failing"]) == 10
+    assert len(compare["newly_failing"]) == 10 and compare["verdict"] == "significant regression"
+    flaky = call("get", "/experiments/{experiment_id}/flaky", experiment_id=exp)
+    assert [r["id"] for r in flaky["runs"]] == [base, cand] and len(flaky["items"]) == len(
+        {f["dataset_item_id"] for f in compare["newly_failing"]}
+    )
     scores = call("get", "/scores", params={"run_id": cand})
     evidence = call("get", "/scores/{score_id}/evidence", score_id=scores[0]["id"])
     assert {"scorer_input", "scorer_output", "evidence"} <= evidence.keys()
