@@ -114,3 +114,17 @@ def test_upper_bound_finds_a_real_regression_and_spares_noise() -> None:
 )
 def test_verdict_follows_the_mcnemar_test(b: int, c: int, verdict: str) -> None:
     assert stats.movement(b, c)[0] == verdict
+
+
+def test_many_continuous_pairs_use_the_normal_limit_of_the_bootstrap() -> None:
+    rng = np.random.default_rng(11)
+    diffs = list(rng.normal(0.02, 0.3, size=6000))
+    ours = stats.paired_interval(diffs, seed=1)
+    theirs = scipy_stats.bootstrap(
+        (np.asarray(diffs),), np.mean, n_resamples=2000, method="percentile", random_state=1
+    ).confidence_interval
+    width = theirs.high - theirs.low
+    assert ours.low == pytest.approx(theirs.low, abs=0.05 * width)
+    assert ours.high == pytest.approx(theirs.high, abs=0.05 * width)
+    bound = stats.upper_bound(diffs, seed=1, alpha=0.05)
+    assert bound is not None and ours.delta is not None and ours.delta < bound < ours.high  # type: ignore[operator]
