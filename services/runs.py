@@ -6,7 +6,6 @@ from typing import Any
 from uuid import UUID
 
 from agnt5_evals.adapters.bootstrap import Services
-from agnt5_evals.domain import reports
 from agnt5_evals.domain.reports import failure_stack
 from agnt5_evals.projections import queries
 from agnt5_evals.services import operations
@@ -41,10 +40,3 @@ def failures(svc: Services, run_id: str) -> list[dict[str, Any]]:
     queries.run(svc.view, run_id)
     items = queries.run_items(svc.view, run_id, ("failed", "errored"))
     return [{**item, "stack": failure_stack(item["events"])} for item in items]
-
-
-def export_rows(svc: Services, run_id: str) -> list[list[Any]]:
-    """A run's results for ``reports export``: one row per (run item, scorer), in ``EXPORT_COLUMNS`` order."""
-    run = queries.run(svc.view, run_id)
-    experiment = queries.experiment(svc.view, run["experiment_id"])
-    return reports.export_rows(experiment["name"], run, queries.run_items(svc.view, run_id))
