@@ -91,8 +91,7 @@ def export(
     ] = None,
     out_file: Annotated[str, typer.Option("--out-file", "-o", help="Output path; - for stdout.")] = "-",
 ) -> None:
-    """Export a run's results as a file: a table (csv, jsonl, json), a JUnit report, a Markdown summary for a pull
-    request, or a self-contained HTML page. A failed export writes nothing."""
+    """Export a run's results: a table (csv, jsonl, json), JUnit XML, Markdown for a PR, or an HTML page."""
     rid = str(uuid_arg(run_id, "RUN_ID"))
     check_options(artifact_format, layout, baseline)
     with gateway() as gw:

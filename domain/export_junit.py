@@ -39,7 +39,8 @@ def to_junit(export: RunExport) -> bytes:
     for record in records:
         _testcase(suite, export, record)
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return body + b"\n"
 
 
 def _attrs(**values: Any) -> dict[str, str]:

@@ -87,8 +87,14 @@ def test_the_export_documents_one_item_per_line(doc):
 def test_the_run_export_documents_each_format_with_its_media_type(doc):
     for path in ("/api/v1/runs/{run_id}/export", "/api/v1/projects/{project_id}/runs/{run_id}/export"):
         content = doc["paths"][path]["get"]["responses"]["200"]["content"]
-        assert set(content) == {"text/csv; charset=utf-8", "application/x-ndjson", "application/json",
-                                "application/xml", "text/markdown; charset=utf-8", "text/html; charset=utf-8"}
+        assert set(content) == {
+            "text/csv; charset=utf-8",
+            "application/x-ndjson",
+            "application/json",
+            "application/xml",
+            "text/markdown; charset=utf-8",
+            "text/html; charset=utf-8",
+        }
         records = [{"$ref": "#/components/schemas/ExportItem"}, {"$ref": "#/components/schemas/ExportRow"}]
         assert content["application/x-ndjson"]["schema"] == {"anyOf": records}
         assert content["application/json"]["schema"] == {"type": "array", "items": {"anyOf": records}}

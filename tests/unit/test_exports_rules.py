@@ -52,7 +52,7 @@ def test_csv_parses_back_with_json_text_for_values_and_formulas_escaped():
     rows = list(csv.DictReader(io.StringIO(to_csv(export.columns, export.records).decode())))
     assert list(rows[0]) == export.columns and len(rows) == 4
     assert json.loads(rows[0]["input"]) == {"q": "say ok"} and rows[0]["expected_output"] == "ok"
-    assert rows[1]["output"] == "'=HYPERLINK(\"http://evil\")" and rows[1]["input"] == "'+1 formula"
+    assert rows[1]["output"] == '\'=HYPERLINK("http://evil")' and rows[1]["input"] == "'+1 formula"
     assert rows[2]["expected_output"] == "'@at" and json.loads(rows[2]["output"]) == {"text": HOSTILE}
     assert rows[3]["error"] == "RuntimeError: kaboom" and rows[3]["says_ok.score"] == "" and rows[3]["output"] == ""
     assert rows[0]["says_ok.passed"] == "True" and rows[0]["duration_ms"] == "100.0"
@@ -76,7 +76,8 @@ def test_junit_counts_failures_and_errors_apart_and_names_each_failing_scorer():
     root = ET.fromstring(to_junit(sample_export()))
     (suite,) = root.findall("testsuite")
     assert suite.get("name") == "support-agent/candidate"
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("time")) == ("4", "2", "1", "1.000")
+    counts = (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("time"))
+    assert counts == ("4", "2", "1", "1.000")
     cases = suite.findall("testcase")
     assert [c.get("name") for c in cases] == ["d0#0", "d1#0", "d2#0", "d3#0"]
     assert {c.get("classname") for c in cases} == {"support-agent"} and cases[1].get("time") == "0.200"
