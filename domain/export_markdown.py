@@ -80,6 +80,9 @@ def _movement(export: RunExport, comparison: Mapping[str, Any]) -> list[str]:
         f"Pass rate {_pct(base['pass_rate'])} \u2192 {_pct(now['pass_rate'])} ({delta:+.1f} pp) over "
         f"{comparison['paired_items']} paired item(s).",
     ]
+    if comparison.get("same_dataset_version") is False:
+        lines += ["", "Note: the baseline ran another version of the dataset; items are paired by dataset item id."]
+    lines += [f"\nNote: {md(warning)}" for warning in comparison.get("warnings") or []]
     if isinstance(comparison.get("verdict"), str):
         lines += ["", f"Verdict: **{md(comparison['verdict'])}**."]
     interval = comparison.get("pass_rate_ci95")

@@ -127,6 +127,7 @@ def test_markdown_against_a_baseline_lists_the_flips_with_escaped_excerpts():
     comparison = {
         "base_run_id": "b1", "paired_items": 4, "base": {"pass_rate": 0.75}, "compare": {"pass_rate": 0.25},
         "pass_rate_delta": -0.5, "verdict": "regressed", "pass_rate_ci95": [-0.8, -0.2],
+        "same_dataset_version": False, "warnings": ["runs ran different code <x>"],
         "newly_failing": [{"dataset_item_id": f"d{n}", "repetition": 0, "base_run_item_id": f"b{n}",
                            "compare_run_item_id": f"ri{n}", "base_status": "passed", "compare_status": "failed"}
                           for n in (1, 2)],
@@ -135,6 +136,7 @@ def test_markdown_against_a_baseline_lists_the_flips_with_escaped_excerpts():
     text = to_markdown(sample_export(), comparison).decode()
     assert "Pass rate 75.0% \u2192 25.0% (-50.0 pp) over 4 paired item(s)." in text
     assert "Verdict: **regressed**." in text and "-80.0 to -20.0 pp" in text
+    assert "another version of the dataset" in text and "Note: runs ran different code &lt;x&gt;" in text
     assert "#### Newly failing (2)" in text and "#### Newly passing: none" in text
     _, flips = _tables(text)
     assert flips[0] == ["Item", "Was", "Now", "Input", "Expected", "Output"] and len(flips) == 3
