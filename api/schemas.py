@@ -312,6 +312,36 @@ class ExportRow(Schema):
     metadata: dict[str, Json] | str
 
 
+class ExportItem(Schema):
+    """One record of ``GET /runs/{id}/export`` (``layout=items``, JSON formats): one run item and repetition, then
+    ``<scorer>.score``, ``<scorer>.passed``, ``<scorer>.label`` and ``<scorer>.explanation`` for each scorer."""
+
+    model_config = ConfigDict(
+        strict=True, extra="allow",
+        json_schema_extra={"examples": [{
+            "experiment_name": "support-agent-quality", "run_id": RUN, "run_name": "candidate", "index": 0,
+            "run_item_id": ITEM, "dataset_item_id": DATASET_ITEM, "repetition": 0, "input": {"order_id": 1},
+            "expected_output": None, "output": "{not json", "status": "failed", "error": None, "duration_ms": 42.5,
+            "tokens": 0, "json_valid.score": 0.0, "json_valid.passed": False, "json_valid.label": "invalid",
+            "json_valid.explanation": "output is not valid JSON",
+        }]},
+    )  # fmt: skip
+    experiment_name: str
+    run_id: Id
+    run_name: str
+    index: int
+    run_item_id: Id
+    dataset_item_id: str
+    repetition: int
+    input: Json
+    expected_output: Json
+    output: Json
+    status: str
+    error: str | None
+    duration_ms: float | None
+    tokens: int | None
+
+
 SCORER_INPUT = {"input": {"order_id": 1}, "output": "{not json", "expected_output": 1, "events": EVENTS,
                 "config": {}}  # fmt: skip
 SCORER_OUTPUT = {"score": 0.0, "passed": False, "label": "invalid", "explanation": "output is not valid JSON",

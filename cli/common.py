@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import os
 import re
 import shutil
 import sys
+import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -129,6 +130,7 @@ FLAGS = {
     "run_item_ids": "--run-item-id",
     "remove_item_ids": "--remove-item-id",
     "items": "--file",
+    "format": "--artifact-format",  # reports export (a command with --format names its own)
 }
 
 
@@ -226,12 +228,30 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str = "
     console().print(out)
 
 
-def write_csv(path: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    handle = sys.stdout if path == "-" else open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+def write_file(path: str, body: bytes, field: str = "out_file") -> None:
+    """Write ``body`` to ``path`` (``-``: stdout) whole or not at all: into a temporary file of the same folder,
+    then renamed over ``path``; a missing folder, a folder as ``path`` or a failed write names ``field``."""
+    if path == "-":
+        typer.echo(body, nl=False)
+        return
+    target = os.path.abspath(path)
+    folder = os.path.dirname(target)
+    if os.path.isdir(target):
+        raise Invalid(f"{path} is a folder: give a file path", field=field)
+    if not os.path.isdir(folder):
+        raise Invalid(f"cannot write {path}: folder {folder} does not exist", field=field)
     try:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows([[cell(v) if isinstance(v, dict | list) else v for v in row] for row in rows])
-    finally:
-        if handle is not sys.stdout:
-            handle.close()
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(target)}.", suffix=".part")
+    except OSError as exc:
+        raise Invalid(f"cannot write {path}: {exc.strerror}", field=field) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(body)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(temporary, 0o666 & ~mask)  # what open() would have made, not mkstemp's 0600
+        os.replace(temporary, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise Invalid(f"cannot write {path}: {exc.strerror}", field=field) from None

@@ -24,10 +24,9 @@ from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.cli.common import services
 from agnt5_evals.domain.csv_import import CsvMapping
 from agnt5_evals.domain.errors import Conflict, EvalsError, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
-from agnt5_evals.domain.reports import EXPORT_COLUMNS
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, current_project, project_scope
 from agnt5_evals.projections import queries
-from agnt5_evals.services import catalog, compare, datasets, experiments, keys, operations, projects, runs, scores
+from agnt5_evals.services import catalog, compare, datasets, experiments, exports, keys, operations, projects, runs, scores
 from agnt5_evals.services.audit import AuditFilter, events
 from agnt5_evals.services.definitions import deployment_source, scorers_from
 from agnt5_evals.services.verify import verify
@@ -118,8 +117,8 @@ class Local:
     def failures(self, run_id: str, scorer: str = "", limit: int | None = None) -> list[dict[str, Any]]:
         return runs.failures(self.svc, run_id, scorer, limit)
 
-    def export_rows(self, run_id: str) -> list[list[Any]]:
-        return runs.export_rows(self.svc, run_id)
+    def export_file(self, run_id: str, fmt: str, layout: str, baseline: str | None) -> bytes:
+        return exports.export_file(self.svc, run_id, fmt, layout, baseline)[0]
 
     def scores(self, run_id: str, run_item_id: str, scorer: str, rescore_id: str) -> list[dict[str, Any]]:
         return scores.list_scores(self.svc, run_id, run_item_id, scorer, rescore_id)
@@ -279,6 +278,14 @@ class Remote:
     def call(self, method: str, path: str, body: Any = None, base: str = "", **params: Any) -> Any:
         """One request (to ``path`` under ``base``, default the project's); the envelope's ``data`` (or, for JSON
         lines, the list of lines), or the domain error."""
+        response = self.request(method, path, body, base, **params)
+        if response.headers.get("content-type", "").startswith("application/x-ndjson"):
+            return [_json(line) for line in response.content.splitlines() if line.strip()]
+        payload = response.json()
+        return payload["data"] if isinstance(payload, dict) and "data" in payload else payload
+
+    def request(self, method: str, path: str, body: Any = None, base: str = "", **params: Any) -> httpx.Response:
+        """One request (to ``path`` under ``base``, default the project's): the answer, or the domain error."""
         query = {name: _param(value) for name, value in params.items() if value is not None}
         try:
             response = self.http.request(method, (base or self.base) + path, json=body, params=query)
@@ -286,10 +293,11 @@ class Remote:
             raise Unavailable(f"cannot reach the server at {self.base}: {exc}") from None
         if response.status_code >= 400:
             raise _error(response)
-        if response.headers.get("content-type", "").startswith("application/x-ndjson"):
-            return [_json(line) for line in response.content.splitlines() if line.strip()]
-        payload = response.json()
-        return payload["data"] if isinstance(payload, dict) and "data" in payload else payload
+        return response
+
+    def raw(self, method: str, path: str, **params: Any) -> bytes:
+        """The body of one answer as it came (a file the server made)."""
+        return self.request(method, path, **params).content
 
     def one(self, method: str, path: str, body: Any = None, **params: Any) -> dict[str, Any]:
         return cast("dict[str, Any]", self.call(method, path, body, **params))
@@ -371,8 +379,9 @@ class Remote:
     def failures(self, run_id: str, scorer: str = "", limit: int | None = None) -> list[dict[str, Any]]:
         return self.many("GET", f"/runs/{run_id}/failures", scorer=scorer or None, limit=limit)
 
-    def export_rows(self, run_id: str) -> list[list[Any]]:
-        return [[row[column] for column in EXPORT_COLUMNS] for row in self.many("GET", f"/runs/{run_id}/export")]
+    def export_file(self, run_id: str, fmt: str, layout: str, baseline: str | None) -> bytes:
+        """The server's export file, byte for byte."""
+        return self.raw("GET", f"/runs/{run_id}/export", format=fmt, layout=layout, baseline=baseline)
 
     def scores(self, run_id: str, run_item_id: str, scorer: str, rescore_id: str) -> list[dict[str, Any]]:
         params = {"run_id": run_id, "run_item_id": run_item_id, "scorer": scorer, "rescore_id": rescore_id}

@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, emit, note, printable, uuid_arg, write_csv
+from agnt5_evals.cli.common import Format, FormatOption, emit, note, printable, uuid_arg, write_file
 from agnt5_evals.cli.gateway import gateway
 from agnt5_evals.cli.readable import DEFAULT_LIMIT, item_block
 from agnt5_evals.cli.render import run_exit_code, show_summary, wait_and_report
-from agnt5_evals.domain.errors import EXIT_TIMEOUT, Invalid
-from agnt5_evals.domain.reports import EXPORT_COLUMNS, excerpt
+from agnt5_evals.domain.errors import EXIT_TIMEOUT
+from agnt5_evals.domain.exports import check_options
+from agnt5_evals.domain.reports import excerpt
 
 app = typer.Typer(help="Run reports for people and for CI.", no_args_is_help=True)
 
@@ -117,28 +118,28 @@ def wait(
 @app.command("export")
 def export(
     run_id: str,
-    artifact_format: Annotated[str, typer.Option("--artifact-format", help="csv or jsonl.")] = "csv",
+    artifact_format: Annotated[
+        str, typer.Option("--artifact-format", help="csv, jsonl, json, junit, markdown or html (docs/exports.md).")
+    ] = "csv",
+    layout: Annotated[
+        str,
+        typer.Option(
+            "--layout", help="items: one row per run item; scores: one per (run item, scorer) (csv, jsonl, json)."
+        ),
+    ] = "items",
+    baseline: Annotated[
+        str | None, typer.Option("--baseline", help="A run to compare with: pass-rate movement and flips (markdown).")
+    ] = None,
     out_file: Annotated[str, typer.Option("--out-file", "-o", help="Output path; - for stdout.")] = "-",
 ) -> None:
-    """Export per-item results: one row per (run item, scorer)."""
-    if artifact_format not in ("csv", "jsonl"):
-        raise Invalid(f"--artifact-format: must be csv or jsonl, got {artifact_format!r}")
+    """Export a run's results: a table (csv, jsonl, json), JUnit XML, Markdown for a PR, or an HTML page."""
     rid = str(uuid_arg(run_id, "RUN_ID"))
+    check_options(artifact_format, layout, baseline)
     with gateway() as gw:
-        rows = gw.export_rows(rid)
-    if artifact_format == "csv":
-        write_csv(out_file, EXPORT_COLUMNS, rows)
-    else:
-        records = [dict(zip(EXPORT_COLUMNS, row, strict=True)) for row in rows]
-        if out_file == "-":
-            emit(records, Format.jsonl)
-        else:
-            import orjson
-
-            with open(out_file, "wb") as handle:
-                handle.writelines(orjson.dumps(r) + b"\n" for r in records)
+        body = gw.export_file(rid, artifact_format, layout, baseline)
+    write_file(out_file, body)
     if out_file != "-":
-        note(f"Wrote {len(rows)} rows to {out_file}")
+        note(f"Wrote {artifact_format} export of run {rid} to {out_file}")
 
 
 @app.command("agreement")

@@ -397,3 +397,27 @@ def prompt_versions(view: EvalsView, prompt_id: str) -> list[Row]:
 
 def prompt_version(view: EvalsView, version_id: str) -> Row:
     return _by_id(view, "prompt_versions", "prompt version", version_id)
+
+
+def export_run_items(view: EvalsView, run_id: str) -> list[Row]:
+    """A run's items for an export in two queries, without the traces (only an errored item's, for its stack):
+    each with its current ``scores`` in scorer order."""
+    _run_scoped(view, run_id)
+    items = _rows(view, "SELECT id, position, dataset_item_id, repetition, status, output, error, duration_ms, tokens, "
+                  "CASE WHEN status = 'errored' THEN events ELSE '[]' END AS events FROM {p}run_items "
+                  "WHERE run_id = ? ORDER BY position", run_id)  # fmt: skip
+    by_item: dict[str, list[Row]] = {item["id"]: [] for item in items}
+    sql = ("SELECT run_item_id, scorer_key, score, passed, errored, label, explanation, metadata FROM {p}scores "
+           "WHERE is_current = 1 AND run_id = ? ORDER BY position, scorer_index")  # fmt: skip
+    for score in _rows(view, sql, run_id):
+        by_item.get(score["run_item_id"], []).append(score)
+    for item in items:
+        item["scores"] = by_item[item["id"]]
+    return items
+
+
+def version_values(view: EvalsView, version_id: str) -> list[Row]:
+    """The ids, inputs and expected outputs of a dataset version's items, in one query."""
+    _scoped(view, "dataset_versions", "dataset version", version_id)
+    sql = "SELECT item_id, input, expected_output FROM {p}dataset_items WHERE version_id = ? AND live = 1"
+    return _rows(view, sql, version_id)

@@ -6,7 +6,6 @@ from typing import Any
 from uuid import UUID
 
 from agnt5_evals.adapters.bootstrap import Services
-from agnt5_evals.domain import reports
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.reports import failing_scorers, failure_stack
 from agnt5_evals.projections import queries
@@ -67,10 +66,3 @@ def failures(svc: Services, run_id: str, scorer: str = "", limit: int | None = N
         example = examples.get(item["dataset_item_id"], {})
         item["input"], item["expected_output"] = example.get("input"), example.get("expected_output")
     return out
-
-
-def export_rows(svc: Services, run_id: str) -> list[list[Any]]:
-    """A run's results for ``reports export``: one row per (run item, scorer), in ``EXPORT_COLUMNS`` order."""
-    run = queries.run(svc.view, run_id)
-    experiment = queries.experiment(svc.view, run["experiment_id"])
-    return reports.export_rows(experiment["name"], run, queries.run_items(svc.view, run_id))

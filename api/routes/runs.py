@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
@@ -13,20 +12,20 @@ from agnt5_evals.api.deps import ServicesDep
 from agnt5_evals.api.progress import EVENT_STREAM, EventStream, progress_events, stream
 from agnt5_evals.api.routes import Router
 from agnt5_evals.api.schemas import (
+    ExportItem,
     ExportRow,
     Failure,
     GateVerdict,
-    JsonLines,
     RegressionDataset,
     RunItem,
     RunSummary,
 )
 from agnt5_evals.api.schemas_compare import Comparison, FlakyReport
+from agnt5_evals.domain.exports import MEDIA_TYPES
 from agnt5_evals.domain.gates import verdict
 from agnt5_evals.domain.ids import parse_uuid
-from agnt5_evals.domain.reports import EXPORT_COLUMNS
 from agnt5_evals.projections import queries
-from agnt5_evals.services import compare, operations, runs
+from agnt5_evals.services import compare, exports, operations, runs
 
 router = Router(tags=["runs"])
 
@@ -71,12 +70,28 @@ def failures(
     return runs.failures(svc, _id(run_id), scorer, limit)
 
 
-@router.get("/runs/{run_id}/export", response_model=ExportRow, response_class=JsonLines)
-def export(run_id: str, svc: ServicesDep) -> Response:
-    """A run's results as JSON lines, one per (run item, scorer), as ``reports export`` writes them."""
-    rows = runs.export_rows(svc, _id(run_id))
-    body = b"".join(orjson.dumps(dict(zip(EXPORT_COLUMNS, row, strict=True))) + b"\n" for row in rows)
-    return Response(body, media_type="application/x-ndjson")
+def _export_content() -> dict[str, Any]:
+    """The media types of an export, one per format: the JSON ones described by their record (``ExportItem``
+    with ``layout=items``, ``ExportRow`` with ``layout=scores``)."""
+    record = {"anyOf": [{"$ref": f"#/components/schemas/{name}"} for name in ("ExportItem", "ExportRow")]}
+    schemas = {"jsonl": record, "json": {"type": "array", "items": record}}
+    return {media: {"schema": schemas.get(fmt, {"type": "string"})} for fmt, media in MEDIA_TYPES.items()}
+
+
+@router.get("/runs/{run_id}/export", response_model=ExportItem | ExportRow, response_class=Response,
+            responses={200: {"description": "the export file", "content": _export_content()}})  # fmt: skip
+def export(
+    run_id: str,
+    svc: ServicesDep,
+    format: Annotated[str, Query(description=f"one of {', '.join(MEDIA_TYPES)}")] = "jsonl",
+    layout: Annotated[str, Query(description="items (one row per run item) or scores (per run item and scorer)")] = (
+        "items"
+    ),
+    baseline: Annotated[str | None, Query(description="a run to compare with (markdown)")] = None,
+) -> Response:
+    """A run's results as a file: CSV, JSON lines, JSON, JUnit XML, Markdown or HTML (``reports export``)."""
+    body, media_type = exports.export_file(svc, _id(run_id), format, layout, baseline)
+    return Response(body, media_type=media_type)
 
 
 @router.get("/runs/{run_id}/gate", response_model=GateVerdict)

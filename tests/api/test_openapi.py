@@ -58,6 +58,8 @@ def test_every_route_documents_a_named_response_schema(doc):
         success = {code: r for code, r in op["responses"].items() if code.startswith("2")}
         assert len(success) == 1, f"{method} {path}"
         ((code, response),) = success.items()
+        if path.endswith("/runs/{run_id}/export"):  # a file in one of six formats: the test below
+            continue
         ((media, content),) = response["content"].items()
         if media == "text/event-stream":  # server-sent events: an example of the stream (its model: the test below)
             assert "event: summary" in content["example"], f"{method} {path}"
@@ -80,6 +82,23 @@ def test_the_bodies_of_the_described_resources_are_closed_models():
 def test_the_export_documents_one_item_per_line(doc):
     response = doc["paths"]["/api/v1/datasets/{dataset_id}/versions/{version_id}/export"]["get"]["responses"]["200"]
     assert response["content"] == {"application/x-ndjson": {"schema": {"$ref": "#/components/schemas/ExportedItem"}}}
+
+
+def test_the_run_export_documents_each_format_with_its_media_type(doc):
+    for path in ("/api/v1/runs/{run_id}/export", "/api/v1/projects/{project_id}/runs/{run_id}/export"):
+        content = doc["paths"][path]["get"]["responses"]["200"]["content"]
+        assert set(content) == {
+            "text/csv; charset=utf-8",
+            "application/x-ndjson",
+            "application/json",
+            "application/xml",
+            "text/markdown; charset=utf-8",
+            "text/html; charset=utf-8",
+        }
+        records = [{"$ref": "#/components/schemas/ExportItem"}, {"$ref": "#/components/schemas/ExportRow"}]
+        assert content["application/x-ndjson"]["schema"] == {"anyOf": records}
+        assert content["application/json"]["schema"] == {"type": "array", "items": {"anyOf": records}}
+        assert content["text/html; charset=utf-8"]["schema"] == {"type": "string"}
 
 
 def test_main_components_have_examples(doc):

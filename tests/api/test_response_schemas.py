@@ -53,8 +53,9 @@ class Checked:
         ids = {key: kwargs.pop(key) for key in list(kwargs) if "{" + key + "}" in template}
         response = self.client.request(method.upper(), path.format(**ids), **kwargs)
         assert response.status_code == status, f"{method} {template}: {response.text}"
-        ((media, content),) = self.doc["paths"][path][method]["responses"][str(status)]["content"].items()
-        assert response.headers["content-type"].split(";")[0] == media
+        contents = self.doc["paths"][path][method]["responses"][str(status)]["content"]
+        media = response.headers["content-type"].split(";")[0]
+        content = next(c for m, c in contents.items() if m.split(";")[0] == media)  # one of the documented types
         if media == "text/event-stream":
             events = [(block.split("\n")[0].removeprefix("event: "), orjson.loads(block.split("\n")[1][6:]))
                       for block in response.text.split("\n\n") if block.startswith("event: ")]  # fmt: skip
@@ -64,6 +65,8 @@ class Checked:
             return events
         if media == "application/x-ndjson":
             bodies = [orjson.loads(line) for line in response.text.splitlines()]
+        elif not media.endswith("json"):  # a file (an export as CSV, XML, Markdown or HTML)
+            bodies = [response.text]
         else:
             bodies = [response.json()]
         schema = {**content["schema"], "components": self.doc["components"]}
@@ -177,7 +180,11 @@ def _runs(call: Checked, world) -> tuple[str, str]:
     events = call("get", "/runs/{run_id}/progress", run_id=cand, final="RunSummary")
     assert events[-1][0] == "summary" and events[-1][1]["id"] == cand and events[-1][1]["status"] == "completed"
     exported = call("get", "/runs/{run_id}/export", run_id=cand)
-    assert len(exported) == 20 * len(events[-1][1]["scorers"]) and {row["run_id"] for row in exported} == {cand}
+    assert len(exported) == 20 and {row["run_id"] for row in exported} == {cand}
+    rows = call("get", "/runs/{run_id}/export", run_id=cand, params={"layout": "scores"})
+    assert len(rows) == 20 * len(events[-1][1]["scorers"])
+    assert len(call("get", "/runs/{run_id}/export", run_id=cand, params={"format": "json"})) == 20
+    assert call("get", "/runs/{run_id}/export", run_id=cand, params={"format": "junit"}).startswith("<?xml")
     compare = call("get", "/runs/{base_run_id}/compare/{compare_run_id}", base_run_id=base, compare_run_id=cand)
     assert len(compare["newly_failing"]) == 10 and compare["verdict"] == "significant regression"
     flaky = call("get", "/experiments/{experiment_id}/flaky", experiment_id=exp)

@@ -86,6 +86,10 @@ def test_failures_scores_evidence_and_export(agnt5, page, tmp_path):
 
     path = tmp_path / "eval-results.csv"
     agnt5("reports", "export", run["id"], "--artifact-format", "csv", "-o", str(path))
+    items = list(csv.DictReader(io.StringIO(path.read_text())))
+    assert len(items) == 6 and sum(r["status"] == "failed" for r in items) == 3
+    assert {r["tool_called.label"] for r in items if r["status"] == "failed"} == {"not_called"}
+    agnt5("reports", "export", run["id"], "--artifact-format", "csv", "--layout", "scores", "-o", str(path))
     rows = list(csv.DictReader(io.StringIO(path.read_text())))
     assert list(rows[0]) == EXPORT_COLUMNS
     assert len(rows) == 12

@@ -63,6 +63,7 @@ def test_the_wheel_installs_only_agnt5_evals(wheel: Path) -> None:
         "worker/worker.py",
         "services/operations.py",
         "adapters/bootstrap.py",
+        "adapters/templates/run_report.html.j2",  # package data: the HTML export's template
         "sdk/__init__.py",
     ):
         assert f"agnt5_evals/{module}" in names
