@@ -26,7 +26,18 @@ from agnt5_evals.domain.csv_import import CsvMapping
 from agnt5_evals.domain.errors import Conflict, EvalsError, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, current_project, project_scope
 from agnt5_evals.projections import queries
-from agnt5_evals.services import catalog, compare, datasets, experiments, exports, keys, operations, projects, runs, scores
+from agnt5_evals.services import (
+    catalog,
+    compare,
+    datasets,
+    experiments,
+    exports,
+    keys,
+    operations,
+    projects,
+    runs,
+    scores,
+)
 from agnt5_evals.services.audit import AuditFilter, events
 from agnt5_evals.services.definitions import deployment_source, scorers_from
 from agnt5_evals.services.verify import verify
