@@ -5,7 +5,7 @@ result, so a field of the wrong type or a field the model does not name is a ser
 silently coerced or dropped value. Routes whose bodies leave some keys out (``repetitions`` of a run summary
 without repetitions, the parts of score evidence) declare ``response_model_exclude_unset`` so absent stays absent.
 The other bodies: ``api.schemas_datasets``, ``api.schemas_catalog`` (deployments, scorers, prompts, experiments,
-run records) and ``api.schemas_rescores`` (rescores, annotations, agreement).
+experiment versions) and ``api.schemas_rescores`` (rescores, annotations, agreement).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ RUN_SUMMARY = {
 
 
 class RunGate(Schema):
-    """The CI gate of a run: its threshold, and whether the run passed it (a finished run only)."""
+    """The CI gate of a run: its threshold, and whether the run passed it (a completed run only)."""
 
     model_config = examples(GATE)
     passed_threshold: float = Field(
@@ -77,7 +77,10 @@ class RunGate(Schema):
     max_failed_items: int | None = Field(
         description="gate_config.max_failed_items: the most items that may fail or error; null: no limit"
     )
-    passed: bool
+    passed: bool | None = Field(
+        description="the gate's verdict once the run completed; null (no verdict) while it runs, and for a failed "
+        "or cancelled run, whose gate was never judged"
+    )
 
 
 class ScorerAggregate(Schema):
@@ -121,10 +124,13 @@ class ReplacedBy(Schema):
     total_items: int
 
 
-class RunSummary(Schema):
-    """A run: status, counts, pass rate, gate, per-scorer aggregates, latency, tokens and repetition statistics."""
+SUMMARY_ONLY = ("scorers", "latency_ms", "total_tokens", "repetitions", "replaced_by")
 
-    model_config = examples(RUN_SUMMARY)
+
+class RunListRow(Schema):
+    """A run in a list: status, counts, pass rate and gate, named as in its summary (``RunSummary``)."""
+
+    model_config = examples({key: value for key, value in RUN_SUMMARY.items() if key not in SUMMARY_ONLY})
     id: Id
     name: str
     experiment_id: Id
@@ -148,15 +154,21 @@ class RunSummary(Schema):
     pass_rate: float = Field(description="passed / done while running, else passed / total")
     gate: RunGate
     passed: bool | None = Field(
-        description="the gate's verdict (gate.passed) once the run is finished; null while "
-        "it runs (the control plane's field)"
+        description="whether the run passed (the control plane's field): gate.passed once it completed, false "
+        "for a failed or cancelled run, null while it runs"
     )
     total_run_items: int = Field(
         description="run items: dataset items x repetitions (the control plane's name of total_items)"
     )
-    scorers: list[ScorerAggregate]
     created_at: Timestamp
     finished_at: Timestamp | None
+
+
+class RunSummary(RunListRow):
+    """A run: status, counts, pass rate, gate, per-scorer aggregates, latency, tokens and repetition statistics."""
+
+    model_config = examples(RUN_SUMMARY)
+    scorers: list[ScorerAggregate]
     latency_ms: Latency
     total_tokens: int
     repetitions: Repetitions | Absent = Field(None, description="only when the run repeats items (k > 1)")

@@ -26,6 +26,11 @@ def cancel_rescore(svc: Services, rescore_id: UUID) -> dict[str, Any]:
     return operations.rescore_summary(svc, str(written.id))
 
 
+def list_runs(svc: Services, experiment_id: str) -> list[dict[str, Any]]:
+    """An experiment's runs, oldest first, each with its summary's fields but the per-scorer aggregates."""
+    return [reports.run_list_row(run) for run in queries.runs(svc.view, experiment_id)]
+
+
 def wait_summary(svc: Services, run_id: str, timeout: float | None) -> dict[str, Any]:
     """Wait for the run to end and return its final summary, with ``timed_out`` true (and the summary as it is)
     when the timeout passes first: the run goes on."""

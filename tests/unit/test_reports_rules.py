@@ -40,7 +40,13 @@ def test_summary_gate_uses_the_default_threshold_of_one_without_config():
 
 def test_summary_gate_of_a_failed_run_does_not_pass_whatever_its_pass_rate():
     summary = run_summary(run_row(status="failed", reason="boom", passed=4, failed=0), [])
-    assert (summary["reason"], summary["pass_rate"], summary["gate"]["passed"]) == ("boom", 1.0, False)
+    assert (summary["reason"], summary["pass_rate"], summary["gate"]["passed"]) == ("boom", 1.0, None)
+    assert summary["passed"] is False  # no gate verdict, and the run did not pass
+
+
+def test_a_running_run_has_no_verdict_yet():
+    summary = run_summary(run_row(status="running", done=2, passed=2, failed=0), [])
+    assert (summary["pass_rate"], summary["gate"]["passed"], summary["passed"]) == (1.0, None, None)
 
 
 def test_a_scorer_without_scores_has_no_mean_and_pass_rate_zero():
