@@ -52,6 +52,7 @@ def run_summary(run: Mapping[str, Any], scorer_rows: Iterable[Mapping[str, Any]]
         },
         "passed": None if run["status"] == "running" else gate.gate_passed,
         "total_run_items": run["total"],
+        "spec": run["spec"],
         "scorers": [
             {
                 "scorer": row["scorer_key"],

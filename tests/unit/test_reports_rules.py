@@ -25,7 +25,7 @@ def test_summary_of_a_finished_run_gives_its_counts_pass_rate_and_gate():
         "status": "completed", "reason": None,
         "total_items": 4, "done_items": 4, "passed_items": 3, "failed_items": 1, "errored_items": 0,
         "pass_rate": 0.75, "gate": {"passed_threshold": 0.5, "max_failed_items": None, "passed": True},
-        "passed": True, "total_run_items": 4,
+        "passed": True, "total_run_items": 4, "spec": run_row()["spec"],
         "scorers": [{"scorer": "json_valid", "mean_score": 0.75, "passed": 3, "failed": 1, "errored": 0,
                      "pass_rate": 0.75}],
         "created_at": "2026-01-01T00:00:00+00:00", "finished_at": "2026-01-01T00:01:00+00:00",
