@@ -5,7 +5,7 @@ result, so a field of the wrong type or a field the model does not name is a ser
 silently coerced or dropped value. Routes whose bodies leave some keys out (``repetitions`` of a run summary
 without repetitions, the parts of score evidence) declare ``response_model_exclude_unset`` so absent stays absent.
 The other bodies: ``api.schemas_datasets``, ``api.schemas_catalog`` (deployments, scorers, prompts, experiments,
-run records), ``api.schemas_rescores`` (rescores, annotations, agreement) and ``api.schemas_compare``
+experiment versions), ``api.schemas_rescores`` (rescores, annotations, agreement) and ``api.schemas_compare``
 (comparisons).
 """
 
@@ -51,6 +51,13 @@ SCORER_AGGREGATE = {"scorer": "json_valid", "mean_score": 0.5, "passed": 10, "fa
                     "pass_rate": 0.5}  # fmt: skip
 LATENCY = {"p50": 0.0425, "p95": 0.0937, "max": 0.107}
 REPETITIONS = {"k": 2, "pass_at_k": 0.5, "pass_hat_k": 0.5, "flaky_items": []}
+SPEC = {
+    "dataset_id": "d1a3c5e7-0b2d-4f6a-8c9e-1b3d5f7a9c2e", "dataset_version_id": "a5519df7-4581-5af8-aef6-2d52d7a6ee3b",
+    "target": {"type": "component", "deployment_id": "51fd81f2-8ab9-486d-89ed-10cf6b7da161",
+               "component_name": "support_agent", "component_type": "agent"},
+    "scorers": [{"type": "builtin", "name": "json_valid", "config": {}, "key": "json_valid"}],
+    "config": {"passed_threshold": 1, "concurrency": 4}, "config_overrides": {"concurrency": 4},
+}  # fmt: skip
 REPLACED_BY = {"rescore_id": "aba2054b-87a1-4f87-825e-45e34bd03731", "status": "completed", "done_items": 20,
                "total_items": 20}  # fmt: skip
 RUN_SUMMARY = {
@@ -61,14 +68,14 @@ RUN_SUMMARY = {
     "code_digest": "sha256:9f2c4e1b5d0a7c3e8f6b2a1d4c7e0f3a6b9c2d5e8f1a4b7c0d3e6f9a2b5c8d1e", "editable": False,
     "build": None, "source_run_id": None, "status": "completed", "reason": None,
     "total_items": 20, "done_items": 20, "passed_items": 10, "failed_items": 10, "errored_items": 0,
-    "pass_rate": 0.5, "gate": GATE, "passed": False, "total_run_items": 20,
+    "pass_rate": 0.5, "gate": GATE, "passed": False, "total_run_items": 20, "spec": SPEC,
     "scorers": [SCORER_AGGREGATE], "created_at": AT, "finished_at": LATER,
     "latency_ms": LATENCY, "total_tokens": 0, "repetitions": REPETITIONS, "replaced_by": [REPLACED_BY],
 }  # fmt: skip
 
 
 class RunGate(Schema):
-    """The CI gate of a run: its threshold, and whether the run passed it (a finished run only)."""
+    """The CI gate of a run: its threshold, and whether the run passed it (a completed run only)."""
 
     model_config = examples(GATE)
     passed_threshold: float = Field(
@@ -78,7 +85,10 @@ class RunGate(Schema):
     max_failed_items: int | None = Field(
         description="gate_config.max_failed_items: the most items that may fail or error; null: no limit"
     )
-    passed: bool
+    passed: bool | None = Field(
+        description="the gate's verdict once the run completed; null (no verdict) while it runs, and for a failed "
+        "or cancelled run, whose gate was never judged"
+    )
 
 
 class ScorerAggregate(Schema):
@@ -122,10 +132,13 @@ class ReplacedBy(Schema):
     total_items: int
 
 
-class RunSummary(Schema):
-    """A run: status, counts, pass rate, gate, per-scorer aggregates, latency, tokens and repetition statistics."""
+SUMMARY_ONLY = ("scorers", "latency_ms", "total_tokens", "repetitions", "replaced_by")
 
-    model_config = examples(RUN_SUMMARY)
+
+class RunListRow(Schema):
+    """A run in a list: status, counts, pass rate and gate, named as in its summary (``RunSummary``)."""
+
+    model_config = examples({key: value for key, value in RUN_SUMMARY.items() if key not in SUMMARY_ONLY})
     id: Id
     name: str
     experiment_id: Id
@@ -149,15 +162,25 @@ class RunSummary(Schema):
     pass_rate: float = Field(description="passed / done while running, else passed / total")
     gate: RunGate
     passed: bool | None = Field(
-        description="the gate's verdict (gate.passed) once the run is finished; null while "
-        "it runs (the control plane's field)"
+        description="whether the run passed (the control plane's field): gate.passed once it completed, false "
+        "for a failed or cancelled run, null while it runs"
     )
     total_run_items: int = Field(
         description="run items: dataset items x repetitions (the control plane's name of total_items)"
     )
-    scorers: list[ScorerAggregate]
+    spec: dict[str, Json] = Field(
+        description="what the run runs, as recorded when it started: the experiment version's definition "
+        "(dataset_id, target, scorers) with this run's config (config; config_overrides: the keys it overrode)"
+    )
     created_at: Timestamp
     finished_at: Timestamp | None
+
+
+class RunSummary(RunListRow):
+    """A run: status, counts, pass rate, gate, per-scorer aggregates, latency, tokens and repetition statistics."""
+
+    model_config = examples(RUN_SUMMARY)
+    scorers: list[ScorerAggregate]
     latency_ms: Latency
     total_tokens: int
     repetitions: Repetitions | Absent = Field(None, description="only when the run repeats items (k > 1)")

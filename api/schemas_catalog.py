@@ -1,10 +1,10 @@
-"""Response bodies of deployments, scorers, prompts, experiments and run records (see ``api.schemas``)."""
+"""Response bodies of deployments, scorers, prompts and experiments (see ``api.schemas``)."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from agnt5_evals.api.schemas import AT, EXPERIMENT, LATER, RUN, Absent, Id, Json, Schema, Timestamp, examples
+from agnt5_evals.api.schemas import AT, EXPERIMENT, Absent, Id, Json, Schema, Timestamp, examples
 
 DEPLOYMENT, PROMPT = "ef871207-3bdf-4024-b973-efb784b592d2", "76eee9e4-6637-4189-b34e-077704fb86fc"
 DS, DS_VERSION = "9e76ed80-030e-4c69-a02e-2a4e8743ded2", "a5519df7-4581-5af8-aef6-2d52d7a6ee3b"
@@ -189,29 +189,3 @@ class ExperimentVersion(Schema):
     number: int
     definition: dict[str, Json]
     created_at: Timestamp
-
-
-class Run(Schema):
-    """A run as recorded: its spec (the experiment version's definition with this run's overrides) and counts."""
-
-    model_config = examples({"id": RUN, "experiment_id": EXPERIMENT, "experiment_version_id": EXP_VERSION,
-                             "dataset_id": DS, "dataset_version_id": DS_VERSION, "name": "candidate",
-                             "spec": DEFINITION, "status": "completed", "total": 20, "done": 20, "passed": 10,
-                             "failed": 10, "errored": 0, "reason": None, "created_at": AT,
-                             "finished_at": LATER})  # fmt: skip
-    id: Id
-    experiment_id: Id
-    experiment_version_id: Id
-    dataset_id: Id
-    dataset_version_id: Id
-    name: str
-    spec: dict[str, Json]
-    status: str
-    total: int
-    done: int
-    passed: int
-    failed: int
-    errored: int
-    reason: str | None
-    created_at: Timestamp
-    finished_at: Timestamp | None

@@ -94,6 +94,11 @@ def json_option(value: str | None, field: str, *, object_only: bool = True) -> A
     return parsed
 
 
+TimeoutOption = Annotated[
+    str | None,
+    typer.Option("--timeout", help="With --wait: give up waiting after this long: seconds (90), or 90s, 15m, 1h30m."),
+]
+
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
 
@@ -112,9 +117,18 @@ def duration(value: str | None, field: str = "--timeout") -> float | None:
         return seconds
     match = _DURATION.match(text)
     if not text or not match or not any(match.groups()):
-        raise Invalid(f"{value!r} is not a duration (examples: 90s, 15m, 1h30m)", field=field)
+        raise Invalid(f"{value!r} is not a duration: give seconds (90) or hours, minutes and seconds "
+                      "(90s, 15m, 1h30m)", field=field)  # fmt: skip
     hours, minutes, seconds = (float(g or 0) for g in match.groups())
     return hours * 3600 + minutes * 60 + seconds
+
+
+def wait_timeout(wait: bool, timeout: str | None, wait_flag: str = "--wait") -> float | None:
+    """A waiting command's ``--timeout`` in seconds, checked before anything starts: a duration, and given only
+    with ``--wait`` (without it nothing waits, so the timeout would be silently ignored)."""
+    if timeout is not None and not wait:
+        raise Invalid(f"only applies with {wait_flag}: nothing waits without it", field="--timeout")
+    return duration(timeout)
 
 
 # A field whose flag is not its own name with dashes (``dataset_version_id`` is ``--dataset-version-id`` anyway).

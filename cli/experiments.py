@@ -6,7 +6,17 @@ from typing import Annotated
 
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, emit, json_option, note, print_created, uuid_arg
+from agnt5_evals.cli.common import (
+    Format,
+    FormatOption,
+    TimeoutOption,
+    emit,
+    json_option,
+    note,
+    print_created,
+    uuid_arg,
+    wait_timeout,
+)
 from agnt5_evals.cli.gateway import gateway, standby_worker
 from agnt5_evals.cli.readable import DEFAULT_LIMIT
 from agnt5_evals.cli.render import (
@@ -27,7 +37,8 @@ app.add_typer(runs, name="runs")
 app.add_typer(versions, name="versions")
 
 COLUMNS = ["id", "name", "dataset_id", "dataset_version_id", "revision", "versions", "created_at"]
-RUN_COLUMNS = ["id", "name", "status", "total", "done", "passed", "failed", "errored", "created_at"]
+RUN_COLUMNS = ["id", "name", "status", "total_items", "done_items", "passed_items", "failed_items", "errored_items",
+               "pass_rate", "passed", "created_at"]  # fmt: skip
 
 ScorerOption = Annotated[
     list[str] | None,
@@ -152,7 +163,7 @@ def run(
         ),
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Block until the run finishes.")] = False,
-    timeout: Annotated[str | None, typer.Option("--timeout", help="Give up waiting after this long (15m).")] = None,
+    timeout: TimeoutOption = None,
     fail_on_gate: Annotated[
         bool,
         typer.Option("--fail-on-gate/--no-fail-on-gate", help="Exit 2 when the gate fails (--fail-on-gate=false)."),
@@ -163,6 +174,7 @@ def run(
 
     With --wait the exit code is the gate's verdict (the exit codes of `agnt5 --help`).
     """
+    seconds = wait_timeout(wait, timeout)
     eid = uuid_arg(experiment_id, "EXPERIMENT_ID")
     body = {"name": name,
             "deployment_id": str(uuid_arg(deployment_id, "--deployment-id")) if deployment_id else None,
@@ -175,12 +187,12 @@ def run(
             print_created(fmt, summary, f"Started run {summary['name']!r} of experiment {experiment_id}")
             return
         note(f"Started run {summary['name']!r} ({summary['id']}); waiting")
-        raise typer.Exit(wait_and_report(gw, summary["id"], timeout, fail_on_gate, fmt))
+        raise typer.Exit(wait_and_report(gw, summary["id"], seconds, fail_on_gate, fmt))
 
 
 @runs.command("list")
 def runs_list(experiment_id: str, fmt: FormatOption = Format.table) -> None:
-    """List an experiment's runs."""
+    """List an experiment's runs: the fields of `runs show` (same names), but the per-scorer aggregates."""
     with gateway() as gw:
         emit(gw.runs(str(uuid_arg(experiment_id, "EXPERIMENT_ID"))), fmt, RUN_COLUMNS)
 
@@ -228,7 +240,7 @@ def runs_rerun(
     run_id: str,
     name: Annotated[str, typer.Option("--name", help="Label the new run (default: the source's name + -rerun).")] = "",
     wait: Annotated[bool, typer.Option("--wait", help="Block until the run finishes.")] = False,
-    timeout: Annotated[str | None, typer.Option("--timeout", help="Give up waiting after this long (15m).")] = None,
+    timeout: TimeoutOption = None,
     fail_on_gate: Annotated[
         bool,
         typer.Option("--fail-on-gate/--no-fail-on-gate", help="Exit 2 when the gate fails (--fail-on-gate=false)."),
@@ -241,14 +253,14 @@ def runs_rerun(
     A snapshot deployment runs the same code, so a deterministic component gives the same results (`runs compare`
     shows no difference); an editable one runs its files as they are now.
     """
-    rid = uuid_arg(run_id, "RUN_ID")
+    seconds, rid = wait_timeout(wait, timeout), uuid_arg(run_id, "RUN_ID")
     with standby_worker() as worker, gateway() as gw:
         summary = gw.rerun(str(rid), name, standby=worker)
         if not wait:
             print_created(fmt, summary, f"Started run {summary['name']!r}, a rerun of {run_id}")
             return
         note(f"Started run {summary['name']!r} ({summary['id']}), a rerun of {run_id}; waiting")
-        raise typer.Exit(wait_and_report(gw, summary["id"], timeout, fail_on_gate, fmt))
+        raise typer.Exit(wait_and_report(gw, summary["id"], seconds, fail_on_gate, fmt))
 
 
 @runs.command("regression-dataset")
@@ -263,10 +275,13 @@ def runs_regression_dataset(
     ] = False,
     deployment_id: Annotated[str | None, typer.Option("--deployment-id", help="Run it against this candidate.")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="With --start-run: wait and gate (same exit codes).")] = False,
-    timeout: Annotated[str | None, typer.Option("--timeout")] = None,
+    timeout: TimeoutOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Turn a run's failed items into a published dataset, an experiment over it, and optionally a run."""
+    if wait and not start_run:
+        raise Invalid("only applies with --start-run: without it no run starts to wait on", field="--wait")
+    seconds = wait_timeout(wait, timeout)
     ids = [str(uuid_arg(r, "--run-item-id")) for r in run_item_id or []]
     body = {"name": name, "run_item_ids": ids, "start_run": start_run,
             "deployment_id": str(uuid_arg(deployment_id, "--deployment-id")) if deployment_id else None}  # fmt: skip
@@ -280,7 +295,7 @@ def runs_regression_dataset(
         else:
             emit(result, fmt)
         if start_run and wait:
-            raise typer.Exit(wait_and_report(gw, result["run"]["id"], timeout, True, fmt))
+            raise typer.Exit(wait_and_report(gw, result["run"]["id"], seconds, True, fmt))
         if fmt is Format.table:
             typer.echo(result["dataset_id"])
 
@@ -304,7 +319,7 @@ def runs_rescore(
         str, typer.Option("--idempotency-key", help="A retried request with the same key starts nothing new.")
     ] = "",
     wait: Annotated[bool, typer.Option("--wait", help="Block until the rescore finishes.")] = False,
-    timeout: Annotated[str | None, typer.Option("--timeout", help="Give up waiting after this long (15m).")] = None,
+    timeout: TimeoutOption = None,
     fail_on_gate: Annotated[
         bool,
         typer.Option(
@@ -319,7 +334,7 @@ def runs_rescore(
     them the run's current scores, so its pass rate, gate and reports ci follow. Exit codes with --wait: 0 done
     (with --replace-latest: gate passed), 2 gate failed, 3 rescore failed, 4 wait timed out.
     """
-    rid = str(uuid_arg(run_id, "RUN_ID"))
+    seconds, rid = wait_timeout(wait, timeout), str(uuid_arg(run_id, "RUN_ID"))
     chosen = [str(uuid_arg(r, "--run-item-id")) for r in run_item_id or []]
     body = {"scorers": builtin_scorer or [], "scorer_version_ids": scorer_id or [], "run_item_ids": chosen,
             "reason": reason, "replace_latest": replace_latest, "idempotency_key": idempotency_key}  # fmt: skip
@@ -329,7 +344,7 @@ def runs_rescore(
             print_created(fmt, summary, f"Started rescore of run {rid}")
             return
         note(f"Started rescore {summary['id']} of run {rid}; waiting")
-        raise typer.Exit(wait_for_rescore_and_report(gw, summary["id"], timeout, fail_on_gate, fmt))
+        raise typer.Exit(wait_for_rescore_and_report(gw, summary["id"], seconds, fail_on_gate, fmt))
 
 
 @runs.command("rescores")

@@ -204,7 +204,7 @@ class Local:
         return queries.experiment_versions(self.svc.view, experiment_id)
 
     def runs(self, experiment_id: str) -> list[dict[str, Any]]:
-        return queries.runs(self.svc.view, experiment_id)
+        return runs.list_runs(self.svc, experiment_id)
 
     def start_run(self, experiment_id: str, body: dict[str, Any], standby: Standby | None = None) -> dict[str, Any]:
         deployment, version = body.get("deployment_id"), body.get("experiment_version_id")

@@ -75,11 +75,23 @@ def _leaf(group: TyperGroup, args: list[str]) -> Any:
     return None if hasattr(command, "commands") else command
 
 
+def _plain_help(command: Any) -> None:
+    """Every command's ``--help`` in click's plain layout, not rich's panels: at any width (80 columns too) each
+    option's name is printed in full (rich cut it to ``--experiment-ver…``), and a flag shows no ``<bool>`` value."""
+    command.rich_markup_mode = None
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
+
+
 class Agnt5Group(TyperGroup):
     """Maps errors once: a domain error or a usage error is one clean line on stderr and exit code 1.
 
     (Click's usage errors would exit 2, which belongs to the CI gate here.)
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _plain_help(self)
 
     def invoke(self, ctx: Any) -> Any:
         try:

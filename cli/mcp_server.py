@@ -116,7 +116,7 @@ def get_experiment(experiment_id: ExperimentId) -> CallToolResult:
     with _store() as svc:
         row = queries.experiment(svc.view, _id(experiment_id, "experiment_id"))
         row["versions_list"] = queries.experiment_versions(svc.view, row["id"])
-        row["runs"] = queries.runs(svc.view, row["id"])
+        row["runs"] = runs.list_runs(svc, row["id"])
         return _json(row)
 
 

@@ -1,10 +1,13 @@
-"""Progress of a run being waited on: a live bar on a terminal, a plain line every few seconds otherwise."""
+"""Progress of a run being waited on: a live bar on a terminal; otherwise plain lines on stderr: one at the
+start, one every ``AGNT5_PROGRESS_INTERVAL`` seconds (default 5) and one at the end."""
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 import time
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
@@ -35,22 +38,51 @@ class Rate:
 
 
 class PlainProgress:
-    """One line on stderr every ``every`` seconds, for logs and CI."""
+    """Lines on stderr for logs and CI: one when the wait starts, then one every ``every`` seconds (the latest
+    counts, changed or not, so a long quiet wait still shows it is alive), and one at the end."""
 
-    def __init__(self, every: float = 5.0) -> None:
-        self.every = every
-        self.last = 0.0
+    def __init__(self, every: float | None = None, out: TextIO | None = None) -> None:
+        self.every = interval() if every is None else every
+        self.out = out
         self.rate = Rate()
+        self.latest: dict[str, Any] | None = None
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.ticker: threading.Thread | None = None
 
     def __call__(self, summary: dict[str, Any]) -> None:
-        rate = self.rate(summary["done_items"])
-        now = time.monotonic()
-        if now - self.last >= self.every:
-            self.last = now
-            print(describe(summary, rate), file=sys.stderr, flush=True)
+        with self.lock:
+            self.latest = summary
+        if self.ticker is None:
+            self._print(f"waiting: {self._describe(summary)}")
+            self.ticker = threading.Thread(target=self._tick, name="agnt5-progress", daemon=True)
+            self.ticker.start()
+
+    def _tick(self) -> None:
+        while not self.stopped.wait(self.every):
+            with self.lock:
+                latest = self.latest
+            if latest is not None:
+                self._print(self._describe(latest))
+
+    def _describe(self, summary: dict[str, Any]) -> str:
+        return describe(summary, self.rate(summary["done_items"]))
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.out or sys.stderr, flush=True)
+
+    def end(self, summary: dict[str, Any] | None) -> None:
+        """The last line: the finished work's status and counts, or where it was when the wait gave up."""
+        self.close()
+        if summary is not None:
+            self._print(f"{summary['status']}: {self._describe(summary)}")
+        elif self.latest is not None:
+            self._print(f"stopped waiting at {self._describe(self.latest)}")
 
     def close(self) -> None:
-        return None
+        self.stopped.set()
+        if self.ticker is not None and self.ticker is not threading.current_thread():
+            self.ticker.join()
 
 
 class BarProgress:
@@ -79,10 +111,38 @@ class BarProgress:
             self.task = self.bar.add_task("run", total=summary["total_items"], **fields)
         self.bar.update(self.task, completed=summary["done_items"], **fields)
 
+    def end(self, summary: dict[str, Any] | None) -> None:
+        """The bar goes away: the summary printed after it says how the work ended."""
+        del summary
+        self.close()
+
     def close(self) -> None:
         if self.task is not None:
             self.bar.stop()
+            self.task = None
+
+
+INTERVAL_ENV = "AGNT5_PROGRESS_INTERVAL"
+DEFAULT_INTERVAL_S = 5.0
+
+
+def interval() -> float:
+    """Seconds between two plain progress lines: ``AGNT5_PROGRESS_INTERVAL`` (default 5); a value that is not a
+    positive number of seconds is noted and the default used (a log's cadence is no reason to stop a CI job)."""
+    raw = os.environ.get(INTERVAL_ENV, "").strip()
+    if not raw:
+        return DEFAULT_INTERVAL_S
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        print(f"note: {INTERVAL_ENV}={raw!r} is not a positive number of seconds; using {DEFAULT_INTERVAL_S:g}",
+              file=sys.stderr, flush=True)  # fmt: skip
+        return DEFAULT_INTERVAL_S
+    return seconds
 
 
 def for_stderr() -> PlainProgress | BarProgress:
+    """A live bar when stderr is a terminal; else plain lines (CI logs, a pipe, a file)."""
     return BarProgress() if sys.stderr.isatty() else PlainProgress()

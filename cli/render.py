@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
-from agnt5_evals.cli.common import Format, cell, console, duration, emit, note
+from agnt5_evals.cli.common import Format, cell, console, emit, note
 from agnt5_evals.cli.gateway import Gateway
 from agnt5_evals.cli.progress import for_stderr
 from agnt5_evals.cli.readable import item_block, more
@@ -25,7 +25,7 @@ def show_summary(summary: dict[str, Any], fmt: Format) -> None:
         emit(summary, fmt)
         return
     gate = summary["gate"]
-    verdict = "PASSED" if gate["passed"] else ("FAILED" if summary["status"] == "completed" else "-")
+    verdict = {True: "PASSED", False: "FAILED"}.get(gate["passed"], f"no verdict ({summary['status']})")
     lines = [
         f"run        {summary['id']}  {summary['name']}",
         f"status     {summary['status']}" + (f" ({summary['reason']})" if summary["reason"] else ""),
@@ -154,10 +154,11 @@ def gate_failure(summary: dict[str, Any]) -> str:
     return f"gate failed: {not_passed} item(s) failed or errored > max_failed_items {gate['max_failed_items']}"
 
 
-def wait_and_report(gw: Gateway, run_id: str, timeout: str | None, gate_matters: bool, fmt: Format) -> int:
-    """Wait for a run, print its summary, and return the documented exit code."""
+def wait_and_report(gw: Gateway, run_id: str, timeout: float | None, gate_matters: bool, fmt: Format) -> int:
+    """Wait for a run (``timeout`` seconds at most), print its summary, and return the documented exit code."""
     with closing(for_stderr()) as progress:
-        summary = gw.wait_for_run(run_id, duration(timeout), progress)
+        summary = gw.wait_for_run(run_id, timeout, progress)
+        progress.end(summary)
     if summary is None:
         note(f"timed out waiting for run {run_id}; it keeps running (agnt5 reports wait {run_id})")
         if fmt is not Format.table:
@@ -172,11 +173,12 @@ def wait_and_report(gw: Gateway, run_id: str, timeout: str | None, gate_matters:
     return code
 
 
-def wait_for_rescore_and_report(gw: Gateway, rescore_id: str, timeout: str | None, fail_on_gate: bool,
+def wait_for_rescore_and_report(gw: Gateway, rescore_id: str, timeout: float | None, fail_on_gate: bool,
                                 fmt: Format) -> int:  # fmt: skip
     """Wait for a rescore, print it, and return the exit code (a replacing rescore: the run's gate)."""
     with closing(for_stderr()) as progress:
-        summary = gw.wait_for_rescore(rescore_id, duration(timeout), progress)
+        summary = gw.wait_for_rescore(rescore_id, timeout, progress)
+        progress.end(summary)
     if summary is None:
         note(f"timed out waiting for rescore {rescore_id}; it keeps running")
         return EXIT_TIMEOUT

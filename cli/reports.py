@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, emit, note, printable, uuid_arg, write_file
+from agnt5_evals.cli.common import Format, FormatOption, duration, emit, note, printable, uuid_arg, write_file
 from agnt5_evals.cli.gateway import gateway
 from agnt5_evals.cli.readable import DEFAULT_LIMIT, item_block
 from agnt5_evals.cli.render import run_exit_code, show_summary, wait_and_report
@@ -103,7 +103,9 @@ def ci(run_id: str, fmt: FormatOption = Format.table) -> None:
 @app.command("wait")
 def wait(
     run_id: str,
-    timeout: Annotated[str | None, typer.Option("--timeout", help="Give up after this long (15m).")] = None,
+    timeout: Annotated[
+        str | None, typer.Option("--timeout", help="Give up after this long: seconds (90), or 90s, 15m, 1h30m.")
+    ] = None,
     fail_on_gate: Annotated[
         bool,
         typer.Option("--fail-on-gate/--no-fail-on-gate", help="Exit 2 when the gate fails (--fail-on-gate=false)."),
@@ -111,8 +113,9 @@ def wait(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Wait on a started run, then exit with the gate's code (the exit codes of `agnt5 --help`)."""
+    seconds, rid = duration(timeout), str(uuid_arg(run_id, "RUN_ID"))  # checked before anything is asked
     with gateway() as gw:
-        raise typer.Exit(wait_and_report(gw, str(uuid_arg(run_id, "RUN_ID")), timeout, fail_on_gate, fmt))
+        raise typer.Exit(wait_and_report(gw, rid, seconds, fail_on_gate, fmt))
 
 
 @app.command("export")

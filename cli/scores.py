@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, emit, json_option, print_created, uuid_arg
+from agnt5_evals.cli.common import Format, FormatOption, cell, emit, json_option, print_created, table, uuid_arg
 from agnt5_evals.cli.gateway import gateway
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.reports import EVIDENCE_PARTS
@@ -42,12 +42,41 @@ def evidence_(
     include: Annotated[
         str, typer.Option("--include", help="Comma-separated: scorer_input,scorer_output,evidence.")
     ] = ",".join(EVIDENCE_PARTS),
-    fmt: Annotated[Format, typer.Option("--format")] = Format.json,
+    fmt: Annotated[
+        Format, typer.Option("--format", help="json (default) or jsonl for scripts; table: excerpts for people.")
+    ] = Format.json,
 ) -> None:
     """Show what a scorer saw, what it returned, and its evidence."""
     with gateway() as gw:
         result = gw.score_evidence(str(uuid_arg(score_id, "SCORE_ID")), include)
-    emit(result, Format.jsonl if fmt is Format.jsonl else Format.json)
+    emit(result, fmt, render=_evidence_table)
+
+
+EXCERPT = 120  # characters of a value a table cell shows
+
+
+def _excerpt(value: Any) -> str:
+    text = cell(value)
+    return text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…"
+
+
+def _rows(part: str, values: Any, keys: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    """``part, field, value`` rows of one part: the given keys it has (in that order), else all of its keys."""
+    given = values if isinstance(values, dict) else {} if values is None else {"value": values}
+    return [{"part": part, "field": key, "value": _excerpt(given[key])} for key in keys or given if key in given]
+
+
+def _evidence_table(result: dict[str, Any]) -> None:
+    """One row per field of each part: what the scorer saw (excerpts), what it returned, its evidence keys."""
+    seen = result.get("scorer_input")
+    rows = _rows("scorer_input", seen, ("input", "expected_output", "output", "config"))
+    if isinstance(seen, dict) and "events" in seen:
+        rows.append({"part": "scorer_input", "field": "events", "value": f"{len(seen['events'] or [])} event(s)"})
+    rows += _rows("scorer_output", result.get("scorer_output"), ("score", "passed", "errored", "label", "explanation",
+                                                                 "metadata"))  # fmt: skip
+    rows += _rows("evidence", result.get("evidence"))
+    title = f"score {result['id']}: {result['scorer_key']} on run item {result['run_item_id']}"
+    table(rows, ["part", "field", "value"], title)
 
 
 @app.command("annotate")
@@ -64,9 +93,9 @@ def annotate(
     """Record a human annotation on a run item (kept apart from scores; see reports agreement); prints its id."""
     rid, iid = str(uuid_arg(run_id, "RUN_ID")), str(uuid_arg(run_item_id, "RUN_ITEM_ID"))
     meta = json_option(metadata, "--metadata")
-    note = {"name": name, "label": label, "score": score, "explanation": explanation, "metadata": meta}
+    body = {"name": name, "label": label, "score": score, "explanation": explanation, "metadata": meta}
     with gateway() as gw:
-        row = gw.annotate(rid, iid, note)
+        row = gw.annotate(rid, iid, body)
         print_created(fmt, row, f"Annotated run item {iid} ({row['name']})")
 
 

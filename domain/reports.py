@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from agnt5_evals.domain.gates import pass_rate, verdict
+from agnt5_evals.domain.gates import Verdict, pass_rate, verdict
 
 EXPORT_COLUMNS = [
     "experiment_name", "run_id", "run_name", "index", "run_item_id", "item_id", "repetition", "status",
@@ -16,6 +16,12 @@ EXPORT_COLUMNS = [
 ]  # fmt: skip
 
 EVIDENCE_PARTS = ("scorer_input", "scorer_output", "evidence")
+
+
+def gate_verdict(gate: Verdict) -> bool | None:
+    """``gate.passed`` as reports show it: the verdict of a completed run; None (no verdict) while the run runs and
+    for a failed or cancelled one, whose gate was never judged (its top-level ``passed`` is false: it did not pass)."""
+    return gate.gate_passed if gate.status == "completed" else None
 
 
 def run_summary(run: Mapping[str, Any], scorer_rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -44,10 +50,11 @@ def run_summary(run: Mapping[str, Any], scorer_rows: Iterable[Mapping[str, Any]]
         "gate": {
             "passed_threshold": gate.threshold,
             "max_failed_items": gate.max_failed_items,
-            "passed": gate.gate_passed,
+            "passed": gate_verdict(gate),
         },
         "passed": None if run["status"] == "running" else gate.gate_passed,
         "total_run_items": run["total"],
+        "spec": run["spec"],
         "scorers": [
             {
                 "scorer": row["scorer_key"],
@@ -62,6 +69,14 @@ def run_summary(run: Mapping[str, Any], scorer_rows: Iterable[Mapping[str, Any]]
         "created_at": run["created_at"],
         "finished_at": run["finished_at"],
     }
+
+
+def run_list_row(run: Mapping[str, Any]) -> dict[str, Any]:
+    """A run in a list (``runs list``): its summary's fields, with the same names and meanings, but the per-scorer
+    aggregates."""
+    row = run_summary(run, ())
+    del row["scorers"]
+    return row
 
 
 def run_stats(stats: Mapping[str, Any], k: int) -> dict[str, Any]:

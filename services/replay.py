@@ -21,6 +21,7 @@ from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain.errors import Conflict
 from agnt5_evals.domain.gates import item_status, pass_rate, verdict
 from agnt5_evals.domain.model import DatasetVersion, Deployment
+from agnt5_evals.domain.reports import gate_verdict
 from agnt5_evals.domain.rescores import Rescore, RescoreChunk
 from agnt5_evals.domain.runs import Run, RunChunk
 from agnt5_evals.domain.scoring import BUILTINS, ScorerInput, run_scorer
@@ -311,7 +312,7 @@ def _summary_check(svc: Services, run: Run, items: dict[str, dict[str, Any]], st
     gate = verdict(run.status, run.total, counts["passed"], run.spec.get("config", {}))
     derived = {
         "passed_items": counts["passed"], "failed_items": counts["failed"], "errored_items": counts["errored"],
-        "pass_rate": gate.pass_rate, "gate_passed": gate.gate_passed,
+        "pass_rate": gate.pass_rate, "gate_passed": gate_verdict(gate),
         "scorers": {key: {"mean_score": a["sum_e9"] / 1e9 / a["n"] if a["n"] else None, "passed": a["passed"],
                           "failed": a["failed"], "errored": a["errored"], "pass_rate": pass_rate(a["passed"], a["n"])}
                     for key, a in sorted(scorers.items())},

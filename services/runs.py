@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.domain import reports
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.reports import failing_scorers, failure_stack
 from agnt5_evals.projections import queries
@@ -24,6 +25,11 @@ def cancel_rescore(svc: Services, rescore_id: UUID) -> dict[str, Any]:
     written = svc.app.cancel_rescore(rescore_id)
     svc.wait_for(written.position)
     return operations.rescore_summary(svc, str(written.id))
+
+
+def list_runs(svc: Services, experiment_id: str) -> list[dict[str, Any]]:
+    """An experiment's runs, oldest first, each with its summary's fields but the per-scorer aggregates."""
+    return [reports.run_list_row(run) for run in queries.runs(svc.view, experiment_id)]
 
 
 def wait_summary(svc: Services, run_id: str, timeout: float | None) -> dict[str, Any]:

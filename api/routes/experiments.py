@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agnt5_evals.api.deps import ServicesDep
 from agnt5_evals.api.routes import Router
-from agnt5_evals.api.schemas import RunSummary
-from agnt5_evals.api.schemas_catalog import Experiment, ExperimentVersion, Run
+from agnt5_evals.api.schemas import RunListRow, RunSummary
+from agnt5_evals.api.schemas_catalog import Experiment, ExperimentVersion
 from agnt5_evals.domain.errors import Invalid, NotFound
 from agnt5_evals.domain.gates import MAX_FAILED_ITEMS
 from agnt5_evals.domain.ids import parse_uuid
@@ -139,10 +139,10 @@ def list_versions(experiment_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
     return queries.experiment_versions(svc.view, str(parse_uuid(experiment_id, "experiment_id")))
 
 
-@router.get("/experiments/{experiment_id}/runs", response_model=list[Run])
+@router.get("/experiments/{experiment_id}/runs", response_model=list[RunListRow])
 def list_runs(experiment_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
-    """An experiment's runs."""
-    return queries.runs(svc.view, str(parse_uuid(experiment_id, "experiment_id")))
+    """An experiment's runs, oldest first: each with its summary's fields but the per-scorer aggregates."""
+    return runs.list_runs(svc, str(parse_uuid(experiment_id, "experiment_id")))
 
 
 @router.get("/experiments/{experiment_id}/runs/{run_id}", response_model=RunSummary, response_model_exclude_unset=True)

@@ -25,7 +25,7 @@ def test_summary_of_a_finished_run_gives_its_counts_pass_rate_and_gate():
         "status": "completed", "reason": None,
         "total_items": 4, "done_items": 4, "passed_items": 3, "failed_items": 1, "errored_items": 0,
         "pass_rate": 0.75, "gate": {"passed_threshold": 0.5, "max_failed_items": None, "passed": True},
-        "passed": True, "total_run_items": 4,
+        "passed": True, "total_run_items": 4, "spec": run_row()["spec"],
         "scorers": [{"scorer": "json_valid", "mean_score": 0.75, "passed": 3, "failed": 1, "errored": 0,
                      "pass_rate": 0.75}],
         "created_at": "2026-01-01T00:00:00+00:00", "finished_at": "2026-01-01T00:01:00+00:00",
@@ -40,7 +40,13 @@ def test_summary_gate_uses_the_default_threshold_of_one_without_config():
 
 def test_summary_gate_of_a_failed_run_does_not_pass_whatever_its_pass_rate():
     summary = run_summary(run_row(status="failed", reason="boom", passed=4, failed=0), [])
-    assert (summary["reason"], summary["pass_rate"], summary["gate"]["passed"]) == ("boom", 1.0, False)
+    assert (summary["reason"], summary["pass_rate"], summary["gate"]["passed"]) == ("boom", 1.0, None)
+    assert summary["passed"] is False  # no gate verdict, and the run did not pass
+
+
+def test_a_running_run_has_no_verdict_yet():
+    summary = run_summary(run_row(status="running", done=2, passed=2, failed=0), [])
+    assert (summary["pass_rate"], summary["gate"]["passed"], summary["passed"]) == (1.0, None, None)
 
 
 def test_a_scorer_without_scores_has_no_mean_and_pass_rate_zero():
