@@ -8,7 +8,7 @@ import typer
 
 from agnt5_evals.cli.common import Format, FormatOption, emit, note, printable, table, uuid_arg, write_csv
 from agnt5_evals.cli.gateway import gateway
-from agnt5_evals.cli.render import run_exit_code, show_summary, wait_and_report
+from agnt5_evals.cli.render import explain, run_exit_code, show_summary, wait_and_report
 from agnt5_evals.domain.errors import EXIT_TIMEOUT, Invalid
 from agnt5_evals.domain.reports import EXPORT_COLUMNS
 
@@ -49,14 +49,15 @@ def _failures_table(items: list[dict[str, Any]]) -> None:
 
 @app.command("ci")
 def ci(run_id: str, fmt: FormatOption = Format.table) -> None:
-    """Print the gate verdict of a run and exit with its code (the exit codes of `agnt5 --help`)."""
+    """Print the gate verdict of a run, every rule with its numbers (``gate.rules`` in JSON), and exit with its
+    code: 0 passed, 2 gate failed, 3 run failed or cancelled, 4 still running (docs/ci.md)."""
     with gateway() as gw:
         result = gw.summary(str(uuid_arg(run_id, "RUN_ID")))
     show_summary(result, fmt)
     if result["status"] == "running":
         note("no verdict yet: the run is still running")
         raise typer.Exit(EXIT_TIMEOUT)
-    raise typer.Exit(run_exit_code(result, True))
+    raise typer.Exit(explain(result, run_exit_code(result, True)))
 
 
 @app.command("wait")

@@ -20,6 +20,7 @@ from agnt5_evals.domain.reports import EVIDENCE_PARTS, evidence, run_stats, run_
 from agnt5_evals.domain.runs import RUN_CODE_KEYS, TERMINAL, Run
 from agnt5_evals.domain.tenancy import project_scope
 from agnt5_evals.projections import queries
+from agnt5_evals.services import gates
 from agnt5_evals.services.definitions import TARGET_TYPES
 from agnt5_evals.worker.locks import is_owned
 from agnt5_evals.worker.rescore import PREFIX
@@ -103,7 +104,7 @@ def summary(svc: Services, run_id: str, detail: bool = True) -> dict[str, Any]:
     """A run's summary; ``detail`` adds latency percentiles, tokens, repetition statistics and the replacing
     rescores whose scores it holds (``replaced_by``; a failed one left a mix of old and new scores)."""
     run = queries.run(svc.view, run_id)
-    result = run_summary(run, queries.run_scorers(svc.view, run_id))
+    result = run_summary(run, queries.run_scorers(svc.view, run_id), gates.extra_rules(svc, run))
     if detail:
         k = int(run["spec"].get("config", {}).get("repetitions", 1))
         result.update(run_stats(queries.run_stats(svc.view, run_id, repetitions=k > 1), k))
