@@ -49,8 +49,7 @@ def _failures_table(items: list[dict[str, Any]]) -> None:
 
 @app.command("ci")
 def ci(run_id: str, fmt: FormatOption = Format.table) -> None:
-    """Print the gate verdict of a run, every rule with its numbers (``gate.rules`` in JSON), and exit with its
-    code: 0 passed, 2 gate failed, 3 run failed or cancelled, 4 still running (docs/ci.md)."""
+    """Print a run's gate verdict, each rule with its numbers; exit 0 passed, 2 failed, 3 run failed, 4 running."""
     with gateway() as gw:
         result = gw.summary(str(uuid_arg(run_id, "RUN_ID")))
     show_summary(result, fmt)

@@ -60,9 +60,11 @@ def experiment_body(world, **change) -> dict:
          "unknown config key 'passed_treshold': did you mean passed_threshold?"),
         ({"gate_config": {"min_passrate": 1}}, "gate_config.min_passrate",
          "unknown gate rule 'min_passrate': did you mean min_pass_rate?"),
-        ({"gate_config": {"scorers": {"json_valid": {"min_pass_rat": 1}}}}, "gate_config.scorers.json_valid.min_pass_rat",
+        ({"gate_config": {"scorers": {"json_valid": {"min_pass_rat": 1}}}},
+         "gate_config.scorers.json_valid.min_pass_rat",
          "unknown scorer rule 'min_pass_rat': did you mean min_pass_rate?"),
-        ({"gate_config": {"scorers": {"similarity": {"min_mean_score": 0.8}}}}, "config.gate_config.scorers.similarity",
+        ({"gate_config": {"scorers": {"similarity": {"min_mean_score": 0.8}}}},
+         "config.gate_config.scorers.similarity",
          "no scorer 'similarity' in this experiment: the keys are json_valid"),
         ({"config": {"gate": {"baseline": "yesterday"}}}, "config.gate.baseline",
          "must be a run id or \"last_passed\", got 'yesterday'"),
@@ -82,8 +84,9 @@ def test_an_unknown_or_bad_gate_key_is_a_422_naming_it(client, services, world, 
 
 def test_the_gate_of_a_finished_run_lists_its_rules(client, services, world):
     config = {"passed_threshold": 0, "gate_config": {"scorers": {"json_valid": {"min_pass_rate": 0.9}}}}
-    experiment = services.app.create_experiment("gate", "", definition(world["dataset"], world["version"],
-                                                                       world["bad"], "json_valid", **config))
+    experiment = services.app.create_experiment(
+        "gate", "", definition(world["dataset"], world["version"], world["bad"], "json_valid", **config)
+    )
     run_id = services.app.start_run(experiment.id).id
     execute(services, run_id)
     services.catch_up()

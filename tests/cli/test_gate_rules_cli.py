@@ -22,14 +22,14 @@ def answer(input):
     """Right for even numbers only."""
     return input if input["n"] % 2 == 0 else {"n": -1}
 '''
-ECHO = '''
+ECHO = """
 from agnt5_evals import component
 
 
 @component("answer", type="function")
 def answer(input):
     return input
-'''
+"""
 
 
 def setup(agnt5, tmp_path) -> dict[str, str]:
@@ -80,7 +80,9 @@ def test_reports_ci_explains_each_rule_and_exits_with_the_gate_code(agnt5, tmp_p
     assert ci.stderr == "gate failed: exact_match pass rate 50.0% < min_pass_rate 75.0%\n"
     gate = data(agnt5("reports", "ci", run_id, "--format", "json", code=2))["gate"]
     assert [(r["rule"], r["scorer"], r["observed"], r["threshold"], r["passed"]) for r in gate["rules"]] == [
-        ("min_pass_rate", None, 0.5, 0.0, True), ("scorer_min_pass_rate", "exact_match", 0.5, 0.75, False)]
+        ("min_pass_rate", None, 0.5, 0.0, True),
+        ("scorer_min_pass_rate", "exact_match", 0.5, 0.75, False),
+    ]
     passed = agnt5("experiments", "run", eid, "--wait")
     assert "  pass     exact_match pass rate 100.0% >= min_pass_rate 75.0%\n" in passed.stdout
 

@@ -5,7 +5,6 @@ skipped), and a baseline that cannot be used fails the rule saying why."""
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
