@@ -278,11 +278,14 @@ class EvalsApplication(RunCommands, RescoreCommands, KeyCommands):
         if baseline is not None and baseline != LAST_PASSED:
             self.get(Run, UUID(str(baseline)), "baseline run", field=gate_field(config, "baseline"))
 
-    def create_experiment(self, name: str, description: str, definition: dict[str, Any]) -> Written:
+    def create_experiment(
+        self, name: str, description: str, definition: dict[str, Any], known_keys: bool = True
+    ) -> Written:
+        """Create an experiment; ``known_keys`` off: a config copied from a run recorded before keys were checked."""
         name, description = check_name(name), check_description(description)
         project = self.project_for_new()
         with project_scope(project):  # what it names must be of its project, even from the system scope
-            checked = self.check_definition(definition)
+            checked = self.check_definition(definition, known_keys)
         experiment = Experiment(name=name.strip(), description=description, definition=checked, project_id=project)
         return Written(experiment.id, self._save(experiment))
 

@@ -170,3 +170,16 @@ def check_gate_scorers(config: Mapping[str, Any], scorer_keys: Iterable[str]) ->
     for key in gate_of(config).get("scorers") or {}:
         if key not in keys:
             raise Invalid(f"no scorer {key!r} in this experiment: {suggestion(key, keys)}", field=f"{field}.{key}")
+
+
+BASELINE_RULES = ("baseline", "max_regression", "alpha")
+
+
+def without_baseline(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` without the baseline rule (for an experiment over other items, such as a regression dataset's,
+    where no item would pair with the baseline's)."""
+    out = dict(config)
+    for key in GATE_ALIASES:
+        if isinstance(out.get(key), dict):
+            out[key] = {rule: value for rule, value in out[key].items() if rule not in BASELINE_RULES}
+    return out

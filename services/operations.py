@@ -16,6 +16,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain.annotations import agreement
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
+from agnt5_evals.domain.gate_config import without_baseline
 from agnt5_evals.domain.reports import EVIDENCE_PARTS, evidence, run_stats, run_summary
 from agnt5_evals.domain.runs import RUN_CODE_KEYS, TERMINAL, Run
 from agnt5_evals.domain.tenancy import project_scope
@@ -264,8 +265,9 @@ def _regression_dataset(
     app.add_items(dataset.id, items)
     version = app.publish(dataset.id, f"failed items of run {run_id}")
     target = {k: v for k, v in run["spec"]["target"].items() if k not in RUN_CODE_KEYS}  # each run records its own
-    definition = {**run["spec"], "target": target, "dataset_id": str(dataset.id), "dataset_version_id": str(version.id)}
-    experiment = app.create_experiment(name, f"Regression experiment from run {run_id}", definition)
+    definition = {**run["spec"], "target": target, "dataset_id": str(dataset.id), "dataset_version_id": str(version.id),
+                  "config": without_baseline(run["spec"].get("config", {}))}  # fmt: skip
+    experiment = app.create_experiment(name, f"Regression experiment from run {run_id}", definition, known_keys=False)
     svc.wait_for(experiment.position)
     result: dict[str, Any] = {
         "dataset_id": str(dataset.id),

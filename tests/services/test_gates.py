@@ -13,6 +13,7 @@ import pytest
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.adapters.components import discover
 from agnt5_evals.domain.errors import Invalid, NotFound
+from agnt5_evals.projections import queries
 from agnt5_evals.services import experiments, gates, operations
 from tests.support import execute
 
@@ -125,3 +126,13 @@ def test_a_baseline_that_cannot_be_used_fails_the_rule_or_is_refused(services, w
     result = _run(services, eid, world["good"], {"gate": {"baseline": str(running)}})
     assert result["passed"] is False and result["gate"]["rules"][1]["message"] == (
         f"baseline run {running} is running, not completed: nothing to compare with")  # fmt: skip
+
+
+def test_a_regression_experiment_keeps_the_gate_but_not_the_baseline(services, world):
+    eid = _experiment(services, world, {"passed_threshold": 0})
+    base = _run(services, eid, world["good"])
+    gate = {"baseline": base["id"], "max_regression": 0.02, "scorers": {"json_valid": {"min_pass_rate": 0.5}}}
+    candidate = _run(services, eid, world["bad"], {"gate": gate})
+    captured = operations.regression_dataset(services, candidate["id"], "regressions", [])
+    config = queries.experiment(services.view, captured["experiment_id"])["definition"]["config"]
+    assert config["gate"] == {"scorers": {"json_valid": {"min_pass_rate": 0.5}}}
