@@ -46,7 +46,15 @@ RUN, EXPERIMENT = "baae3829-7c8b-430e-8e41-26c9e833e790", "5a6bb48a-bfff-4ea3-a6
 ITEM, DATASET_ITEM = "32456893-aca1-59ce-b787-e1fb07de2785", "735fc1b8-fd1e-4fb7-9aa9-b5ef54c96013"
 AT, LATER = "2026-11-27T13:40:53.076406+00:00", "2026-11-27T13:40:53.356305+00:00"
 
-GATE = {"passed_threshold": 1.0, "max_failed_items": None, "passed": False}
+GATE_RULE = {"rule": "min_pass_rate", "observed": 0.5, "threshold": 1.0, "passed": False,
+             "message": "pass rate 50.0% < passed_threshold 1", "scorer": None, "baseline_run_id": None,
+             "upper_bound": None, "alpha": None, "paired_items": None}  # fmt: skip
+BASELINE_RULE = {"rule": "max_regression", "observed": -0.031, "threshold": -0.02, "passed": True,
+                 "message": "pass-rate delta vs baseline 0d6f6c4e-5f8e-4a57-a8b4-3f1f2b8a9c11: -3.1 pts (95% upper "
+                 "bound -0.4 pts) >= -2.0 pts allowed", "scorer": None,
+                 "baseline_run_id": "0d6f6c4e-5f8e-4a57-a8b4-3f1f2b8a9c11", "upper_bound": -0.004, "alpha": 0.05,
+                 "paired_items": 320}  # fmt: skip
+GATE = {"passed_threshold": 1.0, "max_failed_items": None, "passed": False, "rules": [GATE_RULE]}
 SCORER_AGGREGATE = {"scorer": "json_valid", "mean_score": 0.5, "passed": 10, "failed": 10, "errored": 0,
                     "pass_rate": 0.5}  # fmt: skip
 LATENCY = {"p50": 0.0425, "p95": 0.0937, "max": 0.107}
@@ -74,6 +82,32 @@ RUN_SUMMARY = {
 }  # fmt: skip
 
 
+class GateRule(Schema):
+    """One rule of a run's gate with its numbers: what it observed, its threshold, and whether it passed."""
+
+    model_config = examples(GATE_RULE, BASELINE_RULE)
+    rule: str = Field(
+        description="min_pass_rate (the run's pass rate), max_failed_items, scorer_min_pass_rate, "
+        "scorer_min_mean_score (gate_config.scorers) or max_regression (gate_config.baseline)"
+    )
+    observed: float | None = Field(
+        description="the run's value: pass rate, items not passed, a scorer's pass rate or mean "
+        "score, or the mean paired pass difference vs the baseline (candidate minus baseline); null: none"
+    )
+    threshold: float | None = Field(
+        description="the rule's limit (max_regression: -max_regression, which the upper bound must reach)"
+    )
+    passed: bool | None = Field(description="null: the rule was skipped (last_passed found no baseline run)")
+    message: str = Field(description="the rule in words, with its numbers")
+    scorer: str | None = Field(description="the scorer's key (scorer rules)")
+    baseline_run_id: Id | None = Field(description="the baseline run compared with (max_regression)")
+    upper_bound: float | None = Field(
+        description="the one-sided 1 - alpha paired bootstrap upper bound of the pass difference (max_regression)"
+    )
+    alpha: float | None = Field(description="the significance level (max_regression)")
+    paired_items: int | None = Field(description="items paired with the baseline's (max_regression)")
+
+
 class RunGate(Schema):
     """The CI gate of a run: its threshold, and whether the run passed it (a completed run only)."""
 
@@ -89,6 +123,7 @@ class RunGate(Schema):
         description="the gate's verdict once the run completed; null (no verdict) while it runs, and for a failed "
         "or cancelled run, whose gate was never judged"
     )
+    rules: list[GateRule] = Field(description="every rule of the gate, in order; failing ones say why")
 
 
 class ScorerAggregate(Schema):
@@ -192,7 +227,7 @@ class GateVerdict(Schema):
 
     model_config = examples({"status": "completed", "pass_rate": 0.5, "passed_threshold": 1.0,
                              "max_failed_items": None, "not_passed_items": 10, "passed": False,
-                             "exit_code": 2})  # fmt: skip
+                             "exit_code": 2, "rules": [GATE_RULE]})  # fmt: skip
     status: str
     pass_rate: float
     passed_threshold: float
@@ -200,6 +235,7 @@ class GateVerdict(Schema):
     not_passed_items: int = Field(description="items that failed or errored")
     passed: bool
     exit_code: int
+    rules: list[GateRule] = Field(description="every rule of the gate with its numbers (as in a run summary)")
 
 
 SCORE = {

@@ -50,7 +50,10 @@ ConfigOption = Annotated[
     typer.Option(
         "--config",
         help='JSON object, e.g. {"passed_threshold": 1} (gate: pass rate >= it); the gate also takes '
-        '{"gate_config": {"min_pass_rate": 0.9, "max_failed_items": 2}} (the stricter pass rate applies).',
+        '{"gate_config": {"min_pass_rate": 0.9, "max_failed_items": 2}} (the stricter pass rate applies), '
+        'per-scorer rules {"scorers": {"json_valid": {"min_pass_rate": 1}}} and a baseline '
+        '{"baseline": RUN_ID or "last_passed", "max_regression": 0.02, "alpha": 0.05} (docs/ci.md). Unknown '
+        "keys are refused; your own keys go under metadata.",
     ),
 ]
 

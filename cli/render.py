@@ -35,6 +35,7 @@ def show_summary(summary: dict[str, Any], fmt: Format) -> None:
         f"gate       {verdict} (passed_threshold {gate['passed_threshold']}"
         + (f", max_failed_items {gate['max_failed_items']})" if gate.get("max_failed_items") is not None else ")"),
     ]
+    lines += gate_lines(gate) if summary["status"] == "completed" else []
     if summary.get("code_digest") or summary.get("build"):
         kind = "build" if summary.get("build") else ("editable" if summary.get("editable") else "snapshot")
         lines.insert(1, f"code       {summary.get('build') or summary['code_digest']} ({kind}, deployment "
@@ -145,9 +146,20 @@ def run_exit_code(summary: dict[str, Any], fail_on_gate: bool) -> int:
     return EXIT_GATE_FAILED
 
 
+RULE_MARKS = {True: "pass", False: "FAIL", None: "skipped"}
+
+
+def gate_lines(gate: dict[str, Any]) -> list[str]:
+    """One line per gate rule: pass, FAIL or skipped, and the rule in words with its numbers."""
+    return [f"  {RULE_MARKS[rule['passed']]:<8} {rule['message']}" for rule in gate.get("rules", [])]
+
+
 def gate_failure(summary: dict[str, Any]) -> str:
-    """Why a finished run failed its gate: the pass rate under the threshold, or too many items not passed."""
+    """Why a finished run failed its gate: each failed rule with its numbers."""
     gate, rate = summary["gate"], summary["pass_rate"]
+    failed = [rule["message"] for rule in gate.get("rules", []) if rule["passed"] is False]
+    if failed:
+        return "gate failed: " + "; ".join(failed)
     if rate < gate["passed_threshold"]:
         return f"gate failed: pass rate {_pct(rate)} < passed_threshold {gate['passed_threshold']}"
     not_passed = summary["total_items"] - summary["passed_items"]
@@ -165,7 +177,11 @@ def wait_and_report(gw: Gateway, run_id: str, timeout: float | None, gate_matter
             emit(gw.summary(run_id), fmt)
         return EXIT_TIMEOUT
     show_summary(summary, fmt)
-    code = run_exit_code(summary, gate_matters)
+    return explain(summary, run_exit_code(summary, gate_matters))
+
+
+def explain(summary: dict[str, Any], code: int) -> int:
+    """Say on stderr why a finished run gets ``code`` (every failed gate rule, or why the run failed)."""
     if code == EXIT_GATE_FAILED:
         note(gate_failure(summary))
     elif code == EXIT_RUN_FAILED:

@@ -9,7 +9,7 @@ import typer
 from agnt5_evals.cli.common import Format, FormatOption, duration, emit, note, printable, uuid_arg, write_file
 from agnt5_evals.cli.gateway import gateway
 from agnt5_evals.cli.readable import DEFAULT_LIMIT, item_block
-from agnt5_evals.cli.render import run_exit_code, show_summary, wait_and_report
+from agnt5_evals.cli.render import explain, run_exit_code, show_summary, wait_and_report
 from agnt5_evals.domain.errors import EXIT_TIMEOUT
 from agnt5_evals.domain.exports import check_options
 from agnt5_evals.domain.reports import excerpt
@@ -90,14 +90,14 @@ _LETTER = {"passed": "P", "failed": "F", "errored": "E", "mixed": "M", None: "-"
 
 @app.command("ci")
 def ci(run_id: str, fmt: FormatOption = Format.table) -> None:
-    """Print the gate verdict of a run and exit with its code (the exit codes of `agnt5 --help`)."""
+    """Print a run's gate verdict, each rule with its numbers; exit 0 passed, 2 failed, 3 run failed, 4 running."""
     with gateway() as gw:
         result = gw.summary(str(uuid_arg(run_id, "RUN_ID")))
     show_summary(result, fmt)
     if result["status"] == "running":
         note("no verdict yet: the run is still running")
         raise typer.Exit(EXIT_TIMEOUT)
-    raise typer.Exit(run_exit_code(result, True))
+    raise typer.Exit(explain(result, run_exit_code(result, True)))
 
 
 @app.command("wait")

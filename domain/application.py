@@ -19,7 +19,7 @@ from agnt5_evals.domain.app_keys import KeyCommands
 from agnt5_evals.domain.app_rescores import RescoreCommands
 from agnt5_evals.domain.app_runs import RunCommands
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
-from agnt5_evals.domain.gates import check_config
+from agnt5_evals.domain.gate_config import LAST_PASSED, check_config, check_gate_scorers, gate_field, gate_of
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.domain.model import (
     Bundle,
@@ -259,22 +259,33 @@ class EvalsApplication(RunCommands, RescoreCommands, KeyCommands):
             return {**target, "code_digest": digest, "editable": True}
         return {**target, "code_digest": deployment.bundle_digest, "editable": False}
 
-    def check_definition(self, definition: dict[str, Any]) -> dict[str, Any]:
-        """Check a definition; everything it names (dataset version, deployment or prompt, custom scorers) must be
-        visible from the current context, i.e. of the experiment's project (the callers scope to it)."""
+    def check_definition(self, definition: dict[str, Any], known_keys: bool = True) -> dict[str, Any]:
+        """Check a definition; everything it names (dataset version, deployment or prompt, custom scorers, a
+        baseline run) must be visible from the current context, i.e. of the experiment's project (the callers
+        scope to it). ``known_keys``: refuse unknown config keys (off when an edit leaves a stored config as is)."""
         self.dataset_version(UUID(definition["dataset_id"]), UUID(definition["dataset_version_id"]))
         self.check_target(definition["target"])
         if not definition["scorers"]:
             raise Invalid("attach at least one scorer", field="scorers")
         self.check_scorers(definition["scorers"])
-        check_config(definition["config"])
+        self.check_run_config(check_config(definition["config"], known_keys), definition["scorers"])
         return definition
 
-    def create_experiment(self, name: str, description: str, definition: dict[str, Any]) -> Written:
+    def check_run_config(self, config: dict[str, Any], scorers: list[dict[str, Any]]) -> None:
+        """The gate's per-scorer rules name scorers of the definition; an explicit baseline run exists here."""
+        check_gate_scorers(config, [str(s.get("key") or s.get("name")) for s in scorers])
+        baseline = gate_of(config).get("baseline")
+        if baseline is not None and baseline != LAST_PASSED:
+            self.get(Run, UUID(str(baseline)), "baseline run", field=gate_field(config, "baseline"))
+
+    def create_experiment(
+        self, name: str, description: str, definition: dict[str, Any], known_keys: bool = True
+    ) -> Written:
+        """Create an experiment; ``known_keys`` off: a config copied from a run recorded before keys were checked."""
         name, description = check_name(name), check_description(description)
         project = self.project_for_new()
         with project_scope(project):  # what it names must be of its project, even from the system scope
-            checked = self.check_definition(definition)
+            checked = self.check_definition(definition, known_keys)
         experiment = Experiment(name=name.strip(), description=description, definition=checked, project_id=project)
         return Written(experiment.id, self._save(experiment))
 
@@ -282,7 +293,7 @@ class EvalsApplication(RunCommands, RescoreCommands, KeyCommands):
         experiment = self.get(Experiment, experiment_id, "experiment")
         definition = {**experiment.definition, **changes}
         with project_scope(experiment.project_id):
-            experiment.update_definition(self.check_definition(definition))
+            experiment.update_definition(self.check_definition(definition, known_keys="config" in changes))
         return Written(experiment.id, self._save(experiment), experiment.revision)
 
     # -- runs ----------------------------------------------------------------------------------------
@@ -352,7 +363,8 @@ class EvalsApplication(RunCommands, RescoreCommands, KeyCommands):
             version = self.get(ExperimentVersion, cast(UUID, experiment.latest_version_id), "experiment version")
         spec = orjson.loads(orjson.dumps(version.definition))
         if config:
-            spec["config"] = check_config({**spec.get("config", {}), **config})
+            spec["config"] = check_config({**spec.get("config", {}), **config}, known_keys=False)
+            self.check_run_config(spec["config"], spec["scorers"])
             spec["config_overrides"] = config
         if deployment_id is not None:
             spec["target"] = {**spec["target"], "deployment_id": str(deployment_id)}

@@ -1,12 +1,28 @@
-"""Item pass, run gate and run comparison: pure functions over rows the read models return."""
+"""Item pass and the run gate: pure functions over rows the read models return.
+
+A finished run's gate is a list of rules, each with the value it observed, its threshold and whether it passed:
+the minimum pass rate, the most items not passed, per-scorer minimums (``gate_config.scorers``) and, computed by
+``services.gates`` because it reads another run, the noise-aware comparison with a baseline run
+(:func:`baseline_rule`). The run passes its gate when it completed, has items, and no rule failed (a rule that
+could not be decided, ``passed`` None, is skipped and says why).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from agnt5_evals.domain.errors import EXIT_GATE_FAILED, EXIT_OK, EXIT_RUN_FAILED, Invalid
+from agnt5_evals.domain import stats
+from agnt5_evals.domain.errors import EXIT_GATE_FAILED, EXIT_OK, EXIT_RUN_FAILED
+from agnt5_evals.domain.gate_config import (
+    MAX_FAILED_ITEMS,
+    check_config,
+    check_gate_config,
+    gate_of,
+)
+
+__all__ = ["MAX_FAILED_ITEMS", "Rule", "Verdict", "check_config", "check_gate_config", "gate_rules", "verdict"]
 
 
 def item_status(target_error: str | None, scores: Iterable[Mapping[str, Any]]) -> str:
@@ -16,52 +32,6 @@ def item_status(target_error: str | None, scores: Iterable[Mapping[str, Any]]) -
     return "passed" if all(bool(s["passed"]) for s in scores) else "failed"
 
 
-def check_config(config: Any) -> dict[str, Any]:
-    """Validate an experiment config object (``--config``), naming the bad field."""
-    if not isinstance(config, dict):
-        raise Invalid("must be a JSON object, for example '{\"passed_threshold\": 1}'", field="config")
-    threshold = config.get("passed_threshold", 1)
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
-        raise Invalid(
-            f"passed_threshold must be a number between 0 and 1, got {threshold!r}", field="config.passed_threshold"
-        )
-    for key, low, high in (("repetitions", 1, 100), ("concurrency", 1, 256), ("retries", 0, 10)):
-        value = config.get(key, low)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise Invalid(f"{key} must be an integer from {low} to {high}, got {value!r}", field=f"config.{key}")
-    for key in ("timeout_s", "retry_backoff_s"):
-        value = config.get(key, 1)
-        if value is None and key == "timeout_s":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or value > 86400:
-            raise Invalid(f"{key} must be a number of seconds from 0 to 86400, got {value!r}", field=f"config.{key}")
-    if "gate_config" in config:
-        check_gate_config(config["gate_config"], "config.gate_config")
-    return config
-
-
-MAX_FAILED_ITEMS = 10**9
-
-
-def check_gate_config(gate: Any, field: str = "gate_config") -> dict[str, Any]:
-    """Validate the control plane's ``gate_config {min_pass_rate, max_failed_items}`` (both optional), naming
-    the bad field (``gate_config.min_pass_rate``); other keys are refused, so a misspelt rule is never ignored."""
-    if not isinstance(gate, dict):
-        raise Invalid('must be a JSON object, for example {"min_pass_rate": 1, "max_failed_items": 0}', field=field)
-    unknown = sorted(set(gate) - {"min_pass_rate", "max_failed_items"})
-    if unknown:
-        raise Invalid(f"unknown gate rule {unknown[0]!r}: the rules are min_pass_rate and max_failed_items",
-                      field=f"{field}.{unknown[0]}")  # fmt: skip
-    rate = gate.get("min_pass_rate", 1)
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
-        raise Invalid(f"min_pass_rate must be a number between 0 and 1, got {rate!r}", field=f"{field}.min_pass_rate")
-    most = gate.get("max_failed_items", 0)
-    if isinstance(most, bool) or not isinstance(most, int) or not 0 <= most <= MAX_FAILED_ITEMS:
-        raise Invalid(f"max_failed_items must be an integer from 0 to {MAX_FAILED_ITEMS}, got {most!r}",
-                      field=f"{field}.max_failed_items")  # fmt: skip
-    return gate
-
-
 def gate_rules(config: Mapping[str, Any]) -> tuple[float, int | None]:
     """The minimum pass rate and the most items allowed not to pass (None: no limit) of a run's config.
 
@@ -69,10 +39,29 @@ def gate_rules(config: Mapping[str, Any]) -> tuple[float, int | None]:
     one applies; with neither, every item must pass (1). ``gate_config.max_failed_items`` adds a limit on the
     items that did not pass (failed or errored).
     """
-    gate = config.get("gate_config") or {}
+    gate = gate_of(config)
     given = [float(v) for v in (config.get("passed_threshold"), gate.get("min_pass_rate")) if v is not None]
     most = gate.get("max_failed_items")
     return (max(given) if given else 1.0), (int(most) if most is not None else None)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One gate rule's outcome: what it observed, its threshold, whether it passed (None: skipped) and why."""
+
+    rule: str
+    observed: float | None
+    threshold: float | None
+    passed: bool | None
+    message: str
+    scorer: str | None = None
+    baseline_run_id: str | None = None
+    upper_bound: float | None = None
+    alpha: float | None = None
+    paired_items: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -86,6 +75,7 @@ class Verdict:
     threshold: float
     gate_passed: bool
     max_failed_items: int | None = None
+    rules: tuple[Rule, ...] = ()
 
     @property
     def not_passed_items(self) -> int:
@@ -103,11 +93,93 @@ def pass_rate(passed: int, total: int) -> float:
     return passed / total if total else 0.0
 
 
-def verdict(status: str, total: int, passed_items: int, config: Mapping[str, Any]) -> Verdict:
-    """Gate: pass rate (passed / total, errored items count as not passed) >= the minimum pass rate, and at most
-    ``max_failed_items`` items not passed when the config limits them (see :func:`gate_rules`)."""
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def verdict(
+    status: str,
+    total: int,
+    passed_items: int,
+    config: Mapping[str, Any],
+    scorers: Iterable[Mapping[str, Any]] = (),
+    extra: Sequence[Rule] = (),
+) -> Verdict:
+    """Gate: pass rate (passed / total, errored items count as not passed) >= the minimum pass rate, at most
+    ``max_failed_items`` items not passed when the config limits them (see :func:`gate_rules`), each per-scorer
+    rule met by that scorer's aggregate (``scorers``: the summary's rows, ``scorer``, ``pass_rate``,
+    ``mean_score``), and every ``extra`` rule (the baseline's) passed or skipped."""
     threshold, most = gate_rules(config)
     rate = pass_rate(passed_items, total)
-    within = most is None or total - passed_items <= most
-    gate = status == "completed" and total > 0 and rate >= threshold and within
-    return Verdict(status, total, passed_items, rate, threshold, gate, most)
+    met = total > 0 and rate >= threshold
+    text = f"pass rate {_pct(rate)} {'>=' if met else '<'} passed_threshold {threshold:g}"
+    rules = [Rule("min_pass_rate", rate, threshold, met, text if total else "the run has no items")]
+    if most is not None:
+        within = total - passed_items <= most
+        rules.append(Rule("max_failed_items", total - passed_items, most, within,
+                          f"{total - passed_items} item(s) failed or errored {'<=' if within else '>'} "
+                          f"max_failed_items {most}"))  # fmt: skip
+    rules += scorer_rules(gate_of(config).get("scorers") or {}, scorers)
+    rules += extra
+    gate = status == "completed" and total > 0 and all(r.passed is not False for r in rules)
+    return Verdict(status, total, passed_items, rate, threshold, gate, most, tuple(rules))
+
+
+def scorer_rules(wanted: Mapping[str, Mapping[str, Any]], scorers: Iterable[Mapping[str, Any]]) -> list[Rule]:
+    """Each per-scorer minimum (``{key: {min_pass_rate, min_mean_score}}``) against that scorer's aggregates; a
+    scorer the run has no scores of fails its rules."""
+    seen = {row["scorer"]: row for row in scorers}
+    rules = []
+    for key in sorted(wanted):
+        row = seen.get(key)
+        for name, field, label in (("min_pass_rate", "pass_rate", "pass rate"),
+                                   ("min_mean_score", "mean_score", "mean score")):  # fmt: skip
+            if name not in wanted[key]:
+                continue
+            threshold = float(wanted[key][name])
+            value = None if row is None or (name == "min_mean_score" and row["mean_score"] is None) else row[field]
+            if value is None:
+                rules.append(Rule(f"scorer_{name}", None, threshold, False, f"{key} has no scores in this run", key))
+                continue
+            met = float(value) >= threshold
+            shown = (_pct(value), _pct(threshold)) if name == "min_pass_rate" else (f"{value:.3f}", f"{threshold:g}")
+            rules.append(Rule(f"scorer_{name}", float(value), threshold, met,
+                              f"{key} {label} {shown[0]} {'>=' if met else '<'} {name} {shown[1]}", key))  # fmt: skip
+    return rules
+
+
+def paired_pass_diffs(baseline: Iterable[Mapping[str, Any]], candidate: Iterable[Mapping[str, Any]]) -> list[float]:
+    """Candidate minus baseline per item paired by (dataset item, repetition): 1 (newly passing), 0, -1."""
+    base = {(i["dataset_item_id"], i["repetition"]): i["status"] == "passed" for i in baseline}
+    pairs = sorted((key, item["status"] == "passed") for item in candidate
+                   if (key := (item["dataset_item_id"], item["repetition"])) in base)  # fmt: skip
+    return [float(now) - float(base[key]) for key, now in pairs]
+
+
+def baseline_rule(baseline_id: str, diffs: Sequence[float], seed: int, max_regression: float, alpha: float) -> Rule:
+    """The noise-aware regression rule: fails only when the candidate is worse than the baseline by more than
+    ``max_regression`` at significance ``alpha``, i.e. when the one-sided ``1 - alpha`` bootstrap upper bound of
+    the mean paired pass difference is below ``-max_regression``. No paired items: fails (nothing shows no
+    regression)."""
+    limit = -max_regression + 0.0  # no -0.0
+    bound = stats.upper_bound(diffs, seed, alpha)
+    if bound is None:
+        text = f"no item of this run pairs with one of baseline {baseline_id} (by dataset item and repetition)"
+        return Rule("max_regression", None, limit, False, text, None, baseline_id, None, alpha, 0)
+    delta = _clean(sum(diffs) / len(diffs))
+    met = bound >= limit
+    text = (
+        f"pass-rate delta vs baseline {baseline_id}: {delta * 100:+.1f} pts ({(1 - alpha) * 100:g}% upper "
+        f"bound {bound * 100:+.1f} pts) {'>=' if met else '<'} {limit * 100:.1f} pts allowed"
+    )
+    return Rule("max_regression", delta, limit, met, text, None, baseline_id, bound, alpha, len(diffs))
+
+
+def _clean(value: float) -> float:
+    return round(value, 12) + 0.0
+
+
+def baseline_unusable(baseline_id: str | None, message: str, passed: bool | None) -> Rule:
+    """The baseline rule when it cannot be computed: failed (an explicit baseline that is not usable) or skipped
+    (``passed`` None: ``last_passed`` found no run)."""
+    return Rule("max_regression", None, None, passed, message, baseline_run_id=baseline_id)

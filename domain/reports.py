@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
-from agnt5_evals.domain.gates import Verdict, pass_rate, verdict
+from agnt5_evals.domain.gates import Rule, Verdict, pass_rate, verdict
 
 EXPORT_COLUMNS = [
     "experiment_name", "run_id", "run_name", "index", "run_item_id", "item_id", "repetition", "status",
@@ -24,10 +24,14 @@ def gate_verdict(gate: Verdict) -> bool | None:
     return gate.gate_passed if gate.status == "completed" else None
 
 
-def run_summary(run: Mapping[str, Any], scorer_rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Status, totals, pass rate, gate and per-scorer aggregates of one run."""
+def run_summary(
+    run: Mapping[str, Any], scorer_rows: Iterable[Mapping[str, Any]], extra_rules: Sequence[Rule] = ()
+) -> dict[str, Any]:
+    """Status, totals, pass rate, gate (with each rule's numbers) and per-scorer aggregates of one run;
+    ``extra_rules``: gate rules computed elsewhere (the baseline's, ``services.gates``)."""
     config = run["spec"].get("config", {})
-    gate = verdict(run["status"], run["total"], run["passed"], config)
+    scorers = [scorer_aggregate(row) for row in scorer_rows]
+    gate = verdict(run["status"], run["total"], run["passed"], config, scorers, extra_rules)
     return {
         "id": run["id"],
         "name": run["name"],
@@ -51,21 +55,12 @@ def run_summary(run: Mapping[str, Any], scorer_rows: Iterable[Mapping[str, Any]]
             "passed_threshold": gate.threshold,
             "max_failed_items": gate.max_failed_items,
             "passed": gate_verdict(gate),
+            "rules": [rule.as_dict() for rule in gate.rules],
         },
         "passed": None if run["status"] == "running" else gate.gate_passed,
         "total_run_items": run["total"],
         "spec": run["spec"],
-        "scorers": [
-            {
-                "scorer": row["scorer_key"],
-                "mean_score": row["sum_score_e9"] / 1e9 / row["n"] if row["n"] else None,
-                "passed": row["n_passed"],
-                "failed": row["n_failed"],
-                "errored": row["n_errored"],
-                "pass_rate": pass_rate(row["n_passed"], row["n"]),
-            }
-            for row in scorer_rows
-        ],
+        "scorers": scorers,
         "created_at": run["created_at"],
         "finished_at": run["finished_at"],
     }
@@ -77,6 +72,18 @@ def run_list_row(run: Mapping[str, Any]) -> dict[str, Any]:
     row = run_summary(run, ())
     del row["scorers"]
     return row
+
+
+def scorer_aggregate(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One scorer's aggregates from its ``run_scorers`` row."""
+    return {
+        "scorer": row["scorer_key"],
+        "mean_score": row["sum_score_e9"] / 1e9 / row["n"] if row["n"] else None,
+        "passed": row["n_passed"],
+        "failed": row["n_failed"],
+        "errored": row["n_errored"],
+        "pass_rate": pass_rate(row["n_passed"], row["n"]),
+    }
 
 
 def run_stats(stats: Mapping[str, Any], k: int) -> dict[str, Any]:

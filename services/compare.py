@@ -12,7 +12,6 @@ from agnt5_evals.domain.errors import Conflict, Invalid
 from agnt5_evals.domain.flaky import flaky_items
 from agnt5_evals.domain.reports import failing_scorers
 from agnt5_evals.projections import queries
-from agnt5_evals.services.runs import check_scorer
 
 FLIP_KINDS = ("newly_failing", "newly_passing")
 
@@ -30,6 +29,15 @@ def outcomes(svc: Services, run_id: str) -> list[dict[str, Any]]:
         }
         for item in queries.run_item_outcomes(svc.view, run_id)
     ]
+
+
+def check_scorer(svc: Services, scorer: str, *run_ids: str) -> None:
+    """A ``scorer`` filter must name a scorer of the run(s): a misspelt one would show nothing, silently."""
+    if not scorer:
+        return
+    keys = sorted({row["scorer_key"] for run_id in run_ids for row in queries.run_scorers(svc.view, run_id)})
+    if scorer not in keys:
+        raise Invalid(f"no scorer {scorer!r} in the run; its scorers are {', '.join(keys) or 'none'}", field="scorer")
 
 
 def compare_runs(

@@ -16,10 +16,12 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain.annotations import agreement
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
+from agnt5_evals.domain.gate_config import without_baseline
 from agnt5_evals.domain.reports import EVIDENCE_PARTS, evidence, run_stats, run_summary
 from agnt5_evals.domain.runs import RUN_CODE_KEYS, TERMINAL, Run
 from agnt5_evals.domain.tenancy import project_scope
 from agnt5_evals.projections import queries
+from agnt5_evals.services import gates
 from agnt5_evals.services.definitions import TARGET_TYPES
 from agnt5_evals.worker.locks import is_owned
 from agnt5_evals.worker.rescore import PREFIX
@@ -103,7 +105,7 @@ def summary(svc: Services, run_id: str, detail: bool = True) -> dict[str, Any]:
     """A run's summary; ``detail`` adds latency percentiles, tokens, repetition statistics and the replacing
     rescores whose scores it holds (``replaced_by``; a failed one left a mix of old and new scores)."""
     run = queries.run(svc.view, run_id)
-    result = run_summary(run, queries.run_scorers(svc.view, run_id))
+    result = run_summary(run, queries.run_scorers(svc.view, run_id), gates.extra_rules(svc, run))
     if detail:
         k = int(run["spec"].get("config", {}).get("repetitions", 1))
         result.update(run_stats(queries.run_stats(svc.view, run_id, repetitions=k > 1), k))
@@ -263,8 +265,9 @@ def _regression_dataset(
     app.add_items(dataset.id, items)
     version = app.publish(dataset.id, f"failed items of run {run_id}")
     target = {k: v for k, v in run["spec"]["target"].items() if k not in RUN_CODE_KEYS}  # each run records its own
-    definition = {**run["spec"], "target": target, "dataset_id": str(dataset.id), "dataset_version_id": str(version.id)}
-    experiment = app.create_experiment(name, f"Regression experiment from run {run_id}", definition)
+    definition = {**run["spec"], "target": target, "dataset_id": str(dataset.id), "dataset_version_id": str(version.id),
+                  "config": without_baseline(run["spec"].get("config", {}))}  # fmt: skip
+    experiment = app.create_experiment(name, f"Regression experiment from run {run_id}", definition, known_keys=False)
     svc.wait_for(experiment.position)
     result: dict[str, Any] = {
         "dataset_id": str(dataset.id),

@@ -11,6 +11,7 @@ from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.reports import failing_scorers, failure_stack
 from agnt5_evals.projections import queries
 from agnt5_evals.services import operations
+from agnt5_evals.services.compare import check_scorer
 
 
 def cancel_run(svc: Services, run_id: UUID, experiment_id: UUID | None = None) -> dict[str, Any]:
@@ -39,15 +40,6 @@ def wait_summary(svc: Services, run_id: str, timeout: float | None) -> dict[str,
     if final is None:
         return {**operations.summary(svc, run_id), "timed_out": True}
     return {**final, "timed_out": False}
-
-
-def check_scorer(svc: Services, scorer: str, *run_ids: str) -> None:
-    """A ``scorer`` filter must name a scorer of the run(s): a misspelt one would show nothing, silently."""
-    if not scorer:
-        return
-    keys = sorted({row["scorer_key"] for run_id in run_ids for row in queries.run_scorers(svc.view, run_id)})
-    if scorer not in keys:
-        raise Invalid(f"no scorer {scorer!r} in the run; its scorers are {', '.join(keys) or 'none'}", field="scorer")
 
 
 def failures(svc: Services, run_id: str, scorer: str = "", limit: int | None = None) -> list[dict[str, Any]]:

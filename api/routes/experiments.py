@@ -25,11 +25,20 @@ router = Router(tags=["experiments"])
 
 
 class GateConfig(BaseModel):
-    """The control plane's gate: a minimum pass rate and the most items that may fail (or error)."""
+    """The gate's rules (the control plane's ``min_pass_rate`` and ``max_failed_items``; per-scorer minimums; the
+    noise-aware baseline comparison). Any other key is refused naming it, with the closest rule suggested."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")  # an unknown rule reaches check_gate_config, which names it
     min_pass_rate: float | None = Field(None, ge=0, le=1, strict=True, description="default: 1 (or passed_threshold)")
     max_failed_items: int | None = Field(None, ge=0, le=MAX_FAILED_ITEMS, strict=True, description="default: no limit")
+    scorers: dict[str, dict[str, Any]] | None = Field(
+        None, description='per scorer key: {"min_pass_rate": 0..1, "min_mean_score": number}'
+    )
+    baseline: str | None = Field(None, description='a run id, or "last_passed": see docs/ci.md')
+    max_regression: float | None = Field(
+        None, ge=0, le=1, description="how far (pass rate, 0.02: 2 points) the run may fall below the baseline"
+    )
+    alpha: float | None = Field(None, gt=0, le=0.5, description="the significance level (default 0.05)")
 
 
 class ExperimentIn(BaseModel):

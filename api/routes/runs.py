@@ -22,10 +22,9 @@ from agnt5_evals.api.schemas import (
 )
 from agnt5_evals.api.schemas_compare import Comparison, FlakyReport
 from agnt5_evals.domain.exports import MEDIA_TYPES
-from agnt5_evals.domain.gates import verdict
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.projections import queries
-from agnt5_evals.services import compare, exports, operations, runs
+from agnt5_evals.services import compare, exports, gates, operations, runs
 
 router = Router(tags=["runs"])
 
@@ -96,13 +95,8 @@ def export(
 
 @router.get("/runs/{run_id}/gate", response_model=GateVerdict)
 def gate(run_id: str, svc: ServicesDep) -> dict[str, Any]:
-    """The CI verdict, with the CLI's exit code."""
-    run = queries.run(svc.view, _id(run_id))
-    result = verdict(run["status"], run["total"], run["passed"], run["spec"].get("config", {}))
-    code = 4 if run["status"] == "running" else result.exit_code
-    return {"status": run["status"], "pass_rate": result.pass_rate, "passed_threshold": result.threshold,
-            "max_failed_items": result.max_failed_items, "not_passed_items": result.not_passed_items,
-            "passed": result.gate_passed, "exit_code": code}  # fmt: skip
+    """The CI verdict with each gate rule's numbers, and the CLI's exit code."""
+    return gates.gate_verdict(svc, _id(run_id))
 
 
 @router.post("/runs/{run_id}/cancel", response_model=RunSummary, response_model_exclude_unset=True)

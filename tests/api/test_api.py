@@ -60,6 +60,9 @@ def test_run_gate_compare_and_evidence_over_http(client, services, world):
     assert client.get(f"/api/v1/runs/{cand_id}/gate").json() == {
         "status": "completed", "pass_rate": 0.5, "passed_threshold": 1.0, "max_failed_items": None,
         "not_passed_items": 5, "passed": False, "exit_code": 2,
+        "rules": [{"rule": "min_pass_rate", "observed": 0.5, "threshold": 1.0, "passed": False,
+                   "message": "pass rate 50.0% < passed_threshold 1", "scorer": None, "baseline_run_id": None,
+                   "upper_bound": None, "alpha": None, "paired_items": None}],
     }  # fmt: skip
     assert len(client.get(f"/api/v1/runs/{cand_id}/failures").json()) == 5
     flips = client.get(f"/api/v1/runs/{base_id}/compare/{cand_id}").json()

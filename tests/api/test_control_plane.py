@@ -85,7 +85,10 @@ def test_a_passing_component_passes_and_the_payload_is_kept(client, world):
     assert config["gate_config"] == {"min_pass_rate": 1, "max_failed_items": 0}
     assert config["execution_mode"] == "dev_worker" and config["repetitions"] == 1
     assert [s["name"] for s in experiment["definition"]["scorers"]] == ["exact_match"]
-    assert result["gate"] == {"passed_threshold": 1.0, "max_failed_items": 0, "passed": True}
+    gate = {key: value for key, value in result["gate"].items() if key != "rules"}
+    assert gate == {"passed_threshold": 1.0, "max_failed_items": 0, "passed": True}
+    assert [(r["rule"], r["passed"]) for r in result["gate"]["rules"]] == [("min_pass_rate", True),
+                                                                          ("max_failed_items", True)]  # fmt: skip
 
 
 def test_a_failing_component_does_not_pass(client, world):

@@ -35,11 +35,14 @@ def test_gate_config_in_config_and_the_default_scorer(agnt5, agent_dir):
     lenient = create(agnt5, ids, {"passed_threshold": 0.5, "gate_config": {"max_failed_items": 2}})
     assert "note: no scorers given: using exact_match" in lenient.stderr
     passed = data(agnt5("experiments", "run", out(lenient), "--wait", "--format", "json"))
-    assert passed["passed"] is True and passed["gate"] == {"passed_threshold": 0.5, "max_failed_items": 2,
-                                                           "passed": True}  # fmt: skip
+    assert passed["passed"] is True and passed["gate"]["passed"] is True
+    assert [(r["rule"], r["observed"], r["threshold"], r["passed"]) for r in passed["gate"]["rules"]] == [
+        ("min_pass_rate", 0.5, 0.5, True), ("max_failed_items", 2, 2, True)]  # fmt: skip
     strict = create(agnt5, ids, {"passed_threshold": 0.5, "gate_config": {"max_failed_items": 1}})
     failed = agnt5("experiments", "run", out(strict), "--wait", code=2)
     assert "FAILED (passed_threshold 0.5, max_failed_items 1)" in failed.stdout
+    assert "  pass     pass rate 50.0% >= passed_threshold 0.5\n" in failed.stdout
+    assert "  FAIL     2 item(s) failed or errored > max_failed_items 1\n" in failed.stdout
     assert "gate failed: 2 item(s) failed or errored > max_failed_items 1" in failed.stderr
     stricter_rate = create(agnt5, ids, {"passed_threshold": 0.5, "gate_config": {"min_pass_rate": 0.75}})
     run = agnt5("experiments", "run", out(stricter_rate), "--wait", code=2)

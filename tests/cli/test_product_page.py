@@ -19,7 +19,9 @@ def test_run_wait_gate_passes_with_exit_0(agnt5, page):
     summary = data(result)
     assert summary["status"] == "completed"
     assert (summary["total_items"], summary["passed_items"], summary["pass_rate"]) == (6, 6, 1.0)
-    assert summary["gate"] == {"passed_threshold": 1.0, "max_failed_items": None, "passed": True}
+    assert {key: value for key, value in summary["gate"].items() if key != "rules"} == {
+        "passed_threshold": 1.0, "max_failed_items": None, "passed": True}  # fmt: skip
+    assert [r["message"] for r in summary["gate"]["rules"]] == ["pass rate 100.0% >= passed_threshold 1"]
     assert {s["scorer"]: s["mean_score"] for s in summary["scorers"]} == {"json_valid": 1.0, "tool_called": 1.0}
 
 

@@ -24,7 +24,8 @@ from agnt5_evals.domain.gates import check_config, pass_rate, verdict
         {"timeout_s": 0, "retry_backoff_s": 0},
         {"timeout_s": 86400, "retry_backoff_s": 86400},
         {"timeout_s": 0.5, "retry_backoff_s": 2.5},
-        {"anything_else": "is kept"},
+        {"metadata": {"anything_else": "is kept"}},
+        {"source": "agnt5_sdk_self_improvement_loop", "quality_case_id": "qc-1", "eval_lane": "fast"},
     ],
 )
 def test_a_valid_config_is_accepted_as_given(config):

@@ -24,7 +24,10 @@ def test_summary_of_a_finished_run_gives_its_counts_pass_rate_and_gate():
         "source_run_id": None,
         "status": "completed", "reason": None,
         "total_items": 4, "done_items": 4, "passed_items": 3, "failed_items": 1, "errored_items": 0,
-        "pass_rate": 0.75, "gate": {"passed_threshold": 0.5, "max_failed_items": None, "passed": True},
+        "pass_rate": 0.75, "gate": {"passed_threshold": 0.5, "max_failed_items": None, "passed": True, "rules": [
+            {"rule": "min_pass_rate", "observed": 0.75, "threshold": 0.5, "passed": True,
+             "message": "pass rate 75.0% >= passed_threshold 0.5", "scorer": None, "baseline_run_id": None,
+             "upper_bound": None, "alpha": None, "paired_items": None}]},
         "passed": True, "total_run_items": 4, "spec": run_row()["spec"],
         "scorers": [{"scorer": "json_valid", "mean_score": 0.75, "passed": 3, "failed": 1, "errored": 0,
                      "pass_rate": 0.75}],
@@ -34,7 +37,9 @@ def test_summary_of_a_finished_run_gives_its_counts_pass_rate_and_gate():
 
 def test_summary_gate_uses_the_default_threshold_of_one_without_config():
     summary = run_summary(run_row(spec={"target": {}}), [])
-    assert summary["gate"] == {"passed_threshold": 1.0, "max_failed_items": None, "passed": False}
+    gate = {key: value for key, value in summary["gate"].items() if key != "rules"}
+    assert gate == {"passed_threshold": 1.0, "max_failed_items": None, "passed": False}
+    assert [r["message"] for r in summary["gate"]["rules"]] == ["pass rate 75.0% < passed_threshold 1"]
     assert summary["deployment_id"] is None
 
 
