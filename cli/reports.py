@@ -8,6 +8,7 @@ import typer
 
 from agnt5_evals.cli.common import Format, FormatOption, emit, note, printable, table, uuid_arg, write_csv
 from agnt5_evals.cli.gateway import gateway
+from agnt5_evals.cli.refs import ref
 from agnt5_evals.cli.render import run_exit_code, show_summary, wait_and_report
 from agnt5_evals.domain.errors import EXIT_TIMEOUT, Invalid
 from agnt5_evals.domain.reports import EXPORT_COLUMNS
@@ -21,7 +22,7 @@ FAILURE_COLUMNS = ["id", "position", "dataset_item_id", "status", "error", "fail
 def summary(run_id: str, fmt: FormatOption = Format.table) -> None:
     """Same as ``experiments runs show``."""
     with gateway() as gw:
-        show_summary(gw.summary(str(uuid_arg(run_id, "RUN_ID"))), fmt)
+        show_summary(gw.summary(ref(gw, "run", run_id, "RUN_ID")), fmt)
 
 
 @app.command("failures")
@@ -51,7 +52,7 @@ def _failures_table(items: list[dict[str, Any]]) -> None:
 def ci(run_id: str, fmt: FormatOption = Format.table) -> None:
     """Print the gate verdict of a run and exit with its code (the exit codes of `agnt5 --help`)."""
     with gateway() as gw:
-        result = gw.summary(str(uuid_arg(run_id, "RUN_ID")))
+        result = gw.summary(ref(gw, "run", run_id, "RUN_ID"))
     show_summary(result, fmt)
     if result["status"] == "running":
         note("no verdict yet: the run is still running")
@@ -71,7 +72,7 @@ def wait(
 ) -> None:
     """Wait on a started run, then exit with the gate's code (the exit codes of `agnt5 --help`)."""
     with gateway() as gw:
-        raise typer.Exit(wait_and_report(gw, str(uuid_arg(run_id, "RUN_ID")), timeout, fail_on_gate, fmt))
+        raise typer.Exit(wait_and_report(gw, ref(gw, "run", run_id, "RUN_ID"), timeout, fail_on_gate, fmt))
 
 
 @app.command("export")
@@ -111,7 +112,7 @@ def agreement(
 ) -> None:
     """How well each scorer agrees with the human annotations of a run: agreement (95% CI), Cohen's kappa."""
     with gateway() as gw:
-        report = gw.agreement(str(uuid_arg(run_id, "RUN_ID")), name)
+        report = gw.agreement(ref(gw, "run", run_id, "RUN_ID"), name)
     if fmt is not Format.table:
         emit(report, fmt)
         return
