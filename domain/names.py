@@ -61,11 +61,12 @@ def pick(kind: str, ref: str, candidates: Sequence[Mapping[str, Any]], field: st
     """The id of the one candidate; NotFound when there is none, Invalid listing them when there are several."""
     if len(candidates) == 1:
         return str(candidates[0]["id"])
-    label = ref if kind in VERSIONS else repr(ref)
+    if not candidates and kind in VERSIONS:
+        raise NotFound(f"the {VERSIONS[kind]} has no version {ref}", field=field)
     if not candidates:
-        raise NotFound(f"no {what(kind)} {label} in this project", field=field)
+        raise NotFound(f"no {what(kind)} {ref!r} in this project", field=field)
     listed = "; ".join(_candidate(row) for row in candidates)
-    raise Invalid(f"{len(candidates)} {what(kind)}s are named {label}, give the id of one: {listed}", field=field)
+    raise Invalid(f"{len(candidates)} {what(kind)}s are named {ref!r}, give the id of one: {listed}", field=field)
 
 
 def _candidate(row: Mapping[str, Any]) -> str:
