@@ -64,7 +64,8 @@ def test_every_kind_by_name_gives_what_its_id_gives(agnt5: Agnt5, agent_dir: Pat
     assert named["definition"] == by_id["definition"]
     prompted = data(agnt5("experiments", "create", "--name", "prompted", "--dataset-id", "orders",
                           "--dataset-version-id", "2", "--target-type", "prompt", "--prompt-id", "greeting",
-                          "--prompt-version-id", "v1", "--builtin-scorer", "json_valid", "--format", "json"))  # fmt: skip
+                          "--prompt-version-id", "v1", "--builtin-scorer", "json_valid",
+                          "--format", "json"))  # fmt: skip
     assert prompted["definition"]["target"]["prompt_id"] == prompt
     assert prompted["dataset_version_id"] == v2
 
@@ -110,8 +111,8 @@ def test_an_unknown_name_is_not_found_naming_the_argument(agnt5: Agnt5) -> None:
     missing = agnt5("datasets", "versions", "export", "orders", "v9", code=EXIT_USAGE)
     assert missing.stderr.strip() == "error: VERSION_ID: the dataset has no version v9"
     named_like_an_id = out(agnt5("datasets", "create", "--name", ds.replace(ds[:8], "00000000")))
-    assert agnt5("datasets", "show", ds.replace(ds[:8], "00000000"), code=EXIT_USAGE).stderr.strip().endswith(
-        "not found"
+    assert (
+        agnt5("datasets", "show", ds.replace(ds[:8], "00000000"), code=EXIT_USAGE).stderr.strip().endswith("not found")
     ), "a string that parses as a UUID is an id, never a name"
     assert named_like_an_id
 
