@@ -310,6 +310,8 @@ class Remote:
         try:
             return str(self.one("GET", "/resolve", kind=kind, ref=ref, parent=parent or None)["id"])
         except (NotFound, Invalid) as exc:
+            if exc.field != "ref":  # not the reference at fault (the project, say): as the server said
+                raise
             raise type(exc)(exc.message, field=field) from None
 
     # -- datasets ------------------------------------------------------------------------------------------------
