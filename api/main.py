@@ -24,6 +24,7 @@ from agnt5_evals.api.routes import (
     experiments,
     inline,
     keys,
+    names,
     projects,
     rescores,
     runs,
@@ -92,7 +93,7 @@ def create_app(settings: Settings | None = None, server: ServerConfig | None = N
         detail = "; ".join(f"{error['field']}: {error['message']}" for error in errors)
         return problem(422, "Invalid", detail, errors[0])
 
-    for module in (datasets, catalog, experiments, runs, rescores, annotating, scores, audit, keys):
+    for module in (datasets, catalog, experiments, runs, rescores, annotating, scores, audit, keys, names):
         app.include_router(module.router, prefix="/api/v1", dependencies=[Depends(in_own_project)])
         app.include_router(enveloped(module.router), prefix=PROJECT_PREFIX, dependencies=[Depends(in_project)])
     app.include_router(projects.router, prefix="/api/v1")

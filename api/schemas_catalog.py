@@ -161,7 +161,7 @@ class Experiment(Schema):
     model_config = examples({"id": EXPERIMENT, "name": "support-agent", "description": "", "dataset_id": DS,
                              "dataset_version_id": DS_VERSION, "definition": DEFINITION, "revision": 1,
                              "versions": 1, "latest_version_id": EXP_VERSION, "created_at": AT,
-                             "updated_at": AT})  # fmt: skip
+                             "updated_at": AT, "archived": False})  # fmt: skip
     id: Id
     name: str
     description: str
@@ -173,6 +173,7 @@ class Experiment(Schema):
     latest_version_id: Id | None
     created_at: Timestamp
     updated_at: Timestamp
+    archived: bool = Field(description="hidden from lists (archived=true shows it) and starts no new runs")
     notes: list[str] = Field(
         default_factory=list,
         description="on create: what the server chose for you (no scorers given: exact_match); empty otherwise",

@@ -10,7 +10,7 @@ DS, VERSION = "ab83726b-da64-45d3-b2f2-d3426355f719", "2d887fd4-3f1e-51a9-ba97-5
 ITEM_ID, OTHER_ITEM = "d6d58f61-b65b-49c9-9a98-f968a6a461b9", "0522fd9e-7ebf-42a2-bc7f-afb1a749e86f"
 DEPLOYMENT, PROMPT = "ef871207-3bdf-4024-b973-efb784b592d2", "76eee9e4-6637-4189-b34e-077704fb86fc"
 DATASET = {"id": DS, "name": "orders", "description": "", "metadata": {"owner": "support"}, "draft_items": 2,
-           "versions": 1, "created_at": AT}  # fmt: skip
+           "versions": 1, "created_at": AT, "archived": False}  # fmt: skip
 DATASET_VERSION = {"id": VERSION, "dataset_id": DS, "number": 1, "description": "", "metadata": {}, "n_items": 2,
                    "created_at": AT}  # fmt: skip
 
@@ -26,6 +26,7 @@ class Dataset(Schema):
     draft_items: int
     versions: int
     created_at: Timestamp
+    archived: bool = Field(description="hidden from lists (archived=true shows it); still readable by id or name")
 
 
 class ItemsAdded(Schema):
@@ -40,6 +41,7 @@ class ItemsAdded(Schema):
     draft_items: int
     versions: int
     created_at: Timestamp
+    archived: bool
 
 
 class DraftRestored(Dataset):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 import orjson
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, dumps, emit, note, services, uuid_arg
+from agnt5_evals.cli.common import Format, FormatOption, dumps, emit, note, services
 from agnt5_evals.cli.gateway import gateway
+from agnt5_evals.cli.refs import opt_ref, ref
 from agnt5_evals.domain.errors import EXIT_AUDIT_FAILED, Invalid
 from agnt5_evals.services.audit import AuditFilter
 from agnt5_evals.services.invariants import check
@@ -32,14 +34,12 @@ def audit_events(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Print the log in order: position, time, topic, aggregate id and version, and (json/jsonl) the payload."""
-    spec = AuditFilter(
-        run_id=uuid_arg(run_id, "--run-id") if run_id else None,
-        experiment_id=uuid_arg(experiment_id, "--experiment-id") if experiment_id else None,
-        dataset_id=uuid_arg(dataset_id, "--dataset-id") if dataset_id else None,
-        after=after,
-        limit=limit,
-    )
     with gateway() as gw:
+        refs = {"run": opt_ref(gw, "run", run_id, "--run-id"),
+                "experiment": opt_ref(gw, "experiment", experiment_id, "--experiment-id"),
+                "dataset": opt_ref(gw, "dataset", dataset_id, "--dataset-id")}  # fmt: skip
+        run, experiment, dataset = (UUID(value) if value else None for value in refs.values())
+        spec = AuditFilter(run_id=run, experiment_id=experiment, dataset_id=dataset, after=after, limit=limit)
         if fmt is Format.jsonl:  # streamed: a long log is never held whole
             for event in gw.audit_events(spec):
                 typer.echo(orjson.dumps(event).decode())
@@ -87,7 +87,7 @@ def audit_verify(
     if (run_id is None) == (not all_):
         raise Invalid("give a run id or --all (not both)", field="run_id")
     with gateway() as gw:
-        report = gw.verify(str(uuid_arg(run_id, "run_id")) if run_id else None)
+        report = gw.verify(ref(gw, "run", run_id, "run_id") if run_id else None)
     if fmt is Format.table:
         _print_verification(report)
     else:

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, console, emit, print_created, table, uuid_arg
+from agnt5_evals.cli.common import Format, FormatOption, console, emit, print_created, table
 from agnt5_evals.cli.gateway import gateway
+from agnt5_evals.cli.refs import ref
 from agnt5_evals.domain.errors import Invalid
 
 versions = typer.Typer(help="Published versions of a dataset.", no_args_is_help=True)
@@ -21,7 +22,7 @@ VERSION_COLUMNS = ["id", "number", "n_items", "description", "created_at"]
 def versions_list(dataset_id: str, fmt: FormatOption = Format.table) -> None:
     """List a dataset's published versions."""
     with gateway() as gw:
-        emit(gw.dataset_versions(str(uuid_arg(dataset_id, "DATASET_ID"))), fmt, VERSION_COLUMNS)
+        emit(gw.dataset_versions(ref(gw, "dataset", dataset_id, "DATASET_ID")), fmt, VERSION_COLUMNS)
 
 
 @versions.command("export")
@@ -36,9 +37,9 @@ def versions_export(
     Uploading the export (datasets upload) and publishing gives a version with identical items. With --out-file
     the items go to the file and stdout gets a summary; --format json prints one JSON array instead of lines.
     """
-    did, vid = str(uuid_arg(dataset_id, "DATASET_ID")), str(uuid_arg(version_id, "VERSION_ID"))
     with gateway() as gw:
-        items = gw.export_items(did, vid)
+        did = ref(gw, "dataset", dataset_id, "DATASET_ID")
+        items = gw.export_items(did, ref(gw, "dataset_version", version_id, "VERSION_ID", did))
     if out_file is None:
         emit(items, Format.json if fmt is Format.json else Format.jsonl)
         return
@@ -68,12 +69,10 @@ def versions_compare(
     dataset_id: str, base_version_id: str, compare_version_id: str, fmt: FormatOption = Format.table
 ) -> None:
     """Items added, removed and changed between two versions (paired by item id; changes name their fields)."""
-    did = str(uuid_arg(dataset_id, "DATASET_ID"))
-    base, other = (
-        str(uuid_arg(base_version_id, "BASE_VERSION_ID")),
-        str(uuid_arg(compare_version_id, "COMPARE_VERSION_ID")),
-    )
     with gateway() as gw:
+        did = ref(gw, "dataset", dataset_id, "DATASET_ID")
+        base = ref(gw, "dataset_version", base_version_id, "BASE_VERSION_ID", did)
+        other = ref(gw, "dataset_version", compare_version_id, "COMPARE_VERSION_ID", did)
         result = gw.compare_versions(did, base, other)
     emit(result, fmt, render=_show_compare)
 
@@ -81,9 +80,9 @@ def versions_compare(
 @versions.command("restore-draft")
 def versions_restore_draft(dataset_id: str, version_id: str, fmt: FormatOption = Format.table) -> None:
     """Reset the draft to exactly a version's items (what was in the draft before is dropped from it)."""
-    did, vid = str(uuid_arg(dataset_id, "DATASET_ID")), str(uuid_arg(version_id, "VERSION_ID"))
     with gateway() as gw:
-        row = gw.restore_draft(did, vid)
+        did = ref(gw, "dataset", dataset_id, "DATASET_ID")
+        row = gw.restore_draft(did, ref(gw, "dataset_version", version_id, "VERSION_ID", did))
     print_created(fmt, row, f"The draft of {dataset_id} now holds the {row['draft_items']} items of {version_id}")
 
 
@@ -102,5 +101,5 @@ def examples_list(
 ) -> None:
     """List the items of a version by number: id, position, split, metadata keys, payload sizes (bytes of JSON)."""
     with gateway() as gw:
-        rows = gw.examples(str(uuid_arg(dataset_id, "DATASET_ID")), version, draft, include_payload)
+        rows = gw.examples(ref(gw, "dataset", dataset_id, "DATASET_ID"), version, draft, include_payload)
     emit(rows, fmt, EXAMPLE_COLUMNS + (["input", "expected_output"] if include_payload else []))

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from agnt5_evals.cli import archiving
 from agnt5_evals.cli.common import (
     Format,
     FormatOption,
@@ -18,6 +19,7 @@ from agnt5_evals.cli.common import (
 )
 from agnt5_evals.cli.dataset_versions import examples, versions
 from agnt5_evals.cli.gateway import gateway
+from agnt5_evals.cli.refs import ref
 from agnt5_evals.domain import jsonio
 from agnt5_evals.domain.csv_import import FIELDS, CsvMapping
 
@@ -47,18 +49,23 @@ def create(
 @app.command("list")
 def list_(
     search: Annotated[str, typer.Option("--search", help="Only names containing this text.")] = "",
+    archived: Annotated[bool, typer.Option("--archived", help="Archived datasets too.")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """List datasets."""
+    """List datasets (not the archived ones, unless --archived)."""
     with gateway() as gw:
-        emit(gw.datasets(search), fmt, COLUMNS)
+        emit(gw.datasets(search, archived), fmt, COLUMNS + (["archived"] if archived else []))
+
+
+app.command("archive")(archiving.archive_dataset)
+app.command("unarchive")(archiving.unarchive_dataset)
 
 
 @app.command("show")
 def show(dataset_id: str, fmt: FormatOption = Format.table) -> None:
     """Show one dataset with its draft size and versions."""
     with gateway() as gw:
-        row = gw.dataset(str(uuid_arg(dataset_id, "DATASET_ID")))
+        row = gw.dataset(ref(gw, "dataset", dataset_id, "DATASET_ID"))
         row["versions_list"] = gw.dataset_versions(row["id"])
         emit(row, fmt, COLUMNS)
 
@@ -78,9 +85,9 @@ def add_example(
         item["expected_output"] = json_option(expected_output, "--expected-output", object_only=False)
     if metadata is not None:
         item["metadata"] = json_option(metadata, "--metadata")
-    did = uuid_arg(dataset_id, "DATASET_ID")
     with gateway() as gw:
-        row = gw.add_example(str(did), item)
+        did = ref(gw, "dataset", dataset_id, "DATASET_ID")
+        row = gw.add_example(did, item)
     print_created(fmt, row, f"Added an item to the draft of {did}")
 
 
@@ -103,9 +110,9 @@ def upload(
 ) -> None:
     """Add JSONL items ({input, expected_output?, metadata?, events?, split?}) to the draft, all or none."""
     items = read_jsonl(file)
-    did = uuid_arg(dataset_id, "DATASET_ID")
     with gateway() as gw:
-        row = gw.add_items(str(did), items)
+        did = ref(gw, "dataset", dataset_id, "DATASET_ID")
+        row = gw.add_items(did, items)
     print_created(fmt, row, f"Added {row['added']} items to the draft of {did}")
 
 
@@ -117,9 +124,10 @@ def publish(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Snapshot the draft as the next numbered, immutable version; prints the version id."""
-    did, labels = uuid_arg(dataset_id, "DATASET_ID"), json_option(metadata, "--metadata")
+    labels = json_option(metadata, "--metadata")
     with gateway() as gw:
-        row = gw.publish(str(did), description, labels)
+        did = ref(gw, "dataset", dataset_id, "DATASET_ID")
+        row = gw.publish(did, description, labels)
     print_created(fmt, row, f"Published version {row['number']} of dataset {did} ({row['n_items']} items)")
 
 
@@ -146,9 +154,9 @@ def add_run(
         () if expected_output is None else (json_option(expected_output, "--expected-output", object_only=False),)
     )
     labels = json_option(metadata, "--metadata")
-    did, rid = str(uuid_arg(dataset_id, "DATASET_ID")), str(uuid_arg(run_id, "RUN_ID"))
     item_ids = [str(uuid_arg(i, "--run-item-id")) for i in run_item_ids or []]
     with gateway() as gw:
+        did, rid = ref(gw, "dataset", dataset_id, "DATASET_ID"), ref(gw, "run", run_id, "RUN_ID")
         row = gw.add_run(did, rid, item_ids, expected, labels)
     print_created(fmt, row, f"Added {row['added']} items of run {run_id} to the draft of {dataset_id}")
 
@@ -194,7 +202,7 @@ def upload_csv(
     mapping = CsvMapping(columns=columns, source_ref=source_ref, delimiter=delimiter, header=not no_header)
     text = read_text(file, "--file")
     with gateway() as gw:
-        row = gw.upload_csv(str(uuid_arg(dataset_id, "DATASET_ID")), text, mapping, partial)
+        row = gw.upload_csv(ref(gw, "dataset", dataset_id, "DATASET_ID"), text, mapping, partial)
     if fmt is Format.table:
         for error in row["errors"]:
             note(f"skipped {error['message']}")
@@ -215,7 +223,7 @@ def dedup_preview(
     """Show the draft's duplicate groups: items whose input and expected output are equal as canonical JSON
     (keys sorted; metadata, events and split do not count). apply keeps each group's earliest item."""
     with gateway() as gw:
-        result = gw.preview_dedup(str(uuid_arg(dataset_id, "DATASET_ID")), include_preview)
+        result = gw.preview_dedup(ref(gw, "dataset", dataset_id, "DATASET_ID"), include_preview)
     columns = DEDUP_COLUMNS + (["input", "expected_output"] if include_preview else [])
     if fmt is Format.table:
         note(f"{len(result['groups'])} duplicate groups, {result['duplicates']} items to remove "
@@ -237,5 +245,5 @@ def dedup_apply(
 ) -> None:
     """Remove duplicates from the draft: every item but the earliest of each group, or only the given ones."""
     with gateway() as gw:
-        result = gw.apply_dedup(str(uuid_arg(dataset_id, "DATASET_ID")), remove_item_ids)
+        result = gw.apply_dedup(ref(gw, "dataset", dataset_id, "DATASET_ID"), remove_item_ids)
     print_created(fmt, result, f"Removed {result['removed']} duplicate items from the draft of {dataset_id}")

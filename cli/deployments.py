@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, console, emit, note, print_created, uuid_arg
+from agnt5_evals.cli.common import Format, FormatOption, console, emit, note, print_created
 from agnt5_evals.cli.gateway import gateway
+from agnt5_evals.cli.refs import ref
 
 app = typer.Typer(help="Register deployments whose components experiments run against.", no_args_is_help=True)
 
@@ -92,7 +93,7 @@ def show(deployment_id: str, fmt: FormatOption = Format.table) -> None:
     """A deployment: its code (snapshot digest, files and sizes; or editable; or the HTTP build), components and
     whether it is archived."""
     with gateway() as gw:
-        detail = gw.deployment(str(uuid_arg(deployment_id, "DEPLOYMENT_ID")))
+        detail = gw.deployment(ref(gw, "deployment", deployment_id, "DEPLOYMENT_ID"))
     if fmt is not Format.table:
         emit(detail, fmt)
         return
@@ -122,7 +123,7 @@ def show(deployment_id: str, fmt: FormatOption = Format.table) -> None:
 def archive(deployment_id: str, fmt: FormatOption = Format.table) -> None:
     """Archive a deployment: it starts no new runs (a run of it is refused, exit 1); its runs still show it."""
     with gateway() as gw:
-        row = gw.archive_deployment(str(uuid_arg(deployment_id, "DEPLOYMENT_ID")))
+        row = gw.archive_deployment(ref(gw, "deployment", deployment_id, "DEPLOYMENT_ID"))
     if fmt is Format.table:
         note(f"Archived deployment {row['name']!r}: it starts no new runs")
         typer.echo(row["id"])

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from typing import Annotated
+from uuid import UUID
 
 import typer
 
+from agnt5_evals.cli import archiving
 from agnt5_evals.cli.common import (
     Format,
     FormatOption,
@@ -17,8 +19,9 @@ from agnt5_evals.cli.common import (
     uuid_arg,
     wait_timeout,
 )
-from agnt5_evals.cli.gateway import gateway, standby_worker
+from agnt5_evals.cli.gateway import Gateway, gateway, standby_worker
 from agnt5_evals.cli.readable import DEFAULT_LIMIT
+from agnt5_evals.cli.refs import opt_ref, ref, ref_now, refs
 from agnt5_evals.cli.render import (
     show_compare,
     show_rescore,
@@ -44,7 +47,7 @@ ScorerOption = Annotated[
     list[str] | None,
     typer.Option("--builtin-scorer", help="Built-in scorer by name, or JSON {name, config}. Repeatable."),
 ]
-ScorerIdOption = Annotated[list[str] | None, typer.Option("--scorer-id", help="Custom scorer UUID. Repeatable.")]
+ScorerIdOption = Annotated[list[str] | None, typer.Option("--scorer-id", help="Custom scorer id or name. Repeatable.")]
 ConfigOption = Annotated[
     str | None,
     typer.Option(
@@ -92,14 +95,20 @@ def create(
 
     With no scorers, exact_match is used when every item of the dataset version has an expected output (a note
     on stderr says so)."""
-    target = target_from(target_type, deployment_id, component_name, component_type, prompt_id, prompt_version_id, note)
     parsed_config = json_option(config, "--config") if config is not None else {}
-    dataset, version = uuid_arg(dataset_id, "--dataset-id"), uuid_arg(dataset_version_id, "--dataset-version-id")
-    body = {"name": name, "description": description, "dataset_id": str(dataset), "dataset_version_id": str(version),
-            "target_type": target_type, "deployment_id": deployment_id, "component_name": component_name,
-            "component_type": component_type, "prompt_id": prompt_id, "prompt_version_id": prompt_version_id,
-            "scorers": builtin_scorer or [], "scorer_ids": scorer_id or [], "config": parsed_config}  # fmt: skip
     with gateway() as gw:
+        dataset = ref(gw, "dataset", dataset_id, "--dataset-id")
+        version = ref(gw, "dataset_version", dataset_version_id, "--dataset-version-id", dataset)
+        deployment_id, prompt_id, prompt_version_id = _target_refs(
+            gw, target_type, deployment_id, prompt_id, prompt_version_id
+        )
+        target = target_from(target_type, deployment_id, component_name, component_type, prompt_id,
+                             prompt_version_id, note)  # fmt: skip
+        body = {"name": name, "description": description, "dataset_id": dataset, "dataset_version_id": version,
+                "target_type": target_type, "deployment_id": deployment_id, "component_name": component_name,
+                "component_type": component_type, "prompt_id": prompt_id, "prompt_version_id": prompt_version_id,
+                "scorers": builtin_scorer or [], "scorer_ids": refs(gw, "scorer", scorer_id, "--scorer-id"),
+                "config": parsed_config}  # fmt: skip
         row = gw.create_experiment(body, target)
     for text in row["notes"]:
         note(f"note: {text}")
@@ -120,34 +129,40 @@ def update(
         raise Invalid("nothing to update: give --builtin-scorer, --scorer-id, --config or --dataset-version-id")
     parsed_config = json_option(config, "--config") if config is not None else None
     version = uuid_arg(dataset_version_id, "--dataset-version-id") if dataset_version_id is not None else None
-    eid = uuid_arg(experiment_id, "EXPERIMENT_ID")
-    changes = {"scorers": builtin_scorer or [], "scorer_ids": scorer_id or [], "config": parsed_config,
-               "dataset_version_id": str(version) if version else None}  # fmt: skip
     with gateway() as gw:
-        row = gw.update_experiment(str(eid), changes)
+        eid = ref(gw, "experiment", experiment_id, "EXPERIMENT_ID")
+        changes = {"scorers": builtin_scorer or [], "scorer_ids": refs(gw, "scorer", scorer_id, "--scorer-id"),
+                   "config": parsed_config, "dataset_version_id": str(version) if version else None}  # fmt: skip
+        row = gw.update_experiment(eid, changes)
     emit(row, fmt, COLUMNS)
 
 
 @app.command("list")
 def list_(
     dataset_id: Annotated[str, typer.Option("--dataset-id", help="Only experiments over this dataset.")] = "",
-    status: Annotated[str, typer.Option("--status", help="Only this status (active: every experiment).")] = "",
+    status: Annotated[str, typer.Option("--status", help="Only this status: active or archived.")] = "",
     type_: Annotated[str, typer.Option("--type", help="Only this target type: component, deployment, prompt.")] = "",
     page: Annotated[int, typer.Option("--page", help="This page (from 1) of --page-size experiments; 0: all.")] = 0,
     page_size: Annotated[int, typer.Option("--page-size", help="Experiments per page.")] = 50,
+    archived: Annotated[bool, typer.Option("--archived", help="Archived experiments too.")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """List experiments, oldest first."""
-    did = str(uuid_arg(dataset_id, "--dataset-id")) if dataset_id else ""
+    """List experiments, oldest first (not the archived ones, unless --archived or --status archived)."""
     with gateway() as gw:
-        emit(gw.experiments(did, status, type_, page, page_size), fmt, COLUMNS)
+        did = ref(gw, "dataset", dataset_id, "--dataset-id") if dataset_id else ""
+        rows = gw.experiments(did, status, type_, page, page_size, archived)
+    emit(rows, fmt, COLUMNS + (["archived"] if archived or status == "archived" else []))
+
+
+app.command("archive")(archiving.archive_experiment)
+app.command("unarchive")(archiving.unarchive_experiment)
 
 
 @versions.command("list")
 def versions_list(experiment_id: str, fmt: FormatOption = Format.table) -> None:
     """List an experiment's immutable versions."""
     with gateway() as gw:
-        rows = gw.experiment_versions(str(uuid_arg(experiment_id, "EXPERIMENT_ID")))
+        rows = gw.experiment_versions(ref(gw, "experiment", experiment_id, "EXPERIMENT_ID"))
     emit(rows, fmt, ["id", "number", "created_at"])
 
 
@@ -178,14 +193,14 @@ def run(
     With --wait the exit code is the gate's verdict (the exit codes of `agnt5 --help`).
     """
     seconds = wait_timeout(wait, timeout)
-    eid = uuid_arg(experiment_id, "EXPERIMENT_ID")
-    body = {"name": name,
-            "deployment_id": str(uuid_arg(deployment_id, "--deployment-id")) if deployment_id else None,
-            "experiment_version_id": str(uuid_arg(experiment_version_id, "--experiment-version-id"))
-            if experiment_version_id else None,
-            "config": json_option(config, "--config") if config is not None else None}  # fmt: skip
-    with standby_worker(experiment_id=eid) as worker, gateway() as gw:
-        summary = gw.start_run(str(eid), body, standby=worker)
+    overrides = json_option(config, "--config") if config is not None else None
+    eid = ref_now("experiment", experiment_id, "EXPERIMENT_ID")  # the standby forks before any store is open
+    with standby_worker(experiment_id=UUID(eid)) as worker, gateway() as gw:
+        body = {"name": name, "deployment_id": opt_ref(gw, "deployment", deployment_id, "--deployment-id"),
+                "experiment_version_id": opt_ref(gw, "experiment_version", experiment_version_id,
+                                                 "--experiment-version-id", eid),
+                "config": overrides}  # fmt: skip
+        summary = gw.start_run(eid, body, standby=worker)
         if not wait:
             print_created(fmt, summary, f"Started run {summary['name']!r} of experiment {experiment_id}")
             return
@@ -197,22 +212,22 @@ def run(
 def runs_list(experiment_id: str, fmt: FormatOption = Format.table) -> None:
     """List an experiment's runs: the fields of `runs show` (same names), but the per-scorer aggregates."""
     with gateway() as gw:
-        emit(gw.runs(str(uuid_arg(experiment_id, "EXPERIMENT_ID"))), fmt, RUN_COLUMNS)
+        emit(gw.runs(ref(gw, "experiment", experiment_id, "EXPERIMENT_ID")), fmt, RUN_COLUMNS)
 
 
 @runs.command("show")
 def runs_show(run_id: str, fmt: FormatOption = Format.table) -> None:
     """One run's summary: status, pass rate, gate and per-scorer aggregates."""
     with gateway() as gw:
-        show_summary(gw.summary(str(uuid_arg(run_id, "RUN_ID"))), fmt)
+        show_summary(gw.summary(ref(gw, "run", run_id, "RUN_ID")), fmt)
 
 
 @runs.command("cancel")
 def runs_cancel(experiment_id: str, run_id: str, fmt: FormatOption = Format.table) -> None:
     """Cancel a running run; what finished before is kept."""
-    rid, eid = uuid_arg(run_id, "RUN_ID"), uuid_arg(experiment_id, "EXPERIMENT_ID")
     with gateway() as gw:
-        show_summary(gw.cancel_run(str(eid), str(rid)), fmt)
+        eid = ref(gw, "experiment", experiment_id, "EXPERIMENT_ID")
+        show_summary(gw.cancel_run(eid, ref(gw, "run", run_id, "RUN_ID")), fmt)
 
 
 @runs.command("compare")
@@ -231,10 +246,10 @@ def runs_compare(
     """Compare a candidate run with a baseline, item by item: pass-rate and score deltas with 95% confidence
     intervals, a verdict (within noise or a significant regression/improvement), and each flipped item with its
     input, expected output, both outputs and the scorers that failed it."""
-    base, other = str(uuid_arg(base_run_id, "BASE_RUN_ID")), str(uuid_arg(compare_run_id, "COMPARE_RUN_ID"))
     if limit is None and fmt is Format.table:
         limit = DEFAULT_LIMIT
     with gateway() as gw:
+        base, other = ref(gw, "run", base_run_id, "BASE_RUN_ID"), ref(gw, "run", compare_run_id, "COMPARE_RUN_ID")
         show_compare(gw.compare_runs(base, other, strict=strict, scorer=scorer, limit=limit), fmt)
 
 
@@ -256,9 +271,9 @@ def runs_rerun(
     A snapshot deployment runs the same code, so a deterministic component gives the same results (`runs compare`
     shows no difference); an editable one runs its files as they are now.
     """
-    seconds, rid = wait_timeout(wait, timeout), uuid_arg(run_id, "RUN_ID")
+    seconds = wait_timeout(wait, timeout)
     with standby_worker() as worker, gateway() as gw:
-        summary = gw.rerun(str(rid), name, standby=worker)
+        summary = gw.rerun(ref(gw, "run", run_id, "RUN_ID"), name, standby=worker)
         if not wait:
             print_created(fmt, summary, f"Started run {summary['name']!r}, a rerun of {run_id}")
             return
@@ -286,10 +301,10 @@ def runs_regression_dataset(
         raise Invalid("only applies with --start-run: without it no run starts to wait on", field="--wait")
     seconds = wait_timeout(wait, timeout)
     ids = [str(uuid_arg(r, "--run-item-id")) for r in run_item_id or []]
-    body = {"name": name, "run_item_ids": ids, "start_run": start_run,
-            "deployment_id": str(uuid_arg(deployment_id, "--deployment-id")) if deployment_id else None}  # fmt: skip
     with standby_worker(start_run) as worker, gateway() as gw:
-        result = gw.regression_dataset(str(uuid_arg(run_id, "RUN_ID")), body, standby=worker)
+        body = {"name": name, "run_item_ids": ids, "start_run": start_run,
+                "deployment_id": opt_ref(gw, "deployment", deployment_id, "--deployment-id")}  # fmt: skip
+        result = gw.regression_dataset(ref(gw, "run", run_id, "RUN_ID"), body, standby=worker)
         if fmt is Format.table:
             note(f"Created dataset {result['dataset_id']} ({result['items']} items, version "
                  f"{result['dataset_version_id']}) and experiment {result['experiment_id']}")  # fmt: skip
@@ -337,11 +352,13 @@ def runs_rescore(
     them the run's current scores, so its pass rate, gate and reports ci follow. Exit codes with --wait: 0 done
     (with --replace-latest: gate passed), 2 gate failed, 3 rescore failed, 4 wait timed out.
     """
-    seconds, rid = wait_timeout(wait, timeout), str(uuid_arg(run_id, "RUN_ID"))
+    seconds = wait_timeout(wait, timeout)
     chosen = [str(uuid_arg(r, "--run-item-id")) for r in run_item_id or []]
-    body = {"scorers": builtin_scorer or [], "scorer_version_ids": scorer_id or [], "run_item_ids": chosen,
-            "reason": reason, "replace_latest": replace_latest, "idempotency_key": idempotency_key}  # fmt: skip
     with standby_worker() as worker, gateway() as gw:
+        rid = ref(gw, "run", run_id, "RUN_ID")
+        body = {"scorers": builtin_scorer or [], "run_item_ids": chosen, "reason": reason,
+                "scorer_version_ids": refs(gw, "scorer", scorer_id, "--scorer-id"),
+                "replace_latest": replace_latest, "idempotency_key": idempotency_key}  # fmt: skip
         summary = gw.start_rescore(rid, body, standby=worker)
         if not wait:
             print_created(fmt, summary, f"Started rescore of run {rid}")
@@ -354,7 +371,7 @@ def runs_rescore(
 def runs_rescores(run_id: str, fmt: FormatOption = Format.table) -> None:
     """List a run's rescores."""
     with gateway() as gw:
-        rows = gw.rescores(str(uuid_arg(run_id, "RUN_ID")))
+        rows = gw.rescores(ref(gw, "run", run_id, "RUN_ID"))
     emit(rows, fmt, ["id", "status", "replace_latest", "total", "done", "passed", "failed", "errored", "created_at"])
 
 
@@ -374,3 +391,15 @@ def runs_rescore_cancel(rescore_id: str, fmt: FormatOption = Format.table) -> No
 
 
 runs.command("replay")(replay)
+
+
+def _target_refs(
+    gw: Gateway, target_type: str, deployment_id: str | None, prompt_id: str | None, prompt_version_id: str | None
+) -> tuple[str | None, str | None, str | None]:
+    """The target's references as ids: a prompt target's prompt and version (by number), else the deployment
+    (options the target type ignores are left as given)."""
+    if target_type != "prompt":
+        return opt_ref(gw, "deployment", deployment_id, "--deployment-id"), prompt_id, prompt_version_id
+    prompt = opt_ref(gw, "prompt", prompt_id, "--prompt-id")
+    version = opt_ref(gw, "prompt_version", prompt_version_id, "--prompt-version-id", prompt or "") if prompt else None
+    return deployment_id, prompt, version

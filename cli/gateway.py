@@ -25,8 +25,9 @@ from agnt5_evals.cli.common import services
 from agnt5_evals.domain.csv_import import CsvMapping
 from agnt5_evals.domain.errors import Conflict, EvalsError, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, current_project, project_scope
-from agnt5_evals.projections import queries
+from agnt5_evals.projections import names, queries
 from agnt5_evals.services import (
+    archiving,
     catalog,
     compare,
     datasets,
@@ -63,13 +64,22 @@ class Local:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
 
+    def resolve(self, kind: str, ref: str, field: str, parent: str = "") -> str:
+        """The id ``ref`` (an id, a name, a version's number under ``parent``) stands for (``domain.names``)."""
+        return names.resolve(self.svc.view, kind, ref, field, parent)
+
     # -- datasets ------------------------------------------------------------------------------------------------
 
     def create_dataset(self, name: str, description: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
         return datasets.create_dataset(self.svc, name, description, metadata)
 
-    def datasets(self, search: str) -> list[dict[str, Any]]:
-        return queries.datasets(self.svc.view, search)
+    def datasets(self, search: str, archived: bool = False) -> list[dict[str, Any]]:
+        return queries.datasets(self.svc.view, search, archived)
+
+    def set_archived(self, kind: str, ident: str, archived: bool) -> dict[str, Any]:
+        """Archive or unarchive a dataset or an experiment (``kind``); its row."""
+        change = archiving.set_dataset_archived if kind == "dataset" else archiving.set_experiment_archived
+        return change(self.svc, _uuid(ident), archived)
 
     def dataset(self, dataset_id: str) -> dict[str, Any]:
         return queries.dataset(self.svc.view, dataset_id)
@@ -197,8 +207,10 @@ class Local:
                                              changes.get("scorer_ids"), changes.get("config"),
                                              _uuid(version) if version else None)  # fmt: skip
 
-    def experiments(self, dataset_id: str, status: str, kind: str, page: int, page_size: int) -> list[dict[str, Any]]:
-        return operations.list_experiments(self.svc, dataset_id, status, kind, page, page_size)
+    def experiments(
+        self, dataset_id: str, status: str, kind: str, page: int, page_size: int, archived: bool = False
+    ) -> list[dict[str, Any]]:
+        return operations.list_experiments(self.svc, dataset_id, status, kind, page, page_size, archived)
 
     def experiment_versions(self, experiment_id: str) -> list[dict[str, Any]]:
         return queries.experiment_versions(self.svc.view, experiment_id)
@@ -316,13 +328,25 @@ class Remote:
     def many(self, method: str, path: str, body: Any = None, **params: Any) -> list[dict[str, Any]]:
         return cast("list[dict[str, Any]]", self.call(method, path, body, **params))
 
+    def resolve(self, kind: str, ref: str, field: str, parent: str = "") -> str:
+        """``GET /resolve``: the server looks the name up in this project; its error names ``field``."""
+        try:
+            return str(self.one("GET", "/resolve", kind=kind, ref=ref, parent=parent or None)["id"])
+        except (NotFound, Invalid) as exc:
+            if exc.field != "ref":  # not the reference at fault (the project, say): as the server said
+                raise
+            raise type(exc)(exc.message, field=field) from None
+
     # -- datasets ------------------------------------------------------------------------------------------------
 
     def create_dataset(self, name: str, description: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
         return self.one("POST", "/datasets", {"name": name, "description": description, "metadata": metadata or {}})
 
-    def datasets(self, search: str) -> list[dict[str, Any]]:
-        return self.many("GET", "/datasets", search=search or None)
+    def datasets(self, search: str, archived: bool = False) -> list[dict[str, Any]]:
+        return self.many("GET", "/datasets", search=search or None, archived=archived or None)
+
+    def set_archived(self, kind: str, ident: str, archived: bool) -> dict[str, Any]:
+        return self.one("POST", f"/{kind}s/{ident}/{'archive' if archived else 'unarchive'}")
 
     def dataset(self, dataset_id: str) -> dict[str, Any]:
         return self.one("GET", f"/datasets/{dataset_id}")
@@ -472,8 +496,11 @@ class Remote:
     def update_experiment(self, experiment_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         return self.one("PATCH", f"/experiments/{experiment_id}", changes)
 
-    def experiments(self, dataset_id: str, status: str, kind: str, page: int, page_size: int) -> list[dict[str, Any]]:
-        params = {"dataset_id": dataset_id or None, "status": status or None, "type": kind or None}
+    def experiments(
+        self, dataset_id: str, status: str, kind: str, page: int, page_size: int, archived: bool = False
+    ) -> list[dict[str, Any]]:
+        params = {"dataset_id": dataset_id or None, "status": status or None, "type": kind or None,
+                  "archived": archived or None}  # fmt: skip
         return self.many("GET", "/experiments", page=page, page_size=page_size, **params)
 
     def experiment_versions(self, experiment_id: str) -> list[dict[str, Any]]:

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, emit, json_option, print_created, read_text, uuid_arg
+from agnt5_evals.cli.common import Format, FormatOption, emit, json_option, print_created, read_text
 from agnt5_evals.cli.gateway import gateway
+from agnt5_evals.cli.refs import ref
 from agnt5_evals.domain.errors import Invalid
 
 app = typer.Typer(help="Prompts and their immutable versions: targets of prompt experiments.", no_args_is_help=True)
@@ -119,7 +120,7 @@ def list_(fmt: FormatOption = Format.table) -> None:
 def versions_list(prompt_id: str, fmt: FormatOption = Format.table) -> None:
     """List a prompt's versions (--format json shows their messages and parameters)."""
     with gateway() as gw:
-        emit(gw.prompt_versions(str(uuid_arg(prompt_id, "PROMPT_ID"))), fmt, VERSION_COLUMNS)
+        emit(gw.prompt_versions(ref(gw, "prompt", prompt_id, "PROMPT_ID")), fmt, VERSION_COLUMNS)
 
 
 @versions.command("create")
@@ -139,7 +140,6 @@ def versions_create(
     Experiments that pin no --prompt-version-id run the latest version from their next run on.
     """
     content = _content(template, file, messages, model, parameters, output_format, response_schema)
-    pid = uuid_arg(prompt_id, "PROMPT_ID")
     with gateway() as gw:
-        row = gw.create_prompt_version(str(pid), content)
+        row = gw.create_prompt_version(ref(gw, "prompt", prompt_id, "PROMPT_ID"), content)
     print_created(fmt, row, f"Created version {row['number']} of prompt {prompt_id}")

@@ -16,6 +16,15 @@ Generated from `--help` by `scripts/gen-cli-docs`; do not edit by hand.
 
 Every command takes `--format table|json|jsonl` where it prints data.
 {exit_codes_text()}
+
+Names: every argument or option that takes the id of a dataset, experiment, deployment, scorer, prompt or run
+(`DATASET_ID`, `--deployment-id`, `RUN_ID`, `--scorer-id` ...) takes its name too, looked up in the current project
+(a run's name across the project's experiments); a version under its dataset, experiment or prompt takes its
+number (`3` or `v3`: `datasets versions export orders v3`, `experiments create --dataset-id orders
+--dataset-version-id 2`, `experiments run EXP --experiment-version-id 1`). A value that parses as a UUID is an id.
+An unknown name exits 1 naming the argument; an ambiguous one exits 1 listing each candidate's id and created_at
+(a run's experiment too): give the id. Ids only: run items, scores, rescores, keys and `experiments update
+--dataset-version-id`.
 """
 
 

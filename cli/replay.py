@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, emit, note, services, table, uuid_arg
+from agnt5_evals.cli.common import Format, FormatOption, emit, note, services, table
+from agnt5_evals.cli.gateway import Local
+from agnt5_evals.cli.refs import ref
 from agnt5_evals.services.replay import replay_run
 
 EXIT_MISMATCH = 2
@@ -21,7 +24,7 @@ def replay(run_id: str, fmt: FormatOption = Format.table) -> None:
     could not be replayed (a custom scorer served over HTTP).
     """
     with services(catch_up=True) as svc:
-        report = replay_run(svc, uuid_arg(run_id, "RUN_ID"))
+        report = replay_run(svc, UUID(ref(Local(svc), "run", run_id, "RUN_ID")))
     emit(report, fmt, render=_render)
     if not report["ok"] or report["skipped"]:
         raise typer.Exit(EXIT_MISMATCH)

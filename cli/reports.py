@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, duration, emit, note, printable, uuid_arg, write_file
+from agnt5_evals.cli.common import Format, FormatOption, duration, emit, note, printable, write_file
 from agnt5_evals.cli.gateway import gateway
 from agnt5_evals.cli.readable import DEFAULT_LIMIT, item_block
+from agnt5_evals.cli.refs import ref
 from agnt5_evals.cli.render import explain, run_exit_code, show_summary, wait_and_report
 from agnt5_evals.domain.errors import EXIT_TIMEOUT
 from agnt5_evals.domain.exports import check_options
@@ -21,7 +22,7 @@ app = typer.Typer(help="Run reports for people and for CI.", no_args_is_help=Tru
 def summary(run_id: str, fmt: FormatOption = Format.table) -> None:
     """Same as ``experiments runs show``."""
     with gateway() as gw:
-        show_summary(gw.summary(str(uuid_arg(run_id, "RUN_ID"))), fmt)
+        show_summary(gw.summary(ref(gw, "run", run_id, "RUN_ID")), fmt)
 
 
 @app.command("failures")
@@ -36,9 +37,9 @@ def failures(
     """Failed and errored run items: each with its input, expected output and output (or error), the scorers that
     failed it with their labels and explanations, and the stack trace of a component that raised. The table shows
     one-line excerpts; --format json has the full values."""
-    rid = str(uuid_arg(run_id, "RUN_ID"))
     shown = DEFAULT_LIMIT if limit is None and fmt is Format.table else limit
     with gateway() as gw:
+        rid = ref(gw, "run", run_id, "RUN_ID")
         items = gw.failures(rid, scorer, None if shown is None else shown + 1)  # one more: is there more?
     more_exist = shown is not None and len(items) > shown
     items = items[:shown] if shown is not None else items
@@ -74,7 +75,7 @@ def flaky(
     """The items whose verdict changed across an experiment's last N completed runs, with each run's verdict
     (P passed, F failed, E errored, M mixed repetitions, - absent; oldest run first)."""
     with gateway() as gw:
-        report = gw.flaky(str(uuid_arg(experiment_id, "EXPERIMENT_ID")), last)
+        report = gw.flaky(ref(gw, "experiment", experiment_id, "EXPERIMENT_ID"), last)
     if fmt is not Format.table:
         emit(report, fmt)
         return
@@ -92,7 +93,7 @@ _LETTER = {"passed": "P", "failed": "F", "errored": "E", "mixed": "M", None: "-"
 def ci(run_id: str, fmt: FormatOption = Format.table) -> None:
     """Print a run's gate verdict, each rule with its numbers; exit 0 passed, 2 failed, 3 run failed, 4 running."""
     with gateway() as gw:
-        result = gw.summary(str(uuid_arg(run_id, "RUN_ID")))
+        result = gw.summary(ref(gw, "run", run_id, "RUN_ID"))
     show_summary(result, fmt)
     if result["status"] == "running":
         note("no verdict yet: the run is still running")
@@ -113,9 +114,9 @@ def wait(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Wait on a started run, then exit with the gate's code (the exit codes of `agnt5 --help`)."""
-    seconds, rid = duration(timeout), str(uuid_arg(run_id, "RUN_ID"))  # checked before anything is asked
+    seconds = duration(timeout)  # checked before anything is asked
     with gateway() as gw:
-        raise typer.Exit(wait_and_report(gw, rid, seconds, fail_on_gate, fmt))
+        raise typer.Exit(wait_and_report(gw, ref(gw, "run", run_id, "RUN_ID"), seconds, fail_on_gate, fmt))
 
 
 @app.command("export")
@@ -136,10 +137,11 @@ def export(
     out_file: Annotated[str, typer.Option("--out-file", "-o", help="Output path; - for stdout.")] = "-",
 ) -> None:
     """Export a run's results: a table (csv, jsonl, json), JUnit XML, Markdown for a PR, or an HTML page."""
-    rid = str(uuid_arg(run_id, "RUN_ID"))
     check_options(artifact_format, layout, baseline)
     with gateway() as gw:
-        body = gw.export_file(rid, artifact_format, layout, baseline)
+        rid = ref(gw, "run", run_id, "RUN_ID")
+        base = ref(gw, "run", baseline, "--baseline") if baseline else None
+        body = gw.export_file(rid, artifact_format, layout, base)
     write_file(out_file, body)
     if out_file != "-":
         note(f"Wrote {artifact_format} export of run {rid} to {out_file}")
@@ -155,7 +157,7 @@ def agreement(
 ) -> None:
     """How well each scorer agrees with the human annotations of a run: agreement (95% CI), Cohen's kappa."""
     with gateway() as gw:
-        report = gw.agreement(str(uuid_arg(run_id, "RUN_ID")), name)
+        report = gw.agreement(ref(gw, "run", run_id, "RUN_ID"), name)
     if fmt is not Format.table:
         emit(report, fmt)
         return

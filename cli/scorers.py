@@ -8,8 +8,9 @@ from uuid import UUID
 import orjson
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, emit, print_created, read_text, services, uuid_arg
-from agnt5_evals.cli.gateway import gateway
+from agnt5_evals.cli.common import Format, FormatOption, emit, print_created, read_text, services
+from agnt5_evals.cli.gateway import Local, gateway
+from agnt5_evals.cli.refs import ref
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.model import Deployment
 from agnt5_evals.domain.scoring import BUILTINS, parse_scorer_spec
@@ -50,9 +51,9 @@ def create(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Register a deployed custom scorer; prints its UUID (attach it with experiments create --scorer-id)."""
-    deployment = uuid_arg(deployment_id, "--deployment-id")
     with gateway() as gw:
-        row = gw.create_scorer(name, description, str(deployment), component_name)
+        row = gw.create_scorer(name, description, ref(gw, "deployment", deployment_id, "--deployment-id"),
+                               component_name)  # fmt: skip
     print_created(fmt, row, f"Created scorer {name!r}")
 
 
@@ -66,7 +67,7 @@ def test(
         str, typer.Option("--cases", help="JSONL file of {output, expected_output?, input?, events?}; - for stdin.")
     ],
     builtin_scorer: Annotated[str | None, typer.Option("--builtin-scorer", help="Built-in by name or JSON.")] = None,
-    scorer_id: Annotated[str | None, typer.Option("--scorer-id", help="Custom scorer UUID.")] = None,
+    scorer_id: Annotated[str | None, typer.Option("--scorer-id", help="Custom scorer id or name.")] = None,
 ) -> None:
     """Score local cases with no experiment; prints one JSON result per line, in input order."""
     if (builtin_scorer is None) == (scorer_id is None):
@@ -79,9 +80,8 @@ def test(
         finally:
             runtime.close()
     else:
-        sid = uuid_arg(str(scorer_id), "--scorer-id")
         with services(catch_up=False) as svc:
-            spec = catalog.scorer_spec(svc, sid)
+            spec = catalog.scorer_spec(svc, UUID(ref(Local(svc), "scorer", str(scorer_id), "--scorer-id")))
         results = run_in_child(spec, parsed)
     for result in results:
         typer.echo(orjson.dumps(result).decode())

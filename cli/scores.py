@@ -8,6 +8,7 @@ import typer
 
 from agnt5_evals.cli.common import Format, FormatOption, cell, emit, json_option, print_created, table, uuid_arg
 from agnt5_evals.cli.gateway import gateway
+from agnt5_evals.cli.refs import ref
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.reports import EVIDENCE_PARTS
 
@@ -29,10 +30,10 @@ def list_(
     """List current scores, filtered by run, run item or scorer (or a rescore's scores with --rescore-id)."""
     if not run_id and not run_item_id and not rescore_id:
         raise Invalid("give --run-id, --run-item-id or --rescore-id")
-    rid = str(uuid_arg(run_id, "--run-id")) if run_id else ""
     iid = str(uuid_arg(run_item_id, "--run-item-id")) if run_item_id else ""
     resc = str(uuid_arg(rescore_id, "--rescore-id")) if rescore_id else ""
     with gateway() as gw:
+        rid = ref(gw, "run", run_id, "--run-id") if run_id else ""
         emit(gw.scores(rid, iid, scorer, resc), fmt, COLUMNS)
 
 
@@ -91,11 +92,11 @@ def annotate(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Record a human annotation on a run item (kept apart from scores; see reports agreement); prints its id."""
-    rid, iid = str(uuid_arg(run_id, "RUN_ID")), str(uuid_arg(run_item_id, "RUN_ITEM_ID"))
+    iid = str(uuid_arg(run_item_id, "RUN_ITEM_ID"))
     meta = json_option(metadata, "--metadata")
     body = {"name": name, "label": label, "score": score, "explanation": explanation, "metadata": meta}
     with gateway() as gw:
-        row = gw.annotate(rid, iid, body)
+        row = gw.annotate(ref(gw, "run", run_id, "RUN_ID"), iid, body)
         print_created(fmt, row, f"Annotated run item {iid} ({row['name']})")
 
 
@@ -107,8 +108,7 @@ def annotations_(
     fmt: FormatOption = Format.table,
 ) -> None:
     """List a run's human annotations, oldest first."""
-    rid = str(uuid_arg(run_id, "--run-id"))
     iid = str(uuid_arg(run_item_id, "--run-item-id")) if run_item_id else ""
     with gateway() as gw:
-        rows = gw.annotations(rid, iid, name)
+        rows = gw.annotations(ref(gw, "run", run_id, "--run-id"), iid, name)
         emit(rows, fmt, ["id", "run_item_id", "name", "label", "score", "explanation", "created_at"])

@@ -13,6 +13,7 @@ import orjson
 from eventsourcing.domain import Aggregate
 
 from agnt5_evals.domain.annotations import Annotation, check_annotation
+from agnt5_evals.domain.app_archive import ArchiveCommands
 from agnt5_evals.domain.app_base import Written
 from agnt5_evals.domain.app_datasets import check_item
 from agnt5_evals.domain.app_keys import KeyCommands
@@ -41,7 +42,7 @@ __all__ = ["EvalsApplication", "Written", "check_item"]
 COMPONENT_TYPES = ("function", "agent", "workflow", "tool", "scorer")
 
 
-class EvalsApplication(RunCommands, RescoreCommands, KeyCommands):
+class EvalsApplication(RunCommands, RescoreCommands, KeyCommands, ArchiveCommands):
     """Datasets, deployments, scorers, prompts, experiments and runs, as one event-sourced application."""
 
     # Digests an editable deployment's live files at a run's start; set by ``adapters.bootstrap`` (the domain
@@ -314,6 +315,7 @@ class EvalsApplication(RunCommands, RescoreCommands, KeyCommands):
         Two runs started at once may both snapshot the same new version: the second one's save clashes, and it
         starts again, now reusing the version the first one recorded.
         """
+        self.get(Experiment, experiment_id, "experiment").check_runnable()  # refused before any retry
         for attempt in range(5):
             try:
                 return self._start_run(experiment_id, name, deployment_id, experiment_version_id, config)
@@ -396,6 +398,7 @@ class EvalsApplication(RunCommands, RescoreCommands, KeyCommands):
         ``spec.source_run_id``. A snapshot deployment runs the same code; an editable one runs its files as they
         are now and records their digest (compare says when it differs). An archived deployment runs nothing."""
         source = self.get(Run, run_id, "run", field="run_id")
+        self.get(Experiment, source.experiment_id, "experiment").check_runnable()
         with project_scope(source.project_id):
             return self._rerun(source, name)
 

@@ -12,6 +12,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from agnt5_evals.domain import ids
+from agnt5_evals.domain.archiving import check_archiving
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
 from agnt5_evals.domain.projects import owned_by_project
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT
@@ -23,6 +24,7 @@ class Dataset(Aggregate):
     """A dataset: one mutable draft and numbered immutable versions."""
 
     project_id = DEFAULT_PROJECT  # class default: the state of aggregates from before projects
+    archived = False  # class default: datasets before archiving existed
 
     @event("Created")
     def __init__(
@@ -135,6 +137,19 @@ class Dataset(Aggregate):
     def record_version(self, version_id: UUID, number: int, n_items: int, description: str) -> None:
         self.version_numbers.append(number)
         self.draft_dirty = False
+
+    def set_archived(self, archived: bool) -> None:
+        """Archive (hidden from lists; versions, experiments and runs stay) or unarchive."""
+        check_archiving("dataset", self.id, self.name, self.archived, archived)
+        self._archived() if archived else self._unarchived()
+
+    @event("Archived")
+    def _archived(self) -> None:
+        self.archived = True
+
+    @event("Unarchived")
+    def _unarchived(self) -> None:
+        self.archived = False
 
 
 class DatasetVersionChunk(Aggregate):
@@ -332,6 +347,7 @@ class Experiment(Aggregate):
     """An editable definition (target, scorers, config) bound to a dataset version."""
 
     project_id = DEFAULT_PROJECT
+    archived = False  # class default: experiments before archiving existed
 
     @event("Created")
     def __init__(
@@ -365,6 +381,25 @@ class Experiment(Aggregate):
         self.versions = number
         self.latest_version_id = version_id
         self.latest_version_revision = revision
+
+    def check_runnable(self) -> None:
+        """An archived experiment starts no new runs (its versions and runs stay readable)."""
+        if self.archived:
+            raise Conflict(f"experiment {self.id} ({self.name}) is archived: it starts no new runs; unarchive it "
+                           f"first (agnt5 experiments unarchive {self.id})")  # fmt: skip
+
+    def set_archived(self, archived: bool) -> None:
+        """Archive (hidden from lists, starts no new runs; versions and runs stay) or unarchive."""
+        check_archiving("experiment", self.id, self.name, self.archived, archived)
+        self._archived() if archived else self._unarchived()
+
+    @event("Archived")
+    def _archived(self) -> None:
+        self.archived = True
+
+    @event("Unarchived")
+    def _unarchived(self) -> None:
+        self.archived = False
 
 
 class ExperimentVersion(Aggregate):

@@ -34,7 +34,7 @@ def _item_row(item: dict[str, Any]) -> tuple[Any, ...]:
 
 
 SEQ_STEP = 10**9  # a draft row's seq: the event's version * SEQ_STEP + the item's place in the event (or upload)
-INSERT_DATASET = "INSERT INTO {p}datasets VALUES (?, ?, ?, ?, 0, 0, ?, ?)"
+INSERT_DATASET = "INSERT INTO {p}datasets VALUES (?, ?, ?, ?, 0, 0, ?, ?, 0)"
 INSERT_DRAFT_ITEM = (  # later wins on a repeated id, as in the Dataset aggregate (old logs may hold one)
     "INSERT INTO {p}draft_items VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dataset_id, item_id) DO UPDATE SET "
     "seq = excluded.seq, input = excluded.input, expected_output = excluded.expected_output, "
@@ -68,7 +68,12 @@ DROP_DEAD_ITEMS = "DELETE FROM {p}dataset_items WHERE version_id = ? AND live = 
 INSERT_DEPLOYMENT = "INSERT INTO {p}deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)"
 ARCHIVE_DEPLOYMENT = "UPDATE {p}deployments SET archived = 1 WHERE id = ?"
 INSERT_SCORER = "INSERT INTO {p}scorers VALUES (?, ?, ?, ?, ?, ?, ?)"
-INSERT_EXPERIMENT = "INSERT INTO {p}experiments VALUES (?, ?, ?, ?, ?, ?, 1, 0, NULL, ?, ?, ?)"
+INSERT_EXPERIMENT = "INSERT INTO {p}experiments VALUES (?, ?, ?, ?, ?, ?, 1, 0, NULL, ?, ?, ?, 0)"
+SET_ARCHIVED = {  # Dataset.Archived ... Experiment.Unarchived: the flag, as the aggregate has it
+    (table, flag): f"UPDATE {{p}}{table} SET archived = {flag} WHERE id = ?"
+    for table in ("datasets", "experiments")
+    for flag in (0, 1)
+}
 UPDATE_DEFINITION = (
     "UPDATE {p}experiments SET definition = ?, dataset_id = ?, dataset_version_id = ?, "
     "revision = revision + 1, updated_at = ? WHERE id = ?"
@@ -178,6 +183,13 @@ def _deployment_created(e: Any) -> Iterator[Op]:
 
 def _deployment_archived(e: Any) -> Iterator[Op]:
     yield ARCHIVE_DEPLOYMENT, (str(e.originator_id),)
+
+
+def _set_archived(table: str, flag: int) -> Callable[[Any], Iterator[Op]]:
+    def handle(e: Any) -> Iterator[Op]:
+        yield SET_ARCHIVED[table, flag], (str(e.originator_id),)
+
+    return handle
 
 
 def _scorer_created(e: Any) -> Iterator[Op]:
@@ -333,6 +345,10 @@ HANDLERS: dict[str, Callable[[Any], Iterator[Op]]] = {
     "DatasetVersion.Created": _version_created,
     "Deployment.Created": _deployment_created,
     "Deployment.Archived": _deployment_archived,
+    "Dataset.Archived": _set_archived("datasets", 1),
+    "Dataset.Unarchived": _set_archived("datasets", 0),
+    "Experiment.Archived": _set_archived("experiments", 1),
+    "Experiment.Unarchived": _set_archived("experiments", 0),
     "BundleChunk.Created": _nothing,
     "Bundle.Created": _nothing,
     "Scorer.Created": _scorer_created,

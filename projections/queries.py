@@ -78,9 +78,11 @@ def project(view: EvalsView, project_id: str) -> Row:
     return _one(view, "project", project_id, "SELECT * FROM {p}projects WHERE id = ?", project_id)
 
 
-def datasets(view: EvalsView, search: str = "") -> list[Row]:
+def datasets(view: EvalsView, search: str = "", archived: bool = False) -> list[Row]:
+    """Datasets by creation (names containing ``search``); ``archived`` True: the archived ones too."""
     where, scope = _in_project()
-    sql = "SELECT * FROM {p}datasets WHERE name LIKE ?" + where + " ORDER BY created_at"
+    shown = "" if archived else " AND archived = 0"
+    sql = "SELECT * FROM {p}datasets WHERE name LIKE ?" + shown + where + " ORDER BY created_at"
     return _rows(view, sql, f"%{search}%", *scope)
 
 
@@ -123,10 +125,14 @@ def scorers(view: EvalsView) -> list[Row]:
     return _rows(view, "SELECT * FROM {p}scorers WHERE 1 = 1" + where + " ORDER BY created_at", *scope)
 
 
-def experiments(view: EvalsView, dataset_id: str = "", limit: int = 0, offset: int = 0) -> list[Row]:
-    """Experiments, oldest first; optionally over one dataset, and one page of them (``limit`` > 0)."""
+def experiments(
+    view: EvalsView, dataset_id: str = "", limit: int = 0, offset: int = 0, shown: str = "active"
+) -> list[Row]:
+    """Experiments, oldest first; optionally over one dataset, and one page of them (``limit`` > 0). ``shown``:
+    the ``active`` ones, the ``archived`` ones, or ``all``."""
     where, scope = _in_project()
-    sql = "SELECT * FROM {p}experiments WHERE 1 = 1" + where
+    flag = {"active": " AND archived = 0", "archived": " AND archived = 1"}.get(shown, "")
+    sql = "SELECT * FROM {p}experiments WHERE 1 = 1" + flag + where
     params: list[Any] = list(scope)
     if dataset_id:
         sql += " AND dataset_id = ?"

@@ -7,13 +7,13 @@ written before projects); their children's tables are read through them (``queri
 
 from __future__ import annotations
 
-VIEW_NAME = "agnt5v11"
+VIEW_NAME = "agnt5v12"
 
 TABLES = {
     "projects": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL)""",
     "datasets": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, metadata TEXT NOT NULL,
         draft_items INTEGER NOT NULL, versions INTEGER NOT NULL, created_at TEXT NOT NULL,
-        project_id TEXT NOT NULL)""",
+        project_id TEXT NOT NULL, archived INTEGER NOT NULL)""",
     "draft_items": """(dataset_id TEXT NOT NULL, item_id TEXT NOT NULL, seq BIGINT NOT NULL, input TEXT NOT NULL,
         expected_output TEXT NOT NULL, metadata TEXT NOT NULL, events TEXT NOT NULL, split TEXT,
         PRIMARY KEY (dataset_id, item_id))""",
@@ -38,7 +38,7 @@ TABLES = {
     "experiments": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, dataset_id TEXT NOT NULL,
         dataset_version_id TEXT NOT NULL, definition TEXT NOT NULL, revision INTEGER NOT NULL,
         versions INTEGER NOT NULL, latest_version_id TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-        project_id TEXT NOT NULL)""",
+        project_id TEXT NOT NULL, archived INTEGER NOT NULL)""",
     "experiment_versions": """(id TEXT PRIMARY KEY, experiment_id TEXT NOT NULL, number INTEGER NOT NULL,
         definition TEXT NOT NULL, created_at TEXT NOT NULL,
         project_id TEXT NOT NULL)""",

@@ -59,7 +59,7 @@ def _experiment(svc: Services, name: str) -> str:
     model's (another process may have created it)."""
     key = (str(current_project()), name)
     if not _experiments.get(key):
-        found = next((row["id"] for row in queries.experiments(svc.view) if row["name"] == name), "")
+        found = next((row["id"] for row in queries.experiments(svc.view, shown="all") if row["name"] == name), "")
         _experiments[key] = found
     return _experiments[key]
 

@@ -183,13 +183,20 @@ def wait_for_run(
         time.sleep(0.01 if near_end else poll)
 
 
-EXPERIMENT_STATUSES = ("active",)  # experiments cannot be archived (yet): every one is active
+EXPERIMENT_STATUSES = ("active", "archived")
 
 
 def list_experiments(
-    svc: Services, dataset_id: str = "", status: str = "", target_type: str = "", page: int = 0, page_size: int = 50
+    svc: Services,
+    dataset_id: str = "",
+    status: str = "",
+    target_type: str = "",
+    page: int = 0,
+    page_size: int = 50,
+    archived: bool = False,
 ) -> list[dict[str, Any]]:
-    """Experiments filtered as ``experiments list`` does; ``page`` (1-based) with ``page_size``, or all (0)."""
+    """Experiments filtered as ``experiments list`` does; ``page`` (1-based) with ``page_size``, or all (0). The
+    archived ones only with ``archived`` (or ``status`` archived)."""
     if status and status not in EXPERIMENT_STATUSES:
         raise Invalid(f"must be one of {', '.join(EXPERIMENT_STATUSES)}, got {status!r}", field="status")
     if target_type and target_type not in TARGET_TYPES:
@@ -198,10 +205,11 @@ def list_experiments(
         raise Invalid(f"need page >= 1 and 1 <= page_size <= 1000, got {page}, {page_size}", field="page, page_size")
     if dataset_id:
         queries.dataset(svc.view, dataset_id)
+    shown = status or ("all" if archived else "active")
     if not target_type:
         limit, offset = (page_size, (page - 1) * page_size) if page else (0, 0)
-        return queries.experiments(svc.view, dataset_id, limit, offset)
-    rows = [row for row in queries.experiments(svc.view, dataset_id)
+        return queries.experiments(svc.view, dataset_id, limit, offset, shown)
+    rows = [row for row in queries.experiments(svc.view, dataset_id, shown=shown)
             if row["definition"]["target"].get("type", "component") == target_type]  # fmt: skip
     return rows[(page - 1) * page_size : page * page_size] if page else rows
 

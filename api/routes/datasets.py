@@ -30,6 +30,7 @@ from agnt5_evals.domain.csv_import import CsvMapping
 from agnt5_evals.domain.errors import NotFound
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.projections import queries
+from agnt5_evals.services import archiving
 from agnt5_evals.services import datasets as use
 
 MAX_VERSION = 2**31 - 1  # a version number the store can compare (no overflow)
@@ -53,9 +54,9 @@ class PublishIn(BaseModel):
 
 
 @router.get("/datasets", response_model=list[Dataset])
-def list_datasets(svc: ServicesDep, search: str = "") -> list[dict[str, Any]]:
-    """List datasets."""
-    return queries.datasets(svc.view, search)
+def list_datasets(svc: ServicesDep, search: str = "", archived: bool = False) -> list[dict[str, Any]]:
+    """List datasets; archived ones only with ``archived=true``."""
+    return queries.datasets(svc.view, search, archived)
 
 
 @router.post("/datasets", status_code=201, response_model=Dataset)
@@ -68,6 +69,18 @@ def create_dataset(body: DatasetIn, svc: ServicesDep) -> dict[str, Any]:
 def get_dataset(dataset_id: str, svc: ServicesDep) -> dict[str, Any]:
     """One dataset."""
     return queries.dataset(svc.view, str(parse_uuid(dataset_id, "dataset_id")))
+
+
+@router.post("/datasets/{dataset_id}/archive", response_model=Dataset)
+def archive_dataset(dataset_id: str, svc: ServicesDep) -> dict[str, Any]:
+    """Archive a dataset: hidden from lists; its versions, and the experiments and runs over them, stay."""
+    return archiving.set_dataset_archived(svc, parse_uuid(dataset_id, "dataset_id"), True)
+
+
+@router.post("/datasets/{dataset_id}/unarchive", response_model=Dataset)
+def unarchive_dataset(dataset_id: str, svc: ServicesDep) -> dict[str, Any]:
+    """Unarchive a dataset: listed again."""
+    return archiving.set_dataset_archived(svc, parse_uuid(dataset_id, "dataset_id"), False)
 
 
 @router.post("/datasets/{dataset_id}/items", status_code=201, response_model=ItemsAdded)

@@ -16,7 +16,7 @@ from agnt5_evals.domain.errors import Invalid, NotFound
 from agnt5_evals.domain.gates import MAX_FAILED_ITEMS
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.projections import queries
-from agnt5_evals.services import experiments, operations, runs
+from agnt5_evals.services import archiving, experiments, operations, runs
 from agnt5_evals.services.definitions import target_from
 
 MAX_PAGE = 10**9  # (page - 1) * page_size stays far inside the store's 64-bit integers
@@ -109,10 +109,12 @@ def list_experiments(
     type: str = "",
     page: Annotated[int, Query(ge=0, le=MAX_PAGE)] = 0,
     page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
+    archived: bool = False,
 ) -> list[dict[str, Any]]:
-    """Experiments, oldest first, filtered like ``experiments list`` (page from 1; 0: all)."""
+    """Experiments, oldest first, filtered like ``experiments list`` (page from 1; 0: all); archived ones only with
+    ``archived=true`` (or ``status=archived``)."""
     did = str(parse_uuid(dataset_id, "dataset_id")) if dataset_id else ""
-    return operations.list_experiments(svc, did, status, type, page, page_size)
+    return operations.list_experiments(svc, did, status, type, page, page_size, archived)
 
 
 @router.get("/experiments/{experiment_id}", response_model=Experiment)
@@ -140,6 +142,18 @@ def update_experiment(experiment_id: str, body: ExperimentPatch, svc: ServicesDe
     version = parse_uuid(body.dataset_version_id, "dataset_version_id") if body.dataset_version_id else None
     eid = parse_uuid(experiment_id, "experiment_id")
     return experiments.update_experiment(svc, eid, builtin, body.scorer_ids, body.config, version)
+
+
+@router.post("/experiments/{experiment_id}/archive", response_model=Experiment)
+def archive_experiment(experiment_id: str, svc: ServicesDep) -> dict[str, Any]:
+    """Archive an experiment: hidden from lists, starts no new runs (409); its versions and runs stay."""
+    return archiving.set_experiment_archived(svc, parse_uuid(experiment_id, "experiment_id"), True)
+
+
+@router.post("/experiments/{experiment_id}/unarchive", response_model=Experiment)
+def unarchive_experiment(experiment_id: str, svc: ServicesDep) -> dict[str, Any]:
+    """Unarchive an experiment: listed again, and runs start."""
+    return archiving.set_experiment_archived(svc, parse_uuid(experiment_id, "experiment_id"), False)
 
 
 @router.get("/experiments/{experiment_id}/versions", response_model=list[ExperimentVersion])

@@ -59,7 +59,10 @@ def test_export_errors_name_the_argument(agnt5, ds):
     v1 = out(agnt5("datasets", "publish", ds))
     other = out(agnt5("datasets", "create", "--name", "other"))
     before = log_head()
-    assert "VERSION_ID: 'nope' is not a valid id" in agnt5("datasets", "versions", "export", ds, "nope", code=1).stderr
+    assert (
+        "VERSION_ID: 'nope' is neither a dataset version id nor a version number"
+        in agnt5("datasets", "versions", "export", ds, "nope", code=1).stderr
+    )
     assert (
         f"VERSION_ID: dataset version {MISSING} not found"
         in agnt5("datasets", "versions", "export", ds, MISSING, code=1).stderr
@@ -104,7 +107,7 @@ def test_compare_names_each_version_argument(agnt5, ds):
         in agnt5("datasets", "versions", "compare", ds, MISSING, v1, code=1).stderr
     )
     assert (
-        "COMPARE_VERSION_ID: 'x' is not a valid id"
+        "COMPARE_VERSION_ID: 'x' is neither a dataset version id nor a version number"
         in agnt5("datasets", "versions", "compare", ds, v1, "x", code=1).stderr
     )
     assert log_head() == before
@@ -221,7 +224,7 @@ def test_add_run_errors_write_nothing(agnt5, page):
     ds = page["dataset"]
     before = log_head()
     assert f"RUN_ID: run {MISSING} not found" in agnt5("datasets", "add-run", ds, MISSING, code=1).stderr
-    assert "RUN_ID: 'r' is not a valid id" in agnt5("datasets", "add-run", ds, "r", code=1).stderr
+    assert "RUN_ID: no run 'r' in this project" in agnt5("datasets", "add-run", ds, "r", code=1).stderr
     assert f"dataset {MISSING} not found" in agnt5("datasets", "add-run", MISSING, run["id"], code=1).stderr
     assert (
         f"--run-item-id: run item {MISSING} is not part of run"

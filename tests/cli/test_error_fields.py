@@ -41,7 +41,12 @@ def create_args(page, **change: str) -> list[str]:
         ({"--target-type": "other"}, "error: --target-type: must be one of component, deployment, prompt, got 'other'"),
         ({"--dataset-id": MISSING}, f"error: --dataset-id: dataset {MISSING} not found"),
         ({"--dataset-version-id": MISSING}, f"error: --dataset-version-id: dataset version {MISSING} not found"),
-        ({"--dataset-version-id": "nope"}, "error: --dataset-version-id: 'nope' is not a valid id (expected a UUID)"),
+        (
+            {"--dataset-version-id": "nope"},
+            "error: --dataset-version-id: 'nope' is neither a dataset version id nor a version number (like 3 or v3)",
+        ),
+        ({"--dataset-version-id": "v9"}, "error: --dataset-version-id: the dataset has no version v9"),
+        ({"--deployment-id": "nope"}, "error: --deployment-id: no deployment 'nope' in this project"),
         ({"--config": "{oops"}, "error: --config: malformed JSON: unexpected character"),
         ({"--config": '{"passed_threshold": 2}'}, "error: --config: passed_threshold must be a number between 0 and 1"),
         ({"--builtin-scorer": "tool_called"}, "error: --builtin-scorer: tool_called needs config"),

@@ -127,7 +127,7 @@ def test_bad_experiment_input_exits_1_and_writes_nothing(agnt5, page, extra, mes
     ("args", "message"),
     [
         (["experiments", "run", MISSING], f"experiment {MISSING} not found"),
-        (["experiments", "run", "not-a-uuid"], "EXPERIMENT_ID: 'not-a-uuid' is not a valid id (expected a UUID)"),
+        (["experiments", "run", "not-a-uuid"], "EXPERIMENT_ID: no experiment 'not-a-uuid' in this project"),
         (["experiments", "runs", "show", MISSING], f"run {MISSING} not found"),
         (["reports", "ci", MISSING], f"run {MISSING} not found"),
         (["reports", "wait", MISSING], f"run {MISSING} not found"),

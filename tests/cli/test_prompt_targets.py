@@ -151,7 +151,7 @@ def test_bad_prompt_input_is_one_line_exit_1_and_writes_nothing(agnt5, orders, t
          "--prompt-id: prompt"),
         (["experiments", "create", "--name", "e", "--dataset-id", orders[0], "--dataset-version-id", orders[1],
           "--target-type", "prompt", "--prompt-id", prompt, "--prompt-version-id", "2", "--builtin-scorer",
-          "exact_match"], "--prompt-version-id: prompt version"),
+          "exact_match"], "--prompt-version-id: the prompt has no version 2"),
         (["experiments", "create", "--name", "e", "--dataset-id", orders[0], "--dataset-version-id", orders[1],
           "--target-type", "prompt", "--prompt-id", other, "--prompt-version-id",
           data(agnt5("prompts", "list", "--format", "json"))[0]["latest_version_id"], "--builtin-scorer",

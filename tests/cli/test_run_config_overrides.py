@@ -56,7 +56,7 @@ def test_experiments_list_filters_and_pages(agnt5, page):
     assert listed("--page", "3", "--page-size", "2") == []
     assert listed("--status", "active", "--type", "component", "--dataset-id", page["dataset"]) == ids
     assert listed("--type", "prompt") == []
-    for args, field in ((["--status", "archived"], "--status"), (["--type", "other"], "--type"),
+    for args, field in ((["--status", "bogus"], "--status"), (["--type", "other"], "--type"),
                         (["--page-size", "0"], "--page-size"), (["--dataset-id", "nope"], "--dataset-id")):  # fmt: skip
         result = agnt5("experiments", "list", *args, code=1)
         assert field in result.stderr
