@@ -244,5 +244,9 @@ def test_every_route_serves_bodies_its_schema_describes(call, world, agent_dir):
     assert call("get", "/audit/verify", params={"run_id": cand})["ok"] is True
     again = call("post", "/runs/{run_id}/rerun", 202, run_id=cand, json={"name": "again"})
     assert again["source_run_id"] == cand and again["name"] == "again"
+    assert call("post", "/datasets/{dataset_id}/archive", dataset_id=ds)["archived"] is True
+    assert call("post", "/datasets/{dataset_id}/unarchive", dataset_id=ds)["archived"] is False
+    assert call("post", "/experiments/{experiment_id}/archive", experiment_id=slow)["archived"] is True
+    assert call("post", "/experiments/{experiment_id}/unarchive", experiment_id=slow)["archived"] is False
     described = {(m.lower(), "/api/v1" + r.path) for module in ROUTERS for r in module.router.routes for m in r.methods}
     assert described - call.seen == set(), "routes whose bodies this test does not check"

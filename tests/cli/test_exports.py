@@ -111,7 +111,7 @@ def test_bad_options_and_paths_are_one_line_naming_the_option_and_write_nothing(
         ("--layout", "rows"): "--layout: must be one of items, scores",
         ("--artifact-format", "html", "--layout", "scores"): "--layout: the scores layout applies to csv",
         ("--baseline", runs["base"]): "--baseline: a baseline is shown by the markdown format only",
-        ("--artifact-format", "markdown", "--baseline", "nope"): "--baseline: 'nope' is not a valid id",
+        ("--artifact-format", "markdown", "--baseline", "nope"): "--baseline: no run 'nope' in this project",
         ("-o", str(folder / "missing" / "x.csv")): f"--out-file: cannot write {folder}/missing/x.csv: folder",
         ("-o", str(folder)): f"--out-file: {folder} is a folder",
     }

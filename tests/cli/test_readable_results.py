@@ -97,3 +97,18 @@ def test_flaky_lists_items_whose_verdict_changed_with_their_history(agnt5: Agnt5
     last_two = data(agnt5("reports", "flaky", page["experiment"], "--last", "2", "--format", "json"))
     assert [r["id"] for r in last_two["runs"]] == [cand, again]
     agnt5("reports", "flaky", page["experiment"], "--last", "1", code=1)  # a usage error
+
+
+def test_compare_failures_flaky_and_export_take_names(agnt5: Agnt5, page: dict[str, str]) -> None:
+    agnt5("experiments", "run", page["experiment"], "--name", "nightly-base", "--wait")
+    agnt5("experiments", "run", page["experiment"], "--deployment-id", "bad", "--name", "nightly-cand", "--wait",
+          code=2)  # fmt: skip
+    result = data(agnt5("experiments", "runs", "compare", "nightly-base", "nightly-cand", "--format", "json"))
+    assert result["newly_failing_count"] == 3
+    assert len(data(agnt5("reports", "failures", "nightly-cand", "--format", "json"))) == 3
+    assert len(data(agnt5("reports", "flaky", "support-agent-quality", "--format", "json"))["items"]) == 3
+    markdown = out(agnt5("reports", "export", "nightly-cand", "--artifact-format", "markdown",
+                         "--baseline", "nightly-base"))  # fmt: skip
+    assert "Newly failing (3)" in markdown
+    missing = agnt5("reports", "failures", "no-such-run", code=1)
+    assert "RUN_ID" in missing.stderr
