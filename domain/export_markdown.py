@@ -50,6 +50,7 @@ def _head(export: RunExport) -> list[str]:
     rules = f"pass rate \u2265 {_pct(gate['passed_threshold'])}"
     if gate.get("max_failed_items") is not None:
         rules += f", at most {gate['max_failed_items']} item(s) not passed"
+    checked = [f"- {_MARK[rule['passed']]} {md(rule['message'])}" for rule in gate.get("rules") or []]
     return [
         f"## {verdict_word(s)}: {md(export.experiment_name)} / {md(s['name'])}",
         "",
@@ -58,7 +59,11 @@ def _head(export: RunExport) -> list[str]:
         f"pass rate **{_pct(s['pass_rate'])}**.",
         "",
         f"Gate: {rules}.",
+        *(["", *checked] if checked else []),
     ]
+
+
+_MARK = {True: "pass:", False: "**FAIL:**", None: "skipped:"}
 
 
 def _scorers(export: RunExport) -> list[str]:

@@ -13,7 +13,7 @@ from agnt5_evals.domain.export_markdown import to_markdown
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.domain.reports import run_summary
 from agnt5_evals.projections import queries
-from agnt5_evals.services import compare
+from agnt5_evals.services import compare, gates
 
 
 def run_export(svc: Services, run_id: str) -> exports.RunExport:
@@ -21,7 +21,7 @@ def run_export(svc: Services, run_id: str) -> exports.RunExport:
     dataset version's inputs and expected outputs), whatever its size."""
     run = queries.run(svc.view, run_id)
     experiment = queries.experiment(svc.view, run["experiment_id"])
-    summary = run_summary(run, queries.run_scorers(svc.view, run_id))
+    summary = run_summary(run, queries.run_scorers(svc.view, run_id), gates.extra_rules(svc, run))
     items = queries.export_run_items(svc.view, run_id)
     values = queries.version_values(svc.view, run["dataset_version_id"])
     return exports.project(experiment["name"], run, summary, items, values)

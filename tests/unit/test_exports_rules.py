@@ -117,6 +117,7 @@ def test_markdown_has_the_verdict_counts_gate_and_scorer_table():
     assert lines[0] == "## FAILED: support-agent / candidate"
     assert "**4** of 4 items done, 1 passed, 2 failed, 1 errored; pass rate **25.0%**" in text
     assert "Gate: pass rate \u2265 50.0%." in text
+    assert "- **FAIL:** pass rate 25.0% &lt; passed\\_threshold 0.5" in lines  # each rule with its numbers
     (scorers,) = _tables(text)
     assert scorers == [["Scorer", "Mean", "Pass rate", "Passed", "Failed", "Errored"],
                        ["says\\_ok", "0.333", "33.3%", "1", "2", "0"],
