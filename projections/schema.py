@@ -81,6 +81,7 @@ TABLES = {
 
 INDEXES = [
     "CREATE INDEX IF NOT EXISTS {n}_run_items_run ON {p}run_items (run_id, position)",
+    "CREATE INDEX IF NOT EXISTS {n}_dataset_items_item ON {p}dataset_items (version_id, item_id)",
     "CREATE INDEX IF NOT EXISTS {n}_scores_run ON {p}scores (run_id, position, scorer_index)",
     "CREATE INDEX IF NOT EXISTS {n}_scores_item ON {p}scores (run_item_id)",
     "CREATE INDEX IF NOT EXISTS {n}_scores_rescore ON {p}scores (rescore_id)",
