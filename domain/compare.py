@@ -3,6 +3,8 @@ whether the two runs measured the same thing. Pure functions over rows the read 
 
 Items are paired by (dataset item, repetition). Every delta is the compare run's value minus the base run's, over
 the paired items; its 95% interval is a paired percentile bootstrap seeded by the two run ids (``domain.stats``).
+Every interval of one comparison uses that seed, so the same differences always get the same interval (a scorer
+that failed exactly the items that flipped shows the run's own pass-rate interval).
 """
 
 from __future__ import annotations
@@ -84,16 +86,15 @@ def _scorer_movement(
         after = _mean([float(i["scores"][scorer]) for i in other.values() if scorer in i["scores"]])
         both = [k for k in paired if scorer in base[k]["scores"] and scorer in other[k]["scores"]]
         score_diffs = [float(other[k]["scores"][scorer]) - float(base[k]["scores"][scorer]) for k in both]
-        sub_seed = stats.seed_of(str(seed), scorer)
         row: dict[str, Any] = {
             "scorer": scorer,
             "base_mean": before,
             "compare_mean": after,
             "delta": after - before if after is not None and before is not None else None,
             "paired_items": len(both),
-            "mean_delta_ci95": stats.paired_interval(score_diffs, sub_seed).as_list(),
+            "mean_delta_ci95": stats.paired_interval(score_diffs, seed).as_list(),
         }
-        row.update(_pass_movement(scorer, [base[k] for k in both], [other[k] for k in both], sub_seed))
+        row.update(_pass_movement(scorer, [base[k] for k in both], [other[k] for k in both], seed))
         rows.append(row)
     return rows
 

@@ -65,3 +65,11 @@ def test_other_code_is_refused_only_under_one_deployment() -> None:
     assert (same["field"], same["strict"]) == ("code_digest", True)
     (other,) = comparability(run(), run(target={"deployment_id": "dep2", "code_digest": "sha256:b"}))
     assert (other["field"], other["strict"]) == ("code_digest", False)
+
+
+def test_the_same_differences_get_the_same_interval_within_a_comparison() -> None:
+    base = [item(f"d{i}", "passed", s=1.0) for i in range(8)]
+    other = [item(f"d{i}", "failed" if i < 3 else "passed", s=0.0 if i < 3 else 1.0) for i in range(8)]
+    result = compare(base, other, seed=17)
+    (row,) = result["scorers"]
+    assert row["pass_rate_ci95"] == result["pass_rate_ci95"]
