@@ -91,7 +91,7 @@ _LETTER = {"passed": "P", "failed": "F", "errored": "E", "mixed": "M", None: "-"
 
 @app.command("ci")
 def ci(run_id: str, fmt: FormatOption = Format.table) -> None:
-    """Print a run's gate verdict, each rule with its numbers; exit 0 passed, 2 failed, 3 run failed, 4 running."""
+    """Print a run's gate verdict, each rule with its numbers, and exit with its code (see `agnt5 --help`)."""
     with gateway() as gw:
         result = gw.summary(ref(gw, "run", run_id, "RUN_ID"))
     show_summary(result, fmt)

@@ -315,6 +315,10 @@ class EvalsApplication(RunCommands, RescoreCommands, KeyCommands, ArchiveCommand
         Two runs started at once may both snapshot the same new version: the second one's save clashes, and it
         starts again, now reusing the version the first one recorded.
         """
+        if name:
+            check_name(name)  # bad input is named before any lookup
+        if config is not None:
+            check_config(config)
         self.get(Experiment, experiment_id, "experiment").check_runnable()  # refused before any retry
         for attempt in range(5):
             try:

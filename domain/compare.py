@@ -145,9 +145,10 @@ def _code_difference(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[dict[st
             same = bool(a.get("deployment_id")) and a.get("deployment_id") == b.get("deployment_id")
             what = "code" if field == "code_digest" else "builds of the HTTP worker"
             message = (
-                f"deployment {a['deployment_id']} ran different {what} in the two runs: it mixes two programs"
+                f"deployment {a['deployment_id']} ran different {what} in the two runs ({a[field]} vs {b[field]}): "
+                "the comparison mixes two programs"
                 if same
-                else f"the runs ran different {what} (the candidates compared)"
+                else f"the runs ran different {what} ({a[field]} vs {b[field]}): the candidates compared"
             )
             return [_difference(field, a[field], b[field], same, message)]
     return []

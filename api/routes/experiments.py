@@ -111,8 +111,7 @@ def list_experiments(
     page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
     archived: bool = False,
 ) -> list[dict[str, Any]]:
-    """Experiments, oldest first, filtered like ``experiments list`` (page from 1; 0: all); archived ones only with
-    ``archived=true`` (or ``status=archived``)."""
+    """Experiments, oldest first, filtered like ``experiments list`` (archived ones with ``archived=true``)."""
     did = str(parse_uuid(dataset_id, "dataset_id")) if dataset_id else ""
     return operations.list_experiments(svc, did, status, type, page, page_size, archived)
 

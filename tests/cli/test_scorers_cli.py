@@ -73,7 +73,7 @@ def test_custom_scorers_in_a_run_with_errored_scores_kept_apart(agnt5, page, sco
     cited = next(s for s in scores if s["scorer_key"] == "cites-order")
     evidence = data(agnt5("scores", "evidence", cited["id"]))
     assert evidence["scorer_output"]["metadata"]["n_events"] >= 2
-    rows = agnt5("reports", "export", summary["id"]).stdout.splitlines()
+    rows = agnt5("reports", "export", summary["id"], "--layout", "scores").stdout.splitlines()
     assert any(",raising-scorer,0.0,False,True,error," in row for row in rows)
     with build() as svc:  # each custom scorer's code is recorded with the run, as the target's is
         recorded = svc.app.get(Run, UUID(summary["id"]), "run").spec["scorers"]
