@@ -112,6 +112,9 @@ def authenticate(
 
     (``_bearer`` and ``_api_key`` only declare the two ways in the OpenAPI document; the headers are read here.)
     """
+    route = request.scope.get("route")
+    if getattr(route, "path_format", "").startswith("/studio"):
+        return  # the Studio's pages check their own cookie, scope and CSRF token (api.studio.session)
     token = presented_key(request)
     if token is not None:
         request.state.principal = keys.authenticate(get_services(request), token)
@@ -121,7 +124,6 @@ def authenticate(
     project = request.path_params.get("project_id")
     if principal.key_id is not None and project is not None and project != principal.project_id:
         raise NotFound(f"project {str(project)[:64]} not found", field="project_id")  # before the scope: nothing told
-    route = request.scope.get("route")
     needed = needed_scope(request.method, getattr(route, "path_format", request.url.path))
     if not principal.scope.allows(needed):
         raise Forbidden(f"this route needs a key of scope {needed.value}; this key's scope is {principal.scope.value}")

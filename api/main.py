@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from agnt5_evals.adapters.bootstrap import Services, Settings
-from agnt5_evals.api import openapi
+from agnt5_evals.api import openapi, studio
 from agnt5_evals.api.auth import ServerConfig, authenticate
 from agnt5_evals.api.deps import in_own_project, in_project
 from agnt5_evals.api.envelope import enveloped
@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None, server: ServerConfig | None = N
         app.include_router(enveloped(module.router), prefix=PROJECT_PREFIX, dependencies=[Depends(in_project)])
     app.include_router(projects.router, prefix="/api/v1")
     app.include_router(inline.router, dependencies=[Depends(in_own_project)])  # the gateway's /v1/eval
+    studio.install(app)  # the pages at /studio (their own sign-in: api.studio.session)
     openapi.install(app)
     return app
 

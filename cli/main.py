@@ -24,7 +24,7 @@ from agnt5_evals.cli import (
 )
 from agnt5_evals.cli.common import error_line
 from agnt5_evals.cli.mcp_command import mcp
-from agnt5_evals.cli.server import server
+from agnt5_evals.cli.server import server, studio
 from agnt5_evals.domain.errors import EXIT_USAGE, EvalsError, exit_codes_text
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, check_project_id, project_scope
 
@@ -157,6 +157,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")
 app.command("mcp")(mcp)
 app.command("server")(server)
+app.command("studio")(studio)
 
 
 def main() -> None:

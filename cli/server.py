@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -73,3 +74,55 @@ def server(
 
     with project_scope(None):  # each request acts in its own project, never in the command's (--project-id)
         uvicorn.run(APP, factory=True, host=host, port=port, proxy_headers=False, server_header=False)
+
+
+def _ours(base: str) -> bool | None:
+    """Whether an agnt5 server answers at ``base`` (True), something else does (False), or nothing (None)."""
+    import httpx
+
+    try:
+        answer = httpx.get(base + "/studio/ping", timeout=2.0)
+    except httpx.HTTPError:
+        return None
+    return answer.status_code == 200 and answer.headers.get("x-agnt5-studio") == "1"
+
+
+def studio(
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port of the local server.")] = 8000,
+    open_browser: Annotated[
+        bool, typer.Option("--open/--no-open", help="Open the Studio in a browser (default: when on a terminal).")
+    ] = sys.stdout.isatty(),
+) -> None:
+    """Open the Studio: the Evaluate pages in a browser (docs/studio.md).
+
+    It prints the Studio's address. With AGNT5_API_URL set, that is the team server's Studio. Else, when an
+    agnt5 server already answers on 127.0.0.1:--port, that one's; otherwise it starts one there, on the
+    store the environment names (the embedded SQLite store by default), and serves until Ctrl-C.
+    """
+    remote = os.environ.get("AGNT5_API_URL", "").strip().rstrip("/")
+    if remote:
+        _show(remote + "/studio/", open_browser)
+        return
+    base = f"http://127.0.0.1:{port}"
+    found = _ours(base)
+    if found is False:
+        raise Invalid(f"something other than an agnt5 server answers on 127.0.0.1:{port}: pick another --port",
+                      field="--port")  # fmt: skip
+    if found:
+        _show(base + "/studio/", open_browser)
+        return
+    typer.echo(f"{base}/studio/  (a server on this machine's store; Ctrl-C stops it)")
+    if open_browser:
+        import threading
+        import webbrowser
+
+        threading.Timer(1.0, webbrowser.open, args=(base + "/studio/",)).start()
+    server(host="127.0.0.1", port=port, require_keys=False, allowed_host=None)
+
+
+def _show(url: str, open_browser: bool) -> None:
+    typer.echo(url)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
