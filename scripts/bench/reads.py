@@ -1,0 +1,240 @@
+"""Reads on a finished big run: the REST reads a dashboard or the Studio makes, timed with p50/p99.
+
+    scripts/bench/reads [--items 100000] [--store sqlite|postgresql] [--home DIR] [--repeat 20] [--clients 10]
+                        [--only NAME ...]
+
+Builds (or, with ``--home`` naming a directory built before, reuses) a store holding two finished runs of one
+experiment over the same N-item dataset version: a component that echoes its input, but garbles about 10% of them
+(a random number of characters) and raises on about 1%; scored by ``exact_match`` and ``levenshtein`` (threshold
+0.95: a continuous score). So each run has about 10% failed and 1% errored items, and the two runs differ in
+about 20% of their items (flips for the comparison). Each run is started as ``agnt5 experiments run --wait`` starts
+it (a standby worker).
+
+Then the API server runs in a subprocess (uvicorn, as ``scripts/serve``) and each read is timed from the client:
+``--repeat`` requests one after another (p50, p99), then ``--clients`` threads each making ``--repeat`` requests
+at once (p50, p99 over all of them). A read whose first request takes more than ``--slow`` seconds is timed
+``--slow-repeat`` times one after another and not under concurrency (it would only measure a queue).
+
+``--home DIR`` keeps the store (and, on PostgreSQL, its schema) for the next invocation: build once, then measure
+before and after a change. Without it, a temporary store is built and removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+import psycopg
+from common import PG_URL, _pg_schema, create_experiment, machine
+
+from agnt5_evals.adapters.bootstrap import Services, Settings
+from agnt5_evals.projections import queries
+from agnt5_evals.services import operations
+from agnt5_evals.worker.standby import standby
+
+NOISY = '''import random
+
+from agnt5_evals import component
+
+
+@component("noisy")
+def noisy(input):
+    """Echo, but garble about 10% of the inputs and raise on about 1%."""
+    r = random.random()
+    if r < 0.01:
+        raise RuntimeError("a deliberate error of the benchmark")
+    if r < 0.11:
+        text = list(input["text"])
+        for _ in range(random.randint(1, 12)):
+            text[random.randrange(len(text))] = "#"
+        return {**input, "text": "".join(text)}
+    return input
+'''
+SCORERS = ["exact_match", '{"name": "levenshtein", "config": {"threshold": 0.95}}']
+STATE = "reads.json"
+
+# (name, path): the reads of a run page, a failures page, a page of scores and a comparison
+READS: list[tuple[str, Callable[[dict[str, str]], str]]] = [
+    ("run summary", lambda ids: f"/runs/{ids['b']}"),
+    ("gate", lambda ids: f"/runs/{ids['b']}/gate"),
+    ("items errored (limit 50)", lambda ids: f"/runs/{ids['b']}/items?status=errored&limit=50"),
+    ("items failed (limit 50)", lambda ids: f"/runs/{ids['b']}/items?status=failed&limit=50"),
+    ("failures (limit 50)", lambda ids: f"/runs/{ids['b']}/failures?limit=50"),
+    ("scores (limit 50)", lambda ids: f"/scores?run_id={ids['b']}&limit=50"),
+    ("compare (limit 20)", lambda ids: f"/runs/{ids['a']}/compare/{ids['b']}?limit=20"),
+]
+
+
+def _inputs(n: int) -> list[dict[str, Any]]:
+    words = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta")
+    return [{"n": i, "text": f"item {i}: " + " ".join(words[: 2 + i % 7])} for i in range(n)]
+
+
+def _run(settings: Settings, experiment_id: UUID, name: str) -> tuple[str, float]:
+    """One run started as ``experiments run --wait`` starts it, waited for; its id and seconds."""
+    started = time.perf_counter()
+    with standby(settings=settings, experiment_id=experiment_id) as worker, Services(settings) as svc:
+        run_id = operations.start_run(svc, experiment_id, name, standby=worker)["id"]
+        summary = operations.wait_for_run(svc, run_id, timeout=7200)
+        assert summary is not None and summary["status"] == "completed", summary
+    return str(run_id), time.perf_counter() - started
+
+
+def build(home: Path, store: str, n: int) -> dict[str, Any]:
+    """A store in ``home`` with two finished ``n``-item runs of one experiment; what names them."""
+    home.mkdir(parents=True, exist_ok=True)
+    schema = _pg_schema() if store == "postgresql" else ""
+    url = f"{PG_URL}?schema={schema}" if schema else ""
+    os.environ["AGNT5_HOME"], os.environ["AGNT5_DATABASE_URL"] = str(home), url
+    (home / "bench_target.py").write_text(NOISY)
+    settings = Settings.from_env()
+    started = time.perf_counter()
+    with Services(settings) as svc:
+        exp_id = create_experiment(svc, home, "noisy", _inputs(n), {"concurrency": 8}, SCORERS)
+    print(f"dataset and experiment of {n:,} items: {time.perf_counter() - started:.1f} s", flush=True)
+    a, a_s = _run(settings, exp_id, "reads-a")
+    print(f"run a {a}: {a_s:.1f} s", flush=True)
+    b, b_s = _run(settings, exp_id, "reads-b")
+    print(f"run b {b}: {b_s:.1f} s", flush=True)
+    state = {"store": store, "items": n, "database_url": url, "schema": schema, "experiment": str(exp_id),
+             "a": a, "b": b}  # fmt: skip
+    with Services(settings) as svc:
+        run = queries.run(svc.view, b)
+        state["dataset_id"], state["dataset_version_id"] = run["dataset_id"], run["dataset_version_id"]
+        first = svc.view.query("SELECT id FROM {p}run_items WHERE run_id = ? AND position = 0", (b,))
+        state["first_item"] = first[0]["id"]
+    (home / STATE).write_text(json.dumps(state, indent=2))
+    return state
+
+
+def open_state(home: Path) -> dict[str, Any]:
+    state: dict[str, Any] = json.loads((home / STATE).read_text())
+    os.environ["AGNT5_HOME"], os.environ["AGNT5_DATABASE_URL"] = str(home), state["database_url"]
+    return state
+
+
+def drop(state: dict[str, Any]) -> None:
+    if state.get("schema"):
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{state["schema"]}" CASCADE')
+
+
+def catch_up(home: Path) -> float:
+    """Open the store once (a new read model version rebuilds here, not in the first timed request)."""
+    started = time.perf_counter()
+    with Services(Settings.from_env()) as svc:
+        svc.catch_up()
+    return time.perf_counter() - started
+
+
+def quantile(times: list[float], q: int) -> float:
+    """The ``q``th percentile in ms (inclusive: the max is the 100th)."""
+    if len(times) == 1:
+        return times[0] * 1000
+    return statistics.quantiles(times, n=100, method="inclusive")[q - 1] * 1000
+
+
+def _get(http: httpx.Client, path: str) -> tuple[float, httpx.Response]:
+    sent = time.perf_counter()
+    response = http.get(path)
+    elapsed = time.perf_counter() - sent
+    if not response.is_success:
+        raise SystemExit(f"GET {path}: {response.status_code} {response.text[:500]}")
+    return elapsed, response
+
+
+def _size(body: Any) -> str:
+    return f"{len(body)} rows" if isinstance(body, list) else "object"
+
+
+def measure(base: str, path: str, repeat: int, clients: int, slow: float, slow_repeat: int) -> dict[str, Any]:
+    """One read: sequential and concurrent latencies (ms), and what it answered."""
+    with httpx.Client(base_url=base, timeout=600) as http:
+        first, response = _get(http, path)
+        body = response.json()
+        count = repeat if first <= slow else slow_repeat
+        seq = [first] + [_get(http, path)[0] for _ in range(count - 1)]
+    out: dict[str, Any] = {"answer": _size(body), "bytes": len(response.content), "sequential": seq, "concurrent": []}
+    if first > slow:
+        return out
+    times: list[float] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        with httpx.Client(base_url=base, timeout=600) as http:
+            http.get(path)  # its connection is open before the clock starts
+            mine = [_get(http, path)[0] for _ in range(repeat)]
+        with lock:
+            times.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    out["concurrent"] = times
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--home", type=Path, help="keep the store here (reused when it holds a build)")
+    parser.add_argument("--repeat", type=int, default=20, help="requests per read (and per client)")
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--slow", type=float, default=2.0, help="seconds: a slower read is not run concurrently")
+    parser.add_argument("--slow-repeat", type=int, default=3)
+    parser.add_argument("--only", nargs="*", default=[], help="only the reads whose names start with these")
+    parser.add_argument("--build-only", action="store_true")
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from load import serve  # the API server as scripts/serve runs it (a subprocess)
+
+    with tempfile.TemporaryDirectory() as work:
+        home = args.home or Path(work) / "store"
+        if (home / STATE).exists():
+            state = open_state(home)
+            print(f"reusing the store in {home}: {state['store']}, {state['items']:,} items", flush=True)
+        else:
+            state = build(home, args.store, args.items)
+        try:
+            print(f"catch-up on open: {catch_up(home):.1f} s", flush=True)
+            if args.build_only:
+                return
+            settings = Settings.from_env()
+            rows = []
+            with serve(settings, Path(work) / "server.log") as base:
+                for name, path in READS:
+                    if args.only and not any(name.startswith(o) for o in args.only):
+                        continue
+                    got = measure(base, path(state), args.repeat, args.clients, args.slow, args.slow_repeat)
+                    seq, conc = got["sequential"], got["concurrent"]
+                    cells = f"{quantile(seq, 50):.1f} | {quantile(seq, 99):.1f} | "
+                    cells += f"{quantile(conc, 50):.1f} | {quantile(conc, 99):.1f}" if conc else "(too slow) | "
+                    rows.append(f"| {name} | {len(seq)} | {cells} | {got['answer']}, {got['bytes']:,} B |")
+                    print(rows[-1], flush=True)
+            load = " ".join(f"{v:.1f}" for v in os.getloadavg())
+            print(f"\n{state['store']}, {state['items']:,} items, {args.clients} clients x {args.repeat} requests; "
+                  f"load average after: {load}; {machine()}\n")  # fmt: skip
+            print("| read | sequential n | p50 (ms) | p99 (ms) | concurrent p50 (ms) | concurrent p99 (ms) | answer |")
+            print("|---|---:|---:|---:|---:|---:|---|")
+            print("\n".join(rows))
+        finally:
+            if args.home is None:
+                drop(state)
+
+
+if __name__ == "__main__":
+    main()
