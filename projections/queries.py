@@ -176,19 +176,47 @@ def run_scorers(view: EvalsView, run_id: str) -> list[Row]:
     return _rows(view, "SELECT * FROM {p}run_scorers WHERE run_id = ? ORDER BY scorer_index", run_id)
 
 
-def run_items(view: EvalsView, run_id: str, statuses: tuple[str, ...] = ()) -> list[Row]:
-    """A run's items with their scores (``scores``: list of score rows in scorer order)."""
+def run_items(
+    view: EvalsView, run_id: str, statuses: tuple[str, ...] = (), limit: int | None = None, failed_by: str = ""
+) -> list[Row]:
+    """A run's items with their scores (``scores``: list of score rows in scorer order), in position order;
+    ``statuses``: only those; ``failed_by``: only the items that scorer did not pass; ``limit``: the first N (the
+    others are neither read nor decoded)."""
     _run_scoped(view, run_id)
-    sql = "SELECT * FROM {p}run_items WHERE run_id = ?"
+    sql, params = "SELECT * FROM {p}run_items WHERE run_id = ?", list[Any]([run_id])
     if statuses:
         sql += f" AND status IN ({', '.join('?' for _ in statuses)})"
-    items = _rows(view, sql + " ORDER BY position", run_id, *statuses)
-    by_item: dict[str, list[Row]] = {}
-    for score in _item_scores(view, run_id, statuses) if items else ():
-        by_item.setdefault(score["run_item_id"], []).append(score)
+        params += statuses
+    if failed_by:
+        sql += (" AND id IN (SELECT run_item_id FROM {p}scores WHERE run_id = ? AND is_current = 1 AND scorer_key = ?"
+                " AND passed = 0)")  # fmt: skip
+        params += [run_id, failed_by]
+    sql += " ORDER BY position"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    items = _rows(view, sql, *params)
+    if limit is not None or failed_by:
+        chosen = _scores_of(view, run_id, [item["id"] for item in items])
+    else:
+        chosen = {}
+        for score in _item_scores(view, run_id, statuses) if items else ():
+            chosen.setdefault(score["run_item_id"], []).append(score)
     for item in items:
-        item["scores"] = by_item.get(item["id"], [])
+        item["scores"] = chosen.get(item["id"], [])
     return items
+
+
+def _scores_of(view: EvalsView, run_id: str, run_item_ids: list[str]) -> dict[str, list[Row]]:
+    """The current scores of these items of a run, in scorer order, by run item id."""
+    out: dict[str, list[Row]] = {}
+    for start in range(0, len(run_item_ids), CHUNK):
+        ids = run_item_ids[start : start + CHUNK]
+        marks = ", ".join("?" for _ in ids)
+        sql = f"SELECT * FROM {{p}}scores WHERE is_current = 1 AND run_id = ? AND run_item_id IN ({marks})"
+        for score in _rows(view, sql + " ORDER BY position, scorer_index", run_id, *ids):
+            out.setdefault(score["run_item_id"], []).append(score)
+    return out
 
 
 def _item_scores(view: EvalsView, run_id: str, statuses: tuple[str, ...]) -> list[Row]:
@@ -358,8 +386,9 @@ def dataset_item(view: EvalsView, version_id: str, item_id: str) -> Row:
 def run_stats(view: EvalsView, run_id: str, repetitions: bool = False) -> dict[str, Any]:
     """Latency percentiles (p50, p95, max), total tokens and, with ``repetitions``, each dataset item's outcomes.
 
-    Percentiles interpolate linearly between closest ranks; the database sorts, so a run of any size costs a
-    few small queries.
+    Percentiles interpolate linearly between closest ranks (``numpy.percentile``'s default). The k-th duration is
+    read from the index on (run, duration) from whichever end is nearer, so a run of any size costs a few small
+    queries and nothing is sorted per request.
     """
     _run_scoped(view, run_id)
     head = view.query(
@@ -368,23 +397,34 @@ def run_stats(view: EvalsView, run_id: str, repetitions: bool = False) -> dict[s
     )[0]
     n = int(head["n"])
     latency = {"p50": 0.0, "p95": 0.0, "max": float(head["max_ms"] or 0.0)}
-    if n:
-        ranks = {q: (n - 1) * q / 100 for q in (50, 95)}
-        wanted = sorted({r for rank in ranks.values() for r in (int(rank), min(int(rank) + 1, n - 1))})
-        sql = (
-            "SELECT r, duration_ms FROM (SELECT duration_ms, ROW_NUMBER() OVER (ORDER BY duration_ms) - 1 AS r"
-            f" FROM {{p}}run_items WHERE run_id = ?) AS ranked WHERE r IN ({', '.join('?' for _ in wanted)})"
-        )
-        at = {int(row["r"]): float(row["duration_ms"]) for row in view.query(sql, (run_id, *wanted))}
-        for q, rank in ranks.items():
-            low, high = at[int(rank)], at[min(int(rank) + 1, n - 1)]
-            latency[f"p{q}"] = low + (high - low) * (rank - int(rank))
+    for q in (50, 95) if n else ():
+        rank = (n - 1) * q / 100
+        low, high = _ranked_pair(view, run_id, int(rank), n)
+        latency[f"p{q}"] = low + (high - low) * (rank - int(rank))
     groups: dict[str, list[bool]] = {}
     if repetitions:
-        sql = "SELECT dataset_item_id, status FROM {p}run_items WHERE run_id = ? ORDER BY position"
-        for row in view.query(sql, (run_id,)):
-            groups.setdefault(row["dataset_item_id"], []).append(row["status"] == "passed")
+        sql = (
+            "SELECT dataset_item_id, COUNT(*) AS n, SUM(CASE WHEN status = 'passed' THEN 1 ELSE 0 END) AS passed "
+            "FROM {p}run_items WHERE run_id = ? GROUP BY dataset_item_id"
+        )
+        for row in view.query(sql, (run_id,)):  # the order of an item's outcomes does not matter (any, all)
+            passed = int(row["passed"])
+            groups[row["dataset_item_id"]] = [True] * passed + [False] * (int(row["n"]) - passed)
     return {"latency_ms": latency, "tokens": int(head["tokens"] or 0), "repetitions": groups}
+
+
+def _ranked_pair(view: EvalsView, run_id: str, k: int, n: int) -> tuple[float, float]:
+    """The run's durations of ranks ``k`` and ``min(k + 1, n - 1)`` in ascending order (0-based), read from the
+    nearer end of the index."""
+    sql = "SELECT duration_ms FROM {p}run_items WHERE run_id = ? ORDER BY duration_ms"
+    if k == n - 1:
+        top = float(view.query(sql + " DESC LIMIT 1", (run_id,))[0]["duration_ms"])
+        return top, top
+    if k <= n - 2 - k:  # ranks k and k + 1 from the bottom
+        low, high = (float(row["duration_ms"]) for row in view.query(sql + " LIMIT 2 OFFSET ?", (run_id, k)))
+        return low, high
+    high, low = (float(row["duration_ms"]) for row in view.query(sql + " DESC LIMIT 2 OFFSET ?", (run_id, n - 2 - k)))
+    return low, high
 
 
 def prompts(view: EvalsView) -> list[Row]:

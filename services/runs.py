@@ -50,15 +50,9 @@ def failures(svc: Services, run_id: str, scorer: str = "", limit: int | None = N
         raise Invalid(f"must be 0 or more, got {limit}", field="limit")
     run = queries.run(svc.view, run_id)
     check_scorer(svc, scorer, run_id)
-    items = queries.run_items(svc.view, run_id, ("failed", "errored"))
-    out = []
-    for item in items:
-        failing = failing_scorers(item["scores"])
-        if scorer and scorer not in {s["scorer"] for s in failing}:
-            continue
-        out.append({**item, "stack": failure_stack(item["events"]), "failing_scorers": failing})
-        if limit is not None and len(out) >= limit:
-            break
+    items = queries.run_items(svc.view, run_id, ("failed", "errored"), limit, failed_by=scorer)
+    out = [{**item, "stack": failure_stack(item["events"]), "failing_scorers": failing_scorers(item["scores"])}
+           for item in items]  # fmt: skip
     examples = queries.dataset_items_by_id(svc.view, run["dataset_version_id"], [i["dataset_item_id"] for i in out])
     for item in out:
         example = examples.get(item["dataset_item_id"], {})

@@ -52,10 +52,15 @@ async def progress(
 
 
 @router.get("/runs/{run_id}/items", response_model=list[RunItem])
-def run_items(run_id: str, svc: ServicesDep, status: str = "") -> list[dict[str, Any]]:
-    """A run's items with their scores (optionally only one status)."""
+def run_items(
+    run_id: str,
+    svc: ServicesDep,
+    status: str = "",
+    limit: Annotated[int | None, Query(ge=0, le=1_000_000, description="the first N items")] = None,
+) -> list[dict[str, Any]]:
+    """A run's items with their scores (optionally only one status), in position order."""
     queries.run(svc.view, _id(run_id))
-    return queries.run_items(svc.view, _id(run_id), (status,) if status else ())
+    return queries.run_items(svc.view, _id(run_id), (status,) if status else (), limit)
 
 
 @router.get("/runs/{run_id}/failures", response_model=list[Failure])

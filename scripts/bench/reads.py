@@ -11,9 +11,10 @@ about 20% of their items (flips for the comparison). Each run is started as ``ag
 it (a standby worker).
 
 Then the API server runs in a subprocess (uvicorn, as ``scripts/serve``) and each read is timed from the client:
-``--repeat`` requests one after another (p50, p99), then ``--clients`` threads each making ``--repeat`` requests
-at once (p50, p99 over all of them). A read whose first request takes more than ``--slow`` seconds is timed
-``--slow-repeat`` times one after another and not under concurrency (it would only measure a queue).
+after a warm-up request, ``--repeat`` requests one after another (p50, p99), then ``--clients`` threads each making
+``--repeat`` requests at once (p50, p99 over all of them). A read whose first timed request takes more than
+``--slow`` seconds is timed ``--slow-repeat`` times one after another and not under concurrency (it would only
+measure a queue).
 
 ``--home DIR`` keeps the store (and, on PostgreSQL, its schema) for the next invocation: build once, then measure
 before and after a change. Without it, a temporary store is built and removed.
@@ -161,6 +162,7 @@ def _size(body: Any) -> str:
 def measure(base: str, path: str, repeat: int, clients: int, slow: float, slow_repeat: int) -> dict[str, Any]:
     """One read: sequential and concurrent latencies (ms), and what it answered."""
     with httpx.Client(base_url=base, timeout=600) as http:
+        _get(http, path)  # a warm-up (the first read of a table after the server starts pays for the cache)
         first, response = _get(http, path)
         body = response.json()
         count = repeat if first <= slow else slow_repeat
