@@ -28,8 +28,8 @@ import numpy.typing as npt
 RESAMPLES = 2000
 LEVEL = 0.95
 ALPHA = 0.05
-_FEW = 64  # at most this many distinct differences: resample their counts, not the pairs
-_LARGE = 5000  # more pairs than this, of more than _FEW distinct values: the normal form of the bootstrap
+FEW = 64  # at most this many distinct differences: resample their counts, not the pairs
+LARGE = 5000  # more pairs than this, of more than FEW distinct values: the normal form of the bootstrap
 _CHUNK = 2_000_000  # resampled values drawn at a time (16 MB of indices), so a 100k-item run stays small
 
 
@@ -48,7 +48,7 @@ def bootstrap_means(
         return np.empty(0)
     rng = np.random.Generator(np.random.PCG64(seed))
     distinct, counts = np.unique(values, return_counts=True)
-    if distinct.size <= _FEW:
+    if distinct.size <= FEW:
         # Drawing n of the pairs with replacement draws each distinct value a multinomial number of times: the
         # same distribution, at a cost that does not grow with n (pass/fail deltas have 3 values).
         drawn = rng.multinomial(n, counts / n, size=resamples)
@@ -78,9 +78,16 @@ class Interval:
         return None if self.low is None or self.high is None else [self.low, self.high]
 
 
-def paired_interval(diffs: Sequence[float], seed: int, level: float = LEVEL, resamples: int = RESAMPLES) -> Interval:
-    """The mean of the paired differences and its ``level`` percentile bootstrap interval."""
-    if not diffs:
+def paired_interval(
+    diffs: Sequence[float] | npt.NDArray[np.float64], seed: int, level: float = LEVEL, resamples: int = RESAMPLES
+) -> Interval:
+    """The mean of the paired differences and its ``level`` percentile bootstrap interval.
+
+    The pairs' order matters only to the bootstrap over pairs (at most ``LARGE`` pairs of more than ``FEW``
+    distinct values); otherwise the differences may come in any order (``numpy.repeat`` of counted values): their
+    counts are resampled, or their mean and standard deviation give the normal limit.
+    """
+    if len(diffs) == 0:
         return Interval(None, None, None, 0)
     tail = (1 - level) / 2
     values = np.asarray(diffs, dtype=np.float64)
@@ -95,7 +102,7 @@ def paired_interval(diffs: Sequence[float], seed: int, level: float = LEVEL, res
 def _normal_enough(values: npt.NDArray[np.float64]) -> bool:
     """Many pairs of many distinct values: the bootstrap distribution of the mean is normal to well within its
     resampling error, and drawing it would cost seconds; its normal form (mean +- z * standard error) is used."""
-    return values.size > _LARGE and np.unique(values).size > _FEW
+    return values.size > LARGE and np.unique(values).size > FEW
 
 
 def upper_bound(diffs: Sequence[float], seed: int, alpha: float = ALPHA, resamples: int = RESAMPLES) -> float | None:

@@ -3,17 +3,19 @@ the read model, the comparability check, and the flipped items with what they we
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
+
+import numpy as np
 
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain import stats
-from agnt5_evals.domain.compare import comparability, compare
+from agnt5_evals.domain.compare import FLIP_KINDS, Pairing, ScorerPairs, comparability, compare_pairing, flip_row
 from agnt5_evals.domain.errors import Conflict, Invalid
 from agnt5_evals.domain.flaky import flaky_items
 from agnt5_evals.domain.reports import failing_scorers
-from agnt5_evals.projections import queries
-
-FLIP_KINDS = ("newly_failing", "newly_passing")
+from agnt5_evals.projections import pairing, queries
+from agnt5_evals.projections.views import Row
 
 
 def outcomes(svc: Services, run_id: str) -> list[dict[str, Any]]:
@@ -46,7 +48,10 @@ def compare_runs(
     """Two runs paired by dataset item and repetition: pass-rate and per-scorer deltas with 95% paired bootstrap
     intervals, the exact McNemar test of the flips and its plain verdict, how the runs differ in what they
     measured (``strict``: refuse when they differ in dataset version, scorers or a deployment's code), and the
-    flips (``scorer``: only those that scorer failed; ``limit``: the first N of each kind) with their values."""
+    flips (``scorer``: only those that scorer failed; ``limit``: the first N of each kind) with their values.
+
+    The pairs are counted in SQL (``projections.pairing``) and only the flips listed are read in full: the figures
+    are those ``domain.compare.compare`` gives for the runs' items (same pairs, same seed, same resampling)."""
     if limit is not None and limit < 0:
         raise Invalid(f"must be 0 or more, got {limit}", field="limit")
     base, other = queries.run(svc.view, base_id), queries.run(svc.view, compare_id)
@@ -55,12 +60,14 @@ def compare_runs(
     blocking = [d for d in differences if d["strict"]]
     if strict and blocking:
         raise Conflict("the runs are not comparable: " + "; ".join(d["message"] for d in blocking), field="strict")
-    result = compare(outcomes(svc, base_id), outcomes(svc, compare_id), stats.seed_of(base_id, compare_id))
+    counted = _pairing(svc, base_id, compare_id, scorer, limit)
+    result = compare_pairing(counted, stats.seed_of(base_id, compare_id))
     _add_details(svc, base, other, result)
     for kind in FLIP_KINDS:
-        flips = [f for f in result[kind] if not scorer or scorer in {s["scorer"] for s in f["failing_scorers"]}]
-        result[f"{kind}_count"] = len(flips)
-        result[kind] = flips if limit is None else flips[:limit]
+        if scorer:
+            result[f"{kind}_count"] = pairing.flip_count(svc.view, base_id, compare_id, kind, scorer)
+        else:
+            result[f"{kind}_count"] = counted.statuses.get(FLIPPED[kind], 0)
     return {
         "base_run_id": base_id,
         "compare_run_id": compare_id,
@@ -69,6 +76,56 @@ def compare_runs(
         "comparability": differences,
         "warnings": [d["message"] for d in blocking],
     }
+
+
+FLIPPED = {"newly_failing": (True, False), "newly_passing": (False, True)}  # (passed before, passed after)
+
+
+def _pairing(svc: Services, base_id: str, compare_id: str, scorer: str, limit: int | None) -> Pairing:
+    """The two runs' pairs counted in SQL, with the first ``limit`` flips of each kind (``scorer``: of those it
+    failed)."""
+    view = svc.view
+    base, other = pairing.side(view, base_id), pairing.side(view, compare_id)
+    verdicts = pairing.statuses(view, base_id, compare_id)
+    paired = sum(verdicts.values())
+    flips = {kind: [flip_row(**row) for row in pairing.flips(view, base_id, compare_id, kind, scorer, limit)]
+             for kind in FLIP_KINDS}  # fmt: skip
+    return Pairing(
+        paired_items=paired,
+        base=base,
+        other=other,
+        statuses=verdicts,
+        flips=flips,
+        scorers=_scorers(svc, base_id, compare_id),
+        only_in_base=pairing.unpaired(view, base_id, compare_id) if paired < base[0] else [],
+        only_in_compare=pairing.unpaired(view, compare_id, base_id) if paired < other[0] else [],
+    )
+
+
+def _scorers(svc: Services, base_id: str, compare_id: str) -> list[ScorerPairs]:
+    """Each scorer's means and paired differences. Differences of at most ``stats.FEW`` distinct values, or of
+    more than ``stats.LARGE`` pairs, are rebuilt from their grouped counts (their order does not matter); others
+    (a bootstrap over the pairs) are read in pair order."""
+    view = svc.view
+    before, after = pairing.scorer_means(view, base_id), pairing.scorer_means(view, compare_id)
+    groups: dict[str, list[Row]] = {}
+    for row in pairing.scorer_groups(view, base_id, compare_id):
+        groups.setdefault(row["scorer"], []).append(row)
+    out = []
+    for key in pairing.scorer_keys(view, base_id, compare_id):
+        verdicts: Counter[tuple[bool, bool]] = Counter()
+        diffs: Counter[float] = Counter()
+        for row in groups.get(key, []):
+            verdicts[bool(row["was"]), bool(row["now"])] += int(row["n"])
+            diffs[float(row["d"])] += int(row["n"])
+        n = sum(diffs.values())
+        if len(diffs) > stats.FEW and n <= stats.LARGE:
+            values = np.asarray(pairing.scorer_diffs(view, base_id, compare_id, key), dtype=np.float64)
+        else:
+            distinct = sorted(diffs)
+            values = np.repeat(np.asarray(distinct, dtype=np.float64), [diffs[d] for d in distinct])
+        out.append(ScorerPairs(key, before.get(key), after.get(key), n, values, verdicts))
+    return out
 
 
 def _add_details(svc: Services, base: dict[str, Any], other: dict[str, Any], result: dict[str, Any]) -> None:

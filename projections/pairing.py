@@ -1,0 +1,130 @@
+"""Two runs paired by (dataset item, repetition) in SQL, for ``services.compare``: counts, grouped differences and
+the first flips, without reading every item of either run into Python.
+
+Pairs are a join of the two runs' ``run_items`` on the (run, dataset item, repetition, status, position, id) index;
+scores join on (run, position) through the covering index on ``scores``. Text keys sort bytewise (Python's order
+for str: SQLite's default BINARY collation, PostgreSQL's "C").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agnt5_evals.projections.queries import _run_scoped
+from agnt5_evals.projections.views import EvalsView, Row
+
+PAIRS = (
+    " FROM {p}run_items a JOIN {p}run_items b ON b.run_id = ? AND b.dataset_item_id = a.dataset_item_id"
+    " AND b.repetition = a.repetition"
+)
+SCORED = (
+    " JOIN {p}scores sa ON sa.run_id = a.run_id AND sa.position = a.position AND sa.is_current = 1"
+    " JOIN {p}scores sb ON sb.run_id = b.run_id AND sb.position = b.position AND sb.is_current = 1"
+    " AND sb.scorer_key = sa.scorer_key"
+)
+PASSED = "CASE WHEN {side}.status = 'passed' THEN 1 ELSE 0 END"
+KINDS = {  # a flip's condition, and the side whose scorers failed it
+    "newly_failing": ("a.status = 'passed' AND b.status <> 'passed'", "b"),
+    "newly_passing": ("a.status <> 'passed' AND b.status = 'passed'", "a"),
+}
+
+
+def _bytewise(view: EvalsView) -> str:
+    return ' COLLATE "C"' if view.paramstyle == "format" else ""
+
+
+def side(view: EvalsView, run_id: str) -> tuple[int, int]:
+    """A run's items and how many passed."""
+    _run_scoped(view, run_id)
+    sql = f"SELECT COUNT(*) AS n, SUM({PASSED.format(side='i')}) AS passed FROM {{p}}run_items i WHERE i.run_id = ?"
+    row = view.query(sql, (run_id,))[0]
+    return int(row["n"]), int(row["passed"] or 0)
+
+
+def statuses(view: EvalsView, base_id: str, other_id: str) -> dict[tuple[bool, bool], int]:
+    """The pairs counted by (passed in the base run, passed in the other)."""
+    sql = (f"SELECT {PASSED.format(side='a')} AS was, {PASSED.format(side='b')} AS now, COUNT(*) AS n" + PAIRS
+           + " WHERE a.run_id = ? GROUP BY 1, 2")  # fmt: skip
+    return {(bool(r["was"]), bool(r["now"])): int(r["n"]) for r in view.query(sql, (other_id, base_id))}
+
+
+def _failed_by(kind: str, scorer: str) -> tuple[str, tuple[Any, ...]]:
+    if not scorer:
+        return "", ()
+    failing = KINDS[kind][1]
+    sql = (f" AND EXISTS (SELECT 1 FROM {{p}}scores s WHERE s.run_id = {failing}.run_id AND s.position = "
+           f"{failing}.position AND s.is_current = 1 AND s.scorer_key = ? AND s.passed = 0)")  # fmt: skip
+    return sql, (scorer,)
+
+
+def flips(
+    view: EvalsView, base_id: str, other_id: str, kind: str, scorer: str = "", limit: int | None = None
+) -> list[Row]:
+    """The pairs that flipped this way (``scorer``: those that scorer failed on their failing side), by
+    (dataset item, repetition); ``limit``: the first N."""
+    if limit == 0:
+        return []
+    extra, params = _failed_by(kind, scorer)
+    sql = ("SELECT a.dataset_item_id, a.repetition, a.id AS base_run_item_id, b.id AS compare_run_item_id, "
+           "a.status AS base_status, b.status AS compare_status" + PAIRS + f" WHERE a.run_id = ? AND {KINDS[kind][0]}"
+           + extra + f" ORDER BY a.dataset_item_id{_bytewise(view)}, a.repetition")  # fmt: skip
+    args: tuple[Any, ...] = (other_id, base_id, *params)
+    if limit is not None:
+        sql += " LIMIT ?"
+        args += (limit,)
+    return view.query(sql, args)
+
+
+def flip_count(view: EvalsView, base_id: str, other_id: str, kind: str, scorer: str) -> int:
+    """How many pairs flipped this way and were failed by ``scorer`` on their failing side."""
+    extra, params = _failed_by(kind, scorer)
+    sql = "SELECT COUNT(*) AS n" + PAIRS + f" WHERE a.run_id = ? AND {KINDS[kind][0]}" + extra
+    return int(view.query(sql, (other_id, base_id, *params))[0]["n"])
+
+
+def unpaired(view: EvalsView, run_id: str, other_id: str) -> list[str]:
+    """The dataset item ids of ``run_id``'s items that have no pair in ``other_id`` (one per item, sorted)."""
+    sql = ("SELECT a.dataset_item_id FROM {p}run_items a WHERE a.run_id = ? AND NOT EXISTS (SELECT 1 FROM "
+           "{p}run_items b WHERE b.run_id = ? AND b.dataset_item_id = a.dataset_item_id AND b.repetition = "
+           "a.repetition)")  # fmt: skip
+    return sorted(row["dataset_item_id"] for row in view.query(sql, (run_id, other_id)))
+
+
+def scorer_means(view: EvalsView, run_id: str) -> dict[str, float]:
+    """Each scorer's mean current score over the run's items, summed in item order as a Python ``sum`` of the
+    scores would (integer-valued scores sum exactly in any order, in SQL; others are read in order)."""
+    sql = ("SELECT scorer_key, COUNT(*) AS n, SUM(score) AS total, SUM(CASE WHEN score = ROUND(score) THEN 0 "
+           "ELSE 1 END) AS fractional FROM {p}scores WHERE run_id = ? AND is_current = 1 "
+           "GROUP BY scorer_key")  # fmt: skip
+    out: dict[str, float] = {}
+    for row in view.query(sql, (run_id,)):
+        n, key = int(row["n"]), row["scorer_key"]
+        if not row["fractional"]:
+            out[key] = float(row["total"]) / n
+            continue
+        ordered = ("SELECT score FROM {p}scores WHERE run_id = ? AND is_current = 1 AND scorer_key = ? "
+                   "ORDER BY position, scorer_index")  # fmt: skip
+        out[key] = sum(float(r["score"]) for r in view.query(ordered, (run_id, key))) / n
+    return out
+
+
+def scorer_keys(view: EvalsView, *run_ids: str) -> list[str]:
+    """The scorers with current scores in any of the runs, sorted."""
+    marks = ", ".join("?" for _ in run_ids)
+    rows = view.query(f"SELECT DISTINCT scorer_key FROM {{p}}run_scorers WHERE run_id IN ({marks}) AND n > 0", run_ids)
+    return sorted(row["scorer_key"] for row in rows)
+
+
+def scorer_groups(view: EvalsView, base_id: str, other_id: str) -> list[Row]:
+    """The pairs both runs scored, per scorer, grouped by (base verdict, other verdict, score difference)."""
+    sql = ("SELECT sa.scorer_key AS scorer, sa.passed AS was, sb.passed AS now, sb.score - sa.score AS d, "
+           "COUNT(*) AS n" + PAIRS + SCORED + " WHERE a.run_id = ? GROUP BY sa.scorer_key, sa.passed, sb.passed, "
+           "sb.score - sa.score")  # fmt: skip
+    return view.query(sql, (other_id, base_id))
+
+
+def scorer_diffs(view: EvalsView, base_id: str, other_id: str, scorer: str) -> list[float]:
+    """A scorer's score differences over the pairs both runs scored, in (dataset item, repetition) order."""
+    sql = ("SELECT sb.score - sa.score AS d" + PAIRS + SCORED + " WHERE a.run_id = ? AND sa.scorer_key = ? "
+           f"ORDER BY a.dataset_item_id{_bytewise(view)}, a.repetition")  # fmt: skip
+    return [float(row["d"]) for row in view.query(sql, (other_id, base_id, scorer))]
