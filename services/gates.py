@@ -17,10 +17,9 @@ from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain import stats
 from agnt5_evals.domain.errors import NotFound
 from agnt5_evals.domain.gate_config import LAST_PASSED, gate_of
-from agnt5_evals.domain.gates import Rule, baseline_rule, baseline_unusable, paired_pass_diffs, verdict
+from agnt5_evals.domain.gates import Rule, baseline_rule, baseline_unusable, verdict
 from agnt5_evals.domain.reports import scorer_aggregate
-from agnt5_evals.projections import queries
-from agnt5_evals.services.compare import outcomes
+from agnt5_evals.projections import pairing, queries
 
 NO_LAST_PASSED = "no earlier completed run of this experiment passed its gate: the baseline rule is skipped"
 
@@ -39,10 +38,18 @@ def extra_rules(svc: Services, run: dict[str, Any]) -> list[Rule]:
         problem, base = _explicit(svc, run, wanted)
         if base is None:
             return [baseline_unusable(wanted, problem, False)]
-    diffs = paired_pass_diffs(outcomes(svc, base["id"]), outcomes(svc, run["id"]))
+    diffs = pass_diffs(svc, base["id"], run["id"])
     seed = stats.seed_of(base["id"], run["id"])
     limit, alpha = float(gate.get("max_regression", 0)), float(gate.get("alpha", 0.05))
     return [baseline_rule(base["id"], diffs, seed, limit, alpha)]
+
+
+def pass_diffs(svc: Services, base_id: str, run_id: str) -> list[float]:
+    """``domain.gates.paired_pass_diffs`` of the two runs, counted in SQL: the differences (1, 0, -1) in value
+    order, which changes neither their sum nor the bootstrap (it resamples their counts)."""
+    verdicts = pairing.statuses(svc.view, base_id, run_id)
+    same = verdicts.get((True, True), 0) + verdicts.get((False, False), 0)
+    return [-1.0] * verdicts.get((True, False), 0) + [0.0] * same + [1.0] * verdicts.get((False, True), 0)
 
 
 def _explicit(svc: Services, run: dict[str, Any], wanted: str) -> tuple[str, dict[str, Any] | None]:

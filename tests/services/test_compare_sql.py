@@ -2,7 +2,8 @@
 over every item gives (the way it was computed before), on both stores: pass/fail pairs, per-scorer means (a
 fractional scorer's sum in item order), score differences of few values (counts resampled), of many values over
 few pairs (a bootstrap over the pairs, in pair order) and over many pairs (the normal limit), missing verdicts,
-items of one run only, errored items without scores, the scorer filter and every limit."""
+items of one run only, errored items without scores, the scorer filter and every limit; and the gate's
+baseline rule counts the same pass differences."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ import pytest
 
 from agnt5_evals.domain import stats
 from agnt5_evals.domain.compare import comparability, compare
+from agnt5_evals.domain.gates import paired_pass_diffs
 from agnt5_evals.domain.runs import Run, RunChunk
 from agnt5_evals.projections import queries
 from agnt5_evals.services import compare as compare_service
 from agnt5_evals.services.compare import FLIP_KINDS, check_scorer, compare_runs, outcomes
+from agnt5_evals.services.gates import pass_diffs
 from tests.support import definition
 
 
@@ -104,3 +107,9 @@ def test_compare_runs_gives_the_same_json_as_pairing_every_item(services, world,
     assert close["paired_items"] > (5000 if n > 5000 else 0)
     if drop:
         assert full["only_in_base"] and full["only_in_compare"]
+
+    # the gate's baseline rule counts the same pairs
+    was = paired_pass_diffs(outcomes(services, base), outcomes(services, other))
+    now = pass_diffs(services, base, other)
+    assert sorted(now) == sorted(was)
+    assert stats.upper_bound(now, 11) == stats.upper_bound(was, 11)
