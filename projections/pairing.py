@@ -43,9 +43,17 @@ def side(view: EvalsView, run_id: str) -> tuple[int, int]:
 
 def statuses(view: EvalsView, base_id: str, other_id: str) -> dict[tuple[bool, bool], int]:
     """The pairs counted by (passed in the base run, passed in the other)."""
-    sql = (f"SELECT {PASSED.format(side='a')} AS was, {PASSED.format(side='b')} AS now, COUNT(*) AS n" + PAIRS
+    return counted_pairs(view, base_id, other_id)[0]
+
+
+def counted_pairs(view: EvalsView, base_id: str, other_id: str) -> tuple[dict[tuple[bool, bool], int], int]:
+    """The pairs counted by (passed in the base run, passed in the other), and how many pairs have the same
+    position in both runs."""
+    sql = (f"SELECT {PASSED.format(side='a')} AS was, {PASSED.format(side='b')} AS now, COUNT(*) AS n, "
+           "SUM(CASE WHEN a.position = b.position THEN 1 ELSE 0 END) AS aligned" + PAIRS
            + " WHERE a.run_id = ? GROUP BY 1, 2")  # fmt: skip
-    return {(bool(r["was"]), bool(r["now"])): int(r["n"]) for r in view.query(sql, (other_id, base_id))}
+    rows = view.query(sql, (other_id, base_id))
+    return {(bool(r["was"]), bool(r["now"])): int(r["n"]) for r in rows}, sum(int(r["aligned"]) for r in rows)
 
 
 def _failed_by(kind: str, scorer: str) -> tuple[str, tuple[Any, ...]]:
@@ -115,12 +123,18 @@ def scorer_keys(view: EvalsView, *run_ids: str) -> list[str]:
     return sorted(row["scorer_key"] for row in rows)
 
 
-def scorer_groups(view: EvalsView, base_id: str, other_id: str) -> list[Row]:
-    """The pairs both runs scored, per scorer, grouped by (base verdict, other verdict, score difference)."""
-    sql = ("SELECT sa.scorer_key AS scorer, sa.passed AS was, sb.passed AS now, sb.score - sa.score AS d, "
-           "COUNT(*) AS n" + PAIRS + SCORED + " WHERE a.run_id = ? GROUP BY sa.scorer_key, sa.passed, sb.passed, "
-           "sb.score - sa.score")  # fmt: skip
-    return view.query(sql, (other_id, base_id))
+def scorer_groups(view: EvalsView, base_id: str, other_id: str, aligned: bool = False) -> list[Row]:
+    """The pairs both runs scored, per scorer, grouped by (base verdict, other verdict, score difference).
+    ``aligned``: every item of each run pairs with the other run's item at the same position (the same dataset
+    version and repetitions: the usual case), so scores pair by position without reading the items."""
+    group = " GROUP BY sa.scorer_key, sa.passed, sb.passed, sb.score - sa.score"
+    head = "SELECT sa.scorer_key AS scorer, sa.passed AS was, sb.passed AS now, sb.score - sa.score AS d, COUNT(*) AS n"
+    if aligned:
+        sql = (head + " FROM {p}scores sa JOIN {p}scores sb ON sb.run_id = ? AND sb.position = sa.position AND "
+               "sb.is_current = 1 AND sb.scorer_key = sa.scorer_key WHERE sa.run_id = ? "
+               "AND sa.is_current = 1")  # fmt: skip
+        return view.query(sql + group, (other_id, base_id))
+    return view.query(head + PAIRS + SCORED + " WHERE a.run_id = ?" + group, (other_id, base_id))
 
 
 def scorer_diffs(view: EvalsView, base_id: str, other_id: str, scorer: str) -> list[float]:

@@ -183,10 +183,31 @@ def run_items(
     ``statuses``: only those; ``failed_by``: only the items that scorer did not pass; ``limit``: the first N (the
     others are neither read nor decoded)."""
     _run_scoped(view, run_id)
+    if limit is None and not failed_by:
+        sql = "SELECT * FROM {p}run_items WHERE run_id = ?"
+        if statuses:
+            sql += f" AND status IN ({', '.join('?' for _ in statuses)})"
+        items = _rows(view, sql + " ORDER BY position", run_id, *statuses)
+        by_item: dict[str, list[Row]] = {}
+        for score in _item_scores(view, run_id, statuses) if items else ():
+            by_item.setdefault(score["run_item_id"], []).append(score)
+    else:  # one status at a time, each read in order from the (run, status, position) index, then merged
+        items = []
+        for status in statuses or (None,):
+            items += _some_items(view, run_id, status, limit, failed_by)
+        items.sort(key=lambda item: item["position"])
+        items = items if limit is None else items[:limit]
+        by_item = _scores_of(view, run_id, [item["id"] for item in items])
+    for item in items:
+        item["scores"] = by_item.get(item["id"], [])
+    return items
+
+
+def _some_items(view: EvalsView, run_id: str, status: str | None, limit: int | None, failed_by: str) -> list[Row]:
     sql, params = "SELECT * FROM {p}run_items WHERE run_id = ?", list[Any]([run_id])
-    if statuses:
-        sql += f" AND status IN ({', '.join('?' for _ in statuses)})"
-        params += statuses
+    if status is not None:
+        sql += " AND status = ?"
+        params.append(status)
     if failed_by:
         sql += (" AND id IN (SELECT run_item_id FROM {p}scores WHERE run_id = ? AND is_current = 1 AND scorer_key = ?"
                 " AND passed = 0)")  # fmt: skip
@@ -195,27 +216,20 @@ def run_items(
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    items = _rows(view, sql, *params)
-    if limit is not None or failed_by:
-        chosen = _scores_of(view, run_id, [item["id"] for item in items])
-    else:
-        chosen = {}
-        for score in _item_scores(view, run_id, statuses) if items else ():
-            chosen.setdefault(score["run_item_id"], []).append(score)
-    for item in items:
-        item["scores"] = chosen.get(item["id"], [])
-    return items
+    return _rows(view, sql, *params)
 
 
 def _scores_of(view: EvalsView, run_id: str, run_item_ids: list[str]) -> dict[str, list[Row]]:
-    """The current scores of these items of a run, in scorer order, by run item id."""
+    """The current scores of these items of a run, in scorer order, by run item id (looked up by item: a filter
+    on the run would let SQLite walk the run's every score)."""
     out: dict[str, list[Row]] = {}
     for start in range(0, len(run_item_ids), CHUNK):
         ids = run_item_ids[start : start + CHUNK]
         marks = ", ".join("?" for _ in ids)
-        sql = f"SELECT * FROM {{p}}scores WHERE is_current = 1 AND run_id = ? AND run_item_id IN ({marks})"
-        for score in _rows(view, sql + " ORDER BY position, scorer_index", run_id, *ids):
-            out.setdefault(score["run_item_id"], []).append(score)
+        sql = f"SELECT * FROM {{p}}scores WHERE run_item_id IN ({marks}) AND is_current = 1"
+        for score in _rows(view, sql + " ORDER BY position, scorer_index", *ids):
+            if score["run_id"] == run_id:
+                out.setdefault(score["run_item_id"], []).append(score)
     return out
 
 
@@ -253,17 +267,18 @@ CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's param
 
 def run_items_by_id(view: EvalsView, run_id: str, run_item_ids: list[str]) -> dict[str, Row]:
     """These run items of a run (unknown ids are left out) with their current scores, by id: the details of a few
-    items (flips, failures) without reading the run's other items."""
+    items (flips, failures) without reading the run's other items (looked up by id: a filter on the run would let
+    SQLite walk the run)."""
     _run_scoped(view, run_id)
     out: dict[str, Row] = {}
     for start in range(0, len(run_item_ids), CHUNK):
         ids = run_item_ids[start : start + CHUNK]
         marks = ", ".join("?" for _ in ids)
-        for item in _rows(view, f"SELECT * FROM {{p}}run_items WHERE run_id = ? AND id IN ({marks})", run_id, *ids):
-            out[item["id"]] = {**item, "scores": []}
-        sql = f"SELECT * FROM {{p}}scores WHERE is_current = 1 AND run_id = ? AND run_item_id IN ({marks})"
-        for score in _rows(view, sql + " ORDER BY position, scorer_index", run_id, *ids):
-            out[score["run_item_id"]]["scores"].append(score)
+        for item in _rows(view, f"SELECT * FROM {{p}}run_items WHERE id IN ({marks})", *ids):
+            if item["run_id"] == run_id:
+                out[item["id"]] = {**item, "scores": []}
+    for item_id, scores in _scores_of(view, run_id, list(out)).items():
+        out[item_id]["scores"] = scores
     return out
 
 

@@ -7,7 +7,7 @@ written before projects); their children's tables are read through them (``queri
 
 from __future__ import annotations
 
-VIEW_NAME = "agnt5v13"
+VIEW_NAME = "agnt5v14"
 
 TABLES = {
     "projects": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL)""",
@@ -85,8 +85,8 @@ INDEXES = [
     # A run's scores in order, covering what a comparison pairs and sums (verdict, score) without the row
     "CREATE INDEX IF NOT EXISTS {n}_scores_run ON {p}scores (run_id, position, scorer_index, is_current, scorer_key, "
     "score, passed)",
-    # Percentiles of a run's latency: the k-th duration is an index walk, not a sort of the run
-    "CREATE INDEX IF NOT EXISTS {n}_run_items_duration ON {p}run_items (run_id, duration_ms)",
+    # Percentiles of a run's latency: the k-th duration is an index walk, not a sort of the run (and its tokens)
+    "CREATE INDEX IF NOT EXISTS {n}_run_items_duration ON {p}run_items (run_id, duration_ms, tokens)",
     # Pairing two runs' items by (dataset item, repetition), covering their status, position and id
     "CREATE INDEX IF NOT EXISTS {n}_run_items_pair ON {p}run_items (run_id, dataset_item_id, repetition, status, "
     "position, id)",

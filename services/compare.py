@@ -86,7 +86,7 @@ def _pairing(svc: Services, base_id: str, compare_id: str, scorer: str, limit: i
     failed)."""
     view = svc.view
     base, other = pairing.side(view, base_id), pairing.side(view, compare_id)
-    verdicts = pairing.statuses(view, base_id, compare_id)
+    verdicts, aligned = pairing.counted_pairs(view, base_id, compare_id)
     paired = sum(verdicts.values())
     flips = {kind: [flip_row(**row) for row in pairing.flips(view, base_id, compare_id, kind, scorer, limit)]
              for kind in FLIP_KINDS}  # fmt: skip
@@ -96,20 +96,20 @@ def _pairing(svc: Services, base_id: str, compare_id: str, scorer: str, limit: i
         other=other,
         statuses=verdicts,
         flips=flips,
-        scorers=_scorers(svc, base_id, compare_id),
+        scorers=_scorers(svc, base_id, compare_id, aligned=aligned == paired == base[0] == other[0]),
         only_in_base=pairing.unpaired(view, base_id, compare_id) if paired < base[0] else [],
         only_in_compare=pairing.unpaired(view, compare_id, base_id) if paired < other[0] else [],
     )
 
 
-def _scorers(svc: Services, base_id: str, compare_id: str) -> list[ScorerPairs]:
+def _scorers(svc: Services, base_id: str, compare_id: str, aligned: bool) -> list[ScorerPairs]:
     """Each scorer's means and paired differences. Differences of at most ``stats.FEW`` distinct values, or of
     more than ``stats.LARGE`` pairs, are rebuilt from their grouped counts (their order does not matter); others
-    (a bootstrap over the pairs) are read in pair order."""
+    (a bootstrap over the pairs) are read in pair order. ``aligned``: the runs' items pair position by position."""
     view = svc.view
     before, after = pairing.scorer_means(view, base_id), pairing.scorer_means(view, compare_id)
     groups: dict[str, list[Row]] = {}
-    for row in pairing.scorer_groups(view, base_id, compare_id):
+    for row in pairing.scorer_groups(view, base_id, compare_id, aligned):
         groups.setdefault(row["scorer"], []).append(row)
     out = []
     for key in pairing.scorer_keys(view, base_id, compare_id):
