@@ -2,8 +2,9 @@
 the first flips, without reading every item of either run into Python.
 
 Pairs are a join of the two runs' ``run_items`` on the (run, dataset item, repetition, status, position, id) index;
-scores join on (run, position) through the covering index on ``scores``. Text keys sort bytewise (Python's order
-for str: SQLite's default BINARY collation, PostgreSQL's "C").
+scores join on (run, position) through the covering index on ``scores``. Every join is on equalities that an index
+answers, so a plan made without statistics (a view just rebuilt) is still linear in the pairs. Text keys sort
+bytewise (Python's order for str: SQLite's default BINARY collation, PostgreSQL's "C").
 """
 
 from __future__ import annotations
@@ -17,9 +18,14 @@ PAIRS = (
     " FROM {p}run_items a JOIN {p}run_items b ON b.run_id = ? AND b.dataset_item_id = a.dataset_item_id"
     " AND b.repetition = a.repetition"
 )
-SCORED = (
-    " JOIN {p}scores sa ON sa.run_id = a.run_id AND sa.position = a.position AND sa.is_current = 1"
-    " JOIN {p}scores sb ON sb.run_id = b.run_id AND sb.position = b.position AND sb.is_current = 1"
+# The pairs' positions first (a subquery PostgreSQL keeps as one: without statistics, of a view just rebuilt, its
+# planner would join the two runs' scores on the scorer alone, a cross product), then each side's scores
+SCORED_PAIRS = (
+    " FROM (SELECT a.dataset_item_id, a.repetition, a.position AS pa, b.position AS pb FROM {p}run_items a JOIN"
+    " {p}run_items b ON b.run_id = ? AND b.dataset_item_id = a.dataset_item_id AND b.repetition = a.repetition"
+    " WHERE a.run_id = ?{fence}) p"
+    " JOIN {p}scores sa ON sa.run_id = ? AND sa.position = p.pa AND sa.is_current = 1"
+    " JOIN {p}scores sb ON sb.run_id = ? AND sb.position = p.pb AND sb.is_current = 1"
     " AND sb.scorer_key = sa.scorer_key"
 )
 PASSED = "CASE WHEN {side}.status = 'passed' THEN 1 ELSE 0 END"
@@ -29,8 +35,16 @@ KINDS = {  # a flip's condition, and the side whose scorers failed it
 }
 
 
+def _postgres(view: EvalsView) -> bool:
+    return view.paramstyle == "format"
+
+
 def _bytewise(view: EvalsView) -> str:
-    return ' COLLATE "C"' if view.paramstyle == "format" else ""
+    return ' COLLATE "C"' if _postgres(view) else ""
+
+
+def _scored_pairs(view: EvalsView) -> str:
+    return SCORED_PAIRS.replace("{fence}", " OFFSET 0" if _postgres(view) else "")
 
 
 def side(view: EvalsView, run_id: str) -> tuple[int, int]:
@@ -134,11 +148,11 @@ def scorer_groups(view: EvalsView, base_id: str, other_id: str, aligned: bool = 
                "sb.is_current = 1 AND sb.scorer_key = sa.scorer_key WHERE sa.run_id = ? "
                "AND sa.is_current = 1")  # fmt: skip
         return view.query(sql + group, (other_id, base_id))
-    return view.query(head + PAIRS + SCORED + " WHERE a.run_id = ?" + group, (other_id, base_id))
+    return view.query(head + _scored_pairs(view) + group, (other_id, base_id, base_id, other_id))
 
 
 def scorer_diffs(view: EvalsView, base_id: str, other_id: str, scorer: str) -> list[float]:
     """A scorer's score differences over the pairs both runs scored, in (dataset item, repetition) order."""
-    sql = ("SELECT sb.score - sa.score AS d" + PAIRS + SCORED + " WHERE a.run_id = ? AND sa.scorer_key = ? "
-           f"ORDER BY a.dataset_item_id{_bytewise(view)}, a.repetition")  # fmt: skip
-    return [float(row["d"]) for row in view.query(sql, (other_id, base_id, scorer))]
+    sql = ("SELECT sb.score - sa.score AS d" + _scored_pairs(view) + " WHERE sa.scorer_key = ? "
+           f"ORDER BY p.dataset_item_id{_bytewise(view)}, p.repetition")  # fmt: skip
+    return [float(row["d"]) for row in view.query(sql, (other_id, base_id, base_id, other_id, scorer))]
