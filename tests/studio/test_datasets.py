@@ -232,6 +232,7 @@ def test_the_add_item_form_adds_an_item_to_the_draft(client, services):
     client.post(f"/studio/datasets/{ds}/draft/items", {"input": "42"})
     assert [r["input"] for r in _draft(services, ds)] == [{"q": "where?"}, 42]
     assert _draft(services, ds)[1]["expected_output"] is None  # empty: absent
+    assert "Added item" not in client.get(f"/studio/datasets/{ds}/draft?added=made-up").text
 
 
 @pytest.mark.parametrize(
@@ -328,9 +329,9 @@ def test_a_jsonl_or_csv_file_is_uploaded_into_the_draft(client, services):
     ds = _dataset(services)
     jsonl = b'{"input": {"q": 1}, "expected_output": "a", "split": "test"}\n\n{"input": 2, "metadata": {"m": 1}}\n'
     answer = _upload(client, ds, "cases.jsonl", jsonl)
-    assert answer.status_code == 200 and "Added 2 items from cases.jsonl." in answer.text
+    assert answer.status_code == 200 and "Added 2 items." in answer.text  # after the redirect (reloading adds none)
     csv = b'input,expected_output,split,metadata\n"{""q"": 3}",b,train,"{""m"": 2}"\nplain text,,,\n'
-    assert "Added 2 items from cases.csv." in _upload(client, ds, "cases.csv", csv).text
+    assert "Added 2 items." in _upload(client, ds, "cases.csv", csv).text
     rows = _draft(services, ds)
     assert [(r["input"], r["expected_output"], r["split"], r["metadata"]) for r in rows] == [
         ({"q": 1}, "a", "test", {}), (2, None, None, {"m": 1}), ({"q": 3}, "b", "train", {"m": 2}),
@@ -389,7 +390,7 @@ def test_a_dataset_is_made_filled_and_published_in_the_browser(tab, studio_url, 
     cases.write_text('{"input": {"question": "refund?"}, "expected_output": "yes"}\n{"input": "hello"}\n')
     tab.set_input_files("#upload-form input[type=file]", str(cases))
     tab.click("#upload-form button")
-    tab.wait_for_selector("text=Added 2 items from cases.jsonl.")
+    tab.wait_for_selector("text=Added 2 items.")
     assert tab.inner_text("#draft-count") == "(3)"
     tab.fill("#publish-form input[name=description]", "from the browser")
     tab.click("#publish-form button")  # data-confirm: the tab accepts

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections import OrderedDict
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -34,6 +35,8 @@ router = studio_router()
 
 PAGE_SIZE = 50
 DIFF_SHOWN = 100  # items shown with their values per kind of change (the counts are always whole)
+DIFFS_KEPT = 8  # version diffs kept in memory: published versions never change, so neither does their diff
+_DIFFS: OrderedDict[tuple[UUID, UUID], dict[str, Any]] = OrderedDict()
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 Text = Annotated[str, Form(max_length=1_000_000)]
 Short = Annotated[str, Form(max_length=2_000)]
@@ -97,15 +100,23 @@ def _values(view: Any, version_id: str, ids: list[str]) -> dict[str, dict[str, A
 @router.get("/datasets/{dataset_id}/diff")
 def diff_page(request: Request, dataset_id: str, session: SessionDep, base: str = "", compare: str = "") -> Response:
     """Items added, removed and changed from version ``base`` to version ``compare`` (as
-    ``GET /datasets/{id}/versions/{a}/compare/{b}``), each with its values."""
+    ``GET /datasets/{id}/versions/{a}/compare/{b}``, which reads both versions whole: the result is kept, since
+    published versions never change), the first 100 of each kind with their values."""
     svc = get_services(request)
     did = _dataset_id(dataset_id)
-    result = use.compare(svc, did, parse_uuid(base, "base"), parse_uuid(compare, "compare"))
-    base_id, compare_id = result["base_version_id"], result["compare_version_id"]
-    added = _values(svc.view, compare_id, [row["id"] for row in result["added"]])
-    removed = _values(svc.view, base_id, [row["id"] for row in result["removed"]])
+    base_id, compare_id = parse_uuid(base, "base"), parse_uuid(compare, "compare")
+    use.version_of(svc, did, base_id, "base")  # checked on every view (the project, the dataset) ...
+    use.version_of(svc, did, compare_id, "compare")
+    result = _DIFFS.get((base_id, compare_id))  # ... while the diff of two immutable versions is kept
+    if result is None:
+        result = _DIFFS[base_id, compare_id] = use.compare(svc, did, base_id, compare_id)
+        while len(_DIFFS) > DIFFS_KEPT:
+            _DIFFS.popitem(last=False)
+    old, new = result["base_version_id"], result["compare_version_id"]
+    added = _values(svc.view, new, [row["id"] for row in result["added"]])
+    removed = _values(svc.view, old, [row["id"] for row in result["removed"]])
     changed_ids = [row["id"] for row in result["changed"]]
-    before, after = _values(svc.view, base_id, changed_ids), _values(svc.view, compare_id, changed_ids)
+    before, after = _values(svc.view, old, changed_ids), _values(svc.view, new, changed_ids)
     return render(request, "datasets/diff.html.j2", nav="datasets", dataset=queries.dataset(svc.view, str(did)),
                 versions=queries.dataset_versions(svc.view, str(did)), result=result, added=added,
                 removed=removed, before=before, after=after, shown=DIFF_SHOWN)  # fmt: skip
@@ -159,24 +170,35 @@ def _draft_page(request: Request, dataset_id: UUID, number: int = 1, status: int
     context = {"error": None, "ok": None, "add": None, "edit": None, "upload_error": None, "publish_error": None,
                "description": "", **form}  # fmt: skip
     return render(request, "datasets/draft.html.j2", status, nav="datasets", dataset=dataset, items=items,
-                number=number, pages=pages, **context)  # fmt: skip
+                number=number, pages=pages, size=PAGE_SIZE, **context)  # fmt: skip
 
 
 @router.get("/datasets/{dataset_id}/draft")
 def draft_page(
-    request: Request, dataset_id: str, session: SessionDep, page: str = "1", edit: str = "", added: str = ""
+    request: Request,
+    dataset_id: str,
+    session: SessionDep,
+    page: str = "1",
+    edit: str = "",
+    added: str = "",
+    uploaded: str = "",
 ) -> Response:
     """The draft: its items (50 a page) to edit or remove, the add-item, upload and publish forms."""
     did = _dataset_id(dataset_id)
+    view = get_services(request).view
+    ok = None
+    if added and reads.draft_item(view, str(did), added[:400]) is not None:  # a link cannot make up a message
+        ok = f"Added item {added[:400]}."
+    elif uploaded.isdecimal() and len(uploaded) < 10:
+        ok = f"Added {int(uploaded)} items."
     chosen = None
     if edit:
-        row = reads.draft_item(get_services(request).view, str(did), edit[:400])
+        row = reads.draft_item(view, str(did), edit[:400])
         if row is None:
             raise NotFound(f"item {edit[:400]} is not in the draft of dataset {did}", field="item_id")
         chosen = {"item_id": row["item_id"], "input": jsonio_text(row["input"]),
                   "expected_output": jsonio_text(row["expected_output"]), "metadata": jsonio_text(row["metadata"]),
                   "split": row["split"] or ""}  # fmt: skip
-    ok = f"Added item {added[:400]}." if added else None
     return _draft_page(request, did, 0 if page == "last" else _page_number(page), edit=chosen, ok=ok)
 
 
@@ -307,7 +329,7 @@ def upload(
             added = use.add_items(svc, did, _jsonl_items(text))["added"]
     except (Invalid, Conflict) as exc:
         return _draft_page(request, did, 1, _status(exc), upload_error=exc.as_dict())
-    return _draft_page(request, did, 1, ok=f"Added {added} items from {file.filename}.")
+    return redirect(request, f"{PREFIX}/datasets/{did}/draft?page=last&uploaded={added}#items")
 
 
 @router.post("/datasets/{dataset_id}/publish")
