@@ -116,8 +116,8 @@ def test_the_dataset_page_lists_its_versions_and_offers_the_diff(client, service
 
 def test_the_diff_shows_added_removed_and_changed_items_with_their_values(client, services):
     ds = services.app.create_dataset("orders").id
-    services.app.add_items(ds, [{"id": "keep", "input": 1}, {"id": "gone", "input": {"old": XSS}},
-                                {"id": "edit", "input": "before", "expected_output": 1}])  # fmt: skip
+    edit = {"id": "edit", "input": "before", "expected_output": 1, "metadata": {"x": XSS}}
+    services.app.add_items(ds, [{"id": "keep", "input": 1}, {"id": "gone", "input": {"old": XSS}}, edit])
     v1 = services.app.publish(ds).id
     services.app.remove_item(ds, "gone")
     services.app.replace_item(ds, "edit", {"input": "after", "expected_output": 1})
@@ -134,8 +134,10 @@ def test_the_diff_shows_added_removed_and_changed_items_with_their_values(client
     assert "<code>new</code>" in added and "&#34;fresh&#34;: true" in added
     assert "<code>gone</code>" in removed and "&lt;script&gt;alert(1)&lt;/script&gt;" in removed
     assert XSS not in page.text
-    assert "<code>edit</code>" in changed and "<td>input</td>" in changed
-    assert "<del>&#34;before&#34;</del>" in changed and "<ins>&#34;after&#34;</ins>" in changed
+    assert "<code>edit</code>" in changed and "<td>input</td>" in changed and "<td>metadata</td>" in changed
+    assert '<span class="line-del">  &#34;x&#34;: &#34;&lt;script&gt;alert(1)&lt;/script&gt;&#34;</span>' in changed
+    assert '<span class="line-del">&#34;before&#34;</span>' in changed
+    assert '<span class="line-add">&#34;after&#34;</span>' in changed
     other = _dataset(services, 1, name="other", publish=True)
     foreign = client.get(f"/studio/datasets/{ds}/diff?base={v1}&compare={_version(services, other)}")
     assert foreign.status_code == 422 and "belongs to another dataset" in foreign.text

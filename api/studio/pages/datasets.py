@@ -8,6 +8,7 @@ page on the server (``projections.studio_datasets``): no page reads every item o
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import math
 from collections import OrderedDict
@@ -16,10 +17,11 @@ from uuid import UUID
 
 import orjson
 from fastapi import File, Form, Request, Response, UploadFile
+from markupsafe import Markup, escape
 
 from agnt5_evals.api.deps import get_services
 from agnt5_evals.api.studio.session import SessionDep
-from agnt5_evals.api.studio.web import PREFIX, redirect
+from agnt5_evals.api.studio.web import PREFIX, markup, redirect
 from agnt5_evals.api.studio.web import page as render
 from agnt5_evals.api.studio.web import router as studio_router
 from agnt5_evals.domain import jsonio
@@ -93,6 +95,28 @@ def dataset_page(request: Request, dataset_id: str, session: SessionDep) -> Resp
     return render(request, "datasets/dataset.html.j2", nav="datasets", dataset=dataset, versions=versions)
 
 
+def _json_lines(value: Any) -> list[str]:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode().split("\n")
+
+
+def line_diff(old: Any, new: Any) -> tuple[Markup, Markup]:
+    """Two values as indented JSON, side by side: the lines only the old one has marked removed, those only the new
+    one has marked added (every line escaped)."""
+    before, after = _json_lines(old), _json_lines(new)
+    left: list[str] = []
+    right: list[str] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
+        kind = "" if op == "equal" else "changed"
+        left += [_line(line, "line-del" if kind else "") for line in before[i1:i2]]
+        right += [_line(line, "line-add" if kind else "") for line in after[j1:j2]]
+    return markup("".join(left)), markup("".join(right))
+
+
+def _line(text: str, css: str) -> str:
+    shown = str(escape(text)) or " "
+    return f'<span class="{css}">{shown}</span>' if css else f"{shown}\n"
+
+
 def _values(view: Any, version_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
     return queries.dataset_items_by_id(view, version_id, ids[:DIFF_SHOWN])
 
@@ -119,7 +143,7 @@ def diff_page(request: Request, dataset_id: str, session: SessionDep, base: str 
     before, after = _values(svc.view, old, changed_ids), _values(svc.view, new, changed_ids)
     return render(request, "datasets/diff.html.j2", nav="datasets", dataset=queries.dataset(svc.view, str(did)),
                 versions=queries.dataset_versions(svc.view, str(did)), result=result, added=added,
-                removed=removed, before=before, after=after, shown=DIFF_SHOWN)  # fmt: skip
+                removed=removed, before=before, after=after, shown=DIFF_SHOWN, line_diff=line_diff)  # fmt: skip
 
 
 # -- a version's items -------------------------------------------------------------------------------------------
