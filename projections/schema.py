@@ -7,7 +7,7 @@ written before projects); their children's tables are read through them (``queri
 
 from __future__ import annotations
 
-VIEW_NAME = "agnt5v12"
+VIEW_NAME = "agnt5v13"
 
 TABLES = {
     "projects": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL)""",
@@ -83,6 +83,10 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS {n}_run_items_run ON {p}run_items (run_id, position)",
     "CREATE INDEX IF NOT EXISTS {n}_dataset_items_item ON {p}dataset_items (version_id, item_id)",
     "CREATE INDEX IF NOT EXISTS {n}_scores_run ON {p}scores (run_id, position, scorer_index)",
+    # the Studio's run page: items by duration (latency percentiles, the duration sort, tokens) and by a scorer's
+    # score (the score sort and the score histograms), read from the index alone
+    "CREATE INDEX IF NOT EXISTS {n}_run_items_duration ON {p}run_items (run_id, duration_ms, position, tokens)",
+    "CREATE INDEX IF NOT EXISTS {n}_scores_scorer ON {p}scores (run_id, is_current, scorer_key, score, position)",
     "CREATE INDEX IF NOT EXISTS {n}_scores_item ON {p}scores (run_item_id)",
     "CREATE INDEX IF NOT EXISTS {n}_scores_rescore ON {p}scores (rescore_id)",
     "CREATE INDEX IF NOT EXISTS {n}_rescores_run ON {p}rescores (run_id, created_at)",
