@@ -2,9 +2,11 @@
 filtered and sorted in SQL. Every query reads a bounded number of rows or aggregates in the database; none loads a
 run's items or scores.
 
-Each function first checks that the run is of the current project (``queries`` does the same for a run's
-children), then reads only that run's rows. The SQL works on SQLite and PostgreSQL alike (bucket boundaries are
-``CASE`` chains of comparisons: no ``FLOOR``, no casts whose rounding differs between the two).
+Each function given a run id first checks that the run is of the current project (``queries`` does the same for
+a run's children), then reads only that run's rows; the table's functions take the run's row itself, read through
+``queries.run`` (which found it in the current project), and save the check a query each. The SQL works on SQLite
+and PostgreSQL alike (bucket boundaries are ``CASE`` chains of comparisons: no ``FLOOR``, no casts whose rounding
+differs between the two).
 """
 
 from __future__ import annotations
@@ -161,29 +163,35 @@ def table_query(outcome: str, scorer: str, sort: str, direction: str, page: int,
     return TableQuery(outcome, scorer, sort, direction, page)
 
 
-ITEM_COLUMNS = "i.id, i.position, i.dataset_item_id, i.repetition, i.status, i.output, i.error, i.duration_ms"
+ITEM_COLUMNS = "id, position, dataset_item_id, repetition, status, output, error, duration_ms"
 
 
-def item_page(view: EvalsView, run_id: str, table: TableQuery) -> tuple[list[Row], bool]:
+def item_page(view: EvalsView, run: Row, table: TableQuery) -> tuple[list[Row], bool]:
     """One page of the run's items as the table's controls ask (filters and order in SQL, ``LIMIT`` one more row
-    than a page to know whether a next page exists): the rows (without their scores) and whether more follow."""
-    _scoped(view, run_id)
-    params: list[Any] = []
-    where = "i.run_id = ?"
+    than a page to know whether a next page exists): the rows (without their scores) and whether more follow.
+
+    Two steps: the page's positions (an item's position is unique in its run) from the sort's index alone, when no
+    outcome filter needs the item rows, then those items' rows; an ``OFFSET`` deep in a big run steps over index
+    entries, not over rows.
+    """
+    run_id = run["id"]
+    params: list[Any] = [run_id]
     statuses = OUTCOMES[table.outcome]
-    source = "{p}run_items i"
     if table.sort.startswith("score:"):
-        source = "{p}scores s JOIN {p}run_items i ON i.id = s.run_item_id"
+        source = "{p}scores s" + (" JOIN {p}run_items i ON i.id = s.run_item_id" if statuses else "")
         where = "s.run_id = ? AND s.is_current = 1 AND s.scorer_key = ?"
         params.append(table.sort[len("score:") :])
-    params.insert(0, run_id)
+        key, item = "s.position", "s.run_item_id"
+    else:
+        source, where, key, item = "{p}run_items i", "i.run_id = ?", "i.position", "i.id"
     if statuses:
         where += f" AND i.status IN ({', '.join('?' for _ in statuses)})"
         params += statuses
     if table.scorer:
         where += (
-            " AND EXISTS (SELECT 1 FROM {p}scores f WHERE f.run_item_id = i.id AND f.is_current = 1"
-            " AND f.scorer_key = ? AND f.passed = 0)"
+            " AND EXISTS (SELECT 1 FROM {p}scores f WHERE f.run_item_id = "
+            + item
+            + " AND f.is_current = 1 AND f.scorer_key = ? AND f.passed = 0)"
         )
         params.append(table.scorer)
     direction = "DESC" if table.direction == "desc" else "ASC"
@@ -191,14 +199,20 @@ def item_page(view: EvalsView, run_id: str, table: TableQuery) -> tuple[list[Row
         "position": f"i.position {direction}",
         "duration": f"i.duration_ms {direction}, i.position {direction}",
     }.get(table.sort, f"s.score {direction}, s.position {direction}")
-    sql = f"SELECT {ITEM_COLUMNS} FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
-    rows = queries._rows(view, sql, *params, PAGE_SIZE + 1, table.offset)
-    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+    sql = f"SELECT {key} AS position FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
+    keys = [int(row["position"]) for row in view.query(sql, (*params, PAGE_SIZE + 1, table.offset))]
+    more, keys = len(keys) > PAGE_SIZE, keys[:PAGE_SIZE]
+    if not keys:
+        return [], more
+    marks = ", ".join("?" for _ in keys)
+    sql = f"SELECT {ITEM_COLUMNS} FROM {{p}}run_items WHERE run_id = ? AND position IN ({marks})"
+    by_position = {row["position"]: row for row in queries._rows(view, sql, run_id, *keys)}
+    return [by_position[p] for p in keys if p in by_position], more
 
 
-def item_scores(view: EvalsView, run_id: str, run_item_ids: list[str]) -> dict[str, dict[str, Row]]:
-    """The current scores of these items of the run: ``{run item id: {scorer key: score row}}`` (one query)."""
-    _scoped(view, run_id)
+def item_scores(view: EvalsView, run: Row, run_item_ids: list[str]) -> dict[str, dict[str, Row]]:
+    """The current scores of these items of the run (``item_page``'s): ``{run item id: {scorer key: score row}}``
+    (one query)."""
     if not run_item_ids:
         return {}
     marks = ", ".join("?" for _ in run_item_ids)
@@ -214,12 +228,24 @@ def item_scores(view: EvalsView, run_id: str, run_item_ids: list[str]) -> dict[s
     return out
 
 
-def item_inputs(view: EvalsView, version_id: str, item_ids: list[str]) -> dict[str, Any]:
-    """The inputs of these items of a dataset version, by item id (one query for a page)."""
-    queries._scoped(view, "dataset_versions", "dataset version", version_id)
+def item_inputs(view: EvalsView, run: Row, item_ids: list[str]) -> dict[str, Any]:
+    """The inputs of these items of the run's dataset version, by item id (one query for a page)."""
+    version_id = run["dataset_version_id"]
     unique = list(dict.fromkeys(item_ids))
     if not unique:
         return {}
     marks = ", ".join("?" for _ in unique)
     sql = f"SELECT item_id, input FROM {{p}}dataset_items WHERE version_id = ? AND live = 1 AND item_id IN ({marks})"
     return {row["item_id"]: row["input"] for row in queries._rows(view, sql, version_id, *unique)}
+
+
+def run_header(view: EvalsView, run: Row) -> Row:
+    """The names the run's header shows: its experiment's, its dataset's and its version's number (one query; a
+    missing one is None)."""
+    sql = (
+        "SELECT e.name AS experiment_name, d.name AS dataset_name, v.number AS version_number FROM {p}runs r "
+        "LEFT JOIN {p}experiments e ON e.id = r.experiment_id LEFT JOIN {p}datasets d ON d.id = r.dataset_id "
+        "LEFT JOIN {p}dataset_versions v ON v.id = r.dataset_version_id WHERE r.id = ?"
+    )
+    rows = view.query(sql, (run["id"],))
+    return rows[0] if rows else {"experiment_name": None, "dataset_name": None, "version_number": None}

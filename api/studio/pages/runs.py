@@ -22,10 +22,10 @@ from agnt5_evals.api.studio.web import PREFIX, page, redirect, secured
 from agnt5_evals.api.studio.web import router as studio_router
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
 from agnt5_evals.domain.ids import parse_uuid
-from agnt5_evals.domain.reports import excerpt
+from agnt5_evals.domain.reports import excerpt, run_summary
 from agnt5_evals.domain.runs import TERMINAL
 from agnt5_evals.projections import queries, studio_runs
-from agnt5_evals.services import exports, operations, runs
+from agnt5_evals.services import exports, gates, operations, runs
 
 router = studio_router()
 
@@ -122,27 +122,23 @@ def _digits(width: float) -> int:
 
 
 def _context(
-    request: Request,
     svc: Services,
-    run_id: str,
+    run: dict[str, Any],
+    scorer_rows: list[dict[str, Any]],
     table: studio_runs.TableQuery | None = None,
     compute_stats: bool = False,
     **extra: Any,
 ) -> dict[str, Any]:
-    """Everything the run page shows (the table as ``table`` asks: the defaults when None)."""
-    run = queries.run(svc.view, run_id)
-    summary = operations.summary(svc, run_id, detail=False)
-    scorer_rows = queries.run_scorers(svc.view, run_id)
-    scorer_keys = [row["scorer_key"] for row in scorer_rows] or [s["key"] for s in run["spec"].get("scorers", [])]
+    """Everything the run page shows (the table as ``table`` asks: the defaults when None), from the run's row and
+    its ``run_scorers`` rows; the summary is ``operations.summary`` (without its detail) of the same rows."""
+    summary = run_summary(run, scorer_rows, gates.extra_rules(svc, run))
+    scorer_keys = _keys(run, scorer_rows)
     n_by_key = {row["scorer_key"]: row["n"] for row in scorer_rows}
     scorers = [{**s, "n": n_by_key.get(s["scorer"], 0)} for s in summary["scorers"]]
-    experiment = queries.experiment(svc.view, run["experiment_id"])
-    dataset = _optional(lambda: queries.dataset(svc.view, run["dataset_id"]))
-    version = _optional(lambda: queries.dataset_version(svc.view, run["dataset_version_id"]))
     live = run["status"] not in TERMINAL
     ctx: dict[str, Any] = {
-        "run": run, "summary": summary, "scorers": scorers, "scorer_keys": scorer_keys, "experiment": experiment,
-        "dataset": dataset, "version": version, "live": live, "stats": None, "charts": None,
+        "run": run, "summary": summary, "scorers": scorers, "scorer_keys": scorer_keys,
+        "header": studio_runs.run_header(svc.view, run), "live": live, "stats": None, "charts": None,
         "spec_scorers": [s.get("key") for s in run["spec"].get("scorers", [])], "exports": list(EXPORTS),
         "action_error": None, "regression": None, "rescore": None, "nav": "experiments",
     }  # fmt: skip
@@ -155,6 +151,17 @@ def _context(
     return ctx
 
 
+def _keys(run: dict[str, Any], scorer_rows: list[dict[str, Any]]) -> list[str]:
+    """The run's scorer keys in order (those it has scores of, else those of its spec)."""
+    return [row["scorer_key"] for row in scorer_rows] or [str(s.get("key")) for s in run["spec"].get("scorers", [])]
+
+
+def _read(svc: Services, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The run's row (of the current project, else NotFound) and its scorers' rows."""
+    run = queries.run(svc.view, run_id)
+    return run, queries.run_scorers(svc.view, run_id)
+
+
 def _optional(read: Any) -> Any:
     try:
         return read()
@@ -164,9 +171,9 @@ def _optional(read: Any) -> Any:
 
 def _table(svc: Services, run: dict[str, Any], scorer_keys: list[str], table: studio_runs.TableQuery) -> dict[str, Any]:
     """One page of the item table: its rows (input, output or error excerpts, scores) and the pager."""
-    rows, more = studio_runs.item_page(svc.view, run["id"], table)
-    scores = studio_runs.item_scores(svc.view, run["id"], [row["id"] for row in rows])
-    inputs = studio_runs.item_inputs(svc.view, run["dataset_version_id"], [row["dataset_item_id"] for row in rows])
+    rows, more = studio_runs.item_page(svc.view, run, table)
+    scores = studio_runs.item_scores(svc.view, run, [row["id"] for row in rows])
+    inputs = studio_runs.item_inputs(svc.view, run, [row["dataset_item_id"] for row in rows])
     items = [
         {**row, "scores": scores.get(row["id"], {}), "input_excerpt": excerpt(inputs.get(row["dataset_item_id"])),
          "output_excerpt": excerpt(row["error"]) if row["error"] is not None else excerpt(row["output"])}
@@ -184,8 +191,7 @@ def _matching(run: dict[str, Any], table: studio_runs.TableQuery) -> int | None:
     return int(counts[table.outcome])
 
 
-def _table_query(svc: Services, run_id: str, params: dict[str, str]) -> studio_runs.TableQuery:
-    keys = [row["scorer_key"] for row in queries.run_scorers(svc.view, run_id)]
+def _table_query(params: dict[str, str], keys: list[str]) -> studio_runs.TableQuery:
     try:
         page_number = int(params.get("page") or 1)
     except ValueError:
@@ -222,12 +228,12 @@ def run_page(request: Request, session: SessionDep, run_id: str) -> Response:
     """The run's page; an htmx request from the item table's controls gets the table alone."""
     svc, rid = get_services(request), _rid(run_id)
     params = dict(request.query_params)
-    table = _table_query(svc, rid, params)
+    run, scorer_rows = _read(svc, rid)
+    keys = _keys(run, scorer_rows)
+    table = _table_query(params, keys)
     if _is_htmx(request) and request.headers.get("hx-target") == "items":
-        run = queries.run(svc.view, rid)
-        keys = [row["scorer_key"] for row in queries.run_scorers(svc.view, rid)]
         return page(request, "runs/_table.html.j2", run=run, scorer_keys=keys, **_table(svc, run, keys, table))
-    ctx = _context(request, svc, rid, table, **_extras(svc, rid, params))
+    ctx = _context(svc, run, scorer_rows, table, **_extras(svc, rid, params))
     return page(request, "runs/run.html.j2", **ctx)
 
 
@@ -238,7 +244,7 @@ def progress(request: Request, session: SessionDep, run_id: str) -> Response:
     svc, rid = get_services(request), _rid(run_id)
     current = operations.run_progress(svc, rid)
     if current["status"] in TERMINAL:
-        response = page(request, "runs/_body.html.j2", **_context(request, svc, rid))
+        response = page(request, "runs/_body.html.j2", **_context(svc, *_read(svc, rid)))
         response.headers["HX-Retarget"] = "#run"
         response.headers["HX-Reswap"] = "outerHTML"
         return response
@@ -249,11 +255,10 @@ def progress(request: Request, session: SessionDep, run_id: str) -> Response:
 def stats(request: Request, session: SessionDep, run_id: str) -> Response:
     """Latency figures, tokens and the charts of a finished run (computed once, then kept)."""
     svc, rid = get_services(request), _rid(run_id)
-    run = queries.run(svc.view, rid)
+    run, scorer_rows = _read(svc, rid)
     if run["status"] not in TERMINAL:
         raise Conflict(f"run {rid} is {run['status']}: its charts come when it has finished")
-    scorer_rows = queries.run_scorers(svc.view, rid)
-    keys = [row["scorer_key"] for row in scorer_rows]
+    keys = _keys(run, scorer_rows)
     found = _stats_of(svc, run, scorer_rows, compute=True)
     return page(request, "runs/_stats.html.j2", run=run, stats=found, charts=_charts(found, keys))
 
@@ -265,7 +270,7 @@ def rescore_panel(request: Request, session: SessionDep, run_id: str, rescore_id
     svc, rid = get_services(request), _rid(run_id)
     panel = _rescore_panel(svc, rid, str(parse_uuid(rescore_id, "rescore_id")))
     if panel["status"] != "running" and panel["replace_latest"] and _is_htmx(request):
-        response = page(request, "runs/_body.html.j2", **_context(request, svc, rid, rescore=panel))
+        response = page(request, "runs/_body.html.j2", **_context(svc, *_read(svc, rid), rescore=panel))
         response.headers["HX-Retarget"] = "#run"
         response.headers["HX-Reswap"] = "outerHTML"
         return response
@@ -275,7 +280,7 @@ def rescore_panel(request: Request, session: SessionDep, run_id: str, rescore_id
 def _failed_action(request: Request, svc: Services, rid: str, exc: Invalid | Conflict, action: str) -> Response:
     status = 409 if isinstance(exc, Conflict) else 422
     error = {**exc.as_dict(), "action": action}
-    return page(request, "runs/run.html.j2", status, **_context(request, svc, rid, action_error=error))
+    return page(request, "runs/run.html.j2", status, **_context(svc, *_read(svc, rid), action_error=error))
 
 
 @router.post("/runs/{run_id}/cancel")
