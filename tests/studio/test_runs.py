@@ -213,6 +213,7 @@ def test_rescore_shows_its_progress_then_its_result(client, services, finished):
     panel = client.get(started.headers["location"]).text
     assert text_of(panel, "rescore-status") == "completed"
     assert text_of(panel, "rescore-done") == f"{N_ITEMS - len(EXPLODE)} / {N_ITEMS - len(EXPLODE)}"
+    assert f'href="/studio/runs/{rid}?rescore={rescore_id}#rescore"' in client.get(f"/studio/runs/{rid}").text
     fragment = client.get(f"/studio/runs/{rid}/rescores/{rescore_id}").text
     assert 'hx-trigger="every 1s"' not in fragment  # finished: nothing polls
     unknown = client.post(f"/studio/runs/{rid}/rescore", {"scorer": "nope"})

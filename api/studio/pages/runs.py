@@ -44,10 +44,12 @@ def _is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
-def _fingerprint(svc: Services, run: dict[str, Any], scorer_rows: list[dict[str, Any]]) -> tuple[Any, ...]:
+def _fingerprint(
+    run: dict[str, Any], scorer_rows: list[dict[str, Any]], rescore_rows: list[dict[str, Any]]
+) -> tuple[Any, ...]:
     """What the kept figures of a finished run depend on: its counts, its scorers' sums and its rescores (a
     replacing rescore changes the current scores)."""
-    rescores = tuple((r["id"], r["status"], r["done"]) for r in queries.rescores(svc.view, run["id"]))
+    rescores = tuple((r["id"], r["status"], r["done"]) for r in rescore_rows)
     scorers = tuple(
         (r["scorer_key"], r["n"], r["sum_score_e9"], r["n_passed"], r["n_failed"], r["n_errored"]) for r in scorer_rows
     )
@@ -78,9 +80,16 @@ def _compute_stats(svc: Services, run_id: str) -> dict[str, Any]:
     }
 
 
-def _stats_of(svc: Services, run: dict[str, Any], scorer_rows: list[dict[str, Any]], compute: bool) -> Any:
+def _stats_of(
+    svc: Services,
+    run: dict[str, Any],
+    scorer_rows: list[dict[str, Any]],
+    compute: bool,
+    rescore_rows: list[dict[str, Any]] | None = None,
+) -> Any:
     """The finished run's figures (kept, or computed now when ``compute``); None when not kept and not computed."""
-    key = _fingerprint(svc, run, scorer_rows)
+    rescore_rows = queries.rescores(svc.view, run["id"]) if rescore_rows is None else rescore_rows
+    key = _fingerprint(run, scorer_rows, rescore_rows)
     found = _kept(key)
     if found is not None or not compute:
         return found
@@ -140,10 +149,12 @@ def _context(
         "run": run, "summary": summary, "scorers": scorers, "scorer_keys": scorer_keys,
         "header": studio_runs.run_header(svc.view, run), "live": live, "stats": None, "charts": None,
         "spec_scorers": [s.get("key") for s in run["spec"].get("scorers", [])], "exports": list(EXPORTS),
-        "action_error": None, "regression": None, "rescore": None, "nav": "experiments",
+        "action_error": None, "regression": None, "rescore": None, "rescores": [], "nav": "experiments",
     }  # fmt: skip
     if not live:
-        stats = _stats_of(svc, run, scorer_rows, compute_stats or run["done"] <= INLINE_STATS_ITEMS)
+        ctx["rescores"] = queries.rescores(svc.view, run["id"])
+        compute = compute_stats or run["done"] <= INLINE_STATS_ITEMS
+        stats = _stats_of(svc, run, scorer_rows, compute, ctx["rescores"])
         if stats is not None:
             ctx["stats"], ctx["charts"] = stats, _charts(stats, scorer_keys)
         ctx.update(_table(svc, run, scorer_keys, table or studio_runs.TableQuery()))
