@@ -47,10 +47,11 @@ def latest_runs(view: EvalsView, experiment_ids: Sequence[str]) -> dict[str, Row
     if not experiment_ids:
         return {}
     marks = ", ".join("?" * len(experiment_ids))
-    sql = (
-        f"SELECT * FROM {{p}}runs r WHERE r.experiment_id IN ({marks}) AND r.created_at = "
-        "(SELECT MAX(r2.created_at) FROM {p}runs r2 WHERE r2.experiment_id = r.experiment_id) ORDER BY r.id"
-    )
+    newest = (
+        "SELECT (SELECT r2.id FROM {p}runs r2 WHERE r2.experiment_id = e.id ORDER BY r2.created_at DESC, r2.id DESC "
+        f"LIMIT 1) FROM {{p}}experiments e WHERE e.id IN ({marks})"
+    )  # one index probe per experiment, however many runs each has
+    sql = f"SELECT * FROM {{p}}runs WHERE id IN ({newest})"
     return {row["experiment_id"]: row for row in _rows(view, sql, *experiment_ids)}
 
 
@@ -84,6 +85,13 @@ def names(view: EvalsView, table: str, ids: Sequence[str]) -> dict[str, str]:
     marks = ", ".join("?" * len(ids))
     sql = f"SELECT id, name FROM {{p}}{table} WHERE id IN ({marks})" + where
     return {row["id"]: row["name"] for row in view.query(sql, (*ids, *scope))}
+
+
+def version_number(view: EvalsView, version_id: str) -> int | None:
+    """A dataset version's number (None: not of the project)."""
+    where, scope = _in_project()
+    rows = view.query("SELECT number FROM {p}dataset_versions WHERE id = ?" + where, (version_id, *scope))
+    return int(rows[0]["number"]) if rows else None
 
 
 def project_versions(view: EvalsView) -> list[Row]:

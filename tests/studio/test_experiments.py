@@ -14,6 +14,7 @@ from markupsafe import escape
 from agnt5_evals.projections import queries
 from agnt5_evals.services import experiments
 from agnt5_evals.services.definitions import target_from
+from tests.studio.conftest import ARTIFACTS
 from tests.support import execute, wait_until
 
 SCRIPT = "<script>alert(1)</script>"
@@ -221,6 +222,8 @@ def test_a_browser_creates_an_experiment_and_starts_a_run(tab, studio_url, servi
     assert tab.locator("select[name=component_name] option[value=echo]").count() == 1  # the good one's only
     tab.select_option("select[name=component_name]", "support_agent")
     tab.check("#scorer-json_valid")
+    ARTIFACTS.joinpath("studio").mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(ARTIFACTS / "studio" / "experiments_new_form.png"), full_page=True)
     tab.click("#create")
     tab.wait_for_url(re.compile(r".*/studio/experiments/[0-9a-f-]{36}$"))
     assert tab.locator("#experiment-name").inner_text() == "from the browser"
@@ -240,3 +243,16 @@ def test_a_browser_creates_an_experiment_and_starts_a_run(tab, studio_url, servi
     tab.goto(f"{studio_url}/studio/experiments/{experiment_id}")  # the last screen: the experiment with its run
     assert tab.locator(f"#runs a[href='/studio/runs/{run_id}']").inner_text() == "first"
     assert tab.locator("#trend circle.dot").count() == 1
+
+
+def test_the_flaky_panel_of_big_runs_waits_for_a_click(client, services, world, monkeypatch):
+    from agnt5_evals.api.studio.pages import experiments as pages
+
+    monkeypatch.setattr(pages, "FLAKY_AUTO_ITEMS", 15)  # two runs of 10 items read more than that
+    experiment_id = make_experiment(services, world)
+    run(services, experiment_id)
+    assert 'hx-trigger="load"' in client.get(f"/studio/experiments/{experiment_id}").text
+    run(services, experiment_id)
+    page = client.get(f"/studio/experiments/{experiment_id}").text
+    assert 'hx-trigger="load"' not in page and "hold 20 run items" in page
+    assert f'<button class="secondary" hx-get="/studio/experiments/{experiment_id}/flaky?last=5"' in page

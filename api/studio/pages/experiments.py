@@ -39,6 +39,8 @@ MAX_OFFSET = 100_000
 RUNS_SHOWN = 200  # an experiment's page shows (and charts) its newest runs
 FLAKY_CHOICES = (2, 3, 5, 10, 20)
 FLAKY_SHOWN = 50
+FLAKY_DEFAULT = 5
+FLAKY_AUTO_ITEMS = 50_000  # the panel reads every item of the runs: above this many it waits for a click
 COMPONENT_TYPES = ("function", "agent", "workflow", "tool")
 FIELDS = ("name", "description", "dataset_id", "dataset_version_id", "target_type", "deployment_id",
           "component_name", "component_type", "prompt_id", "prompt_version_id", "scorer_specs", "repetitions",
@@ -249,17 +251,21 @@ def experiment_page(request: Request, session: SessionDep, experiment_id: str) -
         for s in summaries
     ]
     trend = charts.line(points, f"pass rate of the last {len(points)} runs") if points else None
+    completed = [run for run in runs if run["status"] == "completed"][-FLAKY_DEFAULT:]
+    flaky_reads = sum(int(run["total"]) for run in completed)
     definition = row["definition"]
     target = definition.get("target", {})
     view = svc.view
+    version = studio_q.version_number(view, definition["dataset_version_id"])
     names = {
         **studio_q.names(view, "datasets", [definition["dataset_id"]]),
         **studio_q.names(view, "deployments", [str(target.get("deployment_id") or "")]),
         **studio_q.names(view, "prompts", [str(target.get("prompt_id") or "")]),
     }
     return page(request, "experiments/show.html.j2", nav="experiments", experiment=row, definition=definition,
-                target=target, names=names, runs=summaries[::-1], n_runs=n_runs, trend=trend,
-                has_baseline="baseline" in json.dumps(definition.get("config", {})))  # fmt: skip
+                target=target, names=names, version=version, runs=summaries[::-1], n_runs=n_runs, trend=trend,
+                has_baseline="baseline" in json.dumps(definition.get("config", {})), flaky_last=FLAKY_DEFAULT,
+                flaky_reads=flaky_reads, flaky_auto=flaky_reads <= FLAKY_AUTO_ITEMS)  # fmt: skip
 
 
 def _point_title(s: dict[str, Any]) -> str:
@@ -281,7 +287,10 @@ async def start_run(request: Request, session: SessionDep, experiment_id: str) -
 
 @router.get("/experiments/{experiment_id}/flaky")
 def flaky_panel(
-    request: Request, session: SessionDep, experiment_id: str, last: int = Query(5, ge=2, le=compare.MAX_LAST)
+    request: Request,
+    session: SessionDep,
+    experiment_id: str,
+    last: int = Query(FLAKY_DEFAULT, ge=2, le=compare.MAX_LAST),
 ) -> Response:
     """The flaky panel (a fragment): the items whose verdict changed across the last ``last`` completed runs,
     each with its history, linked to its item in the newest of those runs."""
