@@ -62,6 +62,7 @@ def experiment_list(
     rows = studio_q.experiment_page(view, q.strip(), PAGE_SIZE + 1, (page_number - 1) * PAGE_SIZE)
     more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
     latest = studio_q.latest_runs(view, [row["id"] for row in rows])
+    per_scorer = studio_q.scorer_rows(view, [run["id"] for run in latest.values()])  # per-scorer gate rules
     targets = _target_names(view, rows)
     shown = []
     for row in rows:
@@ -70,7 +71,7 @@ def experiment_list(
             **row,
             "target": targets.get(row["id"], ""),
             "scorers": [s.get("key") or s.get("name") for s in row["definition"].get("scorers", [])],
-            "latest": run_summary(run, ()) if run else None,
+            "latest": run_summary(run, per_scorer[run["id"]]) if run else None,
         })  # fmt: skip
     params = {"q": q.strip()}
     return page(request, "experiments/list.html.j2", nav="experiments", experiments=shown, q=q.strip(),
