@@ -73,7 +73,8 @@ def traced_world(svc: Services, agent_dir: Path) -> dict[str, Any]:
     dataset = app.create_dataset("cases")
     app.add_items(dataset.id, ITEMS)
     version = app.publish(dataset.id)
-    deployment = app.create_deployment("traced", "traced_agent", str(agent_dir), discover("traced_agent", str(agent_dir)))
+    components = discover("traced_agent", str(agent_dir))
+    deployment = app.create_deployment("traced", "traced_agent", str(agent_dir), components)
     traced = run_of(svc, dataset.id, version.id, deployment.id, "traced", "traced-run")
     scripted = run_of(svc, dataset.id, version.id, deployment.id, "scripted", "scripted-run")
     items = [item["id"] for item in queries.run_items(svc.view, traced)]
@@ -155,7 +156,7 @@ def test_annotating_an_item_records_it_and_links_the_agreement_report(client, tr
     page = client.get(path).text
     notes = section(page, "annotations")
     assert "helpful" in notes and "&lt;i&gt;right&lt;/i&gt;" in notes and "<i>right" not in notes
-    assert f'/studio/runs/{traced["run"]}/agreement?name=helpful' in notes
+    assert f"/studio/runs/{traced['run']}/agreement?name=helpful" in notes
     rows = queries.run_annotations(services.view, traced["run"], traced["items"][0])
     assert [(a["name"], a["label"], a["score"]) for a in rows] == [("helpful", "good", 1.0)]
     report = client.get(f"/studio/runs/{traced['run']}/agreement?name=helpful")

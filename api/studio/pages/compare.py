@@ -46,14 +46,15 @@ def compare_page(
     before: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
 ) -> Response:
     """Without both runs: the picker. With ``base`` and ``candidate`` (ids or names): the comparison."""
-    params = {"base": base.strip(), "candidate": candidate.strip(), "strict": "1" if strict else "",
-              "scorer": scorer, "flips": flips if flips != FLIPS else ""}  # fmt: skip
-    if not params["base"] or not params["candidate"]:
+    base, candidate = base.strip(), candidate.strip()
+    params: dict[str, Any] = {"base": base, "candidate": candidate, "strict": "1" if strict else "",
+                              "scorer": scorer, "flips": flips if flips != FLIPS else ""}  # fmt: skip
+    if not base or not candidate:
         return _picker(request, params, experiment)
     view = get_services(request).view
     try:
-        base_id = names.resolve(view, "run", params["base"], "base")
-        other_id = names.resolve(view, "run", params["candidate"], "candidate")
+        base_id = names.resolve(view, "run", base, "base")
+        other_id = names.resolve(view, "run", candidate, "candidate")
         result = compare_runs(get_services(request), base_id, other_id, strict=bool(strict), scorer=scorer,
                               limit=flips)  # fmt: skip
     except (Invalid, NotFound, Conflict) as exc:
@@ -91,7 +92,7 @@ def _picker(
             runs = studio_items.experiment_runs(view, chosen["id"])
         except (Invalid, NotFound) as exc:
             error, status = error or exc.as_dict(), status if error else _status(exc)
-    if runs and not (params["base"] or params["candidate"]):
-        params = {**params, "candidate": runs[0]["id"], "base": runs[1]["id"] if len(runs) > 1 else ""}
+    if len(runs) > 1 and not (params["base"] or params["candidate"]):  # the latest run against the one before
+        params = {**params, "candidate": runs[0]["id"], "base": runs[1]["id"]}
     return page(request, "compare/picker.html.j2", status, nav="compare", params=params, error=error,
                 experiments=studio_items.experiments(view), experiment=chosen, runs=runs)  # fmt: skip

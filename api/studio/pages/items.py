@@ -179,9 +179,9 @@ def timeline(events: Any) -> list[dict[str, Any]]:
 
 def _tool_step(data: dict[str, Any], event: dict[str, Any], offset: float | None) -> dict[str, Any]:
     name = trace.text(data.get("tool_name")) or trace.text(event.get("name")) or "tool"
-    return {"kind": "tool", "title": name, "what": "tool call", "at_ms": offset, "stage": "started", "status": "started",
-            "arguments": data.get("arguments"), "has_result": False, "result": None, "error": "", "duration_ms": None,
-            "started_ns": 0}  # fmt: skip
+    return {"kind": "tool", "title": name, "what": "tool call", "at_ms": offset, "stage": "started",
+            "status": "started", "arguments": data.get("arguments"), "has_result": False, "result": None, "error": "",
+            "duration_ms": None, "started_ns": 0}  # fmt: skip
 
 
 def _merge_tool(step: dict[str, Any], kind: str, data: dict[str, Any], at: int) -> None:
@@ -207,15 +207,19 @@ def _merge_tool(step: dict[str, Any], kind: str, data: dict[str, Any], at: int) 
 def _llm_step(
     kind: str, data: dict[str, Any], event: dict[str, Any], offset: float | None, latency: float | None
 ) -> dict[str, Any]:
-    given = trace.number(data.get("duration_ms")) or trace.number(data.get("latency_ms"))
+    timed = [trace.number(data.get(key)) for key in ("duration_ms", "latency_ms")]
+    given = next((value for value in timed if value is not None), None)
     tokens_in, tokens_out = trace.count(data.get("input_tokens")), trace.count(data.get("output_tokens"))
-    total = trace.count(data.get("total_tokens")) or tokens_in + tokens_out
     failed = kind.endswith(".failed")
     model = trace.text(data.get("model")) or trace.text(event.get("name")) or "LLM"
-    return {"kind": "llm", "title": model, "what": "LLM call", "at_ms": offset, "status": "failed" if failed else "completed",
-            "model": model, "role": trace.text(data.get("role")), "input_tokens": tokens_in,
-            "output_tokens": tokens_out, "total_tokens": total, "latency_ms": given if given is not None else latency,
-            "error": trace.text(data.get("error")) if failed else ""}  # fmt: skip
+    return {
+        "kind": "llm", "title": model, "what": "LLM call", "at_ms": offset,
+        "status": "failed" if failed else "completed", "model": model, "role": trace.text(data.get("role")),
+        "input_tokens": tokens_in, "output_tokens": tokens_out,
+        "total_tokens": trace.count(data.get("total_tokens")) or tokens_in + tokens_out,
+        "latency_ms": given if given is not None else latency,
+        "error": trace.text(data.get("error")) if failed else "",
+    }  # fmt: skip
 
 
 def _other_step(kind: str, data: dict[str, Any], event: dict[str, Any], offset: float | None) -> dict[str, Any]:
