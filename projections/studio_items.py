@@ -74,8 +74,8 @@ def paired_page(
         for alias, side in (("a", "base"), ("b", "compare"))
     )
     on = "b.dataset_item_id = a.dataset_item_id AND b.repetition = a.repetition"
-    if aligned(base, other):
-        on = "b.position = a.position AND " + on
+    if aligned(base, other):  # "+ 0": SQLite would otherwise carry "a.position > ?" over to b, and range-scan it
+        on = "b.position = a.position + 0 AND " + on
     sql = (
         f"SELECT a.position AS position, a.dataset_item_id AS dataset_item_id, a.repetition AS repetition, {columns} "
         f"FROM {{p}}run_items a JOIN {{p}}run_items b ON b.run_id = ? AND {on} WHERE a.run_id = ?"

@@ -19,10 +19,11 @@ from agnt5_evals.api.studio.web import router as studio_router
 from agnt5_evals.domain.errors import Conflict, EvalsError, Invalid, NotFound
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.projections import names, queries, studio_items
-from agnt5_evals.services.compare import FLIP_KINDS, compare_runs
+from agnt5_evals.services.compare import compare_runs
 
 router = studio_router()
 
+FLIP_KINDS = ("newly_failing", "newly_passing")  # newly failing first: what a reviewer looks for
 FLIPS = 20  # flips of each kind detailed (with both outputs and their diff) unless ?flips= asks for more
 MAX_FLIPS = 200
 STATUS = {Conflict: 409, NotFound: 404, Invalid: 422}

@@ -105,7 +105,7 @@ def _render(
     if item["run_id"] != rid:
         raise NotFound(f"run item {iid} is not part of run {rid}", field="run_item_id")
     experiment = queries.experiment(view, run["experiment_id"])
-    scores = queries.scores(view, run_id=rid, run_item_id=iid)
+    scores = queries.scores(view, run_item_id=iid)  # by the item's index (with run_id, SQLite walks the run's)
     try:
         source: dict[str, Any] | None = queries.dataset_item(view, run["dataset_version_id"], item["dataset_item_id"])
     except NotFound:
@@ -115,6 +115,7 @@ def _render(
         {**score, **evidence(score, item, example, ("scorer_output", "evidence")), "score_id": score["id"]}
         for score in scores
     ]  # what GET /scores/{id}/evidence answers (without scorer_input: the page shows it above)
+    compared = item["error"] is None and example["expected_output"] is not None  # no expected output: no diff
     annotations = studio_items.item_annotations(view, rid, iid)
     previous, following = studio_items.neighbours(view, rid, int(item["position"]))
     names = sorted({a["name"] for a in annotations})
@@ -127,7 +128,7 @@ def _render(
         experiment=experiment,
         item=item,
         source=source,
-        diff=diff_values(example["expected_output"], item["output"]) if item["error"] is None else None,
+        diff=diff_values(example["expected_output"], item["output"]) if compared else None,
         stack=failure_stack(item["events"]),
         steps=timeline(item["events"]),
         scores=cards,
