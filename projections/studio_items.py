@@ -3,7 +3,8 @@
 - An item's neighbours in its run (the previous and next position): two single-row lookups on the
   ``(run_id, position)`` index.
 - Two runs' items side by side, one page at a time (``paired_page``): the base run's items in position order from a
-  keyset cursor, each joined with the candidate run's item of the same dataset item and repetition. When both runs
+  keyset cursor, each joined with the candidate run's item of the same dataset item and repetition (found by the
+  ``(run_id, dataset_item_id, repetition, ...)`` index where the read model has one). When both runs
   ran the same dataset version with the same repetitions, an item's position is the same in both (position = item
   index x repetitions + repetition, over the version's fixed order), so the join also matches positions and uses the
   ``(run_id, position)`` index: a page costs its own rows whatever the runs' size.
@@ -62,33 +63,32 @@ def paired_page(
     before: int | None = None,
     limit: int = PAGE,
 ) -> dict[str, Any]:
-    """One page of the items both runs have (paired by dataset item and repetition), in the base run's position
-    order: after the base position ``after``, or the page ending before ``before`` (the previous page).
+    """One page of the base run's items in position order, each with the candidate run's item of the same dataset
+    item and repetition beside it (none when the candidate lacks it): after the base position ``after``, or the
+    page ending before ``before`` (the previous page).
 
+    The page of base items is taken first (a subquery with its LIMIT), then joined: the join reads the page's
+    pairs only, whatever the planner thinks of the join's selectivity (PostgreSQL would otherwise hash both runs).
     Each row has both items' id, status, error and the first characters of their output (``base_``/``compare_``
     prefixes); ``before``/``after`` are the cursors of the previous and next pages (None: no page there)."""
     limit = max(1, min(limit, MAX_PAGE))
-    columns = ", ".join(
-        f"{alias}.id AS {side}_id, {alias}.status AS {side}_status, substr({alias}.error, 1, {EXCERPT}) AS "
-        f"{side}_error, substr({alias}.output, 1, {EXCERPT + 1}) AS {side}_output"
-        for alias, side in (("a", "base"), ("b", "compare"))
-    )
-    on = "b.dataset_item_id = a.dataset_item_id AND b.repetition = a.repetition"
-    if aligned(base, other):  # "+ 0": SQLite would otherwise carry "a.position > ?" over to b, and range-scan it
-        on = "b.position = a.position + 0 AND " + on
-    sql = (
-        f"SELECT a.position AS position, a.dataset_item_id AS dataset_item_id, a.repetition AS repetition, {columns} "
-        f"FROM {{p}}run_items a JOIN {{p}}run_items b ON b.run_id = ? AND {on} WHERE a.run_id = ?"
-    )
-    params: list[Any] = [other["id"], base["id"]]
     backwards = before is not None
-    if backwards:
-        sql += " AND a.position < ? ORDER BY a.position DESC LIMIT ?"
-        params += [before, limit + 1]
-    else:
-        sql += " AND a.position > ? ORDER BY a.position LIMIT ?"
-        params += [-1 if after is None else after, limit + 1]
-    rows = view.query(sql, tuple(params))
+    where, order = ("position < ?", "DESC") if backwards else ("position > ?", "")
+    cursor = before if backwards else (-1 if after is None else after)
+    on = "b.dataset_item_id = a.dataset_item_id AND b.repetition = a.repetition"
+    if aligned(base, other):
+        on = "b.position = a.position AND " + on
+    sql = (
+        "SELECT a.position AS position, a.dataset_item_id AS dataset_item_id, a.repetition AS repetition, "
+        "a.id AS base_id, a.status AS base_status, a.error AS base_error, a.output AS base_output, "
+        f"b.id AS compare_id, b.status AS compare_status, substr(b.error, 1, {EXCERPT}) AS compare_error, "
+        f"substr(b.output, 1, {EXCERPT + 1}) AS compare_output "
+        "FROM (SELECT position, dataset_item_id, repetition, id, status, "
+        f"substr(error, 1, {EXCERPT}) AS error, substr(output, 1, {EXCERPT + 1}) AS output "
+        f"FROM {{p}}run_items WHERE run_id = ? AND {where} ORDER BY position {order} LIMIT ?) a "
+        f"LEFT JOIN {{p}}run_items b ON b.run_id = ? AND {on} ORDER BY a.position {order}"
+    )
+    rows = view.query(sql, (base["id"], cursor, limit + 1, other["id"]))
     more = len(rows) > limit
     rows = rows[:limit]
     if backwards:

@@ -127,16 +127,19 @@ def test_paired_pages_follow_the_base_run_and_go_back(services, runs):
 
 def test_paired_pages_pair_by_dataset_item_across_dataset_versions(services, agent_dir, runs):
     app = services.app
-    app.add_items(runs["dataset"], [{"input": {"order_id": 0}, "expected_output": 0}])  # a new first item
+    app.add_items(runs["dataset"], [{"input": {"order_id": 0}, "expected_output": 0}])  # one more item
     version = app.publish(runs["dataset"])
     newer = run_of(services, runs["dataset"], version.id, runs["good"], "support_agent", "newer", SCORERS)
     view = services.view
     base, other = queries.run(view, runs["good_run"]), queries.run(view, newer)
     assert not studio_items.aligned(base, other)
     rows = studio_items.paired_page(view, base, other, limit=50)["rows"]
-    assert len(rows) == 10  # the new item is only in the candidate
+    assert len(rows) == 10  # the base run's items, each paired (the new item is only in the candidate)
     by_item = {item["dataset_item_id"]: item["id"] for item in queries.run_items(view, newer)}
     assert all(row["compare_id"] == by_item[row["dataset_item_id"]] for row in rows)
+    swapped = studio_items.paired_page(view, other, base, limit=50)["rows"]
+    assert len(swapped) == 11 and [row["compare_id"] for row in swapped].count(None) == 1
+    assert swapped[-1]["compare_id"] is None  # the added item: not in the older run
 
 
 def test_a_script_tag_as_output_is_shown_as_text_in_the_flips_and_the_list(client, services, agent_dir):
