@@ -211,3 +211,21 @@ def test_in_a_browser_a_script_tag_as_output_shows_as_text(studio_url, tab, trac
     tab.goto(f"{studio_url}{url(traced, 1)}")
     assert tab.locator("#output").inner_text().strip() == f'"{SCRIPT}"'
     assert "alert(" in tab.locator("#diff").inner_text()
+
+
+def test_an_item_page_reads_a_handful_of_rows_and_never_the_runs_items(client, traced, monkeypatch):
+    from agnt5_evals.projections.views import EvalsView
+
+    seen: list[str] = []
+    query = EvalsView.query
+
+    def counted(self: EvalsView, template: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        seen.append(template)
+        return query(self, template, params)
+
+    monkeypatch.setattr(EvalsView, "query", counted)
+    assert client.get(url(traced, 1)).status_code == 200
+    assert len(seen) <= 12, seen
+    reads_items = [sql for sql in seen if "run_items" in sql and "LIMIT 1" not in sql and "WHERE id = ?" not in sql]
+    assert reads_items == []  # the item by its id, its neighbours one row each: never a scan of the run
+    assert all("run_id = ?" not in sql for sql in seen if "FROM {p}scores" in sql)  # scores by the item's index
