@@ -263,8 +263,10 @@ def experiment_page(request: Request, session: SessionDep, experiment_id: str) -
         **studio_q.names(view, "deployments", [str(target.get("deployment_id") or "")]),
         **studio_q.names(view, "prompts", [str(target.get("prompt_id") or "")]),
     }
+    candidates = [d for d in queries.deployments(view) if str(d["id"]) != str(target.get("deployment_id") or "")]
     return page(request, "experiments/show.html.j2", nav="experiments", experiment=row, definition=definition,
                 target=target, names=names, version=version, runs=summaries[::-1], n_runs=n_runs, trend=trend,
+                candidates=candidates if target.get("deployment_id") else [],
                 has_baseline="baseline" in json.dumps(definition.get("config", {})), flaky_last=FLAKY_DEFAULT,
                 flaky_reads=flaky_reads, flaky_auto=flaky_reads <= FLAKY_AUTO_ITEMS)  # fmt: skip
 
@@ -277,12 +279,15 @@ def _point_title(s: dict[str, Any]) -> str:
 
 @router.post("/experiments/{experiment_id}/runs")
 async def start_run(request: Request, session: SessionDep, experiment_id: str) -> Response:
-    """Start a run in a worker process (as ``POST /experiments/{id}/runs``) and go to its page."""
+    """Start a run in a worker process (as ``POST /experiments/{id}/runs``; ``deployment_id``: against that
+    candidate deployment, as ``experiments run --deployment-id``) and go to its page."""
     svc = get_services(request)
     form = await request.form()
     name = str(form.get("name") or "")
     eid = parse_uuid(experiment_id, "experiment_id")
-    started = await run_in_threadpool(operations.start_run, svc, eid, name)
+    chosen = str(form.get("deployment_id") or "").strip()
+    deployment = parse_uuid(chosen, "deployment_id") if chosen else None
+    started = await run_in_threadpool(operations.start_run, svc, eid, name, deployment)
     return redirect(request, f"{PREFIX}/runs/{started['id']}")
 
 
