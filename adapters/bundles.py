@@ -3,7 +3,9 @@ per-digest cache that workers import from.
 
 * **What is snapshotted**: every regular file under the root, except ``.git``, virtual environments (``.venv``,
   ``venv``, any directory holding a ``pyvenv.cfg``), caches (``__pycache__``, ``.mypy_cache``, ``.pytest_cache``,
-  ``.ruff_cache``, ``node_modules``, ``*.pyc``), and, in a git work tree, the files git ignores. ``--include``
+  ``.ruff_cache``, ``node_modules``, ``*.pyc``), the store's own folder (``AGNT5_HOME``, when it lies under the
+  root: a snapshot of a live store would be stale at once, and its cache would bundle itself), and, in a git work
+  tree, the files git ignores. ``--include``
   keeps only the files matching one of its globs; ``--exclude`` then leaves out those matching one of its globs. A
   file matches a glob when its path relative to the root, or one of its parent directories, matches
   (``fnmatch``: ``*`` also matches ``/``). A symbolic link is stored as the file it points to when that file is
@@ -116,14 +118,20 @@ def _git_ignored(root: Path) -> tuple[set[str], list[str]]:
     return {e for e in entries if not e.endswith("/")}, [e for e in entries if e.endswith("/")]
 
 
+def store_home() -> Path:
+    """The store's folder as ``adapters.bootstrap.Settings`` finds it (``AGNT5_HOME``, default ``~/.agnt5``)."""
+    return Path(os.environ.get("AGNT5_HOME") or Path.home() / ".agnt5").expanduser().resolve()
+
+
 def _walk(root: Path) -> Iterator[tuple[str, Path]]:
     """``(relative path, path)`` of every file under ``root``, skipping the directories never snapshotted."""
+    home = store_home()
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         keep = []
         for name in sorted(dirnames):
             full = here / name
-            if name in SKIPPED_DIRS or (full / "pyvenv.cfg").exists():
+            if name in SKIPPED_DIRS or (full / "pyvenv.cfg").exists() or full.resolve() == home:
                 continue
             if full.is_symlink():
                 rel = full.relative_to(root).as_posix()

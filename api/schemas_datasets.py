@@ -44,6 +44,15 @@ class ItemsAdded(Schema):
     archived: bool
 
 
+class ItemRemoved(Schema):
+    """The item removed from the draft, and the draft's size after."""
+
+    model_config = examples({"id": DS, "item_id": ITEM_ID, "draft_items": 1})
+    id: Id
+    item_id: str
+    draft_items: int
+
+
 class DraftRestored(Dataset):
     """The dataset after its draft was reset to a version's items."""
 

@@ -11,7 +11,7 @@ import orjson
 from agnt5_evals.domain import digests
 from agnt5_evals.domain.app_base import BaseApplication, Written
 from agnt5_evals.domain.dataset_tools import check_removable, duplicate_groups
-from agnt5_evals.domain.errors import Conflict, Invalid
+from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
 from agnt5_evals.domain.model import Dataset, DatasetVersion, DatasetVersionChunk, UploadChunk
 from agnt5_evals.domain.text_rules import check_description, check_name, control_character
 
@@ -197,6 +197,31 @@ class DatasetCommands(BaseApplication):
             dataset.remove_items(item_ids[start : start + IDS_PER_EVENT], draft_ids)
             position = self._save(dataset, notify=start == starts[-1])
         return Written(dataset.id, position, len(item_ids)), item_ids
+
+    def remove_item(self, dataset_id: UUID, item_id: str) -> Written:
+        """Remove one item from the draft (an ``ItemsRemoved`` event; the versions published keep it)."""
+        dataset = self.get(Dataset, dataset_id, "dataset")
+        draft_ids = {item["id"] for item in self.draft_items(dataset)}
+        if item_id not in draft_ids:
+            raise NotFound(f"item {item_id} is not in the draft of dataset {dataset_id}", field="item_id")
+        dataset.remove_items([item_id], draft_ids)
+        return Written(dataset.id, self._save(dataset), 1)
+
+    def replace_item(self, dataset_id: UUID, item_id: str, raw: Any) -> Written:
+        """Edit one draft item: its removal and the new item under the same id, saved together (all or none).
+        The edited item moves to the end of the draft, as an item added now."""
+        item = check_item(raw, "item 1")
+        if "id" in raw and item["id"] != item_id:
+            raise Invalid(f"item 1: field 'id' must be {item_id!r}, the id of the item edited", field="items")
+        item["id"] = item_id
+        _batches([item])  # the size check of every added item
+        dataset = self.get(Dataset, dataset_id, "dataset")
+        draft_ids = {row["id"] for row in self.draft_items(dataset)}
+        if item_id not in draft_ids:
+            raise NotFound(f"item {item_id} is not in the draft of dataset {dataset_id}", field="item_id")
+        dataset.remove_items([item_id], draft_ids)
+        dataset.add_items([item], draft_ids - {item_id})
+        return Written(dataset.id, self._save(dataset), 1)
 
     def publish(self, dataset_id: UUID, description: str = "", metadata: dict[str, Any] | None = None) -> Written:
         """Snapshot the draft as the next numbered, immutable version."""

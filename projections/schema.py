@@ -85,8 +85,10 @@ INDEXES = [
     # A run's scores in order, covering what a comparison pairs and sums (verdict, score) without the row
     "CREATE INDEX IF NOT EXISTS {n}_scores_run ON {p}scores (run_id, position, scorer_index, is_current, scorer_key, "
     "score, passed)",
-    # Percentiles of a run's latency: the k-th duration is an index walk, not a sort of the run (and its tokens)
-    "CREATE INDEX IF NOT EXISTS {n}_run_items_duration ON {p}run_items (run_id, duration_ms, tokens)",
+    # the Studio's run page: items by duration (latency percentiles, the duration sort, tokens) and by a scorer's
+    # score (the score sort and the score histograms), read from the index alone
+    "CREATE INDEX IF NOT EXISTS {n}_run_items_duration ON {p}run_items (run_id, duration_ms, position, tokens)",
+    "CREATE INDEX IF NOT EXISTS {n}_scores_scorer ON {p}scores (run_id, is_current, scorer_key, score, position)",
     # Pairing two runs' items by (dataset item, repetition), covering their status, position and id
     "CREATE INDEX IF NOT EXISTS {n}_run_items_pair ON {p}run_items (run_id, dataset_item_id, repetition, status, "
     "position, id)",

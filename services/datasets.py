@@ -175,6 +175,21 @@ def add_example(svc: Services, dataset_id: UUID, item: dict[str, Any]) -> dict[s
     return {"id": row["item_id"], **row}
 
 
+def remove_item(svc: Services, dataset_id: UUID, item_id: str) -> dict[str, Any]:
+    """Remove one item from the draft (404 naming ``item_id`` when the draft has no such item)."""
+    written = svc.app.remove_item(dataset_id, item_id)
+    svc.wait_for(written.position)
+    return {"id": str(dataset_id), "item_id": item_id,
+            "draft_items": queries.dataset(svc.view, str(dataset_id))["draft_items"]}  # fmt: skip
+
+
+def replace_item(svc: Services, dataset_id: UUID, item_id: str, item: Any) -> dict[str, Any]:
+    """Edit one draft item: the same id with new values (validated as an added item); returns the dataset's row."""
+    written = svc.app.replace_item(dataset_id, item_id, item)
+    svc.wait_for(written.position)
+    return queries.dataset(svc.view, str(dataset_id))
+
+
 def publish(
     svc: Services, dataset_id: UUID, description: str = "", metadata: dict[str, Any] | None = None
 ) -> dict[str, Any]:

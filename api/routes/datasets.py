@@ -22,6 +22,7 @@ from agnt5_evals.api.schemas_datasets import (
     DraftRestored,
     Example,
     ExportedItem,
+    ItemRemoved,
     ItemsAdded,
     RunImported,
     VersionComparison,
@@ -87,6 +88,12 @@ def unarchive_dataset(dataset_id: str, svc: ServicesDep) -> dict[str, Any]:
 def add_items(dataset_id: str, body: ItemsIn, svc: ServicesDep) -> dict[str, Any]:
     """Add items to the draft, all or none."""
     return use.add_items(svc, parse_uuid(dataset_id, "dataset_id"), body.items)
+
+
+@router.delete("/datasets/{dataset_id}/items/{item_id}", response_model=ItemRemoved)
+def remove_item(dataset_id: str, item_id: str, svc: ServicesDep) -> dict[str, Any]:
+    """Remove one item from the draft (404 when the draft has no such item)."""
+    return use.remove_item(svc, parse_uuid(dataset_id, "dataset_id"), item_id)
 
 
 class ExampleIn(BaseModel):

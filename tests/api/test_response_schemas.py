@@ -121,6 +121,8 @@ def _datasets(call: Checked) -> str:
     added = call("post", examples, 201, dataset_id=ds, json={"input": {"q": 1}, "split": "test"})
     assert added["input"] == {"q": 1} and added["id"] == added["item_id"] and "expected_output" in added
     assert len(call("get", examples, dataset_id=ds, params={"draft": True})) == 4
+    removed = call("delete", "/datasets/{dataset_id}/items/{item_id}", dataset_id=ds, item_id=added["id"])
+    assert removed["item_id"] == added["id"] and removed["draft_items"] == 3
     return str(ds)
 
 

@@ -136,3 +136,29 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_every_studio_route_but_sign_in_and_static_files_goes_through_the_session():
+    """The session dependency is what checks the key, the scope, the project and the CSRF token: a route without it
+    would be open."""
+    from fastapi.routing import APIRoute
+
+    from agnt5_evals.api.studio.pages import compare, core, datasets, experiments, items, runs
+    from agnt5_evals.api.studio.session import studio_session
+
+    def calls(dependant) -> set:
+        found = {dependant.call}
+        for sub in dependant.dependencies:
+            found |= calls(sub)
+        return found
+
+    open_routes = {"/studio", "/studio/login", "/studio/ping", "/studio/static/{name}"}
+    checked = []
+    for module in (core, datasets, experiments, runs, items, compare):
+        for route in module.router.routes:
+            assert isinstance(route, APIRoute)
+            if route.path in open_routes:
+                continue
+            checked.append(route.path)
+            assert studio_session in calls(route.dependant), f"{route.methods} {route.path} skips the session"
+    assert len(checked) > 25

@@ -69,3 +69,16 @@ def test_sizes_are_parsed_or_refused_naming_the_field(text: str, size: int | Non
 def test_globs_match_a_path_or_one_of_its_directories() -> None:
     assert bundles.matches("data/x/y.csv", ["*.csv"]) and bundles.matches("data/x/y.csv", ["data"])
     assert bundles.matches("data/x/y.csv", ["data/x"]) and not bundles.matches("dat/y.py", ["data"])
+
+
+def test_the_stores_own_folder_under_the_root_is_never_snapshotted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "agent.py").write_text("x = 1\n")
+    home = tmp_path / "store"
+    (home / "cache").mkdir(parents=True)
+    (home / "evals.sqlite").write_bytes(b"live store")
+    monkeypatch.setenv("AGNT5_HOME", str(home))
+    assert [f.path for f in bundles.snapshot(str(tmp_path), [], []).files] == ["agent.py"]
+    monkeypatch.setenv("AGNT5_HOME", str(tmp_path / "elsewhere"))
+    assert [f.path for f in bundles.snapshot(str(tmp_path), [], []).files] == ["agent.py", "store/evals.sqlite"]
