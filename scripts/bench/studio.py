@@ -29,7 +29,7 @@ from agnt5_evals.api.main import create_app
 # (name, path): the Studio pages of a big run, as the URL contract of docs/studio.md names them
 PAGES: list[tuple[str, Callable[[dict[str, str]], str]]] = [
     ("run page", lambda s: f"/studio/runs/{s['b']}"),
-    ("run page, failed items", lambda s: f"/studio/runs/{s['b']}?status=failed"),
+    ("run page, failures only", lambda s: f"/studio/runs/{s['b']}?outcome=failures"),
     ("item page", lambda s: f"/studio/runs/{s['b']}/items/{s['first_item']}"),
     ("compare", lambda s: f"/studio/compare?base={s['a']}&candidate={s['b']}"),
     ("experiment page", lambda s: f"/studio/experiments/{s['experiment']}"),
