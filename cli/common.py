@@ -71,12 +71,17 @@ def uuid_arg(value: str, field: str) -> UUID:
     return parse_uuid(value, field)
 
 
-def read_text(path: str | None, flag: str) -> str:
-    """A file's text, or standard input for ``-`` (or no path); an unreadable file is named with its flag."""
+def read_text(path: str | None, flag: str, raw_newlines: bool = False) -> str:
+    """A file's text, or standard input for ``-`` (or no path); an unreadable file is named with its flag.
+
+    ``raw_newlines``: line ends are kept as they are (a CSV reader needs them: a quoted cell may hold a bare
+    ``\r``, which universal newlines would turn into ``\n``)."""
     try:
         if path in (None, "-"):
+            if raw_newlines and hasattr(sys.stdin, "buffer"):
+                return bytes(sys.stdin.buffer.read()).decode("utf-8")
             return sys.stdin.read()
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8", newline="" if raw_newlines else None) as handle:
             return handle.read()
     except OSError as exc:
         raise Invalid(f"cannot read {path}: {exc.strerror}", field=flag) from None

@@ -200,7 +200,7 @@ def upload_csv(
              "source_run_id": source_run_id_column, "source_ref": source_ref_column}  # fmt: skip
     columns = {name: column for name, column in given.items() if column is not None and name in FIELDS}
     mapping = CsvMapping(columns=columns, source_ref=source_ref, delimiter=delimiter, header=not no_header)
-    text = read_text(file, "--file")
+    text = read_text(file, "--file", raw_newlines=True)  # a quoted cell keeps its \r
     with gateway() as gw:
         row = gw.upload_csv(ref(gw, "dataset", dataset_id, "DATASET_ID"), text, mapping, partial)
     if fmt is Format.table:

@@ -128,7 +128,7 @@ def cell_value(cell: str) -> Any:
 def test_a_csv_upload_reads_back_exactly_or_is_refused_whole(services, agnt5, rows, bad_row, delimiter):
     dataset_id = services.app.create_dataset("fuzz-csv").id
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")  # a cell's bare \r is quoted too
     writer.writerow(["input", "expected", "split"])
     table = [[inp, exp or "", split or ""] for inp, exp, split in rows]
     if bad_row is not None:
@@ -154,6 +154,19 @@ def test_a_csv_upload_reads_back_exactly_or_is_refused_whole(services, agnt5, ro
         and "nothing was imported" in result.stderr
     )
     assert head(services) == before
+
+
+def test_a_quoted_carriage_return_in_a_csv_cell_is_kept(services, agnt5, tmp_path):
+    """Found by the fuzz: the CLI read the file with universal newlines, which turned a quoted cell's ``\r`` into
+    ``\n`` before the CSV reader saw it (from a file and from stdin)."""
+    text = 'input,expected\r\n"a\rb","x\r\ny"\r\n'
+    path = tmp_path / "cr.csv"
+    path.write_bytes(text.encode())
+    for source in ({"args": ("--file", str(path))}, {"args": (), "input": text}):
+        dataset_id = services.app.create_dataset("cr").id
+        agnt5("datasets", "upload-csv", str(dataset_id), "--expected-output-column", "expected", *source["args"],
+              input=source.get("input"))  # fmt: skip
+        assert_reads_back(services, dataset_id, [{"input": "a\rb", "expected_output": "x\r\ny"}])
 
 
 def test_a_jsonl_line_holding_a_raw_unicode_line_separator_is_one_item(services, agnt5):
