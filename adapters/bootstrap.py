@@ -296,6 +296,8 @@ class Services:
         being caught up by writers, switch to it in one transaction once it holds all the live one holds (catching
         it up again until it does), then drop the old generation; other processes follow on their next read."""
         building = self.view.begin_generation()
+        catch_up(self.app, building)
+        building.analyze()
         while True:
             catch_up(self.app, building)
             if self.view.switch(building, self.app.name):

@@ -71,6 +71,11 @@ def dedup_preview(items: list[dict[str, Any]], include_preview: bool = False) ->
     return {"draft_items": len(items), "groups": out, "duplicates": removable}
 
 
+def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The fields of one item whose values differ between two versions (key order does not count)."""
+    return [f for f in ITEM_FIELDS if _canonical(before[f]) != _canonical(after[f])]
+
+
 def compare_versions(base: list[dict[str, Any]], other: list[dict[str, Any]]) -> dict[str, Any]:
     """Items added, removed and changed from ``base`` to ``other``, paired by item id; changes name the fields."""
     before = {_item_id(item): item for item in base}
@@ -78,7 +83,7 @@ def compare_versions(base: list[dict[str, Any]], other: list[dict[str, Any]]) ->
     changed = []
     for item_id, item in after.items():
         if item_id in before:
-            fields = [f for f in ITEM_FIELDS if _canonical(before[item_id][f]) != _canonical(item[f])]
+            fields = changed_fields(before[item_id], item)
             if fields:
                 changed.append({"id": item_id, "fields": fields})
     return {

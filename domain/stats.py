@@ -16,6 +16,7 @@ runs always give the same interval (a comparison is replayable like everything e
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Sequence
@@ -122,6 +123,7 @@ def _clean(value: float) -> float:
     return round(value, 12) + 0.0
 
 
+@functools.lru_cache(maxsize=256)  # pure, and a page shown again asks for the same counts
 def mcnemar_exact(newly_failing: int, newly_passing: int) -> float:
     """Two-sided exact McNemar p-value of the flips: ``P(X <= min(b, c)) * 2`` for ``X ~ Binomial(b + c, 1/2)``,
     at most 1 (1 when nothing flipped). Summed in exact integers, so 100,000 flips lose no precision."""

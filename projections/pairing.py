@@ -143,16 +143,39 @@ def scorer_groups(view: EvalsView, base_id: str, other_id: str, aligned: bool = 
     version and repetitions: the usual case), so scores pair by position without reading the items."""
     group = " GROUP BY sa.scorer_key, sa.passed, sb.passed, sb.score - sa.score"
     head = "SELECT sa.scorer_key AS scorer, sa.passed AS was, sb.passed AS now, sb.score - sa.score AS d, COUNT(*) AS n"
-    if aligned:
-        sql = (head + " FROM {p}scores sa JOIN {p}scores sb ON sb.run_id = ? AND sb.position = sa.position AND "
-               "sb.is_current = 1 AND sb.scorer_key = sa.scorer_key WHERE sa.run_id = ? "
-               "AND sa.is_current = 1")  # fmt: skip
-        return view.query(sql + group, (other_id, base_id))
-    return view.query(head + _scored_pairs(view) + group, (other_id, base_id, base_id, other_id))
+    if aligned:  # one pass over both runs' scores, no join: a plan cannot go quadratic without statistics
+
+        def of(side: str, column: str) -> str:
+            return f"MAX(CASE WHEN run_id = ? THEN {column} END) AS {side}_{column}"
+
+        per_position = (
+            f"SELECT scorer_key, {of('a', 'passed')}, {of('b', 'passed')}, {of('a', 'score')}, {of('b', 'score')}"
+            " FROM {p}scores WHERE run_id IN (?, ?) AND is_current = 1 GROUP BY scorer_key, position"
+        )
+        sql = (
+            "SELECT scorer_key AS scorer, a_passed AS was, b_passed AS now, b_score - a_score AS d, COUNT(*) AS n"
+            f" FROM ({per_position}) s WHERE a_passed IS NOT NULL AND b_passed IS NOT NULL"
+            " GROUP BY scorer_key, a_passed, b_passed, b_score - a_score"
+        )
+        return view.query(sql, (base_id, other_id, base_id, other_id, base_id, other_id))
+    return view.query(head + _scored_pairs(view) + group, (other_id, base_id, base_id, other_id), hash_joins=True)
 
 
 def scorer_diffs(view: EvalsView, base_id: str, other_id: str, scorer: str) -> list[float]:
     """A scorer's score differences over the pairs both runs scored, in (dataset item, repetition) order."""
     sql = ("SELECT sb.score - sa.score AS d" + _scored_pairs(view) + " WHERE sa.scorer_key = ? "
            f"ORDER BY p.dataset_item_id{_bytewise(view)}, p.repetition")  # fmt: skip
-    return [float(row["d"]) for row in view.query(sql, (other_id, base_id, base_id, other_id, scorer))]
+    rows = view.query(sql, (other_id, base_id, base_id, other_id, scorer), hash_joins=True)
+    return [float(row["d"]) for row in rows]
+
+
+def items_at(view: EvalsView, run_id: str, positions: list[int]) -> dict[int, Row]:
+    """A run's items at these positions (ids, dataset item, repetition, status), by position."""
+    out: dict[int, Row] = {}
+    for start in range(0, len(positions), 500):
+        chunk = positions[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        sql = ("SELECT position, id, dataset_item_id, repetition, status FROM {p}run_items WHERE run_id = ? "
+               f"AND position IN ({marks})")  # fmt: skip
+        out.update((int(row["position"]), row) for row in view.query(sql, (run_id, *chunk)))
+    return out

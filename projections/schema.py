@@ -7,7 +7,7 @@ written before projects); their children's tables are read through them (``queri
 
 from __future__ import annotations
 
-VIEW_NAME = "agnt5v14"
+VIEW_NAME = "agnt5v15"
 
 TABLES = {
     "projects": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL)""",
@@ -77,10 +77,15 @@ TABLES = {
         messages TEXT NOT NULL, parameters TEXT NOT NULL, output_format TEXT NOT NULL, response_schema TEXT NOT NULL,
         created_at TEXT NOT NULL,
         project_id TEXT NOT NULL)""",
+    # a finished run's verdicts and scores, packed (projections.vectors); {blob} is BLOB or BYTEA
+    "run_vectors": """(run_id TEXT PRIMARY KEY, stamp TEXT NOT NULL, header TEXT NOT NULL, data {blob} NOT NULL)""",
 }
 
 INDEXES = [
-    "CREATE INDEX IF NOT EXISTS {n}_run_items_run ON {p}run_items (run_id, position)",
+    # A run's items by position, covering what pairs them (else a planner without statistics takes the pair index,
+    # which also covers these columns, and walks the run to find one position)
+    "CREATE INDEX IF NOT EXISTS {n}_run_items_run ON {p}run_items (run_id, position, status, dataset_item_id, "
+    "repetition, id)",
     "CREATE INDEX IF NOT EXISTS {n}_dataset_items_item ON {p}dataset_items (version_id, item_id)",
     # A run's scores in order, covering what a comparison pairs and sums (verdict, score) without the row
     "CREATE INDEX IF NOT EXISTS {n}_scores_run ON {p}scores (run_id, position, scorer_index, is_current, scorer_key, "
@@ -116,13 +121,15 @@ def generation_prefix(generation: int) -> str:
     return f"g{generation}_" if generation else ""
 
 
-def create_statements(prefix: str, real: str, generation: int = 0) -> list[str]:
+def create_statements(prefix: str, real: str, generation: int = 0, blob: str = "BLOB") -> list[str]:
     """The tables and indexes of one generation (``prefix`` already names it); index names are per schema."""
     tables = [
-        f"CREATE TABLE IF NOT EXISTS {prefix}{name} " + columns.replace("{real}", real)
+        f"CREATE TABLE IF NOT EXISTS {prefix}{name} " + columns.replace("{real}", real).replace("{blob}", blob)
         for name, columns in TABLES.items()
     ]
     names = VIEW_NAME + (f"_g{generation}" if generation else "")
+    if blob == "BYTEA":  # PostgreSQL: packed arrays do not compress; unpacking a compressed value costs more
+        tables.append(f"ALTER TABLE {prefix}run_vectors ALTER COLUMN data SET STORAGE EXTERNAL")
     return tables + [index.format(n=names, p=prefix) for index in INDEXES]
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking, TrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
+from agnt5_evals.projections import vectors
 from agnt5_evals.projections.handlers import Op, batched
 from agnt5_evals.projections.schema import (
     GENERATION_COLUMNS,
@@ -62,12 +63,14 @@ class EvalsView(TrackingRecorder):
     pinned = False  # a rebuild's view of its new generation: never follows the live row
     paramstyle = "qmark"
     real = "REAL"
+    blob = "BLOB"
     tracking_table = "tracking"
     datastore: Any
 
     @abstractmethod
-    def execute(self, cursor: Any, sql: str, params: Any = ()) -> None:
-        """Run one statement written with ``?`` placeholders (no ``{p}``)."""
+    def execute(self, cursor: Any, sql: str, params: Any = (), binary: bool = False) -> None:
+        """Run one statement written with ``?`` placeholders (no ``{p}``); ``binary``: ask for the results in the
+        store's binary format (PostgreSQL: a large bytea without its hex text)."""
 
     @abstractmethod
     def executemany(self, cursor: Any, sql: str, rows: list[tuple[Any, ...]]) -> None: ...
@@ -101,6 +104,10 @@ class EvalsView(TrackingRecorder):
         row = cursor.fetchone()
         return 0 if row is None else int(next(iter(dict(row).values())) or 0)
 
+    def analyze(self) -> None:
+        """Gather the query planner's statistics of this generation's tables (a rebuild, before it switches).
+        SQLite plans these reads well from the indexes alone: nothing to do."""
+
     def refresh(self) -> int:
         """Read which generation is live (a rebuild may have switched since this process looked) and return it."""
         if not self.pinned:
@@ -128,12 +135,34 @@ class EvalsView(TrackingRecorder):
             self.write_tracking(cursor, tracking)  # it takes the write lock (SQLite), the row lock (PG)
             if not self.pinned and self._live(cursor, self.share_lock) != generation:
                 raise Switched(f"generation {generation} of the read model is no longer live")
+            touched: set[str] = set()
             for template, rows in batched(ops):
                 self.executemany(cursor, self.sql(template, generation), rows)
+                if template in vectors.TOUCHES:
+                    touched.update(self._touched_runs(cursor, template, rows, generation))
+            if touched:
+                vectors.build(self, cursor, generation, touched)
+
+    def _touched_runs(self, cursor: Any, template: str, rows: list[tuple[Any, ...]], generation: int) -> set[str]:
+        """The runs whose items, scores, end or rescores a batch's rows of ``template`` write."""
+        index, of_rescores = vectors.TOUCHES[template]
+        ids = {str(row[index]) for row in rows}
+        if not of_rescores:
+            return ids
+        found: set[str] = set()
+        for rescore_id in ids:
+            self.execute(cursor, self.sql("SELECT run_id FROM {p}rescores WHERE id = ?", generation), (rescore_id,))
+            found.update(str(dict(row)["run_id"]) for row in cursor.fetchall())
+        return found
 
     share_lock = ""
+    # ``query(..., hash_joins=True)``: a join of two whole sides, which a planner without statistics (a view just
+    # built) can turn into a nested loop that scans one side per row of the other; PostgreSQL is told not to
+    hash_joins_only = ""
 
-    def query(self, template: str, params: tuple[Any, ...] = ()) -> list[Row]:
+    def query(
+        self, template: str, params: tuple[Any, ...] = (), binary: bool = False, hash_joins: bool = False
+    ) -> list[Row]:
         """Answer from the live generation; a query that lost its tables to a switch asks the new one."""
         for attempt in range(3):
             generation = self.generation
@@ -142,7 +171,9 @@ class EvalsView(TrackingRecorder):
                     if not self.pinned:
                         generation = self._live(cursor)
                         self._bind(generation)
-                    self.execute(cursor, self.sql(template, generation), params)
+                    if hash_joins and self.hash_joins_only:
+                        self.execute(cursor, self.hash_joins_only)
+                    self.execute(cursor, self.sql(template, generation), params, binary)
                     return [dict(row) for row in cursor.fetchall()]
             except PersistenceError:
                 if attempt == 2 or self.pinned or self.refresh() == generation:
@@ -166,7 +197,7 @@ class EvalsView(TrackingRecorder):
             try:
                 with self._transaction() as cursor:
                     if not self.exists(cursor, prefix + next(reversed(TABLES))):  # created with all the others
-                        for statement in create_statements(prefix, self.real, generation):
+                        for statement in create_statements(prefix, self.real, generation, self.blob):
                             self.execute(cursor, statement)
                 return
             except PersistenceError as exc:
@@ -236,7 +267,7 @@ class EvalsView(TrackingRecorder):
                 self.execute(cursor, statement)
             where = f"DELETE FROM {self.tracking_table} WHERE application_name = ?"
             self.execute(cursor, where, (self.tracking_name(application_name, generation),))
-            for statement in create_statements(self.sql("{p}", generation), self.real, generation):
+            for statement in create_statements(self.sql("{p}", generation), self.real, generation, self.blob):
                 self.execute(cursor, statement)
 
 
@@ -256,7 +287,7 @@ class SQLiteEvalsView(SQLiteTrackingRecorder, EvalsView):
         super().create_table()
         self.create_generation_tables(self.refresh())
 
-    def execute(self, cursor: Any, sql: str, params: Any = ()) -> None:
+    def execute(self, cursor: Any, sql: str, params: Any = (), binary: bool = False) -> None:
         cursor.execute(sql, params)
 
     def executemany(self, cursor: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:

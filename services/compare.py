@@ -16,6 +16,7 @@ from agnt5_evals.domain.flaky import flaky_items
 from agnt5_evals.domain.reports import failing_scorers
 from agnt5_evals.projections import pairing, queries
 from agnt5_evals.projections.views import Row
+from agnt5_evals.services.pairs import vector_flaky, vector_pairing
 
 
 def outcomes(svc: Services, run_id: str) -> list[dict[str, Any]]:
@@ -50,8 +51,9 @@ def compare_runs(
     measured (``strict``: refuse when they differ in dataset version, scorers or a deployment's code), and the
     flips (``scorer``: only those that scorer failed; ``limit``: the first N of each kind) with their values.
 
-    The pairs are counted in SQL (``projections.pairing``) and only the flips listed are read in full: the figures
-    are those ``domain.compare.compare`` gives for the runs' items (same pairs, same seed, same resampling)."""
+    The pairs are counted from the runs' vectors (``services.pairs``: finished runs of one dataset version), else
+    in SQL (``projections.pairing``), and only the flips listed are read in full: the figures are those
+    ``domain.compare.compare`` gives for the runs' items (same pairs, same seed, same resampling)."""
     if limit is not None and limit < 0:
         raise Invalid(f"must be 0 or more, got {limit}", field="limit")
     base, other = queries.run(svc.view, base_id), queries.run(svc.view, compare_id)
@@ -60,14 +62,21 @@ def compare_runs(
     blocking = [d for d in differences if d["strict"]]
     if strict and blocking:
         raise Conflict("the runs are not comparable: " + "; ".join(d["message"] for d in blocking), field="strict")
-    counted = _pairing(svc, base_id, compare_id, scorer, limit)
+    from_vectors = vector_pairing(svc.view, base, other, scorer, limit)
+    if from_vectors is not None:
+        counted, flip_counts = from_vectors
+    else:
+        counted = _pairing(svc, base_id, compare_id, scorer, limit)
+        flip_counts = {
+            kind: pairing.flip_count(svc.view, base_id, compare_id, kind, scorer)
+            if scorer
+            else counted.statuses.get(FLIPPED[kind], 0)
+            for kind in FLIP_KINDS
+        }
     result = compare_pairing(counted, stats.seed_of(base_id, compare_id))
     _add_details(svc, base, other, result)
     for kind in FLIP_KINDS:
-        if scorer:
-            result[f"{kind}_count"] = pairing.flip_count(svc.view, base_id, compare_id, kind, scorer)
-        else:
-            result[f"{kind}_count"] = counted.statuses.get(FLIPPED[kind], 0)
+        result[f"{kind}_count"] = flip_counts[kind]
     return {
         "base_run_id": base_id,
         "compare_run_id": compare_id,
@@ -158,10 +167,23 @@ MAX_LAST = 100
 def flaky(svc: Services, experiment_id: str, last: int = 5) -> dict[str, Any]:
     """The dataset items whose verdict changed across the last ``last`` completed runs of an experiment, with
     each run's verdict of them and their input (from the newest run's dataset version)."""
+    return flaky_page(svc, experiment_id, last)[0]
+
+
+def flaky_page(
+    svc: Services, experiment_id: str, last: int = 5, limit: int | None = None
+) -> tuple[dict[str, Any], int]:
+    """``flaky`` with only the first ``limit`` items (most changes first), and how many items are flaky. Runs of
+    one dataset version are read from their vectors (``services.pairs``), others item by item."""
     if not 2 <= last <= MAX_LAST:
         raise Invalid(f"must be from 2 to {MAX_LAST}, got {last}", field="last")
     runs = [run for run in queries.runs(svc.view, experiment_id) if run["status"] == "completed"][-last:]
-    items = flaky_items([(run, queries.run_item_outcomes(svc.view, run["id"])) for run in runs])
+    from_vectors = vector_flaky(svc.view, runs, limit)
+    if from_vectors is not None:
+        items, total = from_vectors
+    else:
+        every = flaky_items([(run, queries.run_item_outcomes(svc.view, run["id"])) for run in runs])
+        items, total = every[:limit], len(every)
     if runs and items:
         examples = queries.dataset_items_by_id(svc.view, runs[-1]["dataset_version_id"],
                                                [i["dataset_item_id"] for i in items])  # fmt: skip
@@ -169,4 +191,4 @@ def flaky(svc: Services, experiment_id: str, last: int = 5) -> dict[str, Any]:
             example = examples.get(item["dataset_item_id"], {})
             item["input"], item["expected_output"] = example.get("input"), example.get("expected_output")
     runs_seen = [{"id": r["id"], "name": r["name"], "created_at": r["created_at"]} for r in runs]
-    return {"experiment_id": experiment_id, "runs": runs_seen, "items": items}
+    return {"experiment_id": experiment_id, "runs": runs_seen, "items": items}, total

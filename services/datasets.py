@@ -7,9 +7,9 @@ from uuid import UUID
 
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain.csv_import import CsvMapping, parse_csv
-from agnt5_evals.domain.dataset_tools import compare_versions, dedup_preview, example_row, item_shape
+from agnt5_evals.domain.dataset_tools import changed_fields, dedup_preview, example_row, item_shape
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
-from agnt5_evals.projections import queries
+from agnt5_evals.projections import queries, version_diff
 
 
 def version_of(svc: Services, dataset_id: UUID, version_id: UUID, arg: str = "version_id") -> dict[str, Any]:
@@ -34,10 +34,26 @@ def compare(svc: Services, dataset_id: UUID, base_id: UUID, compare_id: UUID) ->
     """Items added, removed and changed (with the fields that differ) from one version to another."""
     base = version_of(svc, dataset_id, base_id, "base_version_id")
     other = version_of(svc, dataset_id, compare_id, "compare_version_id")
-    result = compare_versions(queries.version_items(svc.view, base["id"]), queries.version_items(svc.view, other["id"]))
+    result = _compare(svc, base["id"], other["id"])
     head = {"base_version_id": base["id"], "base_number": base["number"], "compare_version_id": other["id"],
             "compare_number": other["number"]}  # fmt: skip
     return {**head, **result}
+
+
+def _compare(svc: Services, base_id: str, compare_id: str) -> dict[str, Any]:
+    """``domain.dataset_tools.compare_versions`` of two versions, counted in SQL (``projections.version_diff``):
+    only the items whose stored text differs are read, to check which fields changed in value."""
+    view = svc.view
+    candidates = version_diff.differing(view, base_id, compare_id)
+    before = queries.dataset_items_by_id(view, base_id, candidates)
+    after = queries.dataset_items_by_id(view, compare_id, candidates)
+    changed = [{"id": i, "fields": fields} for i in candidates if (fields := changed_fields(before[i], after[i]))]
+    return {
+        "added": [{"id": i} for i in version_diff.alone(view, compare_id, base_id)],
+        "removed": [{"id": i} for i in version_diff.alone(view, base_id, compare_id)],
+        "changed": changed,
+        "unchanged": version_diff.paired(view, base_id, compare_id) - len(changed),
+    }
 
 
 def examples(

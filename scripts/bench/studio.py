@@ -12,6 +12,7 @@ built in parts); any other failure stops the benchmark. Exits 1 when a page's p5
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -33,8 +34,40 @@ PAGES: list[tuple[str, Callable[[dict[str, str]], str]]] = [
     ("item page", lambda s: f"/studio/runs/{s['b']}/items/{s['first_item']}"),
     ("compare", lambda s: f"/studio/compare?base={s['a']}&candidate={s['b']}"),
     ("experiment page", lambda s: f"/studio/experiments/{s['experiment']}"),
+    ("flaky panel", lambda s: f"/studio/experiments/{s['experiment']}/flaky?last=5"),
     ("dataset version", lambda s: f"/studio/datasets/{s['dataset_id']}/versions/{s['dataset_version_id']}"),
+    # every request a first view: the diff of two immutable versions is kept after it, and the cache is emptied
+    (
+        "dataset version diff (first view)",
+        lambda s: (
+            f"/studio/datasets/{s['dataset_id']}/diff?base={s['dataset_version_id']}&compare={s['dataset_version_2']}"
+        ),
+    ),
 ]
+UNCACHED = {"dataset version diff (first view)"}
+
+
+def second_version(home: Path, state: dict[str, Any]) -> dict[str, Any]:
+    """A second version of the run's dataset (100 items removed, 100 edited, 100 added), for the version diff;
+    made once and kept in the build's state."""
+    if "dataset_version_2" not in state:
+        from uuid import UUID
+
+        from agnt5_evals.adapters.bootstrap import Services, Settings
+        from agnt5_evals.projections import queries
+
+        with Services(Settings.from_env()) as svc:
+            app, dataset_id = svc.app, UUID(state["dataset_id"])
+            draft = queries.draft_items(svc.view, state["dataset_id"])
+            for row in draft[:100]:
+                app.remove_item(dataset_id, row["item_id"])
+            for row in draft[100:200]:
+                app.replace_item(dataset_id, row["item_id"], {"input": {"text": "edited"}, "expected_output": None})
+            app.add_items(dataset_id, [{"input": {"text": f"new {n}"}, "expected_output": None} for n in range(100)])
+            state["dataset_version_2"] = str(app.publish(dataset_id).id)
+            svc.catch_up()
+        (home / STATE).write_text(json.dumps(state, indent=2))
+    return state
 
 
 def quantile(times: list[float], q: int) -> float:
@@ -43,13 +76,18 @@ def quantile(times: list[float], q: int) -> float:
     return statistics.quantiles(times, n=100, method="inclusive")[q - 1] * 1000
 
 
-def time_page(client: Any, path: str, repeat: int) -> tuple[int, list[float], int]:
-    """The page's status, its times (s) and its size; a 404 is timed once."""
+def time_page(client: Any, path: str, repeat: int, uncached: bool = False) -> tuple[int, list[float], int]:
+    """The page's status, its times (s) and its size; a 404 is timed once. ``uncached``: each request is a first
+    view (the Studio's kept version diffs are forgotten before it)."""
+    from agnt5_evals.api.studio.pages import datasets as dataset_pages
+
     status = client.get(path).status_code  # a warm-up: the first read of a table pays for the cache
     if status == 404:
         return status, [], 0
     times, size = [], 0
     for _ in range(repeat):
+        if uncached:
+            dataset_pages._DIFFS.clear()
         started = time.perf_counter()
         response = client.get(path)
         times.append(time.perf_counter() - started)
@@ -69,13 +107,14 @@ def main() -> None:
         raise SystemExit(f"no build in {args.home}: run scripts/bench/reads --home {args.home} --build-only first")
     state = open_state(args.home)
     print(f"catch-up on open: {catch_up(args.home):.1f} s", flush=True)
+    state = second_version(args.home, state)
     from fastapi.testclient import TestClient
 
     rows, over = [], []
     with TestClient(create_app(None, ServerConfig())) as client:
         client.get("/studio/login")  # the CSRF cookie, as a browser gets it
         for name, path in PAGES:
-            status, times, size = time_page(client, path(state), args.repeat)
+            status, times, size = time_page(client, path(state), args.repeat, name in UNCACHED)
             if status == 404:
                 rows.append(f"| {name} | not built (404) | | | |")
             else:

@@ -45,14 +45,18 @@ def _score(rng: random.Random, key: str, value: float, passed: bool) -> dict[str
             "label": "ok" if passed else "bad", "explanation": f"{key} said {value}"}  # fmt: skip
 
 
-def record_run(services, experiment_id, items: list[tuple[str, int, str, list[dict[str, Any]]]]) -> str:
-    """A run (left running) holding these items: (dataset item id, repetition, status, scores)."""
+def record_run(services, experiment_id, items: list[tuple[str, int, str, list[dict[str, Any]]] | None]) -> str:
+    """A run (left running) holding these items: (dataset item id, repetition, status, scores), each at its place
+    in the list (None: that position has no item)."""
     app = services.app
     run_id = app.start_run(experiment_id).id
     run = app.get(Run, run_id, "run")
     chunk = RunChunk(run_id=run_id, chunk_no=0, start=0)
     counts = {"passed": 0, "failed": 0, "errored": 0}
-    for position, (did, rep, status, scores) in enumerate(items):
+    for position, entry in enumerate(items):
+        if entry is None:
+            continue
+        did, rep, status, scores = entry
         counts[status] += 1
         chunk.record_item(run_id=str(run_id), run_item_id=f"{run_id}-{position}", dataset_item_id=did,
                           position=position, repetition=rep, status=status, output={"n": position},

@@ -124,7 +124,7 @@ def _values(view: Any, version_id: str, ids: list[str]) -> dict[str, dict[str, A
 @router.get("/datasets/{dataset_id}/diff")
 def diff_page(request: Request, dataset_id: str, session: SessionDep, base: str = "", compare: str = "") -> Response:
     """Items added, removed and changed from version ``base`` to version ``compare`` (as
-    ``GET /datasets/{id}/versions/{a}/compare/{b}``, which reads both versions whole: the result is kept, since
+    ``GET /datasets/{id}/versions/{a}/compare/{b}``, counted in SQL over both versions: the result is kept, since
     published versions never change), the first 100 of each kind with their values."""
     svc = get_services(request)
     did = _dataset_id(dataset_id)

@@ -31,6 +31,7 @@ from agnt5_evals.projections import queries
 from agnt5_evals.projections import studio_experiments as studio_q
 from agnt5_evals.services import compare, experiments, operations
 from agnt5_evals.services.definitions import TARGET_TYPES, target_from
+from agnt5_evals.services.pairs import comparable
 
 router = studio_router()
 
@@ -40,7 +41,7 @@ RUNS_SHOWN = 200  # an experiment's page shows (and charts) its newest runs
 FLAKY_CHOICES = (2, 3, 5, 10, 20)
 FLAKY_SHOWN = 50
 FLAKY_DEFAULT = 5
-FLAKY_AUTO_ITEMS = 50_000  # the panel reads every item of the runs: above this many it waits for a click
+FLAKY_AUTO_ITEMS = 50_000  # runs of different dataset versions are read item by item: above this many, on a click
 COMPONENT_TYPES = ("function", "agent", "workflow", "tool")
 FIELDS = ("name", "description", "dataset_id", "dataset_version_id", "target_type", "deployment_id",
           "component_name", "component_type", "prompt_id", "prompt_version_id", "scorer_specs", "repetitions",
@@ -254,6 +255,8 @@ def experiment_page(request: Request, session: SessionDep, experiment_id: str) -
     trend = charts.line(points, f"pass rate of the last {len(points)} runs") if points else None
     completed = [run for run in runs if run["status"] == "completed"][-FLAKY_DEFAULT:]
     flaky_reads = sum(int(run["total"]) for run in completed)
+    # runs of one dataset version are read from their vectors (services.pairs): at any size, the panel loads itself
+    flaky_auto = flaky_reads <= FLAKY_AUTO_ITEMS or all(comparable(completed[0], run) for run in completed)
     definition = row["definition"]
     target = definition.get("target", {})
     view = svc.view
@@ -268,7 +271,7 @@ def experiment_page(request: Request, session: SessionDep, experiment_id: str) -
                 target=target, names=names, version=version, runs=summaries[::-1], n_runs=n_runs, trend=trend,
                 candidates=candidates if target.get("deployment_id") else [],
                 has_baseline="baseline" in json.dumps(definition.get("config", {})), flaky_last=FLAKY_DEFAULT,
-                flaky_reads=flaky_reads, flaky_auto=flaky_reads <= FLAKY_AUTO_ITEMS)  # fmt: skip
+                flaky_reads=flaky_reads, flaky_auto=flaky_auto)  # fmt: skip
 
 
 def _point_title(s: dict[str, Any]) -> str:
@@ -302,10 +305,10 @@ def flaky_panel(
     each with its history, linked to its item in the newest of those runs."""
     svc = get_services(request)
     eid = str(parse_uuid(experiment_id, "experiment_id"))
-    result = compare.flaky(svc, eid, last)
-    items = result["items"][:FLAKY_SHOWN]
+    result, total = compare.flaky_page(svc, eid, last, FLAKY_SHOWN)
+    items = result["items"]
     newest = result["runs"][-1] if result["runs"] else None
     links = studio_q.first_run_items(svc.view, newest["id"], [i["dataset_item_id"] for i in items]) if newest else {}
     return page(request, "experiments/flaky.html.j2", experiment_id=eid, result=result, items=items,
-                total=len(result["items"]), newest=newest, links=links, last=last,
+                total=total, newest=newest, links=links, last=last,
                 choices=sorted({*FLAKY_CHOICES, last}))  # fmt: skip

@@ -1,0 +1,184 @@
+"""Run vectors: a finished run's verdicts and current scores as packed arrays, one row per run, so that comparing two
+runs of one dataset version (``services.compare``) and an experiment's flaky items are arithmetic over a few blobs
+instead of joins over every item.
+
+Every batch the projection applies that writes a run's items or scores, ends it, or starts, records or ends a
+rescore of it (``TOUCHES``) rebuilds that run's vector in the same transaction, from the rows the transaction sees,
+when the run has ended and no rescore of it is running; otherwise it deletes the vector. A vector therefore always
+holds what the run's rows hold (the last items of a run can reach the projection in the batch after its end: they
+rebuild it again). A vector also carries a stamp (the run's status and items done, its rescores and their items
+done), and a reader uses it only while the stamp is the run's (``load``); otherwise it reads the items
+(``projections.pairing``).
+
+The arrays are indexed by position. A run's positions are fixed by its dataset version and repetitions (position
+``n * repetitions + r`` is repetition ``r`` of the version's ``n``-th item: ``domain.app_runs``), so two runs of one
+version with the same repetitions pair position by position, exactly.
+
+- ``status``: uint8, 0 for a position without an item, else 1 + its index in ``STATUSES``;
+- ``key``: uint64, a 64-bit BLAKE2b digest of the position's (dataset item id, repetition), 0 where there is no
+  item: a reader pairs two runs by position only where their keys agree (runs written outside the domain's
+  positions are read from their items);
+- ``rank``: int32, the item's place in (dataset item id, repetition) order, bytewise as Python sorts str (-1 where
+  there is no item): the order in which flips are listed;
+- per scorer with a current score: ``score`` (float64, 0 where none) and ``flags`` (uint8: ``PRESENT``, ``PASSED``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from agnt5_evals.projections import handlers
+
+if TYPE_CHECKING:
+    from agnt5_evals.projections.views import EvalsView
+
+STATUSES = ("passed", "failed", "errored")
+PRESENT, PASSED = 1, 2
+FORMAT = 2  # the layout of ``data``; a vector of another layout is not used (the reader falls back to the items)
+
+STAMP = (
+    "SELECT r.status, r.done, (SELECT COUNT(*) FROM {p}rescores x WHERE x.run_id = r.id) AS rescores, "
+    "(SELECT COALESCE(SUM(x.done), 0) FROM {p}rescores x WHERE x.run_id = r.id) AS rescored, "
+    "(SELECT COUNT(*) FROM {p}rescores x WHERE x.run_id = r.id AND x.status = 'running') AS rescoring "
+    "FROM {p}runs r WHERE r.id = ?"
+)
+ITEMS = "SELECT position, status, dataset_item_id, repetition FROM {p}run_items WHERE run_id = ?"
+RANKED = "SELECT position FROM {p}run_items WHERE run_id = ? ORDER BY dataset_item_id{collate}, repetition"
+SCORES = (
+    "SELECT position, scorer_key, score, passed FROM {p}scores WHERE run_id = ? AND is_current = 1 "
+    "ORDER BY position, scorer_index"
+)
+SAVE = (
+    "INSERT INTO {p}run_vectors VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET stamp = excluded.stamp, "
+    "header = excluded.header, data = excluded.data"
+)
+LOAD = "SELECT stamp, header, data FROM {p}run_vectors WHERE run_id = ?"
+
+
+@dataclass(frozen=True)
+class RunVector:
+    """One run's packed verdicts and scores (see the module's docstring)."""
+
+    run_id: str
+    status: npt.NDArray[np.uint8]
+    key: npt.NDArray[np.uint64]
+    rank: npt.NDArray[np.int32]
+    scores: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.uint8]]]  # scorer key -> (score, flags)
+
+    @property
+    def present(self) -> npt.NDArray[np.bool_]:
+        return self.status > 0
+
+    @property
+    def passed(self) -> npt.NDArray[np.bool_]:
+        return np.equal(self.status, 1 + STATUSES.index("passed"))
+
+
+def _stamp(row: dict[str, Any] | None) -> str | None:
+    """The stamp of a run's stamp row; None while a vector cannot be built (running, or a rescore running)."""
+    if row is None or row["status"] == "running" or int(row["rescoring"]):
+        return None
+    return f"{row['status']}/{int(row['done'])}/{int(row['rescores'])}/{int(row['rescored'])}"
+
+
+# statement -> (the index of the id in its rows, whether that id is a rescore's rather than a run's)
+TOUCHES: dict[str, tuple[int, bool]] = {
+    handlers.INSERT_RUN_ITEM: (1, False),
+    handlers.INSERT_SCORE: (1, False),
+    handlers.FINISH_RUN: (-1, False),
+    handlers.INSERT_RESCORE: (1, False),
+    handlers.FINISH_RESCORE: (-1, True),
+    handlers.INSERT_RESCORE_ITEM: (0, True),
+}
+DROP = "DELETE FROM {p}run_vectors WHERE run_id = ?"
+
+
+def build(view: EvalsView, cursor: Any, generation: int, run_ids: set[str]) -> None:
+    """Rebuild the vectors of the runs a batch touched, in the projection's transaction (``cursor``): those of runs
+    still running or being rescored are deleted (none exists while a run runs: nothing to do)."""
+    collate = ' COLLATE "C"' if view.paramstyle == "format" else ""
+    for run_id in sorted(run_ids):
+
+        def rows(template: str, run_id: str = run_id) -> list[Any]:
+            view.execute(cursor, view.sql(template, generation), (run_id,))
+            return list(cursor.fetchall())
+
+        found = rows(STAMP)
+        stamp = _stamp(dict(found[0]) if found else None)
+        if stamp is None:
+            if found and dict(found[0])["status"] != "running":
+                view.execute(cursor, view.sql(DROP, generation), (run_id,))
+            continue
+        total = int(dict(rows("SELECT total FROM {p}runs WHERE id = ?")[0])["total"])
+        items = [dict(row) for row in rows(ITEMS)]
+        size = max(total, 1 + max((int(r["position"]) for r in items), default=-1))
+        status = np.zeros(size, dtype=np.uint8)
+        codes = {name: 1 + n for n, name in enumerate(STATUSES)}
+        if any(r["status"] not in codes for r in items):
+            view.execute(cursor, view.sql(DROP, generation), (run_id,))
+            continue  # a status this layout cannot hold: readers use the items
+        positions = np.fromiter((int(r["position"]) for r in items), dtype=np.int64, count=len(items))
+        status[positions] = np.fromiter((codes[r["status"]] for r in items), dtype=np.uint8, count=len(items))
+        key = np.zeros(size, dtype=np.uint64)
+        key[positions] = np.fromiter((_key(r["dataset_item_id"], int(r["repetition"])) for r in items),
+                                     dtype=np.uint64, count=len(items))  # fmt: skip
+        rank = np.full(size, -1, dtype=np.int32)
+        ranked = np.fromiter((int(dict(r)["position"]) for r in rows(RANKED.replace("{collate}", collate))),
+                             dtype=np.int64)  # fmt: skip
+        rank[ranked] = np.arange(len(ranked), dtype=np.int32)
+        scores: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.uint8]]] = {}
+        for row in rows(SCORES):
+            scorer = row["scorer_key"]
+            if scorer not in scores:
+                scores[scorer] = (np.zeros(size, dtype=np.float64), np.zeros(size, dtype=np.uint8))
+            value, flags = scores[scorer]
+            p = int(row["position"])
+            value[p] = float(row["score"])
+            flags[p] = PRESENT | (PASSED if row["passed"] else 0)
+        header, data = _pack(size, status, key, rank, scores)
+        view.execute(cursor, view.sql(SAVE, generation), (run_id, stamp, header, data))
+
+
+def _key(dataset_item_id: str, repetition: int) -> int:
+    digest = hashlib.blake2b(f"{dataset_item_id}\0{repetition}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") or 1  # 0 marks a position without an item
+
+
+def _pack(size: int, status: npt.NDArray[np.uint8], key: npt.NDArray[np.uint64], rank: npt.NDArray[np.int32],
+          scores: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.uint8]]]) -> tuple[str, bytes]:  # fmt: skip
+    keys = list(scores)
+    parts = [key.tobytes(), rank.tobytes(), status.tobytes()]
+    for scorer in keys:
+        parts += [scores[scorer][0].tobytes(), scores[scorer][1].tobytes()]
+    header = orjson.dumps({"format": FORMAT, "size": size, "scorers": keys}).decode()
+    return header, b"".join(parts)
+
+
+def load(view: EvalsView, run_id: str) -> RunVector | None:
+    """A run's vector, if it has one that is current (its stamp is the run's now); else None."""
+    found = view.query(LOAD, (run_id,), binary=True)
+    stamps = view.query(STAMP, (run_id,))
+    if not found or not stamps or found[0]["stamp"] != _stamp(stamps[0]):
+        return None
+    header = orjson.loads(found[0]["header"])
+    if header.get("format") != FORMAT:
+        return None
+    size, data = int(header["size"]), memoryview(bytes(found[0]["data"]))
+    offset = 0
+
+    def take(dtype: type[np.generic]) -> Any:
+        nonlocal offset
+        width = np.dtype(dtype).itemsize * size
+        array = np.frombuffer(data[offset : offset + width], dtype=dtype)
+        offset += width
+        return array
+
+    key, rank, status = take(np.uint64), take(np.int32), take(np.uint8)
+    scores = {key: (take(np.float64), take(np.uint8)) for key in header["scorers"]}
+    return RunVector(run_id, status, key, rank, scores)
