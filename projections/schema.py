@@ -79,7 +79,10 @@ TABLES = {
         project_id TEXT NOT NULL)""",
     # a finished run's verdicts and scores, packed (projections.vectors); {blob} is BLOB or BYTEA
     "run_vectors": """(run_id TEXT PRIMARY KEY, stamp TEXT NOT NULL, header TEXT NOT NULL, data {blob} NOT NULL)""",
+    "version_vectors": """(version_id TEXT PRIMARY KEY, header TEXT NOT NULL, data {blob} NOT NULL)""",
 }
+
+VECTOR_TABLES = ("run_vectors", "version_vectors")
 
 INDEXES = [
     # A run's items by position, covering what pairs them (else a planner without statistics takes the pair index,
@@ -87,6 +90,7 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS {n}_run_items_run ON {p}run_items (run_id, position, status, dataset_item_id, "
     "repetition, id)",
     "CREATE INDEX IF NOT EXISTS {n}_dataset_items_item ON {p}dataset_items (version_id, item_id)",
+    "CREATE INDEX IF NOT EXISTS {n}_dataset_items_position ON {p}dataset_items (version_id, position)",
     # A run's scores in order, covering what a comparison pairs and sums (verdict, score) without the row
     "CREATE INDEX IF NOT EXISTS {n}_scores_run ON {p}scores (run_id, position, scorer_index, is_current, scorer_key, "
     "score, passed)",
@@ -129,7 +133,7 @@ def create_statements(prefix: str, real: str, generation: int = 0, blob: str = "
     ]
     names = VIEW_NAME + (f"_g{generation}" if generation else "")
     if blob == "BYTEA":  # PostgreSQL: packed arrays do not compress; unpacking a compressed value costs more
-        tables.append(f"ALTER TABLE {prefix}run_vectors ALTER COLUMN data SET STORAGE EXTERNAL")
+        tables += [f"ALTER TABLE {prefix}{t} ALTER COLUMN data SET STORAGE EXTERNAL" for t in VECTOR_TABLES]
     return tables + [index.format(n=names, p=prefix) for index in INDEXES]
 
 

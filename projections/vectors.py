@@ -182,3 +182,68 @@ def load(view: EvalsView, run_id: str) -> RunVector | None:
     key, rank, status = take(np.uint64), take(np.int32), take(np.uint8)
     scores = {key: (take(np.float64), take(np.uint8)) for key in header["scorers"]}
     return RunVector(run_id, status, key, rank, scores)
+
+
+# -- dataset versions -----------------------------------------------------------------------------------------------
+# A published version's items never change, so its vector is built once, by the batch that records the version
+# (after its live chunks are marked): per item in position order, its position, a 128-bit BLAKE2b digest of its id
+# and one of its fields' canonical JSON (keys sorted: key order is not a change). Two versions' diff is then the
+# ids of one without the other, and the common ids whose field digests differ (``services.datasets``).
+
+VERSION_ITEMS = (
+    "SELECT position, item_id, input, expected_output, metadata, events, split FROM {p}dataset_items "
+    "WHERE version_id = ? AND live = 1 ORDER BY position"
+)
+SAVE_VERSION = "INSERT INTO {p}version_vectors VALUES (?, ?, ?) ON CONFLICT (version_id) DO NOTHING"
+LOAD_VERSION = "SELECT header, data FROM {p}version_vectors WHERE version_id = ?"
+VERSION_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class VersionVector:
+    """A dataset version's items (position order): positions, id digests and field digests, each 128 bits as two
+    uint64 columns."""
+
+    position: npt.NDArray[np.int64]
+    ids: npt.NDArray[np.uint64]  # (n, 2)
+    fields: npt.NDArray[np.uint64]  # (n, 2)
+
+
+def _digest(*parts: bytes) -> bytes:
+    return hashlib.blake2b(b"\0".join(parts), digest_size=16).digest()
+
+
+def _canonical(text: str | None) -> bytes:
+    return b"\1" if text is None else orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS)
+
+
+def build_versions(view: EvalsView, cursor: Any, generation: int, version_ids: set[str]) -> None:
+    """Build the vectors of versions a batch recorded, in the projection's transaction."""
+    for version_id in sorted(version_ids):
+        view.execute(cursor, view.sql(VERSION_ITEMS, generation), (version_id,))
+        rows = [dict(row) for row in cursor.fetchall()]
+        position = np.fromiter((int(r["position"]) for r in rows), dtype=np.int64, count=len(rows))
+        ids = b"".join(_digest(str(r["item_id"]).encode()) for r in rows)
+        fields = b"".join(
+            _digest(*(_canonical(r[f]) for f in ("input", "expected_output", "metadata", "events")),
+                    b"\1" if r["split"] is None else b"\2" + str(r["split"]).encode())
+            for r in rows
+        )  # fmt: skip
+        header = orjson.dumps({"format": VERSION_FORMAT, "size": len(rows)}).decode()
+        data = position.tobytes() + ids + fields
+        view.execute(cursor, view.sql(SAVE_VERSION, generation), (version_id, header, data))
+
+
+def load_version(view: EvalsView, version_id: str) -> VersionVector | None:
+    """A version's vector (None for a version recorded before vectors: read its items)."""
+    found = view.query(LOAD_VERSION, (version_id,), binary=True)
+    if not found:
+        return None
+    header = orjson.loads(found[0]["header"])
+    if header.get("format") != VERSION_FORMAT:
+        return None
+    n, data = int(header["size"]), bytes(found[0]["data"])
+    position = np.frombuffer(data, dtype=np.int64, count=n)
+    ids = np.frombuffer(data, dtype=np.uint64, count=2 * n, offset=8 * n).reshape(n, 2)
+    fields = np.frombuffer(data, dtype=np.uint64, count=2 * n, offset=24 * n).reshape(n, 2)
+    return VersionVector(position, ids, fields)

@@ -8,7 +8,9 @@ candidates as ``domain.dataset_tools.compare_versions`` does, reading only them.
 
 from __future__ import annotations
 
-from agnt5_evals.projections.views import EvalsView
+from agnt5_evals.projections import queries
+from agnt5_evals.projections.queries import CHUNK
+from agnt5_evals.projections.views import EvalsView, Row
 
 LIVE = "{side}.version_id = ? AND {side}.live = 1"
 ALONE = (
@@ -39,3 +41,14 @@ def differing(view: EvalsView, base_id: str, compare_id: str) -> list[str]:
     """The item ids both versions have whose stored fields differ as text, in the compare version's order."""
     sql = "SELECT b.item_id" + PAIRED + DIFFERS + " ORDER BY b.position"
     return [row["item_id"] for row in view.query(sql, (base_id, compare_id))]
+
+
+def items_at(view: EvalsView, version_id: str, positions: list[int]) -> dict[int, Row]:
+    """A version's live items at these positions, decoded, by position."""
+    out: dict[int, Row] = {}
+    for start in range(0, len(positions), CHUNK):
+        chunk = positions[start : start + CHUNK]
+        marks = ", ".join("?" for _ in chunk)
+        sql = f"SELECT * FROM {{p}}dataset_items WHERE version_id = ? AND live = 1 AND position IN ({marks})"
+        out.update((int(row["position"]), row) for row in queries._rows(view, sql, version_id, *chunk))
+    return out

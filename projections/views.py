@@ -24,7 +24,7 @@ from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from agnt5_evals.projections import vectors
-from agnt5_evals.projections.handlers import Op, batched
+from agnt5_evals.projections.handlers import INSERT_VERSION, Op, batched
 from agnt5_evals.projections.schema import (
     GENERATION_COLUMNS,
     GENERATION_TABLE,
@@ -136,12 +136,17 @@ class EvalsView(TrackingRecorder):
             if not self.pinned and self._live(cursor, self.share_lock) != generation:
                 raise Switched(f"generation {generation} of the read model is no longer live")
             touched: set[str] = set()
+            versions: set[str] = set()
             for template, rows in batched(ops):
                 self.executemany(cursor, self.sql(template, generation), rows)
                 if template in vectors.TOUCHES:
                     touched.update(self._touched_runs(cursor, template, rows, generation))
+                elif template == INSERT_VERSION:
+                    versions.update(str(row[0]) for row in rows)
             if touched:
                 vectors.build(self, cursor, generation, touched)
+            if versions:
+                vectors.build_versions(self, cursor, generation, versions)
 
     def _touched_runs(self, cursor: Any, template: str, rows: list[tuple[Any, ...]], generation: int) -> set[str]:
         """The runs whose items, scores, end or rescores a batch's rows of ``template`` write."""

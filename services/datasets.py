@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+import numpy as np
+
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain.csv_import import CsvMapping, parse_csv
 from agnt5_evals.domain.dataset_tools import changed_fields, dedup_preview, example_row, item_shape
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
-from agnt5_evals.projections import queries, version_diff
+from agnt5_evals.projections import queries, vectors, version_diff
 
 
 def version_of(svc: Services, dataset_id: UUID, version_id: UUID, arg: str = "version_id") -> dict[str, Any]:
@@ -41,8 +43,14 @@ def compare(svc: Services, dataset_id: UUID, base_id: UUID, compare_id: UUID) ->
 
 
 def _compare(svc: Services, base_id: str, compare_id: str) -> dict[str, Any]:
-    """``domain.dataset_tools.compare_versions`` of two versions, counted in SQL (``projections.version_diff``):
-    only the items whose stored text differs are read, to check which fields changed in value."""
+    """``domain.dataset_tools.compare_versions`` of two versions, from their vectors (``projections.vectors``)
+    or else counted in SQL (``projections.version_diff``): only the items that may have changed are read, to name
+    the fields that changed in value."""
+    from_vectors = _vector_compare(svc, base_id, compare_id)
+    return _compare_in_sql(svc, base_id, compare_id) if from_vectors is None else from_vectors
+
+
+def _compare_in_sql(svc: Services, base_id: str, compare_id: str) -> dict[str, Any]:
     view = svc.view
     candidates = version_diff.differing(view, base_id, compare_id)
     before = queries.dataset_items_by_id(view, base_id, candidates)
@@ -53,6 +61,48 @@ def _compare(svc: Services, base_id: str, compare_id: str) -> dict[str, Any]:
         "removed": [{"id": i} for i in version_diff.alone(view, base_id, compare_id)],
         "changed": changed,
         "unchanged": version_diff.paired(view, base_id, compare_id) - len(changed),
+    }
+
+
+def _vector_compare(svc: Services, base_id: str, compare_id: str) -> dict[str, Any] | None:
+    """Two versions compared by their items' id and field digests; None when either has no vector, or when
+    their 64-bit id prefixes repeat or match ids that differ (then the SQL path decides)."""
+    view = svc.view
+    a, b = vectors.load_version(view, base_id), vectors.load_version(view, compare_id)
+    if a is None or b is None:
+        return None
+    ka, kb = a.ids[:, 0], b.ids[:, 0]
+    order = np.argsort(ka)
+    sorted_a, sorted_b = ka[order], np.sort(kb)
+    if (sorted_a[1:] == sorted_a[:-1]).any() or (sorted_b[1:] == sorted_b[:-1]).any():
+        return None
+    at = np.minimum(np.searchsorted(sorted_a, kb), max(ka.size - 1, 0))
+    in_b = sorted_a[at] == kb if ka.size else np.zeros(kb.size, dtype=np.bool_)
+    ib = np.flatnonzero(in_b)  # the common items, in the compare version's order
+    ia = order[at[in_b]]
+    if not np.array_equal(a.ids[ia, 1], b.ids[ib, 1]):
+        return None
+    in_a = np.zeros(ka.size, dtype=np.bool_)
+    in_a[ia] = True
+    differs = (a.fields[ia] != b.fields[ib]).any(axis=1)
+    was = [int(p) for p in a.position[ia[differs]]]
+    now = [int(p) for p in b.position[ib[differs]]]
+    added = [int(p) for p in b.position[~in_b]]
+    removed = [int(p) for p in a.position[~in_a]]
+    before, after = (
+        version_diff.items_at(view, base_id, was + removed),
+        version_diff.items_at(view, compare_id, now + added),
+    )
+    changed = []
+    for p, q in zip(was, now, strict=True):
+        fields = changed_fields(before[p], after[q])
+        if fields:
+            changed.append({"id": str(after[q]["item_id"]), "fields": fields})
+    return {
+        "added": [{"id": str(after[p]["item_id"])} for p in added],
+        "removed": [{"id": str(before[p]["item_id"])} for p in removed],
+        "changed": changed,
+        "unchanged": int(ia.size) - len(changed),
     }
 
 

@@ -1,7 +1,8 @@
-"""``datasets compare`` (``services.datasets.compare``, the Studio's version diff) counts two versions in SQL and
-reads only the items whose stored text differs: its answer is what comparing every item of both versions gives
-(``domain.dataset_tools.compare_versions``), on both stores, for added, removed and changed items (each field), a
-split set and cleared, and an item given again with its keys in another order (not a change)."""
+"""``datasets compare`` (``services.datasets.compare``, the Studio's version diff) reads two versions' vectors (or,
+for versions without them, counts in SQL) and then only the items that may have changed: its answer is what comparing
+every item of both versions gives (``domain.dataset_tools.compare_versions``), both ways, on both stores, for added,
+removed and changed items (each field), a split set and cleared, and an item given again with its keys in another
+order (not a change)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,10 @@ def test_version_compare_in_sql_is_compare_versions_of_every_item(services):
         every = compare_versions(queries.version_items(services.view, str(base)),
                                  queries.version_items(services.view, str(other)))  # fmt: skip
         assert json.dumps({k: got[k] for k in every}) == json.dumps(every)
+        from_vectors = datasets._vector_compare(services, str(base), str(other))  # what compare answered from
+        assert from_vectors is not None and json.dumps(from_vectors) == json.dumps(every)
+        in_sql = {**datasets._compare_in_sql(services, str(base), str(other))}  # versions recorded before vectors
+        assert json.dumps(in_sql) == json.dumps(every)
     diff = datasets.compare(services, dataset.id, first, second)
     assert [c["id"] for c in diff["changed"]] and "i016" not in [c["id"] for c in diff["changed"]]
     assert {c["id"]: c["fields"] for c in diff["changed"]}["i017"] == [
