@@ -33,7 +33,8 @@ def aggregates(services, run_id):
             for r in queries.run_scorers(services.view, str(run_id))]  # fmt: skip
 
 
-def test_replacing_fractional_scores_with_zero_leaves_exactly_zero_before_and_after_rebuild(services, world, agent_dir):
+def frac_experiment(services, world, agent_dir):
+    """An experiment scored by ``frac`` (fractional scores, one item errored), and the ``zero`` scorer's spec."""
     (agent_dir / "frac_scorers.py").write_text(SCORERS)
     app = services.app
     dep = app.create_deployment("fs", "frac_scorers", str(agent_dir), discover("frac_scorers", str(agent_dir)))
@@ -41,7 +42,13 @@ def test_replacing_fractional_scores_with_zero_leaves_exactly_zero_before_and_af
     zero = app.scorer_spec(app.create_scorer("zero", "", dep.id, "zero").id)
     spec = definition(world["dataset"], world["version"], world["good"], "json_valid")
     spec["scorers"] = with_keys([frac])
-    run_id = app.start_run(app.create_experiment("e", "", spec).id).id
+    return app.create_experiment("e", "", spec).id, zero
+
+
+def test_replacing_fractional_scores_with_zero_leaves_exactly_zero_before_and_after_rebuild(services, world, agent_dir):
+    experiment_id, zero = frac_experiment(services, world, agent_dir)
+    app = services.app
+    run_id = app.start_run(experiment_id).id
     assert execute(services, run_id, chunk_items=3) == "completed"
     before = aggregates(services, run_id)
     assert before[0][1] == 10 and before[0][5] == 1  # one item's scorer raised: errored

@@ -13,16 +13,14 @@ from uuid import UUID
 
 import pytest
 
-from agnt5_evals.adapters.components import discover
 from agnt5_evals.domain.flaky import flaky_items
 from agnt5_evals.domain.runs import Run, RunChunk
-from agnt5_evals.domain.scoring import with_keys
 from agnt5_evals.projections import queries, vectors
 from agnt5_evals.projections.catchup import catch_up
 from agnt5_evals.services.compare import compare_runs, flaky_page
 from agnt5_evals.services.pairs import vector_flaky, vector_pairing
 from agnt5_evals.worker.rescore import RescoreExecutor
-from tests.application.test_rescore_aggregates import SCORERS
+from tests.application.test_rescore_aggregates import frac_experiment
 from tests.services.test_compare_sql import before, make_items, record_run
 from tests.support import definition, execute
 
@@ -87,14 +85,8 @@ def test_runs_whose_positions_hold_different_items_are_paired_by_their_ids(servi
 
 
 def test_a_rescore_is_read_from_the_items_until_it_ends_then_from_the_rebuilt_vector(services, world, agent_dir):
-    (agent_dir / "frac_scorers.py").write_text(SCORERS)
+    exp, zero = frac_experiment(services, world, agent_dir)
     app = services.app
-    dep = app.create_deployment("fs", "frac_scorers", str(agent_dir), discover("frac_scorers", str(agent_dir)))
-    frac = app.scorer_spec(app.create_scorer("frac", "", dep.id, "frac").id)
-    zero = app.scorer_spec(app.create_scorer("zero", "", dep.id, "zero").id)
-    spec = definition(world["dataset"], world["version"], world["good"], "json_valid")
-    spec["scorers"] = with_keys([frac])
-    exp = app.create_experiment("e", "", spec).id
     run_ids = [app.start_run(exp).id for _ in range(2)]
     for run_id in run_ids:
         assert execute(services, run_id, chunk_items=3) == "completed"
