@@ -326,10 +326,15 @@ def run_item(view: EvalsView, run_item_id: str) -> Row:
 
 
 def scores(
-    view: EvalsView, run_id: str = "", run_item_id: str = "", scorer: str = "", rescore_id: str = ""
+    view: EvalsView,
+    run_id: str = "",
+    run_item_id: str = "",
+    scorer: str = "",
+    rescore_id: str = "",
+    window: tuple[int, int] | None = None,
 ) -> list[Row]:
     """Current scores (the run's own, or those of a replacing rescore that superseded them); with ``rescore_id``,
-    the scores that rescore recorded, current or not."""
+    the scores that rescore recorded, current or not. ``window``: (limit, offset) in item order."""
     sql = "SELECT * FROM {p}scores WHERE " + ("rescore_id = ?" if rescore_id else "is_current = 1")
     params = [rescore_id] if rescore_id else []
     for column, value in (("run_id", run_id), ("run_item_id", run_item_id), ("scorer_key", scorer)):
@@ -342,7 +347,8 @@ def scores(
         where, scope = _in_project_runs()
         sql += where
         params.extend(scope)
-    return _rows(view, sql + " ORDER BY position, scorer_index", *params)
+    sql += " ORDER BY position, scorer_index" + (" LIMIT ? OFFSET ?" if window else "")
+    return _rows(view, sql, *params, *(window or ()))
 
 
 def run_annotations(view: EvalsView, run_id: str, run_item_id: str = "", name: str = "") -> list[Row]:

@@ -5,15 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.projections import queries
 
 
 def list_scores(
-    svc: Services, run_id: str = "", run_item_id: str = "", scorer: str = "", rescore_id: str = ""
+    svc: Services,
+    run_id: str = "",
+    run_item_id: str = "",
+    scorer: str = "",
+    rescore_id: str = "",
+    page: int = 0,
+    page_size: int = 1000,
 ) -> list[dict[str, Any]]:
-    """Current scores of a run or run item (or a rescore's scores); an unknown run or rescore is NotFound."""
+    """Current scores of a run or run item (or a rescore's scores), in item order; ``page`` (1-based) of
+    ``page_size``, or all (0). An unknown run or rescore is NotFound."""
+    if page < 0 or page_size < 1:
+        raise Invalid(f"need page >= 0 and page_size >= 1, got {page}, {page_size}", field="page, page_size")
     if run_id:
         queries.run(svc.view, run_id)
     if rescore_id:
         queries.rescore(svc.view, rescore_id)
-    return queries.scores(svc.view, run_id, run_item_id, scorer, rescore_id)
+    window = (page_size, (page - 1) * page_size) if page else None
+    return queries.scores(svc.view, run_id, run_item_id, scorer, rescore_id, window)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Query
 
 from agnt5_evals.api.deps import ServicesDep
 from agnt5_evals.api.routes import Router
@@ -13,19 +15,27 @@ from agnt5_evals.domain.reports import EVIDENCE_PARTS
 from agnt5_evals.services import operations, scores
 
 router = Router(tags=["scores"])
+MAX_PAGE = 10**9  # (page - 1) * page_size stays far inside the store's 64-bit integers
+MAX_PAGE_SIZE = 10_000
 
 
 @router.get("/scores", response_model=list[Score])
 def list_scores(
-    svc: ServicesDep, run_id: str = "", run_item_id: str = "", scorer: str = "", rescore_id: str = ""
+    svc: ServicesDep,
+    run_id: str = "",
+    run_item_id: str = "",
+    scorer: str = "",
+    rescore_id: str = "",
+    page: Annotated[int, Query(ge=0, le=MAX_PAGE)] = 0,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 1000,
 ) -> list[dict[str, Any]]:
-    """Current scores of a run or a run item, or the scores a rescore recorded."""
+    """Current scores of a run or a run item, or the scores a rescore recorded (``page`` from 1, 0 for all)."""
     if not run_id and not run_item_id and not rescore_id:
         raise Invalid("give run_id, run_item_id or rescore_id")
     rid = str(parse_uuid(run_id, "run_id")) if run_id else ""
     iid = str(parse_uuid(run_item_id, "run_item_id")) if run_item_id else ""
     resc = str(parse_uuid(rescore_id, "rescore_id")) if rescore_id else ""
-    return scores.list_scores(svc, rid, iid, scorer, resc)
+    return scores.list_scores(svc, rid, iid, scorer, resc, page, page_size)
 
 
 @router.get("/scores/{score_id}/evidence", response_model=ScoreEvidence, response_model_exclude_unset=True)

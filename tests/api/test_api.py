@@ -72,6 +72,17 @@ def test_run_gate_compare_and_evidence_over_http(client, services, world):
     assert evidence["scorer_output"]["passed"] is False and "scorer_input" not in evidence
     assert [r["id"] for r in client.get(f"/api/v1/experiments/{exp}/runs").json()] == [base_id, cand_id]
 
+    # scores page in item order: the pages of 7 are the whole list, and the project API names the next page
+    every = client.get("/api/v1/scores", params={"run_id": cand_id}).json()
+    assert len(every) == 20  # 10 items, 2 scorers
+    pages = [client.get("/api/v1/scores", params={"run_id": cand_id, "page": n, "page_size": 7}).json()
+             for n in (1, 2, 3, 4)]  # fmt: skip
+    assert [len(p) for p in pages] == [7, 7, 6, 0] and [s for p in pages for s in p] == every
+    enveloped = client.get("/api/v1/projects/default/scores", params={"run_id": cand_id, "page": 2, "page_size": 7})
+    assert enveloped.json()["next_cursor"] == "3" and enveloped.json()["data"] == pages[1]
+    bad = client.get("/api/v1/scores", params={"run_id": cand_id, "page": 1, "page_size": 0})
+    assert bad.status_code == 422 and bad.json()["field"] == "page_size"
+
 
 @pytest.mark.parametrize(
     ("method", "path", "status", "detail"),
