@@ -24,7 +24,7 @@ from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from agnt5_evals.projections import vectors
-from agnt5_evals.projections.handlers import INSERT_VERSION, Op, batched
+from agnt5_evals.projections.handlers import FINISH_RUN, INSERT_VERSION, Op, batched
 from agnt5_evals.projections.schema import (
     GENERATION_COLUMNS,
     GENERATION_TABLE,
@@ -35,6 +35,7 @@ from agnt5_evals.projections.schema import (
 )
 
 Row = dict[str, Any]
+GROWN = ("dataset_items", "run_items", "scores")  # the tables a published version or an ended run grows
 LOCKED_ATTEMPTS = 10  # SQLite: tries of a read-then-write transaction whose snapshot went stale
 
 
@@ -104,6 +105,10 @@ class EvalsView(TrackingRecorder):
         row = cursor.fetchone()
         return 0 if row is None else int(next(iter(dict(row).values())) or 0)
 
+    def analyze_tables(self, cursor: Any, generation: int, tables: tuple[str, ...]) -> None:
+        """Refresh the planner's statistics of these tables after a batch that grew them by a whole run or version
+        (SQLite: nothing to do)."""
+
     def analyze(self) -> None:
         """Gather the query planner's statistics of this generation's tables (a rebuild, before it switches).
         SQLite plans these reads well from the indexes alone: nothing to do."""
@@ -137,8 +142,10 @@ class EvalsView(TrackingRecorder):
                 raise Switched(f"generation {generation} of the read model is no longer live")
             touched: set[str] = set()
             versions: set[str] = set()
+            ended = False
             for template, rows in batched(ops):
                 self.executemany(cursor, self.sql(template, generation), rows)
+                ended = ended or template == FINISH_RUN
                 if template in vectors.TOUCHES:
                     touched.update(self._touched_runs(cursor, template, rows, generation))
                 elif template == INSERT_VERSION:
@@ -147,6 +154,8 @@ class EvalsView(TrackingRecorder):
                 vectors.build(self, cursor, generation, touched)
             if versions:
                 vectors.build_versions(self, cursor, generation, versions)
+            if versions or ended:
+                self.analyze_tables(cursor, generation, GROWN)
 
     def _touched_runs(self, cursor: Any, template: str, rows: list[tuple[Any, ...]], generation: int) -> set[str]:
         """The runs whose items, scores, end or rescores a batch's rows of ``template`` write."""

@@ -47,6 +47,12 @@ class PostgresEvalsView(PostgresTrackingRecorder, EvalsView):
             for name in TABLES:
                 self.execute(cursor, f"ANALYZE {self.prefix}{name}")
 
+    def analyze_tables(self, cursor: Any, generation: int, tables: tuple[str, ...]) -> None:
+        """A run or a version just landed: without fresh statistics (autovacuum comes up to a minute later) the
+        planner takes it for one row and filters all of it to find a few positions."""
+        for name in tables:
+            self.execute(cursor, self.sql(f"ANALYZE {{p}}{name}", generation))
+
     def execute(self, cursor: Any, sql: str, params: Any = (), binary: bool = False) -> None:
         cursor.execute(sql.replace("?", "%s").encode(), params, binary=binary)
 
