@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agnt5_evals.projections.queries import _run_scoped
+from agnt5_evals.projections.queries import CHUNK, _run_scoped
 from agnt5_evals.projections.views import EvalsView, Row
 
 PAIRS = (
@@ -172,8 +172,8 @@ def scorer_diffs(view: EvalsView, base_id: str, other_id: str, scorer: str) -> l
 def items_at(view: EvalsView, run_id: str, positions: list[int]) -> dict[int, Row]:
     """A run's items at these positions (ids, dataset item, repetition, status), by position."""
     out: dict[int, Row] = {}
-    for start in range(0, len(positions), 500):
-        chunk = positions[start : start + 500]
+    for start in range(0, len(positions), CHUNK):
+        chunk = positions[start : start + CHUNK]
         marks = ", ".join("?" for _ in chunk)
         sql = ("SELECT position, id, dataset_item_id, repetition, status FROM {p}run_items WHERE run_id = ? "
                f"AND position IN ({marks})")  # fmt: skip
