@@ -34,6 +34,8 @@ from agnt5_evals.projections.catchup import apply_own, catch_up, position, wait_
 from agnt5_evals.projections.schema import VIEW_NAME
 from agnt5_evals.projections.views import EvalsView, SQLiteEvalsView
 
+EXECUTORS = ("auto", "local", "queue")  # auto: the worker pool on a PostgreSQL store migrated for it, else local
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -43,11 +45,27 @@ class Settings:
     database_url: str = ""
     pool_size: int = 2
     create_tables: bool = True  # workers of existing runs skip the DDL (the tables exist already)
+    executor: str = "auto"  # "queue": runs are sharded and executed by the worker pool (worker.pool; PostgreSQL)
 
     @classmethod
     def from_env(cls) -> Settings:
         home = Path(os.environ.get("AGNT5_HOME") or Path.home() / ".agnt5").expanduser()
-        return cls(home=home, database_url=os.environ.get("AGNT5_DATABASE_URL", "").strip())
+        url = os.environ.get("AGNT5_DATABASE_URL", "").strip()
+        executor = os.environ.get("AGNT5_EXECUTOR", "").strip().lower() or "auto"
+        if executor not in EXECUTORS:
+            raise Invalid(f"must be one of {', '.join(EXECUTORS)}, got {executor!r}", field="AGNT5_EXECUTOR")
+        if executor == "queue" and not url:
+            raise Invalid("the queue executor needs AGNT5_DATABASE_URL=postgresql://...", field="AGNT5_EXECUTOR")
+        return cls(home=home, database_url=url, executor=executor)
+
+    @property
+    def queued(self) -> bool:
+        """Whether runs surely go to the worker pool (``agnt5 worker``); with ``auto``, ``Services.queued`` knows."""
+        return self.executor == "queue"
+
+    @property
+    def pg_schema(self) -> str:
+        return self.persistence_env()["POSTGRES_SCHEMA"] if self.database_url else ""
 
     @property
     def store(self) -> str:
@@ -153,6 +171,15 @@ def open_stores() -> int:
     return _open
 
 
+def _has_pool(app: EvalsApplication) -> bool:
+    """Whether ``agnt5 db migrate`` made this PostgreSQL store's worker pool (its queue's table exists)."""
+    datastore: Any = getattr(app.recorder, "datastore", None)
+    with datastore.transaction(commit=False) as cursor:
+        cursor.execute(b"SELECT to_regclass(%s) AS queue", [f'"{datastore.schema}".procrastinate_jobs'])
+        row = cursor.fetchone()
+    return row is not None and row["queue"] is not None
+
+
 def _ensure_tables(app: EvalsApplication) -> None:
     """Create the event and snapshot tables on PostgreSQL unless they exist.
 
@@ -188,6 +215,10 @@ class Services:
 
         self.app = _with_ddl_retry(settings, construct)
         self.app.code_digester = lambda d: bundles.live_digest(d.path, d.include, d.exclude)
+        self.queued = settings.queued or (
+            settings.executor == "auto" and bool(settings.database_url) and _has_pool(self.app)
+        )
+        self.app.shard_runs = self.queued  # runs go to the worker pool (worker.pool): they start split into shards
         if check_tables:
             _with_ddl_retry(settings, lambda: _ensure_tables(self.app))
         self.closed = False

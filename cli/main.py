@@ -14,6 +14,7 @@ from agnt5_evals.cli import (
     deployments,
     experiments,
     keys,
+    pool,
     projections,
     projects,
     prompts,
@@ -155,6 +156,8 @@ app.add_typer(worker.app, name="worker")
 app.add_typer(projections.app, name="projections")
 app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")
+app.add_typer(pool.db, name="db")
+app.add_typer(pool.workers, name="workers")
 app.command("mcp")(mcp)
 app.command("server")(server)
 app.command("studio")(studio)

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from agnt5_evals.adapters.bootstrap import Settings
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.tenancy import project_scope
 
@@ -70,6 +71,11 @@ def server(
     os.environ["AGNT5_ALLOWED_HOSTS"] = ",".join(names)
     if required:
         os.environ["AGNT5_REQUIRE_API_KEYS"] = "1"
+    settings = Settings.from_env()
+    if settings.queued:  # the worker pool's server: the schema comes from `agnt5 db migrate`, never from here
+        from agnt5_evals.worker.pool import check_migrated
+
+        check_migrated(settings)
     import uvicorn  # only when serving: the rest of the CLI does not pay for it
 
     with project_scope(None):  # each request acts in its own project, never in the command's (--project-id)

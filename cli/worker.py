@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from agnt5_evals.adapters.bootstrap import Settings
 from agnt5_evals.cli.common import note, services
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.worker.http_worker import make_server
@@ -24,14 +25,37 @@ def worker(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="Resume the orphaned runs, wait for them, then exit.")] = False,
     poll: Annotated[float, typer.Option("--poll", help="Seconds between looks for orphaned runs.")] = 2.0,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", help="Worker pool: shards this worker runs at once.", min=1, max=64)
+    ] = 2,
+    name: Annotated[str, typer.Option("--name", help="Worker pool: this worker's name (workers list).")] = "",
+    burst: Annotated[
+        bool, typer.Option("--burst", help="Worker pool: exit once the queue is empty, instead of waiting for more.")
+    ] = False,
 ) -> None:
-    """Resume every running run that has no live worker (after a crash or a kill), then keep watching."""
+    """Resume every running run that has no live worker (after a crash or a kill), then keep watching.
+
+    With AGNT5_EXECUTOR=queue (PostgreSQL), join the worker pool instead: take shards of any run from the queue,
+    on as many machines as you like (run `agnt5 db migrate` once first).
+    """
     if ctx.invoked_subcommand is not None:
+        return
+    settings = Settings.from_env()
+    if settings.queued or (settings.executor == "auto" and settings.database_url and pool_ready(settings)):
+        from agnt5_evals.worker.pool import PoolWorker, default_name
+
+        PoolWorker(settings, concurrency, name or default_name()).run(burst=burst)
         return
     with services() as svc:
         resumed = supervise(svc, once, poll, lambda target: note(f"resuming {_named(target)}"))
     if once:
         note(f"resumed {resumed} run(s)")
+
+
+def pool_ready(settings: Settings) -> bool:
+    from agnt5_evals.worker.pool import is_migrated
+
+    return is_migrated(settings)
 
 
 def _named(target: str) -> str:

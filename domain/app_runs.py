@@ -49,11 +49,36 @@ class RunCommands(DatasetCommands):
             run.complete()
         return Written(run.id, self._save(run, chunk), chunk.chunk_no)
 
+    def record_shard(self, run: Run, shard: int, records: Sequence[dict[str, Any]]) -> Written:
+        """Record a sharded run's shard (chunk ``shard``, its positions ``Run.shard_bounds``) in one atomic save
+        with the run's ``ChunkRecorded``; the last shard to be recorded also completes the run.
+
+        Several workers record shards of one run: the run's version makes concurrent saves collide, and the loser
+        gets ``Conflict`` (reload the run and try again, unless it ended or holds the shard now). The shard's
+        deterministic chunk id makes recording it twice impossible.
+        """
+        run.check_running()
+        start, end = run.shard_bounds(shard)
+        if len(records) != end - start:
+            raise Invalid(f"run {run.id}: shard {shard} holds {end - start} items, got {len(records)}", field="records")
+        counts = dict.fromkeys(STATUSES, 0)
+        for position, record in enumerate(records, start=start):
+            _check_record(record, run.id, position)
+            counts[record["status"]] += 1
+        items, locators = digests.items_locators(records)
+        chunk = RunChunk(run_id=run.id, chunk_no=shard, start=start, item_digests=locators, project_id=run.project_id)
+        for record in records:
+            chunk.record_item(**record)
+        run.record_chunk(shard, start, end, counts, items)
+        if run.next_position == run.total:
+            run.complete()
+        return Written(run.id, self._save(run, chunk), shard)
+
     def check_run_item(self, run: Run, run_item_id: str) -> None:
         """A run item belongs to its run once recorded: its id is the run's uuid5 of a dataset item of the run's
         version and a repetition, at a position below the run's watermark (the log decides, not a read model)."""
         position = self._positions(run).get(run_item_id)
-        if position is None or position >= run.next_position:
+        if position is None or not run.is_recorded(position):
             raise NotFound(f"run item {run_item_id} is not part of run {run.id}", field="run_item_id")
 
     def _positions(self, run: Run) -> dict[str, int]:

@@ -33,7 +33,7 @@ from agnt5_evals.domain.model import (
 )
 from agnt5_evals.domain.projects import Project
 from agnt5_evals.domain.prompts import Prompt, PromptVersion
-from agnt5_evals.domain.runs import RUN_CODE_KEYS, Run
+from agnt5_evals.domain.runs import DEFAULT_SHARD_SIZE, RUN_CODE_KEYS, Run
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, check_project_id, project_scope
 from agnt5_evals.domain.text_rules import check_description, check_name
 
@@ -48,6 +48,7 @@ class EvalsApplication(RunCommands, RescoreCommands, KeyCommands, ArchiveCommand
     # Digests an editable deployment's live files at a run's start; set by ``adapters.bootstrap`` (the domain
     # reads no files). None: the run records no digest.
     code_digester: Callable[[Deployment], str | None] | None = None
+    shard_runs = False  # runs start split into shards, for the worker pool (set by ``adapters.bootstrap``)
 
     # -- projects ------------------------------------------------------------------------------------
 
@@ -393,6 +394,7 @@ class EvalsApplication(RunCommands, RescoreCommands, KeyCommands, ArchiveCommand
             dataset_digest=dataset_version.content_digest,
             project_id=project,
         )
+        self._plan(run)
         to_save.append(run)
         return Written(run.id, self._save(*to_save), version.number)
 
@@ -425,7 +427,13 @@ class EvalsApplication(RunCommands, RescoreCommands, KeyCommands, ArchiveCommand
             dataset_digest=source.dataset_digest,
             project_id=source.project_id,
         )
+        self._plan(run)
         return Written(run.id, self._save(run))
+
+    def _plan(self, run: Run) -> None:
+        """A run for the worker pool is split into shards when it starts (``Run.plan_shards``)."""
+        if self.shard_runs:
+            run.plan_shards(int(run.spec.get("config", {}).get("shard_size", DEFAULT_SHARD_SIZE)))
 
     def annotate(
         self,

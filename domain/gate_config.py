@@ -19,7 +19,7 @@ from uuid import UUID
 from agnt5_evals.domain.errors import Invalid
 
 RUN_KEYS = ("passed_threshold", "repetitions", "concurrency", "retries", "timeout_s", "retry_backoff_s",
-            "execution_mode", "gate_config", "gate", "metadata")  # fmt: skip
+            "execution_mode", "gate_config", "gate", "metadata", "shard_size", "priority")  # fmt: skip
 SDK_KEYS = ("source", "quality_case_id", "improvement_attempt_id", "source_run_id", "behavior_topic_id",
             "baseline_deployment_id", "candidate_deployment_id", "eval_lane")  # fmt: skip
 """What the public AGNT5 SDK's improvement loop writes into ``config`` (agnt5 0.14.5, control_plane.py): kept."""
@@ -67,7 +67,8 @@ def check_config(config: Any, known_keys: bool = True) -> dict[str, Any]:
         raise Invalid(
             f"passed_threshold must be a number between 0 and 1, got {threshold!r}", field="config.passed_threshold"
         )
-    for key, low, high in (("repetitions", 1, 100), ("concurrency", 1, 256), ("retries", 0, 10)):
+    for key, low, high in (("repetitions", 1, 100), ("concurrency", 1, 256), ("retries", 0, 10),
+                           ("shard_size", 1, 10_000), ("priority", -100, 100)):  # fmt: skip
         value = config.get(key, low)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise Invalid(f"{key} must be an integer from {low} to {high}, got {value!r}", field=f"config.{key}")

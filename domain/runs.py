@@ -19,6 +19,7 @@ from agnt5_evals.domain.projects import owned_by_project
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT
 
 TERMINAL = ("completed", "failed", "cancelled")
+DEFAULT_SHARD_SIZE = 100  # items per shard of a run executed by the worker pool (config ``shard_size``)
 RUN_CODE_KEYS = ("code_digest", "editable", "build")  # what a run's target records of the code it ran
 
 
@@ -30,6 +31,8 @@ class Run(Aggregate):
     chain: str | None = None  # the last link of the run's hash chain (None: started before hash chains)
     dataset_digest: str | None = None  # the content digest of the dataset version it runs over
     project_id = DEFAULT_PROJECT  # its experiment's
+    shard_size: int | None = None  # a run executed by a worker pool: its items' shards of this size (plan_shards)
+    shards: tuple[int, ...] = ()  # a sharded run's recorded shards, in the order they were recorded
 
     @event("Started")
     def __init__(
@@ -77,11 +80,51 @@ class Run(Aggregate):
         if self.status != "running":
             raise Conflict(f"run {self.id} is {self.status}")
 
+    def plan_shards(self, shard_size: int) -> None:
+        """Split the run's positions into shards of ``shard_size`` (the last may be shorter), which workers record
+        in any order: shard ``s`` is chunk ``s``, positions ``[s * shard_size, (s + 1) * shard_size)``."""
+        if self.chunks or self.shard_size is not None:
+            raise Conflict(f"run {self.id}: shards are planned before anything is recorded")
+        if shard_size < 1:
+            raise Conflict(f"run {self.id}: a shard holds at least one item")
+        self._shards_planned(shard_size=shard_size)
+
+    @event("ShardsPlanned")
+    def _shards_planned(self, shard_size: int) -> None:
+        self.shard_size = shard_size
+
+    @property
+    def n_shards(self) -> int:
+        return -(-self.total // self.shard_size) if self.shard_size else 0
+
+    def shard_bounds(self, shard: int) -> tuple[int, int]:
+        """The positions ``[start, end)`` of a sharded run's shard."""
+        assert self.shard_size is not None
+        start = shard * self.shard_size
+        return start, min(start + self.shard_size, self.total)
+
+    def chunk_numbers(self) -> list[int]:
+        """The numbers of the recorded chunks, in position order."""
+        return sorted(self.shards) if self.shard_size else list(range(self.chunks))
+
+    def is_recorded(self, position: int) -> bool:
+        if self.shard_size:
+            return position // self.shard_size in self.shards
+        return position < self.next_position
+
     def record_chunk(self, chunk_no: int, start: int, end: int, counts: dict[str, int], items: str) -> None:
         """Count a chunk of items [start, end) whose results are saved in the same transaction; ``items`` is the
-        digest of their ``ItemRecorded`` events, chained to the run's previous link."""
+        digest of their ``ItemRecorded`` events, chained to the run's previous link (the log's order: a sharded
+        run's chunks are its shards, in the order workers recorded them)."""
         self.check_running()
-        if chunk_no != self.chunks or start != self.next_position or not start < end <= self.total:
+        if self.shard_size:
+            if (
+                chunk_no in self.shards
+                or not 0 <= chunk_no < self.n_shards
+                or (start, end) != self.shard_bounds(chunk_no)
+            ):
+                raise Conflict(f"run {self.id}: shard {chunk_no} [{start}, {end}) is recorded already or not a shard")
+        elif chunk_no != self.chunks or start != self.next_position or not start < end <= self.total:
             raise Conflict(
                 f"run {self.id}: chunk {chunk_no} [{start}, {end}) does not follow "
                 f"chunk {self.chunks - 1} ending at {self.next_position}"
@@ -101,8 +144,13 @@ class Run(Aggregate):
         self, chunk_no: int, start: int, end: int, n_passed: int, n_failed: int, n_errored: int, digest: str | None
     ) -> None:
         self.chain = digest
-        self.chunks = chunk_no + 1
-        self.next_position = end
+        if self.shard_size:  # next_position counts the recorded items
+            self.shards = (*self.shards, chunk_no)
+            self.chunks += 1
+            self.next_position += end - start
+        else:
+            self.chunks = chunk_no + 1
+            self.next_position = end
         self.n_passed += n_passed
         self.n_failed += n_failed
         self.n_errored += n_errored

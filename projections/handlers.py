@@ -357,6 +357,7 @@ HANDLERS: dict[str, Callable[[Any], Iterator[Op]]] = {
     "Experiment.VersionSnapshotted": _version_snapshotted,
     "ExperimentVersion.Created": _experiment_version_created,
     "Run.Started": _run_started,
+    "Run.ShardsPlanned": _nothing,  # how a run is split for the worker pool; the view counts its chunks as any
     "Run.ChunkRecorded": _chunk_recorded,
     "Run.Completed": _finished("completed"),
     "Run.Failed": _finished("failed"),

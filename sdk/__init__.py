@@ -33,11 +33,26 @@ def component(name: str | None = None, *, type: str = "function") -> Callable[[F
     return mark
 
 
-def scorer(name: str | None = None) -> Callable[[F], F]:
+CPU_BOUND_ATTR = "__agnt5_cpu_bound__"
+
+
+def scorer(name: str | None = None, *, cpu_bound: bool = False) -> Callable[[F], F]:
     """Mark a custom scorer: called as ``fn(request)`` or ``fn(ctx, request)`` with ``request`` =
     ``{input, output, expected_output, events, config, metadata}``; returns ``{score, passed?, label?,
-    explanation?, metadata?}`` (a bare number is a score, a bare bool a verdict)."""
-    return component(name, type="scorer")
+    explanation?, metadata?}`` (a bare number is a score, a bare bool a verdict).
+
+    ``cpu_bound=True``: the scorer computes for a while in Python; a worker calls it in a process pool
+    (``AGNT5_SCORER_PROCESSES``, default one per core), so it uses every core and never holds up the worker's own
+    loop (its heartbeat). Its request and result then travel between processes: keep them JSON-like.
+    """
+    marked = component(name, type="scorer")
+
+    def mark(fn: F) -> F:
+        if cpu_bound:
+            setattr(fn, CPU_BOUND_ATTR, True)
+        return marked(fn)
+
+    return mark
 
 
 class TransientError(Exception):

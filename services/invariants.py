@@ -97,7 +97,8 @@ class RunState:
     version_id: str
     scorer_keys: list[str]
     status: str = "running"
-    chunks: list[tuple[int, int]] = field(default_factory=list)  # [start, end) of chunk 0, 1, ...
+    chunks: dict[int, tuple[int, int]] = field(default_factory=dict)  # chunk number -> [start, end), as recorded
+    shard_size: int | None = None  # a sharded run's chunks are its shards, recorded in any order
     counters: Counter[str] = field(default_factory=Counter)
     items: dict[str, tuple[int, str, str]] = field(default_factory=dict)
     positions: set[int] = field(default_factory=set)
@@ -106,7 +107,13 @@ class RunState:
 
     @property
     def next_position(self) -> int:
-        return self.chunks[-1][1] if self.chunks else 0
+        """The watermark of a contiguous run; the number of recorded items of a sharded one."""
+        if self.shard_size:
+            return sum(end - start for start, end in self.chunks.values())
+        return self.chunks[len(self.chunks) - 1][1] if self.chunks else 0
+
+    def recorded_positions(self) -> set[int]:
+        return {p for start, end in self.chunks.values() for p in range(start, end)}
 
 
 class LogFold:
@@ -227,12 +234,25 @@ class LogFold:
         run = self._run(rid)
         if run is None:
             return
-        start, end = int(e["start"]), int(e["end"])
-        if int(e["chunk_no"]) != len(run.chunks) or start != run.next_position or not start < end <= run.total:
+        start, end, chunk_no = int(e["start"]), int(e["end"]), int(e["chunk_no"])
+        if run.shard_size:
+            size = run.shard_size
+            if chunk_no in run.chunks or (start, end) != (chunk_no * size, min(chunk_no * size + size, run.total)):
+                self.fail("run-items", f"run {rid}: chunk {chunk_no} [{start}, {end}) is not a shard of {size} "
+                          "items, or was recorded twice")  # fmt: skip
+        elif chunk_no != len(run.chunks) or start != run.next_position or not start < end <= run.total:
             self.fail("run-items", f"run {rid}: chunk {e['chunk_no']} [{start}, {end}) does not follow "
                       f"{len(run.chunks)} chunks ending at {run.next_position}")  # fmt: skip
-        run.chunks.append((start, end))
+        run.chunks[chunk_no] = (start, end)
         run.counters.update(passed=int(e["n_passed"]), failed=int(e["n_failed"]), errored=int(e["n_errored"]))
+
+    def _Run_ShardsPlanned(self, rid: str, e: Mapping[str, Any]) -> None:
+        run = self._run(rid)
+        if run is None:
+            return
+        if run.chunks:
+            self.fail("run-items", f"run {rid}: shards planned after chunks were recorded")
+        run.shard_size = int(e["shard_size"])
 
     def _Run_ChunkRescored(self, rid: str, e: Mapping[str, Any]) -> None:
         run = self._run(rid)
@@ -326,13 +346,15 @@ class LogFold:
     def finish(self) -> None:
         """What only the whole (checked) log can tell: every chunk's items are there, counters add up."""
         for rid, run in self.runs.items():
-            if sorted(run.positions) != list(range(run.next_position)):
-                missing = sorted(set(range(run.next_position)) - run.positions)[:SHOWN]
-                extra = sorted(p for p in run.positions if p >= run.next_position)[:SHOWN]
-                self.fail("run-items", f"run {rid}: recorded positions are not 0..{run.next_position - 1} "
+            expected = run.recorded_positions()
+            if run.positions != expected:
+                missing = sorted(expected - run.positions)[:SHOWN]
+                extra = sorted(run.positions - expected)[:SHOWN]
+                which = "its recorded shards'" if run.shard_size else f"0..{run.next_position - 1}"
+                self.fail("run-items", f"run {rid}: recorded positions are not {which} "
                           f"(missing {missing}, beyond the watermark {extra})")  # fmt: skip
             per_chunk = Counter(chunk for _, _, chunk in run.items.values())
-            for chunk_no, (start, end) in enumerate(run.chunks):
+            for chunk_no, (start, end) in sorted(run.chunks.items()):
                 cid = str(ids.run_chunk_id(uuid.UUID(rid), chunk_no))
                 held = per_chunk.pop(cid, 0)
                 if held != end - start:

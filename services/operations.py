@@ -41,6 +41,14 @@ def _check_worker(svc: Services, target: str) -> None:
 
 
 def _check_worker_locked(svc: Services, target: str) -> None:
+    if svc.queued:  # the pool's: a live worker, or one started here
+        from agnt5_evals.worker import pool
+
+        rescore_id = target.removeprefix(PREFIX) if target.startswith(PREFIX) else ""
+        row = queries.rescore(svc.view, rescore_id) if rescore_id else queries.run(svc.view, target)
+        if row["status"] == "running":
+            pool.ensure_worker(svc.settings)
+        return
     proc = _workers.get(target)
     if proc is None or proc.poll() is None:
         return
@@ -63,6 +71,14 @@ def _check_worker_locked(svc: Services, target: str) -> None:
 
 
 def _hand(svc: Services, target: str, standby: Standby | None) -> None:
+    if svc.queued:  # the worker pool executes it (worker.pool)
+        from agnt5_evals.worker import pool
+
+        if target.startswith(PREFIX):
+            pool.enqueue_rescore(svc, UUID(target.removeprefix(PREFIX)))
+        else:
+            pool.enqueue(svc, UUID(target))
+        return
     with _lock:
         for key, proc in list(_workers.items()):  # reap finished workers (a long-lived API server starts many)
             if proc.poll() is not None and key not in _relaunches:

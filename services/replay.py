@@ -114,7 +114,7 @@ def _recorded_items(svc: Services, run: Run, dataset: dict[str, dict[str, Any]])
     items: dict[str, dict[str, Any]] = {}
     run_id, keep = str(run.id), bool(run.rescores)
     scorers = [(spec, _judge(spec)) for spec in run.spec["scorers"]]
-    for state, e in _events_stored(svc, RunChunk, run.id, run.chunks, "RunChunk.ItemRecorded"):
+    for state, e in _events_stored(svc, RunChunk, run.id, run.chunk_numbers(), "RunChunk.ItemRecorded"):
         e["run_id"] = run_id
         jobs = []
         if e["error"] is None:
@@ -139,7 +139,9 @@ def _dataset_items(svc: Services, version_id: UUID) -> dict[str, dict[str, Any]]
     return items
 
 
-def _events(svc: Services, cls: type[Any], owner: UUID, chunks: int, qualname: str) -> Iterator[dict[str, Any]]:
+def _events(
+    svc: Services, cls: type[Any], owner: UUID, chunks: int | list[int], qualname: str
+) -> Iterator[dict[str, Any]]:
     """The payloads of a run's (or a rescore's) item events as stored, chunk by chunk (decoded, never upcast:
     replay reads only fields every class version has, and skips building event objects)."""
     for _, payload in _events_stored(svc, cls, owner, chunks, qualname):
@@ -147,11 +149,11 @@ def _events(svc: Services, cls: type[Any], owner: UUID, chunks: int, qualname: s
 
 
 def _events_stored(
-    svc: Services, cls: type[Any], owner: UUID, chunks: int, qualname: str
+    svc: Services, cls: type[Any], owner: UUID, chunks: int | list[int], qualname: str
 ) -> Iterator[tuple[bytes, dict[str, Any]]]:
     """``_events``, each payload with its stored form."""
     decode, suffix = svc.app.mapper.transcoder.decode, f":{qualname}"
-    for chunk_no in range(chunks):
+    for chunk_no in range(chunks) if isinstance(chunks, int) else chunks:  # a count, or a sharded run's numbers
         for stored in svc.app.recorder.select_events(cls.create_id(owner, chunk_no)):
             if stored.topic.endswith(suffix):
                 yield stored.state, decode(stored.state)

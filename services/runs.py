@@ -17,6 +17,10 @@ from agnt5_evals.services.compare import check_scorer
 def cancel_run(svc: Services, run_id: UUID, experiment_id: UUID | None = None) -> dict[str, Any]:
     """Cancel a running run (of ``experiment_id`` if given); what finished is kept. Returns its summary."""
     written = svc.app.cancel_run(run_id, experiment_id=experiment_id)
+    if svc.queued:  # its shards leave the worker pool's queue
+        from agnt5_evals.worker import pool
+
+        pool.cancel(svc, run_id)
     svc.wait_for(written.position)
     return operations.summary(svc, str(written.id))
 

@@ -111,6 +111,7 @@ class Dispatch:
         self.chunk_items = chunk_items
         self.settings = ExecutionSettings.from_config(run.spec.get("config", {}))
         self.lock = threading.Condition()
+        self.end = run.total  # positions are dispatched up to here (a shard's end, worker.shards)
         self.next_position = run.next_position
         self.watermark = run.next_position
         self.window = max(chunk_items * 2, self.settings.concurrency * 4)
@@ -145,7 +146,7 @@ class Dispatch:
 
     def _take(self) -> int | None:
         with self.lock:
-            while not self.stopped and self.next_position < self.run.total:
+            while not self.stopped and self.next_position < self.end:
                 if self.next_position < self.watermark + self.window:
                     self.next_position += 1
                     return self.next_position - 1
@@ -162,7 +163,7 @@ class Dispatch:
                 if position in self.abandoned:
                     return  # timed out meanwhile: its result is ignored, and a replacement thread took over
                 self.active.pop(position, None)
-                last = self.next_position >= self.run.total and not self.active
+                last = self.next_position >= self.end and not self.active
             self.finished.put(record)
             if last or self.finished.qsize() >= self.chunk_items:
                 self.wake.set()
@@ -266,7 +267,7 @@ class Dispatch:
             self._finished(record)
 
     def _flush_interval(self) -> float:
-        tail = self.run.total - self.next_position <= self.settings.concurrency * TAIL_WAVES
+        tail = self.end - self.next_position <= self.settings.concurrency * TAIL_WAVES
         return TAIL_FLUSH_SECONDS if tail else FLUSH_SECONDS
 
     def _finished(self, record: dict[str, Any]) -> None:

@@ -88,7 +88,7 @@ class RescoreExecutor:
     def _selection(self, rescore: Rescore, run: Run) -> list[dict[str, Any]]:
         """The chosen run items (or every item with an output) in position order, with their current scores."""
         items: dict[str, dict[str, Any]] = {}
-        for chunk_no in range(run.chunks):
+        for chunk_no in run.chunk_numbers():
             e: Any
             for e in self.app.events.get(RunChunk.create_id(run.id, chunk_no)):
                 if type(e).__qualname__ == "RunChunk.ItemRecorded":

@@ -5,7 +5,9 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import inspect
+import multiprocessing
 import os
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +16,7 @@ from uuid import UUID
 from agnt5_evals.adapters.components import components_of, import_module
 from agnt5_evals.domain.model import Deployment
 from agnt5_evals.domain.scoring import ScoreResult, ScorerInput, run_scorer
-from agnt5_evals.sdk import Context
+from agnt5_evals.sdk import CPU_BOUND_ATTR, Context
 
 DEFAULT_TIMEOUT_S = 60.0
 MAX_STACK_CHARS = 8000
@@ -78,6 +80,7 @@ class ScorerRuntime:
         self.locate = locate or (lambda deployment: deployment.path)  # where a Python deployment's code is
         self.llm = _llm_from_env()
         self.custom: dict[tuple[str, str], Callable[..., Any]] = {}
+        self.in_process: dict[tuple[str, str], tuple[str, str, str]] = {}  # cpu-bound: (module, path, component)
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="scorer")
 
     def _custom_fn(self, spec: dict[str, Any]) -> Callable[..., Any]:
@@ -93,7 +96,10 @@ class ScorerRuntime:
             found = components_of(import_module(deployment.module, self.locate(deployment)))
             if spec["component_name"] not in found:
                 raise LookupError(f"scorer component {spec['component_name']!r} not found in {deployment.module}")
-            self.custom[key] = found[spec["component_name"]]
+            fn = found[spec["component_name"]]
+            if getattr(fn, CPU_BOUND_ATTR, False):
+                self.in_process[key] = (deployment.module, self.locate(deployment), spec["component_name"])
+            self.custom[key] = fn
         return self.custom[key]
 
     def score(self, spec: dict[str, Any], inp: ScorerInput) -> ScoreResult:
@@ -110,7 +116,11 @@ class ScorerRuntime:
             return ScoreResult(0.0, False, "scorer_not_found", f"{type(exc).__name__}: {exc}", errored=True)
         payload = request(inp)
         timeout = float((spec.get("config") or {}).get("timeout_s", DEFAULT_TIMEOUT_S))
-        future = self.pool.submit(_call, fn, payload)
+        located = self.in_process.get((spec["deployment_id"], spec["component_name"]))
+        if located is not None:  # cpu-bound: in the process pool, so it never holds this process's GIL
+            future = scorer_processes().submit(_call_located, *located, payload)
+        else:
+            future = self.pool.submit(_call, fn, payload)
         try:
             value = future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
@@ -126,6 +136,33 @@ class ScorerRuntime:
         self.pool.shutdown(wait=False, cancel_futures=True)
         if self.llm is not None:
             self.llm.close()
+
+
+_processes: concurrent.futures.ProcessPoolExecutor | None = None
+_processes_lock = threading.Lock()
+_located: dict[tuple[str, str, str], Callable[..., Any]] = {}  # in a scorer process: the imported scorers
+
+
+def scorer_processes() -> concurrent.futures.ProcessPoolExecutor:
+    """This process's pool for cpu-bound scorers, started on first use (forkserver: no thread or connection of
+    the worker is inherited) and shared by every run it executes."""
+    global _processes
+    with _processes_lock:
+        if _processes is None:
+            raw = os.environ.get("AGNT5_SCORER_PROCESSES", "").strip()
+            size = int(raw) if raw.isdigit() and int(raw) > 0 else (os.cpu_count() or 1)
+            context = multiprocessing.get_context("forkserver")
+            _processes = concurrent.futures.ProcessPoolExecutor(max_workers=size, mp_context=context)
+        return _processes
+
+
+def _call_located(module: str, path: str, name: str, payload: dict[str, Any]) -> Any:
+    """In a scorer process: import the scorer's module once (as the worker does), then call it."""
+    key = (module, path, name)
+    fn = _located.get(key)
+    if fn is None:
+        fn = _located[key] = components_of(import_module(module, path))[name]
+    return _call(fn, payload)
 
 
 def _call(fn: Callable[..., Any], payload: dict[str, Any]) -> Any:

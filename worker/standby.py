@@ -94,7 +94,7 @@ class Standby:
     @classmethod
     def fork(cls, settings: Settings, experiment_id: UUID | None = None) -> Standby | None:
         """Fork a standby worker for ``settings``'s store, or None when forking is not safe here."""
-        if not cls.allowed():
+        if not cls.allowed() or settings.queued:  # queued: the worker pool executes the run
             return None
         if settings.database_url:
             import psycopg  # noqa: F401  (imported once here instead of in the standby's critical path)

@@ -27,7 +27,7 @@ def test_threads_handing_workers_at_once_do_not_trip_over_reaping(monkeypatch):
 
     def hand(target: str) -> None:
         try:
-            operations._hand(SimpleNamespace(settings=None), target, None)  # type: ignore[arg-type]
+            operations._hand(SimpleNamespace(settings=None, queued=False), target, None)  # type: ignore[arg-type]
         except Exception as exc:
             errors.append(repr(exc))
 
