@@ -23,7 +23,9 @@ app = typer.Typer(help="Workers that execute runs, and that serve components ove
 @app.callback()
 def worker(
     ctx: typer.Context,
-    once: Annotated[bool, typer.Option("--once", help="Resume the orphaned runs, wait for them, then exit.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Resume the orphaned runs, wait for them, then exit (pool: as --burst).")
+    ] = False,
     poll: Annotated[float, typer.Option("--poll", help="Seconds between looks for orphaned runs.")] = 2.0,
     concurrency: Annotated[
         int, typer.Option("--concurrency", help="Worker pool: shards this worker runs at once.", min=1, max=64)
@@ -44,7 +46,7 @@ def worker(
     if settings.queued or (settings.executor == "auto" and settings.database_url and pool_ready(settings)):
         from agnt5_evals.worker.pool import PoolWorker, default_name
 
-        PoolWorker(settings, concurrency, name or default_name()).run(burst=burst)
+        PoolWorker(settings, concurrency, name or default_name()).run(burst=burst or once)
         return
     with services() as svc:
         resumed = supervise(svc, once, poll, lambda target: note(f"resuming {_named(target)}"))

@@ -110,7 +110,7 @@ class RunState:
         """The watermark of a contiguous run; the number of recorded items of a sharded one."""
         if self.shard_size:
             return sum(end - start for start, end in self.chunks.values())
-        return self.chunks[len(self.chunks) - 1][1] if self.chunks else 0
+        return max((end for _, end in self.chunks.values()), default=0)
 
     def recorded_positions(self) -> set[int]:
         return {p for start, end in self.chunks.values() for p in range(start, end)}
@@ -235,6 +235,8 @@ class LogFold:
         if run is None:
             return
         start, end, chunk_no = int(e["start"]), int(e["end"]), int(e["chunk_no"])
+        if run.status != "running":
+            self.fail("run-items", f"run {rid}: chunk {chunk_no} recorded after the run was {run.status}")
         if run.shard_size:
             size = run.shard_size
             if chunk_no in run.chunks or (start, end) != (chunk_no * size, min(chunk_no * size + size, run.total)):

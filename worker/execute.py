@@ -41,6 +41,8 @@ class Executor:
         if run.status != "running":
             self.services.catch_up_quietly()  # a relaunched worker of a finished run: bring the read model up to date
             return str(run.status)
+        if run.shard_size:  # planned for the worker pool, executed here (an inline eval, a local resume)
+            return self._execute_shards(run)
         try:
             target = load_target(self.services, run.spec)
             version = self.app.get(DatasetVersion, run.dataset_version_id, "dataset version")
@@ -58,4 +60,22 @@ class Executor:
         finally:
             self.scoring.close()
             self.services.catch_up_quietly()  # each command caught up already; this retries one that could not
+        return str(self.app.get(Run, self.run_id, "run").status)
+
+    def _execute_shards(self, run: Run) -> str:
+        """A sharded run in this process: its shards in order, each as a pool worker executes it."""
+        from agnt5_evals.worker.shards import execute_shard
+
+        self.scoring.close()  # each shard has its own
+        try:
+            for shard in range(run.n_shards):
+                if shard in run.shards:
+                    continue
+                outcome = execute_shard(self.services, run.id, shard)
+                log(f"run {run.id}: shard {shard} {outcome}")
+                run = self.app.get(Run, run.id, "run")
+                if run.status != "running" or not self.owned():
+                    break
+        finally:
+            self.services.catch_up_quietly()
         return str(self.app.get(Run, self.run_id, "run").status)

@@ -26,6 +26,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import os
 import re
@@ -34,12 +35,14 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from agnt5_evals.adapters.bootstrap import Services, Settings
-from agnt5_evals.domain.errors import Invalid, Unavailable
+from agnt5_evals.domain.errors import Conflict, Invalid, Unavailable
 from agnt5_evals.domain.runs import Run
 from agnt5_evals.domain.tenancy import project_scope
 from agnt5_evals.worker.dispatch import log
@@ -51,10 +54,13 @@ from agnt5_evals.worker.worker import execute_owned
 QUEUE = "agnt5-shards"
 JANITOR_QUEUE = "agnt5-janitor"
 SHARD_TASK = "agnt5.shard"
+JANITOR_PRIORITY = 1000  # above any run's (config priority: -100 to 100): recovery is never queued behind work
+MAX_ATTEMPTS = 3  # a shard whose worker died this many times fails its run (it may be what kills them)
 RESCORE_TASK = "agnt5.rescore"  # a rescore is one job: it scores recorded outputs, executes no target
 JANITOR_TASK = "agnt5.janitor"
 WORKERS_TABLE = "agnt5_workers"
 SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+T = TypeVar("T")
 NOT_MIGRATED = "the database is not migrated: run `agnt5 db migrate` first"
 
 
@@ -101,6 +107,14 @@ def conninfo(settings: Settings) -> str:
         raise Invalid(f"the worker pool needs a plain schema name (letters, digits, _), got {schema!r}",
                       field="AGNT5_DATABASE_URL")  # fmt: skip
     return psycopg.conninfo.make_conninfo(**settings.pg_connect_kwargs(), options=f"-c search_path={schema}")
+
+
+def _dropped(exc: Exception) -> bool:
+    """Whether ``exc`` is a lost or unreachable database connection (the store's library's error or psycopg's)."""
+    import psycopg
+    from eventsourcing.persistence import InterfaceError, OperationalError
+
+    return isinstance(exc, (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError))
 
 
 def _lock_key(name: str) -> int:
@@ -167,6 +181,26 @@ def migrate(settings: Settings) -> list[str]:
 # -- the queue, as the CLI, the server and the workers see it -------------------------------------------------
 
 
+def _reconnecting(method: Callable[..., T]) -> Callable[..., T]:
+    """A ``Queue`` method that, when its connection was lost (a server restart, an idle cut), reconnects and runs
+    again once: what it did is all undone with the connection (the advisory lock too) or was committed whole."""
+
+    @functools.wraps(method)
+    def run(self: Queue, *args: Any, **kwargs: Any) -> T:
+        import psycopg
+
+        try:
+            return method(self, *args, **kwargs)
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            with self.lock:
+                with contextlib.suppress(Exception):
+                    self.conn.close()
+                self.conn = _connect(self.settings)
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 class Queue:
     """Queue a run's shards and cancel them: one connection, used by one thread at a time."""
 
@@ -196,15 +230,28 @@ class Queue:
         ).fetchall()
         return {int(row[0]) for row in rows}
 
+    @_reconnecting
     def pending(self) -> int:
-        """Shards queued or running, of every run."""
+        """Shards and rescores queued or running, of every run."""
         with self.lock:
             row = self.conn.execute(
-                "SELECT count(*) FROM procrastinate_jobs WHERE task_name = %s AND status IN ('todo', 'doing')",
-                (SHARD_TASK,),
+                "SELECT count(*) FROM procrastinate_jobs WHERE task_name IN (%s, %s) AND status IN ('todo', 'doing')",
+                (SHARD_TASK, RESCORE_TASK),
             ).fetchone()
         return int(row[0]) if row else 0
 
+    @_reconnecting
+    def live_workers(self) -> int:
+        """Workers of the pool that beat within the stalled threshold and are not stopping."""
+        with self.lock:
+            row = self.conn.execute(
+                f"SELECT count(*) FROM {WORKERS_TABLE} WHERE stopped_at IS NULL"
+                " AND last_heartbeat > now() - make_interval(secs => %s)",
+                (self.pool.stalled_s,),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    @_reconnecting
     def fill(self, run: Run, ending: int | None = None) -> list[int]:
         """Queue the run's next shards (lowest first) that are neither recorded nor queued nor running, up to the
         window; the shards queued. One process at a time per run (an advisory lock), so the window holds.
@@ -238,6 +285,7 @@ class Queue:
                 self.conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
         return queued
 
+    @_reconnecting
     def enqueue_rescore(self, rescore_id: UUID) -> bool:
         """Queue a rescore unless it is queued or running already; whether it was queued."""
         from procrastinate.exceptions import AlreadyEnqueued
@@ -259,6 +307,7 @@ class Queue:
                 return False
             return True
 
+    @_reconnecting
     def cancel(self, run_id: UUID) -> int:
         """Cancel the run's queued shards and ask its running ones to abort; how many jobs were touched."""
         with self.lock:
@@ -294,13 +343,20 @@ def close_queues() -> None:
 def enqueue(svc: Services, run_id: UUID) -> list[int]:
     """Queue a newly started run's first shards; with no live worker in the pool, start one on this machine
     (``agnt5 worker --burst``: it stops once the queue is empty), so a run never waits for nobody."""
-    queued = queue_for(svc.settings).fill(svc.app.get(Run, run_id, "run"))
+    run = svc.app.get(Run, run_id, "run")
+    if run.total == 0:  # nothing to execute (a version published before empty ones were refused)
+        svc.app.complete_run(run_id)
+        return []
+    queued = queue_for(svc.settings).fill(run)
     ensure_worker(svc.settings)
     return queued
 
 
 _launched: list[subprocess.Popen[bytes]] = []
+_launched_at: dict[int, float] = {}
 _launched_lock = threading.Lock()
+_live_seen: dict[Settings, float] = {}  # when a live worker was last seen (a poll asks at most once a second)
+STARTING_S = 30.0  # a worker started here counts as on its way for this long, until it beats
 
 
 def enqueue_rescore(svc: Services, rescore_id: UUID) -> None:
@@ -310,11 +366,17 @@ def enqueue_rescore(svc: Services, rescore_id: UUID) -> None:
 
 
 def ensure_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
-    """Start a burst worker on this machine unless the pool has a live worker (or one this process started is
-    still on its way); the started process, or None."""
+    """Start a burst worker on this machine unless the pool has a live worker that is not stopping (or one this
+    process started is still on its way); the started process, or None."""
     with _launched_lock:
+        now = time.monotonic()
         _launched[:] = [proc for proc in _launched if proc.poll() is None]
-        if _launched or live_workers(settings):
+        if any(now - _launched_at.get(proc.pid, 0.0) < STARTING_S for proc in _launched):
+            return None
+        if now - _live_seen.get(settings, -1e9) < 1.0:
+            return None
+        if queue_for(settings).live_workers():
+            _live_seen[settings] = now
             return None
         logs = settings.home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -326,6 +388,7 @@ def ensure_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
                 stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, env=env, cwd=os.getcwd(),
             )  # fmt: skip
         _launched.append(proc)
+        _launched_at[proc.pid] = now
         return proc
 
 
@@ -399,7 +462,8 @@ class PoolWorker:
         )
         app.task(name=SHARD_TASK, queue=QUEUE, pass_context=True)(self._shard)
         app.task(name=RESCORE_TASK, queue=QUEUE, pass_context=True)(self._rescore)
-        janitor = app.task(name=JANITOR_TASK, queue=JANITOR_QUEUE, pass_context=True, queueing_lock=JANITOR_TASK)
+        janitor = app.task(name=JANITOR_TASK, queue=JANITOR_QUEUE, pass_context=True, queueing_lock=JANITOR_TASK,
+                           priority=JANITOR_PRIORITY)  # fmt: skip
         app.periodic(cron="* * * * * */2", periodic_id="janitor")(janitor(self._janitor))
         self.row_id = self._register()
         beat = asyncio.create_task(self._beat())
@@ -436,13 +500,27 @@ class PoolWorker:
         """Burst mode: stop once no shard is queued or running for a second (shards a running shard queues when
         it ends keep the worker on; procrastinate's own ``wait=False`` would stop while they run)."""
         assert self.queue is not None
-        idle_checks = 0
-        while idle_checks < 3:
-            await asyncio.sleep(0.5)
-            pending = await asyncio.get_running_loop().run_in_executor(None, self.queue.pending)
-            idle_checks = idle_checks + 1 if pending == 0 else 0
+        loop = asyncio.get_running_loop()
+        while True:
+            idle_checks = 0
+            while idle_checks < 3:
+                await asyncio.sleep(0.5)
+                pending = await loop.run_in_executor(None, self.queue.pending)
+                idle_checks = idle_checks + 1 if pending == 0 else 0
+            await loop.run_in_executor(self.threads, self._reconcile)  # a run whose next shards nobody queued
+            await loop.run_in_executor(None, self._set_stopping, True)  # a run started now starts a new worker
+            if await loop.run_in_executor(None, self.queue.pending) == 0:
+                break
+            await loop.run_in_executor(None, self._set_stopping, False)
         log(f"worker {self.name}: the queue is empty, stopping")
         work.cancel()
+
+    def _set_stopping(self, stopping: bool) -> None:
+        with _connect(self.settings) as conn:
+            conn.execute(
+                f"UPDATE {WORKERS_TABLE} SET stopped_at = {'now()' if stopping else 'NULL'} WHERE id = %s",
+                (self.row_id,),
+            )
 
     def _register(self) -> int:
         with _connect(self.settings) as conn:
@@ -494,7 +572,15 @@ class PoolWorker:
     def _execute(self, run_id: UUID, shard: int) -> None:
         assert self.services is not None and self.queue is not None
         with project_scope(None):  # the system scope: a worker executes shards of every project
-            outcome = execute_shard(self.services, run_id, shard)
+            try:
+                outcome = execute_shard(self.services, run_id, shard)
+            except Exception as exc:
+                if _dropped(exc):  # the store is unreachable: the job fails, the janitor queues the shard again
+                    raise
+                traceback.print_exc()  # the worker's own failure (not an item's): the run fails, as in one process
+                with contextlib.suppress(Conflict):
+                    self.services.app.fail_run(run_id, f"{type(exc).__name__}: {exc}"[:500])
+                return
             started = time.perf_counter()
             run = self.services.app.get(Run, run_id, "run")
             if run.status == "running":
@@ -511,10 +597,22 @@ class PoolWorker:
 
     async def _janitor(self, context: Any, timestamp: int) -> None:
         manager = context.app.job_manager
+        loop = asyncio.get_running_loop()
         for job in await manager.get_stalled_jobs(seconds_since_heartbeat=self.pool.stalled_s):
-            log(f"janitor: job {job.id} {job.task_kwargs} of a silent worker is queued again")
-            await manager.retry_job(job)
-        await asyncio.get_running_loop().run_in_executor(self.threads, self._reconcile)
+            try:
+                if job.task_name == SHARD_TASK and job.attempts + 1 >= MAX_ATTEMPTS:
+                    await loop.run_in_executor(self.threads, self._give_up, job.task_kwargs, job.attempts + 1)
+                log(f"janitor: job {job.id} {job.task_kwargs} of a silent worker is queued again")
+                await manager.retry_job(job)  # a shard of a run that ended returns at once
+            except Exception:
+                traceback.print_exc()
+        await loop.run_in_executor(self.threads, self._reconcile)
+
+    def _give_up(self, task_kwargs: dict[str, Any], attempts: int) -> None:
+        assert self.services is not None
+        run_id, shard = UUID(str(task_kwargs["run_id"])), int(task_kwargs["shard"])
+        with project_scope(None), contextlib.suppress(Conflict):
+            self.services.app.fail_run(run_id, f"shard {shard} lost its worker {attempts} times")
 
     def _reconcile(self) -> None:
         """Refill the window of every running sharded run (a chain a crash broke); drop ended runs' queued jobs."""
@@ -526,15 +624,21 @@ class PoolWorker:
             ).fetchall()
             queued = {row[0] for row in rows}
             for run_id in self._running_runs() | queued:
-                run = self.services.app.get(Run, UUID(run_id), "run")
-                if run.status == "running":
-                    self.queue.fill(run)
-                elif run_id in queued:
-                    self.queue.cancel(run.id)
+                try:
+                    run = self.services.app.get(Run, UUID(run_id), "run")
+                    if run.status == "running" and run.shard_size and not is_owned(self.settings, run_id):
+                        self.queue.fill(run)  # (owned: a process executes it itself, e.g. an inline eval)
+                    elif run.status != "running" and run_id in queued:
+                        self.queue.cancel(run.id)
+                except Exception:
+                    traceback.print_exc()
             rescores = self.services.view.query("SELECT id FROM {p}rescores WHERE status = 'running'")
             for row in rescores:  # a rescore whose job failed or was lost: queued again
-                if not is_owned(self.settings, PREFIX + str(row["id"])):
-                    self.queue.enqueue_rescore(UUID(str(row["id"])))
+                with contextlib.suppress(Exception):
+                    if not is_owned(self.settings, PREFIX + str(row["id"])):
+                        self.queue.enqueue_rescore(UUID(str(row["id"])))
+            with contextlib.suppress(Exception), self.queue.lock:  # rows of workers gone for a day
+                self.queue.conn.execute(f"DELETE FROM {WORKERS_TABLE} WHERE last_heartbeat < now() - interval '1 day'")
 
     def _running_runs(self) -> set[str]:
         assert self.services is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import concurrent.futures.process
 import dataclasses
 import inspect
 import multiprocessing
@@ -117,14 +118,20 @@ class ScorerRuntime:
         payload = request(inp)
         timeout = float((spec.get("config") or {}).get("timeout_s", DEFAULT_TIMEOUT_S))
         located = self.in_process.get((spec["deployment_id"], spec["component_name"]))
-        if located is not None:  # cpu-bound: in the process pool, so it never holds this process's GIL
-            future = scorer_processes().submit(_call_located, *located, payload)
-        else:
-            future = self.pool.submit(_call, fn, payload)
+        future: concurrent.futures.Future[Any] | None = None
         try:
+            if located is not None:  # cpu-bound: in the process pool, so it never holds this process's GIL
+                future = scorer_processes().submit(_call_located, *located, payload)
+            else:
+                future = self.pool.submit(_call, fn, payload)
             value = future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
+            if future is not None:
+                future.cancel()  # not started yet: it never runs; running: its thread or process finishes alone
             return ScoreResult(0.0, False, "timeout_error", f"scorer timed out after {timeout}s", errored=True)
+        except concurrent.futures.process.BrokenProcessPool as exc:  # a scorer process died (memory, a crash)
+            reset_scorer_processes()
+            return ScoreResult(0.0, False, "error", f"the scorer's process died: {exc}"[:500], errored=True)
         except Exception as exc:  # the scorer raised: its stack trace is the score's evidence
             return ScoreResult(0.0, False, "error", f"{type(exc).__name__}: {exc}"[:500], errored=True,
                                evidence={"stack": stack_of(exc)})  # fmt: skip
@@ -154,6 +161,15 @@ def scorer_processes() -> concurrent.futures.ProcessPoolExecutor:
             context = multiprocessing.get_context("forkserver")
             _processes = concurrent.futures.ProcessPoolExecutor(max_workers=size, mp_context=context)
         return _processes
+
+
+def reset_scorer_processes() -> None:
+    """Drop a broken pool: the next cpu-bound scorer starts a new one."""
+    global _processes
+    with _processes_lock:
+        broken, _processes = _processes, None
+    if broken is not None:
+        broken.shutdown(wait=False, cancel_futures=True)
 
 
 def _call_located(module: str, path: str, name: str, payload: dict[str, Any]) -> Any:

@@ -266,3 +266,34 @@ def _discover(agent_dir: Path) -> Any:
     from agnt5_evals.adapters.components import discover
 
     return discover("good_agent", str(agent_dir))
+
+
+def test_a_skipped_chunk_number_and_a_chunk_after_the_end_are_named_not_a_crash() -> None:
+    def build(fold: LogFold) -> None:
+        started(fold, ["a", "b", "c"], ["s"])
+        chunk(fold, 0, 0, [item(0, "a")], (1, 0, 0))
+        chunk(fold, 2, 1, [item(1, "b")], (1, 0, 0))  # chunk 1 never recorded
+        fold.add("Run.Cancelled", RUN, {})
+        chunk(fold, 3, 2, [item(2, "c")], (1, 0, 0))
+
+    found = [d for inv, d in folded(build) if inv == "run-items"]
+    assert any("chunk 2 [1, 2) does not follow 1 chunks" in d for d in found), found
+    assert f"run {RUN}: chunk 3 recorded after the run was cancelled" in found
+
+
+def test_a_sharded_run_s_shards_fold_in_any_order_and_a_shard_twice_is_named() -> None:
+    def build(fold: LogFold) -> None:
+        started(fold, ["a", "b", "c"], ["s"])
+        fold.add("Run.ShardsPlanned", RUN, {"shard_size": 2})
+        chunk(fold, 1, 2, [item(2, "c")], (1, 0, 0))
+        chunk(fold, 0, 0, [item(0, "a"), item(1, "b")], (2, 0, 0))
+        fold.add("Run.Completed", RUN, {})
+
+    assert folded(build) == []
+
+    def twice(fold: LogFold) -> None:
+        build(fold)
+        chunk(fold, 1, 2, [item(2, "c")], (1, 0, 0))
+
+    found = [d for inv, d in folded(twice) if inv == "run-items"]
+    assert any("chunk 1 [2, 3) is not a shard of 2 items, or was recorded twice" in d for d in found), found

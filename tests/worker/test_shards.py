@@ -135,3 +135,27 @@ def test_shard_size_is_checked_as_a_config_key(services, world):
     with pytest.raises(Invalid) as refused:
         services.app.start_run(exp.id, config={"shard_size": 0})
     assert refused.value.field == "config.shard_size"
+
+
+def test_a_sharded_run_executes_in_one_process_too(services, world):
+    """An inline eval, or a sharded run resumed where the pool is not used: its shards, in order, here."""
+    run = sharded_run(services, world, shard_size=4)
+    assert execute_shard(services, run.id, 1).startswith("recorded")
+    assert execute(services, run.id) == "completed"
+    assert sorted(row["position"] for row in item_rows(services, run.id)) == list(range(10))
+    assert services.app.get(Run, run.id, "run").shards == (1, 0, 2)
+    assert invariants.check(services).ok
+
+
+def test_a_shard_too_big_for_one_save_fails_its_run_with_a_message(services, world, monkeypatch):
+    from agnt5_evals.worker import shards
+
+    monkeypatch.setattr(shards, "MAX_SHARD_BYTES", 1000)  # a few items' worth
+    run = sharded_run(services, world, shard_size=5)
+    head = services.app.recorder.max_notification_id()
+    assert execute_shard(services, run.id, 0) == "failed"
+    failed = services.app.get(Run, run.id, "run")
+    assert failed.status == "failed" and failed.shards == ()
+    assert services.app.recorder.max_notification_id() == head + 1  # the Failed event only
+    services.catch_up()
+    assert "lower the run's shard_size" in queries.run(services.view, str(run.id))["reason"]
