@@ -7,19 +7,29 @@ autoescaping on: every value of the run (inputs, outputs, names) is text in the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 import orjson
 
 from agnt5_evals.domain.exports import RunExport, text_of, verdict_word
 
+if TYPE_CHECKING:
+    import jinja2
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-_ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True
-)
+
+
+@functools.cache
+def _env() -> jinja2.Environment:
+    """The templates' environment, made on the first export (commands that export nothing skip jinja2's import)."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True
+    )
 
 
 def pretty(value: Any) -> str:
@@ -47,7 +57,7 @@ def _row(export: RunExport, record: Mapping[str, Any]) -> dict[str, Any]:
 
 def to_html(export: RunExport) -> bytes:
     """The page, UTF-8."""
-    template = _ENV.get_template("run_report.html.j2")
+    template = _env().get_template("run_report.html.j2")
     page = template.render(
         export=export,
         summary=export.summary,

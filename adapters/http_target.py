@@ -45,9 +45,8 @@ import hmac
 import os
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 
 from agnt5_evals.adapters.bootstrap import Services
@@ -55,8 +54,14 @@ from agnt5_evals.adapters.secrets import scrub
 from agnt5_evals.adapters.targets import FACTORIES, Target
 from agnt5_evals.domain.application import COMPONENT_TYPES
 from agnt5_evals.domain.errors import Forbidden, Invalid
+from agnt5_evals.domain.lazy import LazyModule
 from agnt5_evals.domain.model import Deployment
 from agnt5_evals.sdk import Context, TransientError
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = LazyModule("httpx")  # imported on first use (domain.lazy)
 
 DISCOVERY_TIMEOUT_S = 10.0
 DEFAULT_TIMEOUT_S = 300.0

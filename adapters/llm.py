@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from agnt5_evals.adapters.secrets import known_secrets
+from agnt5_evals.domain.lazy import LazyModule
 from agnt5_evals.domain.redaction import redact
 from agnt5_evals.domain.scoring.judges import JudgeCallError
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = LazyModule("httpx")  # imported on first use (domain.lazy)
 
 LLMCall = Callable[[dict[str, Any]], dict[str, Any]]
 

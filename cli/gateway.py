@@ -12,11 +12,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 from uuid import UUID
 
-import httpx
 import orjson
 
 from agnt5_evals.adapters import bundles
@@ -24,6 +23,7 @@ from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.cli.common import services
 from agnt5_evals.domain.csv_import import CsvMapping
 from agnt5_evals.domain.errors import Conflict, EvalsError, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
+from agnt5_evals.domain.lazy import LazyModule
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, current_project, project_scope
 from agnt5_evals.projections import names, queries
 from agnt5_evals.services import (
@@ -44,8 +44,19 @@ from agnt5_evals.services.definitions import deployment_source, scorers_from
 from agnt5_evals.services.verify import verify
 from agnt5_evals.worker.standby import Standby, standby
 
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = LazyModule("httpx")  # only the remote CLI (AGNT5_API_URL) calls a server
+
 API_URL, API_KEY = "AGNT5_API_URL", "AGNT5_API_KEY"
-STREAM_TIMEOUT = httpx.Timeout(60.0, connect=10.0)  # the server sends a keep-alive every 15 s
+STREAM_TIMEOUT = (60.0, 10.0)  # read and connect seconds: the server sends a keep-alive every 15 s
+
+
+def _stream_timeout() -> httpx.Timeout:
+    return httpx.Timeout(STREAM_TIMEOUT[0], connect=STREAM_TIMEOUT[1])
+
+
 Progress = Callable[[dict[str, Any]], None]
 AUDIT_PAGE = 10_000  # the most GET /audit/events answers at once
 ERRORS: dict[str, type[EvalsError]] = {
@@ -580,7 +591,12 @@ class Remote:
         """Follow a progress stream (server-sent events) to its end: the final summary, or None at ``timeout``."""
         params = {} if timeout is None else {"timeout": timeout}
         try:
-            with self.http.stream("GET", self.base + path, params=params, timeout=STREAM_TIMEOUT) as response:
+            with self.http.stream(
+                "GET",
+                self.base + path,
+                params=params,
+                timeout=httpx.Timeout(STREAM_TIMEOUT[0], connect=STREAM_TIMEOUT[1]),
+            ) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise _error(response)

@@ -2,32 +2,86 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Iterator, MutableMapping
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
-from agnt5_evals.cli import (
-    audit,
-    datasets,
-    deployments,
-    experiments,
-    keys,
-    pool,
-    projections,
-    projects,
-    prompts,
-    reports,
-    scorers,
-    scores,
-    worker,
-)
-from agnt5_evals.cli.common import error_line
-from agnt5_evals.cli.mcp_command import mcp
-from agnt5_evals.cli.server import server, studio
 from agnt5_evals.domain.errors import EXIT_USAGE, EvalsError, exit_codes_text
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, check_project_id, project_scope
+
+# The commands, imported only when used: `agnt5 --help` lists them from here, and `agnt5 runs ...` imports only its
+# own module (tests/cli/test_lazy_commands.py keeps each help line equal to its command's own).
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "mcp": ("mcp_command", "mcp", "Serve the eval tools over MCP on stdin/stdout (register this command with an MCP "
+            "client)."),
+    "server": ("server", "server", "Serve the REST API (docs at /docs) over the store named by the environment."),
+    "studio": ("server", "studio", "Open the Studio: the Evaluate pages in a browser (docs/studio.md)."),
+    "datasets": ("datasets", "app", "Create datasets, edit their draft and publish immutable versions."),
+    "deployments": ("deployments", "app", "Register deployments whose components experiments run against."),
+    "experiments": ("experiments", "app", "Create experiments and run them over a dataset version."),
+    "prompts": ("prompts", "app", "Prompts and their immutable versions: targets of prompt experiments."),
+    "projects": ("projects", "app", "Projects: every dataset, deployment, experiment, run and score belongs to one "
+                 "(default unless --project-id or AGNT5_PROJECT_ID names another)."),
+    "reports": ("reports", "app", "Run reports for people and for CI."),
+    "scores": ("scores", "app", "Scores, their evidence, and human annotations."),
+    "scorers": ("scorers", "app", "Built-in and custom scorers."),
+    "worker": ("worker", "app", "Workers that execute runs, and that serve components over HTTP."),
+    "projections": ("projections", "app", "The read model built from the event log."),
+    "audit": ("audit", "app", "Audit the event log: every recorded event in order, its digests (verify), the store's "
+              "invariants (check)."),
+    "keys": ("keys", "app", "API keys of a project: create (shown once), list, revoke."),
+    "db": ("pool", "db", "The store's schema: create the tables before servers and workers start."),
+    "workers": ("pool", "workers", "The worker pool (AGNT5_EXECUTOR=queue): its live workers."),
+}  # fmt: skip
+
+
+def load_command(name: str) -> Any:
+    """Import one of ``COMMANDS`` and build its click command, as ``app.add_typer``/``app.command`` would."""
+    module, attribute, _ = COMMANDS[name]
+    found = getattr(importlib.import_module(f"agnt5_evals.cli.{module}"), attribute)
+    if isinstance(found, typer.Typer):
+        command: Any = typer.main.get_group(found)
+    else:
+        single = typer.Typer(add_completion=False)
+        single.command(name)(found)
+        command = typer.main.get_command(single)
+    command.name = name
+    _plain_help(command)
+    return command
+
+
+class LazyCommands(MutableMapping[str, Any]):
+    """The root group's ``commands``: every name of ``COMMANDS`` is there, each imported on first access."""
+
+    def __init__(self) -> None:
+        self.loaded: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.loaded:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self.loaded[name] = load_command(name)
+        return self.loaded[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self.loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self.loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*COMMANDS, *(name for name in self.loaded if name not in COMMANDS)])
+
+    def __len__(self) -> int:
+        return len(set(COMMANDS) | set(self.loaded))
+
+    def __contains__(self, name: object) -> bool:
+        return name in COMMANDS or name in self.loaded
+
 
 BOOL_FLAGS = ("--fail-on-gate", "--partial")
 PROJECT_FLAG = "--project-id"
@@ -92,12 +146,24 @@ class Agnt5Group(TyperGroup):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _plain_help(self)
+        self.rich_markup_mode = None  # plain help (see _plain_help); the commands get it as they load
+        self.commands = LazyCommands()
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The command list of ``agnt5 --help``, from ``COMMANDS``: nothing is imported to print it."""
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [
+            (name, TyperCommand(name, help=text).get_short_help_str(limit)) for name, (_, _, text) in COMMANDS.items()
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except EvalsError as exc:
+            from agnt5_evals.cli.common import error_line
+
             typer.echo(f"error: {error_line(exc, _leaf(self, getattr(self, 'typed_args', [])))}", err=True)
             raise typer.Exit(EXIT_USAGE) from None
 
@@ -142,25 +208,6 @@ def root(
 ) -> None:
     """Run the command in its project's scope (``domain.tenancy.project_scope``)."""
     ctx.with_resource(project_scope(check_project_id(project_id)))
-
-
-app.add_typer(datasets.app, name="datasets")
-app.add_typer(deployments.app, name="deployments")
-app.add_typer(experiments.app, name="experiments")
-app.add_typer(prompts.app, name="prompts")
-app.add_typer(projects.app, name="projects")
-app.add_typer(reports.app, name="reports")
-app.add_typer(scores.app, name="scores")
-app.add_typer(scorers.app, name="scorers")
-app.add_typer(worker.app, name="worker")
-app.add_typer(projections.app, name="projections")
-app.add_typer(audit.app, name="audit")
-app.add_typer(keys.app, name="keys")
-app.add_typer(pool.db, name="db")
-app.add_typer(pool.workers, name="workers")
-app.command("mcp")(mcp)
-app.command("server")(server)
-app.command("studio")(studio)
 
 
 def main() -> None:

@@ -12,13 +12,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from agnt5_evals.domain import stats
 from agnt5_evals.domain.gates import pass_rate
+from agnt5_evals.domain.lazy import LazyModule
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+else:
+    np = LazyModule("numpy")  # imported on first use (domain.lazy)
 
 Key = tuple[str, int]
 FLIP_KINDS = ("newly_failing", "newly_passing")

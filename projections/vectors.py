@@ -29,11 +29,16 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
 import orjson
 
+from agnt5_evals.domain.lazy import LazyModule
 from agnt5_evals.projections import handlers
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+else:
+    np = LazyModule("numpy")  # imported on first use (domain.lazy)
 
 if TYPE_CHECKING:
     from agnt5_evals.projections.views import EvalsView

@@ -4,19 +4,23 @@ the read model, the comparability check, and the flipped items with what they we
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain import stats
 from agnt5_evals.domain.compare import FLIP_KINDS, Pairing, ScorerPairs, comparability, compare_pairing, flip_row
 from agnt5_evals.domain.errors import Conflict, Invalid
 from agnt5_evals.domain.flaky import flaky_items
+from agnt5_evals.domain.lazy import LazyModule
 from agnt5_evals.domain.reports import failing_scorers
 from agnt5_evals.projections import pairing, queries
 from agnt5_evals.projections.views import Row
 from agnt5_evals.services.pairs import vector_flaky, vector_pairing
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = LazyModule("numpy")  # imported on first use (domain.lazy)
 
 
 def outcomes(svc: Services, run_id: str) -> list[dict[str, Any]]:

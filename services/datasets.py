@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
-
-import numpy as np
 
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain.csv_import import CsvMapping, parse_csv
 from agnt5_evals.domain.dataset_tools import changed_fields, dedup_preview, example_row, item_shape
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
+from agnt5_evals.domain.lazy import LazyModule
 from agnt5_evals.projections import queries, vectors, version_diff
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = LazyModule("numpy")  # imported on first use (domain.lazy)
 
 
 def version_of(svc: Services, dataset_id: UUID, version_id: UUID, arg: str = "version_id") -> dict[str, Any]:

@@ -11,18 +11,22 @@ by value, and listed in (dataset item, repetition) order when the bootstrap need
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from agnt5_evals.domain import stats
 from agnt5_evals.domain.compare import FLIP_KINDS, Pairing, ScorerPairs, flip_row
+from agnt5_evals.domain.lazy import LazyModule
 from agnt5_evals.projections import pairing, vectors
 from agnt5_evals.projections.vectors import PASSED, PRESENT, RunVector
 from agnt5_evals.projections.views import EvalsView
 
-Mask = npt.NDArray[np.bool_]
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Mask = npt.NDArray[np.bool_]
+else:
+    np = LazyModule("numpy")  # imported on first use (domain.lazy)
 
 
 def comparable(base: dict[str, Any], other: dict[str, Any]) -> bool:
