@@ -48,7 +48,7 @@ from agnt5_evals.domain.tenancy import project_scope
 from agnt5_evals.worker.dispatch import log
 from agnt5_evals.worker.locks import is_owned
 from agnt5_evals.worker.rescore import PREFIX
-from agnt5_evals.worker.shards import execute_shard
+from agnt5_evals.worker.shards import dropped, execute_shard
 from agnt5_evals.worker.worker import execute_owned
 
 QUEUE = "agnt5-shards"
@@ -107,14 +107,6 @@ def conninfo(settings: Settings) -> str:
         raise Invalid(f"the worker pool needs a plain schema name (letters, digits, _), got {schema!r}",
                       field="AGNT5_DATABASE_URL")  # fmt: skip
     return psycopg.conninfo.make_conninfo(**settings.pg_connect_kwargs(), options=f"-c search_path={schema}")
-
-
-def _dropped(exc: Exception) -> bool:
-    """Whether ``exc`` is a lost or unreachable database connection (the store's library's error or psycopg's)."""
-    import psycopg
-    from eventsourcing.persistence import InterfaceError, OperationalError
-
-    return isinstance(exc, (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError))
 
 
 def _lock_key(name: str) -> int:
@@ -575,7 +567,7 @@ class PoolWorker:
             try:
                 outcome = execute_shard(self.services, run_id, shard)
             except Exception as exc:
-                if _dropped(exc):  # the store is unreachable: the job fails, the janitor queues the shard again
+                if dropped(exc):  # the store is unreachable: the job fails, the janitor queues the shard again
                     raise
                 traceback.print_exc()  # the worker's own failure (not an item's): the run fails, as in one process
                 with contextlib.suppress(Conflict):

@@ -78,6 +78,17 @@ class ShardDispatch(Dispatch):
         return run_ended(self.app, self.run.id)
 
 
+def dropped(exc: Exception) -> bool:
+    """Whether ``exc`` is a lost or unreachable database connection (the store's library's error or psycopg's)."""
+    import sys
+
+    from eventsourcing.persistence import InterfaceError, OperationalError
+
+    psycopg = sys.modules.get("psycopg")  # imported only with PostgreSQL
+    raw = () if psycopg is None else (psycopg.OperationalError, psycopg.InterfaceError)
+    return isinstance(exc, (OperationalError, InterfaceError, *raw))
+
+
 def run_ended(app: EvalsApplication, run_id: UUID) -> bool:
     last = app.recorder.select_events(run_id, desc=True, limit=1)
     return bool(last) and last[0].topic.rsplit(".", 1)[-1].lower() in ("completed", "failed", "cancelled")
@@ -117,6 +128,8 @@ def execute_shard(svc: Services, run_id: UUID, shard: int) -> str:
         outcome = _record(app, run, shard, records)
         return f"{outcome} (load {t1 - t0:.3f} s, items {t2 - t1:.3f} s, save {time.perf_counter() - t2:.3f} s)"
     except Exception as exc:  # the target cannot be loaded, a scorer's setup failed: the run fails, as in one process
+        if dropped(exc):  # the store is unreachable: not the run's fault; the caller's job fails and is retried
+            raise
         traceback.print_exc()
         with contextlib.suppress(Conflict):  # it ended meanwhile
             app.fail_run(run_id, f"{type(exc).__name__}: {exc}"[:500])
