@@ -230,6 +230,8 @@ def test_workers_list_and_an_unmigrated_database(pool_env, workers, tmp_path):
     listed = json.loads(runner.invoke(cli, ["workers", "list", "--format", "json"]).stdout)
     assert sorted(w["name"] for w in listed) == ["w0", "w1"]
     assert all(w["heartbeat_age_s"] < 3 and w["shards"] == [] for w in listed)
+    shown = runner.invoke(cli, ["workers", "list"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0 and "w0" in shown.stdout and "w1" in shown.stdout and "heartbeat" in shown.stdout
 
 
 def test_a_migrated_store_queues_runs_and_starts_a_worker_when_none_is_live(svc, tmp_path, monkeypatch):
