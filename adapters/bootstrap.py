@@ -18,7 +18,9 @@ from uuid import UUID
 from eventsourcing.persistence import (
     InfrastructureFactory,
     IntegrityError,
+    InterfaceError,
     InternalError,
+    OperationalError,
     PersistenceError,
     ProgrammingError,
     Recording,
@@ -122,6 +124,15 @@ class Settings:
 T = TypeVar("T")
 
 
+def dropped(exc: Exception) -> bool:
+    """Whether ``exc`` is a lost or unreachable database connection: the store library's error, or psycopg's own
+    from a connection we open (a run lock's probe, the worker pool's queue); psycopg is imported only for
+    PostgreSQL."""
+    psycopg = sys.modules.get("psycopg")
+    raw = () if psycopg is None else (psycopg.OperationalError, psycopg.InterfaceError)
+    return isinstance(exc, (OperationalError, InterfaceError, *raw))
+
+
 def _with_ddl_retry(settings: Settings, construct: Callable[[], T], attempts: int = 8) -> T:
     """Construct a recorder, retrying when another process runs the same CREATE ... IF NOT EXISTS.
 
@@ -218,7 +229,6 @@ class Services:
         self.queued = settings.queued or (
             settings.executor == "auto" and bool(settings.database_url) and _has_pool(self.app)
         )
-        self.app.shard_runs = self.queued  # runs go to the worker pool (worker.pool): they start split into shards
         if check_tables:
             _with_ddl_retry(settings, lambda: _ensure_tables(self.app))
         self.closed = False

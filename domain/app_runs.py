@@ -26,53 +26,43 @@ class RunCommands(DatasetCommands):
         self._item_positions: OrderedDict[UUID, dict[str, int]] = OrderedDict()
 
     def record_chunk(self, run: Run, records: Sequence[dict[str, Any]]) -> Written:
-        """Record the results of the run's next items, from its watermark on, in one atomic save with the run's
-        ``ChunkRecorded`` counter event; the last chunk also completes the run (readers see the end sooner).
+        """Record the results of a run's items in one chunk, from its shard's watermark on (``record_chunks``)."""
+        return self.record_chunks(run, [records])
 
-        ``run`` is the worker's own copy: the single writer keeps it between chunks, so recording reads nothing.
-        If anything else wrote to the run since (a cancel), the save fails whole with ``Conflict``.
+    def record_chunks(self, run: Run, pieces: Sequence[Sequence[dict[str, Any]]]) -> Written:
+        """Record run items in chunks, one atomic save with the run's ``ChunkRecorded`` counter events; the save
+        that records the run's last items also completes it (readers see the end sooner).
+
+        Each piece is a chunk of consecutive positions from its shard's watermark on, within the shard
+        (``Run.mark``). ``run`` is the worker's own copy, kept between saves, so recording reads nothing: if
+        anything else wrote to the run since (a cancel, another worker's shard), the save fails whole with
+        ``Conflict`` (reload the run and record what it does not hold yet). A chunk's deterministic id (its
+        start position) makes recording the same items twice impossible.
         """
         run.check_running()
-        start = run.next_position
-        counts = dict.fromkeys(STATUSES, 0)
-        for position, record in enumerate(records, start=start):
-            _check_record(record, run.id, position)
-            counts[record["status"]] += 1
-        items, locators = digests.items_locators(records)
-        chunk = RunChunk(
-            run_id=run.id, chunk_no=run.chunks, start=start, item_digests=locators, project_id=run.project_id
-        )
-        for record in records:
-            chunk.record_item(**record)
-        run.record_chunk(chunk.chunk_no, start, start + len(records), counts, items)
+        chunks = []
+        for records in pieces:
+            if not records:
+                raise Invalid(f"run {run.id}: a chunk records at least one item", field="records")
+            start = records[0].get("position")
+            if not isinstance(start, int) or not 0 <= start < run.total:
+                raise Invalid(f"run {run.id}: a recorded item's position must be in [0, {run.total})", field="records")
+            counts = dict.fromkeys(STATUSES, 0)
+            for position, record in enumerate(records, start=start):
+                _check_record(record, run.id, position)
+                counts[record["status"]] += 1
+            items, locators = digests.items_locators(records)
+            chunk = RunChunk(
+                run_id=run.id, chunk_no=run.chunk_no_at(start), start=start, item_digests=locators,
+                project_id=run.project_id,
+            )  # fmt: skip
+            for record in records:
+                chunk.record_item(**record)
+            run.record_chunk(chunk.chunk_no, start, start + len(records), counts, items)
+            chunks.append(chunk)
         if run.next_position == run.total:
             run.complete()
-        return Written(run.id, self._save(run, chunk), chunk.chunk_no)
-
-    def record_shard(self, run: Run, shard: int, records: Sequence[dict[str, Any]]) -> Written:
-        """Record a sharded run's shard (chunk ``shard``, its positions ``Run.shard_bounds``) in one atomic save
-        with the run's ``ChunkRecorded``; the last shard to be recorded also completes the run.
-
-        Several workers record shards of one run: the run's version makes concurrent saves collide, and the loser
-        gets ``Conflict`` (reload the run and try again, unless it ended or holds the shard now). The shard's
-        deterministic chunk id makes recording it twice impossible.
-        """
-        run.check_running()
-        start, end = run.shard_bounds(shard)
-        if len(records) != end - start:
-            raise Invalid(f"run {run.id}: shard {shard} holds {end - start} items, got {len(records)}", field="records")
-        counts = dict.fromkeys(STATUSES, 0)
-        for position, record in enumerate(records, start=start):
-            _check_record(record, run.id, position)
-            counts[record["status"]] += 1
-        items, locators = digests.items_locators(records)
-        chunk = RunChunk(run_id=run.id, chunk_no=shard, start=start, item_digests=locators, project_id=run.project_id)
-        for record in records:
-            chunk.record_item(**record)
-        run.record_chunk(shard, start, end, counts, items)
-        if run.next_position == run.total:
-            run.complete()
-        return Written(run.id, self._save(run, chunk), shard)
+        return Written(run.id, self._save(run, *chunks), chunks[-1].chunk_no if chunks else 0)
 
     def check_run_item(self, run: Run, run_item_id: str) -> None:
         """A run item belongs to its run once recorded: its id is the run's uuid5 of a dataset item of the run's

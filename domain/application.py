@@ -48,7 +48,7 @@ class EvalsApplication(RunCommands, RescoreCommands, KeyCommands, ArchiveCommand
     # Digests an editable deployment's live files at a run's start; set by ``adapters.bootstrap`` (the domain
     # reads no files). None: the run records no digest.
     code_digester: Callable[[Deployment], str | None] | None = None
-    shard_runs = False  # runs start split into shards, for the worker pool (set by ``adapters.bootstrap``)
+    shard_runs = True  # runs start split into shards (False: one contiguous range, as before shards; tests only)
 
     # -- projects ------------------------------------------------------------------------------------
 
@@ -431,7 +431,8 @@ class EvalsApplication(RunCommands, RescoreCommands, KeyCommands, ArchiveCommand
         return Written(run.id, self._save(run))
 
     def _plan(self, run: Run) -> None:
-        """A run for the worker pool is split into shards when it starts (``Run.plan_shards``)."""
+        """A run is split into shards when it starts (``Run.plan_shards``): the unit of work of the worker pool and
+        of the in-process executor alike."""
         if self.shard_runs:
             run.plan_shards(int(run.spec.get("config", {}).get("shard_size", DEFAULT_SHARD_SIZE)))
 

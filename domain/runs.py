@@ -19,7 +19,7 @@ from agnt5_evals.domain.projects import owned_by_project
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT
 
 TERMINAL = ("completed", "failed", "cancelled")
-DEFAULT_SHARD_SIZE = 100  # items per shard of a run executed by the worker pool (config ``shard_size``)
+DEFAULT_SHARD_SIZE = 100  # items per shard of a run: the worker pool's unit of work (config ``shard_size``)
 RUN_CODE_KEYS = ("code_digest", "editable", "build")  # what a run's target records of the code it ran
 
 
@@ -31,8 +31,10 @@ class Run(Aggregate):
     chain: str | None = None  # the last link of the run's hash chain (None: started before hash chains)
     dataset_digest: str | None = None  # the content digest of the dataset version it runs over
     project_id = DEFAULT_PROJECT  # its experiment's
-    shard_size: int | None = None  # a run executed by a worker pool: its items' shards of this size (plan_shards)
-    shards: tuple[int, ...] = ()  # a sharded run's recorded shards, in the order they were recorded
+    shard_size: int | None = None  # its items' shards of this size (plan_shards); None: one contiguous range
+    shards: tuple[int, ...] = ()  # a sharded run's wholly recorded shards, in the order they were completed
+    partial: tuple[tuple[int, int], ...] = ()  # a sharded run's partly recorded shards: (shard, items recorded)
+    chunk_nos: tuple[int, ...] = ()  # a sharded run's chunk numbers, in the order they were recorded
 
     @event("Started")
     def __init__(
@@ -81,8 +83,9 @@ class Run(Aggregate):
             raise Conflict(f"run {self.id} is {self.status}")
 
     def plan_shards(self, shard_size: int) -> None:
-        """Split the run's positions into shards of ``shard_size`` (the last may be shorter), which workers record
-        in any order: shard ``s`` is chunk ``s``, positions ``[s * shard_size, (s + 1) * shard_size)``."""
+        """Split the run's positions into shards of ``shard_size`` (the last may be shorter): shard ``s`` holds
+        positions ``[s * shard_size, (s + 1) * shard_size)``. Each shard is recorded in chunks from its own
+        watermark on, and shards in any order (several workers record shards of one run)."""
         if self.chunks or self.shard_size is not None:
             raise Conflict(f"run {self.id}: shards are planned before anything is recorded")
         if shard_size < 1:
@@ -95,39 +98,58 @@ class Run(Aggregate):
 
     @property
     def n_shards(self) -> int:
-        return -(-self.total // self.shard_size) if self.shard_size else 0
+        """How many shards the run has; a run from before shards is one shard (when it has items)."""
+        if self.shard_size:
+            return -(-self.total // self.shard_size)
+        return 1 if self.total else 0
 
     def shard_bounds(self, shard: int) -> tuple[int, int]:
-        """The positions ``[start, end)`` of a sharded run's shard."""
-        assert self.shard_size is not None
+        """The positions ``[start, end)`` of a shard (a run from before shards: its one shard is every position)."""
+        if not self.shard_size:
+            return 0, self.total
         start = shard * self.shard_size
         return start, min(start + self.shard_size, self.total)
 
+    def shard_of(self, position: int) -> int:
+        return position // self.shard_size if self.shard_size else 0
+
+    def mark(self, shard: int) -> int:
+        """The shard's watermark: its first position not recorded yet (its end once it is wholly recorded)."""
+        if not self.shard_size:
+            return self.next_position
+        start, end = self.shard_bounds(shard)
+        if shard in self.shards:
+            return end
+        return start + dict(self.partial).get(shard, 0)
+
+    def is_complete(self, shard: int) -> bool:
+        return self.mark(shard) >= self.shard_bounds(shard)[1]
+
     def chunk_numbers(self) -> list[int]:
         """The numbers of the recorded chunks, in position order."""
-        return sorted(self.shards) if self.shard_size else list(range(self.chunks))
+        if not self.shard_size:
+            return list(range(self.chunks))
+        return sorted(self.chunk_nos or self.shards)  # no chunk_nos: a snapshot from when a chunk was a whole shard
+
+    def chunk_no_at(self, start: int) -> int:
+        """The number of the next chunk recorded from ``start``: its start position in a sharded run (two workers
+        recording the same items collide on its id), the next in sequence in a run from before shards."""
+        return start if self.shard_size else self.chunks
 
     def is_recorded(self, position: int) -> bool:
-        if self.shard_size:
-            return position // self.shard_size in self.shards
-        return position < self.next_position
+        return position < self.mark(self.shard_of(position))
 
     def record_chunk(self, chunk_no: int, start: int, end: int, counts: dict[str, int], items: str) -> None:
         """Count a chunk of items [start, end) whose results are saved in the same transaction; ``items`` is the
-        digest of their ``ItemRecorded`` events, chained to the run's previous link (the log's order: a sharded
-        run's chunks are its shards, in the order workers recorded them)."""
+        digest of their ``ItemRecorded`` events, chained to the run's previous link (the log's order). A chunk
+        starts at its shard's watermark and ends within the shard."""
         self.check_running()
-        if self.shard_size:
-            if (
-                chunk_no in self.shards
-                or not 0 <= chunk_no < self.n_shards
-                or (start, end) != self.shard_bounds(chunk_no)
-            ):
-                raise Conflict(f"run {self.id}: shard {chunk_no} [{start}, {end}) is recorded already or not a shard")
-        elif chunk_no != self.chunks or start != self.next_position or not start < end <= self.total:
+        shard = self.shard_of(start)
+        mark, shard_end = self.mark(shard), self.shard_bounds(shard)[1]
+        if chunk_no != self.chunk_no_at(start) or start != mark or not start < end <= shard_end:
             raise Conflict(
-                f"run {self.id}: chunk {chunk_no} [{start}, {end}) does not follow "
-                f"chunk {self.chunks - 1} ending at {self.next_position}"
+                f"run {self.id}: chunk {chunk_no} [{start}, {end}) does not follow what shard {shard} "
+                f"recorded up to {mark}"
             )
         self._chunk_recorded(
             chunk_no=chunk_no,
@@ -145,7 +167,16 @@ class Run(Aggregate):
     ) -> None:
         self.chain = digest
         if self.shard_size:  # next_position counts the recorded items
-            self.shards = (*self.shards, chunk_no)
+            shard = start // self.shard_size
+            shard_start, shard_end = self.shard_bounds(shard)
+            partial = dict(self.partial)
+            recorded = partial.pop(shard, 0) + end - start
+            if shard_start + recorded >= shard_end:
+                self.shards = (*self.shards, shard)
+            else:
+                partial[shard] = recorded
+            self.partial = tuple(partial.items())
+            self.chunk_nos = (*self.chunk_nos, chunk_no)
             self.chunks += 1
             self.next_position += end - start
         else:

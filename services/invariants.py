@@ -98,7 +98,8 @@ class RunState:
     scorer_keys: list[str]
     status: str = "running"
     chunks: dict[int, tuple[int, int]] = field(default_factory=dict)  # chunk number -> [start, end), as recorded
-    shard_size: int | None = None  # a sharded run's chunks are its shards, recorded in any order
+    shard_size: int | None = None  # a sharded run's shards are recorded in any order, each from its watermark
+    marks: dict[int, int] = field(default_factory=dict)  # shard -> its watermark (a sharded run)
     counters: Counter[str] = field(default_factory=Counter)
     items: dict[str, tuple[int, str, str]] = field(default_factory=dict)
     positions: set[int] = field(default_factory=set)
@@ -239,9 +240,18 @@ class LogFold:
             self.fail("run-items", f"run {rid}: chunk {chunk_no} recorded after the run was {run.status}")
         if run.shard_size:
             size = run.shard_size
-            if chunk_no in run.chunks or (start, end) != (chunk_no * size, min(chunk_no * size + size, run.total)):
-                self.fail("run-items", f"run {rid}: chunk {chunk_no} [{start}, {end}) is not a shard of {size} "
-                          "items, or was recorded twice")  # fmt: skip
+            shard = start // size
+            shard_end = min(shard * size + size, run.total)
+            whole = chunk_no == shard and (start, end) == (shard * size, shard_end)  # a chunk was a whole shard once
+            if (
+                chunk_no in run.chunks
+                or not (chunk_no == start or whole)
+                or start != run.marks.get(shard, shard * size)
+                or not start < end <= shard_end
+            ):
+                self.fail("run-items", f"run {rid}: chunk {chunk_no} [{start}, {end}) does not follow what shard "
+                          f"{shard} of {size} items recorded, or was recorded twice")  # fmt: skip
+            run.marks[shard] = end
         elif chunk_no != len(run.chunks) or start != run.next_position or not start < end <= run.total:
             self.fail("run-items", f"run {rid}: chunk {e['chunk_no']} [{start}, {end}) does not follow "
                       f"{len(run.chunks)} chunks ending at {run.next_position}")  # fmt: skip
@@ -352,7 +362,7 @@ class LogFold:
             if run.positions != expected:
                 missing = sorted(expected - run.positions)[:SHOWN]
                 extra = sorted(run.positions - expected)[:SHOWN]
-                which = "its recorded shards'" if run.shard_size else f"0..{run.next_position - 1}"
+                which = "its recorded chunks'" if run.shard_size else f"0..{run.next_position - 1}"
                 self.fail("run-items", f"run {rid}: recorded positions are not {which} "
                           f"(missing {missing}, beyond the watermark {extra})")  # fmt: skip
             per_chunk = Counter(chunk for _, _, chunk in run.items.values())

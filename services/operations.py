@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError
-
-from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.adapters.bootstrap import Services, dropped
 from agnt5_evals.domain.annotations import agreement
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
 from agnt5_evals.domain.gate_config import without_baseline
@@ -136,18 +133,10 @@ def summary(svc: Services, run_id: str, detail: bool = True) -> dict[str, Any]:
 RECONNECT_PAUSE_S = 0.2
 
 
-def _dropped(exc: Exception) -> bool:
-    """Whether ``exc`` is a lost or unreachable database connection (the library's error, or psycopg's own from a
-    connection we open, such as a run lock's probe); psycopg is imported only for PostgreSQL."""
-    psycopg = sys.modules.get("psycopg")
-    raw = () if psycopg is None else (psycopg.OperationalError, psycopg.InterfaceError)
-    return isinstance(exc, (OperationalError, InterfaceError, *raw))
-
-
 def _reconnected(svc: Services, exc: Exception, deadline: float | None) -> bool:
     """A wait lost its PostgreSQL connection (a server restart, ``pg_terminate_backend``): reconnect and go on
     waiting, unless the deadline passed meanwhile. Any other error is raised."""
-    if not _dropped(exc):
+    if not dropped(exc):
         raise exc
     time.sleep(RECONNECT_PAUSE_S)
     svc.reconnect()

@@ -65,6 +65,15 @@ def make_world(services: Services, agent_dir: Path) -> dict[str, Any]:
     return {"dataset": ds.id, "version": version.id, "good": good.id, "bad": bad.id}
 
 
+def unsharded_run(app: Any, experiment_id: Any) -> Any:
+    """A run recorded in one chunk of any size, as a run from before shards (no ``ShardsPlanned``)."""
+    app.shard_runs = False
+    try:
+        return app.start_run(experiment_id).id
+    finally:
+        app.shard_runs = True
+
+
 def execute(services: Services, run_id: UUID, chunk_items: int = 500) -> str:
     return Executor(services, run_id, chunk_items).execute()
 

@@ -1,10 +1,15 @@
-"""Execute a run: dispatch items to the target concurrently, retry transient failures, time out slow items,
-score outputs, and record results in contiguous chunks through the Application, one atomic save per chunk.
+"""Execute a run's shards: dispatch items to the target concurrently, retry transient failures, time out slow
+items, score outputs, and record results in chunks through the Application, several chunks per atomic save.
 
-Exactly once: a chunk covers positions ``[start, end)`` after the run's watermark and is saved together with
-the run's ``ChunkRecorded`` event, so a result is in the log before it counts, nothing is recorded twice (the
-run's version and the chunk's deterministic id collide), and a resumed run starts at the watermark: no item
-that is in the log is executed again.
+One code path for every executor: the in-process one (``worker.execute``, the embedded mode) drives all of a run's
+shards in one ``Dispatch``; a pool worker (``worker.shards``) drives the one shard it took. A run is split into
+shards when it starts (``Run.plan_shards``); each shard is recorded in chunks from its own watermark
+(``Run.mark``), so progress shows every ``FLUSH_SECONDS`` and a save stays small whatever the shard's size.
+
+Exactly once: a chunk starts at its shard's watermark and is saved together with the run's ``ChunkRecorded``
+event, so a result is in the log before it counts, nothing is recorded twice (the run's version and the chunk's
+deterministic id collide), and an execution that resumes starts at the watermarks: no item that is in the log is
+executed again.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import orjson
 
@@ -40,6 +46,7 @@ FLUSH_SECONDS = 0.25
 TAIL_FLUSH_SECONDS = 0.05  # the last few waves: the final chunk stays small, so readers see the end sooner
 TAIL_WAVES = 8
 CANCEL_POLL_SECONDS = 0.25
+RECORD_ATTEMPTS = 100  # saves in a row that collide (other workers record shards of the run too) before giving up
 
 
 def log(message: str) -> None:
@@ -94,26 +101,35 @@ class Slot:
 
 
 class Dispatch:
-    """One execution of a run, from its watermark to the end or a cancel.
+    """One execution of a run's shards (every shard, or the one a pool worker took), from their watermarks to
+    their ends or a cancel.
 
     ``concurrency`` worker threads each take the next position, run the target (retrying transient errors with
-    backoff), score the output and hand the finished item to this thread, which records contiguous chunks, times
-    out items past their deadline (a replacement thread keeps the concurrency) and watches for a cancel.
-    Dispatch never waits on recording.
+    backoff), score the output and hand the finished item to this thread, which records chunks, times out items
+    past their deadline (a replacement thread keeps the concurrency) and watches for a cancel. At most ``window``
+    items are in flight or waiting to be recorded. Dispatch never waits on recording.
+
+    ``shared``: other workers record other shards of the run at the same time (the worker pool), so a save that
+    collides is normal: the run is read again and the save tried again at once.
     """
 
     def __init__(self, app: EvalsApplication, scoring: ScorerRuntime, run: Run, target: Target,
                  items: list[dict[str, Any]], chunk_items: int = CHUNK_ITEMS,
-                 owned: Callable[[], bool] = lambda: True) -> None:  # fmt: skip
+                 owned: Callable[[], bool] = lambda: True, shards: Sequence[int] | None = None,
+                 shared: bool = False) -> None:  # fmt: skip
         self.app, self.scoring, self.run, self.target, self.items = app, scoring, run, target, items
         self.owned = owned  # whether this worker still holds the run's lock (worker.locks.RunLock.check)
+        self.shared = shared
         self.lost = False  # another worker took the run over: this one stopped, and leaves the run to it
         self.chunk_items = chunk_items
         self.settings = ExecutionSettings.from_config(run.spec.get("config", {}))
         self.lock = threading.Condition()
-        self.end = run.total  # positions are dispatched up to here (a shard's end, worker.shards)
-        self.next_position = run.next_position
-        self.watermark = run.next_position
+        wanted = range(run.n_shards) if shards is None else shards
+        self.marks = {s: run.mark(s) for s in wanted}  # each shard's watermark: what is below it is recorded
+        self.open = [s for s in wanted if self.marks[s] < run.shard_bounds(s)[1]]  # not wholly recorded, in order
+        self.order = [p for s in self.open for p in range(self.marks[s], run.shard_bounds(s)[1])]  # to execute
+        self.taken = 0  # how many of ``order`` were dispatched
+        self.in_flight = 0  # dispatched and neither recorded nor dropped
         self.window = max(chunk_items * 2, self.settings.concurrency * 4)
         self.stopped = False
         self.active: dict[int, Slot] = {}
@@ -122,13 +138,14 @@ class Dispatch:
         self.wake = threading.Event()  # set when a chunk's worth is finished or the last item is: few wake-ups
         self.done: dict[int, dict[str, Any]] = {}
         self.sizes: dict[int, int] = {}  # encoded bytes of each finished record: chunks stay small enough to save
+        self.collisions = 0  # saves in a row that collided
         self.last_flush = self.last_poll = time.monotonic()
 
     def drive(self) -> Run:
-        for _ in range(self.settings.concurrency):
+        for _ in range(min(self.settings.concurrency, len(self.order))):
             self._spawn()
         try:
-            while not self.lost and self.run.status == "running" and self.run.next_position < self.run.total:
+            while not self.lost and self.run.status == "running" and self.open:
                 self._collect()
                 self._expire(time.monotonic())
                 self._flush()
@@ -146,12 +163,27 @@ class Dispatch:
 
     def _take(self) -> int | None:
         with self.lock:
-            while not self.stopped and self.next_position < self.end:
-                if self.next_position < self.watermark + self.window:
-                    self.next_position += 1
-                    return self.next_position - 1
+            while not self.stopped and self.taken < len(self.order):
+                if self.in_flight < self.window:
+                    position = self.order[self.taken]
+                    self.taken += 1
+                    if self._recorded(position):
+                        continue  # another worker recorded it meanwhile (a redelivered shard, a lost lock)
+                    self.in_flight += 1
+                    return position
                 self.lock.wait(0.1)
             return None
+
+    def _recorded(self, position: int) -> bool:
+        """Whether the position is recorded: by another worker, for one this worker did not record yet."""
+        return position < self.marks.get(self.run.shard_of(position), 0)
+
+    def _release(self, n: int) -> None:
+        """``n`` items left the window (recorded, or dropped because another worker recorded them)."""
+        if n:
+            with self.lock:
+                self.in_flight -= n
+                self.lock.notify_all()
 
     def _work(self) -> None:
         while (position := self._take()) is not None:
@@ -163,7 +195,7 @@ class Dispatch:
                 if position in self.abandoned:
                     return  # timed out meanwhile: its result is ignored, and a replacement thread took over
                 self.active.pop(position, None)
-                last = self.next_position >= self.end and not self.active
+                last = self.taken >= len(self.order) and not self.active
             self.finished.put(record)
             if last or self.finished.qsize() >= self.chunk_items:
                 self.wake.set()
@@ -267,12 +299,16 @@ class Dispatch:
             self._finished(record)
 
     def _flush_interval(self) -> float:
-        tail = self.end - self.next_position <= self.settings.concurrency * TAIL_WAVES
+        tail = len(self.order) - self.taken <= self.settings.concurrency * TAIL_WAVES
         return TAIL_FLUSH_SECONDS if tail else FLUSH_SECONDS
 
     def _finished(self, record: dict[str, Any]) -> None:
-        self.sizes[record["position"]] = record.pop(SIZE)
-        self.done[record["position"]] = record
+        position, size = record["position"], record.pop(SIZE)
+        if self._recorded(position):  # another worker recorded it meanwhile
+            self._release(1)
+            return
+        self.sizes[position] = size
+        self.done[position] = record
 
     def _expire(self, now: float) -> None:
         with self.lock:
@@ -286,54 +322,82 @@ class Dispatch:
             self._spawn()
 
     def _flush(self) -> None:
-        """Record the contiguous finished prefix after the watermark, if it is big or old enough."""
-        start = end = self.run.next_position
-        size = 0
-        while end in self.done and end - start < self.chunk_items:
-            if end > start and size + self.sizes[end] > MAX_CHUNK_BYTES:
-                break  # full by bytes: the next item goes in the next chunk
-            size += self.sizes[end]
-            end += 1
-        full = end - start >= self.chunk_items or end == self.run.total or end in self.done
-        if end == start or not (full or time.monotonic() - self.last_flush >= self._flush_interval()):
+        """Record each open shard's finished items from its watermark on, if they are many or old enough: one
+        save of at most ``chunk_items`` items and ``MAX_CHUNK_BYTES``, a chunk per shard."""
+        pieces: list[tuple[int, int]] = []
+        n = size = 0
+        full = by_bytes = False  # a shard's end is reached; a save's worth of bytes is
+        frontier = self.order[self.taken - 1] if self.taken else -1  # the last position dispatched
+        for shard in self.open:
+            start = end = self.marks[shard]
+            if n >= self.chunk_items or by_bytes or start > frontier:
+                break  # a save's worth, or the shards after have nothing finished yet
+            shard_end = self.run.shard_bounds(shard)[1]
+            while end < shard_end and end in self.done and n < self.chunk_items:
+                if n and size + self.sizes[end] > MAX_CHUNK_BYTES:
+                    by_bytes = True  # the next item goes in the next save
+                    break
+                size += self.sizes[end]
+                n, end = n + 1, end + 1
+            if end > start:
+                pieces.append((start, end))
+                full = full or end == shard_end
+        full = full or by_bytes or n >= self.chunk_items
+        if not pieces or not (full or time.monotonic() - self.last_flush >= self._flush_interval()):
             return
-        records = [self.done.pop(position) for position in range(start, end)]
+        records = [[self.done.pop(position) for position in range(start, end)] for start, end in pieces]
         self.last_flush = time.monotonic()
         try:
-            self.app.record_chunk(self.run, records)  # the last chunk completes the run in the same save
+            self.app.record_chunks(self.run, records)  # the last items complete the run in the same save
         except Conflict:
-            self.done.update((record["position"], record) for record in records)  # what the other did not record
-            self._reload_after_conflict()
+            for piece in records:  # what the other did not record is recorded next time
+                self.done.update((record["position"], record) for record in piece)
+            self._collided()
             return
-        for position in range(start, end):
-            self.sizes.pop(position, None)
-        with self.lock:
-            self.watermark = self.run.next_position
-            self.lock.notify_all()
+        self.collisions = 0
+        completed = set()
+        for start, end in pieces:
+            for position in range(start, end):
+                self.sizes.pop(position, None)
+            shard = self.run.shard_of(start)
+            self.marks[shard] = end
+            if end == self.run.shard_bounds(shard)[1]:
+                completed.add(shard)
+        self._release(n)
+        if completed:
+            self.open = [shard for shard in self.open if shard not in completed]
 
-    def _reload_after_conflict(self) -> None:
-        """Someone else wrote to the run: a cancel (or the end) stops us, what finished after it is dropped."""
+    def _collided(self) -> None:
+        """Someone else wrote to the run: a cancel (or the end) stops us, what another worker recorded is dropped,
+        and the rest is saved again at once (our copy of the run may hold chunks that failed to save)."""
+        self.collisions += 1
+        if self.collisions > RECORD_ATTEMPTS:
+            raise Conflict(f"run {self.run.id}: {RECORD_ATTEMPTS} saves in a row collided with other writers")
+        if self.shared:
+            time.sleep(random.random() * 0.01 * min(self.collisions, 10))  # workers saving at once: spread out
         self._changed(self.app.get(Run, self.run.id, "run"))
+        self.last_flush = 0.0
 
     def _changed(self, fresh: Run) -> None:
         """The run changed under us. Ended (cancelled, finished elsewhere): stop dispatching at once. Still running:
         another worker recorded chunks. If it owns the run now, this worker stops and leaves the run to it (never
-        failing it); if this worker still owns it, the other was a worker that lost the lock: go on from the new
-        watermark (what it recorded is not recorded again)."""
+        failing it); if this worker still owns it (a pool worker always does), the other recorded other shards, or
+        was a worker that lost the lock: go on (what it recorded is not recorded again)."""
         self.run = fresh  # our copy may hold a chunk that failed to save
         if fresh.status != "running":
             return
         if not self.owned():
             self._stop_lost()
             return
-        log(f"run {fresh.id}: another worker recorded up to {fresh.next_position}; going on from there")
-        for position in [p for p in self.done if p < fresh.next_position]:
+        self.marks.update((shard, fresh.mark(shard)) for shard in self.open)
+        dropped = [position for position in self.done if self._recorded(position)]
+        if dropped:
+            log(f"run {fresh.id}: another worker recorded {len(dropped)} of the items this one executed")
+        for position in dropped:
             del self.done[position]
             self.sizes.pop(position, None)
-        with self.lock:
-            self.next_position = max(self.next_position, fresh.next_position)
-            self.watermark = fresh.next_position
-            self.lock.notify_all()
+        self._release(len(dropped))
+        self.open = [shard for shard in self.open if self.marks[shard] < fresh.shard_bounds(shard)[1]]
 
     def _stop_lost(self) -> None:
         log(f"run {self.run.id}: another worker owns the run now; this one stops and records nothing more")
@@ -347,6 +411,16 @@ class Dispatch:
         if not self.owned():  # the lock was lost (its connection dropped) and another worker took it
             self._stop_lost()
             return
+        if self.shared:  # other workers change the run all the time: only its end matters (read cheaply)
+            if run_ended(self.app, self.run.id):
+                self._changed(self.app.get(Run, self.run.id, "run"))
+            return
         stored: Run = self.app.repository.get(self.run.id)
         if stored.version != self.run.version:
             self._changed(stored)
+
+
+def run_ended(app: EvalsApplication, run_id: UUID) -> bool:
+    """Whether the run ended, read from its last event alone."""
+    last = app.recorder.select_events(run_id, desc=True, limit=1)
+    return bool(last) and last[0].topic.rsplit(".", 1)[-1].lower() in ("completed", "failed", "cancelled")

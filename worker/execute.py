@@ -1,5 +1,5 @@
-"""Execute a run to a terminal state: load its target and items, dispatch them (``worker.dispatch``), and
-complete or fail the run."""
+"""Execute a run to a terminal state in this process: load its target and items, dispatch all of its shards
+(``worker.dispatch``, the same code a pool worker runs on one shard), and complete or fail the run."""
 
 from __future__ import annotations
 
@@ -41,13 +41,11 @@ class Executor:
         if run.status != "running":
             self.services.catch_up_quietly()  # a relaunched worker of a finished run: bring the read model up to date
             return str(run.status)
-        if run.shard_size:  # planned for the worker pool, executed here (an inline eval, a local resume)
-            return self._execute_shards(run)
         try:
             target = load_target(self.services, run.spec)
             version = self.app.get(DatasetVersion, run.dataset_version_id, "dataset version")
             items = PRELOADED.pop(version.id, None) or self.app.version_items(version)
-            log(f"run {run.id}: {run.total - run.next_position} of {run.total} items to execute")
+            log(f"run {run.id}: {run.total - run.next_position} of {run.total} items to execute, {run.n_shards} shards")
             dispatch = Dispatch(self.app, self.scoring, run, target, items, self.chunk_items, self.owned)
             run = dispatch.drive()
             log(f"run {run.id}: dispatch ended, {run.status}" + (", left to another worker" if dispatch.lost else ""))
@@ -60,22 +58,4 @@ class Executor:
         finally:
             self.scoring.close()
             self.services.catch_up_quietly()  # each command caught up already; this retries one that could not
-        return str(self.app.get(Run, self.run_id, "run").status)
-
-    def _execute_shards(self, run: Run) -> str:
-        """A sharded run in this process: its shards in order, each as a pool worker executes it."""
-        from agnt5_evals.worker.shards import execute_shard
-
-        self.scoring.close()  # each shard has its own
-        try:
-            for shard in range(run.n_shards):
-                if shard in run.shards:
-                    continue
-                outcome = execute_shard(self.services, run.id, shard)
-                log(f"run {run.id}: shard {shard} {outcome}")
-                run = self.app.get(Run, run.id, "run")
-                if run.status != "running" or not self.owned():
-                    break
-        finally:
-            self.services.catch_up_quietly()
         return str(self.app.get(Run, self.run_id, "run").status)

@@ -41,14 +41,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
-from agnt5_evals.adapters.bootstrap import Services, Settings
+from agnt5_evals.adapters.bootstrap import Services, Settings, dropped
 from agnt5_evals.domain.errors import Conflict, Invalid, Unavailable
 from agnt5_evals.domain.runs import Run
 from agnt5_evals.domain.tenancy import project_scope
 from agnt5_evals.worker.dispatch import log
 from agnt5_evals.worker.locks import is_owned
 from agnt5_evals.worker.rescore import PREFIX
-from agnt5_evals.worker.shards import dropped, execute_shard
+from agnt5_evals.worker.shards import execute_shard
 from agnt5_evals.worker.worker import execute_owned
 
 QUEUE = "agnt5-shards"

@@ -82,15 +82,18 @@ def create_experiment(svc: Services, home: Path, component: str, inputs: list[di
     return exp.id
 
 
-def run_and_wait(settings: Settings, experiment_id: UUID, n: int) -> tuple[dict[str, Any], float]:
+def run_and_wait(settings: Settings, experiment_id: UUID, n: int,
+                 sharded: bool = True) -> tuple[dict[str, Any], float]:  # fmt: skip
     """Start a run as ``agnt5 experiments run --wait`` does and wait until the read model shows it completed.
 
     Timed from before the store is opened: fork the standby worker, open the store, record the run, hand it to
-    the standby, wait. Returns (the run's summary, seconds).
+    the standby, wait. Returns (the run's summary, seconds). ``sharded`` False: the run is not planned in shards,
+    as a run from before shards (one range of every position, recorded in contiguous chunks).
     """
     started = time.perf_counter()
     with standby(settings=settings, experiment_id=experiment_id) as worker, Services(settings) as svc:
         assert worker is not None, "the benchmark must start its run the way the CLI does (a standby worker)"
+        svc.app.shard_runs = sharded
         run_id = operations.start_run(svc, experiment_id, "bench", standby=worker)["id"]
         summary = operations.wait_for_run(svc, run_id, timeout=3600)  # polling as often as the CLI does
         elapsed = time.perf_counter() - started

@@ -71,7 +71,7 @@ def test_record_chunk_saves_the_chunk_with_the_run_counter_and_the_last_one_comp
     assert queries.run(services.view, str(run.id))["done"] == 4
 
     last = app.record_chunk(run, [_record(run, items, p) for p in range(4, 10)])
-    assert last.position > first.position and last.number == 1
+    assert last.position > first.position and last.number == 4  # a sharded run's chunk number is its start
     assert app.get(Run, run.id, "run").status == "completed"  # in the same save as the last chunk
     assert queries.run(services.view, str(run.id))["status"] == "completed"
 
@@ -80,10 +80,12 @@ def test_record_chunk_refuses_a_gap_a_stale_run_and_a_cancelled_run_and_saves_no
     app = services.app
     run, items = _started(services, world)
     head = app.recorder.max_notification_id()
-    with pytest.raises(Invalid, match="position 0"):
+    with pytest.raises(Conflict, match="does not follow what shard 0 recorded up to 0"):
         app.record_chunk(run, [_record(run, items, 1)])  # does not start at the watermark
-    with pytest.raises(Conflict):
-        app.record_chunk(app.get(Run, run.id, "run"), [])  # an empty chunk
+    with pytest.raises(Invalid, match="at least one item"):
+        app.record_chunk(run, [])  # an empty chunk
+    with pytest.raises(Invalid, match="position 1"):
+        app.record_chunk(run, [_record(run, items, 0), _record(run, items, 2)])  # not consecutive
     assert app.recorder.max_notification_id() == head
 
     stale = app.get(Run, run.id, "run")

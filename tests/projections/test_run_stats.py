@@ -11,7 +11,7 @@ import pytest
 
 from agnt5_evals.domain.runs import Run, RunChunk
 from agnt5_evals.projections import queries
-from tests.support import definition
+from tests.support import definition, unsharded_run
 
 
 def _closest_ranks(durations: list[float], q: int) -> float:
@@ -24,7 +24,7 @@ def _closest_ranks(durations: list[float], q: int) -> float:
 def _run_with(services, experiment_id, durations: list[float]) -> str:
     """A run (still running) whose first items took these durations."""
     app = services.app
-    run_id = app.start_run(experiment_id).id
+    run_id = unsharded_run(app, experiment_id)
     run = app.get(Run, run_id, "run")
     chunk = RunChunk(run_id=run_id, chunk_no=0, start=0)
     for position, ms in enumerate(durations):

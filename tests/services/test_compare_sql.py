@@ -21,7 +21,7 @@ from agnt5_evals.projections import queries
 from agnt5_evals.services import compare as compare_service
 from agnt5_evals.services.compare import FLIP_KINDS, check_scorer, compare_runs, outcomes
 from agnt5_evals.services.gates import pass_diffs
-from tests.support import definition
+from tests.support import definition, unsharded_run
 
 
 def before(svc, base_id: str, compare_id: str, scorer: str = "", limit: int | None = None) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def record_run(services, experiment_id, items: list[tuple[str, int, str, list[di
     """A run (left running) holding these items: (dataset item id, repetition, status, scores), each at its place
     in the list (None: that position has no item)."""
     app = services.app
-    run_id = app.start_run(experiment_id).id
+    run_id = unsharded_run(app, experiment_id)
     run = app.get(Run, run_id, "run")
     chunk = RunChunk(run_id=run_id, chunk_no=0, start=0)
     counts = {"passed": 0, "failed": 0, "errored": 0}

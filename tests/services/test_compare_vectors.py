@@ -22,7 +22,7 @@ from agnt5_evals.services.pairs import vector_flaky, vector_pairing
 from agnt5_evals.worker.rescore import RescoreExecutor
 from tests.application.test_rescore_aggregates import frac_experiment
 from tests.services.test_compare_sql import before, make_items, record_run
-from tests.support import definition, execute
+from tests.support import definition, execute, unsharded_run
 
 
 def finish(services, run_id: str) -> None:
@@ -162,7 +162,7 @@ def test_items_that_reach_the_projection_after_their_runs_end_rebuild_its_vector
     run_ids = []
     for seed in (1, 2):
         items = make_items(random.Random(seed), 40, "many", 0.0)
-        run_id = services.app.start_run(exp).id
+        run_id = unsharded_run(services.app, exp)
         run, chunk = services.app.get(Run, run_id, "run"), RunChunk(run_id=run_id, chunk_no=0, start=0)
         counts = {"passed": 0, "failed": 0, "errored": 0}
         for position, (did, rep, status, scores) in enumerate(items):

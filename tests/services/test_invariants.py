@@ -296,4 +296,26 @@ def test_a_sharded_run_s_shards_fold_in_any_order_and_a_shard_twice_is_named() -
         chunk(fold, 1, 2, [item(2, "c")], (1, 0, 0))
 
     found = [d for inv, d in folded(twice) if inv == "run-items"]
-    assert any("chunk 1 [2, 3) is not a shard of 2 items, or was recorded twice" in d for d in found), found
+    assert any(
+        "chunk 1 [2, 3) does not follow what shard 1 of 2 items recorded, or was recorded twice" in d for d in found
+    ), found
+
+
+def test_a_shard_recorded_in_chunks_folds_and_a_chunk_past_its_shard_s_watermark_is_named() -> None:
+    def build(fold: LogFold) -> None:
+        started(fold, ["a", "b", "c"], ["s"])
+        fold.add("Run.ShardsPlanned", RUN, {"shard_size": 2})
+        chunk(fold, 2, 2, [item(2, "c")], (1, 0, 0))  # a chunk's number is its start position
+        chunk(fold, 0, 0, [item(0, "a")], (1, 0, 0))
+        chunk(fold, 1, 1, [item(1, "b")], (1, 0, 0))
+        fold.add("Run.Completed", RUN, {})
+
+    assert folded(build) == []
+
+    def gap(fold: LogFold) -> None:
+        started(fold, ["a", "b", "c"], ["s"])
+        fold.add("Run.ShardsPlanned", RUN, {"shard_size": 2})
+        chunk(fold, 1, 1, [item(1, "b")], (1, 0, 0))  # shard 0's watermark is 0
+
+    found = [d for inv, d in folded(gap) if inv == "run-items"]
+    assert any("chunk 1 [1, 2) does not follow what shard 0 of 2 items recorded" in d for d in found), found

@@ -106,7 +106,7 @@ def test_an_edited_count_an_edited_spec_and_an_edited_completion_are_named(servi
     edit(services, "Run.ChunkRecorded", lambda p: p.update(n_passed=p["n_passed"] + 1, n_failed=p["n_failed"] - 1),
          nth=1, of=counted)  # fmt: skip
     mismatch = verify(services, counted)["mismatch"]
-    assert mismatch["topic"].endswith("Run.ChunkRecorded") and mismatch["originator_version"] == 3
+    assert mismatch["topic"].endswith("Run.ChunkRecorded") and mismatch["originator_version"] == 4  # after the plan
     edit(services, "Run.Started", lambda p: p["spec"]["config"].update(concurrency=1), of=specified)
     mismatch = verify(services, specified)["mismatch"]
     assert mismatch["topic"].endswith("Run.Started") and "fields do not match" in mismatch["problem"]
@@ -118,13 +118,13 @@ def test_an_edited_count_an_edited_spec_and_an_edited_completion_are_named(servi
 
 def test_a_deleted_event_is_named(services: Services, world: dict) -> None:
     gapped, shortened = finished_run(services, world), finished_run(services, world)
-    middle = str(run_chunk_id(gapped, 1))
+    middle = str(run_chunk_id(gapped, 3))  # the chunk of [3, 6) (a chunk's number is its start position)
     delete(services, middle, 2)  # the chunk's first item: a gap in its numbering
     for report in (verify(services, gapped), verify(services)):
         mismatch = report["mismatch"]
         assert (mismatch["originator_id"], mismatch["originator_version"]) == (middle, 2)
         assert "is missing" in mismatch["problem"]
-    delete(services, str(run_chunk_id(shortened, 3)), 2)  # the last chunk's only item: no gap, a short chunk
+    delete(services, str(run_chunk_id(shortened, 9)), 2)  # the last chunk's only item: no gap, a short chunk
     mismatch = verify(services, shortened)["mismatch"]
     assert (mismatch["originator_id"], mismatch["topic"].rsplit(":")[1]) == (str(shortened), "Run.ChunkRecorded")
     assert "covers [9, 10) but holds 0 items" in mismatch["problem"]

@@ -57,7 +57,8 @@ def test_chunks_are_counted_in_order_and_replay_the_same():
 def test_a_chunk_out_of_order_is_refused(chunk_no, start, end):
     run = new_run()
     run.record_chunk(0, 0, 3, COUNTS, "")
-    with pytest.raises(Conflict, match=rf"chunk {chunk_no} \[{start}, {end}\) does not follow chunk 0 ending at 3"):
+    follows = rf"chunk {chunk_no} \[{start}, {end}\) does not follow what shard 0 recorded up to 3"
+    with pytest.raises(Conflict, match=follows):
         run.record_chunk(chunk_no, start, end, COUNTS, "")
     assert (run.chunks, run.next_position, run.n_passed) == (1, 3, 2)  # nothing changed
 
@@ -165,3 +166,54 @@ def test_an_item_recorded_before_retries_and_tokens_existed_is_upcast():
     state = {"status": "passed"}
     RunChunk.ItemRecorded.upcast_v1_v2(state)  # type: ignore[attr-defined]
     assert state == {"status": "passed", "attempts": 1, "tokens": 0}
+
+
+ONE = {"passed": 1, "failed": 0, "errored": 0}
+
+
+def sharded(n_items: int = 5, shard_size: int = 2) -> Run:
+    run = new_run(n_items, 1)
+    run.plan_shards(shard_size)
+    return run
+
+
+def test_shards_are_recorded_in_chunks_from_their_own_watermarks_in_any_order_and_replay_the_same():
+    run = sharded()
+    assert (run.n_shards, [run.shard_bounds(s) for s in range(3)]) == (3, [(0, 2), (2, 4), (4, 5)])
+    run.record_chunk(2, 2, 3, ONE, "")  # half of shard 1 (a chunk's number is its start)
+    assert (run.mark(1), run.is_complete(1), run.is_recorded(2), run.is_recorded(3)) == (3, False, True, False)
+    run.record_chunk(4, 4, 5, ONE, "")  # shard 2, whole
+    run.record_chunk(0, 0, 2, {"passed": 2, "failed": 0, "errored": 0}, "")
+    run.record_chunk(3, 3, 4, ONE, "")
+    assert (run.shards, run.partial, run.next_position, run.n_passed) == ((2, 0, 1), (), 5, 5)
+    assert run.chunk_numbers() == [0, 2, 3, 4]
+    run.complete()
+    names, copy = replayed(run)
+    assert names.count("Run.ChunkRecorded") == 4 and names[1] == "Run.ShardsPlanned"
+    assert (copy.shards, copy.chunk_nos, copy.mark(1)) == (run.shards, run.chunk_nos, 4)
+    assert state(copy) == state(run)
+
+
+@pytest.mark.parametrize(
+    ("chunk_no", "start", "end"),
+    [
+        (3, 3, 4),  # skips position 2, its shard's watermark
+        (2, 2, 5),  # crosses the end of shard 1
+        (0, 0, 1),  # shard 0 again
+        (1, 2, 3),  # numbered otherwise than its start
+        (2, 2, 2),  # empty
+    ],
+)
+def test_a_chunk_that_does_not_follow_its_shard_s_watermark_is_refused(chunk_no, start, end):
+    run = sharded()
+    run.record_chunk(0, 0, 2, {"passed": 2, "failed": 0, "errored": 0}, "")
+    with pytest.raises(Conflict, match="does not follow what shard"):
+        run.record_chunk(chunk_no, start, end, ONE, "")
+    assert (run.shards, run.partial, run.next_position) == ((0,), (), 2)  # nothing changed
+
+
+def test_a_run_from_before_shards_is_one_shard_of_every_position():
+    run = new_run()
+    assert (run.shard_size, run.n_shards, run.shard_bounds(0), run.mark(0)) == (None, 1, (0, 6), 0)
+    run.record_chunk(0, 0, 4, COUNTS, "")
+    assert (run.mark(0), run.chunk_no_at(4), run.chunk_numbers()) == (4, 1, [0])

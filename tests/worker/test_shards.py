@@ -1,5 +1,6 @@
-"""Sharded runs (the worker pool's unit of work, ``worker.shards``), executed in this process on both stores:
-shards recorded in any order, never twice, never after a cancel; the log stays verifiable and replayable."""
+"""Sharded runs (the worker pool's unit of work, ``worker.shards``, and the in-process executor's), on both stores:
+shards recorded in any order and in chunks, never twice, never after a cancel; the log stays verifiable and
+replayable."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def test_shards_recorded_in_any_order_complete_the_run(services, world):
 
     run = services.app.get(Run, run.id, "run")
     assert (run.shards, run.next_position, run.n_passed) == ((2, 0, 3, 1), 10, 10)
-    assert run.chunk_numbers() == [0, 1, 2, 3]
+    assert run.chunk_numbers() == [0, 3, 6, 9]  # a chunk's number is its start position
     rows = item_rows(services, run.id)
     assert sorted(row["position"] for row in rows) == list(range(10))
     summary = operations.summary(services, str(run.id))
@@ -67,17 +68,38 @@ def test_a_shard_is_never_recorded_twice(services, world):
     stale = services.app.get(Run, run.id, "run")  # two executions raced: the second one's save collides
     services.app.get(Run, run.id, "run")
     with pytest.raises(Conflict):
-        services.app.record_shard(stale, 1, [dict(row) for row in _records(services, run.id, 1)])
+        services.app.record_chunk(stale, [dict(row) for row in _records(services, run.id, 3)])
     assert services.app.recorder.max_notification_id() == head
 
 
-def _records(services: Services, run_id: UUID, shard: int) -> list[dict[str, Any]]:
-    """The recorded item events of a shard, as records (what a second execution would hand to record_shard)."""
+def test_a_redelivered_shard_executes_only_what_its_chunks_do_not_hold(services, world):
+    """An item already recorded is never executed again: a shard whose first item was recorded (its worker died
+    after that save) executes the rest, from the shard's watermark."""
+    run = sharded_run(services, world)
+    assert execute_shard(services, run.id, 0).startswith("recorded")
+    run = services.app.get(Run, run.id, "run")
+    first = _records_like(services, run, 1)[:1]
+    first[0]["output"] = {"recorded": "before the worker died"}
+    services.app.record_chunk(run, first)
+    assert services.app.get(Run, run.id, "run").mark(1) == 4
+
+    assert execute_shard(services, run.id, 1).startswith("recorded")
+    run = services.app.get(Run, run.id, "run")
+    assert (run.shards, run.chunk_numbers()) == ((0, 1), [0, 3, 4])
+    rows = {row["position"]: row for row in item_rows(services, run.id)}
+    assert sorted(rows) == list(range(6))
+    assert rows[3]["output"] == {"recorded": "before the worker died"}  # not executed again
+    assert rows[4]["output"] != rows[3]["output"]
+    assert invariants.check(services).ok
+
+
+def _records(services: Services, run_id: UUID, chunk_no: int) -> list[dict[str, Any]]:
+    """The recorded item events of a chunk, as records (what a second execution would hand to record_chunk)."""
     fields = ("run_id", "run_item_id", "dataset_item_id", "position", "repetition", "status", "output", "error",
               "events", "started_at", "duration_ms", "scores", "attempts", "tokens")  # fmt: skip
     return [
         {name: getattr(e, name) for name in fields}
-        for e in services.app.events.get(RunChunk.create_id(run_id, shard))
+        for e in services.app.events.get(RunChunk.create_id(run_id, chunk_no))
         if type(e).__qualname__ == "RunChunk.ItemRecorded"
     ]
 
@@ -91,7 +113,7 @@ def test_nothing_is_recorded_after_a_cancel(services, world):
 
     assert execute_shard(services, run.id, 1) == "cancelled"
     with pytest.raises(Conflict):  # a shard that finished before the cancel and saves after it: refused whole
-        services.app.record_shard(stale, 2, _records_like(services, stale, 2))
+        services.app.record_chunk(stale, _records_like(services, stale, 2))
     assert services.app.recorder.max_notification_id() == head
     assert sorted(row["position"] for row in item_rows(services, run.id)) == [0, 1, 2]
     assert invariants.check(services).ok
@@ -103,15 +125,13 @@ def _records_like(services: Services, run: Run, shard: int) -> list[dict[str, An
     start, end = run.shard_bounds(shard)
     model = _records(services, run.id, 0)[0]
     items = services.app.version_items(services.app.get(DatasetVersion, run.dataset_version_id, "dataset version"))
-    return [
-        {
-            **model,
-            "position": p,
-            "dataset_item_id": items[p]["id"],
-            "run_item_id": ids.run_item_id_str(run.id, items[p]["id"], 0),
-        }
-        for p in range(start, end)
-    ]
+    records = []
+    for p in range(start, end):
+        run_item = ids.run_item_id_str(run.id, items[p]["id"], 0)
+        scores = [{**s, "id": ids.score_id_str(run_item, n, s["key"])} for n, s in enumerate(model["scores"])]
+        records.append({**model, "position": p, "dataset_item_id": items[p]["id"], "run_item_id": run_item,
+                        "scores": scores})  # fmt: skip
+    return records
 
 
 def test_a_sharded_run_and_a_whole_run_give_the_same_results(services, world):
@@ -147,15 +167,37 @@ def test_a_sharded_run_executes_in_one_process_too(services, world):
     assert invariants.check(services).ok
 
 
-def test_a_shard_too_big_for_one_save_fails_its_run_with_a_message(services, world, monkeypatch):
-    from agnt5_evals.worker import shards
+def test_a_shard_is_recorded_in_chunks_as_its_items_finish(services, world, monkeypatch):
+    """A shard's results are saved in several chunks (by count or by bytes), so a shard of any size stays within
+    what one save takes, and progress shows before the shard ends."""
+    from agnt5_evals.worker import dispatch
 
-    monkeypatch.setattr(shards, "MAX_SHARD_BYTES", 1000)  # a few items' worth
+    monkeypatch.setattr(dispatch, "MAX_CHUNK_BYTES", 1)  # every item fills a save by bytes
     run = sharded_run(services, world, shard_size=5)
-    head = services.app.recorder.max_notification_id()
-    assert execute_shard(services, run.id, 0) == "failed"
-    failed = services.app.get(Run, run.id, "run")
-    assert failed.status == "failed" and failed.shards == ()
-    assert services.app.recorder.max_notification_id() == head + 1  # the Failed event only
-    services.catch_up()
-    assert "lower the run's shard_size" in queries.run(services.view, str(run.id))["reason"]
+    assert execute_shard(services, run.id, 0).startswith("recorded")
+    run = services.app.get(Run, run.id, "run")
+    assert (run.shards, run.chunk_numbers(), run.next_position) == ((0,), [0, 1, 2, 3, 4], 5)
+    assert execute(services, run.id, chunk_items=2) == "completed"  # in this process: chunks of 2 at most
+    run = services.app.get(Run, run.id, "run")
+    assert run.chunk_numbers()[:5] == [0, 1, 2, 3, 4] and len(run.chunk_numbers()) == 10
+    assert verify(services, run.id)["ok"] is True
+    assert invariants.check(services).ok
+    assert replay_run(services, run.id)["ok"] is True
+
+
+def test_every_run_starts_in_shards_and_executes_them_in_one_process(services, world):
+    """The embedded executor runs the pool's code: a run is planned in shards of ``shard_size`` (default 100) and
+    its chunks never cross a shard's end."""
+    from agnt5_evals.domain.runs import DEFAULT_SHARD_SIZE
+
+    exp = services.app.create_experiment("plain", "", definition(world["dataset"], world["version"], world["good"]))
+    plain = services.app.get(Run, services.app.start_run(exp.id).id, "run")
+    assert (plain.shard_size, plain.n_shards) == (DEFAULT_SHARD_SIZE, 1)
+    run = sharded_run(services, world, shard_size=4)
+    assert execute(services, run.id, chunk_items=3) == "completed"
+    run = services.app.get(Run, run.id, "run")
+    assert run.shards == (0, 1, 2)
+    chunks = [services.app.get(RunChunk, RunChunk.create_id(run.id, n), "chunk") for n in run.chunk_numbers()]
+    spans = [(chunk.start, chunk.start + chunk.n_items) for chunk in chunks]
+    assert all(start // 4 == (end - 1) // 4 for start, end in spans), spans  # within one shard each
+    assert sum(end - start for start, end in spans) == 10
