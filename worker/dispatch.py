@@ -45,6 +45,8 @@ SIZE = "__bytes__"  # a finished record's encoded size, carried to the recording
 FLUSH_SECONDS = 0.25
 TAIL_FLUSH_SECONDS = 0.05  # the last few waves: the final chunk stays small, so readers see the end sooner
 TAIL_WAVES = 8
+SHARED_FLUSH_SECONDS = 2.0  # a pool worker's shard: other workers save chunks of the run too, and each save that
+# collides reads the run again, so a shard's items are saved every 2 s (a 100-item shard of a fast target: once)
 CANCEL_POLL_SECONDS = 0.25
 RECORD_ATTEMPTS = 100  # saves in a row that collide (other workers record shards of the run too) before giving up
 
@@ -299,6 +301,8 @@ class Dispatch:
             self._finished(record)
 
     def _flush_interval(self) -> float:
+        if self.shared:
+            return SHARED_FLUSH_SECONDS  # the shard's last items are saved at once (``_flush``)
         tail = len(self.order) - self.taken <= self.settings.concurrency * TAIL_WAVES
         return TAIL_FLUSH_SECONDS if tail else FLUSH_SECONDS
 
@@ -326,7 +330,8 @@ class Dispatch:
         save of at most ``chunk_items`` items and ``MAX_CHUNK_BYTES``, a chunk per shard."""
         pieces: list[tuple[int, int]] = []
         n = size = 0
-        full = by_bytes = False  # a shard's end is reached; a save's worth of bytes is
+        ends = 0  # shards whose last items are in this save
+        by_bytes = False  # a save's worth of bytes is
         frontier = self.order[self.taken - 1] if self.taken else -1  # the last position dispatched
         for shard in self.open:
             start = end = self.marks[shard]
@@ -341,8 +346,10 @@ class Dispatch:
                 n, end = n + 1, end + 1
             if end > start:
                 pieces.append((start, end))
-                full = full or end == shard_end
-        full = full or by_bytes or n >= self.chunk_items
+                ends += end == shard_end
+        # save now: a save's worth, or the last items of this dispatch (else every FLUSH_SECONDS, several shards'
+        # chunks per save: a shard's end alone does not make a save, so a fast run's saves stay few and big)
+        full = by_bytes or n >= self.chunk_items or ends == len(self.open)
         if not pieces or not (full or time.monotonic() - self.last_flush >= self._flush_interval()):
             return
         records = [[self.done.pop(position) for position in range(start, end)] for start, end in pieces]
