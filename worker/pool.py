@@ -5,10 +5,11 @@ How a run flows:
 1. ``start_run`` records the run split into shards (``Run.plan_shards``) and queues its first ``window`` shards
    (``Queue.fill``): jobs of task ``agnt5.shard`` with arguments ``{run_id, shard}``, the run's ``priority``, and a
    queueing lock per shard, so a shard is never queued twice.
-2. A worker takes a job, executes the shard (``worker.shards.execute_shard``) and records it in one atomic save;
-   then it refills the run's window: at most ``window`` shards of one run are queued or running at once, so
-   concurrent runs share the workers (new shards join the queue's tail).
-3. The last shard to be recorded completes the run in the same save.
+2. A worker takes a job, executes the shard (``worker.shards.execute_shard``: the code a run on one machine runs
+   on all of its shards) and records its items in chunks as they finish; then it refills the run's window: at
+   most ``window`` shards of one run are queued or running at once, so concurrent runs share the workers (new
+   shards join the queue's tail).
+3. The save of the run's last items completes the run.
 
 Delivery is at least once; the store makes it exactly once (``worker.shards``). Recovery: each worker beats every
 ``heartbeat_s``; the janitor (a periodic job that one worker takes every 2 s) puts the jobs of workers silent for
