@@ -229,6 +229,7 @@ class Services:
         self.queued = settings.queued or (
             settings.executor == "auto" and bool(settings.database_url) and _has_pool(self.app)
         )
+        self.app.pool_runs = self.queued
         if check_tables:
             _with_ddl_retry(settings, lambda: _ensure_tables(self.app))
         self.closed = False

@@ -49,6 +49,7 @@ class EvalsApplication(RunCommands, RescoreCommands, KeyCommands, ArchiveCommand
     # reads no files). None: the run records no digest.
     code_digester: Callable[[Deployment], str | None] | None = None
     shard_runs = True  # runs start split into shards (False: one contiguous range, as before shards; tests only)
+    pool_runs = False  # runs start for the worker pool (``Services.queued``), not for the process that starts them
 
     # -- projects ------------------------------------------------------------------------------------
 
@@ -434,7 +435,7 @@ class EvalsApplication(RunCommands, RescoreCommands, KeyCommands, ArchiveCommand
         """A run is split into shards when it starts (``Run.plan_shards``): the unit of work of the worker pool and
         of the in-process executor alike."""
         if self.shard_runs:
-            run.plan_shards(int(run.spec.get("config", {}).get("shard_size", DEFAULT_SHARD_SIZE)))
+            run.plan_shards(int(run.spec.get("config", {}).get("shard_size", DEFAULT_SHARD_SIZE)), self.pool_runs)
 
     def annotate(
         self,

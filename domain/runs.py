@@ -20,6 +20,7 @@ from agnt5_evals.domain.tenancy import DEFAULT_PROJECT
 
 TERMINAL = ("completed", "failed", "cancelled")
 DEFAULT_SHARD_SIZE = 100  # items per shard of a run: the worker pool's unit of work (config ``shard_size``)
+MAX_SHARDS = 1_000  # a bigger run gets bigger shards: the run's state (and each of its events) stays small
 RUN_CODE_KEYS = ("code_digest", "editable", "build")  # what a run's target records of the code it ran
 
 
@@ -35,6 +36,7 @@ class Run(Aggregate):
     shards: tuple[int, ...] = ()  # a sharded run's wholly recorded shards, in the order they were completed
     partial: tuple[tuple[int, int], ...] = ()  # a sharded run's partly recorded shards: (shard, items recorded)
     chunk_nos: tuple[int, ...] = ()  # a sharded run's chunk numbers, in the order they were recorded
+    pooled = True  # a sharded run is the worker pool's (every sharded run was, before local runs were sharded)
 
     @event("Started")
     def __init__(
@@ -82,19 +84,22 @@ class Run(Aggregate):
         if self.status != "running":
             raise Conflict(f"run {self.id} is {self.status}")
 
-    def plan_shards(self, shard_size: int) -> None:
-        """Split the run's positions into shards of ``shard_size`` (the last may be shorter): shard ``s`` holds
-        positions ``[s * shard_size, (s + 1) * shard_size)``. Each shard is recorded in chunks from its own
-        watermark on, and shards in any order (several workers record shards of one run)."""
+    def plan_shards(self, shard_size: int, pooled: bool) -> None:
+        """Split the run's positions into shards of ``shard_size`` (the last may be shorter; at most
+        ``MAX_SHARDS`` shards, so a bigger run's shards are bigger): shard ``s`` holds positions
+        ``[s * shard_size, (s + 1) * shard_size)``. Each shard is recorded in chunks from its own watermark on, and
+        shards in any order (several workers record shards of one run). ``pooled``: the worker pool executes it
+        (else the process that started it, and only that process's worker resumes it)."""
         if self.chunks or self.shard_size is not None:
             raise Conflict(f"run {self.id}: shards are planned before anything is recorded")
         if shard_size < 1:
             raise Conflict(f"run {self.id}: a shard holds at least one item")
-        self._shards_planned(shard_size=shard_size)
+        self._shards_planned(shard_size=max(shard_size, -(-self.total // MAX_SHARDS)), pooled=pooled)
 
     @event("ShardsPlanned")
-    def _shards_planned(self, shard_size: int) -> None:
+    def _shards_planned(self, shard_size: int, pooled: bool) -> None:
         self.shard_size = shard_size
+        self.pooled = pooled
 
     @property
     def n_shards(self) -> int:
@@ -126,15 +131,23 @@ class Run(Aggregate):
         return self.mark(shard) >= self.shard_bounds(shard)[1]
 
     def chunk_numbers(self) -> list[int]:
-        """The numbers of the recorded chunks, in position order."""
+        """The numbers of the recorded chunks."""
         if not self.shard_size:
             return list(range(self.chunks))
         return sorted(self.chunk_nos or self.shards)  # no chunk_nos: a snapshot from when a chunk was a whole shard
 
     def chunk_no_at(self, start: int) -> int:
         """The number of the next chunk recorded from ``start``: its start position in a sharded run (two workers
-        recording the same items collide on its id), the next in sequence in a run from before shards."""
-        return start if self.shard_size else self.chunks
+        recording the same items collide on its id), the next in sequence in a run from before shards.
+
+        A run started by the version that recorded a chunk per whole shard numbered its chunks by shard; when such
+        a chunk holds the number ``start`` (no chunk numbered by its start can: ``start`` is not recorded yet),
+        the chunk is numbered ``total + start``, past every start and every shard."""
+        if not self.shard_size:
+            return self.chunks
+        if start < self.n_shards and start in (self.chunk_nos or self.shards):
+            return self.total + start
+        return start
 
     def is_recorded(self, position: int) -> bool:
         return position < self.mark(self.shard_of(position))
@@ -167,6 +180,8 @@ class Run(Aggregate):
     ) -> None:
         self.chain = digest
         if self.shard_size:  # next_position counts the recorded items
+            if "chunk_nos" not in self.__dict__:  # a snapshot from when a chunk was a whole shard, numbered by it
+                self.chunk_nos = tuple(self.shards)
             shard = start // self.shard_size
             shard_start, shard_end = self.shard_bounds(shard)
             partial = dict(self.partial)
@@ -334,9 +349,14 @@ def _opened_v1_v2(state: dict[str, Any]) -> None:
     state.setdefault("item_digests", None)
 
 
+def _shards_planned_v1_v2(state: dict[str, Any]) -> None:
+    """Shards planned before local runs were sharded too: only the worker pool's runs were."""
+    state.setdefault("pooled", True)
+
+
 for _event, _upcast in (
     (Run.Started, _started_v1_v2), (Run.ChunkRecorded, _no_digest), (Run.Completed, _no_digest),  # type: ignore[attr-defined]
-    (RunChunk.Opened, _opened_v1_v2),  # type: ignore[attr-defined]
+    (RunChunk.Opened, _opened_v1_v2), (Run.ShardsPlanned, _shards_planned_v1_v2),  # type: ignore[attr-defined]
 ):  # fmt: skip
     _event.class_version = 2
     _event.upcast_v1_v2 = staticmethod(_upcast)

@@ -243,9 +243,10 @@ class LogFold:
             shard = start // size
             shard_end = min(shard * size + size, run.total)
             whole = chunk_no == shard and (start, end) == (shard * size, shard_end)  # a chunk was a whole shard once
+            past = chunk_no == run.total + start and start in run.chunks  # its number held by such a chunk
             if (
                 chunk_no in run.chunks
-                or not (chunk_no == start or whole)
+                or not (chunk_no == start or whole or past)
                 or start != run.marks.get(shard, shard * size)
                 or not start < end <= shard_end
             ):

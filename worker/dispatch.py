@@ -350,7 +350,12 @@ class Dispatch:
         # save now: a save's worth, or the last items of this dispatch (else every FLUSH_SECONDS, several shards'
         # chunks per save: a shard's end alone does not make a save, so a fast run's saves stay few and big)
         full = by_bytes or n >= self.chunk_items or ends == len(self.open)
-        if not pieces or not (full or time.monotonic() - self.last_flush >= self._flush_interval()):
+        due = time.monotonic() - self.last_flush >= self._flush_interval()
+        if not pieces:
+            if due:  # nothing to save yet (the items at the watermarks still run): wait for them, not spin
+                self.last_flush = time.monotonic()
+            return
+        if not (full or due):
             return
         records = [[self.done.pop(position) for position in range(start, end)] for start, end in pieces]
         self.last_flush = time.monotonic()

@@ -251,7 +251,7 @@ class Queue:
         ``ending``: the shard whose job calls this as it ends (its job still counts as running until then)."""
         from procrastinate.exceptions import AlreadyEnqueued
 
-        if run.status != "running" or not run.shard_size:
+        if run.status != "running" or not run.shard_size or not run.pooled:
             return []
         recorded = set(run.shards)
         priority = int(run.spec.get("config", {}).get("priority", 0))
@@ -619,7 +619,8 @@ class PoolWorker:
             for run_id in self._running_runs() | queued:
                 try:
                     run = self.services.app.get(Run, UUID(run_id), "run")
-                    if run.status == "running" and run.shard_size and not is_owned(self.settings, run_id):
+                    pooled = run.status == "running" and run.shard_size and run.pooled  # (not a local executor's)
+                    if pooled and not is_owned(self.settings, run_id):
                         self.queue.fill(run)  # (owned: a process executes it itself, e.g. an inline eval)
                     elif run.status != "running" and run_id in queued:
                         self.queue.cancel(run.id)

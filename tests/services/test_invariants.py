@@ -319,3 +319,23 @@ def test_a_shard_recorded_in_chunks_folds_and_a_chunk_past_its_shard_s_watermark
 
     found = [d for inv, d in folded(gap) if inv == "run-items"]
     assert any("chunk 1 [1, 2) does not follow what shard 0 of 2 items recorded" in d for d in found), found
+
+
+def test_a_chunk_numbered_past_the_end_folds_only_when_its_start_is_a_whole_shard_s_number() -> None:
+    def build(fold: LogFold) -> None:  # a run of the version that numbered a whole shard's chunk by the shard
+        started(fold, ["a", "b", "c", "d", "e"], ["s"])
+        fold.add("Run.ShardsPlanned", RUN, {"shard_size": 2})
+        chunk(fold, 2, 4, [item(4, "e")], (1, 0, 0))  # shard 2, whole: chunk 2
+        chunk(fold, 7, 2, [item(2, "c"), item(3, "d")], (2, 0, 0))  # after the upgrade: 2 is taken, 5 + 2
+        chunk(fold, 0, 0, [item(0, "a"), item(1, "b")], (2, 0, 0))
+        fold.add("Run.Completed", RUN, {})
+
+    assert folded(build) == []
+
+    def invented(fold: LogFold) -> None:
+        started(fold, ["a", "b", "c", "d", "e"], ["s"])
+        fold.add("Run.ShardsPlanned", RUN, {"shard_size": 2})
+        chunk(fold, 7, 2, [item(2, "c"), item(3, "d")], (2, 0, 0))  # 2 is free: numbered by its start
+
+    found = [d for inv, d in folded(invented) if inv == "run-items"]
+    assert any("chunk 7 [2, 4) does not follow what shard 1 of 2 items recorded" in d for d in found), found

@@ -173,7 +173,7 @@ ONE = {"passed": 1, "failed": 0, "errored": 0}
 
 def sharded(n_items: int = 5, shard_size: int = 2) -> Run:
     run = new_run(n_items, 1)
-    run.plan_shards(shard_size)
+    run.plan_shards(shard_size, pooled=False)
     return run
 
 
@@ -217,3 +217,51 @@ def test_a_run_from_before_shards_is_one_shard_of_every_position():
     assert (run.shard_size, run.n_shards, run.shard_bounds(0), run.mark(0)) == (None, 1, (0, 6), 0)
     run.record_chunk(0, 0, 4, COUNTS, "")
     assert (run.mark(0), run.chunk_no_at(4), run.chunk_numbers()) == (4, 1, [0])
+
+
+def test_a_big_run_gets_bigger_shards_and_whether_it_is_pooled_is_recorded():
+    run = new_run(250_000, 1)
+    run.plan_shards(100, pooled=True)
+    assert (run.shard_size, run.n_shards, run.pooled) == (250, 1_000, True)
+    names, copy = replayed(run)
+    assert names == ["Run.Started", "Run.ShardsPlanned"] and (copy.shard_size, copy.pooled) == (250, True)
+    local = sharded()
+    assert (local.shard_size, local.pooled) == (2, False)
+
+
+def test_shards_planned_by_the_version_before_local_runs_were_sharded_are_pooled(services):
+    """A version 1 ``ShardsPlanned`` (no ``pooled``), stored and read back through the store's mapper."""
+    run = new_run(4, 1)
+    run.plan_shards(2, pooled=False)
+    stored = [services.app.mapper.to_stored_event(e) for e in run.collect_events()]
+    state = services.app.mapper.transcoder.decode(stored[1].state)
+    state.pop("pooled")
+    state["class_version"] = 1
+    stored[1] = stored[1].__class__(stored[1].originator_id, stored[1].originator_version, stored[1].topic,
+                                    services.app.mapper.transcoder.encode(state))  # fmt: skip
+    copy = None
+    for event in map(services.app.mapper.to_domain_event, stored):
+        copy = event.mutate(copy)
+    assert copy is not None and (copy.shard_size, copy.pooled) == (2, True)
+
+
+def test_a_run_recorded_a_whole_shard_per_chunk_numbered_by_shard_goes_on_without_colliding():
+    """A pool run in flight across the upgrade: its chunks were whole shards numbered by shard; the ones recorded
+    after are numbered by start, unless a shard's number holds that number (then total + start). A snapshot of
+    that version has no chunk numbers: its whole shards are its chunks."""
+    run = sharded(10, 2)  # shards [0, 2) [2, 4) [4, 6) [6, 8) [8, 10)
+    run._chunk_recorded(chunk_no=2, start=4, end=6, n_passed=2, n_failed=0, n_errored=0, digest=None)  # shard 2
+    run._chunk_recorded(chunk_no=4, start=8, end=10, n_passed=2, n_failed=0, n_errored=0, digest=None)  # shard 4
+    del run.__dict__["chunk_nos"]  # restored from that version's snapshot
+    assert run.chunk_numbers() == [2, 4]
+    assert (run.chunk_no_at(0), run.chunk_no_at(2), run.chunk_no_at(6)) == (0, 12, 6)
+    with pytest.raises(Conflict, match="does not follow"):
+        run.record_chunk(2, 2, 3, ONE, "")  # shard 2's chunk has that number
+    run.record_chunk(12, 2, 3, ONE, "")  # shard 1's first half
+    run.record_chunk(3, 3, 4, ONE, "")  # 3 is free
+    run.record_chunk(0, 0, 2, {"passed": 2, "failed": 0, "errored": 0}, "")
+    run.record_chunk(6, 6, 8, {"passed": 2, "failed": 0, "errored": 0}, "")
+    assert run.chunk_numbers() == [0, 2, 3, 4, 6, 12]
+    assert len(set(run.chunk_numbers())) == run.chunks == 6
+    run.complete()
+    assert (run.status, run.next_position) == ("completed", 10)

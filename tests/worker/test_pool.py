@@ -253,6 +253,26 @@ def test_a_migrated_store_queues_runs_and_starts_a_worker_when_none_is_live(svc,
         assert not local.queued
 
 
+def test_the_janitor_queues_the_shards_of_pool_runs_only(svc, tmp_path, monkeypatch):
+    """A run started for the worker pool is refilled by the janitor; one started by a local executor on the same
+    store (its own process executes and resumes it) is never queued."""
+    exp, _ = experiment(svc, tmp_path, "janitor", 10)
+    pooled = svc.app.start_run(exp, "pooled").id  # recorded, never queued: a chain a crash broke
+    monkeypatch.setenv("AGNT5_EXECUTOR", "local")
+    with Services(Settings.from_env()) as local:
+        assert not local.queued
+        local_run = local.app.start_run(exp, "local").id
+    runs_ = {r: svc.app.get(Run, r, "run") for r in (pooled, local_run)}
+    assert (runs_[pooled].pooled, runs_[local_run].pooled) == (True, False)
+    assert runs_[local_run].shard_size == 5  # sharded all the same
+    worker = pool.PoolWorker(svc.settings, 1, "janitor-test")
+    worker.services, worker.queue = svc, pool.queue_for(svc.settings)
+    worker._reconcile()
+    assert worker.queue.live_shards(pooled) == {0, 1}
+    assert worker.queue.live_shards(local_run) == set()
+    assert worker.queue.fill(runs_[local_run]) == []
+
+
 def test_the_server_refuses_an_unmigrated_store_in_queue_mode(pool_env):
     served = CliRunner().invoke(cli, ["server", "--port", "0"])
     assert served.exit_code == 1 and pool.NOT_MIGRATED in served.output

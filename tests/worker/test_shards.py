@@ -4,6 +4,7 @@ replayable."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from uuid import UUID
 
@@ -18,6 +19,8 @@ from agnt5_evals.projections import queries
 from agnt5_evals.services import invariants, operations
 from agnt5_evals.services.replay import replay_run
 from agnt5_evals.services.verify import verify
+from agnt5_evals.worker.dispatch import Dispatch
+from agnt5_evals.worker.scoring import ScorerRuntime
 from agnt5_evals.worker.shards import execute_shard
 from tests.support import definition, execute
 
@@ -201,3 +204,33 @@ def test_every_run_starts_in_shards_and_executes_them_in_one_process(services, w
     spans = [(chunk.start, chunk.start + chunk.n_items) for chunk in chunks]
     assert all(start // 4 == (end - 1) // 4 for start, end in spans), spans  # within one shard each
     assert sum(end - start for start, end in spans) == 10
+
+
+def test_the_dispatch_waits_for_a_slow_item_instead_of_spinning(services, world):
+    """Nothing can be saved while the item at a shard's watermark runs: the dispatch loop sleeps until the next
+    save is due (every 0.05 s at the tail), not in a 1 ms loop. Counted in loop turns, not timed."""
+    run = sharded_run(services, world, shard_size=10, concurrency=4)
+    version = services.app.get(DatasetVersion, run.dataset_version_id, "dataset version")
+
+    def target(ctx: Any, data: Any) -> Any:
+        if data == version_items[0]["input"]:
+            time.sleep(1.5)  # the shard's first item: the others finish and wait behind it
+        return {"ok": True}
+
+    version_items = services.app.version_items(version)
+    scoring = ScorerRuntime(lambda _: None, lambda _: None)
+    dispatch = Dispatch(services.app, scoring, run, target, version_items)
+    turns = 0
+    flush = dispatch._flush
+
+    def counted() -> None:
+        nonlocal turns
+        turns += 1
+        flush()
+
+    dispatch._flush = counted  # type: ignore[method-assign]
+    try:
+        assert dispatch.drive().next_position == 10
+    finally:
+        scoring.close()
+    assert turns < 200, turns  # 1.5 s / 0.05 s = 30 due saves, plus the wake-ups of finished items and polls
