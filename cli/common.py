@@ -9,11 +9,11 @@ import shutil
 import sys
 import tempfile
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import Annotated, Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import orjson
 import typer
@@ -238,6 +238,69 @@ def emit(data: Any, fmt: Format, columns: Sequence[str] = (), title: str = "",
         table(data if isinstance(data, list) else [data], columns, title)
 
 
+TABLE_BATCH = 1000  # rows per table when rows are streamed: a rich table holds all of its rows
+
+
+def emit_rows(rows: Iterable[dict[str, Any]], fmt: Format, columns: Sequence[str] = ()) -> None:
+    """Print rows as they come, holding a batch at a time: json prints what ``emit`` prints for their list (one
+    indented array), jsonl a line per row, table a table per ``TABLE_BATCH`` rows (an empty one for none)."""
+    if fmt is Format.jsonl:
+        for row in rows:
+            typer.echo(orjson.dumps(row).decode())
+        return
+    batches = _batched(rows)
+    if fmt is Format.table:
+        shown = False
+        for batch in batches:
+            table(list(batch), columns)
+            shown = True
+        if not shown:
+            table([], columns)
+        return
+    first = True
+    for batch in batches:
+        pieces = []
+        for row in batch:
+            element = orjson.dumps(row, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+            pieces.append(("[\n  " if first else ",\n  ") + element.decode().replace("\n", "\n  "))
+            first = False
+        typer.echo("".join(pieces), nl=False)
+    typer.echo("[]" if first else "\n]")
+
+
+def emit_streamed(data: dict[str, Any], fmt: Format) -> None:
+    """What ``emit`` prints of ``data`` in json or jsonl, where each top-level value that is an iterator (a big
+    list read a page at a time) is printed as it comes, element by element."""
+    token = uuid4().hex  # where a streamed list goes in the text of the rest
+    marks = {key: f"{token}:{key}" for key, value in data.items() if isinstance(value, Iterator)}
+    rest = {key: marks.get(key, value) for key, value in data.items()}
+    text = dumps(rest) if fmt is Format.json else orjson.dumps(rest).decode()
+    for key, mark in marks.items():
+        before, text = text.split(f'"{mark}"', 1)
+        typer.echo(before, nl=False)
+        first = True
+        for element in data[key]:
+            if fmt is Format.json:
+                body = orjson.dumps(element, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+                typer.echo(("[\n    " if first else ",\n    ") + body.replace("\n", "\n    "), nl=False)
+            else:
+                typer.echo(("[" if first else ",") + orjson.dumps(element).decode(), nl=False)
+            first = False
+        typer.echo("[]" if first else ("\n  ]" if fmt is Format.json else "]"), nl=False)
+    typer.echo(text)
+
+
+def _batched(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == TABLE_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str = "") -> None:
     out = Table(title=Text(printable(title)) if title else None, show_lines=False)
     for column in columns:
@@ -247,11 +310,14 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str = "
     console().print(out)
 
 
-def write_file(path: str, body: bytes, field: str = "out_file") -> None:
+def write_file(path: str, body: bytes | Iterable[bytes], field: str = "out_file") -> None:
     """Write ``body`` to ``path`` (``-``: stdout) whole or not at all: into a temporary file of the same folder,
-    then renamed over ``path``; a missing folder, a folder as ``path`` or a failed write names ``field``."""
+    then renamed over ``path``; a missing folder, a folder as ``path`` or a failed write names ``field``. ``body``
+    may come in pieces (a streamed export): each is written as it comes; an error while they come leaves nothing."""
+    pieces = [body] if isinstance(body, bytes) else body
     if path == "-":
-        typer.echo(body, nl=False)
+        for piece in pieces:
+            typer.echo(piece, nl=False)
         return
     target = os.path.abspath(path)
     folder = os.path.dirname(target)
@@ -265,7 +331,8 @@ def write_file(path: str, body: bytes, field: str = "out_file") -> None:
         raise Invalid(f"cannot write {path}: {exc.strerror}", field=field) from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(body)
+            for piece in pieces:
+                handle.write(piece)
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(temporary, 0o666 & ~mask)  # what open() would have made, not mkstemp's 0600
@@ -274,3 +341,7 @@ def write_file(path: str, body: bytes, field: str = "out_file") -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise Invalid(f"cannot write {path}: {exc.strerror}", field=field) from None
+    except BaseException:  # the pieces failed to come (the server went away, an interrupt): nothing is left
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

@@ -13,6 +13,7 @@ from agnt5_evals.cli.common import (
     FormatOption,
     TimeoutOption,
     emit,
+    emit_streamed,
     json_option,
     note,
     print_created,
@@ -250,7 +251,10 @@ def runs_compare(
         limit = DEFAULT_LIMIT
     with gateway() as gw:
         base, other = ref(gw, "run", base_run_id, "BASE_RUN_ID"), ref(gw, "run", compare_run_id, "COMPARE_RUN_ID")
-        show_compare(gw.compare_runs(base, other, strict=strict, scorer=scorer, limit=limit), fmt)
+        if fmt is Format.table:
+            show_compare(gw.compare_runs(base, other, strict=strict, scorer=scorer, limit=limit), fmt)
+        else:  # the flips' values read and printed a page at a time: any run's size
+            emit_streamed(gw.compare_stream(base, other, strict=strict, scorer=scorer, limit=limit), fmt)
 
 
 @runs.command("rerun")

@@ -21,6 +21,7 @@ import orjson
 from agnt5_evals.adapters import bundles
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.cli.common import services
+from agnt5_evals.domain.compare import FLIP_KINDS
 from agnt5_evals.domain.csv_import import CsvMapping
 from agnt5_evals.domain.errors import Conflict, EvalsError, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
 from agnt5_evals.domain.lazy import LazyModule
@@ -59,6 +60,7 @@ def _stream_timeout() -> httpx.Timeout:
 
 Progress = Callable[[dict[str, Any]], None]
 AUDIT_PAGE = 10_000  # the most GET /audit/events answers at once
+SCORES_PAGE = 2000  # scores asked for at a time by a streamed listing
 ERRORS: dict[str, type[EvalsError]] = {
     "not_found": NotFound,
     "conflict": Conflict,
@@ -152,8 +154,17 @@ class Local:
     def export_file(self, run_id: str, fmt: str, layout: str, baseline: str | None) -> bytes:
         return exports.export_file(self.svc, run_id, fmt, layout, baseline)[0]
 
+    def export_stream(self, run_id: str, fmt: str, layout: str, baseline: str | None) -> Iterator[bytes]:
+        return exports.stream_export(self.svc, run_id, fmt, layout, baseline)[0]
+
+    def failures_stream(self, run_id: str, scorer: str = "") -> Iterator[dict[str, Any]]:
+        return runs.iter_failures(self.svc, run_id, scorer)
+
     def scores(self, run_id: str, run_item_id: str, scorer: str, rescore_id: str) -> list[dict[str, Any]]:
         return scores.list_scores(self.svc, run_id, run_item_id, scorer, rescore_id)
+
+    def scores_stream(self, run_id: str, run_item_id: str, scorer: str, rescore_id: str) -> Iterator[dict[str, Any]]:
+        return scores.iter_scores(self.svc, run_id, run_item_id, scorer, rescore_id)
 
     def score_evidence(self, score_id: str, include: str) -> dict[str, Any]:
         return operations.score_evidence(self.svc, score_id, include)
@@ -240,6 +251,11 @@ class Local:
 
     def compare_runs(self, base_id: str, compare_id: str, **options: Any) -> dict[str, Any]:
         return compare.compare_runs(self.svc, base_id, compare_id, **options)
+
+    def compare_stream(self, base_id: str, compare_id: str, **options: Any) -> dict[str, Any]:
+        """``compare_runs`` with each kind of flips an iterator that reads their values a page at a time."""
+        result = compare.compare_runs(self.svc, base_id, compare_id, details=False, **options)
+        return result | {kind: compare.stream_details(self.svc, result, kind) for kind in FLIP_KINDS}
 
     def flaky(self, experiment_id: str, last: int) -> dict[str, Any]:
         return compare.flaky(self.svc, experiment_id, last)
@@ -429,9 +445,51 @@ class Remote:
         """The server's export file, byte for byte."""
         return self.raw("GET", f"/runs/{run_id}/export", format=fmt, layout=layout, baseline=baseline)
 
+    def export_stream(self, run_id: str, fmt: str, layout: str, baseline: str | None) -> Iterator[bytes]:
+        """The server's export file as it streams it (a refusal is raised before the first piece)."""
+        query = {name: value for name, value in (("format", fmt), ("layout", layout), ("baseline", baseline)) if value}
+        try:
+            stream = self.http.stream("GET", f"{self.base}/runs/{run_id}/export", params=query)
+            response = stream.__enter__()
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"cannot reach the server at {self.base}: {exc}") from None
+        if response.status_code >= 400:
+            response.read()
+            stream.__exit__(None, None, None)
+            raise _error(response)
+        return self._pieces(stream, response)
+
+    def _pieces(self, stream: Any, response: httpx.Response) -> Iterator[bytes]:
+        try:
+            yield from response.iter_bytes()
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"the server at {self.base} stopped sending the export: {exc}") from None
+        finally:
+            stream.__exit__(None, None, None)
+
+    def failures_stream(self, run_id: str, scorer: str = "") -> Iterator[dict[str, Any]]:
+        return iter(self.failures(run_id, scorer))
+
     def scores(self, run_id: str, run_item_id: str, scorer: str, rescore_id: str) -> list[dict[str, Any]]:
         params = {"run_id": run_id, "run_item_id": run_item_id, "scorer": scorer, "rescore_id": rescore_id}
         return self.many("GET", "/scores", **{name: value for name, value in params.items() if value})
+
+    def scores_stream(self, run_id: str, run_item_id: str, scorer: str, rescore_id: str) -> Iterator[dict[str, Any]]:
+        """Every score, a page of ``SCORES_PAGE`` at a time (the first page asked for at once: it checks the run)."""
+        params = {"run_id": run_id, "run_item_id": run_item_id, "scorer": scorer, "rescore_id": rescore_id}
+        query = {name: value for name, value in params.items() if value}
+        first = self.many("GET", "/scores", **query, page=1, page_size=SCORES_PAGE)
+
+        def pages() -> Iterator[dict[str, Any]]:
+            rows, page = first, 1
+            while True:
+                yield from rows
+                if len(rows) < SCORES_PAGE:
+                    return
+                page += 1
+                rows = self.many("GET", "/scores", **query, page=page, page_size=SCORES_PAGE)
+
+        return pages()
 
     def score_evidence(self, score_id: str, include: str) -> dict[str, Any]:
         return self.one("GET", f"/scores/{score_id}/evidence", include=include)
@@ -528,6 +586,9 @@ class Remote:
 
     def compare_runs(self, base_id: str, compare_id: str, **options: Any) -> dict[str, Any]:
         return self.one("GET", f"/runs/{base_id}/compare/{compare_id}", **options)
+
+    def compare_stream(self, base_id: str, compare_id: str, **options: Any) -> dict[str, Any]:
+        return self.compare_runs(base_id, compare_id, **options)
 
     def flaky(self, experiment_id: str, last: int) -> dict[str, Any]:
         return self.one("GET", f"/experiments/{experiment_id}/flaky", last=last)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, duration, emit, note, printable, write_file
+from agnt5_evals.cli.common import Format, FormatOption, duration, emit, emit_rows, note, printable, write_file
 from agnt5_evals.cli.gateway import gateway
 from agnt5_evals.cli.readable import DEFAULT_LIMIT, item_block
 from agnt5_evals.cli.refs import ref
@@ -40,15 +40,20 @@ def failures(
     shown = DEFAULT_LIMIT if limit is None and fmt is Format.table else limit
     with gateway() as gw:
         rid = ref(gw, "run", run_id, "RUN_ID")
-        items = gw.failures(rid, scorer, None if shown is None else shown + 1)  # one more: is there more?
-    more_exist = shown is not None and len(items) > shown
-    items = items[:shown] if shown is not None else items
-    for item in items:
-        item["failed_scorers"] = ", ".join(
-            f"{s['scorer']}={s['score']:.2f}" + (f" ({s['label']})" if s["label"] else "")
-            for s in item["failing_scorers"]
-        )
+        if shown is None:  # every failure, printed as it is read (a page at a time: any run's size)
+            emit_rows(map(_with_failed_scorers, gw.failures_stream(rid, scorer)), fmt)
+            return
+        items = gw.failures(rid, scorer, shown + 1)  # one more: is there more?
+    more_exist = len(items) > shown
+    items = [_with_failed_scorers(item) for item in items[:shown]]
     emit(items, fmt, render=lambda rows: _failures_blocks(rid, rows, more_exist))
+
+
+def _with_failed_scorers(item: dict[str, Any]) -> dict[str, Any]:
+    item["failed_scorers"] = ", ".join(
+        f"{s['scorer']}={s['score']:.2f}" + (f" ({s['label']})" if s["label"] else "") for s in item["failing_scorers"]
+    )
+    return item
 
 
 def _failures_blocks(run_id: str, items: list[dict[str, Any]], more_exist: bool) -> None:
@@ -141,8 +146,7 @@ def export(
     with gateway() as gw:
         rid = ref(gw, "run", run_id, "RUN_ID")
         base = ref(gw, "run", baseline, "--baseline") if baseline else None
-        body = gw.export_file(rid, artifact_format, layout, base)
-    write_file(out_file, body)
+        write_file(out_file, gw.export_stream(rid, artifact_format, layout, base))  # written as it is read
     if out_file != "-":
         note(f"Wrote {artifact_format} export of run {rid} to {out_file}")
 

@@ -6,7 +6,17 @@ from typing import Annotated, Any
 
 import typer
 
-from agnt5_evals.cli.common import Format, FormatOption, cell, emit, json_option, print_created, table, uuid_arg
+from agnt5_evals.cli.common import (
+    Format,
+    FormatOption,
+    cell,
+    emit,
+    emit_rows,
+    json_option,
+    print_created,
+    table,
+    uuid_arg,
+)
 from agnt5_evals.cli.gateway import gateway
 from agnt5_evals.cli.refs import ref
 from agnt5_evals.domain.errors import Invalid
@@ -34,7 +44,7 @@ def list_(
     resc = str(uuid_arg(rescore_id, "--rescore-id")) if rescore_id else ""
     with gateway() as gw:
         rid = ref(gw, "run", run_id, "--run-id") if run_id else ""
-        emit(gw.scores(rid, iid, scorer, resc), fmt, COLUMNS)
+        emit_rows(gw.scores_stream(rid, iid, scorer, resc), fmt, COLUMNS)  # a page at a time: any run's size
 
 
 @app.command("evidence")

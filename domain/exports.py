@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,10 +87,12 @@ def project(
     summary: Mapping[str, Any],
     items: Sequence[Mapping[str, Any]],
     dataset_items: Iterable[Mapping[str, Any]],
+    scorers: list[str] | None = None,
 ) -> RunExport:
     """The export of a run from its read-model rows: ``items`` are run items with ``scores`` (scorer order) and
-    ``events``; ``dataset_items`` the version's items (``item_id``, ``input``, ``expected_output``)."""
-    scorers = scorer_order(summary, items)
+    ``events``; ``dataset_items`` the version's items (``item_id``, ``input``, ``expected_output``). ``scorers``:
+    the run's scorer order when ``items`` is one page of the run (else found from the items)."""
+    scorers = scorer_order(summary, items) if scorers is None else scorers
     values = {row["item_id"]: row for row in dataset_items}
     head = {"experiment_name": experiment_name, "run_id": run["id"], "run_name": run["name"]}
     records = [_record(head, item, values.get(item["dataset_item_id"], {}), scorers) for item in items]
@@ -135,21 +137,50 @@ def csv_cell(value: Any) -> Any:
 
 def to_csv(columns: Sequence[str], records: Iterable[Mapping[str, Any]]) -> bytes:
     """A header row, then one row per record (``csv_cell`` values); UTF-8, CRLF line ends (RFC 4180)."""
-    out = io.StringIO(newline="")
-    writer = csv.writer(out)
-    writer.writerow([csv_cell(column) for column in columns])
-    writer.writerows([csv_cell(record.get(column)) for column in columns] for record in records)
-    return out.getvalue().encode()
+    return b"".join(stream_tabular("csv", columns, [records]))
 
 
 def to_jsonl(columns: Sequence[str], records: Iterable[Mapping[str, Any]]) -> bytes:
     """One JSON object per line, keys in column order, values as they are (not JSON text)."""
-    return b"".join(orjson.dumps({c: r.get(c) for c in columns}) + b"\n" for r in records)
+    return b"".join(stream_tabular("jsonl", columns, [records]))
 
 
 def to_json(columns: Sequence[str], records: Iterable[Mapping[str, Any]]) -> bytes:
     """The records as one JSON array (the same objects as the JSON lines)."""
-    return orjson.dumps([{c: r.get(c) for c in columns} for r in records], option=orjson.OPT_INDENT_2) + b"\n"
+    return b"".join(stream_tabular("json", columns, [records]))
+
+
+def stream_tabular(fmt: str, columns: Sequence[str], pages: Iterable[Iterable[Mapping[str, Any]]]) -> Iterator[bytes]:
+    """A tabular format's bytes, a piece per page of records: the same bytes as one page of them all, written as
+    the pages come (``to_csv``, ``to_jsonl`` and ``to_json`` are this over one page)."""
+    if fmt == "csv":
+        yield from _csv_pages(columns, pages)
+    elif fmt == "jsonl":
+        for page in pages:
+            yield b"".join(orjson.dumps({c: r.get(c) for c in columns}) + b"\n" for r in page)
+    else:  # an indented JSON array, element by element, as orjson.OPT_INDENT_2 writes the whole of it
+        first = True
+        for page in pages:
+            pieces = []
+            for record in page:
+                element = orjson.dumps({c: record.get(c) for c in columns}, option=orjson.OPT_INDENT_2)
+                pieces.append((b"[\n  " if first else b",\n  ") + element.replace(b"\n", b"\n  "))
+                first = False
+            yield b"".join(pieces)
+        yield b"[]\n" if first else b"\n]\n"
+
+
+def _csv_pages(columns: Sequence[str], pages: Iterable[Iterable[Mapping[str, Any]]]) -> Iterator[bytes]:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow([csv_cell(column) for column in columns])
+    for page in pages:
+        writer.writerows([csv_cell(record.get(column)) for column in columns] for record in page)
+        yield out.getvalue().encode()
+        out.seek(0)
+        out.truncate()
+    if out.tell():  # no page at all: the header alone
+        yield out.getvalue().encode()
 
 
 def text_of(value: Any) -> str:

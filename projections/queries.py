@@ -177,13 +177,18 @@ def run_scorers(view: EvalsView, run_id: str) -> list[Row]:
 
 
 def run_items(
-    view: EvalsView, run_id: str, statuses: tuple[str, ...] = (), limit: int | None = None, failed_by: str = ""
+    view: EvalsView,
+    run_id: str,
+    statuses: tuple[str, ...] = (),
+    limit: int | None = None,
+    failed_by: str = "",
+    after: int = -1,
 ) -> list[Row]:
     """A run's items with their scores (``scores``: list of score rows in scorer order), in position order;
     ``statuses``: only those; ``failed_by``: only the items that scorer did not pass; ``limit``: the first N (the
-    others are neither read nor decoded)."""
+    others are neither read nor decoded); ``after``: only the positions after it (a page after the last shown)."""
     _run_scoped(view, run_id)
-    if limit is None and not failed_by:
+    if limit is None and not failed_by and after < 0:
         sql = "SELECT * FROM {p}run_items WHERE run_id = ?"
         if statuses:
             sql += f" AND status IN ({', '.join('?' for _ in statuses)})"
@@ -194,7 +199,7 @@ def run_items(
     else:  # one status at a time, each read in order from the (run, status, position) index, then merged
         items = []
         for status in statuses or (None,):
-            items += _some_items(view, run_id, status, limit, failed_by)
+            items += _some_items(view, run_id, status, limit, failed_by, after)
         items.sort(key=lambda item: item["position"])
         items = items if limit is None else items[:limit]
         by_item = _scores_of(view, run_id, [item["id"] for item in items])
@@ -203,11 +208,16 @@ def run_items(
     return items
 
 
-def _some_items(view: EvalsView, run_id: str, status: str | None, limit: int | None, failed_by: str) -> list[Row]:
+def _some_items(
+    view: EvalsView, run_id: str, status: str | None, limit: int | None, failed_by: str, after: int = -1
+) -> list[Row]:
     sql, params = "SELECT * FROM {p}run_items WHERE run_id = ?", list[Any]([run_id])
     if status is not None:
         sql += " AND status = ?"
         params.append(status)
+    if after >= 0:
+        sql += " AND position > ?"
+        params.append(after)
     if failed_by:
         sql += (" AND id IN (SELECT run_item_id FROM {p}scores WHERE run_id = ? AND is_current = 1 AND scorer_key = ?"
                 " AND passed = 0)")  # fmt: skip
@@ -332,11 +342,16 @@ def scores(
     scorer: str = "",
     rescore_id: str = "",
     window: tuple[int, int] | None = None,
+    after: tuple[int, int, str] | None = None,
 ) -> list[Row]:
     """Current scores (the run's own, or those of a replacing rescore that superseded them); with ``rescore_id``,
-    the scores that rescore recorded, current or not. ``window``: (limit, offset) in item order."""
+    the scores that rescore recorded, current or not. In item order (position, scorer index, id); ``window``:
+    (limit, offset); ``after``: only the scores after this (position, scorer index, id), the last one shown."""
     sql = "SELECT * FROM {p}scores WHERE " + ("rescore_id = ?" if rescore_id else "is_current = 1")
-    params = [rescore_id] if rescore_id else []
+    params: list[Any] = [rescore_id] if rescore_id else []
+    if after is not None:
+        sql += " AND (position > ? OR (position = ? AND (scorer_index > ? OR (scorer_index = ? AND id > ?))))"
+        params += [after[0], after[0], after[1], after[1], after[2]]
     for column, value in (("run_id", run_id), ("run_item_id", run_item_id), ("scorer_key", scorer)):
         if value:
             sql += f" AND {column} = ?"
@@ -347,7 +362,7 @@ def scores(
         where, scope = _in_project_runs()
         sql += where
         params.extend(scope)
-    sql += " ORDER BY position, scorer_index" + (" LIMIT ? OFFSET ?" if window else "")
+    sql += " ORDER BY position, scorer_index, id" + (" LIMIT ? OFFSET ?" if window else "")
     return _rows(view, sql, *params, *(window or ()))
 
 
@@ -466,21 +481,30 @@ def prompt_version(view: EvalsView, version_id: str) -> Row:
     return _by_id(view, "prompt_versions", "prompt version", version_id)
 
 
-def export_run_items(view: EvalsView, run_id: str) -> list[Row]:
+def export_run_items(view: EvalsView, run_id: str, positions: tuple[int, int] = (0, 2**62)) -> list[Row]:
     """A run's items for an export in two queries, without the traces (only an errored item's, for its stack):
-    each with its current ``scores`` in scorer order."""
+    each with its current ``scores`` in scorer order. ``positions``: only those in ``[start, end)`` (a page)."""
     _run_scoped(view, run_id)
-    items = _rows(view, "SELECT id, position, dataset_item_id, repetition, status, output, error, duration_ms, tokens, "
-                  "CASE WHEN status = 'errored' THEN events ELSE '[]' END AS events FROM {p}run_items "
-                  "WHERE run_id = ? ORDER BY position", run_id)  # fmt: skip
+    sql = ("SELECT id, position, dataset_item_id, repetition, status, output, error, duration_ms, tokens, "
+           "CASE WHEN status = 'errored' THEN events ELSE '[]' END AS events FROM {p}run_items "
+           "WHERE run_id = ? AND position >= ? AND position < ? ORDER BY position")  # fmt: skip
+    items = _rows(view, sql, run_id, *positions)
     by_item: dict[str, list[Row]] = {item["id"]: [] for item in items}
     sql = ("SELECT run_item_id, scorer_key, score, passed, errored, label, explanation, metadata FROM {p}scores "
-           "WHERE is_current = 1 AND run_id = ? ORDER BY position, scorer_index")  # fmt: skip
-    for score in _rows(view, sql, run_id):
+           "WHERE is_current = 1 AND run_id = ? AND position >= ? AND position < ? "
+           "ORDER BY position, scorer_index, id")  # fmt: skip
+    for score in _rows(view, sql, run_id, *positions):
         by_item.get(score["run_item_id"], []).append(score)
     for item in items:
         item["scores"] = by_item[item["id"]]
     return items
+
+
+def scored_keys(view: EvalsView, run_id: str) -> list[str]:
+    """The scorer keys of a run's current scores in order of first appearance (by position, then scorer index)."""
+    sql = ("SELECT scorer_key FROM {p}scores WHERE is_current = 1 AND run_id = ? GROUP BY scorer_key "
+           "ORDER BY MIN(position * 1000000 + scorer_index)")  # fmt: skip
+    return [row["scorer_key"] for row in view.query(sql, (run_id,))]
 
 
 def version_values(view: EvalsView, version_id: str) -> list[Row]:

@@ -4,6 +4,7 @@ the read model, the comparability check, and the flipped items with what they we
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from agnt5_evals.adapters.bootstrap import Services
@@ -48,12 +49,20 @@ def check_scorer(svc: Services, scorer: str, *run_ids: str) -> None:
 
 
 def compare_runs(
-    svc: Services, base_id: str, compare_id: str, *, strict: bool = False, scorer: str = "", limit: int | None = None
+    svc: Services,
+    base_id: str,
+    compare_id: str,
+    *,
+    strict: bool = False,
+    scorer: str = "",
+    limit: int | None = None,
+    details: bool = True,
 ) -> dict[str, Any]:
     """Two runs paired by dataset item and repetition: pass-rate and per-scorer deltas with 95% paired bootstrap
     intervals, the exact McNemar test of the flips and its plain verdict, how the runs differ in what they
     measured (``strict``: refuse when they differ in dataset version, scorers or a deployment's code), and the
-    flips (``scorer``: only those that scorer failed; ``limit``: the first N of each kind) with their values.
+    flips (``scorer``: only those that scorer failed; ``limit``: the first N of each kind) with their values
+    (``details=False``: without them, for ``stream_details`` to add a page at a time).
 
     The pairs are counted from the runs' vectors (``services.pairs``: finished runs of one dataset version), else
     in SQL (``projections.pairing``), and only the flips listed are read in full: the figures are those
@@ -78,7 +87,8 @@ def compare_runs(
             for kind in FLIP_KINDS
         }
     result = compare_pairing(counted, stats.seed_of(base_id, compare_id))
-    _add_details(svc, base, other, result)
+    if details:
+        _add_details(svc, base, other, result)
     for kind in FLIP_KINDS:
         result[f"{kind}_count"] = flip_counts[kind]
     return {
@@ -139,6 +149,22 @@ def _scorers(svc: Services, base_id: str, compare_id: str, aligned: bool) -> lis
             values = np.repeat(np.asarray(distinct, dtype=np.float64), [diffs[d] for d in distinct])
         out.append(ScorerPairs(key, before.get(key), after.get(key), n, values, verdicts))
     return out
+
+
+DETAILS_PAGE = 500  # flips given their values at a time by ``stream_details``
+
+
+def stream_details(svc: Services, compared: dict[str, Any], kind: str) -> Iterator[dict[str, Any]]:
+    """The flips of one kind of a ``compare_runs(..., details=False)`` result, each with the values
+    ``compare_runs`` gives it, read a page at a time (a big run's flips and their outputs are never all held)."""
+    base = {"id": compared["base_run_id"]}
+    other = queries.run(svc.view, compared["compare_run_id"])
+    flips = compared[kind]
+    for start in range(0, len(flips), DETAILS_PAGE):
+        page: dict[str, list[dict[str, Any]]] = {key: [] for key in FLIP_KINDS}
+        page[kind] = [dict(flip) for flip in flips[start : start + DETAILS_PAGE]]
+        _add_details(svc, base, other, page)
+        yield from page[kind]
 
 
 def _add_details(svc: Services, base: dict[str, Any], other: dict[str, Any], result: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
@@ -46,19 +47,38 @@ def wait_summary(svc: Services, run_id: str, timeout: float | None) -> dict[str,
     return {**final, "timed_out": False}
 
 
+PAGE = 500  # items read at a time by the streaming reads: memory stays bounded whatever the run's size
+
+
 def failures(svc: Services, run_id: str, scorer: str = "", limit: int | None = None) -> list[dict[str, Any]]:
     """A run's failed and errored items in position order, each with its dataset item's input and expected output,
     its scores, the scorers that failed it (label, explanation) and, for a component that raised, its stack
     trace. ``scorer``: only the items that scorer failed; ``limit``: the first N (the run must exist)."""
+    return list(iter_failures(svc, run_id, scorer, limit))
+
+
+def iter_failures(svc: Services, run_id: str, scorer: str = "", limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """``failures``, read and yielded a page at a time (the run, the scorer and the limit are checked at once,
+    before the first item is asked for)."""
     if limit is not None and limit < 0:
         raise Invalid(f"must be 0 or more, got {limit}", field="limit")
     run = queries.run(svc.view, run_id)
     check_scorer(svc, scorer, run_id)
-    items = queries.run_items(svc.view, run_id, ("failed", "errored"), limit, failed_by=scorer)
-    out = [{**item, "stack": failure_stack(item["events"]), "failing_scorers": failing_scorers(item["scores"])}
-           for item in items]  # fmt: skip
-    examples = queries.dataset_items_by_id(svc.view, run["dataset_version_id"], [i["dataset_item_id"] for i in out])
-    for item in out:
-        example = examples.get(item["dataset_item_id"], {})
-        item["input"], item["expected_output"] = example.get("input"), example.get("expected_output")
-    return out
+    return _failure_pages(svc, run, scorer, limit)
+
+
+def _failure_pages(svc: Services, run: dict[str, Any], scorer: str, limit: int | None) -> Iterator[dict[str, Any]]:
+    left, after = limit, -1
+    while left is None or left > 0:
+        size = PAGE if left is None else min(PAGE, left)
+        items = queries.run_items(svc.view, run["id"], ("failed", "errored"), size, failed_by=scorer, after=after)
+        examples = queries.dataset_items_by_id(svc.view, run["dataset_version_id"],
+                                               [i["dataset_item_id"] for i in items])  # fmt: skip
+        for item in items:
+            example = examples.get(item["dataset_item_id"], {})
+            yield {**item, "stack": failure_stack(item["events"]), "failing_scorers": failing_scorers(item["scores"]),
+                   "input": example.get("input"), "expected_output": example.get("expected_output")}  # fmt: skip
+        if len(items) < size:
+            return
+        after = items[-1]["position"]
+        left = None if left is None else left - len(items)

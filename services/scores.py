@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from agnt5_evals.adapters.bootstrap import Services
@@ -28,3 +29,29 @@ def list_scores(
         queries.rescore(svc.view, rescore_id)
     window = (page_size, (page - 1) * page_size) if page else None
     return queries.scores(svc.view, run_id, run_item_id, scorer, rescore_id, window)
+
+
+PAGE = 2000  # scores read at a time by ``iter_scores``
+
+
+def iter_scores(
+    svc: Services, run_id: str = "", run_item_id: str = "", scorer: str = "", rescore_id: str = ""
+) -> Iterator[dict[str, Any]]:
+    """Every score ``list_scores`` gives with page 0, read a page at a time (by the last one's position, scorer
+    index and id: no page rereads the ones before it); the run or rescore is checked at once."""
+    if run_id:
+        queries.run(svc.view, run_id)
+    if rescore_id:
+        queries.rescore(svc.view, rescore_id)
+
+    def pages() -> Iterator[dict[str, Any]]:
+        after: tuple[int, int, str] | None = None
+        while True:
+            rows = queries.scores(svc.view, run_id, run_item_id, scorer, rescore_id, (PAGE, 0), after)
+            yield from rows
+            if len(rows) < PAGE:
+                return
+            last = rows[-1]
+            after = (last["position"], last["scorer_index"], last["id"])
+
+    return pages()

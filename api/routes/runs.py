@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Query, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 
@@ -94,8 +95,8 @@ def export(
     baseline: Annotated[str | None, Query(description="a run to compare with (markdown)")] = None,
 ) -> Response:
     """A run's results as a file: CSV, JSON lines, JSON, JUnit XML, Markdown or HTML (``reports export``)."""
-    body, media_type = exports.export_file(svc, _id(run_id), format, layout, baseline)
-    return Response(body, media_type=media_type)
+    body, media_type = exports.stream_export(svc, _id(run_id), format, layout, baseline)  # tabular: a page at a time
+    return StreamingResponse(body, media_type=media_type)
 
 
 @router.get("/runs/{run_id}/gate", response_model=GateVerdict)

@@ -123,3 +123,23 @@ def test_bad_options_and_paths_are_one_line_naming_the_option_and_write_nothing(
                    "-o", str(folder / "r.md"), code=1)  # fmt: skip
     assert result.stderr.startswith(f"error: --baseline: run {missing} not found")
     assert [p.name for p in folder.iterdir()] == ["r.md"] and (folder / "r.md").read_text() == "the last report"
+
+
+def test_a_streamed_file_that_fails_midway_leaves_the_old_file_and_no_part(tmp_path):
+    """``write_file`` writes a streamed export as it comes, into a temporary file renamed at the end: a stream that
+    breaks (the server went away) leaves the file that was there, and no temporary file."""
+    from agnt5_evals.cli.common import write_file
+    from agnt5_evals.domain.errors import Unavailable
+
+    target = tmp_path / "r.csv"
+    target.write_text("the last export")
+
+    def pieces():
+        yield b"a,b\r\n"
+        raise Unavailable("the server stopped sending the export")
+
+    with pytest.raises(Unavailable):
+        write_file(str(target), pieces())
+    assert [p.name for p in tmp_path.iterdir()] == ["r.csv"] and target.read_text() == "the last export"
+    write_file(str(target), iter([b"a,b\r\n", b"1,2\r\n"]))
+    assert target.read_bytes() == b"a,b\r\n1,2\r\n"

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from typing import Annotated, Any
 
 from fastapi import Form, Request, Response
+from fastapi.responses import StreamingResponse
 
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.api.deps import get_services
@@ -348,6 +349,6 @@ def export(request: Request, session: SessionDep, run_id: str, fmt: str) -> Resp
     if fmt not in EXPORTS:
         raise NotFound(f"no export format {fmt[:20]!r} (use {', '.join(EXPORTS)})", field="format")
     svc, rid = get_services(request), _rid(run_id)
-    body, media_type = exports.export_file(svc, rid, fmt, "items", None)
+    body, media_type = exports.stream_export(svc, rid, fmt, "items", None)
     disposition = f'attachment; filename="run-{rid}.{EXPORTS[fmt]}"'
-    return secured(Response(body, media_type=media_type, headers={"Content-Disposition": disposition}))
+    return secured(StreamingResponse(body, media_type=media_type, headers={"Content-Disposition": disposition}))
