@@ -481,7 +481,7 @@ def prompt_version(view: EvalsView, version_id: str) -> Row:
     return _by_id(view, "prompt_versions", "prompt version", version_id)
 
 
-def export_run_items(view: EvalsView, run_id: str, positions: tuple[int, int] = (0, 2**62)) -> list[Row]:
+def export_run_items(view: EvalsView, run_id: str, positions: tuple[int, int] = (0, 2**31 - 1)) -> list[Row]:
     """A run's items for an export in two queries, without the traces (only an errored item's, for its stack):
     each with its current ``scores`` in scorer order. ``positions``: only those in ``[start, end)`` (a page)."""
     _run_scoped(view, run_id)
@@ -501,9 +501,10 @@ def export_run_items(view: EvalsView, run_id: str, positions: tuple[int, int] = 
 
 
 def scored_keys(view: EvalsView, run_id: str) -> list[str]:
-    """The scorer keys of a run's current scores in order of first appearance (by position, then scorer index)."""
+    """The scorer keys of a run's current scores in order of first appearance (by position, then scorer index;
+    the position as a 64-bit integer: a 32-bit one times 10^6 overflows on PostgreSQL)."""
     sql = ("SELECT scorer_key FROM {p}scores WHERE is_current = 1 AND run_id = ? GROUP BY scorer_key "
-           "ORDER BY MIN(position * 1000000 + scorer_index)")  # fmt: skip
+           "ORDER BY MIN(CAST(position AS BIGINT) * 1000000 + scorer_index)")  # fmt: skip
     return [row["scorer_key"] for row in view.query(sql, (run_id,))]
 
 

@@ -3,6 +3,7 @@ the read model, the comparability check, and the flipped items with what they we
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -75,7 +76,7 @@ def compare_runs(
     blocking = [d for d in differences if d["strict"]]
     if strict and blocking:
         raise Conflict("the runs are not comparable: " + "; ".join(d["message"] for d in blocking), field="strict")
-    from_vectors = vector_pairing(svc.view, base, other, scorer, limit)
+    from_vectors = vector_pairing(svc.view, base, other, scorer, limit, lazy=not details)
     if from_vectors is not None:
         counted, flip_counts = from_vectors
     else:
@@ -159,10 +160,10 @@ def stream_details(svc: Services, compared: dict[str, Any], kind: str) -> Iterat
     ``compare_runs`` gives it, read a page at a time (a big run's flips and their outputs are never all held)."""
     base = {"id": compared["base_run_id"]}
     other = queries.run(svc.view, compared["compare_run_id"])
-    flips = compared[kind]
-    for start in range(0, len(flips), DETAILS_PAGE):
+    flips = iter(compared[kind])  # a list, or flips read a page at a time (``services.pairs.LazyFlips``)
+    while chosen := [dict(flip) for flip in itertools.islice(flips, DETAILS_PAGE)]:
         page: dict[str, list[dict[str, Any]]] = {key: [] for key in FLIP_KINDS}
-        page[kind] = [dict(flip) for flip in flips[start : start + DETAILS_PAGE]]
+        page[kind] = chosen
         _add_details(svc, base, other, page)
         yield from page[kind]
 

@@ -11,6 +11,7 @@ by value, and listed in (dataset item, repetition) order when the bootstrap need
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from agnt5_evals.domain import stats
@@ -35,10 +36,11 @@ def comparable(base: dict[str, Any], other: dict[str, Any]) -> bool:
 
 
 def vector_pairing(
-    view: EvalsView, base: dict[str, Any], other: dict[str, Any], scorer: str, limit: int | None
+    view: EvalsView, base: dict[str, Any], other: dict[str, Any], scorer: str, limit: int | None, lazy: bool = False
 ) -> tuple[Pairing, dict[str, int]] | None:
     """The pairing of two runs and each flip kind's count (``scorer``: of the flips that scorer failed), from
-    their vectors; None when either run has no current vector or their positions differ."""
+    their vectors; None when either run has no current vector or their positions differ. ``lazy``: each kind's
+    flips are an iterable that reads them a page at a time (``LazyFlips``), not a list."""
     if not comparable(base, other):
         return None
     a, b = vectors.load(view, base["id"]), vectors.load(view, other["id"])
@@ -56,7 +58,10 @@ def vector_pairing(
     if scorer:
         masks["newly_failing"] &= _failed_by(b, scorer)
         masks["newly_passing"] &= _failed_by(a, scorer)
-    flips = {kind: _flips(view, a, b, masks[kind], limit) for kind in FLIP_KINDS}
+    flips: dict[str, Any] = {
+        kind: LazyFlips(view, a, b, masks[kind], limit) if lazy else _flips(view, a, b, masks[kind], limit)
+        for kind in FLIP_KINDS
+    }
     paired = int(np.count_nonzero(both))
     sides = [(int(np.count_nonzero(v.present)), int(np.count_nonzero(v.passed))) for v in (a, b)]
     result = Pairing(
@@ -93,13 +98,30 @@ def _in_pair_order(a: RunVector, mask: Mask) -> npt.NDArray[np.intp]:
 
 
 def _flips(view: EvalsView, a: RunVector, b: RunVector, mask: Mask, limit: int | None) -> list[dict[str, Any]]:
-    if limit == 0:
-        return []
-    chosen = [int(p) for p in _in_pair_order(a, mask)[:limit]]
-    was, now = pairing.items_at(view, a.run_id, chosen), pairing.items_at(view, b.run_id, chosen)
-    rows = [(was[p], now[p]) for p in chosen]
-    return [flip_row(w["dataset_item_id"], int(w["repetition"]), w["id"], n["id"], w["status"], n["status"])
-            for w, n in rows]  # fmt: skip
+    return list(LazyFlips(view, a, b, mask, limit))
+
+
+FLIP_PAGE = 2000
+
+
+class LazyFlips:
+    """The flips of one kind, in pair order, read ``FLIP_PAGE`` at a time (both runs' rows of a page, then the
+    next): only their positions are held, so listing a big run's flips holds a page of them at a time."""
+
+    def __init__(self, view: EvalsView, a: RunVector, b: RunVector, mask: Mask, limit: int | None) -> None:
+        self.view, self.runs = view, (a.run_id, b.run_id)
+        self.chosen = _in_pair_order(a, mask)[:limit] if limit != 0 else np.zeros(0, dtype=np.intp)
+
+    def __len__(self) -> int:
+        return int(self.chosen.size)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for start in range(0, self.chosen.size, FLIP_PAGE):
+            page = [int(p) for p in self.chosen[start : start + FLIP_PAGE]]
+            was, now = (pairing.items_at(self.view, run_id, page) for run_id in self.runs)
+            for p in page:
+                w, n = was[p], now[p]
+                yield flip_row(w["dataset_item_id"], int(w["repetition"]), w["id"], n["id"], w["status"], n["status"])
 
 
 def _mean(run: RunVector, key: str) -> float | None:

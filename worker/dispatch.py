@@ -427,9 +427,9 @@ class Dispatch:
             if run_ended(self.app, self.run.id):
                 self._changed(self.app.get(Run, self.run.id, "run"))
             return
-        stored: Run = self.app.repository.get(self.run.id)
-        if stored.version != self.run.version:
-            self._changed(stored)
+        last = self.app.recorder.select_events(self.run.id, desc=True, limit=1)  # one row, not the whole run
+        if last and last[0].originator_version != self.run.version:
+            self._changed(self.app.get(Run, self.run.id, "run"))
 
 
 def run_ended(app: EvalsApplication, run_id: UUID) -> bool:

@@ -89,8 +89,19 @@ def test_a_streamed_export_refuses_before_its_first_piece(services, run_id):
         exports.stream_export(services, run_id, "csv", baseline=run_id)
 
 
-def test_scored_keys_follow_the_scorer_order(services, run_id):
+def test_scored_keys_follow_the_scorer_order(services, world, run_id):
     assert queries.scored_keys(services.view, run_id) == ["exact_match", "json_valid"]
+    app = services.app  # positions past 2,147: position * 10^6 overflows a 32-bit integer
+    ds = app.create_dataset("many")
+    app.add_items(ds.id, [{"input": {"order_id": n}, "expected_output": n} for n in range(2_200)])
+    version = app.publish(ds.id).id
+    spec = definition(ds.id, version, world["good"], "json_valid", "exact_match", concurrency=16)
+    big = app.start_run(app.create_experiment("many", "", spec).id).id
+    execute(services, big)
+    services.catch_up()
+    assert queries.scored_keys(services.view, str(big)) == ["json_valid", "exact_match"]
+    stream, _ = exports.stream_export(services, str(big), "csv")
+    assert sum(piece.count(b"\r\n") for piece in stream) == 2_201
 
 
 def test_compare_flips_get_their_values_a_page_at_a_time(services, world, monkeypatch):
@@ -106,7 +117,7 @@ def test_compare_flips_get_their_values_a_page_at_a_time(services, world, monkey
     assert len(whole["newly_failing"]) == 10 and "base_output" in whole["newly_failing"][0]  # odd orders, twice
     monkeypatch.setattr(compare, "DETAILS_PAGE", 3)
     bare = compare.compare_runs(services, *ran, details=False)
-    assert "base_output" not in bare["newly_failing"][0]
+    assert len(bare["newly_failing"]) == 10 and "base_output" not in next(iter(bare["newly_failing"]))
     kinds = ("newly_failing", "newly_passing")
     assert bare | {kind: list(compare.stream_details(services, bare, kind)) for kind in kinds} == whole
 
