@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -118,3 +119,26 @@ def write_docs(table: str, section: str) -> None:
     stamp = time.strftime("%Y-%m-%d")
     body = f"Measured {stamp} on {machine()}.\n\n{table}\n"
     path.write_text(f"{head}<!-- {section}:start -->\n{body}<!-- {section}:end -->{tail}")
+
+
+# A child's peak RSS (``ru_maxrss``) counts its parent's memory when it was forked (exec keeps the high-water mark
+# of the address space it replaces), so a command is started by a small launcher whose own footprint (about
+# 10 MB) is below any agnt5 process's.
+LAUNCHER = """
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+err = proc.stderr.read()
+_, status, usage = os.wait4(proc.pid, 0)
+print(json.dumps({"code": os.waitstatus_to_exitcode(status), "wall": time.perf_counter() - started,
+                  "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss / 1024,
+                  "stderr": err.decode(errors="replace")[-800:]}))
+"""
+
+
+def whole_process(args: Sequence[str], env: dict[str, str]) -> dict[str, Any]:
+    """One command as a whole process (output discarded): exit code, wall and CPU seconds, peak RSS in MB (the
+    command's own, see ``LAUNCHER``) and the tail of its stderr."""
+    done = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, *args], env=env, capture_output=True, check=True)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result

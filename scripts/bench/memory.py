@@ -5,9 +5,9 @@
 ``DIR`` is a store built by ``scripts/bench/reads --items 100000 --store sqlite|postgresql --home DIR
 --build-only`` (two finished runs of one experiment, about 10% failed and 1% errored items, two scorers). Each
 command is a whole ``agnt5`` process (its output to /dev/null), run ``--repeat`` times: peak RSS (``ru_maxrss`` of
-the process, from ``wait4``), wall and CPU time, medians. The budget (issue 16) is 100 MB for ``reports
-failures``, ``scores list``, ``reports export`` and ``runs compare``, whatever the run's size. ``--write``
-replaces the memory section of docs/benchmarks.md.
+the process, started by a small launcher: ``common.whole_process``), wall and CPU time, medians. The budget
+(issue 16) is 100 MB for ``reports failures``, ``scores list``, ``reports export`` and ``runs compare``, whatever
+the run's size. ``--write`` replaces the memory section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -16,12 +16,10 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, write_docs
+from common import ROOT, whole_process, write_docs
 
 AGNT5 = str(ROOT / ".venv" / "bin" / "agnt5")
 
@@ -40,13 +38,9 @@ def commands(a: str, b: str) -> list[tuple[str, list[str]]]:
 
 
 def run_once(args: list[str], env: dict[str, str]) -> dict[str, float]:
-    started = time.perf_counter()
-    proc = subprocess.Popen([AGNT5, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    code = os.waitstatus_to_exitcode(status)
-    assert code == 0, (args, code, proc.stderr.read().decode()[-500:] if proc.stderr else "")
-    return {"rss": usage.ru_maxrss / 1024, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime}
+    done = whole_process([AGNT5, *args], env)
+    assert done["code"] == 0, (args, done["code"], done["stderr"])
+    return {key: done[key] for key in ("rss", "wall", "cpu")}
 
 
 def measure(home: Path, repeat: int) -> list[dict[str, Any]]:
