@@ -218,3 +218,22 @@ def world(services: Services, agent_dir: Path) -> dict[str, object]:
     from tests.support import make_world
 
     return make_world(services, agent_dir)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    """Debian's chromium driven by Playwright, one per test process: Playwright's sync API runs an event loop for
+    as long as it is open, so a second one in the same process (another folder's fixture) would refuse to start."""
+    if not CHROMIUM.exists():
+        pytest.skip("no browser: /usr/bin/chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -6,33 +6,31 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agnt5_evals.adapters.html_report import to_html
+from tests.conftest import CHROMIUM
 from tests.export_samples import sample_export
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no browser: /usr/bin/chromium is not installed")
 
 
 @pytest.fixture
-def page(tmp_path: Path) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
+def page(tmp_path: Path, chromium: Any) -> Iterator[object]:
     path = tmp_path / "report.html"
     path.write_bytes(to_html(sample_export()))
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            requests: list[str] = []
-            tab = browser.new_page()
-            tab.on("request", lambda request: requests.append(request.url))
-            tab.goto(path.as_uri())
-            yield tab
-            assert [url for url in requests if not url.startswith("file:")] == []  # nothing fetched from elsewhere
-        finally:
-            browser.close()
+    context = chromium.new_context()  # the test process's one browser (tests/conftest.py), a context of its own
+    try:
+        requests: list[str] = []
+        tab = context.new_page()
+        tab.on("request", lambda request: requests.append(request.url))
+        tab.goto(path.as_uri())
+        yield tab
+        assert [url for url in requests if not url.startswith("file:")] == []  # nothing fetched from elsewhere
+    finally:
+        context.close()
 
 
 def _visible_items(page) -> list[str]:

@@ -17,7 +17,6 @@ from agnt5_evals.api.auth import ServerConfig
 from agnt5_evals.api.main import create_app
 from tests.api.live import live_server
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("AGNT5_TEST_ARTIFACTS") or Path(__file__).resolve().parents[2] / "test-artifacts")
 
 
@@ -51,20 +50,6 @@ def studio_url(store: str) -> Iterator[str]:
     """A real server (no keys required) on the test's store; its base URL."""
     with live_server(require_keys=False) as url:
         yield url
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("no browser: /usr/bin/chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
