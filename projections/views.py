@@ -32,6 +32,7 @@ from agnt5_evals.projections.schema import (
     create_statements,
     drop_statements,
     generation_prefix,
+    index_statements,
 )
 
 Row = dict[str, Any]
@@ -62,6 +63,9 @@ class EvalsView(TrackingRecorder):
     prefix = ""  # the tables of ``generation``
     generation = 0  # the live generation when this process last looked (or the one a rebuild builds, if pinned)
     pinned = False  # a rebuild's view of its new generation: never follows the live row
+    # a rebuild's first pass over the log (``begin_generation``): no secondary indexes, run or version vectors or
+    # statistics are kept up to date batch by batch; ``finish_bulk`` builds them once, from the rows loaded
+    bulk = False
     paramstyle = "qmark"
     real = "REAL"
     blob = "BLOB"
@@ -145,6 +149,8 @@ class EvalsView(TrackingRecorder):
             ended = False
             for template, rows in batched(ops):
                 self.executemany(cursor, self.sql(template, generation), rows)
+                if self.bulk:
+                    continue
                 ended = ended or template == FINISH_RUN
                 if template in vectors.TOUCHES:
                     touched.update(self._touched_runs(cursor, template, rows, generation))
@@ -199,7 +205,7 @@ class EvalsView(TrackingRecorder):
         with self.datastore.transaction(commit=True) as cursor:
             yield cursor
 
-    def create_generation_tables(self, generation: int) -> None:
+    def create_generation_tables(self, generation: int, indexes: bool = True) -> None:
         """Create a generation's tables unless they exist.
 
         The check reads before the DDL writes, so on SQLite another writer's commit in between makes the upgrade to
@@ -211,7 +217,7 @@ class EvalsView(TrackingRecorder):
             try:
                 with self._transaction() as cursor:
                     if not self.exists(cursor, prefix + next(reversed(TABLES))):  # created with all the others
-                        for statement in create_statements(prefix, self.real, generation, self.blob):
+                        for statement in create_statements(prefix, self.real, generation, self.blob, indexes):
                             self.execute(cursor, statement)
                 return
             except PersistenceError as exc:
@@ -220,7 +226,7 @@ class EvalsView(TrackingRecorder):
                 time.sleep(0.02 * attempt)
 
     def begin_generation(self) -> EvalsView:
-        """Take a new generation number, create its empty tables, return a view of it (not live)."""
+        """Take a new generation number, create its empty tables, return a view of it (not live) in bulk mode."""
         with self._transaction() as cursor:
             pointer = f"{self.base}{GENERATION_TABLE}"
             self.execute(cursor, f"INSERT INTO {pointer} VALUES (1, 0, 1) ON CONFLICT (id) DO NOTHING")
@@ -228,9 +234,26 @@ class EvalsView(TrackingRecorder):
             generation = self._one_value(cursor, taken, ())
         building = copy.copy(self)
         building.pinned = True
+        building.bulk = True
         building._bind(generation)
-        building.create_generation_tables(generation)
+        building.create_generation_tables(generation, indexes=False)
         return building
+
+    def finish_bulk(self) -> None:
+        """End a rebuild's first pass: create the indexes (one sorted build each, instead of a random insert per row
+        and index), build every run's and version's vectors from the rows (what the last batch touching each one
+        built batch by batch), gather the statistics; later batches keep them up to date as usual."""
+        with self._transaction() as cursor:
+            for statement in index_statements(self.prefix, self.generation):
+                self.execute(cursor, statement)
+            self.execute(cursor, self.sql("SELECT id FROM {p}runs"))
+            runs = {str(dict(row)["id"]) for row in cursor.fetchall()}
+            self.execute(cursor, self.sql("SELECT id FROM {p}dataset_versions"))
+            versions = {str(dict(row)["id"]) for row in cursor.fetchall()}
+            vectors.build(self, cursor, self.generation, runs)
+            vectors.build_versions(self, cursor, self.generation, versions)
+        self.bulk = False
+        self.analyze()
 
     def switch(self, building: EvalsView, application_name: str) -> bool:
         """Make ``building``'s generation live, in one transaction, if it holds at least the live one's position;
