@@ -37,6 +37,7 @@ from agnt5_evals.projections.schema import (
 
 Row = dict[str, Any]
 GROWN = ("dataset_items", "run_items", "scores")  # the tables a published version or an ended run grows
+BULK_CACHE_KIB, DEFAULT_CACHE_KIB = -262_144, -2_000  # SQLite's page cache: 256 MiB, its default 2 MB
 LOCKED_ATTEMPTS = 10  # SQLite: tries of a read-then-write transaction whose snapshot went stale
 
 
@@ -142,6 +143,8 @@ class EvalsView(TrackingRecorder):
                 if held != start:
                     raise IntegrityError(f"the view moved from {start} to {held} while this batch was computed")
             self.write_tracking(cursor, tracking)  # it takes the write lock (SQLite), the row lock (PG)
+            if self.bulk:
+                self.tune(cursor, bulk=True)
             if not self.pinned and self._live(cursor, self.share_lock) != generation:
                 raise Switched(f"generation {generation} of the read model is no longer live")
             touched: set[str] = set()
@@ -244,6 +247,7 @@ class EvalsView(TrackingRecorder):
         and index), build every run's and version's vectors from the rows (what the last batch touching each one
         built batch by batch), gather the statistics; later batches keep them up to date as usual."""
         with self._transaction() as cursor:
+            self.tune(cursor, bulk=True)
             for statement in index_statements(self.prefix, self.generation):
                 self.execute(cursor, statement)
             self.execute(cursor, self.sql("SELECT id FROM {p}runs"))
@@ -252,6 +256,7 @@ class EvalsView(TrackingRecorder):
             versions = {str(dict(row)["id"]) for row in cursor.fetchall()}
             vectors.build(self, cursor, self.generation, runs)
             vectors.build_versions(self, cursor, self.generation, versions)
+            self.tune(cursor, bulk=False)
         self.bulk = False
         self.analyze()
 
@@ -286,13 +291,20 @@ class EvalsView(TrackingRecorder):
             if found:
                 for statement in drop_statements(prefix):
                     with self._transaction() as cursor:
-                        self.execute(cursor, statement)
+                        self.drop(cursor, statement)
             with self._transaction() as cursor:
                 where = f"DELETE FROM {self.tracking_table} WHERE application_name = ?"
                 self.execute(cursor, where, (self.tracking_name(application_name, generation),))
 
     def lock_for_switch(self, cursor: Any) -> None:
         """Take what a switch must hold before it reads the positions."""
+
+    def tune(self, cursor: Any, bulk: bool) -> None:
+        """Set this connection up for a rebuild's first pass (``bulk``) or back for ordinary batches."""
+
+    def drop(self, cursor: Any, statement: str) -> None:
+        """Drop an old generation's table."""
+        self.execute(cursor, statement)
 
     update_lock = ""
 
@@ -339,3 +351,20 @@ class SQLiteEvalsView(SQLiteTrackingRecorder, EvalsView):
 
     def lock_for_switch(self, cursor: Any) -> None:
         cursor.execute(f"UPDATE {GENERATION_TABLE} SET next = next WHERE id = 1")  # the write lock, before reading
+
+    def tune(self, cursor: Any, bulk: bool) -> None:
+        """A first pass's transaction dirties far more than the default 2 MB page cache: a cache that small spills
+        pages to the write-ahead log mid-transaction and writes them again when they change again."""
+        cursor.execute(f"PRAGMA cache_size = {BULK_CACHE_KIB if bulk else DEFAULT_CACHE_KIB}")
+
+    def drop(self, cursor: Any, statement: str) -> None:
+        """Python's SQLite is built with secure_delete on: dropping a table would overwrite each of its pages with
+        zeros (through the write-ahead log: twice the old view's size written). ``FAST`` still clears what is
+        deleted on the pages that stay in use, not the freed ones (the log holds their data anyway)."""
+        cursor.execute("PRAGMA secure_delete")
+        secure = int(cursor.fetchone()[0])
+        cursor.execute("PRAGMA secure_delete = FAST")
+        try:
+            cursor.execute(statement)
+        finally:
+            cursor.execute(f"PRAGMA secure_delete = {secure}")
