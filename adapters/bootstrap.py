@@ -338,7 +338,7 @@ class Services:
         being caught up by writers, switch to it in one transaction once it holds all the live one holds (catching
         it up again until it does), then drop the old generation; other processes follow on their next read."""
         building = self.view.begin_generation()
-        catch_up(self.app, building, batch=REBUILD_BATCH)
+        catch_up(self.app, building, REBUILD_BATCH)
         building.finish_bulk()
         while True:
             catch_up(self.app, building)
