@@ -126,7 +126,9 @@ def generation_prefix(generation: int) -> str:
     return f"g{generation}_" if generation else ""
 
 
-def create_statements(prefix: str, real: str, generation: int = 0, blob: str = "BLOB", indexes: bool = True) -> list[str]:
+def create_statements(
+    prefix: str, real: str, generation: int = 0, blob: str = "BLOB", indexes: bool = True
+) -> list[str]:
     """The tables and (unless ``indexes`` is False: a rebuild creates them after its first pass) the indexes of one
     generation (``prefix`` already names it)."""
     tables = [

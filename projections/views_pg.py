@@ -12,7 +12,6 @@ from psycopg.sql import SQL
 from agnt5_evals.projections.schema import GENERATION_COLUMNS, GENERATION_TABLE, TABLES
 from agnt5_evals.projections.views import EvalsView
 
-
 PLAIN_INSERT = re.compile(r"INSERT INTO (\S+) VALUES \((?:%s, )*%s\)")  # every column a parameter
 
 
