@@ -32,7 +32,7 @@ from agnt5_evals.adapters.sqlitestore import NOTHING_WRITTEN, read_only
 from agnt5_evals.adapters.sqlitestore import TOPIC as SQLITE_TOPIC
 from agnt5_evals.domain.application import EvalsApplication
 from agnt5_evals.domain.errors import Invalid, Unavailable
-from agnt5_evals.projections.catchup import apply_own, catch_up, position, wait_until
+from agnt5_evals.projections.catchup import REBUILD_BATCH, apply_own, catch_up, position, wait_until
 from agnt5_evals.projections.schema import VIEW_NAME
 from agnt5_evals.projections.views import EvalsView, SQLiteEvalsView
 
@@ -338,8 +338,8 @@ class Services:
         being caught up by writers, switch to it in one transaction once it holds all the live one holds (catching
         it up again until it does), then drop the old generation; other processes follow on their next read."""
         building = self.view.begin_generation()
-        catch_up(self.app, building)
-        building.analyze()
+        catch_up(self.app, building, REBUILD_BATCH)
+        building.finish_bulk()
         while True:
             catch_up(self.app, building)
             if self.view.switch(building, self.app.name):

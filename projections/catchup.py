@@ -17,6 +17,7 @@ from agnt5_evals.projections.handlers import Op, operations
 from agnt5_evals.projections.views import EvalsView, Switched
 
 BATCH = 1000
+REBUILD_BATCH = 10_000  # a rebuild's first pass: fewer, larger transactions (a commit syncs the disk)
 
 
 def where(app: Application[Any], view: EvalsView) -> tuple[str, int]:

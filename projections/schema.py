@@ -109,7 +109,8 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS {n}_annotations_run ON {p}annotations (run_id, created_at)",
     "CREATE INDEX IF NOT EXISTS {n}_runs_experiment ON {p}runs (experiment_id, created_at)",
     "CREATE INDEX IF NOT EXISTS {n}_draft_seq ON {p}draft_items (dataset_id, seq)",
-    "CREATE INDEX IF NOT EXISTS {n}_prompt_versions ON {p}prompt_versions (prompt_id, number)",
+    # not {n}_prompt_versions: on PostgreSQL that is the table's own name, and the index was silently never created
+    "CREATE INDEX IF NOT EXISTS {n}_prompt_versions_number ON {p}prompt_versions (prompt_id, number)",
     "CREATE INDEX IF NOT EXISTS {n}_datasets_project ON {p}datasets (project_id, created_at)",
     "CREATE INDEX IF NOT EXISTS {n}_experiments_project ON {p}experiments (project_id, created_at)",
     "CREATE INDEX IF NOT EXISTS {n}_deployments_project ON {p}deployments (project_id, created_at)",
@@ -125,16 +126,24 @@ def generation_prefix(generation: int) -> str:
     return f"g{generation}_" if generation else ""
 
 
-def create_statements(prefix: str, real: str, generation: int = 0, blob: str = "BLOB") -> list[str]:
-    """The tables and indexes of one generation (``prefix`` already names it); index names are per schema."""
+def create_statements(
+    prefix: str, real: str, generation: int = 0, blob: str = "BLOB", indexes: bool = True
+) -> list[str]:
+    """The tables and (unless ``indexes`` is False: a rebuild creates them after its first pass) the indexes of one
+    generation (``prefix`` already names it)."""
     tables = [
         f"CREATE TABLE IF NOT EXISTS {prefix}{name} " + columns.replace("{real}", real).replace("{blob}", blob)
         for name, columns in TABLES.items()
     ]
-    names = VIEW_NAME + (f"_g{generation}" if generation else "")
     if blob == "BYTEA":  # PostgreSQL: packed arrays do not compress; unpacking a compressed value costs more
         tables += [f"ALTER TABLE {prefix}{t} ALTER COLUMN data SET STORAGE EXTERNAL" for t in VECTOR_TABLES]
-    return tables + [index.format(n=names, p=prefix) for index in INDEXES]
+    return tables + (index_statements(prefix, generation) if indexes else [])
+
+
+def index_statements(prefix: str, generation: int) -> list[str]:
+    """The secondary indexes of one generation; their names are per schema."""
+    names = VIEW_NAME + (f"_g{generation}" if generation else "")
+    return [index.format(n=names, p=prefix) for index in INDEXES]
 
 
 def drop_statements(prefix: str) -> list[str]:

@@ -32,10 +32,12 @@ from agnt5_evals.projections.schema import (
     create_statements,
     drop_statements,
     generation_prefix,
+    index_statements,
 )
 
 Row = dict[str, Any]
 GROWN = ("dataset_items", "run_items", "scores")  # the tables a published version or an ended run grows
+BULK_CACHE_KIB, DEFAULT_CACHE_KIB = -262_144, -2_000  # SQLite's page cache: 256 MiB, its default 2 MB
 LOCKED_ATTEMPTS = 10  # SQLite: tries of a read-then-write transaction whose snapshot went stale
 
 
@@ -62,6 +64,9 @@ class EvalsView(TrackingRecorder):
     prefix = ""  # the tables of ``generation``
     generation = 0  # the live generation when this process last looked (or the one a rebuild builds, if pinned)
     pinned = False  # a rebuild's view of its new generation: never follows the live row
+    # a rebuild's first pass over the log (``begin_generation``): no secondary indexes, run or version vectors or
+    # statistics are kept up to date batch by batch; ``finish_bulk`` builds them once, from the rows loaded
+    bulk = False
     paramstyle = "qmark"
     real = "REAL"
     blob = "BLOB"
@@ -138,6 +143,8 @@ class EvalsView(TrackingRecorder):
                 if held != start:
                     raise IntegrityError(f"the view moved from {start} to {held} while this batch was computed")
             self.write_tracking(cursor, tracking)  # it takes the write lock (SQLite), the row lock (PG)
+            if self.bulk:
+                self.tune(cursor, bulk=True)
             if not self.pinned and self._live(cursor, self.share_lock) != generation:
                 raise Switched(f"generation {generation} of the read model is no longer live")
             touched: set[str] = set()
@@ -145,6 +152,8 @@ class EvalsView(TrackingRecorder):
             ended = False
             for template, rows in batched(ops):
                 self.executemany(cursor, self.sql(template, generation), rows)
+                if self.bulk:
+                    continue
                 ended = ended or template == FINISH_RUN
                 if template in vectors.TOUCHES:
                     touched.update(self._touched_runs(cursor, template, rows, generation))
@@ -199,7 +208,7 @@ class EvalsView(TrackingRecorder):
         with self.datastore.transaction(commit=True) as cursor:
             yield cursor
 
-    def create_generation_tables(self, generation: int) -> None:
+    def create_generation_tables(self, generation: int, indexes: bool = True) -> None:
         """Create a generation's tables unless they exist.
 
         The check reads before the DDL writes, so on SQLite another writer's commit in between makes the upgrade to
@@ -211,7 +220,7 @@ class EvalsView(TrackingRecorder):
             try:
                 with self._transaction() as cursor:
                     if not self.exists(cursor, prefix + next(reversed(TABLES))):  # created with all the others
-                        for statement in create_statements(prefix, self.real, generation, self.blob):
+                        for statement in create_statements(prefix, self.real, generation, self.blob, indexes):
                             self.execute(cursor, statement)
                 return
             except PersistenceError as exc:
@@ -220,7 +229,7 @@ class EvalsView(TrackingRecorder):
                 time.sleep(0.02 * attempt)
 
     def begin_generation(self) -> EvalsView:
-        """Take a new generation number, create its empty tables, return a view of it (not live)."""
+        """Take a new generation number, create its empty tables, return a view of it (not live) in bulk mode."""
         with self._transaction() as cursor:
             pointer = f"{self.base}{GENERATION_TABLE}"
             self.execute(cursor, f"INSERT INTO {pointer} VALUES (1, 0, 1) ON CONFLICT (id) DO NOTHING")
@@ -228,9 +237,28 @@ class EvalsView(TrackingRecorder):
             generation = self._one_value(cursor, taken, ())
         building = copy.copy(self)
         building.pinned = True
+        building.bulk = True
         building._bind(generation)
-        building.create_generation_tables(generation)
+        building.create_generation_tables(generation, indexes=False)
         return building
+
+    def finish_bulk(self) -> None:
+        """End a rebuild's first pass: create the indexes (one sorted build each, instead of a random insert per row
+        and index), build every run's and version's vectors from the rows (what the last batch touching each one
+        built batch by batch), gather the statistics; later batches keep them up to date as usual."""
+        with self._transaction() as cursor:
+            self.tune(cursor, bulk=True)
+            for statement in index_statements(self.prefix, self.generation):
+                self.execute(cursor, statement)
+            self.execute(cursor, self.sql("SELECT id FROM {p}runs"))
+            runs = {str(dict(row)["id"]) for row in cursor.fetchall()}
+            self.execute(cursor, self.sql("SELECT id FROM {p}dataset_versions"))
+            versions = {str(dict(row)["id"]) for row in cursor.fetchall()}
+            vectors.build(self, cursor, self.generation, runs)
+            vectors.build_versions(self, cursor, self.generation, versions)
+            self.tune(cursor, bulk=False)
+        self.bulk = False
+        self.analyze()
 
     def switch(self, building: EvalsView, application_name: str) -> bool:
         """Make ``building``'s generation live, in one transaction, if it holds at least the live one's position;
@@ -263,13 +291,20 @@ class EvalsView(TrackingRecorder):
             if found:
                 for statement in drop_statements(prefix):
                     with self._transaction() as cursor:
-                        self.execute(cursor, statement)
+                        self.drop(cursor, statement)
             with self._transaction() as cursor:
                 where = f"DELETE FROM {self.tracking_table} WHERE application_name = ?"
                 self.execute(cursor, where, (self.tracking_name(application_name, generation),))
 
     def lock_for_switch(self, cursor: Any) -> None:
         """Take what a switch must hold before it reads the positions."""
+
+    def tune(self, cursor: Any, bulk: bool) -> None:
+        """Set this connection up for a rebuild's first pass (``bulk``) or back for ordinary batches."""
+
+    def drop(self, cursor: Any, statement: str) -> None:
+        """Drop an old generation's table."""
+        self.execute(cursor, statement)
 
     update_lock = ""
 
@@ -316,3 +351,20 @@ class SQLiteEvalsView(SQLiteTrackingRecorder, EvalsView):
 
     def lock_for_switch(self, cursor: Any) -> None:
         cursor.execute(f"UPDATE {GENERATION_TABLE} SET next = next WHERE id = 1")  # the write lock, before reading
+
+    def tune(self, cursor: Any, bulk: bool) -> None:
+        """A first pass's transaction dirties far more than the default 2 MB page cache: a cache that small spills
+        pages to the write-ahead log mid-transaction and writes them again when they change again."""
+        cursor.execute(f"PRAGMA cache_size = {BULK_CACHE_KIB if bulk else DEFAULT_CACHE_KIB}")
+
+    def drop(self, cursor: Any, statement: str) -> None:
+        """Python's SQLite is built with secure_delete on: dropping a table would overwrite each of its pages with
+        zeros (through the write-ahead log: twice the old view's size written). ``FAST`` still clears what is
+        deleted on the pages that stay in use, not the freed ones (the log holds their data anyway)."""
+        cursor.execute("PRAGMA secure_delete")
+        secure = int(cursor.fetchone()[0])
+        cursor.execute("PRAGMA secure_delete = FAST")
+        try:
+            cursor.execute(statement)
+        finally:
+            cursor.execute(f"PRAGMA secure_delete = {secure}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -10,6 +11,8 @@ from psycopg.sql import SQL
 
 from agnt5_evals.projections.schema import GENERATION_COLUMNS, GENERATION_TABLE, TABLES
 from agnt5_evals.projections.views import EvalsView
+
+PLAIN_INSERT = re.compile(r"INSERT INTO (\S+) VALUES \((?:%s, )*%s\)")  # every column a parameter
 
 
 class PostgresEvalsView(PostgresTrackingRecorder, EvalsView):
@@ -57,7 +60,15 @@ class PostgresEvalsView(PostgresTrackingRecorder, EvalsView):
         cursor.execute(sql.replace("?", "%s").encode(), params, binary=binary)
 
     def executemany(self, cursor: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        cursor.executemany(sql.encode(), rows)
+        """A rebuild's first pass copies the rows of a plain insert (a run's items and scores): COPY takes them in
+        one stream instead of a statement per row."""
+        plain = PLAIN_INSERT.fullmatch(sql) if self.bulk else None
+        if plain is None:
+            cursor.executemany(sql.encode(), rows)
+            return
+        with cursor.copy(f"COPY {plain.group(1)} FROM STDIN".encode()) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def write_tracking(self, cursor: Any, tracking: Tracking) -> None:
         self._insert_tracking(cursor, tracking)
