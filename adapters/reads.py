@@ -42,6 +42,8 @@ class ReadServices:
         try:
             env = settings.view_env()
             env["CREATE_TABLE"] = "n"  # reads create nothing; missing tables surface in ``lag`` as NotOpened
+            if settings.database_url:
+                env["POSTGRES_POOL_SIZE"] = "1"  # one connection opened, not the writers' two
             factory: Any = InfrastructureFactory.construct(Environment(VIEW_NAME, env))
             view_class: type[EvalsView] = SQLiteEvalsView
             if settings.database_url:
