@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID, uuid4
 
 import orjson
@@ -21,10 +21,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from agnt5_evals.adapters.bootstrap import Services, build
 from agnt5_evals.domain import jsonio
 from agnt5_evals.domain.errors import EvalsError, Invalid
 from agnt5_evals.domain.ids import parse_uuid
+
+if TYPE_CHECKING:
+    from agnt5_evals.adapters.bootstrap import Services
+    from agnt5_evals.adapters.reads import Reader
 
 
 class Format(StrEnum):
@@ -47,21 +50,61 @@ def services(catch_up: bool = False) -> Iterator[Services]:
     ``agnt5 projections catch-up`` applies a backlog a killed process left.
     """
     del catch_up
-    if os.environ.get("AGNT5_API_URL", "").strip():  # the remote CLI: a command that needs this machine's store
-        raise Invalid("this command works on this machine's store only: unset AGNT5_API_URL to run it here "
-                      "(or run it on the server)")  # fmt: skip
+    _local_only()
+    from agnt5_evals.adapters.bootstrap import build  # the write side: imported by the commands that open it
+
     svc = build()
     try:
-        _note_unbuilt_view(svc)
+        _note_unbuilt_view(svc.lag())
         yield svc
     finally:
         svc.close()
 
 
-def _note_unbuilt_view(svc: Services) -> None:
+@contextmanager
+def reads() -> Iterator[Reader]:
+    """Open the read model alone for a read-only command (``adapters.reads``): neither the application nor the
+    domain's aggregates are imported. A store it cannot open so (tables missing: new, or older than the view)
+    takes the full path of :func:`services`, which creates them or says what is wrong."""
+    _local_only()
+    from agnt5_evals.adapters.reads import NotOpened, ReadServices
+    from agnt5_evals.adapters.settings import Settings
+
+    settings = Settings.from_env()
+    svc: ReadServices | None = None
+    try:
+        svc = ReadServices(settings)
+        lag = svc.lag()
+    except NotOpened:
+        if svc is not None:
+            svc.close()
+        svc = None
+    except BaseException:
+        if svc is not None:
+            svc.close()
+        raise
+    if svc is None:
+        with services() as full:
+            yield full
+        return
+    try:
+        _note_unbuilt_view(lag)
+        yield svc
+    finally:
+        svc.close()
+
+
+def _local_only() -> None:
+    if os.environ.get("AGNT5_API_URL", "").strip():  # the remote CLI: a command that needs this machine's store
+        raise Invalid("this command works on this machine's store only: unset AGNT5_API_URL to run it here "
+                      "(or run it on the server)")  # fmt: skip
+
+
+def _note_unbuilt_view(lag: tuple[int, int]) -> None:
     """Say so when the read model was never built from this log (a store from an older version, a new view
-    schema): queries would answer as if the store were empty. Two reads; nothing is written."""
-    head, view = svc.lag()
+    schema): queries would answer as if the store were empty. ``lag``: the log's head and the view's position
+    (two reads; nothing is written)."""
+    head, view = lag
     if view == 0 and head > 0:
         note(f"note: the read model has not been built from this store's {head} events yet, so queries show nothing; "
              "run `agnt5 projections catch-up` once")  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
 import typer
@@ -20,7 +20,7 @@ from agnt5_evals.cli.common import (
     uuid_arg,
     wait_timeout,
 )
-from agnt5_evals.cli.gateway import Gateway, gateway, standby_worker
+from agnt5_evals.cli.gateway import Gateway, gateway, read_gateway, standby_worker
 from agnt5_evals.cli.readable import DEFAULT_LIMIT
 from agnt5_evals.cli.refs import opt_ref, ref, ref_now, refs
 from agnt5_evals.cli.render import (
@@ -32,7 +32,12 @@ from agnt5_evals.cli.render import (
 )
 from agnt5_evals.cli.replay import replay
 from agnt5_evals.domain.errors import Invalid
-from agnt5_evals.services.definitions import target_from
+from agnt5_evals.domain.lazy import LazyModule
+
+if TYPE_CHECKING:
+    from agnt5_evals.services import definitions
+else:
+    definitions = LazyModule("agnt5_evals.services.definitions")  # `runs show` does not pay for the scorers
 
 app = typer.Typer(help="Create experiments and run them over a dataset version.", no_args_is_help=True)
 runs = typer.Typer(help="Inspect, cancel, compare and mine experiment runs.", no_args_is_help=True)
@@ -103,7 +108,7 @@ def create(
         deployment_id, prompt_id, prompt_version_id = _target_refs(
             gw, target_type, deployment_id, prompt_id, prompt_version_id
         )
-        target = target_from(target_type, deployment_id, component_name, component_type, prompt_id,
+        target = definitions.target_from(target_type, deployment_id, component_name, component_type, prompt_id,
                              prompt_version_id, note)  # fmt: skip
         body = {"name": name, "description": description, "dataset_id": dataset, "dataset_version_id": version,
                 "target_type": target_type, "deployment_id": deployment_id, "component_name": component_name,
@@ -219,7 +224,7 @@ def runs_list(experiment_id: str, fmt: FormatOption = Format.table) -> None:
 @runs.command("show")
 def runs_show(run_id: str, fmt: FormatOption = Format.table) -> None:
     """One run's summary: status, pass rate, gate and per-scorer aggregates."""
-    with gateway() as gw:
+    with read_gateway() as gw:  # the read model alone: nothing of the write side is imported or opened
         show_summary(gw.summary(ref(gw, "run", run_id, "RUN_ID")), fmt)
 
 

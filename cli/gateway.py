@@ -18,37 +18,52 @@ from uuid import UUID
 
 import orjson
 
-from agnt5_evals.adapters import bundles
-from agnt5_evals.adapters.bootstrap import Services
-from agnt5_evals.cli.common import services
-from agnt5_evals.domain.compare import FLIP_KINDS
-from agnt5_evals.domain.csv_import import CsvMapping
+from agnt5_evals.cli.common import reads, services
 from agnt5_evals.domain.errors import Conflict, EvalsError, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
 from agnt5_evals.domain.lazy import LazyModule
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, current_project, project_scope
 from agnt5_evals.projections import names, queries
-from agnt5_evals.services import (
-    archiving,
-    catalog,
-    compare,
-    datasets,
-    experiments,
-    exports,
-    keys,
-    operations,
-    projects,
-    runs,
-    scores,
-)
-from agnt5_evals.services.audit import AuditFilter, events
-from agnt5_evals.services.definitions import deployment_source, scorers_from
-from agnt5_evals.services.verify import verify
-from agnt5_evals.worker.standby import Standby, standby
+from agnt5_evals.services import summaries
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the write side and the use cases, imported on first use: read-only commands never need them
     import httpx
+
+    from agnt5_evals.adapters import bundles
+    from agnt5_evals.adapters.bootstrap import Services
+    from agnt5_evals.adapters.reads import Reader
+    from agnt5_evals.domain import compare as compare_rules
+    from agnt5_evals.domain.csv_import import CsvMapping
+    from agnt5_evals.services import (
+        archiving,
+        audit,
+        catalog,
+        compare,
+        datasets,
+        definitions,
+        experiments,
+        exports,
+        keys,
+        operations,
+        projects,
+        runs,
+        scores,
+    )
+    from agnt5_evals.services import verify as verification
+    from agnt5_evals.services.audit import AuditFilter
+    from agnt5_evals.worker import standby as standbys
+    from agnt5_evals.worker.standby import Standby
 else:
     httpx = LazyModule("httpx")  # only the remote CLI (AGNT5_API_URL) calls a server
+    bundles = LazyModule("agnt5_evals.adapters.bundles")
+    compare_rules = LazyModule("agnt5_evals.domain.compare")
+    standbys = LazyModule("agnt5_evals.worker.standby")
+    verification = LazyModule("agnt5_evals.services.verify")
+    archiving, audit, catalog = (LazyModule(f"agnt5_evals.services.{n}") for n in ("archiving", "audit", "catalog"))
+    compare, datasets, definitions = (LazyModule(f"agnt5_evals.services.{n}")
+                                      for n in ("compare", "datasets", "definitions"))  # fmt: skip
+    experiments, exports, keys = (LazyModule(f"agnt5_evals.services.{n}") for n in ("experiments", "exports", "keys"))
+    operations, projects = LazyModule("agnt5_evals.services.operations"), LazyModule("agnt5_evals.services.projects")
+    runs, scores = LazyModule("agnt5_evals.services.runs"), LazyModule("agnt5_evals.services.scores")
 
 API_URL, API_KEY = "AGNT5_API_URL", "AGNT5_API_KEY"
 STREAM_TIMEOUT = (60.0, 10.0)  # read and connect seconds: the server sends a keep-alive every 15 s
@@ -138,7 +153,7 @@ class Local:
     # -- runs, scores and reports ----------------------------------------------------------------------------------
 
     def summary(self, run_id: str, detail: bool = True) -> dict[str, Any]:
-        return operations.summary(self.svc, run_id, detail)
+        return summaries.summary(self.svc, run_id, detail)
 
     def wait_for_run(self, run_id: str, timeout: float | None, progress: Progress | None) -> dict[str, Any] | None:
         return operations.wait_for_run(self.svc, run_id, timeout, progress)
@@ -202,8 +217,9 @@ class Local:
     # -- deployments -----------------------------------------------------------------------------------------------
 
     def create_deployment(self, name: str, how: dict[str, Any]) -> dict[str, Any]:
-        source = deployment_source(how["module"], how["url"], how["path"], self.svc.settings.home, how["editable"],
-                                   how["include"], how["exclude"], how["max_size"])  # fmt: skip
+        source = definitions.deployment_source(how["module"], how["url"], how["path"], self.svc.settings.home,
+                                               how["editable"], how["include"], how["exclude"],
+                                               how["max_size"])  # fmt: skip
         return catalog.create_deployment(self.svc, name, source)
 
     def deployments(self, archived: bool) -> list[dict[str, Any]]:
@@ -255,7 +271,7 @@ class Local:
     def compare_stream(self, base_id: str, compare_id: str, **options: Any) -> dict[str, Any]:
         """``compare_runs`` with each kind of flips an iterator that reads their values a page at a time."""
         result = compare.compare_runs(self.svc, base_id, compare_id, details=False, **options)
-        return result | {kind: compare.stream_details(self.svc, result, kind) for kind in FLIP_KINDS}
+        return result | {kind: compare.stream_details(self.svc, result, kind) for kind in compare_rules.FLIP_KINDS}
 
     def flaky(self, experiment_id: str, last: int) -> dict[str, Any]:
         return compare.flaky(self.svc, experiment_id, last)
@@ -270,7 +286,7 @@ class Local:
 
     def start_rescore(self, run_id: str, body: dict[str, Any], standby: Standby | None = None) -> dict[str, Any]:
         given = body["scorers"] or body["scorer_version_ids"]
-        scorers = scorers_from(self.svc, body["scorers"], body["scorer_version_ids"]) if given else None
+        scorers = definitions.scorers_from(self.svc, body["scorers"], body["scorer_version_ids"]) if given else None
         return operations.start_rescore(self.svc, run_id, scorers, body["run_item_ids"], body["reason"],
                                         body["replace_latest"], body["idempotency_key"], standby=standby)  # fmt: skip
 
@@ -286,11 +302,11 @@ class Local:
     # -- audit -----------------------------------------------------------------------------------------------------
 
     def audit_events(self, spec: AuditFilter) -> Iterator[dict[str, Any]]:
-        for event in events(self.svc, spec):  # times as the API gives them (ISO 8601)
+        for event in audit.events(self.svc, spec):  # times as the API gives them (ISO 8601)
             yield {**event, "timestamp": event["timestamp"].isoformat() if event["timestamp"] is not None else None}
 
     def verify(self, run_id: str | None) -> dict[str, Any]:
-        return verify(self.svc, _uuid(run_id) if run_id else None)
+        return verification.verify(self.svc, _uuid(run_id) if run_id else None)
 
     # -- projects and keys (this machine's store: its owner acts on every project) ---------------------------------
 
@@ -311,6 +327,20 @@ class Local:
     def revoke_key(self, key_id: str) -> dict[str, Any]:
         with project_scope(None):
             return keys.revoke_key(self.svc, _uuid(key_id))
+
+
+class LocalReads:
+    """The read-only calls of :class:`Local` over the read model alone (``adapters.reads``): what ``runs show`` and
+    ``reports ci`` need, without importing or opening the write side."""
+
+    def __init__(self, svc: Reader) -> None:
+        self.svc = svc
+
+    def resolve(self, kind: str, ref: str, field: str, parent: str = "") -> str:
+        return names.resolve(self.svc.view, kind, ref, field, parent)
+
+    def summary(self, run_id: str, detail: bool = True) -> dict[str, Any]:
+        return summaries.summary(self.svc, run_id, detail)
 
 
 class Remote:
@@ -683,7 +713,7 @@ def standby_worker(start: bool = True, experiment_id: UUID | None = None) -> Abs
     none: the server starts its own."""
     if remote_url() is not None:
         return nullcontext(None)
-    return standby(start, experiment_id=experiment_id)
+    return standbys.standby(start, experiment_id=experiment_id)
 
 
 def remote_url() -> str | None:
@@ -704,6 +734,17 @@ def gateway() -> Iterator[Gateway]:
         yield remote
     finally:
         remote.close()
+
+
+@contextmanager
+def read_gateway() -> Iterator[LocalReads | Remote]:
+    """:func:`gateway` for a read-only command: locally, the read model alone (``cli.common.reads``)."""
+    if remote_url() is not None:
+        with gateway() as remote:  # AGNT5_API_URL set: a Remote
+            yield cast("Remote", remote)
+        return
+    with reads() as svc:
+        yield LocalReads(svc)
 
 
 def _uuid(value: str) -> UUID:

@@ -10,7 +10,6 @@ import typer
 from agnt5_evals.cli.common import Format, FormatOption, emit, note, services, table
 from agnt5_evals.cli.gateway import Local
 from agnt5_evals.cli.refs import ref
-from agnt5_evals.services.replay import replay_run
 
 EXIT_MISMATCH = 2
 
@@ -24,6 +23,8 @@ def replay(run_id: str, fmt: FormatOption = Format.table) -> None:
     could not be replayed (a custom scorer served over HTTP).
     """
     with services(catch_up=True) as svc:
+        from agnt5_evals.services.replay import replay_run  # the write side: only this command imports it
+
         report = replay_run(svc, UUID(ref(Local(svc), "run", run_id, "RUN_ID")))
     emit(report, fmt, render=_render)
     if not report["ok"] or report["skipped"]:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from agnt5_evals.cli.common import Format, FormatOption, duration, emit, emit_rows, note, printable, write_file
-from agnt5_evals.cli.gateway import gateway
+from agnt5_evals.cli.gateway import gateway, read_gateway
 from agnt5_evals.cli.readable import DEFAULT_LIMIT, item_block
 from agnt5_evals.cli.refs import ref
 from agnt5_evals.cli.render import explain, run_exit_code, show_summary, wait_and_report
@@ -97,7 +97,7 @@ _LETTER = {"passed": "P", "failed": "F", "errored": "E", "mixed": "M", None: "-"
 @app.command("ci")
 def ci(run_id: str, fmt: FormatOption = Format.table) -> None:
     """Print a run's gate verdict, each rule with its numbers, and exit with its code (see `agnt5 --help`)."""
-    with gateway() as gw:
+    with read_gateway() as gw:  # the read model alone: nothing of the write side is imported or opened
         result = gw.summary(ref(gw, "run", run_id, "RUN_ID"))
     show_summary(result, fmt)
     if result["status"] == "running":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agnt5_evals.adapters.bootstrap import Services
+from agnt5_evals.adapters.reads import Reader
 from agnt5_evals.domain import stats
 from agnt5_evals.domain.errors import NotFound
 from agnt5_evals.domain.gate_config import LAST_PASSED, gate_of
@@ -24,7 +24,7 @@ from agnt5_evals.projections import pairing, queries
 NO_LAST_PASSED = "no earlier completed run of this experiment passed its gate: the baseline rule is skipped"
 
 
-def extra_rules(svc: Services, run: dict[str, Any]) -> list[Rule]:
+def extra_rules(svc: Reader, run: dict[str, Any]) -> list[Rule]:
     """The baseline rule of a completed run whose config names a baseline; none otherwise."""
     gate = gate_of(run["spec"].get("config", {}))
     if run["status"] != "completed" or "baseline" not in gate:
@@ -44,7 +44,7 @@ def extra_rules(svc: Services, run: dict[str, Any]) -> list[Rule]:
     return [baseline_rule(base["id"], diffs, seed, limit, alpha)]
 
 
-def pass_diffs(svc: Services, base_id: str, run_id: str) -> list[float]:
+def pass_diffs(svc: Reader, base_id: str, run_id: str) -> list[float]:
     """``domain.gates.paired_pass_diffs`` of the two runs, counted in SQL: the differences (1, 0, -1) in value
     order, which changes neither their sum nor the bootstrap (it resamples their counts)."""
     verdicts = pairing.statuses(svc.view, base_id, run_id)
@@ -52,7 +52,7 @@ def pass_diffs(svc: Services, base_id: str, run_id: str) -> list[float]:
     return [-1.0] * verdicts.get((True, False), 0) + [0.0] * same + [1.0] * verdicts.get((False, True), 0)
 
 
-def _explicit(svc: Services, run: dict[str, Any], wanted: str) -> tuple[str, dict[str, Any] | None]:
+def _explicit(svc: Reader, run: dict[str, Any], wanted: str) -> tuple[str, dict[str, Any] | None]:
     """The baseline run a config names, or why it cannot be one."""
     if wanted == run["id"]:
         return "a run cannot be its own baseline", None
@@ -65,7 +65,7 @@ def _explicit(svc: Services, run: dict[str, Any], wanted: str) -> tuple[str, dic
     return "", base
 
 
-def last_passed(svc: Services, run: dict[str, Any]) -> dict[str, Any] | None:
+def last_passed(svc: Reader, run: dict[str, Any]) -> dict[str, Any] | None:
     """The most recent completed run of ``run``'s experiment, created before it, that passed its gate's absolute
     rules; None when there is none."""
     earlier = [
@@ -81,7 +81,7 @@ def last_passed(svc: Services, run: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def gate_verdict(svc: Services, run_id: str) -> dict[str, Any]:
+def gate_verdict(svc: Reader, run_id: str) -> dict[str, Any]:
     """The CI verdict of a run (``GET /runs/{id}/gate``): every rule with its numbers, and the CLI's exit code."""
     run = queries.run(svc.view, run_id)
     scorers = [scorer_aggregate(row) for row in queries.run_scorers(svc.view, run_id)]

@@ -14,11 +14,11 @@ from agnt5_evals.adapters.bootstrap import Services, dropped
 from agnt5_evals.domain.annotations import agreement
 from agnt5_evals.domain.errors import Conflict, Invalid, NotFound
 from agnt5_evals.domain.gate_config import without_baseline
-from agnt5_evals.domain.reports import EVIDENCE_PARTS, evidence, run_stats, run_summary
+from agnt5_evals.domain.reports import EVIDENCE_PARTS, evidence
 from agnt5_evals.domain.runs import RUN_CODE_KEYS, TERMINAL, Run
 from agnt5_evals.domain.tenancy import project_scope
 from agnt5_evals.projections import queries
-from agnt5_evals.services import gates
+from agnt5_evals.services import summaries
 from agnt5_evals.services.definitions import TARGET_TYPES
 from agnt5_evals.worker.locks import is_owned
 from agnt5_evals.worker.rescore import PREFIX
@@ -115,19 +115,8 @@ def rerun_run(svc: Services, run_id: UUID, name: str = "", standby: Standby | No
 
 
 def summary(svc: Services, run_id: str, detail: bool = True) -> dict[str, Any]:
-    """A run's summary; ``detail`` adds latency percentiles, tokens, repetition statistics and the replacing
-    rescores whose scores it holds (``replaced_by``; a failed one left a mix of old and new scores)."""
-    run = queries.run(svc.view, run_id)
-    result = run_summary(run, queries.run_scorers(svc.view, run_id), gates.extra_rules(svc, run))
-    if detail:
-        k = int(run["spec"].get("config", {}).get("repetitions", 1))
-        result.update(run_stats(queries.run_stats(svc.view, run_id, repetitions=k > 1), k))
-        result["replaced_by"] = [
-            {"rescore_id": r["id"], "status": r["status"], "done_items": r["done"], "total_items": r["total"]}
-            for r in queries.rescores(svc.view, run_id)
-            if r["replace_latest"]
-        ]
-    return result
+    """``summaries.summary``: a run's summary from the read model."""
+    return summaries.summary(svc, run_id, detail)
 
 
 RECONNECT_PAUSE_S = 0.2
