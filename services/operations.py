@@ -18,7 +18,7 @@ from agnt5_evals.domain.reports import EVIDENCE_PARTS, evidence, run_stats, run_
 from agnt5_evals.domain.runs import RUN_CODE_KEYS, TERMINAL, Run
 from agnt5_evals.domain.tenancy import project_scope
 from agnt5_evals.projections import queries
-from agnt5_evals.services import gates
+from agnt5_evals.services import finished, gates
 from agnt5_evals.services.definitions import TARGET_TYPES
 from agnt5_evals.worker.locks import is_owned
 from agnt5_evals.worker.rescore import PREFIX
@@ -121,7 +121,11 @@ def summary(svc: Services, run_id: str, detail: bool = True) -> dict[str, Any]:
     result = run_summary(run, queries.run_scorers(svc.view, run_id), gates.extra_rules(svc, run))
     if detail:
         k = int(run["spec"].get("config", {}).get("repetitions", 1))
-        result.update(run_stats(queries.run_stats(svc.view, run_id, repetitions=k > 1), k))
+
+        def stats() -> dict[str, Any]:
+            return run_stats(queries.run_stats(svc.view, run_id, repetitions=k > 1), k)
+
+        result.update(stats() if k > 1 else finished.cached(svc, "run_stats", (run_id,), None, stats))
         result["replaced_by"] = [
             {"rescore_id": r["id"], "status": r["status"], "done_items": r["done"], "total_items": r["total"]}
             for r in queries.rescores(svc.view, run_id)
