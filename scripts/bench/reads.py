@@ -216,10 +216,14 @@ def table(state: dict[str, Any], results: list[tuple[str, dict[str, Any], dict[s
     head += ["before seq p50 / p99", "after seq p50 / p99"] if paired else ["seq p50 / p99"]
     head += [f"before {args.clients} clients", f"after {args.clients} clients"] if paired else [
         f"{args.clients} clients p50 / p99"]  # fmt: skip
-    lines = [f"{state['store']}, {state['items']:,} items, ms; {args.clients} clients x {args.repeat} requests "
-             f"(x {args.slow_repeat} when a request takes over {args.slow} s); load average (1, 5, 15 min) "
-             f"before / after: {load}.", "", "| " + " | ".join([*head, "answer"]) + " |",
-             "|---|" + "---:|" * (len(head) - 1) + "---|"]  # fmt: skip
+    lines = [
+        f"{state['store']}, {state['items']:,} items, ms; {args.workers} server process(es); "
+        f"{args.clients} clients x {args.repeat} requests (x {args.slow_repeat} when a request takes over "
+        f"{args.slow} s); load average (1, 5, 15 min) before / after: {load}.",
+        "",
+        "| " + " | ".join([*head, "answer"]) + " |",
+        "|---|" + "---:|" * (len(head) - 1) + "---|",
+    ]
     for name, after, before in results:
         a, b = _cells(after), _cells(before) if before is not None else None
         cells = [name, str(len(after["sequential"]))]
@@ -244,6 +248,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=[], help="only the reads whose names start with these")
     parser.add_argument("--before", help="a directory holding another checkout as agnt5_evals (PYTHONPATH): "
                         "each read is timed on its server, then on this code's (paired, interleaved)")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn server processes (both servers)")
     parser.add_argument("--write-docs", action="store_true", help="write the table to docs/benchmarks.md")
     parser.add_argument("--build-only", action="store_true")
     args = parser.parse_args()
@@ -264,8 +269,9 @@ def main() -> None:
             settings, load = Settings.from_env(), _load()
             results: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
             with contextlib.ExitStack() as stack:
-                base = stack.enter_context(serve(settings, Path(work) / "server.log"))
-                old = stack.enter_context(serve(settings, Path(work) / "old.log", args.before)) if args.before else ""
+                base = stack.enter_context(serve(settings, Path(work) / "server.log", None, args.workers))
+                old = (stack.enter_context(serve(settings, Path(work) / "old.log", args.before, args.workers))
+                       if args.before else "")  # fmt: skip
                 for name, path in READS:
                     if args.only and not any(name.startswith(o) for o in args.only):
                         continue
@@ -277,7 +283,7 @@ def main() -> None:
             print(f"\n{out}\n\n{machine()}")
             if args.write_docs:
                 write_docs(f"{out}\n\nReproduce: `{' '.join(['scripts/bench/reads', *sys.argv[1:]])}`",
-                           f"reads-{state['store']}")  # fmt: skip
+                           f"reads-{state['store']}-{args.workers}")  # fmt: skip
         finally:
             if args.home is None:
                 drop(state)
