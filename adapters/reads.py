@@ -27,10 +27,14 @@ class NotOpened(Exception):
 
 
 class Reader(Protocol):
-    """What a read use case needs: the read model (``ReadServices`` and ``bootstrap.Services`` both have it)."""
+    """What a read use case needs: the read model, and where the store is (a per-process cache's key);
+    ``ReadServices`` and ``bootstrap.Services`` both have them."""
 
     @property
     def view(self) -> EvalsView: ...
+
+    @property
+    def settings(self) -> Settings: ...
 
 
 class ReadServices:

@@ -350,8 +350,10 @@ def scores(
     sql = "SELECT * FROM {p}scores WHERE " + ("rescore_id = ?" if rescore_id else "is_current = 1")
     params: list[Any] = [rescore_id] if rescore_id else []
     if after is not None:
-        sql += " AND (position > ? OR (position = ? AND (scorer_index > ? OR (scorer_index = ? AND id > ?))))"
-        params += [after[0], after[0], after[1], after[1], after[2]]
+        # position >= ?, redundant, lets both planners start the index range there instead of filtering the run
+        sql += (" AND position >= ? AND (position > ? OR (position = ? AND (scorer_index > ? OR (scorer_index = ?"
+                " AND id > ?))))")  # fmt: skip
+        params += [after[0], after[0], after[0], after[1], after[1], after[2]]
     for column, value in (("run_id", run_id), ("run_item_id", run_item_id), ("scorer_key", scorer)):
         if value:
             sql += f" AND {column} = ?"
@@ -364,6 +366,14 @@ def scores(
         params.extend(scope)
     sql += " ORDER BY position, scorer_index, id" + (" LIMIT ? OFFSET ?" if window else "")
     return _rows(view, sql, *params, *(window or ()))
+
+
+def score_cursor(view: EvalsView, score_id: str) -> tuple[str, tuple[int, int, str]] | None:
+    """A score's run and its place in item order (``scores``' ``after``), or None for an unknown id."""
+    rows = view.query("SELECT run_id, position, scorer_index, id FROM {p}scores WHERE id = ?", (score_id,))
+    if not rows:
+        return None
+    return str(rows[0]["run_id"]), (int(rows[0]["position"]), int(rows[0]["scorer_index"]), str(rows[0]["id"]))
 
 
 def run_annotations(view: EvalsView, run_id: str, run_item_id: str = "", name: str = "") -> list[Row]:

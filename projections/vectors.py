@@ -92,6 +92,12 @@ def _stamp(row: dict[str, Any] | None) -> str | None:
     return f"{row['status']}/{int(row['done'])}/{int(row['rescores'])}/{int(row['rescored'])}"
 
 
+def stamp(view: EvalsView, run_id: str) -> str | None:
+    """A run's stamp now (what changes when its items, scores or rescores do); None while it can still change."""
+    rows = view.query(STAMP, (run_id,))
+    return _stamp(rows[0] if rows else None)
+
+
 # statement -> (the index of the id in its rows, whether that id is a rescore's rather than a run's)
 TOUCHES: dict[str, tuple[int, bool]] = {
     handlers.INSERT_RUN_ITEM: (1, False),

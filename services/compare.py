@@ -17,6 +17,7 @@ from agnt5_evals.domain.lazy import LazyModule
 from agnt5_evals.domain.reports import failing_scorers
 from agnt5_evals.projections import pairing, queries
 from agnt5_evals.projections.views import Row
+from agnt5_evals.services import finished
 from agnt5_evals.services.pairs import vector_flaky, vector_pairing
 
 if TYPE_CHECKING:
@@ -76,6 +77,31 @@ def compare_runs(
     blocking = [d for d in differences if d["strict"]]
     if strict and blocking:
         raise Conflict("the runs are not comparable: " + "; ".join(d["message"] for d in blocking), field="strict")
+    cacheable = limit is not None and limit <= CACHED_FLIPS
+
+    def figures() -> dict[str, Any]:
+        return _figures(svc, base, other, scorer, limit, details)
+
+    args = (scorer, limit, details)
+    result = finished.cached(svc, "compare", (base_id, compare_id), args, figures) if cacheable else figures()
+    return {
+        "base_run_id": base_id,
+        "compare_run_id": compare_id,
+        "same_dataset_version": base["dataset_version_id"] == other["dataset_version_id"],
+        **result,
+        "comparability": differences,
+        "warnings": [d["message"] for d in blocking],
+    }
+
+
+CACHED_FLIPS = 1000  # a comparison listing at most this many flips of each kind is kept (services.finished)
+
+
+def _figures(
+    svc: Services, base: dict[str, Any], other: dict[str, Any], scorer: str, limit: int | None, details: bool
+) -> dict[str, Any]:
+    """The statistics and the flips of two runs (``compare_runs`` less the checks)."""
+    base_id, compare_id = base["id"], other["id"]
     from_vectors = vector_pairing(svc.view, base, other, scorer, limit, lazy=not details)
     if from_vectors is not None:
         counted, flip_counts = from_vectors
@@ -92,14 +118,7 @@ def compare_runs(
         _add_details(svc, base, other, result)
     for kind in FLIP_KINDS:
         result[f"{kind}_count"] = flip_counts[kind]
-    return {
-        "base_run_id": base_id,
-        "compare_run_id": compare_id,
-        "same_dataset_version": base["dataset_version_id"] == other["dataset_version_id"],
-        **result,
-        "comparability": differences,
-        "warnings": [d["message"] for d in blocking],
-    }
+    return result
 
 
 FLIPPED = {"newly_failing": (True, False), "newly_passing": (False, True)}  # (passed before, passed after)

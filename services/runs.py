@@ -50,25 +50,32 @@ def wait_summary(svc: Services, run_id: str, timeout: float | None) -> dict[str,
 PAGE = 500  # items read at a time by the streaming reads: memory stays bounded whatever the run's size
 
 
-def failures(svc: Services, run_id: str, scorer: str = "", limit: int | None = None) -> list[dict[str, Any]]:
+def failures(
+    svc: Services, run_id: str, scorer: str = "", limit: int | None = None, after: int = -1
+) -> list[dict[str, Any]]:
     """A run's failed and errored items in position order, each with its dataset item's input and expected output,
     its scores, the scorers that failed it (label, explanation) and, for a component that raised, its stack
-    trace. ``scorer``: only the items that scorer failed; ``limit``: the first N (the run must exist)."""
-    return list(iter_failures(svc, run_id, scorer, limit))
+    trace. ``scorer``: only the items that scorer failed; ``limit``: the first N (the run must exist); ``after``:
+    only the positions after it (the cursor of the next page)."""
+    return list(iter_failures(svc, run_id, scorer, limit, after))
 
 
-def iter_failures(svc: Services, run_id: str, scorer: str = "", limit: int | None = None) -> Iterator[dict[str, Any]]:
+def iter_failures(
+    svc: Services, run_id: str, scorer: str = "", limit: int | None = None, after: int = -1
+) -> Iterator[dict[str, Any]]:
     """``failures``, read and yielded a page at a time (the run, the scorer and the limit are checked at once,
     before the first item is asked for)."""
     if limit is not None and limit < 0:
         raise Invalid(f"must be 0 or more, got {limit}", field="limit")
     run = queries.run(svc.view, run_id)
     check_scorer(svc, scorer, run_id)
-    return _failure_pages(svc, run, scorer, limit)
+    return _failure_pages(svc, run, scorer, limit, after)
 
 
-def _failure_pages(svc: Services, run: dict[str, Any], scorer: str, limit: int | None) -> Iterator[dict[str, Any]]:
-    left, after = limit, -1
+def _failure_pages(
+    svc: Services, run: dict[str, Any], scorer: str, limit: int | None, after: int
+) -> Iterator[dict[str, Any]]:
+    left = limit
     while left is None or left > 0:
         size = PAGE if left is None else min(PAGE, left)
         items = queries.run_items(svc.view, run["id"], ("failed", "errored"), size, failed_by=scorer, after=after)

@@ -8,7 +8,7 @@ from typing import Any
 from agnt5_evals.adapters.reads import Reader
 from agnt5_evals.domain.reports import run_stats, run_summary
 from agnt5_evals.projections import queries
-from agnt5_evals.services import gates
+from agnt5_evals.services import finished, gates
 
 
 def summary(svc: Reader, run_id: str, detail: bool = True) -> dict[str, Any]:
@@ -18,7 +18,11 @@ def summary(svc: Reader, run_id: str, detail: bool = True) -> dict[str, Any]:
     result = run_summary(run, queries.run_scorers(svc.view, run_id), gates.extra_rules(svc, run))
     if detail:
         k = int(run["spec"].get("config", {}).get("repetitions", 1))
-        result.update(run_stats(queries.run_stats(svc.view, run_id, repetitions=k > 1), k))
+
+        def stats() -> dict[str, Any]:
+            return run_stats(queries.run_stats(svc.view, run_id, repetitions=k > 1), k)
+
+        result.update(stats() if k > 1 else finished.cached(svc, "run_stats", (run_id,), None, stats))
         result["replaced_by"] = [
             {"rescore_id": r["id"], "status": r["status"], "done_items": r["done"], "total_items": r["total"]}
             for r in queries.rescores(svc.view, run_id)

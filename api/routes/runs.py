@@ -28,6 +28,12 @@ from agnt5_evals.projections import queries
 from agnt5_evals.services import compare, exports, gates, operations, runs
 
 router = Router(tags=["runs"])
+AFTER = "the cursor: only the items after this position (the last `position` of the page before)"
+AFTER_MAX = 2**62  # inside the store's 64-bit integers
+
+
+def _after(after: int | None) -> int:
+    return -1 if after is None else after
 
 
 def _id(value: str, field: str = "run_id") -> str:
@@ -58,10 +64,11 @@ def run_items(
     svc: ServicesDep,
     status: str = "",
     limit: Annotated[int | None, Query(ge=0, le=1_000_000, description="the first N items")] = None,
+    after: Annotated[int | None, Query(ge=0, le=AFTER_MAX, description=AFTER)] = None,
 ) -> list[dict[str, Any]]:
     """A run's items with their scores (optionally only one status), in position order."""
     queries.run(svc.view, _id(run_id))
-    return queries.run_items(svc.view, _id(run_id), (status,) if status else (), limit)
+    return queries.run_items(svc.view, _id(run_id), (status,) if status else (), limit, after=_after(after))
 
 
 @router.get("/runs/{run_id}/failures", response_model=list[Failure])
@@ -70,9 +77,10 @@ def failures(
     svc: ServicesDep,
     scorer: Annotated[str, Query(max_length=200, description="only the items this scorer failed")] = "",
     limit: Annotated[int | None, Query(ge=0, le=1_000_000, description="at most N items")] = None,
+    after: Annotated[int | None, Query(ge=0, le=AFTER_MAX, description=AFTER)] = None,
 ) -> list[dict[str, Any]]:
     """Failed and errored items with input, expected output, output and the scorers that failed them."""
-    return runs.failures(svc, _id(run_id), scorer, limit)
+    return runs.failures(svc, _id(run_id), scorer, limit, _after(after))
 
 
 def _export_content() -> dict[str, Any]:

@@ -28,6 +28,9 @@ def list_scores(
     rescore_id: str = "",
     page: Annotated[int, Query(ge=0, le=MAX_PAGE)] = 0,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 1000,
+    after: Annotated[
+        str, Query(description="the cursor: only the scores after this score id (the last one shown)")
+    ] = "",
 ) -> list[dict[str, Any]]:
     """Current scores of a run or a run item, or the scores a rescore recorded (``page`` from 1, 0 for all)."""
     if not run_id and not run_item_id and not rescore_id:
@@ -35,7 +38,8 @@ def list_scores(
     rid = str(parse_uuid(run_id, "run_id")) if run_id else ""
     iid = str(parse_uuid(run_item_id, "run_item_id")) if run_item_id else ""
     resc = str(parse_uuid(rescore_id, "rescore_id")) if rescore_id else ""
-    return scores.list_scores(svc, rid, iid, scorer, resc, page, page_size)
+    cursor = str(parse_uuid(after, "after")) if after else ""
+    return scores.list_scores(svc, rid, iid, scorer, resc, page, page_size, cursor)
 
 
 @router.get("/scores/{score_id}/evidence", response_model=ScoreEvidence, response_model_exclude_unset=True)

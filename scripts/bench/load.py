@@ -116,12 +116,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(settings: Settings, log: Path) -> Iterator[str]:
-    """The API server over ``settings``' store in a subprocess, as ``scripts/serve`` starts it; its base URL."""
+def serve(settings: Settings, log: Path, pythonpath: str | None = None, workers: int = 1) -> Iterator[str]:
+    """The API server over ``settings``' store in a subprocess, as ``scripts/serve`` starts it; its base URL.
+    ``pythonpath``: import the package from there (another checkout's code, for a paired before/after);
+    ``workers``: uvicorn's server processes (each with its own background catch-up)."""
     port = free_port()
     env = {**os.environ, "AGNT5_HOME": str(settings.home), "AGNT5_DATABASE_URL": settings.database_url}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
     command = [sys.executable, "-m", "uvicorn", "agnt5_evals.api.main:create_app", "--factory",
-               "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]  # fmt: skip
+               "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--workers", str(workers)]  # fmt: skip
     with log.open("w") as out:
         server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/api/v1"

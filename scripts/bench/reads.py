@@ -23,6 +23,7 @@ before and after a change. Without it, a temporary store is built and removed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -37,7 +38,7 @@ from uuid import UUID
 
 import httpx
 import psycopg
-from common import PG_URL, _pg_schema, create_experiment, machine
+from common import PG_URL, _pg_schema, create_experiment, machine, write_docs
 
 from agnt5_evals.adapters.bootstrap import Services, Settings
 from agnt5_evals.projections import queries
@@ -65,14 +66,21 @@ def noisy(input):
 SCORERS = ["exact_match", '{"name": "levenshtein", "config": {"threshold": 0.95}}']
 STATE = "reads.json"
 
-# (name, path): the reads of a run page, a failures page, a page of scores and a comparison
+CURSOR = 50_000  # the position a next page starts after: deep into the run, as a client paging through it
+# (name, path): the reads issue 16 budgets, each as a REST client makes it: the run summary, the gate, a page of
+# items of one status (the first, and one after a cursor), a page of failures (likewise), a page of scores and a
+# comparison with the first page of flips
 READS: list[tuple[str, Callable[[dict[str, str]], str]]] = [
     ("run summary", lambda ids: f"/runs/{ids['b']}"),
     ("gate", lambda ids: f"/runs/{ids['b']}/gate"),
     ("items errored (limit 50)", lambda ids: f"/runs/{ids['b']}/items?status=errored&limit=50"),
     ("items failed (limit 50)", lambda ids: f"/runs/{ids['b']}/items?status=failed&limit=50"),
+    ("items failed (limit 50, after)", lambda ids: f"/runs/{ids['b']}/items?status=failed&limit=50&after={CURSOR}"),
     ("failures (limit 50)", lambda ids: f"/runs/{ids['b']}/failures?limit=50"),
-    ("scores (limit 50)", lambda ids: f"/scores?run_id={ids['b']}&limit=50"),
+    ("failures (limit 50, after)", lambda ids: f"/runs/{ids['b']}/failures?limit=50&after={CURSOR}"),
+    ("scores (page 1 of 50)", lambda ids: f"/scores?run_id={ids['b']}&page=1&page_size=50"),
+    ("scores (page 2000 of 50)", lambda ids: f"/scores?run_id={ids['b']}&page=2000&page_size=50"),
+    ("scores (50, after)", lambda ids: f"/scores?run_id={ids['b']}&page=1&page_size=50&after={ids['score_cursor']}"),
     ("compare (limit 20)", lambda ids: f"/runs/{ids['a']}/compare/{ids['b']}?limit=20"),
 ]
 
@@ -131,11 +139,15 @@ def drop(state: dict[str, Any]) -> None:
             conn.execute(f'DROP SCHEMA "{state["schema"]}" CASCADE')
 
 
-def catch_up(home: Path) -> float:
-    """Open the store once (a new read model version rebuilds here, not in the first timed request)."""
+def catch_up(home: Path, state: dict[str, Any]) -> float:
+    """Open the store once (a new read model version rebuilds here, not in the first timed request); note the
+    score a cursor of the scores starts after (the last of the item at ``CURSOR``)."""
     started = time.perf_counter()
     with Services(Settings.from_env()) as svc:
         svc.catch_up()
+        sql = ("SELECT id FROM {p}scores WHERE run_id = ? AND is_current = 1 AND position = ? "
+               "ORDER BY scorer_index DESC, id DESC LIMIT 1")  # fmt: skip
+        state["score_cursor"] = svc.view.query(sql, (state["b"], CURSOR))[0]["id"]
     return time.perf_counter() - started
 
 
@@ -160,7 +172,8 @@ def _size(body: Any) -> str:
 
 
 def measure(base: str, path: str, repeat: int, clients: int, slow: float, slow_repeat: int) -> dict[str, Any]:
-    """One read: sequential and concurrent latencies (ms), and what it answered."""
+    """One read: sequential and concurrent latencies (ms), and what it answered. A read slower than ``slow``
+    seconds is made ``slow_repeat`` times (one after another, and by each client) instead of ``repeat``."""
     with httpx.Client(base_url=base, timeout=600) as http:
         _get(http, path)  # a warm-up (the first read of a table after the server starts pays for the cache)
         first, response = _get(http, path)
@@ -168,7 +181,7 @@ def measure(base: str, path: str, repeat: int, clients: int, slow: float, slow_r
         count = repeat if first <= slow else slow_repeat
         seq = [first] + [_get(http, path)[0] for _ in range(count - 1)]
     out: dict[str, Any] = {"answer": _size(body), "bytes": len(response.content), "sequential": seq, "concurrent": []}
-    if first > slow:
+    if clients < 1:
         return out
     times: list[float] = []
     lock = threading.Lock()
@@ -176,7 +189,7 @@ def measure(base: str, path: str, repeat: int, clients: int, slow: float, slow_r
     def client() -> None:
         with httpx.Client(base_url=base, timeout=600) as http:
             http.get(path)  # its connection is open before the clock starts
-            mine = [_get(http, path)[0] for _ in range(repeat)]
+            mine = [_get(http, path)[0] for _ in range(count)]
         with lock:
             times.extend(mine)
 
@@ -189,6 +202,40 @@ def measure(base: str, path: str, repeat: int, clients: int, slow: float, slow_r
     return out
 
 
+def _cells(got: dict[str, Any]) -> list[str]:
+    seq, conc = got["sequential"], got["concurrent"]
+    figures = [f"{quantile(seq, 50):,.1f} / {quantile(seq, 99):,.1f}"]
+    return [*figures, f"{quantile(conc, 50):,.1f} / {quantile(conc, 99):,.1f}" if conc else "-"]
+
+
+def table(state: dict[str, Any], results: list[tuple[str, dict[str, Any], dict[str, Any] | None]],
+          args: argparse.Namespace, load: str) -> str:  # fmt: skip
+    """The figures as a Markdown table: after (and before, when measured) side by side."""
+    paired = any(before is not None for _, _, before in results)
+    head = ["read", "sequential n"]
+    head += ["before seq p50 / p99", "after seq p50 / p99"] if paired else ["seq p50 / p99"]
+    head += [f"before {args.clients} clients", f"after {args.clients} clients"] if paired else [
+        f"{args.clients} clients p50 / p99"]  # fmt: skip
+    lines = [
+        f"{state['store']}, {state['items']:,} items, ms; {args.workers} server process(es); "
+        f"{args.clients} clients x {args.repeat} requests (x {args.slow_repeat} when a request takes over "
+        f"{args.slow} s); load average (1, 5, 15 min) before / after: {load}.",
+        "",
+        "| " + " | ".join([*head, "answer"]) + " |",
+        "|---|" + "---:|" * (len(head) - 1) + "---|",
+    ]
+    for name, after, before in results:
+        a, b = _cells(after), _cells(before) if before is not None else None
+        cells = [name, str(len(after["sequential"]))]
+        cells += [b[0], a[0], b[1], a[1]] if b is not None else a
+        lines.append("| " + " | ".join([*cells, f"{after['answer']}, {after['bytes']:,} B"]) + " |")
+    return "\n".join(lines)
+
+
+def _load() -> str:
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
@@ -196,9 +243,13 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="keep the store here (reused when it holds a build)")
     parser.add_argument("--repeat", type=int, default=20, help="requests per read (and per client)")
     parser.add_argument("--clients", type=int, default=10)
-    parser.add_argument("--slow", type=float, default=2.0, help="seconds: a slower read is not run concurrently")
+    parser.add_argument("--slow", type=float, default=0.5, help="seconds: a slower read is made --slow-repeat times")
     parser.add_argument("--slow-repeat", type=int, default=3)
     parser.add_argument("--only", nargs="*", default=[], help="only the reads whose names start with these")
+    parser.add_argument("--before", help="a directory holding another checkout as agnt5_evals (PYTHONPATH): "
+                        "each read is timed on its server, then on this code's (paired, interleaved)")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn server processes (both servers)")
+    parser.add_argument("--write-docs", action="store_true", help="write the table to docs/benchmarks.md")
     parser.add_argument("--build-only", action="store_true")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -212,27 +263,27 @@ def main() -> None:
         else:
             state = build(home, args.store, args.items)
         try:
-            print(f"catch-up on open: {catch_up(home):.1f} s", flush=True)
+            print(f"catch-up on open: {catch_up(home, state):.1f} s", flush=True)
             if args.build_only:
                 return
-            settings = Settings.from_env()
-            rows = []
-            with serve(settings, Path(work) / "server.log") as base:
+            settings, load = Settings.from_env(), _load()
+            results: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+            with contextlib.ExitStack() as stack:
+                base = stack.enter_context(serve(settings, Path(work) / "server.log", None, args.workers))
+                old = (stack.enter_context(serve(settings, Path(work) / "old.log", args.before, args.workers))
+                       if args.before else "")  # fmt: skip
                 for name, path in READS:
                     if args.only and not any(name.startswith(o) for o in args.only):
                         continue
-                    got = measure(base, path(state), args.repeat, args.clients, args.slow, args.slow_repeat)
-                    seq, conc = got["sequential"], got["concurrent"]
-                    cells = f"{quantile(seq, 50):.1f} | {quantile(seq, 99):.1f} | "
-                    cells += f"{quantile(conc, 50):.1f} | {quantile(conc, 99):.1f}" if conc else "(too slow) | "
-                    rows.append(f"| {name} | {len(seq)} | {cells} | {got['answer']}, {got['bytes']:,} B |")
-                    print(rows[-1], flush=True)
-            load = " ".join(f"{v:.1f}" for v in os.getloadavg())
-            print(f"\n{state['store']}, {state['items']:,} items, {args.clients} clients x {args.repeat} requests; "
-                  f"load average after: {load}; {machine()}\n")  # fmt: skip
-            print("| read | sequential n | p50 (ms) | p99 (ms) | concurrent p50 (ms) | concurrent p99 (ms) | answer |")
-            print("|---|---:|---:|---:|---:|---:|---|")
-            print("\n".join(rows))
+                    timed = (args.repeat, args.clients, args.slow, args.slow_repeat)
+                    before = measure(old, path(state), *timed) if old else None
+                    results.append((name, measure(base, path(state), *timed), before))
+                    print(name, *_cells(results[-1][1]), *(_cells(before) if before else []), flush=True)
+            out = table(state, results, args, f"{load} / {_load()}")
+            print(f"\n{out}\n\n{machine()}")
+            if args.write_docs:
+                write_docs(f"{out}\n\nReproduce: `{' '.join(['scripts/bench/reads', *sys.argv[1:]])}`",
+                           f"reads-{state['store']}-{args.workers}")  # fmt: skip
         finally:
             if args.home is None:
                 drop(state)
