@@ -505,19 +505,19 @@ class Remote:
         return self.many("GET", "/scores", **{name: value for name, value in params.items() if value})
 
     def scores_stream(self, run_id: str, run_item_id: str, scorer: str, rescore_id: str) -> Iterator[dict[str, Any]]:
-        """Every score, a page of ``SCORES_PAGE`` at a time (the first page asked for at once: it checks the run)."""
+        """Every score, a page of ``SCORES_PAGE`` at a time, each after the last one of the page before (the
+        ``after`` cursor); the first page is asked for at once: it checks the run."""
         params = {"run_id": run_id, "run_item_id": run_item_id, "scorer": scorer, "rescore_id": rescore_id}
         query = {name: value for name, value in params.items() if value}
         first = self.many("GET", "/scores", **query, page=1, page_size=SCORES_PAGE)
 
         def pages() -> Iterator[dict[str, Any]]:
-            rows, page = first, 1
+            rows = first
             while True:
                 yield from rows
                 if len(rows) < SCORES_PAGE:
                     return
-                page += 1
-                rows = self.many("GET", "/scores", **query, page=page, page_size=SCORES_PAGE)
+                rows = self.many("GET", "/scores", **query, page=1, page_size=SCORES_PAGE, after=rows[-1]["id"])
 
         return pages()
 

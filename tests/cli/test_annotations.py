@@ -63,3 +63,21 @@ def test_bad_annotations_are_one_line_and_write_nothing(agnt5, page):
         assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "no annotations named" in agnt5("reports", "agreement", run["id"], "--name", "h", code=1).stderr
     assert log_head() == head
+
+
+def test_scores_list_pages_through_a_run_and_prints_the_same_rows(agnt5, page, monkeypatch):
+    """``scores list`` reads a page at a time (here and, through a server, with the ``after`` cursor): pages of 4
+    print what one page of all of them prints, in json and jsonl."""
+    import json
+
+    from agnt5_evals.cli import gateway
+    from agnt5_evals.services import scores
+
+    run = data(agnt5("experiments", "run", page["experiment"], "--wait", "--format", "json"))
+    rows = data(agnt5("scores", "list", "--run-id", run["id"], "--format", "json"))
+    assert len(rows) == 12
+    monkeypatch.setattr(gateway, "SCORES_PAGE", 4)
+    monkeypatch.setattr(scores, "PAGE", 4)
+    assert data(agnt5("scores", "list", "--run-id", run["id"], "--format", "json")) == rows
+    lines = agnt5("scores", "list", "--run-id", run["id"], "--format", "jsonl").stdout.splitlines()
+    assert [json.loads(line) for line in lines] == rows
