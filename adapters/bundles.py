@@ -123,15 +123,29 @@ def store_home() -> Path:
     return Path(os.environ.get("AGNT5_HOME") or Path.home() / ".agnt5").expanduser().resolve()
 
 
+STORE_DIRS = frozenset({"cache", "locks", "logs"})  # what the embedded store keeps in its home beside its databases
+
+
+def _store_file(name: str) -> bool:
+    """One of the embedded store's SQLite files (``events.db``, ``views-<version>.db``, their ``-wal`` and ``-shm``)."""
+    return name.startswith("events.db") or (name.startswith("views-") and ".db" in name)
+
+
 def _walk(root: Path) -> Iterator[tuple[str, Path]]:
-    """``(relative path, path)`` of every file under ``root``, skipping the directories never snapshotted."""
+    """``(relative path, path)`` of every file under ``root``, skipping the directories never snapshotted and the
+    store's own files when its home is ``root`` itself or under it: they are not code, they change with every
+    write, and opening a SQLite file the process has open drops that process's locks on it (POSIX), so another
+    process could reset the shared memory it has mapped (a crash with SIGBUS)."""
     home = store_home()
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
+        in_home = here.resolve() == home
         keep = []
         for name in sorted(dirnames):
             full = here / name
             if name in SKIPPED_DIRS or (full / "pyvenv.cfg").exists() or full.resolve() == home:
+                continue
+            if in_home and name in STORE_DIRS:
                 continue
             if full.is_symlink():
                 rel = full.relative_to(root).as_posix()
@@ -139,7 +153,7 @@ def _walk(root: Path) -> Iterator[tuple[str, Path]]:
             keep.append(name)
         dirnames[:] = keep
         for name in sorted(filenames):
-            if not name.endswith(SKIPPED_SUFFIXES):
+            if not name.endswith(SKIPPED_SUFFIXES) and not (in_home and _store_file(name)):
                 full = here / name
                 yield full.relative_to(root).as_posix(), full
 

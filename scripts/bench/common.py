@@ -132,7 +132,7 @@ err = proc.stderr.read()
 _, status, usage = os.wait4(proc.pid, 0)
 print(json.dumps({"code": os.waitstatus_to_exitcode(status), "wall": time.perf_counter() - started,
                   "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss / 1024,
-                  "stderr": err.decode(errors="replace")[-800:]}))
+                  "stderr": err.decode(errors="replace")[-6000:]}))
 """
 
 

@@ -82,3 +82,21 @@ def test_the_stores_own_folder_under_the_root_is_never_snapshotted(
     assert [f.path for f in bundles.snapshot(str(tmp_path), [], []).files] == ["agent.py"]
     monkeypatch.setenv("AGNT5_HOME", str(tmp_path / "elsewhere"))
     assert [f.path for f in bundles.snapshot(str(tmp_path), [], []).files] == ["agent.py", "store/evals.sqlite"]
+
+
+def test_a_root_that_is_the_store_s_home_leaves_out_the_store_s_own_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment in the store's own folder (AGNT5_HOME is the project): its databases, their -wal and -shm,
+    logs, locks and cache are not code and change with every write, so they are neither read nor digested."""
+    tree(tmp_path, {"agent.py": b"x = 1\n", "events.db": b"log", "events.db-wal": b"w", "events.db-shm": b"s",
+                    "views-agnt5v15.db": b"view", "logs/run-1.log": b"line", "locks/run-1.lock": b"",
+                    "cache/bundles/x": b"y", "data/fixture.db": b"a user's file"})  # fmt: skip
+    monkeypatch.setenv("AGNT5_HOME", str(tmp_path))
+    before = bundles.snapshot(str(tmp_path), [], [])
+    assert [f.path for f in before.files] == ["agent.py", "data/fixture.db"]
+    (tmp_path / "events.db-wal").write_bytes(b"more writes")
+    (tmp_path / "logs" / "run-2.log").write_bytes(b"another run")
+    assert bundles.snapshot(str(tmp_path), [], []).digest == before.digest
+    monkeypatch.setenv("AGNT5_HOME", str(tmp_path / "elsewhere"))
+    assert "events.db" in [f.path for f in bundles.snapshot(str(tmp_path), [], []).files]
