@@ -216,6 +216,19 @@ def process_tree(args: Sequence[str], env: dict[str, str], pg_url: str = "") -> 
     return result
 
 
+AGNT5 = str(Path(sys.executable).parent / "agnt5")
+
+
+def cli_run(experiment_id: UUID) -> dict[str, Any]:
+    """``agnt5 experiments run EXP --wait`` as a user runs it (the console script, in the store ``experiment`` set
+    up), measured as a whole process tree (``process_tree``); fails unless it exits 0."""
+    env = dict(os.environ)
+    pg_url = PG_URL if env.get("AGNT5_DATABASE_URL") else ""
+    result = process_tree([AGNT5, "experiments", "run", str(experiment_id), "--wait"], env, pg_url)
+    assert result["code"] == 0, result
+    return result
+
+
 def load() -> str:
     """The load averages (1, 5, 15 min), to print next to a figure measured on a shared machine."""
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])

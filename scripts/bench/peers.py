@@ -25,11 +25,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
-from common import PG_URL, experiment, load, machine, process_tree, write_docs
+from common import PG_URL, cli_run, experiment, load, machine, process_tree, write_docs
 
 BRAINTRUST, AUTOEVALS = "0.48.1", "0.4.1"
 VENV = Path(os.environ.get("AGNT5_BENCH_PEERS_VENV", "/work/bench/peers-venv"))
-AGNT5 = str(Path(sys.executable).parent / "agnt5")
 ECHO = "from agnt5_evals import component\n\n\n@component('echo')\ndef echo(input):\n    return input\n"
 SLEEPER = (
     "import time\nfrom agnt5_evals import component\n\n\n@component('sleeper')\ndef sleeper(input):\n"
@@ -107,10 +106,8 @@ def ours(store: str, work: Path, n: int, ms: float, concurrency: int) -> dict[st
         home = Path(os.environ["AGNT5_HOME"])
         schema = parse_qs(urlsplit(os.environ["AGNT5_DATABASE_URL"]).query).get("schema", [""])[0]
         before = _store_bytes(home, schema)
-        result = process_tree([AGNT5, "experiments", "run", str(exp_id), "--wait"], dict(os.environ),
-                              PG_URL if schema else "")  # fmt: skip
+        result = cli_run(exp_id)
         after = _store_bytes(home, schema)
-    assert result["code"] == 0, result
     return {**result, "disk": after[0] - before[0], "state": after[1] - before[1]}
 
 
