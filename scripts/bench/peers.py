@@ -36,14 +36,16 @@ SLEEPER = (
 )
 # Braintrust's side: the same items (input = expected), the same task, ExactMatch; nothing sent (no_send_logs).
 BT_EVAL = """
-import sys, time
+import asyncio, sys
 from autoevals import ExactMatch
 from braintrust import Eval
 n, ms, concurrency = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]) or None
-def task(input):
-    if ms:
-        time.sleep(input["ms"] / 1000)
+async def sleeper(input):  # async: Braintrust's max_concurrency bounds coroutines; a sync task runs in few threads
+    await asyncio.sleep(input["ms"] / 1000)
     return input
+def echo(input):
+    return input
+task = sleeper if ms else echo
 items = [{"input": {"n": i, "ms": ms} if ms else {"n": i}} for i in range(n)]
 result = Eval("bench", data=lambda: [{**item, "expected": item["input"]} for item in items], task=task,
               scores=[ExactMatch()], no_send_logs=True, max_concurrency=concurrency)
