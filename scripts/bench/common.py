@@ -142,3 +142,93 @@ def whole_process(args: Sequence[str], env: dict[str, str]) -> dict[str, Any]:
     done = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, *args], env=env, capture_output=True, check=True)
     result: dict[str, Any] = json.loads(done.stdout)
     return result
+
+
+# The whole process tree of a command, detached workers included: the launcher makes itself the tree's child
+# subreaper, so a worker that leaves its session (``setsid``) is re-parented to the launcher instead of init; the
+# launcher reaps every descendant, so ``RUSAGE_CHILDREN`` is the CPU of the whole tree, exactly. Peak RSS is the
+# largest sum of the descendants' RSS seen by a 20 ms poll of /proc (a lower bound of the true tree peak), or the
+# largest single process's peak if that is larger. PostgreSQL backends whose ``application_name`` is the one given
+# (libpq's PGAPPNAME, inherited by the tree) are polled too: their CPU as last seen (a backend that lives less
+# than a poll is missed).
+TREE_LAUNCHER = r"""
+import ctypes, json, os, resource, subprocess, sys, time
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+me, tick, page = os.getpid(), os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
+app, pg_url, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+pg = None
+if pg_url:
+    import psycopg
+    pg = psycopg.connect(pg_url, autocommit=True)
+def stat(pid):
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, int(fields[21]) * page / 2**20
+started = time.perf_counter()
+err = open(os.environ["AGNT5_BENCH_STDERR"], "wb")
+proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
+code, command_wall, peak, backends = None, 0.0, 0.0, {}
+while True:
+    while True:
+        try:
+            pid, status, _ = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            pid = -1
+            break
+        if pid == 0:
+            break
+        if pid == proc.pid:
+            code, command_wall = os.waitstatus_to_exitcode(status), time.perf_counter() - started
+    if pid == -1:
+        break
+    stats = {int(p): s for p in os.listdir("/proc") if p.isdigit() and (s := stat(p))}
+    tree, frontier = set(), {me}
+    while frontier:
+        frontier = {p for p, s in stats.items() if s[0] in frontier} - tree
+        tree |= frontier
+    peak = max(peak, sum(stats[p][2] for p in tree))
+    if pg is not None:
+        for (bpid,) in pg.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", (app,)):
+            if (s := stat(bpid)):
+                backends[bpid] = s[1]
+    time.sleep(0.02)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"code": code, "wall": command_wall, "tree_wall": time.perf_counter() - started,
+                  "cpu": usage.ru_utime + usage.ru_stime, "rss": max(peak, usage.ru_maxrss / 1024),
+                  "pg_cpu": sum(backends.values()) if pg is not None else None}))
+"""
+
+
+def process_tree(args: Sequence[str], env: dict[str, str], pg_url: str = "") -> dict[str, Any]:
+    """One command and every process it starts (detached ones included), output discarded: exit code, ``wall``
+    (until the command exits, what its user waits), ``tree_wall`` (until the last process of the tree exits), CPU
+    seconds (user + system) of the tree, peak RSS of the tree in MB, the PostgreSQL backends' CPU seconds if
+    ``pg_url`` is given (else None) and the tail of its stderr. See ``TREE_LAUNCHER``."""
+    app = f"agnt5-bench-{uuid.uuid4().hex[:12]}"
+    with tempfile.NamedTemporaryFile(prefix="agnt5-bench-stderr-") as err:
+        env = {**env, "PGAPPNAME": app, "AGNT5_BENCH_STDERR": err.name}
+        launcher = [sys.executable, "-c", TREE_LAUNCHER, app, pg_url, *args]
+        done = subprocess.run(launcher, env=env, capture_output=True, check=True)
+        result: dict[str, Any] = json.loads(done.stdout)
+        result["stderr"] = Path(err.name).read_bytes().decode(errors="replace")[-800:]
+    return result
+
+
+AGNT5 = str(Path(sys.executable).parent / "agnt5")
+
+
+def cli_run(experiment_id: UUID) -> dict[str, Any]:
+    """``agnt5 experiments run EXP --wait`` as a user runs it (the console script, in the store ``experiment`` set
+    up), measured as a whole process tree (``process_tree``); fails unless it exits 0."""
+    env = dict(os.environ)
+    pg_url = PG_URL if env.get("AGNT5_DATABASE_URL") else ""
+    result = process_tree([AGNT5, "experiments", "run", str(experiment_id), "--wait"], env, pg_url)
+    assert result["code"] == 0, result
+    return result
+
+
+def load() -> str:
+    """The load averages (1, 5, 15 min), to print next to a figure measured on a shared machine."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])

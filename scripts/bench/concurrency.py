@@ -5,8 +5,10 @@
 The ideal wall time is items x latency / concurrency. Two times are reported: the run's own span (from its
 `Run.Started` event to its `Run.Completed` event, as recorded in the log) and the end-to-end time seen by a
 waiting CLI (from opening the store, as ``agnt5 experiments run --wait`` does, until the read model shows the run
-completed). Ratios are to the ideal. A first row measures the floor on this machine: plain threads that only
-sleep, recording nothing.
+completed; in-process, so without the interpreter's start-up and imports). A third, on another fresh store, is
+the whole process: the real console script ``agnt5 experiments run EXP --wait`` and its detached worker as a
+process tree (``common.cli_run``): wall until the command exits, CPU and peak RSS of the tree. Ratios are to the
+ideal. A first row measures the floor on this machine: plain threads that only sleep, recording nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from common import experiment, machine, run_and_wait, write_docs
+from common import cli_run, experiment, load, machine, run_and_wait, write_docs
 
 SLEEPER = (
     "import time\nfrom agnt5_evals import component\n\n\n@component('sleeper')\ndef sleeper(input):\n"
@@ -69,17 +71,18 @@ def main() -> None:
         "",
         f"Median of {args.repeat} runs per store (range of the ratio in brackets).",
         "",
-        "| store | run span (s) | span / ideal | end to end (s) | end to end / ideal |",
-        "|---|---:|---:|---:|---:|",
+        "| store | run span (s) | span / ideal | end to end (s) | end to end / ideal | whole process (s) "
+        "| whole process / ideal | CPU of the tree (s) | peak RSS of the tree (MB) | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     config = {"concurrency": args.concurrency, "timeout_s": 60}
     inputs = [{"n": i, "ms": args.latency_ms} for i in range(n)]
     floor = bare_threads(n, args.latency_ms / 1000, args.concurrency)
-    lines.append(f"| (bare threads, nothing recorded) | {floor:.2f} | {floor / ideal:.3f} | | |")
+    lines.append(f"| (bare threads, nothing recorded) | {floor:.2f} | {floor / ideal:.3f} | | | | | | | |")
     print(lines[-1], flush=True)
     with tempfile.TemporaryDirectory() as work:
         for store in args.stores:
-            spans, ends = [], []
+            spans, ends, whole = [], [], []
             for _ in range(args.repeat):
                 with experiment(store, Path(work), SLEEPER, "sleeper", inputs, config) as (settings, exp_id):
                     summary, end_to_end = run_and_wait(settings, exp_id, n)
@@ -87,7 +90,13 @@ def main() -> None:
                 finished, created = (datetime.fromisoformat(run[key]) for key in ("finished_at", "created_at"))
                 spans.append((finished - created).total_seconds())
                 ends.append(end_to_end)
-            lines.append(f"| {store} | {_median(spans, ideal)} | {_median(ends, ideal)} |")
+                with experiment(store, Path(work), SLEEPER, "sleeper", inputs, config) as (_settings, exp_id):
+                    whole.append(cli_run(exp_id))
+            tree = (
+                f"{_median([r['wall'] for r in whole], ideal)} | {statistics.median(r['cpu'] for r in whole):.2f} "
+                f"| {statistics.median(r['rss'] for r in whole):.0f}"
+            )
+            lines.append(f"| {store} | {_median(spans, ideal)} | {_median(ends, ideal)} | {tree} | {load()} |")
             print(lines[-1], flush=True)
     text = "\n".join(lines)
     print(f"\nmachine: {machine()}\n\n{text}")
