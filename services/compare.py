@@ -77,7 +77,7 @@ def compare_runs(
     blocking = [d for d in differences if d["strict"]]
     if strict and blocking:
         raise Conflict("the runs are not comparable: " + "; ".join(d["message"] for d in blocking), field="strict")
-    cacheable = limit is not None and limit <= CACHED_FLIPS
+    cacheable = details and limit is not None and limit <= CACHED_FLIPS  # (details=False: flips read lazily)
 
     def figures() -> dict[str, Any]:
         return _figures(svc, base, other, scorer, limit, details)

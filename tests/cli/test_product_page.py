@@ -64,6 +64,9 @@ def test_compare_shows_flips_and_score_movement(agnt5, page):
     assert len(back["newly_passing"]) == 3 and back["newly_failing"] == []
     table = out(agnt5("experiments", "runs", "compare", base, cand))
     assert "pass -> fail: 3" in table and "fail -> pass: 0" in table
+    for _ in range(2):  # a short listing (kept per process once) prints its first flips, streamed
+        short = data(agnt5("experiments", "runs", "compare", base, cand, "--format", "json", "--limit", "2"))
+        assert short["newly_failing"] == result["newly_failing"][:2] and short["newly_failing_count"] == 3
 
 
 def test_failures_scores_evidence_and_export(agnt5, page, tmp_path):

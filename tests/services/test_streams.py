@@ -120,6 +120,10 @@ def test_compare_flips_get_their_values_a_page_at_a_time(services, world, monkey
     assert len(bare["newly_failing"]) == 10 and "base_output" not in next(iter(bare["newly_failing"]))
     kinds = ("newly_failing", "newly_passing")
     assert bare | {kind: list(compare.stream_details(services, bare, kind)) for kind in kinds} == whole
+    first = compare.compare_runs(services, *ran, limit=3)  # a short listing: kept per process (services.finished)
+    for _ in range(2):  # the lazy flips of a streamed listing are never kept (they hold the read model)
+        short = compare.compare_runs(services, *ran, details=False, limit=3)
+        assert short | {kind: list(compare.stream_details(services, short, kind)) for kind in kinds} == first
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl"])
