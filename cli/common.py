@@ -23,6 +23,7 @@ from rich.text import Text
 
 from agnt5_evals.domain import jsonio
 from agnt5_evals.domain.errors import EvalsError, Invalid
+from agnt5_evals.domain.exports import INDENT, array_end, array_item
 from agnt5_evals.domain.ids import parse_uuid
 
 if TYPE_CHECKING:
@@ -304,11 +305,10 @@ def emit_rows(rows: Iterable[dict[str, Any]], fmt: Format, columns: Sequence[str
     for batch in batches:
         pieces = []
         for row in batch:
-            element = orjson.dumps(row, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
-            pieces.append(("[\n  " if first else ",\n  ") + element.decode().replace("\n", "\n  "))
+            pieces.append(array_item(orjson.dumps(row, option=INDENT | orjson.OPT_NON_STR_KEYS), first))
             first = False
-        typer.echo("".join(pieces), nl=False)
-    typer.echo("[]" if first else "\n]")
+        typer.echo(b"".join(pieces).decode(), nl=False)
+    typer.echo(array_end(first).decode())
 
 
 def emit_streamed(data: dict[str, Any], fmt: Format) -> None:
@@ -324,12 +324,12 @@ def emit_streamed(data: dict[str, Any], fmt: Format) -> None:
         first = True
         for element in data[key]:
             if fmt is Format.json:
-                body = orjson.dumps(element, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
-                typer.echo(("[\n    " if first else ",\n    ") + body.replace("\n", "\n    "), nl=False)
+                body = orjson.dumps(element, option=INDENT | orjson.OPT_NON_STR_KEYS)
+                typer.echo(array_item(body, first, depth=2).decode(), nl=False)
             else:
                 typer.echo(("[" if first else ",") + orjson.dumps(element).decode(), nl=False)
             first = False
-        typer.echo("[]" if first else ("\n  ]" if fmt is Format.json else "]"), nl=False)
+        typer.echo(array_end(first, depth=2).decode() if fmt is Format.json else ("[]" if first else "]"), nl=False)
     typer.echo(text)
 
 

@@ -163,11 +163,25 @@ def stream_tabular(fmt: str, columns: Sequence[str], pages: Iterable[Iterable[Ma
         for page in pages:
             pieces = []
             for record in page:
-                element = orjson.dumps({c: record.get(c) for c in columns}, option=orjson.OPT_INDENT_2)
-                pieces.append((b"[\n  " if first else b",\n  ") + element.replace(b"\n", b"\n  "))
+                pieces.append(array_item(orjson.dumps({c: record.get(c) for c in columns}, option=INDENT), first))
                 first = False
             yield b"".join(pieces)
-        yield b"[]\n" if first else b"\n]\n"
+        yield array_end(first) + b"\n"
+
+
+INDENT = orjson.OPT_INDENT_2
+
+
+def array_item(element: bytes, first: bool, depth: int = 1) -> bytes:
+    """An element (``orjson.OPT_INDENT_2``) of an array ``depth`` levels deep, with what precedes it (the array's
+    opening or a comma): element by element, the bytes ``OPT_INDENT_2`` writes for the whole array."""
+    pad = b"\n" + b"  " * depth
+    return (b"[" if first else b",") + pad + element.replace(b"\n", pad)
+
+
+def array_end(empty: bool, depth: int = 1) -> bytes:
+    """The end of an array written by ``array_item`` (``empty``: no element was)."""
+    return b"[]" if empty else b"\n" + b"  " * (depth - 1) + b"]"
 
 
 def _csv_pages(columns: Sequence[str], pages: Iterable[Iterable[Mapping[str, Any]]]) -> Iterator[bytes]:
