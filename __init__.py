@@ -11,6 +11,17 @@ one import package.
 
 from __future__ import annotations
 
-from agnt5_evals.sdk import Context, TransientError, component, scorer
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agnt5_evals.sdk import Context, TransientError, component, scorer
 
 __all__ = ["Context", "TransientError", "component", "scorer"]
+
+
+def __getattr__(name: str) -> Any:
+    """The SDK's names, imported on first use: the CLI imports this package first and rarely needs them."""
+    if name in __all__:
+        return getattr(importlib.import_module("agnt5_evals.sdk"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

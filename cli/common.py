@@ -23,8 +23,8 @@ from rich.text import Text
 
 from agnt5_evals.domain import jsonio
 from agnt5_evals.domain.errors import EvalsError, Invalid
-from agnt5_evals.domain.exports import INDENT, array_end, array_item
 from agnt5_evals.domain.ids import parse_uuid
+from agnt5_evals.domain.jsonio import INDENT, array_end, array_item
 
 if TYPE_CHECKING:
     from agnt5_evals.adapters.bootstrap import Services

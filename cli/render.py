@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import closing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
 from agnt5_evals.cli.common import Format, cell, console, emit, note
 from agnt5_evals.cli.gateway import Gateway
-from agnt5_evals.cli.progress import for_stderr
 from agnt5_evals.cli.readable import item_block, more
 from agnt5_evals.domain.errors import EXIT_GATE_FAILED, EXIT_OK, EXIT_RUN_FAILED, EXIT_TIMEOUT
+from agnt5_evals.domain.lazy import LazyModule
+
+if TYPE_CHECKING:
+    from agnt5_evals.cli import progress as bars
+else:
+    bars = LazyModule("agnt5_evals.cli.progress")  # rich's progress bars: only a command that waits draws them
 
 
 def _pct(value: float | None) -> str:
@@ -168,7 +173,7 @@ def gate_failure(summary: dict[str, Any]) -> str:
 
 def wait_and_report(gw: Gateway, run_id: str, timeout: float | None, gate_matters: bool, fmt: Format) -> int:
     """Wait for a run (``timeout`` seconds at most), print its summary, and return the documented exit code."""
-    with closing(for_stderr()) as progress:
+    with closing(bars.for_stderr()) as progress:
         summary = gw.wait_for_run(run_id, timeout, progress)
         progress.end(summary)
     if summary is None:
@@ -192,7 +197,7 @@ def explain(summary: dict[str, Any], code: int) -> int:
 def wait_for_rescore_and_report(gw: Gateway, rescore_id: str, timeout: float | None, fail_on_gate: bool,
                                 fmt: Format) -> int:  # fmt: skip
     """Wait for a rescore, print it, and return the exit code (a replacing rescore: the run's gate)."""
-    with closing(for_stderr()) as progress:
+    with closing(bars.for_stderr()) as progress:
         summary = gw.wait_for_rescore(rescore_id, timeout, progress)
         progress.end(summary)
     if summary is None:

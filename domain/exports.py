@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from agnt5_evals.domain.errors import Invalid
+from agnt5_evals.domain.jsonio import INDENT, array_end, array_item
 from agnt5_evals.domain.reports import EXPORT_COLUMNS, export_rows, failure_stack
 
 MEDIA_TYPES = {
@@ -167,21 +168,6 @@ def stream_tabular(fmt: str, columns: Sequence[str], pages: Iterable[Iterable[Ma
                 first = False
             yield b"".join(pieces)
         yield array_end(first) + b"\n"
-
-
-INDENT = orjson.OPT_INDENT_2
-
-
-def array_item(element: bytes, first: bool, depth: int = 1) -> bytes:
-    """An element (``orjson.OPT_INDENT_2``) of an array ``depth`` levels deep, with what precedes it (the array's
-    opening or a comma): element by element, the bytes ``OPT_INDENT_2`` writes for the whole array."""
-    pad = b"\n" + b"  " * depth
-    return (b"[" if first else b",") + pad + element.replace(b"\n", pad)
-
-
-def array_end(empty: bool, depth: int = 1) -> bytes:
-    """The end of an array written by ``array_item`` (``empty``: no element was)."""
-    return b"[]" if empty else b"\n" + b"  " * (depth - 1) + b"]"
 
 
 def _csv_pages(columns: Sequence[str], pages: Iterable[Iterable[Mapping[str, Any]]]) -> Iterator[bytes]:

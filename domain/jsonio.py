@@ -142,3 +142,18 @@ def _skip(text: str, at: int) -> int:
     while at < len(text) and text[at] in " \t\n\r":
         at += 1
     return at
+
+
+INDENT = orjson.OPT_INDENT_2
+
+
+def array_item(element: bytes, first: bool, depth: int = 1) -> bytes:
+    """An element (``orjson.OPT_INDENT_2``) of an array ``depth`` levels deep, with what precedes it (the array's
+    opening or a comma): element by element, the bytes ``OPT_INDENT_2`` writes for the whole array."""
+    pad = b"\n" + b"  " * depth
+    return (b"[" if first else b",") + pad + element.replace(b"\n", pad)
+
+
+def array_end(empty: bool, depth: int = 1) -> bytes:
+    """The end of an array written by ``array_item`` (``empty``: no element was)."""
+    return b"[]" if empty else b"\n" + b"  " * (depth - 1) + b"]"

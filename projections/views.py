@@ -18,13 +18,12 @@ from abc import abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking, TrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
-from agnt5_evals.projections import vectors
-from agnt5_evals.projections.handlers import FINISH_RUN, INSERT_VERSION, Op, batched
+from agnt5_evals.domain.lazy import LazyModule
 from agnt5_evals.projections.schema import (
     GENERATION_COLUMNS,
     GENERATION_TABLE,
@@ -34,6 +33,13 @@ from agnt5_evals.projections.schema import (
     generation_prefix,
     index_statements,
 )
+
+if TYPE_CHECKING:  # the write path's: a read-only command (runs show, reports ci) never imports them
+    from agnt5_evals.projections import handlers, vectors
+    from agnt5_evals.projections.handlers import Op
+else:
+    handlers = LazyModule("agnt5_evals.projections.handlers")
+    vectors = LazyModule("agnt5_evals.projections.vectors")
 
 Row = dict[str, Any]
 GROWN = ("dataset_items", "run_items", "scores")  # the tables a published version or an ended run grows
@@ -150,14 +156,14 @@ class EvalsView(TrackingRecorder):
             touched: set[str] = set()
             versions: set[str] = set()
             ended = False
-            for template, rows in batched(ops):
+            for template, rows in handlers.batched(ops):
                 self.executemany(cursor, self.sql(template, generation), rows)
                 if self.bulk:
                     continue
-                ended = ended or template == FINISH_RUN
+                ended = ended or template == handlers.FINISH_RUN
                 if template in vectors.TOUCHES:
                     touched.update(self._touched_runs(cursor, template, rows, generation))
-                elif template == INSERT_VERSION:
+                elif template == handlers.INSERT_VERSION:
                     versions.update(str(row[0]) for row in rows)
             if touched:
                 vectors.build(self, cursor, generation, touched)

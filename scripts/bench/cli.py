@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, experiment, write_docs
+from common import ROOT, byte_compile, experiment, write_docs
 
 from agnt5_evals.adapters.bootstrap import Services, Settings
 from agnt5_evals.worker.execute import Executor
@@ -102,6 +102,7 @@ def main() -> None:
     parser.add_argument("--baseline", default="", help="a directory holding another version as agnt5_evals: timed "
                         "in turn with this one, for the ratio")  # fmt: skip
     args = parser.parse_args()
+    byte_compile(ROOT, *([Path(args.baseline, "agnt5_evals").resolve()] if args.baseline else []))
     work = Path(tempfile.mkdtemp(prefix="agnt5-bench-cli-"))
     rows = [row for store in args.stores.split(",") for row in measure(store, args.repeat, work, args.baseline)]
     text = table(rows)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -28,6 +30,16 @@ from agnt5_evals.services import operations  # noqa: E402
 from agnt5_evals.worker.standby import standby  # noqa: E402
 
 PG_URL = os.environ.get("AGNT5_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/agnt5_bench")
+
+
+def byte_compile(*trees: str | Path) -> None:
+    """Write the bytecode of our modules (``trees``: this checkout by default, and a baseline's), as pip does when
+    it installs a package: with ``PYTHONDONTWRITEBYTECODE`` set (this machine sets it), every measured process
+    would otherwise compile every module of ours from source (about 0.1-0.2 s of each CLI command), which an
+    installed copy never does. Python reads existing ``.pyc`` files whatever that variable says."""
+    skip = re.compile(r"[/\\](\.venv|\.git|node_modules|tests)([/\\]|$)")
+    for tree in trees or (ROOT,):
+        compileall.compile_dir(str(tree), quiet=1, rx=skip)
 
 
 def _pg_schema() -> str:

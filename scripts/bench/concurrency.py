@@ -21,7 +21,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from common import cli_run, experiment, load, machine, run_and_wait, write_docs
+from common import byte_compile, cli_run, experiment, load, machine, run_and_wait, write_docs
 
 SLEEPER = (
     "import time\nfrom agnt5_evals import component\n\n\n@component('sleeper')\ndef sleeper(input):\n"
@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per store (median and range reported)")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
+    byte_compile()
     n, ideal = args.items, args.items * args.latency_ms / 1000 / args.concurrency
     lines = [
         f"{n:,} items x {args.latency_ms:g} ms / concurrency {args.concurrency}: ideal {ideal:.2f} s",

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from common import ROOT, experiment, machine, whole_process
+from common import ROOT, byte_compile, experiment, machine, whole_process
 
 AGNT5 = str(ROOT / ".venv" / "bin" / "agnt5")
 BASELINE = Path(__file__).with_name("guard.json")
@@ -120,6 +120,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="commit these ratios as the baseline (guard.json)")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)  # one measurement, as JSON
     args = parser.parse_args()
+    byte_compile()
     if args.measure:
         work = Path(tempfile.mkdtemp(prefix="agnt5-guard-"))
         try:

@@ -18,7 +18,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from common import cli_run, experiment, load, machine, run_and_wait, write_docs
+from common import byte_compile, cli_run, experiment, load, machine, run_and_wait, write_docs
 
 ECHO = "from agnt5_evals import component\n\n\n@component('echo')\ndef echo(input):\n    return input\n"
 BUDGET_MS = {"sqlite": 0.2, "postgresql": 0.4}
@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="measurements per size (median and range reported)")
     parser.add_argument("--write-docs", action="store_true", help="write the table into docs/benchmarks.md")
     args = parser.parse_args()
+    byte_compile()
     table = [
         f"Median of {args.repeat} runs each (range in brackets).",
         "",

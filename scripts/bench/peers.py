@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
-from common import PG_URL, cli_run, experiment, load, machine, process_tree, write_docs
+from common import PG_URL, byte_compile, cli_run, experiment, load, machine, process_tree, write_docs
 
 BRAINTRUST, AUTOEVALS = "0.48.1", "0.4.1"
 VENV = Path(os.environ.get("AGNT5_BENCH_PEERS_VENV", "/work/bench/peers-venv"))
@@ -132,6 +132,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, help="override every case's item count (for trying the script)")
     parser.add_argument("--write-docs", action="store_true", help="write the tables into docs/benchmarks.md")
     args = parser.parse_args()
+    byte_compile()
     if args.repeat < 1 or (args.items is not None and args.items <= 100):
         parser.error("--repeat must be >= 1 and --items > 100")
     python = ensure_venv()
