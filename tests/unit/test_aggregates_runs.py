@@ -7,7 +7,7 @@ from uuid import uuid4
 import pytest
 
 from agnt5_evals.domain import ids
-from agnt5_evals.domain.errors import Conflict
+from agnt5_evals.domain.errors import Conflict, Invalid
 from agnt5_evals.domain.runs import Run, RunChunk
 from tests.support import replayed
 
@@ -160,6 +160,34 @@ def test_a_run_chunk_has_a_deterministic_id_and_counts_its_items():
     names, copy = replayed(chunk)
     assert names == ["RunChunk.Opened", "RunChunk.ItemRecorded", "RunChunk.ItemRecorded"]
     assert (copy.run_id, copy.chunk_no, copy.start, copy.n_items) == (run_id, 3, 30, 2)
+
+
+def test_recording_items_in_bulk_makes_the_events_record_item_makes():
+    run_id = uuid4()
+    record = {"run_id": str(run_id), "run_item_id": "r", "dataset_item_id": "i", "position": 0, "repetition": 0,
+              "status": "failed", "output": {"a": [1]}, "error": None, "events": [{"e": 1}], "started_at": "t",
+              "duration_ms": 2.5, "scores": [{"id": "s"}], "attempts": 2, "tokens": 7}  # fmt: skip
+    one, bulk = RunChunk(run_id=run_id, chunk_no=0, start=0), RunChunk(run_id=run_id, chunk_no=0, start=0)
+    one.record_item(**record)
+    bulk.record_items([{**record, "unknown": "left out, as record_item leaves it"}])
+    made = [e.__dict__ for e in one.collect_events()], [e.__dict__ for e in bulk.collect_events()]
+    for events in made:
+        for event in events:
+            del event["timestamp"]
+    assert made[0] == made[1] and "unknown" not in made[1][1] and bulk.n_items == 1
+    again = RunChunk(run_id=run_id, chunk_no=0, start=0)
+    again.record_items([record, {**record, "position": 1}])
+    names, copy = replayed(again)
+    assert names == ["RunChunk.Opened", "RunChunk.ItemRecorded", "RunChunk.ItemRecorded"] and copy.n_items == 2
+
+
+def test_a_record_missing_a_field_is_refused_naming_it():
+    chunk = RunChunk(run_id=uuid4(), chunk_no=0, start=0)
+    with pytest.raises(Invalid, match="tokens") as refused:
+        chunk.record_items([{"run_id": "r", "run_item_id": "i", "dataset_item_id": "d", "position": 0,
+                             "repetition": 0, "status": "passed", "output": 1, "error": None, "events": [],
+                             "started_at": "t", "duration_ms": 1.0, "scores": [], "attempts": 1}])  # fmt: skip
+    assert refused.value.field == "records"
 
 
 def test_an_item_recorded_before_retries_and_tokens_existed_is_upcast():
