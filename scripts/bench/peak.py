@@ -9,7 +9,8 @@ tree's child subreaper (as ``common.process_tree``), polls /proc every 20 ms: ea
 kept by the kernel, so exact up to the last poll before the process exits) and the largest sum of the tree's
 resident sets seen at one poll, the figure of issue 16's budget (150 MB on either store). ``--code LABEL=DIR``
 runs the command with ``DIR`` (a folder holding an ``agnt5_evals`` package) first on its path, to compare two
-versions of the code: the versions are interleaved and paired, the order flipping every repetition.
+versions of the code: the versions are interleaved and paired, the order flipping every repetition (the ratio
+of their wall times, until the command exits, is in the ratio row's last column).
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ def hwm(pid):
     except OSError:
         pass
     return 0.0
+started = time.perf_counter()
 proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-code, tree_peak, peaks, order = None, 0.0, {}, []
+wall, code, tree_peak, peaks, order = 0.0, None, 0.0, {}, []
 while True:
     while True:
         try:
@@ -59,7 +61,7 @@ while True:
         if pid == 0:
             break
         if pid == proc.pid:
-            code = os.waitstatus_to_exitcode(status)
+            code, wall = os.waitstatus_to_exitcode(status), time.perf_counter() - started
             peaks[pid] = max(peaks.get(pid, 0.0), usage.ru_maxrss / 1024)  # exact for the exec'd command
     if pid == -1:
         break
@@ -77,7 +79,7 @@ while True:
 labels = {}
 for p in order or list(peaks):
     labels[p] = "cli" if p == proc.pid else "worker" if "worker" not in labels.values() else f"worker {p}"
-print(json.dumps({"code": code, "tree": max(tree_peak, max(peaks.values(), default=0.0)),
+print(json.dumps({"code": code, "wall": wall, "tree": max(tree_peak, max(peaks.values(), default=0.0)),
                   "processes": {labels.get(p, "cli"): peaks[p] for p in peaks}}))
 """
 
@@ -130,7 +132,8 @@ def main() -> None:
                     result = measure(store, Path(tmp), args.items, code)
                     runs[label].append(result)
                     procs = ", ".join(f"{k} {v:.0f}" for k, v in result["processes"].items())
-                    print(f"{store} {label} #{rep + 1}: tree {result['tree']:.0f} MB ({procs}), load {load()}",
+                    print(f"{store} {label} #{rep + 1}: tree {result['tree']:.0f} MB ({procs}), "
+                          f"wall {result['wall']:.2f} s, load {load()}",
                           flush=True)  # fmt: skip
                 loads.append(load())
             for label, _ in codes:
@@ -141,7 +144,9 @@ def main() -> None:
             if len(codes) == 2:
                 (a, _), (b, _) = codes
                 ratio = [x["tree"] / y["tree"] for x, y in zip(runs[b], runs[a], strict=True)]
-                lines.append(f"| {store} | {b} / {a}, paired | {_cell(ratio, '.2f')} | | | |")
+                walls = [x["wall"] / y["wall"] for x, y in zip(runs[b], runs[a], strict=True)]
+                cells = f"{_cell(ratio, '.2f')} | | | wall {_cell(walls, '.2f')}"
+                lines.append(f"| {store} | {b} / {a}, paired | {cells} |")
     text = "\n".join(lines)
     print(f"\nmachine: {machine()}\n\n{text}")
     if args.write_docs:
