@@ -26,6 +26,7 @@ version with the same repetitions pair position by position, exactly.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,7 @@ STAMP = (
     "FROM {p}runs r WHERE r.id = ?"
 )
 ITEMS = "SELECT position, status, dataset_item_id, repetition FROM {p}run_items WHERE run_id = ?"
+LAST = "SELECT MAX(position) AS last FROM {p}run_items WHERE run_id = ?"
 RANKED = "SELECT position FROM {p}run_items WHERE run_id = ? ORDER BY dataset_item_id{collate}, repetition"
 SCORES = (
     "SELECT position, scorer_key, score, passed FROM {p}scores WHERE run_id = ? AND is_current = 1 "
@@ -112,39 +114,60 @@ DROP = "DELETE FROM {p}run_vectors WHERE run_id = ?"
 
 def build(view: EvalsView, cursor: Any, generation: int, run_ids: set[str]) -> None:
     """Rebuild the vectors of the runs a batch touched, in the projection's transaction (``cursor``): those of runs
-    still running or being rescored are deleted (none exists while a run runs: nothing to do)."""
-    collate = ' COLLATE "C"' if view.paramstyle == "format" else ""
+    still running or being rescored are deleted (none exists while a run runs: nothing to do). The rows are read
+    ``FETCH`` at a time into the arrays, so building a run's vector holds its arrays, not its rows."""
     for run_id in sorted(run_ids):
-
-        def rows(template: str, run_id: str = run_id) -> list[Any]:
-            view.execute(cursor, view.sql(template, generation), (run_id,))
-            return list(cursor.fetchall())
-
-        found = rows(STAMP)
+        found = _rows(view, cursor, generation, STAMP, run_id)
         stamp = _stamp(dict(found[0]) if found else None)
         if stamp is None:
             if found and dict(found[0])["status"] != "running":
                 view.execute(cursor, view.sql(DROP, generation), (run_id,))
             continue
-        total = int(dict(rows("SELECT total FROM {p}runs WHERE id = ?")[0])["total"])
-        items = [dict(row) for row in rows(ITEMS)]
-        size = max(total, 1 + max((int(r["position"]) for r in items), default=-1))
-        status = np.zeros(size, dtype=np.uint8)
-        codes = {name: 1 + n for n, name in enumerate(STATUSES)}
-        if any(r["status"] not in codes for r in items):
+        vector = _vector(view, cursor, generation, run_id)
+        if vector is None:
             view.execute(cursor, view.sql(DROP, generation), (run_id,))
             continue  # a status this layout cannot hold: readers use the items
+        header, data = _pack(len(vector.status), vector.status, vector.key, vector.rank, vector.scores)
+        view.execute(cursor, view.sql(SAVE, generation), (run_id, stamp, header, data))
+
+
+FETCH = 5_000  # rows read at a time while building a vector
+
+
+def _rows(view: EvalsView, cursor: Any, generation: int, template: str, run_id: str) -> list[Any]:
+    view.execute(cursor, view.sql(template, generation), (run_id,))
+    return list(cursor.fetchall())
+
+
+def _batches(view: EvalsView, cursor: Any, generation: int, template: str, run_id: str) -> Iterator[list[Any]]:
+    view.execute(cursor, view.sql(template, generation), (run_id,))
+    raw = getattr(cursor, "sqlite_cursor", cursor)  # eventsourcing's SQLite wrapper has no fetchmany
+    while batch := raw.fetchmany(FETCH):
+        yield [dict(row) for row in batch]
+
+
+def _vector(view: EvalsView, cursor: Any, generation: int, run_id: str) -> RunVector | None:
+    """A finished run's vector from its rows; None if an item has a status the layout cannot hold."""
+    collate = ' COLLATE "C"' if view.paramstyle == "format" else ""
+    total = int(dict(_rows(view, cursor, generation, "SELECT total FROM {p}runs WHERE id = ?", run_id)[0])["total"])
+    last = dict(_rows(view, cursor, generation, LAST, run_id)[0])["last"]
+    size = max(total, 1 + (-1 if last is None else int(last)))
+    status, key = np.zeros(size, dtype=np.uint8), np.zeros(size, dtype=np.uint64)
+    codes = {name: 1 + n for n, name in enumerate(STATUSES)}
+    for items in _batches(view, cursor, generation, ITEMS, run_id):
+        if any(r["status"] not in codes for r in items):
+            return None
         positions = np.fromiter((int(r["position"]) for r in items), dtype=np.int64, count=len(items))
         status[positions] = np.fromiter((codes[r["status"]] for r in items), dtype=np.uint8, count=len(items))
-        key = np.zeros(size, dtype=np.uint64)
         key[positions] = np.fromiter((_key(r["dataset_item_id"], int(r["repetition"])) for r in items),
                                      dtype=np.uint64, count=len(items))  # fmt: skip
-        rank = np.full(size, -1, dtype=np.int32)
-        ranked = np.fromiter((int(dict(r)["position"]) for r in rows(RANKED.replace("{collate}", collate))),
-                             dtype=np.int64)  # fmt: skip
-        rank[ranked] = np.arange(len(ranked), dtype=np.int32)
-        scores: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.uint8]]] = {}
-        for row in rows(SCORES):
+    rank, n = np.full(size, -1, dtype=np.int32), 0
+    for ranked in _batches(view, cursor, generation, RANKED.replace("{collate}", collate), run_id):
+        rank[np.fromiter((int(r["position"]) for r in ranked), dtype=np.int64)] = np.arange(n, n + len(ranked))
+        n += len(ranked)
+    scores: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.uint8]]] = {}
+    for batch in _batches(view, cursor, generation, SCORES, run_id):
+        for row in batch:
             scorer = row["scorer_key"]
             if scorer not in scores:
                 scores[scorer] = (np.zeros(size, dtype=np.float64), np.zeros(size, dtype=np.uint8))
@@ -152,8 +175,7 @@ def build(view: EvalsView, cursor: Any, generation: int, run_ids: set[str]) -> N
             p = int(row["position"])
             value[p] = float(row["score"])
             flags[p] = PRESENT | (PASSED if row["passed"] else 0)
-        header, data = _pack(size, status, key, rank, scores)
-        view.execute(cursor, view.sql(SAVE, generation), (run_id, stamp, header, data))
+    return RunVector(run_id, status, key, rank, scores)
 
 
 def _key(dataset_item_id: str, repetition: int) -> int:

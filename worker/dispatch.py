@@ -36,6 +36,7 @@ from agnt5_evals.domain.runs import Run
 from agnt5_evals.domain.scoring import ScorerInput
 from agnt5_evals.domain.trace import total_tokens
 from agnt5_evals.sdk import Context
+from agnt5_evals.worker.items import Item, Items, ListItems, Positions
 from agnt5_evals.worker.scoring import ScorerRuntime, stack_of
 
 CHUNK_ITEMS = 500
@@ -116,10 +117,11 @@ class Dispatch:
     """
 
     def __init__(self, app: EvalsApplication, scoring: ScorerRuntime, run: Run, target: Target,
-                 items: list[dict[str, Any]], chunk_items: int = CHUNK_ITEMS,
+                 items: Items | Sequence[Item], chunk_items: int = CHUNK_ITEMS,
                  owned: Callable[[], bool] = lambda: True, shards: Sequence[int] | None = None,
                  shared: bool = False) -> None:  # fmt: skip
-        self.app, self.scoring, self.run, self.target, self.items = app, scoring, run, target, items
+        self.app, self.scoring, self.run, self.target = app, scoring, run, target
+        self.items: Items = ListItems(items) if isinstance(items, Sequence) else items
         self.owned = owned  # whether this worker still holds the run's lock (worker.locks.RunLock.check)
         self.shared = shared
         self.lost = False  # another worker took the run over: this one stopped, and leaves the run to it
@@ -129,8 +131,9 @@ class Dispatch:
         wanted = range(run.n_shards) if shards is None else shards
         self.marks = {s: run.mark(s) for s in wanted}  # each shard's watermark: what is below it is recorded
         self.open = [s for s in wanted if self.marks[s] < run.shard_bounds(s)[1]]  # not wholly recorded, in order
-        self.order = [p for s in self.open for p in range(self.marks[s], run.shard_bounds(s)[1])]  # to execute
+        self.order = Positions([(self.marks[s], run.shard_bounds(s)[1]) for s in self.open])  # to execute
         self.taken = 0  # how many of ``order`` were dispatched
+        self.fed = 0  # how many of ``order`` have their item read (``_feed``): items are read a window ahead
         self.in_flight = 0  # dispatched and neither recorded nor dropped
         self.window = max(chunk_items * 2, self.settings.concurrency * 4)
         self.stopped = False
@@ -144,10 +147,12 @@ class Dispatch:
         self.last_flush = self.last_poll = time.monotonic()
 
     def drive(self) -> Run:
+        self._feed()
         for _ in range(min(self.settings.concurrency, len(self.order))):
             self._spawn()
         try:
             while not self.lost and self.run.status == "running" and self.open:
+                self._feed()
                 self._collect()
                 self._expire(time.monotonic())
                 self._flush()
@@ -163,18 +168,40 @@ class Dispatch:
     def _spawn(self) -> None:
         threading.Thread(target=self._work, name="item-worker", daemon=True).start()
 
-    def _take(self) -> int | None:
+    def _take(self) -> tuple[int, Item] | None:
         with self.lock:
             while not self.stopped and self.taken < len(self.order):
-                if self.in_flight < self.window:
+                if self.taken >= self.fed:
+                    self.wake.set()  # its item is not read yet: this thread (``_feed``) reads it
+                elif self.in_flight < self.window:
                     position = self.order[self.taken]
                     self.taken += 1
                     if self._recorded(position):
                         continue  # another worker recorded it meanwhile (a redelivered shard, a lost lock)
                     self.in_flight += 1
-                    return position
+                    return position, self.items.get(position // self.run.repetitions)
                 self.lock.wait(0.1)
             return None
+
+    def _feed(self) -> None:
+        """Read the items of the next ``window`` positions to dispatch (this thread owns the store's connection)
+        and forget those of the positions already dispatched: the items held stay within a window and a chunk."""
+        with self.lock:
+            taken = self.taken
+        end = min(taken + self.window, len(self.order))
+        fed = max(self.fed, taken)
+        if fed >= end:
+            return
+        held = -1  # the end of the chunk holding the last item read
+        for i in range(fed, end):
+            index = self.order[i] // self.run.repetitions
+            if index >= held:
+                held = self.items.ensure(index)
+        if taken < len(self.order):
+            self.items.drop_below(self.order[taken] // self.run.repetitions)
+        with self.lock:
+            self.fed = end
+            self.lock.notify_all()
 
     def _recorded(self, position: int) -> bool:
         """Whether the position is recorded: by another worker, for one this worker did not record yet."""
@@ -188,8 +215,9 @@ class Dispatch:
                 self.lock.notify_all()
 
     def _work(self) -> None:
-        while (position := self._take()) is not None:
-            slot = self._slot(position)
+        while (taken := self._take()) is not None:
+            position, item = taken
+            slot = self._slot(position, item)
             with self.lock:
                 self.active[position] = slot
             record = self._execute(slot)
@@ -202,8 +230,7 @@ class Dispatch:
             if last or self.finished.qsize() >= self.chunk_items:
                 self.wake.set()
 
-    def _slot(self, position: int) -> Slot:
-        item = self.items[position // self.run.repetitions]
+    def _slot(self, position: int, item: Item) -> Slot:
         repetition = position % self.run.repetitions
         run_item = ids.run_item_id_str(self.run.id, item["id"], repetition)
         ctx = Context(run_item)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import traceback
 from collections.abc import Callable
-from typing import Any
 from uuid import UUID
 
 from agnt5_evals.adapters.bootstrap import Services
@@ -16,9 +15,10 @@ from agnt5_evals.domain.errors import Conflict
 from agnt5_evals.domain.model import DatasetVersion, Deployment
 from agnt5_evals.domain.runs import Run
 from agnt5_evals.worker.dispatch import CHUNK_ITEMS, Dispatch, log
+from agnt5_evals.worker.items import VersionItems
 from agnt5_evals.worker.scoring import ScorerRuntime
 
-PRELOADED: dict[UUID, list[dict[str, Any]]] = {}  # dataset version items a standby loaded while it waited
+PRELOADED: dict[UUID, VersionItems] = {}  # a dataset version whose first items a standby read while it waited
 
 
 class Executor:
@@ -44,7 +44,7 @@ class Executor:
         try:
             target = load_target(self.services, run.spec)
             version = self.app.get(DatasetVersion, run.dataset_version_id, "dataset version")
-            items = PRELOADED.pop(version.id, None) or self.app.version_items(version)
+            items = PRELOADED.pop(version.id, None) or VersionItems.of(self.app, version)  # read as dispatched
             log(f"run {run.id}: {run.total - run.next_position} of {run.total} items to execute, {run.n_shards} shards")
             dispatch = Dispatch(self.app, self.scoring, run, target, items, self.chunk_items, self.owned)
             run = dispatch.drive()

@@ -182,13 +182,18 @@ def _read_run_id(fd: int) -> str:
 
 
 def _preload(services: Services, experiment_id: UUID) -> None:
-    """Load the items of the experiment's dataset version for the run to come (worker.execute.PRELOADED)."""
+    """Read the first items of the experiment's dataset version for the run to come (worker.execute.PRELOADED);
+    the others are read as the run reaches them (worker.items.VersionItems)."""
     from agnt5_evals.domain.model import DatasetVersion, Experiment
     from agnt5_evals.worker.execute import PRELOADED
+    from agnt5_evals.worker.items import VersionItems
 
     experiment = services.app.get(Experiment, experiment_id, "experiment")
     version = services.app.get(DatasetVersion, UUID(experiment.definition["dataset_version_id"]), "dataset version")
-    PRELOADED[version.id] = services.app.version_items(version)
+    items = VersionItems.of(services.app, version)
+    if version.n_items:
+        items.ensure(0)
+    PRELOADED[version.id] = items
 
 
 def _standby(read_end: int, settings: Settings, experiment_id: UUID | None = None) -> int:

@@ -1,0 +1,166 @@
+"""What a run's dispatch reads of its dataset version, in memory bounded whatever the run's size: the items, read
+chunk by chunk as the dispatch reaches them (``VersionItems``), and the positions to execute, as ranges
+(``Positions``).
+
+A version's items are stored in ``DatasetVersionChunk`` aggregates of at most 500 items or 1 MiB each, in order.
+A dispatch takes positions in ascending order, at most its window ahead of what it recorded, so it needs the
+chunks that hold the next window's items: ``VersionItems`` holds those and drops the ones below, so a 100k-item
+run holds a few chunks, not 100k items (about 1 KB each once decoded).
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+from uuid import UUID
+
+from agnt5_evals.domain.application import EvalsApplication
+from agnt5_evals.domain.model import DatasetVersion, DatasetVersionChunk
+
+Item = dict[str, Any]
+
+
+class Items(Protocol):
+    """A dataset version's items by index, as a dispatch reads them: ``ensure`` (this thread may read the store)
+    before ``get`` (any thread), and ``drop_below`` what it will not read again."""
+
+    def ensure(self, index: int) -> int: ...
+
+    def get(self, index: int) -> Item: ...
+
+    def drop_below(self, index: int) -> None: ...
+
+
+class ListItems:
+    """Items already in memory (a pool worker keeps a version's items for the run's next shards)."""
+
+    def __init__(self, items: Sequence[Item]) -> None:
+        self.items = items
+
+    def ensure(self, index: int) -> int:
+        return len(self.items)
+
+    def get(self, index: int) -> Item:
+        return self.items[index]
+
+    def drop_below(self, index: int) -> None:
+        pass
+
+
+class VersionItems:
+    """A dataset version's items, read one chunk at a time when first needed and dropped once passed.
+
+    ``ensure`` reads from the store (call it from the thread that owns the store's connection); ``get`` and
+    ``drop_below`` are safe from any thread. Chunks are found by their place in the version's list: the next
+    chunk after those read so far (a run proceeds in order), else by bisection over the chunks' starts (a run
+    that resumes midway), so nothing before the items needed is kept.
+    """
+
+    def __init__(self, load: Callable[[UUID], DatasetVersionChunk], version: DatasetVersion) -> None:
+        self.load = load
+        self.chunk_ids = [UUID(c) for c in version.chunk_ids]
+        self.n_items = version.n_items
+        self.bounds: dict[int, tuple[int, int]] = {}  # chunk number -> its items [start, end): a few ints each
+        self.held: dict[int, list[Item]] = {}  # chunk number -> its items, for the chunks in use
+        self.starts: list[int] = []  # the starts of the held chunks, sorted
+        self.lock = threading.Lock()
+
+    @classmethod
+    def of(cls, app: EvalsApplication, version: DatasetVersion) -> VersionItems:
+        return cls(lambda chunk_id: app.get(DatasetVersionChunk, chunk_id, "dataset version chunk"), version)
+
+    def ensure(self, index: int) -> int:
+        """Hold the chunk with item ``index``; the end of that chunk (the first index it does not hold)."""
+        if not 0 <= index < self.n_items:
+            raise IndexError(f"item {index} of a version of {self.n_items} items")
+        with self.lock:
+            k = self._held_at(index)
+            if k is not None:
+                return self.bounds[k][1]
+        k = self._find(index)
+        return self.bounds[k][1]
+
+    def get(self, index: int) -> Item:
+        with self.lock:
+            k = self._held_at(index)
+            if k is None:
+                raise LookupError(f"item {index} is not read yet (ensure it first)")
+            return self.held[k][index - self.bounds[k][0]]
+
+    def drop_below(self, index: int) -> None:
+        """Forget the chunks wholly below item ``index``."""
+        with self.lock:
+            for k in [k for k, (_, end) in self.bounds.items() if k in self.held and end <= index]:
+                del self.held[k]
+            self.starts = sorted(self.bounds[k][0] for k in self.held)
+
+    def _held_at(self, index: int) -> int | None:
+        n = bisect.bisect_right(self.starts, index) - 1
+        if n < 0:
+            return None
+        start = self.starts[n]
+        k = next(k for k in self.held if self.bounds[k][0] == start)
+        return k if index < self.bounds[k][1] else None
+
+    def _read(self, k: int, keep: bool) -> tuple[int, int]:
+        chunk = self.load(self.chunk_ids[k])
+        bounds = (int(chunk.start), int(chunk.start) + len(chunk.items))
+        with self.lock:
+            self.bounds[k] = bounds
+            if keep:
+                self.held[k] = list(chunk.items)
+                self.starts = sorted(self.bounds[c][0] for c in self.held)
+        return bounds
+
+    def _find(self, index: int) -> int:
+        """Read the chunk holding item ``index`` and keep it; its number."""
+        after = max(self.bounds, default=-1) + 1  # the chunk after the last one read
+        if after < len(self.chunk_ids) and self.bounds.get(after - 1, (0, 0))[1] <= index:
+            start, end = self._read(after, keep=False)
+            if start <= index < end:
+                return self._keep(after)
+        lo, hi = 0, len(self.chunk_ids) - 1
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            start, end = self.bounds.get(mid) or self._read(mid, keep=False)
+            if index < start:
+                hi = mid - 1
+            elif index >= end:
+                lo = mid + 1
+            else:
+                return self._keep(mid)
+        raise IndexError(f"item {index} is in no chunk of the version")
+
+    def _keep(self, k: int) -> int:
+        if k not in self.held:
+            self._read(k, keep=True)
+        return k
+
+
+class Positions(Sequence[int]):
+    """Ascending positions given as ranges (each open shard from its watermark to its end), indexed without
+    listing them: a 100k-item run's order is a few ranges, not 100k ints."""
+
+    def __init__(self, ranges: Sequence[tuple[int, int]]) -> None:
+        self.ranges = [(start, end) for start, end in ranges if end > start]
+        self.offsets: list[int] = []  # the index of each range's first position
+        total = 0
+        for start, end in self.ranges:
+            self.offsets.append(total)
+            total += end - start
+        self.total = total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self.total))]
+        if i < 0:
+            i += self.total
+        if not 0 <= i < self.total:
+            raise IndexError(i)
+        n = bisect.bisect_right(self.offsets, i) - 1
+        return self.ranges[n][0] + i - self.offsets[n]
