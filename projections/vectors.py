@@ -142,8 +142,8 @@ def _rows(view: EvalsView, cursor: Any, generation: int, template: str, run_id: 
 def _batches(view: EvalsView, cursor: Any, generation: int, template: str, run_id: str) -> Iterator[list[Any]]:
     view.execute(cursor, view.sql(template, generation), (run_id,))
     raw = getattr(cursor, "sqlite_cursor", cursor)  # eventsourcing's SQLite wrapper has no fetchmany
-    while batch := raw.fetchmany(FETCH):
-        yield [dict(row) for row in batch]
+    while batch := raw.fetchmany(FETCH):  # rows as sequences in the SELECT's order: no dict per row
+        yield [tuple(row.values()) for row in batch] if isinstance(batch[0], dict) else batch
 
 
 def _vector(view: EvalsView, cursor: Any, generation: int, run_id: str) -> RunVector | None:
@@ -154,27 +154,26 @@ def _vector(view: EvalsView, cursor: Any, generation: int, run_id: str) -> RunVe
     size = max(total, 1 + (-1 if last is None else int(last)))
     status, key = np.zeros(size, dtype=np.uint8), np.zeros(size, dtype=np.uint64)
     codes = {name: 1 + n for n, name in enumerate(STATUSES)}
-    for items in _batches(view, cursor, generation, ITEMS, run_id):
-        if any(r["status"] not in codes for r in items):
+    for items in _batches(view, cursor, generation, ITEMS, run_id):  # position, status, dataset_item_id, repetition
+        try:
+            found = [codes[row[1]] for row in items]
+        except KeyError:
             return None
-        positions = np.fromiter((int(r["position"]) for r in items), dtype=np.int64, count=len(items))
-        status[positions] = np.fromiter((codes[r["status"]] for r in items), dtype=np.uint8, count=len(items))
-        key[positions] = np.fromiter((_key(r["dataset_item_id"], int(r["repetition"])) for r in items),
-                                     dtype=np.uint64, count=len(items))  # fmt: skip
+        positions = np.fromiter((row[0] for row in items), dtype=np.int64, count=len(items))
+        status[positions] = np.array(found, dtype=np.uint8)
+        key[positions] = np.fromiter((_key(row[2], int(row[3])) for row in items), dtype=np.uint64, count=len(items))
     rank, n = np.full(size, -1, dtype=np.int32), 0
     for ranked in _batches(view, cursor, generation, RANKED.replace("{collate}", collate), run_id):
-        rank[np.fromiter((int(r["position"]) for r in ranked), dtype=np.int64)] = np.arange(n, n + len(ranked))
+        rank[np.fromiter((row[0] for row in ranked), dtype=np.int64)] = np.arange(n, n + len(ranked))
         n += len(ranked)
     scores: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.uint8]]] = {}
     for batch in _batches(view, cursor, generation, SCORES, run_id):
-        for row in batch:
-            scorer = row["scorer_key"]
+        for p, scorer, score, passed in batch:  # position, scorer_key, score, passed
             if scorer not in scores:
                 scores[scorer] = (np.zeros(size, dtype=np.float64), np.zeros(size, dtype=np.uint8))
             value, flags = scores[scorer]
-            p = int(row["position"])
-            value[p] = float(row["score"])
-            flags[p] = PRESENT | (PASSED if row["passed"] else 0)
+            value[p] = float(score)
+            flags[p] = PRESENT | (PASSED if passed else 0)
     return RunVector(run_id, status, key, rank, scores)
 
 

@@ -215,6 +215,8 @@ def _standby(read_end: int, settings: Settings, experiment_id: UUID | None = Non
         lock = connect(settings) if settings.database_url else None  # the run lock's own connection, ahead
         if experiment_id is not None:
             _preload(services, experiment_id)
+    import numpy  # noqa: F401  (the run's last save builds its vector with it: imported now, not at the run's end)
+
     run_id = _read_run_id(read_end)
     if not run_id:
         if services is not None:
