@@ -66,6 +66,7 @@ class VersionItems:
         self.held: dict[int, list[Item]] = {}  # chunk number -> its items, for the chunks in use
         self.starts: list[int] = []  # the starts of the held chunks, sorted
         self.lock = threading.Lock()
+        self._last: tuple[int, Sequence[Item]] | None = None  # the chunk ``_read`` read last, and its items
 
     @classmethod
     def of(cls, app: EvalsApplication, version: DatasetVersion) -> VersionItems:
@@ -104,27 +105,28 @@ class VersionItems:
         k = next(k for k in self.held if self.bounds[k][0] == start)
         return k if index < self.bounds[k][1] else None
 
-    def _read(self, k: int, keep: bool) -> tuple[int, int]:
+    def _read(self, k: int) -> tuple[int, int]:
+        """Read chunk ``k``: note its bounds, and hold its items until ``_find`` keeps or drops them."""
         chunk = self.load(self.chunk_ids[k])
         bounds = (int(chunk.start), int(chunk.start) + len(chunk.items))
         with self.lock:
             self.bounds[k] = bounds
-            if keep:
-                self.held[k] = list(chunk.items)
-                self.starts = sorted(self.bounds[c][0] for c in self.held)
+        self._last = (k, chunk.items)
         return bounds
 
     def _find(self, index: int) -> int:
-        """Read the chunk holding item ``index`` and keep it; its number."""
+        """Read the chunk holding item ``index`` and keep it (each chunk is read once); its number."""
+        self._last = None
         after = max(self.bounds, default=-1) + 1  # the chunk after the last one read
         if after < len(self.chunk_ids) and self.bounds.get(after - 1, (0, 0))[1] <= index:
-            start, end = self._read(after, keep=False)
+            start, end = self._read(after)
             if start <= index < end:
                 return self._keep(after)
         lo, hi = 0, len(self.chunk_ids) - 1
         while lo <= hi:
             mid = (lo + hi) // 2
-            start, end = self.bounds.get(mid) or self._read(mid, keep=False)
+            self._last = None
+            start, end = self.bounds.get(mid) or self._read(mid)
             if index < start:
                 hi = mid - 1
             elif index >= end:
@@ -134,8 +136,15 @@ class VersionItems:
         raise IndexError(f"item {index} is in no chunk of the version")
 
     def _keep(self, k: int) -> int:
+        """Hold chunk ``k``'s items: those just read if they are its, else read again (a chunk dropped before)."""
         if k not in self.held:
-            self._read(k, keep=True)
+            if self._last is None or self._last[0] != k:
+                self._read(k)
+            assert self._last is not None
+            with self.lock:
+                self.held[k] = list(self._last[1])
+                self.starts = sorted(self.bounds[c][0] for c in self.held)
+        self._last = None
         return k
 
 

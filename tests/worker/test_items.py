@@ -5,12 +5,13 @@ from anywhere a run resumes."""
 from __future__ import annotations
 
 import random
+from uuid import UUID
 
 import orjson
 
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain.app_datasets import ITEMS_PER_EVENT
-from agnt5_evals.domain.model import DatasetVersion
+from agnt5_evals.domain.model import DatasetVersion, DatasetVersionChunk
 from agnt5_evals.domain.runs import Run
 from agnt5_evals.projections import queries
 from agnt5_evals.services import operations
@@ -97,6 +98,22 @@ def test_any_item_is_read_from_its_chunk_alone(services):
         assert items.get(index) == everything[index]
         items.drop_below(index)
         assert len(items.held) == 1
+
+
+def test_a_run_in_order_reads_each_chunk_of_its_version_once(services):
+    version = big_version(services)
+    reads: list[UUID] = []
+
+    def load(chunk_id: UUID) -> DatasetVersionChunk:
+        reads.append(chunk_id)
+        return services.app.get(DatasetVersionChunk, chunk_id, "dataset version chunk")
+
+    items = VersionItems(load, version)
+    for index in range(N_ITEMS):
+        items.ensure(index)
+        items.get(index)
+        items.drop_below(index)
+    assert reads == [UUID(c) for c in version.chunk_ids]
 
 
 def test_positions_are_ranges_indexed_without_listing_them():
