@@ -14,6 +14,7 @@ import pytest
 
 from agnt5_evals.adapters.bootstrap import Settings
 from agnt5_evals.adapters.components import import_module
+from agnt5_evals.worker.scoring import reset_scorer_processes
 from agnt5_evals.worker.standby import Standby, standby
 from tests.cli.conftest import data, out
 from tests.support import release, wait_until
@@ -21,7 +22,9 @@ from tests.support import release, wait_until
 
 @pytest.fixture(autouse=True)
 def _alone() -> None:
-    """A standby forks only from a process with one thread: wait for other tests' threads to end, or name them."""
+    """A standby forks only from a process with one thread: wait for other tests' threads to end, or name them. The
+    pool of scorer processes an earlier test of this process started lives as long as the process: it is shut."""
+    reset_scorer_processes()
     wait_until(lambda: threading.active_count() == 1, 30,
                lambda: f"threads left running: {[t.name for t in threading.enumerate()]}")  # fmt: skip
 
