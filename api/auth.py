@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from agnt5_evals.api.deps import get_services, principal_of, server_config
 from agnt5_evals.domain.errors import Forbidden, Invalid, NotFound, Unauthorized
@@ -22,6 +23,7 @@ from agnt5_evals.domain.tenancy import Principal, Scope
 from agnt5_evals.services import keys
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+MAX_READ_THREADS = 64
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 ADMIN_ROUTES = frozenset(
     {
@@ -54,14 +56,20 @@ class ServerConfig:
     allowed_hosts: frozenset[str] | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     module_roots: tuple[str, ...] = ()
+    read_threads: int | None = None  # None: the store's default (api.routes.READ_THREADS)
 
     @classmethod
     def from_env(cls, check_host: bool = False) -> ServerConfig:
         """From ``AGNT5_REQUIRE_API_KEYS``, ``AGNT5_ALLOWED_HOSTS`` (comma-separated, with the local names when
-        ``check_host``), ``AGNT5_MAX_BODY_BYTES`` and ``AGNT5_MODULE_ROOTS`` (folders, ``os.pathsep``-separated)."""
+        ``check_host``), ``AGNT5_MAX_BODY_BYTES``, ``AGNT5_MODULE_ROOTS`` (folders, ``os.pathsep``-separated) and
+        ``AGNT5_SERVER_READ_THREADS`` (1 to 64)."""
         raw_max = os.environ.get("AGNT5_MAX_BODY_BYTES", "").strip()
         if raw_max and (not raw_max.isdigit() or int(raw_max) < 1):
             raise Invalid(f"must be a number of bytes, got {raw_max[:40]!r}", field="AGNT5_MAX_BODY_BYTES")
+        raw_threads = os.environ.get("AGNT5_SERVER_READ_THREADS", "").strip()
+        if raw_threads and (not raw_threads.isdigit() or not 1 <= int(raw_threads) <= MAX_READ_THREADS):
+            raise Invalid(f"must be a number of threads from 1 to {MAX_READ_THREADS}, got {raw_threads[:40]!r}",
+                          field="AGNT5_SERVER_READ_THREADS")  # fmt: skip
         hosts = frozenset(LOCAL_HOSTS + _names(os.environ.get("AGNT5_ALLOWED_HOSTS"))) if check_host else None
         roots = tuple(r for r in os.environ.get("AGNT5_MODULE_ROOTS", "").split(os.pathsep) if r.strip())
         return cls(
@@ -69,6 +77,7 @@ class ServerConfig:
             allowed_hosts=hosts,
             max_body_bytes=int(raw_max) if raw_max else DEFAULT_MAX_BODY_BYTES,
             module_roots=roots,
+            read_threads=int(raw_threads) if raw_threads else None,
         )
 
 
@@ -103,7 +112,7 @@ BEARER = HTTPBearer(auto_error=False, description="An API key: `Authorization: B
 API_KEY = APIKeyHeader(name="X-API-KEY", auto_error=False, description="An API key: `X-API-KEY: agnt5_sk_...`")
 
 
-def authenticate(
+async def authenticate(
     request: Request,
     _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
     _api_key: Annotated[str | None, Depends(API_KEY)],
@@ -117,7 +126,7 @@ def authenticate(
         return  # the Studio's pages check their own cookie, scope and CSRF token (api.studio.session)
     token = presented_key(request)
     if token is not None:
-        request.state.principal = keys.authenticate(get_services(request), token)
+        request.state.principal = await run_in_threadpool(keys.authenticate, get_services(request), token)
     elif server_config(request).require_keys:
         raise Unauthorized("this server requires an API key (Authorization: Bearer <key> or X-API-KEY)")
     principal: Principal = principal_of(request)

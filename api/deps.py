@@ -23,7 +23,12 @@ def get_services(request: Request) -> Services:
     return services
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+async def _services(request: Request) -> Services:
+    """``get_services`` as a dependency: async, as it does no I/O (a sync one is a trip through the thread pool)."""
+    return get_services(request)
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
 
 
 def server_config(request: Request) -> ServerConfig:

@@ -3,7 +3,8 @@ envelope.
 
 A body is ``{"data": ...}``; a list is ``{"data": [...], "count": n, "next_cursor": c}``, where ``next_cursor`` is
 the next ``page`` to ask for when the route pages and this page was full, else ``null``. A route that answers with
-its own ``Response`` (JSON lines, exports) answers the same under both prefixes. The handlers are the resource
+its own ``Response`` (JSON lines, exports) answers the same under both prefixes, except a ``RowsResponse`` (a list
+the route serialised itself, ``api.bodies``), which is enveloped as a list. The handlers are the resource
 routers' own: :func:`enveloped` re-registers each one with a wrapper, so the two APIs cannot drift apart.
 """
 
@@ -14,12 +15,15 @@ import inspect
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar, get_args, get_origin
 
+import orjson
 from fastapi import APIRouter, Response
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.utils import get_typed_signature
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
+
+from agnt5_evals.api.bodies import RowsResponse
 
 T = TypeVar("T")
 
@@ -40,10 +44,10 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = None
 
 
-def _listing(result: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+def _listing(result: Any, count: int, kwargs: dict[str, Any]) -> dict[str, Any]:
     page, size = kwargs.get("page"), kwargs.get("page_size")
-    full = isinstance(page, int) and isinstance(size, int) and page > 0 and len(result) >= size
-    return {"data": result, "count": len(result), "next_cursor": str(page + 1) if full and page else None}
+    full = isinstance(page, int) and isinstance(size, int) and page > 0 and count >= size
+    return {"data": result, "count": count, "next_cursor": str(page + 1) if full and page else None}
 
 
 def _wrap(endpoint: Callable[..., Any], is_list: bool) -> Callable[..., Any]:
@@ -51,9 +55,12 @@ def _wrap(endpoint: Callable[..., Any], is_list: bool) -> Callable[..., Any]:
     wrapper; their annotations must not be strings of another module)."""
 
     def envelope(result: Any, kwargs: dict[str, Any]) -> Any:
+        if isinstance(result, RowsResponse) and is_list:  # rows serialised by the route: the envelope around them
+            return RowsResponse(orjson.dumps(_listing(orjson.Fragment(result.body), result.count, kwargs)),
+                                result.count)  # fmt: skip
         if isinstance(result, Response):
             return result
-        return _listing(result, kwargs) if is_list else {"data": result}
+        return _listing(result, len(result), kwargs) if is_list else {"data": result}
 
     if inspect.iscoroutinefunction(endpoint):
 

@@ -17,6 +17,7 @@ from agnt5_evals.api.deps import in_own_project, in_project
 from agnt5_evals.api.envelope import enveloped
 from agnt5_evals.api.guards import BodyLimit, HostCheck
 from agnt5_evals.api.routes import (
+    READ_THREADS,
     annotating,
     audit,
     catalog,
@@ -26,6 +27,7 @@ from agnt5_evals.api.routes import (
     keys,
     names,
     projects,
+    read_limiter,
     rescores,
     runs,
     scores,
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None, server: ServerConfig | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = app.state.services = Services(settings or Settings.from_env())
         services.start_background_catch_up(CATCH_UP_SECONDS)  # other processes' writes (workers) reach the view
+        read_limiter(config.read_threads or READ_THREADS[services.settings.store])  # this loop's (api.routes)
         try:
             yield
         finally:

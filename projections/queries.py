@@ -22,22 +22,58 @@ JSON_COLUMNS = {
 FLAG_COLUMNS = ("editable", "archived")  # 0/1 in the tables, booleans in the rows
 
 
-def _decode(row: Row) -> Row:
-    row.pop("project_id", None)  # a row does not repeat its project: the context that reads it names it
-    for key in JSON_COLUMNS & row.keys():
-        if isinstance(row[key], str):
-            row[key] = orjson.loads(row[key])
-    for key in FLAG_COLUMNS:
-        if key in row and isinstance(row[key], int):
-            row[key] = bool(row[key])
-    for key in ("passed", "errored", "is_current"):
-        if key in row and isinstance(row[key], int) and "score" in row:
-            row[key] = bool(row[key])
-    return row
+class RawJson:
+    """A JSON column's stored text, undecoded (a ``raw`` read): an answer serialised straight from the rows embeds
+    it as it is (the handlers wrote it with ``orjson.dumps``, so it is what encoding the decoded value gives). Not
+    a ``str``: serialising it by mistake fails instead of writing the text as a JSON string."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"RawJson({self.text!r})"
 
 
-def _rows(view: EvalsView, sql: str, *params: Any) -> list[Row]:
-    return [_decode(row) for row in view.query(sql, params)]
+def _decode(row: Row, raw: bool = False) -> Row:
+    """A table row as a read answers it: JSON columns decoded (``raw``: kept as ``RawJson``), 0/1 flags as
+    booleans."""
+    return _decoded_rows([row], raw)[0]
+
+
+def _decoded_rows(rows: list[Row], raw: bool = False) -> list[Row]:
+    """``_decode`` of every row of one query (they share their columns: what to decode is found once)."""
+    if not rows:
+        return rows
+    columns = rows[0].keys()
+    texts = tuple(JSON_COLUMNS & columns)
+    flags = tuple(key for key in FLAG_COLUMNS if key in columns)
+    if "score" in columns:
+        flags += tuple(key for key in ("passed", "errored", "is_current") if key in columns)
+    project = "project_id" in columns  # a row does not repeat its project: the context that reads it names it
+    decode = RawJson if raw else orjson.loads
+    for row in rows:
+        if project:
+            del row["project_id"]
+        for key in texts:
+            value = row[key]
+            if isinstance(value, str):
+                row[key] = decode(value)
+        for key in flags:
+            value = row[key]
+            if isinstance(value, int):
+                row[key] = bool(value)
+    return rows
+
+
+def decoded(value: Any) -> Any:
+    """A JSON column's value from a ``raw`` read (decoded on demand) or from a plain one (as it is)."""
+    return orjson.loads(value.text) if isinstance(value, RawJson) else value
+
+
+def _rows(view: EvalsView, sql: str, *params: Any, raw: bool = False) -> list[Row]:
+    return _decoded_rows(view.query(sql, params), raw)
 
 
 def _one(view: EvalsView, what: str, ident: str, sql: str, *params: Any) -> Row:
@@ -183,35 +219,40 @@ def run_items(
     limit: int | None = None,
     failed_by: str = "",
     after: int = -1,
+    raw: bool = False,
 ) -> list[Row]:
     """A run's items with their scores (``scores``: list of score rows in scorer order), in position order;
     ``statuses``: only those; ``failed_by``: only the items that scorer did not pass; ``limit``: the first N (the
-    others are neither read nor decoded); ``after``: only the positions after it (a page after the last shown)."""
+    others are neither read nor decoded); ``after``: only the positions after it (a page after the last shown);
+    ``raw``: JSON columns as ``RawJson`` (see ``_decode``)."""
     _run_scoped(view, run_id)
     if limit is None and not failed_by and after < 0:
         sql = "SELECT * FROM {p}run_items WHERE run_id = ?"
         if statuses:
             sql += f" AND status IN ({', '.join('?' for _ in statuses)})"
-        items = _rows(view, sql + " ORDER BY position", run_id, *statuses)
+        items = _rows(view, sql + " ORDER BY position", run_id, *statuses, raw=raw)
         by_item: dict[str, list[Row]] = {}
-        for score in _item_scores(view, run_id, statuses) if items else ():
+        for score in _item_scores(view, run_id, statuses, raw) if items else ():
             by_item.setdefault(score["run_item_id"], []).append(score)
+    elif limit is not None and len(statuses) > 1:  # a page of several statuses: one query reads each
+        # status's first positions from the (run, status, position) index alone, keeps the page's, and reads
+        # only those rows
+        items = _page_of_statuses(view, run_id, statuses, limit, failed_by, after, raw)
+        by_item = _scores_of(view, run_id, [item["id"] for item in items], raw)
     else:  # one status at a time, each read in order from the (run, status, position) index, then merged
         items = []
         for status in statuses or (None,):
-            items += _some_items(view, run_id, status, limit, failed_by, after)
+            items += _some_items(view, run_id, status, limit, failed_by, after, raw)
         items.sort(key=lambda item: item["position"])
         items = items if limit is None else items[:limit]
-        by_item = _scores_of(view, run_id, [item["id"] for item in items])
+        by_item = _scores_of(view, run_id, [item["id"] for item in items], raw)
     for item in items:
         item["scores"] = by_item.get(item["id"], [])
     return items
 
 
-def _some_items(
-    view: EvalsView, run_id: str, status: str | None, limit: int | None, failed_by: str, after: int = -1
-) -> list[Row]:
-    sql, params = "SELECT * FROM {p}run_items WHERE run_id = ?", list[Any]([run_id])
+def _some_where(run_id: str, status: str | None, failed_by: str, after: int) -> tuple[str, list[Any]]:
+    sql, params = " WHERE run_id = ?", list[Any]([run_id])
     if status is not None:
         sql += " AND status = ?"
         params.append(status)
@@ -222,14 +263,41 @@ def _some_items(
         sql += (" AND id IN (SELECT run_item_id FROM {p}scores WHERE run_id = ? AND is_current = 1 AND scorer_key = ?"
                 " AND passed = 0)")  # fmt: skip
         params += [run_id, failed_by]
-    sql += " ORDER BY position"
+    return sql + " ORDER BY position", params
+
+
+def _some_items(
+    view: EvalsView,
+    run_id: str,
+    status: str | None,
+    limit: int | None,
+    failed_by: str,
+    after: int = -1,
+    raw: bool = False,
+) -> list[Row]:
+    where, params = _some_where(run_id, status, failed_by, after)
+    sql = "SELECT * FROM {p}run_items" + where
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    return _rows(view, sql, *params)
+    return _rows(view, sql, *params, raw=raw)
 
 
-def _scores_of(view: EvalsView, run_id: str, run_item_ids: list[str]) -> dict[str, list[Row]]:
+def _page_of_statuses(
+    view: EvalsView, run_id: str, statuses: tuple[str, ...], limit: int, failed_by: str, after: int, raw: bool
+) -> list[Row]:
+    """The first ``limit`` items of these statuses in position order, in one statement."""
+    firsts, params = [], list[Any]()
+    for status in statuses:
+        where, some = _some_where(run_id, status, failed_by, after)
+        firsts.append(f"SELECT position FROM (SELECT position FROM {{p}}run_items{where} LIMIT ?) AS s{len(firsts)}")
+        params += [*some, limit]
+    sql = ("SELECT * FROM {p}run_items WHERE run_id = ? AND position IN (SELECT position FROM ("
+           f"{' UNION ALL '.join(firsts)}) AS firsts ORDER BY position LIMIT ?) ORDER BY position")  # fmt: skip
+    return _rows(view, sql, run_id, *params, limit, raw=raw)
+
+
+def _scores_of(view: EvalsView, run_id: str, run_item_ids: list[str], raw: bool = False) -> dict[str, list[Row]]:
     """The current scores of these items of a run, in scorer order, by run item id (looked up by item: a filter
     on the run would let SQLite walk the run's every score)."""
     out: dict[str, list[Row]] = {}
@@ -237,23 +305,23 @@ def _scores_of(view: EvalsView, run_id: str, run_item_ids: list[str]) -> dict[st
         ids = run_item_ids[start : start + CHUNK]
         marks = ", ".join("?" for _ in ids)
         sql = f"SELECT * FROM {{p}}scores WHERE run_item_id IN ({marks}) AND is_current = 1"
-        for score in _rows(view, sql + " ORDER BY position, scorer_index", *ids):
+        for score in _rows(view, sql + " ORDER BY position, scorer_index", *ids, raw=raw):
             if score["run_id"] == run_id:
                 out.setdefault(score["run_item_id"], []).append(score)
     return out
 
 
-def _item_scores(view: EvalsView, run_id: str, statuses: tuple[str, ...]) -> list[Row]:
+def _item_scores(view: EvalsView, run_id: str, statuses: tuple[str, ...], raw: bool = False) -> list[Row]:
     """The current scores of a run's items of these statuses (all: every item), without reading the others' (the
     failures of a 10,000-item run that passed are none, and cost nothing to list)."""
     if not statuses:
-        return scores(view, run_id=run_id)
+        return scores(view, run_id=run_id, raw=raw)
     _run_scoped(view, run_id)
     sql = (
         "SELECT * FROM {p}scores WHERE is_current = 1 AND run_id = ? AND run_item_id IN (SELECT id FROM {p}run_items "
         f"WHERE run_id = ? AND status IN ({', '.join('?' for _ in statuses)})) ORDER BY position, scorer_index"
     )
-    return _rows(view, sql, run_id, run_id, *statuses)
+    return _rows(view, sql, run_id, run_id, *statuses, raw=raw)
 
 
 def run_item_outcomes(view: EvalsView, run_id: str) -> list[Row]:
@@ -292,8 +360,8 @@ def run_items_by_id(view: EvalsView, run_id: str, run_item_ids: list[str]) -> di
     return out
 
 
-def dataset_items_by_id(view: EvalsView, version_id: str, item_ids: list[str]) -> dict[str, Row]:
-    """These live items of a dataset version (unknown ids are left out), by item id."""
+def dataset_items_by_id(view: EvalsView, version_id: str, item_ids: list[str], raw: bool = False) -> dict[str, Row]:
+    """These live items of a dataset version (unknown ids are left out), by item id (``raw``: see ``_decode``)."""
     _scoped(view, "dataset_versions", "dataset version", version_id)
     out: dict[str, Row] = {}
     unique = list(dict.fromkeys(item_ids))
@@ -301,7 +369,7 @@ def dataset_items_by_id(view: EvalsView, version_id: str, item_ids: list[str]) -
         ids = unique[start : start + CHUNK]
         marks = ", ".join("?" for _ in ids)
         sql = f"SELECT * FROM {{p}}dataset_items WHERE version_id = ? AND live = 1 AND item_id IN ({marks})"
-        out.update({row["item_id"]: row for row in _rows(view, sql, version_id, *ids)})
+        out.update({row["item_id"]: row for row in _rows(view, sql, version_id, *ids, raw=raw)})
     return out
 
 
@@ -343,6 +411,7 @@ def scores(
     rescore_id: str = "",
     window: tuple[int, int] | None = None,
     after: tuple[int, int, str] | None = None,
+    raw: bool = False,
 ) -> list[Row]:
     """Current scores (the run's own, or those of a replacing rescore that superseded them); with ``rescore_id``,
     the scores that rescore recorded, current or not. In item order (position, scorer index, id); ``window``:
@@ -365,7 +434,7 @@ def scores(
         sql += where
         params.extend(scope)
     sql += " ORDER BY position, scorer_index, id" + (" LIMIT ? OFFSET ?" if window else "")
-    return _rows(view, sql, *params, *(window or ()))
+    return _rows(view, sql, *params, *(window or ()), raw=raw)
 
 
 def score_cursor(view: EvalsView, score_id: str) -> tuple[str, tuple[int, int, str]] | None:

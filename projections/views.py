@@ -13,12 +13,13 @@ so a batch computed for a generation that is no longer live rolls back instead o
 from __future__ import annotations
 
 import copy
+import threading
 import time
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking, TrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
@@ -61,6 +62,10 @@ def generation_of(tracking_name: str) -> int:
 def format_sql(template: str, prefix: str, paramstyle: str) -> str:
     sql = template.replace("{p}", prefix)
     return sql.replace("?", "%s") if paramstyle == "format" else sql
+
+
+T = TypeVar("T")
+_READING = threading.local()  # this thread's open read (``EvalsView.reading``): the view, its cursor and generation
 
 
 class EvalsView(TrackingRecorder):
@@ -192,7 +197,11 @@ class EvalsView(TrackingRecorder):
     def query(
         self, template: str, params: tuple[Any, ...] = (), binary: bool = False, hash_joins: bool = False
     ) -> list[Row]:
-        """Answer from the live generation; a query that lost its tables to a switch asks the new one."""
+        """Answer from the live generation; a query that lost its tables to a switch asks the new one. Inside
+        ``reading`` (and not ``hash_joins``, whose setting lasts for the transaction), in the read's transaction."""
+        if getattr(_READING, "view", None) is self and not hash_joins:
+            self.execute(_READING.cursor, self.sql(template, _READING.generation), params, binary)
+            return [dict(row) for row in _READING.cursor.fetchall()]
         for attempt in range(3):
             generation = self.generation
             try:
@@ -206,6 +215,29 @@ class EvalsView(TrackingRecorder):
                     return [dict(row) for row in cursor.fetchall()]
             except PersistenceError:
                 if attempt == 2 or self.pinned or self.refresh() == generation:
+                    raise
+        raise AssertionError("unreachable")
+
+    def reading(self, read: Callable[[], T]) -> T:
+        """``read()``, its queries (this thread's) in one transaction of the live generation: a page of a read
+        makes several small queries, and each alone would open a transaction and look the generation up (on
+        PostgreSQL, four round trips for one query). Read again in a new transaction if a rebuild's switch dropped
+        the generation's tables meanwhile; inside another ``reading``, in that one."""
+        if getattr(_READING, "view", None) is self or self.pinned:
+            return read()
+        for attempt in range(3):
+            generation = self.generation
+            try:
+                with self.datastore.transaction(commit=False) as cursor:
+                    generation = self._live(cursor)
+                    self._bind(generation)
+                    _READING.view, _READING.cursor, _READING.generation = self, cursor, generation
+                    try:
+                        return read()
+                    finally:
+                        _READING.view = _READING.cursor = None
+            except PersistenceError:
+                if attempt == 2 or self.refresh() == generation:
                     raise
         raise AssertionError("unreachable")
 

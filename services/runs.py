@@ -51,17 +51,17 @@ PAGE = 500  # items read at a time by the streaming reads: memory stays bounded 
 
 
 def failures(
-    svc: Services, run_id: str, scorer: str = "", limit: int | None = None, after: int = -1
+    svc: Services, run_id: str, scorer: str = "", limit: int | None = None, after: int = -1, raw: bool = False
 ) -> list[dict[str, Any]]:
     """A run's failed and errored items in position order, each with its dataset item's input and expected output,
     its scores, the scorers that failed it (label, explanation) and, for a component that raised, its stack
     trace. ``scorer``: only the items that scorer failed; ``limit``: the first N (the run must exist); ``after``:
-    only the positions after it (the cursor of the next page)."""
-    return list(iter_failures(svc, run_id, scorer, limit, after))
+    only the positions after it (the cursor of the next page); ``raw``: JSON values as ``queries.RawJson``."""
+    return list(iter_failures(svc, run_id, scorer, limit, after, raw))
 
 
 def iter_failures(
-    svc: Services, run_id: str, scorer: str = "", limit: int | None = None, after: int = -1
+    svc: Services, run_id: str, scorer: str = "", limit: int | None = None, after: int = -1, raw: bool = False
 ) -> Iterator[dict[str, Any]]:
     """``failures``, read and yielded a page at a time (the run, the scorer and the limit are checked at once,
     before the first item is asked for)."""
@@ -69,22 +69,30 @@ def iter_failures(
         raise Invalid(f"must be 0 or more, got {limit}", field="limit")
     run = queries.run(svc.view, run_id)
     check_scorer(svc, scorer, run_id)
-    return _failure_pages(svc, run, scorer, limit, after)
+    return _failure_pages(svc, run, scorer, limit, after, raw)
+
+
+def _stack(events: Any) -> str | None:
+    """``failure_stack`` of a run item's events; stored events without a ``run.failed`` one are not decoded."""
+    if isinstance(events, queries.RawJson) and '"run.failed"' not in events.text:
+        return None
+    return failure_stack(queries.decoded(events))
 
 
 def _failure_pages(
-    svc: Services, run: dict[str, Any], scorer: str, limit: int | None, after: int
+    svc: Services, run: dict[str, Any], scorer: str, limit: int | None, after: int, raw: bool
 ) -> Iterator[dict[str, Any]]:
     left = limit
     while left is None or left > 0:
         size = PAGE if left is None else min(PAGE, left)
-        items = queries.run_items(svc.view, run["id"], ("failed", "errored"), size, failed_by=scorer, after=after)
+        items = queries.run_items(svc.view, run["id"], ("failed", "errored"), size, failed_by=scorer, after=after,
+                                  raw=raw)  # fmt: skip
         examples = queries.dataset_items_by_id(svc.view, run["dataset_version_id"],
-                                               [i["dataset_item_id"] for i in items])  # fmt: skip
+                                               [i["dataset_item_id"] for i in items], raw)  # fmt: skip
         for item in items:
             example = examples.get(item["dataset_item_id"], {})
-            yield {**item, "stack": failure_stack(item["events"]), "failing_scorers": failing_scorers(item["scores"]),
-                   "input": example.get("input"), "expected_output": example.get("expected_output")}  # fmt: skip
+            yield {**item, "input": example.get("input"), "expected_output": example.get("expected_output"),
+                   "failing_scorers": failing_scorers(item["scores"]), "stack": _stack(item["events"])}  # fmt: skip
         if len(items) < size:
             return
         after = items[-1]["position"]

@@ -1,12 +1,17 @@
-"""One router per resource; every route reads a JSON body with the strict reader (``domain.jsonio``)."""
+"""One router per resource; every route reads a JSON body with the strict reader (``domain.jsonio``), and every
+plain read (a sync ``GET``) runs in the few threads of ``read_limiter``."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from typing import Any
 
+from anyio import CapacityLimiter, to_thread
+from anyio.lowlevel import RunVar
 from fastapi import APIRouter, Request, Response
+from fastapi.dependencies.utils import get_typed_return_annotation, get_typed_signature
 from fastapi.routing import APIRoute
 
 from agnt5_evals.domain import jsonio
@@ -35,8 +40,44 @@ class StrictJSONRoute(APIRoute):
         return strict
 
 
+# the server's default read threads by store (``AGNT5_SERVER_READ_THREADS``): a read on PostgreSQL waits for the
+# database part of its time, and four threads kept both cores busy where two left them idle (docs/benchmarks.md)
+READ_THREADS = {"sqlite": 2, "postgresql": 4}
+_READS: RunVar[CapacityLimiter] = RunVar("agnt5_evals_reads")
+
+
+def read_limiter(threads: int | None = None) -> CapacityLimiter:
+    """The threads the reads of this event loop run in (``threads``: make it that many).
+
+    A read is CPU work under the GIL: 10 concurrent reads in 10 threads of the default pool (40) fight for it, and
+    on 2 cores that cost twice the CPU of the same reads run two at a time, most of it in the kernel (futex
+    hand-overs), and doubled the p50 under 10 clients (``scripts/bench/reads``, docs/benchmarks.md). Commands and
+    inline evals (which run a component and may take seconds) keep the default pool, so they never hold a read up.
+    """
+    if threads is not None:
+        _READS.set(CapacityLimiter(threads))
+    try:
+        return _READS.get()
+    except LookupError:
+        _READS.set(CapacityLimiter(READ_THREADS["sqlite"]))
+        return _READS.get()
+
+
+def in_read_threads(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """A sync read as an async endpoint that runs it in ``read_limiter``'s threads (with the request's context)."""
+
+    @functools.wraps(endpoint)
+    async def read(*args: Any, **kwargs: Any) -> Any:
+        return await to_thread.run_sync(functools.partial(endpoint, *args, **kwargs), limiter=read_limiter())
+
+    typed = get_typed_signature(endpoint)  # resolved here: FastAPI reads the wrapper's, in this module's globals
+    read.__signature__ = typed.replace(return_annotation=get_typed_return_annotation(endpoint))  # type: ignore[attr-defined]
+    return read
+
+
 class Router(APIRouter):
-    """An ``APIRouter`` whose routes take their OpenAPI summary from the first line of the handler's docstring."""
+    """An ``APIRouter`` whose routes take their OpenAPI summary from the first line of the handler's docstring, and
+    whose sync ``GET`` routes run in the read threads (``in_read_threads``)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(route_class=kwargs.pop("route_class", StrictJSONRoute), **kwargs)
@@ -44,4 +85,6 @@ class Router(APIRouter):
     def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if kwargs.get("summary") is None:
             kwargs["summary"] = (inspect.getdoc(endpoint) or "").split("\n")[0] or None
+        if set(kwargs.get("methods") or ()) == {"GET"} and not inspect.iscoroutinefunction(endpoint):
+            endpoint = in_read_threads(endpoint)
         super().add_api_route(path, endpoint, **kwargs)

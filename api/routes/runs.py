@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 
+from agnt5_evals.api.bodies import json_rows
 from agnt5_evals.api.deps import ServicesDep
 from agnt5_evals.api.progress import EVENT_STREAM, EventStream, progress_events, stream
 from agnt5_evals.api.routes import Router
@@ -65,10 +66,15 @@ def run_items(
     status: str = "",
     limit: Annotated[int | None, Query(ge=0, le=1_000_000, description="the first N items")] = None,
     after: Annotated[int | None, Query(ge=0, le=AFTER_MAX, description=AFTER)] = None,
-) -> list[dict[str, Any]]:
+) -> Response:
     """A run's items with their scores (optionally only one status), in position order."""
-    queries.run(svc.view, _id(run_id))
-    return queries.run_items(svc.view, _id(run_id), (status,) if status else (), limit, after=_after(after))
+    rid, view = _id(run_id), svc.view
+
+    def read() -> list[dict[str, Any]]:
+        queries.run(view, rid)
+        return queries.run_items(view, rid, (status,) if status else (), limit, after=_after(after), raw=True)
+
+    return json_rows(view.reading(read), RunItem)
 
 
 @router.get("/runs/{run_id}/failures", response_model=list[Failure])
@@ -78,9 +84,10 @@ def failures(
     scorer: Annotated[str, Query(max_length=200, description="only the items this scorer failed")] = "",
     limit: Annotated[int | None, Query(ge=0, le=1_000_000, description="at most N items")] = None,
     after: Annotated[int | None, Query(ge=0, le=AFTER_MAX, description=AFTER)] = None,
-) -> list[dict[str, Any]]:
+) -> Response:
     """Failed and errored items with input, expected output, output and the scorers that failed them."""
-    return runs.failures(svc, _id(run_id), scorer, limit, _after(after))
+    rid = _id(run_id)
+    return json_rows(svc.view.reading(lambda: runs.failures(svc, rid, scorer, limit, _after(after), raw=True)), Failure)
 
 
 def _export_content() -> dict[str, Any]:

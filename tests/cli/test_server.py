@@ -120,3 +120,14 @@ def test_a_malformed_body_limit_is_refused_before_serving():
                           timeout=120, env=env)  # fmt: skip
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == ["error: AGNT5_MAX_BODY_BYTES: must be a number of bytes, got '64 lots'"]
+
+
+def test_a_malformed_read_threads_setting_is_refused_before_serving():
+    for bad in ("0", "two", "65"):
+        env = {**os.environ, "AGNT5_SERVER_READ_THREADS": bad}
+        done = subprocess.run([*AGNT5, "server", "--port", str(free_port())], capture_output=True, text=True,
+                              timeout=120, env=env)  # fmt: skip
+        assert done.returncode == 1
+        assert done.stderr.strip().splitlines() == [
+            f"error: AGNT5_SERVER_READ_THREADS: must be a number of threads from 1 to 64, got {bad!r}"
+        ]
