@@ -287,7 +287,7 @@ def _page_of_statuses(
     view: EvalsView, run_id: str, statuses: tuple[str, ...], limit: int, failed_by: str, after: int, raw: bool
 ) -> list[Row]:
     """The first ``limit`` items of these statuses in position order, in one statement."""
-    firsts, params = [], list[Any]()
+    firsts, params = list[str](), list[Any]()
     for status in statuses:
         where, some = _some_where(run_id, status, failed_by, after)
         firsts.append(f"SELECT position FROM (SELECT position FROM {{p}}run_items{where} LIMIT ?) AS s{len(firsts)}")
