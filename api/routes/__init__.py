@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from anyio import CapacityLimiter, to_thread
 from anyio.lowlevel import RunVar
@@ -44,6 +44,7 @@ class StrictJSONRoute(APIRoute):
 # database part of its time, and four threads kept both cores busy where two left them idle (docs/benchmarks.md)
 READ_THREADS = {"sqlite": 2, "postgresql": 4}
 _READS: RunVar[CapacityLimiter] = RunVar("agnt5_evals_reads")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def read_limiter(threads: int | None = None) -> CapacityLimiter:
@@ -63,6 +64,13 @@ def read_limiter(threads: int | None = None) -> CapacityLimiter:
         return _READS.get()
 
 
+def slow_read(endpoint: F) -> F:
+    """Mark a read that may take seconds of CPU (verifying the whole log, a draft's duplicates): it runs in the
+    default pool, so it never takes one of the few read threads from the page reads."""
+    endpoint.slow_read = True  # type: ignore[attr-defined]
+    return endpoint
+
+
 def in_read_threads(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     """A sync read as an async endpoint that runs it in ``read_limiter``'s threads (with the request's context)."""
 
@@ -77,7 +85,7 @@ def in_read_threads(endpoint: Callable[..., Any]) -> Callable[..., Any]:
 
 class Router(APIRouter):
     """An ``APIRouter`` whose routes take their OpenAPI summary from the first line of the handler's docstring, and
-    whose sync ``GET`` routes run in the read threads (``in_read_threads``)."""
+    whose sync ``GET`` routes run in the read threads (``in_read_threads``) unless marked ``slow_read``."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(route_class=kwargs.pop("route_class", StrictJSONRoute), **kwargs)
@@ -85,6 +93,7 @@ class Router(APIRouter):
     def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if kwargs.get("summary") is None:
             kwargs["summary"] = (inspect.getdoc(endpoint) or "").split("\n")[0] or None
-        if set(kwargs.get("methods") or ()) == {"GET"} and not inspect.iscoroutinefunction(endpoint):
+        plain = not inspect.iscoroutinefunction(endpoint) and not getattr(endpoint, "slow_read", False)
+        if set(kwargs.get("methods") or ()) == {"GET"} and plain:
             endpoint = in_read_threads(endpoint)
         super().add_api_route(path, endpoint, **kwargs)

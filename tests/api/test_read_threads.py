@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from agnt5_evals.api.auth import ServerConfig
 from agnt5_evals.api.envelope import enveloped
 from agnt5_evals.api.main import create_app
-from agnt5_evals.api.routes import READ_THREADS, experiments, inline, read_limiter, runs, scores
+from agnt5_evals.api.routes import READ_THREADS, audit, datasets, experiments, inline, read_limiter, runs, scores
 
 
 def _endpoint(router, method: str, path: str):
@@ -26,6 +26,8 @@ def test_reads_are_wrapped_and_commands_are_not():
         assert inspect.iscoroutinefunction(endpoint), path  # awaited in the loop: it hands the read to its threads
         assert not inspect.iscoroutinefunction(inspect.unwrap(endpoint)), path  # the route's own sync code
     assert not inspect.iscoroutinefunction(_endpoint(inline.router, "POST", "/v1/eval"))  # runs a component
+    for router, path in ((audit.router, "/audit/verify"), (datasets.router, "/datasets/{dataset_id}/dedup")):
+        assert not inspect.iscoroutinefunction(_endpoint(router, "GET", path)), path  # may take seconds of CPU
     assert not inspect.iscoroutinefunction(_endpoint(experiments.router, "POST", "/experiments/{experiment_id}/runs"))
 
 
