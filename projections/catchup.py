@@ -13,6 +13,7 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, OperationalError, Recording, Tracking
 
+from agnt5_evals.projections import stored
 from agnt5_evals.projections.handlers import Op, operations
 from agnt5_evals.projections.views import EvalsView, Switched
 
@@ -34,13 +35,14 @@ def catch_up(app: Application[Any], view: EvalsView, batch: int = BATCH) -> int:
     """Apply every notification not yet in the view; return the view's position."""
     name, last = where(app, view)
     deadlocks = 0
+    read = stored.reader(app.mapper) if view.bulk else None  # a rebuild's first pass: rows from the stored JSON
     while True:
         notifications = app.recorder.select_notifications(start=last, limit=batch, inclusive_of_start=False)
         if not notifications:
             return last
         ops: list[Op] = []
         for notification in notifications:
-            ops.extend(operations(app.mapper.to_domain_event(notification)))
+            ops.extend(operations(app.mapper.to_domain_event(notification)) if read is None else read(notification))
         try:
             view.apply(ops, Tracking(name, notifications[-1].id), start=last)
         except Switched:  # a rebuild made another generation live: go on from its position
