@@ -15,13 +15,22 @@ by another transcoder has other whitespace or float spellings), and orjson's enc
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, cast
 
-from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.persistence import Mapper, StoredEvent, find_id_convertor
 from eventsourcing.utils import resolve_topic
 
-from agnt5_evals.projections.handlers import ADD_RUN_SCORER, INSERT_RUN_ITEM, INSERT_SCORE, Op, j, operations
+from agnt5_evals.projections.handlers import (
+    ADD_RUN_SCORER,
+    INSERT_RUN_ITEM,
+    INSERT_SCORE,
+    INSERT_UPLOAD_ITEM,
+    INSERT_VERSION_ITEM,
+    Op,
+    j,
+    operations,
+)
 
 State = dict[str, Any]
 
@@ -51,8 +60,35 @@ def item_recorded(state: State) -> list[Op]:
     return ops
 
 
+def _item(item: dict[str, Any]) -> tuple[Any, ...]:
+    """``handlers._item_row``."""
+    return (
+        item["id"], j(item["input"]), j(item.get("expected_output")), j(item.get("metadata") or {}),
+        j(item.get("events") or []), item.get("split"),
+    )  # fmt: skip
+
+
+def upload_chunk(state: State) -> list[Op]:
+    """``handlers._upload_chunk``: an upload's staged items."""
+    upload_id, chunk_id, start = str(state["upload_id"]), str(state["originator_id"]), state["start"]
+    return [
+        (INSERT_UPLOAD_ITEM, (upload_id, start + n, chunk_id, *_item(item))) for n, item in enumerate(state["items"])
+    ]
+
+
+def version_chunk(state: State) -> list[Op]:
+    """``handlers._version_chunk``: a published version's items."""
+    version_id, chunk_id, start = str(state["dataset_version_id"]), str(state["originator_id"]), state["start"]
+    return [
+        (INSERT_VERSION_ITEM, (version_id, start + n, chunk_id, *_item(item), version_id))
+        for n, item in enumerate(state["items"])
+    ]
+
+
 FAST: dict[str, Callable[[State], list[Op]]] = {
     "RunChunk.ItemRecorded": item_recorded,
+    "UploadChunk.Created": upload_chunk,
+    "DatasetVersionChunk.Created": version_chunk,
 }
 
 
@@ -73,6 +109,9 @@ def reader(mapper: Mapper[Any]) -> Callable[[StoredEvent], list[Op]]:
             if compressor is not None:
                 data = compressor.decompress(data)
             state: State = decode(data)
+            id_type = cast(Hashable, type(stored.originator_id))  # as the mapper calls it
+            state["originator_id"] = find_id_convertor(cls, id_type)(stored.originator_id)
+            state["originator_version"] = stored.originator_version
             version, current = state.pop("class_version", 1), getattr(cls, "class_version", 1)
             while version < current:  # the mapper's upcasting, on the dict
                 getattr(cls, f"upcast_v{version}_v{version + 1}")(state)

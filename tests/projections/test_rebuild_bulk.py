@@ -61,8 +61,8 @@ def history(services: Services, world: dict[str, Any], agent_dir: Any) -> None:
     assert RescoreExecutor(services, written.id).execute() == "completed"
     app.start_run(experiment)  # never executed: running, without a vector
     rich = app.create_dataset("rich ☃")
-    app.add_items(rich.id, [{"input": item, "expected_output": {"echo": item}, "metadata": {"tag": "ü"}}
-                            for item in RICH])  # fmt: skip
+    staged = [{"input": item, "expected_output": {"echo": item}, "metadata": {"tag": "ü"}} for item in RICH]
+    app.commit_upload(app.stage_upload(rich.id, staged))  # staged in an UploadChunk, then copied to the draft
     version = app.publish(rich.id)
     for component, kind in (("support_agent", "agent"), ("echo", "function")):
         spec = definition(rich.id, version.id, world["good"], "exact_match", '{"name": "levenshtein", "config": '
