@@ -12,7 +12,9 @@ from psycopg.sql import SQL
 from agnt5_evals.projections.schema import GENERATION_COLUMNS, GENERATION_TABLE, TABLES
 from agnt5_evals.projections.views import EvalsView
 
-PLAIN_INSERT = re.compile(r"INSERT INTO (\S+) VALUES \((?:%s, )*%s\)")  # every column a parameter
+# every column a parameter; a duplicate key ignored, or not
+PLAIN_INSERT = re.compile(r"INSERT INTO (\S+) VALUES \((?:%s, )*%s\)( ON CONFLICT DO NOTHING)?")
+SCRATCH = "agnt5_bulk_rows"  # a temporary table of this session: a batch's rows for an insert that ignores duplicates
 
 
 class PostgresEvalsView(PostgresTrackingRecorder, EvalsView):
@@ -61,14 +63,22 @@ class PostgresEvalsView(PostgresTrackingRecorder, EvalsView):
 
     def executemany(self, cursor: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """A rebuild's first pass copies the rows of a plain insert (a run's items and scores): COPY takes them in
-        one stream instead of a statement per row."""
+        one stream instead of a statement per row. An insert that ignores duplicate keys (an upload's staged items)
+        goes through a scratch table: ``INSERT ... SELECT`` in COPY order skips a key already inserted, by an earlier
+        statement or an earlier row of this one, as the rows one by one would."""
         plain = PLAIN_INSERT.fullmatch(sql) if self.bulk else None
         if plain is None:
             cursor.executemany(sql.encode(), rows)
             return
-        with cursor.copy(f"COPY {plain.group(1)} FROM STDIN".encode()) as copy:
+        table, ignoring = plain.group(1), plain.group(2)
+        if ignoring:  # COPY into a scratch table, then one insert of its rows in their order (the first of a key wins)
+            cursor.execute(f"CREATE TEMPORARY TABLE {SCRATCH} (LIKE {table}) ON COMMIT DROP".encode())
+        with cursor.copy(f"COPY {SCRATCH if ignoring else table} FROM STDIN".encode()) as copy:
             for row in rows:
                 copy.write_row(row)
+        if ignoring:
+            cursor.execute(f"INSERT INTO {table} SELECT * FROM {SCRATCH} ORDER BY ctid{ignoring}".encode())
+            cursor.execute(f"DROP TABLE {SCRATCH}".encode())
 
     def write_tracking(self, cursor: Any, tracking: Tracking) -> None:
         self._insert_tracking(cursor, tracking)

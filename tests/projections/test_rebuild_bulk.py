@@ -18,7 +18,7 @@ from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain.runs import RunChunk
 from agnt5_evals.domain.transcoding import OrjsonTranscoder
 from agnt5_evals.projections import catchup, stored
-from agnt5_evals.projections.handlers import HANDLERS, operations
+from agnt5_evals.projections.handlers import HANDLERS, INSERT_UPLOAD_ITEM, operations
 from agnt5_evals.projections.schema import INDEXES, TABLES, VIEW_NAME
 from agnt5_evals.projections.views import EvalsView
 from agnt5_evals.worker.rescore import RescoreExecutor
@@ -171,3 +171,16 @@ def test_a_rebuild_stopped_midway_leaves_the_old_view_in_service(services, world
     services.rebuild()  # the next rebuild switches past the abandoned generation
     assert services.view.generation > generation + 1
     assert rows(services.view) == live
+
+
+def test_a_first_pass_insert_that_ignores_duplicates_keeps_the_first_row_of_a_key(services):
+    rows = [
+        ("u", n % 3, f"c{n}", f"i{n}", '{"é": 1}', "null", "{}", "[]", None) for n in range(5)
+    ]  # keys 0, 1, 2, 0, 1
+    building = services.view.begin_generation()
+    for view in (services.view, building):  # row by row (the live generation), in bulk (PostgreSQL: COPY)
+        with view.datastore.transaction(commit=True) as cursor:
+            view.executemany(cursor, view.sql(INSERT_UPLOAD_ITEM), rows[:1])
+            view.executemany(cursor, view.sql(INSERT_UPLOAD_ITEM), rows[1:])
+    found = [view.query("SELECT * FROM {p}upload_items ORDER BY position") for view in (services.view, building)]
+    assert found[0] == found[1] and [row["chunk_id"] for row in found[1]] == ["c0", "c1", "c2"]
