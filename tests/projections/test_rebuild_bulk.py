@@ -18,7 +18,13 @@ from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain.runs import RunChunk
 from agnt5_evals.domain.transcoding import OrjsonTranscoder
 from agnt5_evals.projections import catchup, stored
-from agnt5_evals.projections.handlers import HANDLERS, INSERT_UPLOAD_ITEM, operations
+from agnt5_evals.projections.handlers import (
+    HANDLERS,
+    INSERT_UPLOAD_ITEM,
+    INSERT_VERSION,
+    INSERT_VERSION_ITEM,
+    operations,
+)
 from agnt5_evals.projections.schema import INDEXES, TABLES, VIEW_NAME
 from agnt5_evals.projections.views import EvalsView
 from agnt5_evals.worker.rescore import RescoreExecutor
@@ -174,13 +180,21 @@ def test_a_rebuild_stopped_midway_leaves_the_old_view_in_service(services, world
 
 
 def test_a_first_pass_insert_that_ignores_duplicates_keeps_the_first_row_of_a_key(services):
-    rows = [
-        ("u", n % 3, f"c{n}", f"i{n}", '{"é": 1}', "null", "{}", "[]", None) for n in range(5)
-    ]  # keys 0, 1, 2, 0, 1
+    """Row by row in the live generation; in bulk in a new one (PostgreSQL: through COPY and a scratch table)."""
+    staged = [("u", n % 3, f"c{n}", f"i{n}", '{"é": 1}', "null", "{}", "[]", None) for n in range(5)]  # keys 0 1 2 0 1
+    items = [(v, n % 2, "c", f"i{n}", "{}", "null", "{}", "[]", "s", v) for v in ("new", "old") for n in range(3)]
     building = services.view.begin_generation()
-    for view in (services.view, building):  # row by row (the live generation), in bulk (PostgreSQL: COPY)
+    for view in (services.view, building):
         with view.datastore.transaction(commit=True) as cursor:
-            view.executemany(cursor, view.sql(INSERT_UPLOAD_ITEM), rows[:1])
-            view.executemany(cursor, view.sql(INSERT_UPLOAD_ITEM), rows[1:])
-    found = [view.query("SELECT * FROM {p}upload_items ORDER BY position") for view in (services.view, building)]
-    assert found[0] == found[1] and [row["chunk_id"] for row in found[1]] == ["c0", "c1", "c2"]
+            view.execute(cursor, view.sql(INSERT_VERSION), ("old", "d", 1, "", "{}", 3, "t", "default"))
+            view.executemany(cursor, view.sql(INSERT_UPLOAD_ITEM), staged[:1])
+            view.executemany(cursor, view.sql(INSERT_UPLOAD_ITEM), staged[1:])
+            view.executemany(cursor, view.sql(INSERT_VERSION_ITEM), items)  # "old" is recorded: its items are not
+    found = [
+        (view.query("SELECT * FROM {p}upload_items ORDER BY position"),
+         view.query("SELECT * FROM {p}dataset_items ORDER BY version_id, position"))
+        for view in (services.view, building)
+    ]  # fmt: skip
+    assert found[0] == found[1]
+    assert [row["chunk_id"] for row in found[1][0]] == ["c0", "c1", "c2"]
+    assert [(row["version_id"], row["item_id"]) for row in found[1][1]] == [("new", "i0"), ("new", "i1")]
