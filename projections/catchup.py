@@ -6,13 +6,16 @@ process that loses the race to another simply re-reads the position and goes on.
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, OperationalError, Recording, Tracking
 
+from agnt5_evals.projections import stored
 from agnt5_evals.projections.handlers import Op, operations
 from agnt5_evals.projections.views import EvalsView, Switched
 
@@ -30,17 +33,38 @@ def position(app: Application[Any], view: EvalsView) -> int:
     return where(app, view)[1]
 
 
+@contextmanager
+def collector_paused(paused: bool) -> Iterator[None]:
+    """A rebuild's first pass allocates millions of short-lived tuples (its rows) and no reference cycles: the cyclic
+    collector would run every 700 of them, its older generations scanning the rows held so far again and again, for
+    nothing to free (measured: 13% of the pass's CPU)."""
+    was_enabled = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused and was_enabled:
+            gc.enable()
+
+
 def catch_up(app: Application[Any], view: EvalsView, batch: int = BATCH) -> int:
     """Apply every notification not yet in the view; return the view's position."""
+    with collector_paused(view.bulk):
+        return _catch_up(app, view, batch)
+
+
+def _catch_up(app: Application[Any], view: EvalsView, batch: int) -> int:
     name, last = where(app, view)
     deadlocks = 0
+    read = stored.reader(app.mapper) if view.bulk else None  # a rebuild's first pass: rows from the stored JSON
     while True:
         notifications = app.recorder.select_notifications(start=last, limit=batch, inclusive_of_start=False)
         if not notifications:
             return last
         ops: list[Op] = []
         for notification in notifications:
-            ops.extend(operations(app.mapper.to_domain_event(notification)))
+            ops.extend(operations(app.mapper.to_domain_event(notification)) if read is None else read(notification))
         try:
             view.apply(ops, Tracking(name, notifications[-1].id), start=last)
         except Switched:  # a rebuild made another generation live: go on from its position

@@ -437,23 +437,40 @@ ADD_RUN_SCORERS = (
 
 
 def batched(ops: list[Op]) -> list[tuple[str, list[tuple[Any, ...]]]]:
-    """A batch's operations as ``(statement, rows)`` groups, in a safe order, increments folded."""
-    ordered: list[Op] = []
-    segment: list[Op] = []
-    for op in ops:
-        if op[0] in IN_LOG_ORDER:
-            ordered.extend(sorted(segment, key=lambda o: _RANK.get(o[0], len(ORDER))))
-            ordered.append(op)
-            segment = []
-        else:
-            segment.append(op)
-    ordered.extend(sorted(segment, key=lambda o: _RANK.get(o[0], len(ORDER))))
+    """A batch's operations as ``(statement, rows)`` groups, in a safe order, increments folded.
+
+    Between two operations of ``IN_LOG_ORDER`` (a segment), the operations are ordered by ``ORDER`` (a stable sort:
+    a statement's rows keep their log order), those of statements not in it last in log order; consecutive
+    operations with the same statement make one group. Here as one bucket per ranked statement, not a sort."""
     groups: list[tuple[str, list[tuple[Any, ...]]]] = []
-    for sql, params in ordered:
+    ranked: dict[str, list[tuple[Any, ...]]] = {}
+    unranked: list[Op] = []
+
+    def add(sql: str, params: tuple[Any, ...]) -> None:
         if groups and groups[-1][0] == sql:
             groups[-1][1].append(params)
         else:
             groups.append((sql, [params]))
+
+    def end_segment() -> None:
+        groups.extend((sql, ranked[sql]) for sql in sorted(ranked, key=_RANK.__getitem__))
+        for sql, params in unranked:
+            add(sql, params)
+        ranked.clear()
+        unranked.clear()
+
+    for sql, params in ops:
+        rows = ranked.get(sql)
+        if rows is not None:
+            rows.append(params)
+        elif sql in _RANK:
+            ranked[sql] = [params]
+        elif sql in IN_LOG_ORDER:
+            end_segment()
+            add(sql, params)
+        else:
+            unranked.append((sql, params))
+    end_segment()
     return [
         (ADD_RUN_SCORERS, _sum_scorer_increments(rows)) if sql == ADD_RUN_SCORER else (sql, rows)
         for sql, rows in groups

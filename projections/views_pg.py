@@ -9,10 +9,19 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.sql import SQL
 
+from agnt5_evals.projections.handlers import INSERT_VERSION_ITEM
 from agnt5_evals.projections.schema import GENERATION_COLUMNS, GENERATION_TABLE, TABLES
 from agnt5_evals.projections.views import EvalsView
 
-PLAIN_INSERT = re.compile(r"INSERT INTO (\S+) VALUES \((?:%s, )*%s\)")  # every column a parameter
+# every column a parameter; a duplicate key ignored, or not
+PLAIN_INSERT = re.compile(r"INSERT INTO (\S+) VALUES \((?:%s, )*%s\)( ON CONFLICT DO NOTHING)?")
+ITEM_COLUMNS = "version_id, position, chunk_id, item_id, input, expected_output, metadata, events, split"
+VERSION_ITEMS = (  # INSERT_VERSION_ITEM, from a scratch table of its rows (their last parameter is their version)
+    "INSERT INTO {p}dataset_items SELECT " + ITEM_COLUMNS + ", 0 FROM " + "{scratch} s WHERE NOT EXISTS "
+    "(SELECT 1 FROM {p}dataset_versions WHERE id = s.version_id) ORDER BY s.ctid "
+    "ON CONFLICT (version_id, chunk_id, position) DO NOTHING"
+)
+SCRATCH = "agnt5_bulk_rows"  # a temporary table of this session: a batch's rows for an insert that ignores duplicates
 
 
 class PostgresEvalsView(PostgresTrackingRecorder, EvalsView):
@@ -61,14 +70,38 @@ class PostgresEvalsView(PostgresTrackingRecorder, EvalsView):
 
     def executemany(self, cursor: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """A rebuild's first pass copies the rows of a plain insert (a run's items and scores): COPY takes them in
-        one stream instead of a statement per row."""
+        one stream instead of a statement per row. An insert that ignores duplicate keys (an upload's staged items)
+        goes through a scratch table: ``INSERT ... SELECT`` in COPY order skips a key already inserted, by an earlier
+        statement or an earlier row of this one, as the rows one by one would."""
         plain = PLAIN_INSERT.fullmatch(sql) if self.bulk else None
         if plain is None:
-            cursor.executemany(sql.encode(), rows)
+            if self.bulk and sql == self.sql(INSERT_VERSION_ITEM) and all(row[0] == row[-1] for row in rows):
+                self._version_items(cursor, rows)
+            else:
+                cursor.executemany(sql.encode(), rows)
             return
-        with cursor.copy(f"COPY {plain.group(1)} FROM STDIN".encode()) as copy:
+        table, ignoring = plain.group(1), plain.group(2)
+        if ignoring:  # COPY into a scratch table, then one insert of its rows in their order (the first of a key wins)
+            cursor.execute(f"CREATE TEMPORARY TABLE {SCRATCH} (LIKE {table}) ON COMMIT DROP".encode())
+        with cursor.copy(f"COPY {SCRATCH if ignoring else table} FROM STDIN".encode()) as copy:
             for row in rows:
                 copy.write_row(row)
+        if ignoring:
+            cursor.execute(f"INSERT INTO {table} SELECT * FROM {SCRATCH} ORDER BY ctid{ignoring}".encode())
+            cursor.execute(f"DROP TABLE {SCRATCH}".encode())
+
+    def _version_items(self, cursor: Any, rows: list[tuple[Any, ...]]) -> None:
+        """A published version's items, as ``INSERT_VERSION_ITEM`` row by row would insert them: COPYed into a
+        scratch table, then one insert of those whose version is not recorded yet, in their order."""
+        table = self.sql("{p}dataset_items")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {SCRATCH} ON COMMIT DROP AS SELECT * FROM {table} WITH NO DATA".encode()
+        )
+        with cursor.copy(f"COPY {SCRATCH} ({ITEM_COLUMNS}) FROM STDIN".encode()) as copy:
+            for row in rows:
+                copy.write_row(row[:-1])
+        cursor.execute(self.sql(VERSION_ITEMS).replace("{scratch}", SCRATCH).encode())
+        cursor.execute(f"DROP TABLE {SCRATCH}".encode())
 
     def write_tracking(self, cursor: Any, tracking: Tracking) -> None:
         self._insert_tracking(cursor, tracking)
