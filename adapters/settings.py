@@ -21,11 +21,13 @@ from eventsourcing.persistence import (
     ProgrammingError,
 )
 
+from agnt5_evals.adapters.sqlitestore import PAGE_SIZE as SQLITE_PAGE_SIZE
 from agnt5_evals.adapters.sqlitestore import TOPIC as SQLITE_TOPIC
 from agnt5_evals.adapters.sqlitestore import read_only
 from agnt5_evals.domain.errors import Invalid, Unavailable
 from agnt5_evals.projections.schema import VIEW_NAME
 
+EVENTS_PAGE_SIZE = "16384"  # the event log's pages on SQLite (adapters.sqlitestore)
 EXECUTORS = ("auto", "local", "queue")  # auto: the worker pool on a PostgreSQL store migrated for it, else local
 
 
@@ -72,6 +74,7 @@ class Settings:
             return {
                 "PERSISTENCE_MODULE": SQLITE_TOPIC,  # the library's, with a full or read-only disk made clear
                 "SQLITE_DBNAME": str(self.home / "events.db"),
+                SQLITE_PAGE_SIZE: EVENTS_PAGE_SIZE,  # a new log's pages (adapters.sqlitestore: less space unused)
                 "CREATE_TABLE": create,
             }
         url = urlparse(self.database_url)
@@ -108,6 +111,7 @@ class Settings:
         env = self.persistence_env()
         if not self.database_url:
             env["SQLITE_DBNAME"] = str(self.home / f"views-{VIEW_NAME}.db")
+            env.pop(SQLITE_PAGE_SIZE)  # the read model's rows are small and its indexes written at random places
         return env
 
 

@@ -11,6 +11,12 @@ unless the ``-shm`` file already exists. The store is then opened ``mode=ro`` wh
 else ``immutable=1`` when no write-ahead log holds anything (the database file then holds every committed write,
 and nobody can write it while the mount is read-only); a store whose log was never checkpointed and that SQLite
 cannot read without creating files is refused with a clear error rather than read without its last writes.
+
+A new event log is created with pages of ``PAGE_SIZE`` bytes (``SQLITE_PAGE_SIZE`` in the environment; SQLite's
+default is 4,096): a run item's event (about 1,300 bytes) fits twice in a 4 KiB page, leaving a third of every page
+empty, and a dozen times in a 16 KiB one. The page size of an existing file cannot change (in WAL mode), so only
+stores created after this read it. Such a store checkpoints its write-ahead log after as many bytes as SQLite's
+default does (the log, which a checkpoint rewinds but does not shrink, then stays as large as it was).
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ from agnt5_evals.domain.errors import Unavailable
 TOPIC = "agnt5_evals.adapters.sqlitestore:GuardedSQLiteFactory"
 NOTHING_WRITTEN = "; nothing was written"
 FIELD = "AGNT5_HOME"
+WAL_CHECKPOINT_BYTES = 1000 * 4096  # SQLite's default: a checkpoint every 1,000 pages of 4 KiB
+PAGE_SIZE = "SQLITE_PAGE_SIZE"  # the environment's key: the page size of a database file this creates (0: SQLite's)
 
 
 def read_only(path: Path) -> bool:
@@ -100,13 +108,36 @@ def read_only_uri(path: Path) -> str:
     return f"{base}?immutable=1"
 
 
+def create_file(path: Path, page_size: int) -> None:
+    """Create the empty database file ``path`` in WAL mode with pages of ``page_size`` bytes (switching to WAL
+    writes the header, which fixes the page size; a file another process created meanwhile keeps its own)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute(f"PRAGMA page_size = {int(page_size)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+    finally:
+        conn.close()
+
+
 class GuardedConnectionPool(SQLiteConnectionPool):
-    """Opens the store read-only (without switching it to WAL) when it sits on a read-only mount."""
+    """Opens the store read-only (without switching it to WAL) when it sits on a read-only mount; creates a new
+    file with pages of ``page_size`` bytes (0: SQLite's default)."""
+
+    page_size = 0
 
     def _create_connection(self) -> SQLiteConnection:
         path = Path(self.db_name)
         if self.is_sqlite_memory_mode or self.db_name.startswith("file:") or not read_only(path):
-            return super()._create_connection()
+            plain_file = not self.is_sqlite_memory_mode and not self.db_name.startswith("file:")
+            if self.page_size and plain_file and (not path.exists() or path.stat().st_size == 0):
+                create_file(path, self.page_size)
+            connection = super()._create_connection()
+            if self.page_size:  # checkpoint after as many bytes of log as SQLite's default does (1,000 4 KiB pages)
+                cursor = connection.cursor()
+                cursor.execute("PRAGMA page_size")
+                size = int(cursor.fetchone()[0])
+                cursor.execute(f"PRAGMA wal_autocheckpoint = {max(1, WAL_CHECKPOINT_BYTES // size)}")
+            return connection
         try:
             uri = read_only_uri(path)
             conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None,
@@ -151,4 +182,7 @@ class GuardedSQLiteFactory(SQLiteFactory):
             single_row_tracking=plain.single_row_tracking,
             originator_id_type=plain.originator_id_type,
         )
+        pool = self.datastore.pool
+        assert isinstance(pool, GuardedConnectionPool)
+        pool.page_size = int(self.env.get(PAGE_SIZE) or 0)
         plain.close()

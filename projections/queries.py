@@ -238,14 +238,14 @@ def run_items(
         # status's first positions from the (run, status, position) index alone, keeps the page's, and reads
         # only those rows
         items = _page_of_statuses(view, run_id, statuses, limit, failed_by, after, raw)
-        by_item = _scores_of(view, run_id, [item["id"] for item in items], raw)
+        by_item = _scores_of(view, run_id, items, raw)
     else:  # one status at a time, each read in order from the (run, status, position) index, then merged
         items = []
         for status in statuses or (None,):
             items += _some_items(view, run_id, status, limit, failed_by, after, raw)
         items.sort(key=lambda item: item["position"])
         items = items if limit is None else items[:limit]
-        by_item = _scores_of(view, run_id, [item["id"] for item in items], raw)
+        by_item = _scores_of(view, run_id, items, raw)
     for item in items:
         item["scores"] = by_item.get(item["id"], [])
     return items
@@ -297,17 +297,16 @@ def _page_of_statuses(
     return _rows(view, sql, run_id, *params, limit, raw=raw)
 
 
-def _scores_of(view: EvalsView, run_id: str, run_item_ids: list[str], raw: bool = False) -> dict[str, list[Row]]:
-    """The current scores of these items of a run, in scorer order, by run item id (looked up by item: a filter
-    on the run would let SQLite walk the run's every score)."""
+def _scores_of(view: EvalsView, run_id: str, items: list[Row], raw: bool = False) -> dict[str, list[Row]]:
+    """The current scores of these items of the run, in scorer order, by run item id (looked up by the items'
+    positions in the run's score index: a range of the run would let SQLite walk the run's every score)."""
     out: dict[str, list[Row]] = {}
-    for start in range(0, len(run_item_ids), CHUNK):
-        ids = run_item_ids[start : start + CHUNK]
-        marks = ", ".join("?" for _ in ids)
-        sql = f"SELECT * FROM {{p}}scores WHERE run_item_id IN ({marks}) AND is_current = 1"
-        for score in _rows(view, sql + " ORDER BY position, scorer_index", *ids, raw=raw):
-            if score["run_id"] == run_id:
-                out.setdefault(score["run_item_id"], []).append(score)
+    for start in range(0, len(items), CHUNK):
+        positions = [item["position"] for item in items[start : start + CHUNK]]
+        marks = ", ".join("?" for _ in positions)
+        sql = f"SELECT * FROM {{p}}scores WHERE run_id = ? AND position IN ({marks}) AND is_current = 1"
+        for score in _rows(view, sql + " ORDER BY position, scorer_index", run_id, *positions, raw=raw):
+            out.setdefault(score["run_item_id"], []).append(score)
     return out
 
 
@@ -318,8 +317,9 @@ def _item_scores(view: EvalsView, run_id: str, statuses: tuple[str, ...], raw: b
         return scores(view, run_id=run_id, raw=raw)
     _run_scoped(view, run_id)
     sql = (
-        "SELECT * FROM {p}scores WHERE is_current = 1 AND run_id = ? AND run_item_id IN (SELECT id FROM {p}run_items "
-        f"WHERE run_id = ? AND status IN ({', '.join('?' for _ in statuses)})) ORDER BY position, scorer_index"
+        "SELECT * FROM {p}scores WHERE is_current = 1 AND run_id = ? AND position IN (SELECT position FROM "
+        f"{{p}}run_items WHERE run_id = ? AND status IN ({', '.join('?' for _ in statuses)})) "
+        "ORDER BY position, scorer_index"
     )
     return _rows(view, sql, run_id, run_id, *statuses, raw=raw)
 
@@ -355,7 +355,7 @@ def run_items_by_id(view: EvalsView, run_id: str, run_item_ids: list[str]) -> di
         for item in _rows(view, f"SELECT * FROM {{p}}run_items WHERE id IN ({marks})", *ids):
             if item["run_id"] == run_id:
                 out[item["id"]] = {**item, "scores": []}
-    for item_id, scores in _scores_of(view, run_id, list(out)).items():
+    for item_id, scores in _scores_of(view, run_id, list(out.values())).items():
         out[item_id]["scores"] = scores
     return out
 
@@ -427,6 +427,12 @@ def scores(
         if value:
             sql += f" AND {column} = ?"
             params.append(value)
+    if run_item_id:  # the item's scores are at its position in its run's score index (no index on run_item_id)
+        place = view.query("SELECT run_id, position FROM {p}run_items WHERE id = ?", (run_item_id,))
+        if not place:
+            return []
+        sql += " AND run_id = ? AND position = ?"
+        params += [place[0]["run_id"], place[0]["position"]]
     if run_id:
         _run_scoped(view, run_id)  # one check, instead of a filter on every row
     else:

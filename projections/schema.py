@@ -7,7 +7,7 @@ written before projects); their children's tables are read through them (``queri
 
 from __future__ import annotations
 
-VIEW_NAME = "agnt5v15"
+VIEW_NAME = "agnt5v16"
 
 TABLES = {
     "projects": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL)""",
@@ -103,7 +103,6 @@ INDEXES = [
     "position, id)",
     # A status's items in order (failures, ?status=): a page without walking the run
     "CREATE INDEX IF NOT EXISTS {n}_run_items_status ON {p}run_items (run_id, status, position)",
-    "CREATE INDEX IF NOT EXISTS {n}_scores_item ON {p}scores (run_item_id)",
     "CREATE INDEX IF NOT EXISTS {n}_scores_rescore ON {p}scores (rescore_id)",
     "CREATE INDEX IF NOT EXISTS {n}_rescores_run ON {p}rescores (run_id, created_at)",
     "CREATE INDEX IF NOT EXISTS {n}_annotations_run ON {p}annotations (run_id, created_at)",

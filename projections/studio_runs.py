@@ -178,19 +178,23 @@ def item_page(view: EvalsView, run: Row, table: TableQuery) -> tuple[list[Row], 
     params: list[Any] = [run_id]
     statuses = OUTCOMES[table.outcome]
     if table.sort.startswith("score:"):
-        source = "{p}scores s" + (" JOIN {p}run_items i ON i.id = s.run_item_id" if statuses else "")
+        source = "{p}scores s" + (
+            " JOIN {p}run_items i ON i.run_id = s.run_id AND i.position = s.position" if statuses else ""
+        )
         where = "s.run_id = ? AND s.is_current = 1 AND s.scorer_key = ?"
         params.append(table.sort[len("score:") :])
-        key, item = "s.position", "s.run_item_id"
+        key, in_run = "s.position", "s.run_id"
     else:
-        source, where, key, item = "{p}run_items i", "i.run_id = ?", "i.position", "i.id"
+        source, where, key, in_run = "{p}run_items i", "i.run_id = ?", "i.position", "i.run_id"
     if statuses:
         where += f" AND i.status IN ({', '.join('?' for _ in statuses)})"
         params += statuses
     if table.scorer:
         where += (
-            " AND EXISTS (SELECT 1 FROM {p}scores f WHERE f.run_item_id = "
-            + item
+            " AND EXISTS (SELECT 1 FROM {p}scores f WHERE f.run_id = "
+            + in_run
+            + " AND f.position = "
+            + key
             + " AND f.is_current = 1 AND f.scorer_key = ? AND f.passed = 0)"
         )
         params.append(table.scorer)
@@ -210,20 +214,19 @@ def item_page(view: EvalsView, run: Row, table: TableQuery) -> tuple[list[Row], 
     return [by_position[p] for p in keys if p in by_position], more
 
 
-def item_scores(view: EvalsView, run: Row, run_item_ids: list[str]) -> dict[str, dict[str, Row]]:
+def item_scores(view: EvalsView, run: Row, items: list[Row]) -> dict[str, dict[str, Row]]:
     """The current scores of these items of the run (``item_page``'s): ``{run item id: {scorer key: score row}}``
-    (one query)."""
-    if not run_item_ids:
+    (one query, at the items' positions in the run's score index)."""
+    if not items:
         return {}
-    marks = ", ".join("?" for _ in run_item_ids)
-    # by item id alone (the index on run_item_id): a condition on run_id would tempt the planner into the run's
-    # whole score index; the ids are the run's (item_page read them)
+    positions = [item["position"] for item in items]
+    marks = ", ".join("?" for _ in positions)
     sql = (
-        "SELECT run_item_id, scorer_key, score, passed, errored, label FROM {p}scores WHERE is_current = 1 "
-        f"AND run_item_id IN ({marks})"
-    )
+        "SELECT run_item_id, scorer_key, score, passed, errored, label FROM {p}scores WHERE run_id = ? "
+        f"AND position IN ({marks}) AND is_current = 1 ORDER BY position, scorer_index"  # the order steers SQLite's
+    )  # planner to the (run, position) index; else it takes (run, is_current) and walks the run's scores
     out: dict[str, dict[str, Row]] = {}
-    for row in view.query(sql, tuple(run_item_ids)):
+    for row in view.query(sql, (run["id"], *positions)):
         out.setdefault(row["run_item_id"], {})[row["scorer_key"]] = row
     return out
 

@@ -228,4 +228,5 @@ def test_an_item_page_reads_a_handful_of_rows_and_never_the_runs_items(client, t
     assert len(seen) <= 12, seen
     reads_items = [sql for sql in seen if "run_items" in sql and "LIMIT 1" not in sql and "WHERE id = ?" not in sql]
     assert reads_items == []  # the item by its id, its neighbours one row each: never a scan of the run
-    assert all("run_id = ?" not in sql for sql in seen if "FROM {p}scores" in sql)  # scores by the item's index
+    # scores at the item's place in the run's score index (run, position): never a range of the run's scores
+    assert all("run_id = ? AND position = ?" in sql for sql in seen if "FROM {p}scores" in sql)

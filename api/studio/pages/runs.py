@@ -184,7 +184,7 @@ def _optional(read: Any) -> Any:
 def _table(svc: Services, run: dict[str, Any], scorer_keys: list[str], table: studio_runs.TableQuery) -> dict[str, Any]:
     """One page of the item table: its rows (input, output or error excerpts, scores) and the pager."""
     rows, more = studio_runs.item_page(svc.view, run, table)
-    scores = studio_runs.item_scores(svc.view, run, [row["id"] for row in rows])
+    scores = studio_runs.item_scores(svc.view, run, rows)
     inputs = studio_runs.item_inputs(svc.view, run, [row["dataset_item_id"] for row in rows])
     items = [
         {**row, "scores": scores.get(row["id"], {}), "input_excerpt": excerpt(inputs.get(row["dataset_item_id"])),
