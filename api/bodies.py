@@ -39,9 +39,7 @@ class Plan:
             args = get_args(annotation)
             if annotation is float:
                 self.floats.append(name)
-            elif (
-                get_origin(annotation) is list and args and isinstance(args[0], type) and issubclass(args[0], BaseModel)
-            ):
+            elif get_origin(annotation) is list and args and _is_model(args[0]):
                 self.nested.append((name, plan(args[0])))
             else:
                 self.values.append(name)
