@@ -28,6 +28,7 @@ from agnt5_evals.domain.errors import Invalid, Unavailable
 from agnt5_evals.projections.schema import VIEW_NAME
 
 EVENTS_PAGE_SIZE = "16384"  # the event log's pages on SQLite (adapters.sqlitestore)
+MAX_OVERFLOW = 8  # connections a PostgreSQL pool opens past ``pool_size`` when they are all busy
 EXECUTORS = ("auto", "local", "queue")  # auto: the worker pool on a PostgreSQL store migrated for it, else local
 
 
@@ -51,6 +52,11 @@ class Settings:
         if executor == "queue" and not url:
             raise Invalid("the queue executor needs AGNT5_DATABASE_URL=postgresql://...", field="AGNT5_EXECUTOR")
         return cls(home=home, database_url=url, executor=executor)
+
+    @property
+    def connections(self) -> int | None:
+        """The most connections each pool (the store's, the view's) opens on PostgreSQL; None on SQLite."""
+        return self.pool_size + MAX_OVERFLOW if self.database_url else None
 
     @property
     def queued(self) -> bool:
@@ -90,7 +96,7 @@ class Settings:
             "POSTGRES_PASSWORD": unquote(url.password or ""),
             "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
             "POSTGRES_POOL_SIZE": str(self.pool_size),
-            "POSTGRES_MAX_OVERFLOW": "8",
+            "POSTGRES_MAX_OVERFLOW": str(MAX_OVERFLOW),
             "POSTGRES_CONNECT_TIMEOUT": os.environ.get("AGNT5_PG_CONNECT_TIMEOUT_S", "5"),
             "CREATE_TABLE": create,
             "APPLICATION_RECORDER_TOPIC": "agnt5_evals.adapters.pgstore:ArrayInsertRecorder",

@@ -58,16 +58,24 @@ class ServerConfig:
     module_roots: tuple[str, ...] = ()
     read_threads: int | None = None  # None: the store's default (api.routes.READ_THREADS)
 
+    def __post_init__(self) -> None:
+        if self.max_body_bytes < 1:
+            raise Invalid(f"must be a number of bytes, got {self.max_body_bytes}", field="max_body_bytes")
+        if self.read_threads is not None and not 1 <= self.read_threads <= MAX_READ_THREADS:
+            raise Invalid(f"must be a number of threads from 1 to {MAX_READ_THREADS}, got {self.read_threads}",
+                          field="read_threads")  # fmt: skip
+
     @classmethod
     def from_env(cls, check_host: bool = False) -> ServerConfig:
         """From ``AGNT5_REQUIRE_API_KEYS``, ``AGNT5_ALLOWED_HOSTS`` (comma-separated, with the local names when
         ``check_host``), ``AGNT5_MAX_BODY_BYTES``, ``AGNT5_MODULE_ROOTS`` (folders, ``os.pathsep``-separated) and
         ``AGNT5_SERVER_READ_THREADS`` (1 to 64)."""
         raw_max = os.environ.get("AGNT5_MAX_BODY_BYTES", "").strip()
-        if raw_max and (not raw_max.isdigit() or int(raw_max) < 1):
+        if raw_max and (not (raw_max.isascii() and raw_max.isdecimal()) or int(raw_max) < 1):
             raise Invalid(f"must be a number of bytes, got {raw_max[:40]!r}", field="AGNT5_MAX_BODY_BYTES")
         raw_threads = os.environ.get("AGNT5_SERVER_READ_THREADS", "").strip()
-        if raw_threads and (not raw_threads.isdigit() or not 1 <= int(raw_threads) <= MAX_READ_THREADS):
+        number = raw_threads.isascii() and raw_threads.isdecimal()
+        if raw_threads and (not number or not 1 <= int(raw_threads) <= MAX_READ_THREADS):
             raise Invalid(f"must be a number of threads from 1 to {MAX_READ_THREADS}, got {raw_threads[:40]!r}",
                           field="AGNT5_SERVER_READ_THREADS")  # fmt: skip
         hosts = frozenset(LOCAL_HOSTS + _names(os.environ.get("AGNT5_ALLOWED_HOSTS"))) if check_host else None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import types
 from collections.abc import Iterable
 from functools import cache
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import orjson
 from fastapi import Response
@@ -30,19 +30,36 @@ class Plan:
 
     def __init__(self, model: type[BaseModel]) -> None:
         self.names = tuple(model.model_fields)
-        self.defaults = {name: f.default for name, f in model.model_fields.items() if not f.is_required()}
+        self.defaults: dict[str, Any] = {}
         self.floats: list[str] = []
         self.nested: list[tuple[str, Plan]] = []
         self.values: list[str] = []
         for name, field in model.model_fields.items():
+            if field.default_factory is not None:
+                raise TypeError(f"{model.__name__}.{name}: a default_factory is not written by api.bodies")
+            if not field.is_required():
+                self.defaults[name] = field.default
             annotation = _optional(field.annotation)
             args = get_args(annotation)
             if annotation is float:
                 self.floats.append(name)
             elif get_origin(annotation) is list and args and _is_model(args[0]):
                 self.nested.append((name, plan(args[0])))
-            else:
+            elif _as_is(annotation):
                 self.values.append(name)
+            else:  # the model would convert the value (a nested model, a float inside a list...): not written here
+                raise TypeError(f"{model.__name__}.{name}: {annotation!r} is not written by api.bodies")
+
+
+def _as_is(annotation: Any) -> bool:
+    """Whether the model serialises a value of ``annotation`` exactly as it is (plain JSON, no float or model)."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if annotation is Any or annotation in (str, int, bool):
+        return True
+    if get_origin(annotation) in (list, dict):
+        return all(_as_is(arg) for arg in get_args(annotation))
+    return get_origin(annotation) is Literal
 
 
 def _is_model(annotation: Any) -> bool:
@@ -50,11 +67,13 @@ def _is_model(annotation: Any) -> bool:
 
 
 def _optional(annotation: Any) -> Any:
-    """``X`` for ``X | None`` (or ``Optional[X]``), else the annotation itself."""
+    """``X`` for ``X | None`` (or ``Optional[X]``) and for ``Annotated[X, ...]``, else the annotation itself."""
+    if get_origin(annotation) is Annotated:
+        return _optional(get_args(annotation)[0])
     if get_origin(annotation) in (Union, types.UnionType):
         args = [arg for arg in get_args(annotation) if arg is not type(None)]
         if len(args) == 1:
-            return args[0]
+            return _optional(args[0])
     return annotation
 
 

@@ -69,8 +69,8 @@ def create_app(settings: Settings | None = None, server: ServerConfig | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = app.state.services = Services(settings or Settings.from_env())
-        services.start_background_catch_up(CATCH_UP_SECONDS)  # other processes' writes (workers) reach the view
         read_limiter(config.read_threads or READ_THREADS[services.settings.store])  # this loop's (api.routes)
+        services.start_background_catch_up(CATCH_UP_SECONDS)  # other processes' writes (workers) reach the view
         try:
             yield
         finally:
@@ -108,5 +108,11 @@ def create_app(settings: Settings | None = None, server: ServerConfig | None = N
 
 def server_app() -> FastAPI:
     """The app ``agnt5 server`` serves (a uvicorn factory): the environment's settings, and the ``Host`` checked
-    against the local names and ``AGNT5_ALLOWED_HOSTS``."""
-    return create_app(None, ServerConfig.from_env(check_host=True))
+    against the local names and ``AGNT5_ALLOWED_HOSTS``. More read threads than the view's pool has connections
+    would leave some waiting for one, and failing after the connect timeout: refused."""
+    config, settings = ServerConfig.from_env(check_host=True), Settings.from_env()
+    most = settings.connections
+    if config.read_threads is not None and most is not None and config.read_threads > most:
+        raise Invalid(f"must be at most {most} on PostgreSQL (the connections of the view's pool), got "
+                      f"{config.read_threads}", field="AGNT5_SERVER_READ_THREADS")  # fmt: skip
+    return create_app(settings, config)

@@ -58,7 +58,7 @@ def server(
     re-pointed at it (DNS rebinding) is refused. Make keys with `agnt5 keys create`; docs/security.md.
     """
     limit = os.environ.get("AGNT5_MAX_BODY_BYTES", "").strip()
-    if limit and (not limit.isdigit() or int(limit) < 1):
+    if limit and (not (limit.isascii() and limit.isdecimal()) or int(limit) < 1):
         raise Invalid(f"must be a number of bytes, got {limit[:40]!r}", field="AGNT5_MAX_BODY_BYTES")
     required = require_keys or _flag("AGNT5_REQUIRE_API_KEYS")
     if not is_loopback(host) and not required:

@@ -55,7 +55,7 @@ class Switched(Exception):
 def generation_of(tracking_name: str) -> int:
     """The generation a tracking row belongs to: ``<application>@g<n>``, or 0 for the plain application name."""
     _, sep, suffix = tracking_name.rpartition("@g")
-    return int(suffix) if sep and suffix.isdigit() else 0
+    return int(suffix) if sep and suffix.isascii() and suffix.isdecimal() else 0
 
 
 @lru_cache(maxsize=512)
@@ -225,6 +225,7 @@ class EvalsView(TrackingRecorder):
         the generation's tables meanwhile; inside another ``reading``, in that one."""
         if getattr(_READING, "view", None) is self or self.pinned:
             return read()
+        outer = (getattr(_READING, "view", None), getattr(_READING, "cursor", None), getattr(_READING, "generation", 0))
         for attempt in range(3):
             generation = self.generation
             try:
@@ -234,8 +235,8 @@ class EvalsView(TrackingRecorder):
                     _READING.view, _READING.cursor, _READING.generation = self, cursor, generation
                     try:
                         return read()
-                    finally:
-                        _READING.view = _READING.cursor = None
+                    finally:  # back to the outer reading of another view, if any
+                        _READING.view, _READING.cursor, _READING.generation = outer
             except PersistenceError:
                 if attempt == 2 or self.refresh() == generation:
                     raise

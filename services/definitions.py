@@ -37,8 +37,9 @@ def target_from(
         if deployment_id:
             warn("--deployment-id is ignored for prompt targets: the agnt5 worker executes the prompt")
         pid, version = parse_uuid(prompt_id, "target.prompt_id"), None
-        if prompt_version_id and prompt_version_id.isdigit():  # a version number: version ids derive from it
-            version = str(ids.prompt_version_id(pid, int(prompt_version_id)))
+        given = prompt_version_id or ""
+        if given.isascii() and given.isdecimal():  # a version number: version ids derive from it
+            version = str(ids.prompt_version_id(pid, int(given)))
         elif prompt_version_id:
             version = str(parse_uuid(prompt_version_id, "target.prompt_version_id"))
         return {"type": "prompt", "prompt_id": str(pid), "prompt_version_id": version}

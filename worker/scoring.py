@@ -157,7 +157,7 @@ def scorer_processes() -> concurrent.futures.ProcessPoolExecutor:
     with _processes_lock:
         if _processes is None:
             raw = os.environ.get("AGNT5_SCORER_PROCESSES", "").strip()
-            size = int(raw) if raw.isdigit() and int(raw) > 0 else (os.cpu_count() or 1)
+            size = int(raw) if raw.isascii() and raw.isdecimal() and int(raw) > 0 else (os.cpu_count() or 1)
             context = multiprocessing.get_context("forkserver")
             _processes = concurrent.futures.ProcessPoolExecutor(max_workers=size, mp_context=context)
         return _processes

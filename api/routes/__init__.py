@@ -1,5 +1,5 @@
-"""One router per resource; every route reads a JSON body with the strict reader (``domain.jsonio``), and every
-plain read (a sync ``GET``) runs in the few threads of ``read_limiter``."""
+"""One router per resource; every route reads a JSON body with the strict reader (``domain.jsonio``), and the quick
+reads (``Router.read``: a run's summary, gate and pages) run in the few threads of ``read_limiter``."""
 
 from __future__ import annotations
 
@@ -64,19 +64,22 @@ def read_limiter(threads: int | None = None) -> CapacityLimiter:
         return _READS.get()
 
 
-def slow_read(endpoint: F) -> F:
-    """Mark a read that may take seconds of CPU (verifying the whole log, a draft's duplicates): it runs in the
-    default pool, so it never takes one of the few read threads from the page reads."""
-    endpoint.slow_read = True  # type: ignore[attr-defined]
-    return endpoint
+PAGE_ROWS = 1000  # the most rows a ``Router.read`` page may ask for to be read in the read threads
 
 
-def in_read_threads(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    """A sync read as an async endpoint that runs it in ``read_limiter``'s threads (with the request's context)."""
+def in_read_threads(
+    endpoint: Callable[..., Any], bounded: Callable[[dict[str, Any]], bool] | None = None
+) -> Callable[..., Any]:
+    """A sync read as an async endpoint that runs it (with the request's context) in ``read_limiter``'s threads, or
+    in the default pool when ``bounded`` says the call's arguments ask for a long answer (all of a run's items):
+    that one would hold a read thread for seconds."""
 
     @functools.wraps(endpoint)
     async def read(*args: Any, **kwargs: Any) -> Any:
-        return await to_thread.run_sync(functools.partial(endpoint, *args, **kwargs), limiter=read_limiter())
+        call = functools.partial(endpoint, *args, **kwargs)
+        if bounded is None or bounded(kwargs):
+            return await to_thread.run_sync(call, limiter=read_limiter())
+        return await to_thread.run_sync(call)
 
     typed = get_typed_signature(endpoint)  # resolved here: FastAPI reads the wrapper's, in this module's globals
     read.__signature__ = typed.replace(return_annotation=get_typed_return_annotation(endpoint))  # type: ignore[attr-defined]
@@ -84,8 +87,8 @@ def in_read_threads(endpoint: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class Router(APIRouter):
-    """An ``APIRouter`` whose routes take their OpenAPI summary from the first line of the handler's docstring, and
-    whose sync ``GET`` routes run in the read threads (``in_read_threads``) unless marked ``slow_read``."""
+    """An ``APIRouter`` whose routes take their OpenAPI summary from the first line of the handler's docstring, with
+    ``read`` for the quick reads."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(route_class=kwargs.pop("route_class", StrictJSONRoute), **kwargs)
@@ -93,7 +96,31 @@ class Router(APIRouter):
     def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if kwargs.get("summary") is None:
             kwargs["summary"] = (inspect.getdoc(endpoint) or "").split("\n")[0] or None
-        plain = not inspect.iscoroutinefunction(endpoint) and not getattr(endpoint, "slow_read", False)
-        if set(kwargs.get("methods") or ()) == {"GET"} and plain:
-            endpoint = in_read_threads(endpoint)
         super().add_api_route(path, endpoint, **kwargs)
+
+    def read(
+        self, path: str, *, bounded: Callable[[dict[str, Any]], bool] | None = None, **kwargs: Any
+    ) -> Callable[[F], F]:
+        """``get`` for a quick read, run in the read threads (``in_read_threads``; ``bounded``: when the call's
+        arguments ask for a short answer). Only for a sync handler whose answer is small or serialised by the
+        handler itself (``api.bodies.json_rows``): FastAPI validates an async endpoint's answer on the event loop,
+        where a big one would stall every other request. The other sync ``GET`` routes keep FastAPI's default pool
+        (40 threads), where validating is in the thread too."""
+
+        def decorator(endpoint: F) -> F:
+            if inspect.iscoroutinefunction(endpoint):
+                raise TypeError(f"{endpoint.__name__}: Router.read is for a sync handler")
+            self.add_api_route(path, in_read_threads(endpoint, bounded), methods=["GET"], **kwargs)
+            return endpoint
+
+        return decorator
+
+
+def short(limit: str, most: int = PAGE_ROWS) -> Callable[[dict[str, Any]], bool]:
+    """``bounded`` for a read whose argument ``limit`` caps its rows (None: no cap)."""
+
+    def bounded(arguments: dict[str, Any]) -> bool:
+        value = arguments.get(limit)
+        return isinstance(value, int) and value <= most
+
+    return bounded

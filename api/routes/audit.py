@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from agnt5_evals.api.deps import ServicesDep
-from agnt5_evals.api.routes import Router, slow_read
+from agnt5_evals.api.routes import Router
 from agnt5_evals.api.schemas_audit import AuditEvent, Verification
 from agnt5_evals.domain.ids import parse_uuid
 from agnt5_evals.services.audit import AuditFilter, events
@@ -41,7 +41,6 @@ def audit_events(
 
 
 @router.get("/audit/verify", response_model=Verification)
-@slow_read
 def audit_verify(svc: ServicesDep, run_id: str = "") -> dict[str, Any]:
     """Recompute the digests of one run (with its rescores and dataset version) or of the whole log."""
     return verify(svc, parse_uuid(run_id, "run_id") if run_id else None)

@@ -9,7 +9,7 @@ from fastapi import Query, Response
 from pydantic import BaseModel, Field, StrictBool
 
 from agnt5_evals.api.deps import ServicesDep
-from agnt5_evals.api.routes import Router, slow_read
+from agnt5_evals.api.routes import Router
 from agnt5_evals.api.schemas import JsonLines
 from agnt5_evals.api.schemas_datasets import (
     CsvUpload,
@@ -216,7 +216,6 @@ def upload_csv(dataset_id: str, body: CsvIn, svc: ServicesDep) -> dict[str, Any]
 
 
 @router.get("/datasets/{dataset_id}/dedup", response_model=DedupPreview, response_model_exclude_unset=True)
-@slow_read
 def dedup_preview(dataset_id: str, svc: ServicesDep, include_preview: bool = False) -> dict[str, Any]:
     """The draft's duplicate groups (equal canonical JSON of input and expected output)."""
     return use.preview_dedup(svc, parse_uuid(dataset_id, "dataset_id"), include_preview)

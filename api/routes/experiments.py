@@ -167,7 +167,7 @@ def list_runs(experiment_id: str, svc: ServicesDep) -> list[dict[str, Any]]:
     return runs.list_runs(svc, str(parse_uuid(experiment_id, "experiment_id")))
 
 
-@router.get("/experiments/{experiment_id}/runs/{run_id}", response_model=RunSummary, response_model_exclude_unset=True)
+@router.read("/experiments/{experiment_id}/runs/{run_id}", response_model=RunSummary, response_model_exclude_unset=True)
 def get_run(experiment_id: str, run_id: str, svc: ServicesDep) -> dict[str, Any]:
     """One run of an experiment: status, pass rate, gate and per-scorer aggregates."""
     summary = operations.summary(svc, str(parse_uuid(run_id, "run_id")))

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from agnt5_evals.api.bodies import json_rows
 from agnt5_evals.api.deps import ServicesDep
 from agnt5_evals.api.progress import EVENT_STREAM, EventStream, progress_events, stream
-from agnt5_evals.api.routes import Router
+from agnt5_evals.api.routes import Router, short
 from agnt5_evals.api.schemas import (
     ExportItem,
     ExportRow,
@@ -41,7 +41,7 @@ def _id(value: str, field: str = "run_id") -> str:
     return str(parse_uuid(value, field))
 
 
-@router.get("/runs/{run_id}", response_model=RunSummary, response_model_exclude_unset=True)
+@router.read("/runs/{run_id}", response_model=RunSummary, response_model_exclude_unset=True)
 def get_run(run_id: str, svc: ServicesDep) -> dict[str, Any]:
     """Status, pass rate, gate and per-scorer aggregates."""
     return operations.summary(svc, _id(run_id))
@@ -59,7 +59,7 @@ async def progress(
     return stream(events)
 
 
-@router.get("/runs/{run_id}/items", response_model=list[RunItem])
+@router.read("/runs/{run_id}/items", response_model=list[RunItem], bounded=short("limit"))
 def run_items(
     run_id: str,
     svc: ServicesDep,
@@ -77,7 +77,7 @@ def run_items(
     return json_rows(view.reading(read), RunItem)
 
 
-@router.get("/runs/{run_id}/failures", response_model=list[Failure])
+@router.read("/runs/{run_id}/failures", response_model=list[Failure], bounded=short("limit"))
 def failures(
     run_id: str,
     svc: ServicesDep,
@@ -114,7 +114,7 @@ def export(
     return StreamingResponse(body, media_type=media_type)
 
 
-@router.get("/runs/{run_id}/gate", response_model=GateVerdict)
+@router.read("/runs/{run_id}/gate", response_model=GateVerdict)
 def gate(run_id: str, svc: ServicesDep) -> dict[str, Any]:
     """The CI verdict with each gate rule's numbers, and the CLI's exit code."""
     return gates.gate_verdict(svc, _id(run_id))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Query, Response
 
+from agnt5_evals.api.bodies import json_rows
 from agnt5_evals.api.deps import ServicesDep
-from agnt5_evals.api.routes import Router
+from agnt5_evals.api.routes import PAGE_ROWS, Router
 from agnt5_evals.api.schemas import Score, ScoreEvidence
 from agnt5_evals.domain.errors import Invalid
 from agnt5_evals.domain.ids import parse_uuid
@@ -19,7 +20,12 @@ MAX_PAGE = 10**9  # (page - 1) * page_size stays far inside the store's 64-bit i
 MAX_PAGE_SIZE = 10_000
 
 
-@router.get("/scores", response_model=list[Score])
+def _a_page(arguments: dict[str, Any]) -> bool:
+    """Whether a list of scores asks for one page of at most ``PAGE_ROWS`` (``page`` 0 is all of them)."""
+    return bool(arguments.get("page")) and arguments.get("page_size", PAGE_ROWS + 1) <= PAGE_ROWS
+
+
+@router.read("/scores", response_model=list[Score], bounded=_a_page)
 def list_scores(
     svc: ServicesDep,
     run_id: str = "",
@@ -31,7 +37,7 @@ def list_scores(
     after: Annotated[
         str, Query(description="the cursor: only the scores after this score id (the last one shown)")
     ] = "",
-) -> list[dict[str, Any]]:
+) -> Response:
     """Current scores of a run or a run item, or the scores a rescore recorded (``page`` from 1, 0 for all)."""
     if not run_id and not run_item_id and not rescore_id:
         raise Invalid("give run_id, run_item_id or rescore_id")
@@ -39,7 +45,7 @@ def list_scores(
     iid = str(parse_uuid(run_item_id, "run_item_id")) if run_item_id else ""
     resc = str(parse_uuid(rescore_id, "rescore_id")) if rescore_id else ""
     cursor = str(parse_uuid(after, "after")) if after else ""
-    return scores.list_scores(svc, rid, iid, scorer, resc, page, page_size, cursor)
+    return json_rows(scores.list_scores(svc, rid, iid, scorer, resc, page, page_size, cursor, raw=True), Score)
 
 
 @router.get("/scores/{score_id}/evidence", response_model=ScoreEvidence, response_model_exclude_unset=True)

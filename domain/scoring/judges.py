@@ -48,7 +48,7 @@ def select(roots: dict[str, Any], selector: str) -> Any:
     for part in parts[1:]:
         if isinstance(value, dict) and part in value:
             value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+        elif isinstance(value, list) and part.isascii() and part.isdecimal() and int(part) < len(value):
             value = value[int(part)]
         else:
             raise KeyError(selector)

@@ -131,3 +131,15 @@ def test_a_malformed_read_threads_setting_is_refused_before_serving():
         assert done.stderr.strip().splitlines() == [
             f"error: AGNT5_SERVER_READ_THREADS: must be a number of threads from 1 to 64, got {bad!r}"
         ]
+
+
+def test_more_read_threads_than_the_pool_has_connections_are_refused_on_postgresql():
+    env = {**os.environ, "AGNT5_SERVER_READ_THREADS": "11",
+           "AGNT5_DATABASE_URL": "postgresql://127.0.0.1:5432/agnt5_never_made"}  # fmt: skip
+    done = subprocess.run([*AGNT5, "server", "--port", str(free_port())], capture_output=True, text=True,
+                          timeout=120, env=env)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "error: AGNT5_SERVER_READ_THREADS: must be at most 10 on PostgreSQL (the connections of the view's pool), "
+        "got 11"
+    ]
