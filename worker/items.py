@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 from uuid import UUID
@@ -34,7 +35,7 @@ class Items(Protocol):
 
 
 class ListItems:
-    """Items already in memory (a pool worker keeps a version's items for the run's next shards)."""
+    """Items already in memory (a small run's, or a test's)."""
 
     def __init__(self, items: Sequence[Item]) -> None:
         self.items = items
@@ -117,6 +118,9 @@ class VersionItems:
     def _find(self, index: int) -> int:
         """Read the chunk holding item ``index`` and keep it (each chunk is read once); its number."""
         self._last = None
+        known = next((k for k, (start, end) in self.bounds.items() if start <= index < end), None)
+        if known is not None:  # found before (or by another shard of the run: ``SharedChunks``)
+            return self._keep(known)
         after = max(self.bounds, default=-1) + 1  # the chunk after the last one read
         if after < len(self.chunk_ids) and self.bounds.get(after - 1, (0, 0))[1] <= index:
             start, end = self._read(after)
@@ -146,6 +150,52 @@ class VersionItems:
                 self.starts = sorted(self.bounds[c][0] for c in self.held)
         self._last = None
         return k
+
+
+class SharedChunks:
+    """A dataset version's chunks as the shards of one run read them in a pool worker process: where each chunk
+    starts and ends once any shard found it, and the last ``keep`` chunks read. Each shard's dispatch reads through
+    its own ``VersionItems`` (``items``), so what one holds is never dropped by another, and tells what it found
+    (``learn``): a shard finds its chunk without reading the ones a search passes, and the shards after it in the
+    same chunk read nothing. What the run's shards hold in this process stays a few chunks, whatever the run's
+    size (a version's items were kept whole before, about 1 KB each once decoded).
+    """
+
+    def __init__(self, load: Callable[[UUID], DatasetVersionChunk], version: DatasetVersion, keep: int = 4) -> None:
+        self._load, self.version, self.keep = load, version, keep
+        self.bounds: dict[int, tuple[int, int]] = {}
+        self.recent: OrderedDict[UUID, DatasetVersionChunk] = OrderedDict()
+        self.lock = threading.Lock()
+
+    @classmethod
+    def of(cls, app: EvalsApplication, version: DatasetVersion) -> SharedChunks:
+        return cls(lambda chunk_id: app.get(DatasetVersionChunk, chunk_id, "dataset version chunk"), version)
+
+    def load(self, chunk_id: UUID) -> DatasetVersionChunk:
+        with self.lock:
+            chunk = self.recent.get(chunk_id)
+            if chunk is not None:
+                self.recent.move_to_end(chunk_id)
+                return chunk
+        chunk = self._load(chunk_id)  # outside the lock: another shard's thread reads meanwhile
+        with self.lock:
+            self.recent[chunk_id] = chunk
+            while len(self.recent) > self.keep:
+                self.recent.popitem(last=False)
+        return chunk
+
+    def items(self) -> VersionItems:
+        """A shard's own view of the items, starting from the chunk bounds found so far."""
+        items = VersionItems(self.load, self.version)
+        with self.lock:
+            items.bounds.update(self.bounds)
+        return items
+
+    def learn(self, items: VersionItems) -> None:
+        with items.lock:
+            found = dict(items.bounds)
+        with self.lock:
+            self.bounds.update(found)
 
 
 class Positions(Sequence[int]):

@@ -18,7 +18,6 @@ import threading
 import time
 import traceback
 from collections import OrderedDict
-from typing import Any
 from uuid import UUID
 
 from agnt5_evals.adapters.bootstrap import Services, dropped
@@ -28,10 +27,11 @@ from agnt5_evals.domain.errors import Conflict
 from agnt5_evals.domain.model import DatasetVersion, Deployment
 from agnt5_evals.domain.runs import Run
 from agnt5_evals.worker.dispatch import Dispatch
+from agnt5_evals.worker.items import SharedChunks
 from agnt5_evals.worker.scoring import ScorerRuntime
 
-KEPT_RUNS = 8  # runs whose target and items a worker process keeps between shards
-_kept: OrderedDict[UUID, tuple[Target, list[dict[str, Any]]]] = OrderedDict()
+KEPT_RUNS = 8  # runs whose target and last chunks of items a worker process keeps between shards
+_kept: OrderedDict[UUID, tuple[Target, SharedChunks]] = OrderedDict()
 _kept_lock = threading.Lock()
 
 
@@ -52,9 +52,13 @@ def execute_shard(svc: Services, run_id: UUID, shard: int) -> str:
     )
     try:
         t0 = time.perf_counter()
-        target, items = _prepared(svc, run)
+        target, chunks = _prepared(svc, run)
+        items = chunks.items()
         t1 = time.perf_counter()
-        run = Dispatch(app, scoring, run, target, items, shards=[shard], shared=True).drive()
+        try:
+            run = Dispatch(app, scoring, run, target, items, shards=[shard], shared=True).drive()
+        finally:
+            chunks.learn(items)
         if not run.is_complete(shard):
             return str(run.status)  # it ended first (a cancel): the rest of the shard is not recorded
         return f"recorded (load {t1 - t0:.3f} s, items and saves {time.perf_counter() - t1:.3f} s)"
@@ -69,8 +73,9 @@ def execute_shard(svc: Services, run_id: UUID, shard: int) -> str:
         scoring.close()
 
 
-def _prepared(svc: Services, run: Run) -> tuple[Target, list[dict[str, Any]]]:
-    """The run's target and its dataset version's items, kept for the run's next shards in this process."""
+def _prepared(svc: Services, run: Run) -> tuple[Target, SharedChunks]:
+    """The run's target and its dataset version's chunks (``SharedChunks``), kept for the run's next shards in
+    this process."""
     with _kept_lock:
         kept = _kept.get(run.id)
         if kept is not None:
@@ -78,7 +83,7 @@ def _prepared(svc: Services, run: Run) -> tuple[Target, list[dict[str, Any]]]:
             return kept
     target = load_target(svc, run.spec)
     version = svc.app.get(DatasetVersion, run.dataset_version_id, "dataset version")
-    kept = (target, svc.app.version_items(version))
+    kept = (target, SharedChunks.of(svc.app, version))
     with _kept_lock:
         _kept[run.id] = kept
         while len(_kept) > KEPT_RUNS:

@@ -5,6 +5,7 @@ from anywhere a run resumes."""
 from __future__ import annotations
 
 import random
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -15,9 +16,11 @@ from agnt5_evals.domain.model import DatasetVersion, DatasetVersionChunk
 from agnt5_evals.domain.runs import Run
 from agnt5_evals.projections import queries
 from agnt5_evals.services import operations
+from agnt5_evals.worker import shards
 from agnt5_evals.worker.dispatch import Dispatch
-from agnt5_evals.worker.items import Positions, VersionItems
+from agnt5_evals.worker.items import Positions, SharedChunks, VersionItems
 from agnt5_evals.worker.scoring import ScorerRuntime
+from agnt5_evals.worker.shards import execute_shard
 from tests.support import definition, execute
 
 N_ITEMS = 2_600  # six chunks of the version (500 items each at most)
@@ -122,3 +125,65 @@ def test_positions_are_ranges_indexed_without_listing_them():
     listed = [p for start, end in ranges for p in range(start, end)]
     assert len(positions) == len(listed) and list(positions) == listed and positions[-1] == 40
     assert positions[1:4] == listed[1:4]
+
+
+def _pool_run(services: Services, world: dict, version: DatasetVersion, shard_size: int) -> Run:
+    services.app.shard_runs = True
+    spec = definition(version.dataset_id, version.id, world["good"], "exact_match", concurrency=4)
+    spec["target"] |= {"component_name": "echo", "component_type": "function"}  # each output its own item
+    exp = services.app.create_experiment("pooled", "", spec)
+    return services.app.get(Run, services.app.start_run(exp.id, config={"shard_size": shard_size}).id, "run")
+
+
+def _counted_chunks(services: Services, monkeypatch: Any) -> list[UUID]:
+    """The chunks the pool's shards read from the store, in order (reading the version whole is refused)."""
+    reads: list[UUID] = []
+
+    def of(app: Any, version: DatasetVersion) -> SharedChunks:
+        def load(chunk_id: UUID) -> DatasetVersionChunk:
+            reads.append(chunk_id)
+            return app.get(DatasetVersionChunk, chunk_id, "dataset version chunk")
+
+        return SharedChunks(load, version)
+
+    def whole(*_: object) -> None:
+        raise AssertionError("a shard read every item of its dataset version")
+
+    monkeypatch.setattr(SharedChunks, "of", of)
+    monkeypatch.setattr(type(services.app), "version_items", whole)
+    return reads
+
+
+def test_a_pool_worker_reads_each_chunk_once_for_shards_in_order_and_keeps_a_few(services, world, monkeypatch):
+    """The worker pool's shards of one run (``worker.shards``) read the version's chunks through ``SharedChunks``:
+    in order, each chunk once (a shard finds its chunk from what the shards before it found), and what stays kept
+    between shards is a few chunks, not the version."""
+    version = big_version(services)
+    reads = _counted_chunks(services, monkeypatch)
+    run = _pool_run(services, world, version, shard_size=100)
+    assert run.n_shards == 26
+    for shard in range(run.n_shards):
+        assert execute_shard(services, run.id, shard).startswith("recorded")
+    assert reads == [UUID(c) for c in version.chunk_ids]
+    _, chunks = shards._kept[run.id]
+    assert len(chunks.recent) <= chunks.keep < len(version.chunk_ids)
+    services.catch_up()
+    summary = operations.summary(services, str(run.id))
+    assert (summary["status"], summary["passed_items"]) == ("completed", N_ITEMS)
+
+
+def test_shards_in_any_order_read_the_right_items(services, world, monkeypatch):
+    version = big_version(services)
+    reads = _counted_chunks(services, monkeypatch)
+    run = _pool_run(services, world, version, shard_size=130)
+    order = list(range(run.n_shards))
+    random.Random(16).shuffle(order)
+    for shard in order:
+        assert execute_shard(services, run.id, shard).startswith("recorded")
+    assert len(reads) <= 2 * run.n_shards  # at most the chunk or two a shard spans, bisection included
+    services.catch_up()
+    summary = operations.summary(services, str(run.id))
+    assert (summary["status"], summary["passed_items"]) == ("completed", N_ITEMS)  # exact_match: each its own item
+    rows = queries.run_items(services.view, str(run.id))
+    outputs = [orjson.loads(r["output"]) if isinstance(r["output"], str | bytes) else r["output"] for r in rows]
+    assert all(out == {"n": r["position"]} for out, r in zip(outputs, rows, strict=True))
