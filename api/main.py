@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -90,6 +92,19 @@ def create_app(settings: Settings | None = None, server: ServerConfig | None = N
             response.headers["WWW-Authenticate"] = "Bearer"
         return response
 
+    @app.exception_handler(StoreInterfaceError)
+    @app.exception_handler(StoreOperationalError)
+    async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        """A lost PostgreSQL connection, or none free in time (every connection of the pool busy with other reads),
+        or a SQLite store locked by a writer past its timeout: 503, try again. Another store error is a bug: 500."""
+        postgres = type(exc.__cause__).__module__.startswith("psycopg")  # the store library raises from the driver's
+        if not postgres and "locked" not in str(exc) and "busy" not in str(exc):
+            raise exc
+        error = Unavailable("the store did not answer in time (a lost connection, or none free): try again")
+        response = problem(503, "Unavailable", str(error), error.as_dict())
+        response.headers["Retry-After"] = "1"
+        return response
+
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [request_error(error) for error in exc.errors()]
@@ -109,7 +124,9 @@ def create_app(settings: Settings | None = None, server: ServerConfig | None = N
 def server_app() -> FastAPI:
     """The app ``agnt5 server`` serves (a uvicorn factory): the environment's settings, and the ``Host`` checked
     against the local names and ``AGNT5_ALLOWED_HOSTS``. More read threads than the view's pool has connections
-    would leave some waiting for one, and failing after the connect timeout: refused."""
+    would only wait for one (the reads beyond the pool's size gain nothing): refused. A read that waits past the
+    connect timeout (``AGNT5_PG_CONNECT_TIMEOUT_S``; long reads in the default pool hold connections too) is a
+    503 (``store_unavailable``)."""
     config, settings = ServerConfig.from_env(check_host=True), Settings.from_env()
     most = settings.connections
     if config.read_threads is not None and most is not None and config.read_threads > most:

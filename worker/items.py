@@ -14,6 +14,7 @@ import bisect
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -116,17 +117,25 @@ class VersionItems:
         return bounds
 
     def _find(self, index: int) -> int:
-        """Read the chunk holding item ``index`` and keep it (each chunk is read once); its number."""
+        """Read the chunk holding item ``index`` and keep it (each chunk is read once); its number. A chunk whose
+        bounds are known (found before, or by another shard: ``SharedChunks``) is not searched for: the search
+        tries the chunk after the last known one below ``index`` (a run proceeds in order), then bisects between
+        the known chunks on either side."""
         self._last = None
-        known = next((k for k, (start, end) in self.bounds.items() if start <= index < end), None)
-        if known is not None:  # found before (or by another shard of the run: ``SharedChunks``)
-            return self._keep(known)
-        after = max(self.bounds, default=-1) + 1  # the chunk after the last one read
-        if after < len(self.chunk_ids) and self.bounds.get(after - 1, (0, 0))[1] <= index:
-            start, end = self._read(after)
+        below, above = -1, len(self.chunk_ids)  # the known chunks nearest to ``index`` on either side
+        for k, (start, end) in self.bounds.items():
             if start <= index < end:
-                return self._keep(after)
-        lo, hi = 0, len(self.chunk_ids) - 1
+                return self._keep(k)
+            if end <= index:
+                below = max(below, k)
+            else:
+                above = min(above, k)
+        lo, hi = below + 1, above - 1
+        if lo <= hi:
+            start, end = self._read(lo)
+            if start <= index < end:
+                return self._keep(lo)
+            lo += 1
         while lo <= hi:
             mid = (lo + hi) // 2
             self._last = None
@@ -164,7 +173,9 @@ class SharedChunks:
     def __init__(self, load: Callable[[UUID], DatasetVersionChunk], version: DatasetVersion, keep: int = 4) -> None:
         self._load, self.version, self.keep = load, version, keep
         self.bounds: dict[int, tuple[int, int]] = {}
+        self.numbers = {UUID(c): k for k, c in enumerate(version.chunk_ids)}
         self.recent: OrderedDict[UUID, DatasetVersionChunk] = OrderedDict()
+        self.loading: dict[UUID, Future[DatasetVersionChunk]] = {}  # read by one shard, awaited by the others
         self.lock = threading.Lock()
 
     @classmethod
@@ -172,16 +183,33 @@ class SharedChunks:
         return cls(lambda chunk_id: app.get(DatasetVersionChunk, chunk_id, "dataset version chunk"), version)
 
     def load(self, chunk_id: UUID) -> DatasetVersionChunk:
+        """A chunk from the last ones read, else read once (shards that ask for it meanwhile wait for that read),
+        its bounds noted for the shards that start after."""
         with self.lock:
             chunk = self.recent.get(chunk_id)
             if chunk is not None:
                 self.recent.move_to_end(chunk_id)
                 return chunk
-        chunk = self._load(chunk_id)  # outside the lock: another shard's thread reads meanwhile
+            pending = self.loading.get(chunk_id)
+            reader = pending is None
+            if pending is None:
+                pending = self.loading[chunk_id] = Future()
+        if not reader:
+            return pending.result()
+        try:
+            chunk = self._load(chunk_id)  # outside the lock: the other shards go on meanwhile
+        except BaseException as exc:
+            with self.lock:
+                del self.loading[chunk_id]
+            pending.set_exception(exc)
+            raise
         with self.lock:
             self.recent[chunk_id] = chunk
             while len(self.recent) > self.keep:
                 self.recent.popitem(last=False)
+            self.bounds[self.numbers[chunk_id]] = (int(chunk.start), int(chunk.start) + len(chunk.items))
+            del self.loading[chunk_id]
+        pending.set_result(chunk)
         return chunk
 
     def items(self) -> VersionItems:

@@ -18,6 +18,7 @@ import threading
 import time
 import traceback
 from collections import OrderedDict
+from concurrent.futures import Future
 from uuid import UUID
 
 from agnt5_evals.adapters.bootstrap import Services, dropped
@@ -31,7 +32,7 @@ from agnt5_evals.worker.items import SharedChunks
 from agnt5_evals.worker.scoring import ScorerRuntime
 
 KEPT_RUNS = 8  # runs whose target and last chunks of items a worker process keeps between shards
-_kept: OrderedDict[UUID, tuple[Target, SharedChunks]] = OrderedDict()
+_kept: OrderedDict[UUID, Future[tuple[Target, SharedChunks]]] = OrderedDict()
 _kept_lock = threading.Lock()
 
 
@@ -75,19 +76,30 @@ def execute_shard(svc: Services, run_id: UUID, shard: int) -> str:
 
 def _prepared(svc: Services, run: Run) -> tuple[Target, SharedChunks]:
     """The run's target and its dataset version's chunks (``SharedChunks``), kept for the run's next shards in
-    this process."""
+    this process; made once, by the first of the run's shards to ask (the others, at the same time, wait for it)."""
     with _kept_lock:
-        kept = _kept.get(run.id)
-        if kept is not None:
+        pending = _kept.get(run.id)
+        maker = pending is None
+        if pending is None:
+            pending = _kept[run.id] = Future()
+            while len(_kept) > KEPT_RUNS:
+                evicted = _kept.popitem(last=False)[1]
+                if evicted.done() and evicted.exception() is None:
+                    with contextlib.suppress(Exception):
+                        getattr(evicted.result()[0], "close", lambda: None)()  # an HTTP target's connections
+        else:
             _kept.move_to_end(run.id)
-            return kept
-    target = load_target(svc, run.spec)
-    version = svc.app.get(DatasetVersion, run.dataset_version_id, "dataset version")
-    kept = (target, SharedChunks.of(svc.app, version))
-    with _kept_lock:
-        _kept[run.id] = kept
-        while len(_kept) > KEPT_RUNS:
-            evicted, _ = _kept.popitem(last=False)[1]
-            with contextlib.suppress(Exception):
-                getattr(evicted, "close", lambda: None)()  # an HTTP target's connections
+    if not maker:
+        return pending.result()
+    try:
+        target = load_target(svc, run.spec)
+        version = svc.app.get(DatasetVersion, run.dataset_version_id, "dataset version")
+        kept = (target, SharedChunks.of(svc.app, version))
+    except BaseException as exc:  # not kept: the next shard tries again
+        with _kept_lock:
+            if _kept.get(run.id) is pending:
+                del _kept[run.id]
+        pending.set_exception(exc)
+        raise
+    pending.set_result(kept)
     return kept

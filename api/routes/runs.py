@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 
-from agnt5_evals.api.bodies import json_rows
+from agnt5_evals.api.bodies import json_rows, plan
 from agnt5_evals.api.deps import ServicesDep
 from agnt5_evals.api.progress import EVENT_STREAM, EventStream, progress_events, stream
 from agnt5_evals.api.routes import Router, short
@@ -31,6 +31,7 @@ from agnt5_evals.services import compare, exports, gates, operations, runs
 router = Router(tags=["runs"])
 AFTER = "the cursor: only the items after this position (the last `position` of the page before)"
 AFTER_MAX = 2**62  # inside the store's 64-bit integers
+PLANS = plan(RunItem), plan(Failure)  # made at import: a model api.bodies cannot write fails here, not on a request
 
 
 def _after(after: int | None) -> int:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Query, Response
 
-from agnt5_evals.api.bodies import json_rows
+from agnt5_evals.api.bodies import json_rows, plan
 from agnt5_evals.api.deps import ServicesDep
 from agnt5_evals.api.routes import PAGE_ROWS, Router
 from agnt5_evals.api.schemas import Score, ScoreEvidence
@@ -18,6 +18,7 @@ from agnt5_evals.services import operations, scores
 router = Router(tags=["scores"])
 MAX_PAGE = 10**9  # (page - 1) * page_size stays far inside the store's 64-bit integers
 MAX_PAGE_SIZE = 10_000
+PLAN = plan(Score)  # made at import: a model api.bodies cannot write fails here, not on a request
 
 
 def _a_page(arguments: dict[str, Any]) -> bool:

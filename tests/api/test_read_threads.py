@@ -81,21 +81,27 @@ def test_a_full_read_thread_holds_up_only_the_quick_reads(run):
     limiter = client.portal.call(read_limiter)
     holder = object()
     client.portal.call(limiter.acquire_on_behalf_of, holder)  # the one read thread is busy
-    with ThreadPoolExecutor(4) as pool:
+    with ThreadPoolExecutor(6) as pool:
         try:
-            page = pool.submit(client.get, f"/api/v1/runs/{rid}/items", params={"limit": 5})
-            _wait(lambda: client.portal.call(limiter.statistics).tasks_waiting == 1, "the page to wait for a thread")
+            pages = [
+                pool.submit(client.get, f"/api/v1/runs/{rid}/items", params={"limit": 5}),
+                pool.submit(client.get, "/api/v1/scores", params={"run_id": rid, "page": 1, "page_size": 50}),
+                pool.submit(client.get, f"/api/v1/projects/default/runs/{rid}/failures", params={"limit": 5}),
+            ]
+            _wait(lambda: client.portal.call(limiter.statistics).tasks_waiting == 3, "the pages to wait for a thread")
             # the long reads and the other routes answer meanwhile, from the default pool
             for path, params in ((f"/api/v1/runs/{rid}/items", {}), (f"/api/v1/runs/{rid}/failures", {"limit": 5000}),
                                  ("/api/v1/scores", {"run_id": rid}), (f"/api/v1/runs/{rid}/compare/{rid}", {}),
                                  ("/api/v1/datasets", {})):  # fmt: skip
                 answer = pool.submit(client.get, path, params=params).result(timeout=60)
                 assert answer.status_code == 200, (path, answer.text)
-            assert not page.done()
+            assert not any(page.done() for page in pages)
         finally:
             client.portal.call(limiter.release_on_behalf_of, holder)
-        answer = page.result(timeout=60)
-    assert answer.status_code == 200 and [item["position"] for item in answer.json()] == [0, 1, 2, 3, 4]
+        items, scores, failures = (page.result(timeout=60) for page in pages)
+    assert items.status_code == 200 and [item["position"] for item in items.json()] == [0, 1, 2, 3, 4]
+    assert scores.status_code == 200 and len(scores.json()) == 10  # one scorer, ten items
+    assert failures.status_code == 200 and failures.json()["count"] == len(failures.json()["data"]) == 5
 
 
 @pytest.mark.parametrize("configured", [None, 1, 7])

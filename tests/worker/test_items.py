@@ -5,6 +5,7 @@ from anywhere a run resumes."""
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
 
@@ -165,7 +166,7 @@ def test_a_pool_worker_reads_each_chunk_once_for_shards_in_order_and_keeps_a_few
     for shard in range(run.n_shards):
         assert execute_shard(services, run.id, shard).startswith("recorded")
     assert reads == [UUID(c) for c in version.chunk_ids]
-    _, chunks = shards._kept[run.id]
+    _, chunks = shards._kept[run.id].result()
     assert len(chunks.recent) <= chunks.keep < len(version.chunk_ids)
     services.catch_up()
     summary = operations.summary(services, str(run.id))
@@ -187,3 +188,21 @@ def test_shards_in_any_order_read_the_right_items(services, world, monkeypatch):
     rows = queries.run_items(services.view, str(run.id))
     outputs = [orjson.loads(r["output"]) if isinstance(r["output"], str | bytes) else r["output"] for r in rows]
     assert all(out == {"n": r["position"]} for out, r in zip(outputs, rows, strict=True))
+
+
+def test_shards_of_a_run_at_once_in_one_process_read_each_chunk_about_once(services, world, monkeypatch):
+    """A pool worker executes a few shards of a run at once (``AGNT5_SHARD_WINDOW``): a chunk they all need is
+    read once and awaited by the others, and a shard finds its chunk from the bounds the others found, without
+    reading chunks it does not need."""
+    version = big_version(services)
+    reads = _counted_chunks(services, monkeypatch)
+    run = _pool_run(services, world, version, shard_size=100)
+    with ThreadPoolExecutor(4) as pool:
+        done = list(pool.map(lambda shard: execute_shard(services, run.id, shard), range(run.n_shards)))
+    assert all(status.startswith("recorded") for status in done), done
+    assert set(reads) == {UUID(c) for c in version.chunk_ids}
+    # each chunk once, but for one a shard that stalled past 4 newer chunks would read again
+    assert len(reads) <= len(version.chunk_ids) + 2, len(reads)
+    services.catch_up()
+    summary = operations.summary(services, str(run.id))
+    assert (summary["status"], summary["passed_items"]) == ("completed", N_ITEMS)
