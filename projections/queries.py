@@ -292,7 +292,7 @@ def _page_of_statuses(
         where, some = _some_where(run_id, status, failed_by, after)
         firsts.append(f"SELECT position FROM (SELECT position FROM {{p}}run_items{where} LIMIT ?) AS s{len(firsts)}")
         params += [*some, limit]
-    marks = ", ".join("?" * len(statuses))  # filtered outside too: the answer holds only these statuses
+    marks = ", ".join("?" * len(statuses))  # defensive: (run, position) is unique by the domain, not by an index
     sql = (f"SELECT * FROM {{p}}run_items WHERE run_id = ? AND status IN ({marks}) AND position IN (SELECT position"
            f" FROM ({' UNION ALL '.join(firsts)}) AS firsts ORDER BY position LIMIT ?) ORDER BY position")  # fmt: skip
     return _rows(view, sql, run_id, *statuses, *params, limit, raw=raw)
