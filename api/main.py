@@ -39,6 +39,7 @@ from agnt5_evals.domain.errors import Conflict, EvalsError, Forbidden, Invalid, 
 CATCH_UP_SECONDS = 0.2
 STATUS = {NotFound: 404, Conflict: 409, Invalid: 422, Unauthorized: 401, Forbidden: 403, Unavailable: 503}
 PROJECT_PREFIX = "/api/v1/projects/{project_id}"
+RESOURCES = (datasets, catalog, experiments, runs, rescores, annotating, scores, audit, keys, names)  # both prefixes
 
 
 def problem(status: int, title: str, detail: str, error: dict[str, str | None]) -> JSONResponse:
@@ -111,7 +112,7 @@ def create_app(settings: Settings | None = None, server: ServerConfig | None = N
         detail = "; ".join(f"{error['field']}: {error['message']}" for error in errors)
         return problem(422, "Invalid", detail, errors[0])
 
-    for module in (datasets, catalog, experiments, runs, rescores, annotating, scores, audit, keys, names):
+    for module in RESOURCES:
         app.include_router(module.router, prefix="/api/v1", dependencies=[Depends(in_own_project)])
         app.include_router(enveloped(module.router), prefix=PROJECT_PREFIX, dependencies=[Depends(in_project)])
     app.include_router(projects.router, prefix="/api/v1")

@@ -17,23 +17,8 @@ from fastapi.testclient import TestClient
 
 from agnt5_evals.api.auth import ServerConfig
 from agnt5_evals.api.envelope import enveloped
-from agnt5_evals.api.main import create_app
-from agnt5_evals.api.routes import (
-    READ_THREADS,
-    Router,
-    annotating,
-    audit,
-    catalog,
-    datasets,
-    experiments,
-    keys,
-    names,
-    projects,
-    read_limiter,
-    rescores,
-    runs,
-    scores,
-)
+from agnt5_evals.api.main import RESOURCES, create_app
+from agnt5_evals.api.routes import READ_THREADS, Router, projects, read_limiter
 from agnt5_evals.domain.errors import Invalid
 from tests.api.test_api import wait_done
 from tests.support import definition
@@ -63,7 +48,7 @@ def run(services, world) -> Iterator[tuple[TestClient, str]]:
 def test_only_the_quick_reads_are_async_and_every_other_get_is_sync():
     """FastAPI validates a sync endpoint's answer in a thread, an async one's on the loop: only the quick reads
     (small answers, or rows the route serialised itself) may be async, besides the event streams."""
-    modules = (datasets, catalog, experiments, runs, rescores, annotating, scores, audit, keys, names, projects)
+    modules = (*RESOURCES, projects)
     quick = set()
     for router in [module.router for module in modules] + [enveloped(module.router) for module in modules]:
         for route in router.routes:
