@@ -11,7 +11,7 @@ from psycopg.sql import SQL
 
 from agnt5_evals.projections.handlers import INSERT_VERSION_ITEM
 from agnt5_evals.projections.schema import GENERATION_COLUMNS, GENERATION_TABLE, TABLES
-from agnt5_evals.projections.views import EvalsView
+from agnt5_evals.projections.views import EvalsView, Row
 
 # every column a parameter; a duplicate key ignored, or not
 PLAIN_INSERT = re.compile(r"INSERT INTO (\S+) VALUES \((?:%s, )*%s\)( ON CONFLICT DO NOTHING)?")
@@ -67,6 +67,13 @@ class PostgresEvalsView(PostgresTrackingRecorder, EvalsView):
 
     def execute(self, cursor: Any, sql: str, params: Any = (), binary: bool = False) -> None:
         cursor.execute(sql.replace("?", "%s").encode(), params, binary=binary)
+
+    def fetch_rows(self, cursor: Any) -> list[Row]:
+        """The datastore's connections make a new dict per row (``dict_row``): no copy."""
+        rows = cursor.fetchall()
+        if rows and not isinstance(rows[0], dict):
+            return [dict(row) for row in rows]
+        return rows  # type: ignore[no-any-return]
 
     def executemany(self, cursor: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """A rebuild's first pass copies the rows of a plain insert (a run's items and scores): COPY takes them in
