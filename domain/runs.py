@@ -319,7 +319,7 @@ class RunChunk(Aggregate):
         attempts: int,
         tokens: int,
     ) -> None:
-        self.n_items += 1
+        """Applied by ``_item_applied`` (not by this body: see there)."""
 
     def record_items(self, records: Sequence[dict[str, Any]]) -> None:
         """``record_item(**record)`` for each record (a key it does not take is left out, as there), with the event
@@ -386,6 +386,16 @@ def _item_recorded_v1_v2(state: dict[str, Any]) -> None:
 
 RunChunk.ItemRecorded.class_version = 2  # type: ignore[attr-defined]
 RunChunk.ItemRecorded.upcast_v1_v2 = staticmethod(_item_recorded_v1_v2)  # type: ignore[attr-defined]
+
+
+def _item_applied(event: Any, chunk: RunChunk) -> None:
+    """What an ``ItemRecorded`` does to its chunk, once per item of every run recorded or read back. The decorator's
+    own ``apply`` copies the event's 17 fields into a dict and filters them by ``record_item``'s signature to call its
+    body: about 4% of a worker's time recording an echo target's items (docs/benchmarks.md)."""
+    chunk.n_items += 1
+
+
+RunChunk.ItemRecorded.apply = _item_applied  # type: ignore[attr-defined]
 
 
 owned_by_project(Run.Started, RunChunk.Opened)  # type: ignore[attr-defined]

@@ -236,9 +236,11 @@ def _error_step(event: dict[str, Any], data: dict[str, Any], kind: str) -> dict[
 
 
 def total_tokens(events: Any) -> int:
-    """The tokens of a trace's LLM calls (ours and the SDK's, flat or nested)."""
-    return sum(_llm_step(event, _data(event), False)["tokens"] for event in normalised(events)
-               if _event_type(event) == "lm.call.completed")  # fmt: skip
+    """The tokens of a trace's LLM calls (ours and the SDK's, flat or nested). Only the calls are normalised (the
+    worker counts every item's tokens, and most events are not LLM calls)."""
+    calls = [normalise(event) for event in (events if isinstance(events, list) else [])
+             if isinstance(event, dict) and _our_kind(_event_type(event)) == "lm.call.completed"]  # fmt: skip
+    return sum(_llm_step(event, _data(event), False)["tokens"] for event in calls if event is not None)
 
 
 def execution_steps(events: list[Any]) -> list[dict[str, Any]]:

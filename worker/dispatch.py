@@ -168,8 +168,20 @@ class Dispatch:
     def _spawn(self) -> None:
         threading.Thread(target=self._work, name="item-worker", daemon=True).start()
 
-    def _take(self) -> tuple[int, Item] | None:
+    def _next(self, done: Slot | None = None, record: dict[str, Any] | None = None) -> Slot | None:
+        """Hand the finished item over (``done`` and its ``record``; dropped if it timed out meanwhile: a
+        replacement thread took over) and take the next position: its slot, made and registered as active. One hold
+        of the lock per item (a fast target's threads spent more time handing the lock to each other than working).
+        """
         with self.lock:
+            if done is not None and record is not None:
+                if done.position in self.abandoned:
+                    return None  # timed out meanwhile: its result is ignored, and a replacement thread took over
+                self.active.pop(done.position, None)
+                self.finished.put(record)  # unbounded: never waits, so never with the lock held
+                last = self.taken >= len(self.order) and not self.active
+                if last or self.finished.qsize() >= self.chunk_items:
+                    self.wake.set()
             while not self.stopped and self.taken < len(self.order):
                 if self.taken >= self.fed:
                     self.wake.set()  # its item is not read yet: this thread (``_feed``) reads it
@@ -179,7 +191,9 @@ class Dispatch:
                     if self._recorded(position):
                         continue  # another worker recorded it meanwhile (a redelivered shard, a lost lock)
                     self.in_flight += 1
-                    return position, self.items.get(position // self.run.repetitions)
+                    slot = self._slot(position, self.items.get(position // self.run.repetitions))
+                    self.active[position] = slot
+                    return slot
                 self.lock.wait(0.1)
             return None
 
@@ -215,20 +229,9 @@ class Dispatch:
                 self.lock.notify_all()
 
     def _work(self) -> None:
-        while (taken := self._take()) is not None:
-            position, item = taken
-            slot = self._slot(position, item)
-            with self.lock:
-                self.active[position] = slot
-            record = self._execute(slot)
-            with self.lock:
-                if position in self.abandoned:
-                    return  # timed out meanwhile: its result is ignored, and a replacement thread took over
-                self.active.pop(position, None)
-                last = self.taken >= len(self.order) and not self.active
-            self.finished.put(record)
-            if last or self.finished.qsize() >= self.chunk_items:
-                self.wake.set()
+        slot = self._next()
+        while slot is not None:
+            slot = self._next(slot, self._execute(slot))
 
     def _slot(self, position: int, item: Item) -> Slot:
         repetition = position % self.run.repetitions

@@ -209,7 +209,8 @@ while True:
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"code": code, "wall": command_wall, "tree_wall": time.perf_counter() - started,
                   "cpu": usage.ru_utime + usage.ru_stime, "rss": max(peak, usage.ru_maxrss / 1024),
-                  "pg_cpu": sum(backends.values()) if pg is not None else None}))
+                  "pg_cpu": sum(backends.values()) if pg is not None else None,
+                  "switches": usage.ru_nvcsw + usage.ru_nivcsw}))
 """
 
 
@@ -217,7 +218,8 @@ def process_tree(args: Sequence[str], env: dict[str, str], pg_url: str = "") -> 
     """One command and every process it starts (detached ones included), output discarded: exit code, ``wall``
     (until the command exits, what its user waits), ``tree_wall`` (until the last process of the tree exits), CPU
     seconds (user + system) of the tree, peak RSS of the tree in MB, the PostgreSQL backends' CPU seconds if
-    ``pg_url`` is given (else None) and the tail of its stderr. See ``TREE_LAUNCHER``."""
+    ``pg_url`` is given (else None), the tree's context switches (voluntary and not) and the tail of its stderr.
+    See ``TREE_LAUNCHER``."""
     app = f"agnt5-bench-{uuid.uuid4().hex[:12]}"
     with tempfile.NamedTemporaryFile(prefix="agnt5-bench-stderr-") as err:
         env = {**env, "PGAPPNAME": app, "AGNT5_BENCH_STDERR": err.name}
