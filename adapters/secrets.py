@@ -1,12 +1,14 @@
 """The secrets this process knows (from its environment), and ``scrub``: redact them from outside text.
 
 Known secrets: ``AGNT5_LLM_API_KEY``, ``AGNT5_API_KEY``, ``AGNT5_WORKERLESS_SECRET`` (the signing secret of AGNT5
-workerless deployments) and the password of ``AGNT5_DATABASE_URL``. Read on each
-call (cheap), so a key set after start-up is still covered.
+workerless deployments) and the password of ``AGNT5_DATABASE_URL``. The variables are read on each call, so a key
+set after start-up is still covered; what is made of them (the URL parsed) is kept per set of values (``scrub``
+runs for every item a worker records).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -17,15 +19,20 @@ SECRET_VARIABLES = ("AGNT5_LLM_API_KEY", "AGNT5_API_KEY", "AGNT5_WORKERLESS_SECR
 
 
 def known_secrets() -> list[str]:
-    secrets = [os.environ.get(name, "").strip() for name in SECRET_VARIABLES]
-    url = os.environ.get("AGNT5_DATABASE_URL", "")
+    return list(_secrets(tuple(os.environ.get(name, "") for name in SECRET_VARIABLES),
+                         os.environ.get("AGNT5_DATABASE_URL", "")))  # fmt: skip
+
+
+@functools.lru_cache(maxsize=8)
+def _secrets(values: tuple[str, ...], url: str) -> tuple[str, ...]:
+    secrets = [value.strip() for value in values]
     try:
         password = urlsplit(url).password if url else None
     except ValueError:
         password = None
     if password:
         secrets += [password, unquote(password)]
-    return [s for s in secrets if s]
+    return tuple(s for s in secrets if s)
 
 
 def scrub(value: Any) -> Any:
