@@ -178,7 +178,7 @@ class Dispatch:
                 if done.position in self.abandoned:
                     return None  # timed out meanwhile: its result is ignored, and a replacement thread took over
                 self.active.pop(done.position, None)
-                self.finished.put(record)  # unbounded: never waits, so never with the lock held
+                self.finished.put(record)  # unbounded: it never waits, so it may be put with the lock held
                 last = self.taken >= len(self.order) and not self.active
                 if last or self.finished.qsize() >= self.chunk_items:
                     self.wake.set()
