@@ -70,10 +70,8 @@ class PostgresEvalsView(PostgresTrackingRecorder, EvalsView):
 
     def fetch_rows(self, cursor: Any) -> list[Row]:
         """The datastore's connections make a new dict per row (``dict_row``): no copy."""
-        rows = cursor.fetchall()
-        if rows and not isinstance(rows[0], dict):
-            return [dict(row) for row in rows]
-        return rows  # type: ignore[no-any-return]
+        rows: list[Row] = cursor.fetchall()
+        return rows
 
     def executemany(self, cursor: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """A rebuild's first pass copies the rows of a plain insert (a run's items and scores): COPY takes them in
