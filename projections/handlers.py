@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from agnt5_evals.projections.traces import compact
+
 Op = tuple[str, tuple[Any, ...]]
 
 
@@ -242,7 +244,7 @@ def _item_recorded(e: Any) -> Iterator[Op]:
     at = _at(e)
     yield INSERT_RUN_ITEM, (
         e.run_item_id, e.run_id, e.position, e.dataset_item_id, e.repetition, e.status, j(e.output),
-        e.error, j(e.events), e.started_at, e.duration_ms, e.attempts, e.tokens,
+        e.error, j(compact(e.events)), e.started_at, e.duration_ms, e.attempts, e.tokens,
     )  # fmt: skip
     for n, s in enumerate(e.scores):
         yield from _score_rows(e.run_id, e.run_item_id, e.position, n, s, at, None, True)

@@ -13,6 +13,7 @@ import orjson
 
 from agnt5_evals.domain.errors import NotFound
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, current_project
+from agnt5_evals.projections.traces import expand
 from agnt5_evals.projections.views import EvalsView, Row
 
 JSON_COLUMNS = {
@@ -59,7 +60,11 @@ def _decoded_rows(rows: list[Row], raw: bool = False) -> list[Row]:
         for key in texts:
             value = row[key]
             if isinstance(value, str):
-                row[key] = decode(value)
+                if key == "events" and value[:1] == "{":  # a run item's trace stored compact (``traces``)
+                    whole = expand(orjson.loads(value))
+                    row[key] = RawJson(orjson.dumps(whole).decode()) if raw else whole
+                else:
+                    row[key] = decode(value)
         for key in flags:
             value = row[key]
             if isinstance(value, int):

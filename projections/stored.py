@@ -31,6 +31,7 @@ from agnt5_evals.projections.handlers import (
     j,
     operations,
 )
+from agnt5_evals.projections.traces import compact
 
 State = dict[str, Any]
 
@@ -42,7 +43,7 @@ def item_recorded(state: State) -> list[Op]:
     ops: list[Op] = [
         (INSERT_RUN_ITEM, (
             run_item_id, run_id, position, state["dataset_item_id"], state["repetition"], state["status"],
-            j(state["output"]), state["error"], j(state["events"]), state["started_at"], state["duration_ms"],
+            j(state["output"]), state["error"], j(compact(state["events"])), state["started_at"], state["duration_ms"],
             state["attempts"], state["tokens"],
         )),
     ]  # fmt: skip
