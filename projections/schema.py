@@ -1,5 +1,6 @@
 """Tables of the read model. ``{p}`` is the table prefix (schema-qualified on PostgreSQL); ``{real}`` the
-float type. A change of any table here must bump ``VIEW_NAME`` so the views rebuild from position 0.
+float type. A change of any table here, or of what a column holds, must bump ``VIEW_NAME`` so the views rebuild
+from position 0 (``agnt5v17``: a run item's trace stored compact, ``projections.traces``).
 
 The tables of the resources a project owns have a ``project_id`` column (its rows' project; ``default`` for those
 written before projects); their children's tables are read through them (``queries`` filters by it).
@@ -7,7 +8,7 @@ written before projects); their children's tables are read through them (``queri
 
 from __future__ import annotations
 
-VIEW_NAME = "agnt5v16"
+VIEW_NAME = "agnt5v17"
 
 TABLES = {
     "projects": """(id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL)""",

@@ -3,6 +3,7 @@ events exactly, byte for byte once encoded, whatever the trace holds."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 import orjson
@@ -65,6 +66,21 @@ def test_what_cannot_be_rebuilt_exactly_is_stored_as_it_is():
             assert compact(events) is events
         assert _round_trip(events) == orjson.dumps(events)
     for events in ({}, {"c": ITEM, "e": []}, {"v": 1}):  # an object is no trace, and still reads back as it was
+        assert _round_trip(events) == orjson.dumps(events)
+
+
+def test_values_in_memory_read_back_as_orjson_wrote_them():
+    """The worker projects the values it holds (``catchup.apply_own``), before any round trip through the log:
+    a tuple is written as an array and a dict subclass as an object, so they are kept as such."""
+    canonical = _worker_trace()
+    cases: list[Any] = [
+        [*canonical, ("x", 5, {"a": 1})],  # a 3-tuple must not read back as a compact event
+        [*canonical, ("x",)],
+        (canonical[0], canonical[-1]),
+        OrderedDict(c=ITEM, e=[]),
+        [OrderedDict(canonical[0]), canonical[-1]],
+    ]
+    for events in cases:
         assert _round_trip(events) == orjson.dumps(events)
 
 
