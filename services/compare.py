@@ -68,9 +68,16 @@ def compare_runs(
 
     The pairs are counted from the runs' vectors (``services.pairs``: finished runs of one dataset version), else
     in SQL (``projections.pairing``), and only the flips listed are read in full: the figures are those
-    ``domain.compare.compare`` gives for the runs' items (same pairs, same seed, same resampling)."""
+    ``domain.compare.compare`` gives for the runs' items (same pairs, same seed, same resampling). Its queries are
+    one read transaction."""
     if limit is not None and limit < 0:
         raise Invalid(f"must be 0 or more, got {limit}", field="limit")
+    return svc.view.reading(lambda: _compare_runs(svc, base_id, compare_id, strict, scorer, limit, details))
+
+
+def _compare_runs(
+    svc: Services, base_id: str, compare_id: str, strict: bool, scorer: str, limit: int | None, details: bool
+) -> dict[str, Any]:
     base, other = queries.run(svc.view, base_id), queries.run(svc.view, compare_id)
     check_scorer(svc, scorer, base_id, compare_id)
     differences = comparability(base, other)

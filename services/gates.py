@@ -82,7 +82,12 @@ def last_passed(svc: Reader, run: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def gate_verdict(svc: Reader, run_id: str) -> dict[str, Any]:
-    """The CI verdict of a run (``GET /runs/{id}/gate``): every rule with its numbers, and the CLI's exit code."""
+    """The CI verdict of a run (``GET /runs/{id}/gate``): every rule with its numbers, and the CLI's exit code
+    (its queries in one read transaction)."""
+    return svc.view.reading(lambda: _gate_verdict(svc, run_id))
+
+
+def _gate_verdict(svc: Reader, run_id: str) -> dict[str, Any]:
     run = queries.run(svc.view, run_id)
     scorers = [scorer_aggregate(row) for row in queries.run_scorers(svc.view, run_id)]
     result = verdict(run["status"], run["total"], run["passed"], run["spec"].get("config", {}), scorers,

@@ -13,7 +13,12 @@ from agnt5_evals.services import finished, gates
 
 def summary(svc: Reader, run_id: str, detail: bool = True) -> dict[str, Any]:
     """A run's summary; ``detail`` adds latency percentiles, tokens, repetition statistics and the replacing
-    rescores whose scores it holds (``replaced_by``; a failed one left a mix of old and new scores)."""
+    rescores whose scores it holds (``replaced_by``; a failed one left a mix of old and new scores). Its queries
+    are one read transaction (on PostgreSQL, half the round trips)."""
+    return svc.view.reading(lambda: _summary(svc, run_id, detail))
+
+
+def _summary(svc: Reader, run_id: str, detail: bool) -> dict[str, Any]:
     run = queries.run(svc.view, run_id)
     result = run_summary(run, queries.run_scorers(svc.view, run_id), gates.extra_rules(svc, run))
     if detail:
