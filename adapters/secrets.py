@@ -13,14 +13,19 @@ import os
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from agnt5_evals.domain.redaction import redact
+from agnt5_evals.domain.redaction import redact, redact_encoded, usable
 
 SECRET_VARIABLES = ("AGNT5_LLM_API_KEY", "AGNT5_API_KEY", "AGNT5_WORKERLESS_SECRET")
 
 
 def known_secrets() -> list[str]:
-    return list(_secrets(tuple(os.environ.get(name, "") for name in SECRET_VARIABLES),
-                         os.environ.get("AGNT5_DATABASE_URL", "")))  # fmt: skip
+    return list(_usable_secrets())
+
+
+def _usable_secrets() -> tuple[str, ...]:
+    """The known secrets worth redacting (``redaction.usable``), from the environment as it is now."""
+    return _secrets(tuple(os.environ.get(name, "") for name in SECRET_VARIABLES),
+                    os.environ.get("AGNT5_DATABASE_URL", ""))  # fmt: skip
 
 
 @functools.lru_cache(maxsize=8)
@@ -32,9 +37,15 @@ def _secrets(values: tuple[str, ...], url: str) -> tuple[str, ...]:
         password = None
     if password:
         secrets += [password, unquote(password)]
-    return tuple(s for s in secrets if s)
+    return usable(s for s in secrets if s)
 
 
 def scrub(value: Any) -> Any:
     """``value`` with every known secret replaced by ``[REDACTED]`` (strings anywhere in a JSON value)."""
     return redact(value, known_secrets())
+
+
+def scrub_encoded(value: Any) -> tuple[Any, bytes]:
+    """``scrub`` of a JSON value, and its orjson encoding: the value itself when no known secret is in its encoding
+    (``redaction.redact_encoded``: a worker's every record, with an API key set, is searched, not walked)."""
+    return redact_encoded(value, _usable_secrets())

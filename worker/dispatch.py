@@ -26,7 +26,7 @@ from uuid import UUID
 
 import orjson
 
-from agnt5_evals.adapters.secrets import scrub
+from agnt5_evals.adapters.secrets import scrub_encoded
 from agnt5_evals.adapters.targets import Target, TransientError
 from agnt5_evals.domain import ids
 from agnt5_evals.domain.application import EvalsApplication
@@ -284,8 +284,8 @@ class Dispatch:
             "position": slot.position, "repetition": slot.repetition, "scores": scores,
             "status": item_status(error, scores), **result,
         }  # fmt: skip
-        record = scrub(record)  # the last guard: no known secret is recorded, whatever text came back
-        size = len(orjson.dumps(record))
+        record, encoded = scrub_encoded(record)  # the last guard: no known secret is recorded, whatever came back
+        size = len(encoded)
         return {**record, SIZE: size} if size <= MAX_ITEM_BYTES else self._too_large(slot, record, size)
 
     def _too_large(self, slot: Slot, record: dict[str, Any], size: int) -> dict[str, Any]:

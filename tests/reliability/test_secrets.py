@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import textwrap
 
+import orjson
+from hypothesis import given
+from hypothesis import strategies as st
+
 from agnt5_evals.adapters.secrets import known_secrets
-from agnt5_evals.domain.redaction import REDACTED, redact
+from agnt5_evals.domain.redaction import REDACTED, redact, redact_encoded, usable
 from agnt5_evals.projections import queries
 from tests.fakes.llm_server import FakeLLM
 from tests.support import execute
@@ -71,3 +75,40 @@ def test_redaction_reaches_every_string_and_the_bearer_form(monkeypatch):
         "n": 5,
         "short": "ab",
     }
+
+
+SECRETS = ("api-key-123", 'quo"te-key', "back\\slash-key", "new\nline-key", "ünïcode-kéy", "1234567")
+
+
+def test_a_record_is_searched_for_secrets_and_kept_when_none_is_there():
+    """``redact_encoded`` gives what ``redact`` gives, and the value's orjson encoding; a value holding no secret
+    is the value itself (no walk of its strings)."""
+    secrets = usable(SECRETS)
+    clean = {"output": {"answer": "shipped"}, "events": [{"data": {"n": 1}}], "n": 5}
+    kept, encoded = redact_encoded(clean, usable(["api-key-123", "ünïcode-kéy", "1234567"]))
+    assert kept is clean and encoded == orjson.dumps(clean)
+    walked, encoded = redact_encoded(clean, secrets)  # a secret JSON escapes cannot be searched for: walked
+    assert walked == clean and walked is not clean and encoded == orjson.dumps(clean)
+    for secret in SECRETS:  # in a value, in a key, in the Bearer form; and the escaped ones all the same
+        value = {"a": [f"x {secret} y", {secret: f"Bearer {secret}"}], "n": 7}
+        redacted, encoded = redact_encoded(value, secrets)
+        assert redacted == redact(value, secrets) and encoded == orjson.dumps(redacted)
+        assert secret not in str(redacted)
+    number = {"n": 91234567, "s": "plain"}  # a secret found only in a number's digits: walked, nothing replaced
+    assert redact_encoded(number, usable(["1234567"]))[0] == number
+
+
+_TEXT = st.text(alphabet=st.sampled_from(["a", "k", "-", '"', "\\", "\n", "é", " ", "1"]), max_size=12)
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | _TEXT,  # what orjson encodes
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_TEXT, children, max_size=3),
+    max_leaves=10,
+)
+
+
+@given(_VALUES, st.lists(_TEXT, max_size=3))
+def test_searching_the_encoding_redacts_what_walking_redacts(value, secrets):
+    known = usable(secrets)
+    redacted, encoded = redact_encoded(value, known)
+    assert redacted == redact(value, known)
+    assert encoded == orjson.dumps(redacted)
