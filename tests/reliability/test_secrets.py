@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from uuid import UUID
 
 import orjson
 from hypothesis import given
@@ -85,10 +89,11 @@ def test_a_record_is_searched_for_secrets_and_kept_when_none_is_there():
     is the value itself (no walk of its strings)."""
     secrets = usable(SECRETS)
     clean = {"output": {"answer": "shipped"}, "events": [{"data": {"n": 1}}], "n": 5}
-    kept, encoded = redact_encoded(clean, usable(["api-key-123", "ünïcode-kéy", "1234567"]))
+    kept, encoded = redact_encoded(clean, secrets)  # searched as orjson writes them, escaped ones included
     assert kept is clean and encoded == orjson.dumps(clean)
-    walked, encoded = redact_encoded(clean, secrets)  # a secret JSON escapes cannot be searched for: walked
-    assert walked == clean and walked is not clean and encoded == orjson.dumps(clean)
+    undecodable = "key-\udce9-latin1"  # what os.environ makes of a value that is not UTF-8
+    assert redact_encoded(clean, usable([undecodable, *SECRETS]))[0] is clean
+    assert redact({"k": undecodable}, [undecodable]) == {"k": REDACTED}
     for secret in SECRETS:  # in a value, in a key, in the Bearer form; and the escaped ones all the same
         value = {"a": [f"x {secret} y", {secret: f"Bearer {secret}"}], "n": 7}
         redacted, encoded = redact_encoded(value, secrets)
@@ -98,10 +103,73 @@ def test_a_record_is_searched_for_secrets_and_kept_when_none_is_there():
     assert redact_encoded(number, usable(["1234567"]))[0] == number
 
 
-_TEXT = st.text(alphabet=st.sampled_from(["a", "k", "-", '"', "\\", "\n", "é", " ", "1"]), max_size=12)
+@dataclass
+class Reply:
+    text: str
+    when: datetime
+
+
+class Kind(Enum):
+    KEY = "api-key-123"
+
+
+def test_what_orjson_writes_of_other_types_is_redacted_too():
+    """A dataclass or an enum in an output is recorded as the object or value orjson writes: a secret in it is
+    replaced there too; a value of another type without a secret is kept as it is."""
+    when = datetime(2026, 11, 29, tzinfo=UTC)
+    value = {"r": Reply("x api-key-123 y", when), "k": Kind.KEY, "t": when, "u": UUID(int=5)}
+    redacted, encoded = redact_encoded(value, usable(["api-key-123"]))
+    assert b"api-key-123" not in encoded and redacted["t"] is when and redacted["u"] == UUID(int=5)
+    assert redacted["r"] == {"text": f"x {REDACTED} y", "when": when.isoformat()} and redacted["k"] == REDACTED
+    assert redact(value, ["api-key-123"]) == redacted
+
+
+LEAKER = """
+import os
+
+from agnt5_evals import component
+
+
+@component("leaker", type="function")
+def leaker(input):
+    return {"echo": f"the key is {os.environ['AGNT5_API_KEY']}", os.environ["AGNT5_API_KEY"]: 1}
+"""
+
+
+def test_a_component_returning_a_key_records_it_redacted(services, tmp_path, monkeypatch):
+    """The worker's last guard, alone: nothing else redacts a component's output."""
+    monkeypatch.setenv("AGNT5_API_KEY", KEY)
+    (tmp_path / "leaker_agent.py").write_text(textwrap.dedent(LEAKER))
+    app = services.app
+    ds = app.create_dataset("leaks")
+    app.add_items(ds.id, [{"input": {"n": n}} for n in range(3)])
+    version = app.publish(ds.id)
+    deployment = app.create_deployment(
+        "leaker", "leaker_agent", str(tmp_path), [{"name": "leaker", "type": "function"}]
+    )
+    spec = {
+        "dataset_id": str(ds.id), "dataset_version_id": str(version.id),
+        "target": {"type": "component", "deployment_id": str(deployment.id), "component_name": "leaker",
+                   "component_type": "function"},
+        "scorers": [{"type": "builtin", "name": "json_valid", "key": "json_valid", "config": {}}], "config": {},
+    }  # fmt: skip
+    run_id = app.start_run(app.create_experiment("leaks", "", spec).id).id
+    assert execute(services, run_id) == "completed"
+    assert KEY.encode() not in stored_bytes(services) and REDACTED.encode() in stored_bytes(services)
+    services.catch_up()
+    outputs = [item["output"] for item in queries.run_items(services.view, str(run_id))]
+    assert outputs == [{"echo": f"the key is {REDACTED}", REDACTED: 1}] * 3
+
+
+_CHARS = ["a", "k", "-", '"', "\\", "\n", "\x00", "\x1f", "é", "\u2028", "😀", " ", "1"]  # JSON escapes some
+_TEXT = st.text(alphabet=st.sampled_from(_CHARS), max_size=12)
 _VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | _TEXT,  # what orjson encodes
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(_TEXT, children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.lists(children, max_size=3).map(tuple)
+        | st.dictionaries(_TEXT, children, max_size=3)
+    ),
     max_leaves=10,
 )
 
