@@ -26,7 +26,7 @@ from uuid import UUID
 
 import orjson
 
-from agnt5_evals.adapters.secrets import scrub_encoded
+from agnt5_evals.adapters.secrets import scrub, scrub_encoded
 from agnt5_evals.adapters.targets import Target, TransientError
 from agnt5_evals.domain import ids
 from agnt5_evals.domain.application import EvalsApplication
@@ -231,7 +231,35 @@ class Dispatch:
     def _work(self) -> None:
         slot = self._next()
         while slot is not None:
-            slot = self._next(slot, self._execute(slot))
+            slot = self._next(slot, self._record_of(slot))
+
+    def _record_of(self, slot: Slot) -> dict[str, Any]:
+        """``_execute``'s record of the item. The target's and the scorers' errors are records already; what
+        raises here is a bug of ours (in scoring's bookkeeping, redaction, sizing): the item is errored with it,
+        so that it costs the item, not the run (the thread would end, its item never recorded, and the run wait
+        for it forever)."""
+        try:
+            return self._execute(slot)
+        except Exception as exc:
+            return self._broken(slot, exc)
+
+    def _broken(self, slot: Slot, exc: Exception) -> dict[str, Any]:
+        slot.deadline = None
+        try:
+            error = str(scrub(f"InternalError: {type(exc).__name__}: {exc}"[:500]))
+        except Exception:  # redaction itself failed: the error's type alone, no text that could hold a secret
+            error = f"InternalError: {type(exc).__name__}"
+        failed = {"event_type": "run.failed", "event_id": f"{slot.run_item}:internal", "correlation_id": slot.run_item,
+                  "parent_correlation_id": None, "timestamp_ns": time.time_ns(), "name": None,
+                  "data": {"error": error, "error_code": "InternalError", "attempts": slot.attempt}}  # fmt: skip
+        record = {
+            "run_id": str(self.run.id), "run_item_id": slot.run_item, "dataset_item_id": slot.item["id"],
+            "position": slot.position, "repetition": slot.repetition, "scores": [], "status": "errored",
+            "output": None, "error": error, "events": [jsonable(slot.ctx.events[0]), failed],
+            "started_at": slot.started_at, "duration_ms": round((time.perf_counter() - slot.t0) * 1000, 3),
+            "attempts": slot.attempt, "tokens": 0,
+        }  # fmt: skip
+        return {**record, SIZE: len(orjson.dumps(record))}
 
     def _slot(self, position: int, item: Item) -> Slot:
         repetition = position % self.run.repetitions
