@@ -6,6 +6,7 @@ import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -35,27 +36,32 @@ def stored_bytes(services) -> bytes:
     return b"\n".join(bytes(n.state) + n.topic.encode() for n in notifications)
 
 
-def test_an_echoed_api_key_is_redacted_from_the_log(services, tmp_path, monkeypatch):
-    monkeypatch.setenv("AGNT5_LLM_API_KEY", KEY)
-    (tmp_path / "leaky_agent.py").write_text(textwrap.dedent(AGENT))
+def experiment(services, tmp_path, source: str, component: str, scorer: dict[str, Any]) -> Any:
+    """An experiment running ``component`` of ``source`` over 3 items, scored by ``scorer``: its id."""
+    module = f"{component}_agent"  # a module name of its own: a process imports each name once
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
     app = services.app
     ds = app.create_dataset("secrets")
     app.add_items(ds.id, [{"input": {"order_id": n}} for n in range(3)])
     version = app.publish(ds.id)
-    deployment = app.create_deployment(
-        "leaky", "leaky_agent", str(tmp_path), [{"name": "answerer", "type": "function"}]
-    )
+    deployment = app.create_deployment("secrets", module, str(tmp_path), [{"name": component, "type": "function"}])
     spec = {
         "dataset_id": str(ds.id), "dataset_version_id": str(version.id),
-        "target": {"type": "component", "deployment_id": str(deployment.id), "component_name": "answerer",
+        "target": {"type": "component", "deployment_id": str(deployment.id), "component_name": component,
                    "component_type": "function"},
-        "scorers": [{"type": "builtin", "name": "llm_judge", "key": "llm_judge",
-                     "config": {"model": "judge-leaky", "criteria": "gives the order status"}}],
-        "config": {},
+        "scorers": [{"type": "builtin", "key": scorer["name"], "config": {}, **scorer}], "config": {},
     }  # fmt: skip
+    return app.create_experiment("secrets", "", spec).id
+
+
+def test_an_echoed_api_key_is_redacted_from_the_log(services, tmp_path, monkeypatch):
+    monkeypatch.setenv("AGNT5_LLM_API_KEY", KEY)
+    judge = {"name": "llm_judge", "config": {"model": "judge-leaky", "criteria": "gives the order status"}}
+    exp = experiment(services, tmp_path, AGENT, "answerer", judge)
+    app = services.app
     with FakeLLM() as llm:
         monkeypatch.setenv("AGNT5_LLM_BASE_URL", llm.base_url)
-        run_id = app.start_run(app.create_experiment("secrets", "", spec).id).id
+        run_id = app.start_run(exp).id
         assert execute(services, run_id) == "completed"
         assert llm.requests and all(r["auth"] == f"Bearer {KEY}" for r in llm.requests)  # the key was sent
     log = stored_bytes(services)
@@ -139,21 +145,7 @@ def leaker(input):
 def test_a_component_returning_a_key_records_it_redacted(services, tmp_path, monkeypatch):
     """The worker's last guard, alone: nothing else redacts a component's output."""
     monkeypatch.setenv("AGNT5_API_KEY", KEY)
-    (tmp_path / "leaker_agent.py").write_text(textwrap.dedent(LEAKER))
-    app = services.app
-    ds = app.create_dataset("leaks")
-    app.add_items(ds.id, [{"input": {"n": n}} for n in range(3)])
-    version = app.publish(ds.id)
-    deployment = app.create_deployment(
-        "leaker", "leaker_agent", str(tmp_path), [{"name": "leaker", "type": "function"}]
-    )
-    spec = {
-        "dataset_id": str(ds.id), "dataset_version_id": str(version.id),
-        "target": {"type": "component", "deployment_id": str(deployment.id), "component_name": "leaker",
-                   "component_type": "function"},
-        "scorers": [{"type": "builtin", "name": "json_valid", "key": "json_valid", "config": {}}], "config": {},
-    }  # fmt: skip
-    run_id = app.start_run(app.create_experiment("leaks", "", spec).id).id
+    run_id = services.app.start_run(experiment(services, tmp_path, LEAKER, "leaker", {"name": "json_valid"})).id
     assert execute(services, run_id) == "completed"
     assert KEY.encode() not in stored_bytes(services) and REDACTED.encode() in stored_bytes(services)
     services.catch_up()
