@@ -62,6 +62,13 @@ def jsonable(value: Any) -> Any:
     return orjson.loads(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS))
 
 
+def _failed_event(slot: Slot, suffix: str, error: str, code: str) -> dict[str, Any]:
+    """The ``run.failed`` event that ends an item the worker errors itself (too large, or a bug of ours)."""
+    return {"event_type": "run.failed", "event_id": f"{slot.run_item}:{suffix}", "correlation_id": slot.run_item,
+            "parent_correlation_id": None, "timestamp_ns": time.time_ns(), "name": None,
+            "data": {"error": error, "error_code": code, "attempts": slot.attempt}}  # fmt: skip
+
+
 def tokens_of(events: list[dict[str, Any]]) -> int:
     """The item's token usage: its LLM calls' tokens, in either trace vocabulary (``domain.trace``)."""
     return total_tokens(events)
@@ -249,9 +256,7 @@ class Dispatch:
             error = str(scrub(f"InternalError: {type(exc).__name__}: {exc}"[:500]))
         except Exception:  # redaction itself failed: the error's type alone, no text that could hold a secret
             error = f"InternalError: {type(exc).__name__}"
-        failed = {"event_type": "run.failed", "event_id": f"{slot.run_item}:internal", "correlation_id": slot.run_item,
-                  "parent_correlation_id": None, "timestamp_ns": time.time_ns(), "name": None,
-                  "data": {"error": error, "error_code": "InternalError", "attempts": slot.attempt}}  # fmt: skip
+        failed = _failed_event(slot, "internal", error, "InternalError")
         record = {
             "run_id": str(self.run.id), "run_item_id": slot.run_item, "dataset_item_id": slot.item["id"],
             "position": slot.position, "repetition": slot.repetition, "scores": [], "status": "errored",
@@ -319,9 +324,7 @@ class Dispatch:
     def _too_large(self, slot: Slot, record: dict[str, Any], size: int) -> dict[str, Any]:
         """An item too big to save is errored and keeps only its start event (saves must stay small)."""
         error = f"OutputTooLarge: the item's output, trace and scores take {size:,} bytes (limit {MAX_ITEM_BYTES:,})"
-        failed = {"event_type": "run.failed", "event_id": f"{slot.run_item}:too-large", "correlation_id": slot.run_item,
-                  "parent_correlation_id": None, "timestamp_ns": time.time_ns(), "name": None,
-                  "data": {"error": error, "error_code": "OutputTooLarge", "attempts": slot.attempt}}  # fmt: skip
+        failed = _failed_event(slot, "too-large", error, "OutputTooLarge")
         small = {**record, "output": None, "error": error, "events": [record["events"][0], failed], "scores": []}
         return {**small, "status": "errored", SIZE: len(orjson.dumps(small))}
 
