@@ -41,10 +41,10 @@ class Mismatch(Schema):
     model_config = examples(
         {
             "position": 31,
-            "topic": "agnt5_evals.domain.runs:RunChunk.ItemRecorded",
+            "topic": "agnt5_evals.domain.runs:RunChunk.ItemsRecorded",
             "originator_id": "5b0f3a52-1c55-5c0e-9d3f-2f1d0c7e9a10",
-            "originator_version": 4,
-            "problem": "its payload does not match the digest recorded when it was saved",
+            "originator_version": 2,
+            "problem": "its item 3 (position 403) does not match the digest recorded when it was saved",
         }
     )
 

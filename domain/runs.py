@@ -1,9 +1,10 @@
 """The Run aggregate (O(1) state) and RunChunk, the unit of durable, idempotent result recording.
 
 A run's items are recorded in chunks: each chunk is its own aggregate with a deterministic id, holding one
-``ItemRecorded`` event per run item (output, trace and scores), saved atomically together with the Run's
-``ChunkRecorded`` counter event. Recording costs the same whatever the run's size, and recording a chunk
-twice collides on the chunk id instead of duplicating results.
+``ItemsRecorded`` event with its run items (output, trace and scores of each), saved atomically together with the
+Run's ``ChunkRecorded`` counter event. Recording costs the same whatever the run's size, and recording a chunk
+twice collides on the chunk id instead of duplicating results. Chunks recorded before ``ItemsRecorded`` existed
+hold one ``ItemRecorded`` event per item instead (``chunk_items`` reads both).
 """
 
 from __future__ import annotations
@@ -278,7 +279,8 @@ class Run(Aggregate):
 
 
 class RunChunk(Aggregate):
-    """The results of a contiguous slice of a run's items, one event per run item."""
+    """The results of a contiguous slice of a run's items: one ``ItemsRecorded`` event holding them all (a chunk
+    recorded before it existed: one ``ItemRecorded`` event per item)."""
 
     project_id = DEFAULT_PROJECT  # its run's
 
@@ -319,17 +321,27 @@ class RunChunk(Aggregate):
         attempts: int,
         tokens: int,
     ) -> None:
-        """Applied by ``_item_applied`` (not by this body: see there)."""
+        """One run item, as chunks recorded it before ``ItemsRecorded`` (kept to read them; applied by
+        ``_item_applied``). Its parameters are the fields of each item of an ``ItemsRecorded`` (``ITEM_FIELDS``)."""
+
+    @event("ItemsRecorded")
+    def _items_recorded(self, items: list[dict[str, Any]]) -> None:
+        """Applied by ``_items_applied`` (not by this body: see there)."""
 
     def record_items(self, records: Sequence[dict[str, Any]]) -> None:
-        """``record_item(**record)`` for each record (a key it does not take is left out, as there), with the event
-        triggered directly: the decorator's handling of the arguments cost as much as the event itself, once per
-        item of every run (docs/benchmarks.md)."""
+        """Record the chunk's run items in one ``ItemsRecorded`` event: each item holds ``ITEM_FIELDS`` of its record
+        (a key it does not take is left out), in position order. One event per chunk, not per item: building,
+        encoding and inserting an event per item was most of what recording a fast target's items cost
+        (docs/benchmarks.md)."""
+        if self.n_items:
+            raise Conflict(f"run chunk {self.id} holds its items already")
+        items = []
         for record in records:
             missing = [name for name in ITEM_FIELDS if name not in record]
             if missing:
                 raise Invalid(f"a recorded item needs {', '.join(missing)}", field="records")
-            self.trigger_event(self.ItemRecorded, **{name: record[name] for name in ITEM_FIELDS})  # type: ignore[attr-defined]
+            items.append({name: record[name] for name in ITEM_FIELDS})
+        self.trigger_event(self.ItemsRecorded, items=items)  # type: ignore[attr-defined]
 
 
 # the fields of an ItemRecorded event: record_item's parameters
@@ -396,6 +408,26 @@ def _item_applied(event: Any, chunk: RunChunk) -> None:
 
 
 RunChunk.ItemRecorded.apply = _item_applied  # type: ignore[attr-defined]
+
+
+def _items_applied(event: Any, chunk: RunChunk) -> None:
+    """What an ``ItemsRecorded`` does to its chunk (the decorator's ``apply`` would copy the items' list into a dict
+    of arguments, filter it by the method's signature and call an empty body)."""
+    chunk.n_items += len(event.items)
+
+
+RunChunk.ItemsRecorded.apply = _items_applied  # type: ignore[attr-defined]
+
+
+def chunk_items(event_name: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run items a stored ``RunChunk`` event holds, by its class's name (``RunChunk.ItemsRecorded``) and its
+    payload (decoded state or attributes): every item of an ``ItemsRecorded``, the one item of an older
+    ``ItemRecorded`` (its payload; ``ITEM_FIELDS`` of it are the item), none for any other event."""
+    if event_name.endswith("ItemsRecorded"):
+        return list(payload["items"])
+    if event_name.endswith("ItemRecorded"):
+        return [payload]
+    return []
 
 
 owned_by_project(Run.Started, RunChunk.Opened)  # type: ignore[attr-defined]

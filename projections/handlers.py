@@ -6,7 +6,7 @@ business rules here: values are copied, counted and summed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -240,14 +240,41 @@ def _finished(status: str) -> Callable[[Any], Iterator[Op]]:
     return handle
 
 
-def _item_recorded(e: Any) -> Iterator[Op]:
+def item_ops(item: Mapping[str, Any], at: str) -> list[Op]:
+    """A recorded run item's row, each score's row and its share of the run's per-scorer aggregates (``_score_rows``,
+    inlined: once per item and score of every run recorded or rebuilt). ``item``: an item of a chunk's
+    ``ItemsRecorded`` (or an older ``ItemRecorded``'s fields); ``at``: its event's time, the scores' ``created_at``."""
+    run_id, run_item_id, position = item["run_id"], item["run_item_id"], item["position"]
+    ops: list[Op] = [
+        (INSERT_RUN_ITEM, (
+            run_item_id, run_id, position, item["dataset_item_id"], item["repetition"], item["status"],
+            j(item["output"]), item["error"], j(compact(item["events"])), item["started_at"], item["duration_ms"],
+            item["attempts"], item["tokens"],
+        )),
+    ]  # fmt: skip
+    for index, s in enumerate(item["scores"]):
+        score, passed, errored = s["score"], bool(s["passed"]), bool(s.get("errored"))
+        ops.append((INSERT_SCORE, (
+            s["id"], run_id, run_item_id, position, index, s["key"], s["name"], j(s.get("config") or {}), score,
+            int(passed), int(errored), s.get("label"), s.get("explanation"), j(s.get("metadata") or {}),
+            j(s.get("evidence") or {}), at, None, 1,
+        )))  # fmt: skip
+        ops.append((ADD_RUN_SCORER, (
+            run_id, s["key"], index, 1, round(float(score) * 1e9), int(passed), int(not passed and not errored),
+            int(errored),
+        )))  # fmt: skip
+    return ops
+
+
+def _items_recorded(e: Any) -> Iterator[Op]:
     at = _at(e)
-    yield INSERT_RUN_ITEM, (
-        e.run_item_id, e.run_id, e.position, e.dataset_item_id, e.repetition, e.status, j(e.output),
-        e.error, j(compact(e.events)), e.started_at, e.duration_ms, e.attempts, e.tokens,
-    )  # fmt: skip
-    for n, s in enumerate(e.scores):
-        yield from _score_rows(e.run_id, e.run_item_id, e.position, n, s, at, None, True)
+    for item in e.items:
+        yield from item_ops(item, at)
+
+
+def _item_recorded(e: Any) -> Iterator[Op]:
+    """A chunk's item recorded before ``ItemsRecorded`` existed (one event per item)."""
+    yield from item_ops(vars(e), _at(e))
 
 
 def _score_rows(run_id: str, run_item_id: str, position: int, index: int, s: dict[str, Any], at: str,
@@ -366,6 +393,7 @@ HANDLERS: dict[str, Callable[[Any], Iterator[Op]]] = {
     "Run.Cancelled": _finished("cancelled"),
     "RunChunk.Opened": _nothing,
     "RunChunk.ItemRecorded": _item_recorded,
+    "RunChunk.ItemsRecorded": _items_recorded,
     "Run.RescoreStarted": _nothing,
     "Run.ChunkRescored": _chunk_rescored,
     "Run.RescoreEnded": _nothing,

@@ -1,12 +1,12 @@
 """Row operations straight from stored events, for a rebuild's first pass (``catchup.catch_up`` of a bulk view).
 
-A rebuild reads every event of the log; most of them are a run's ``RunChunk.ItemRecorded`` (an item and its
-scores). The usual path decodes each into the library's domain event object, then a handler's generators turn it
-into operations. Here the stored state is decoded exactly as the application's mapper decodes it (its cipher,
-compressor and transcoder, then the event class's upcasters), and the operations are built from that dict by the
-same expressions as the handlers', without an event object or a generator per event and score. The operations are
-the handlers' own, value for value (``tests/projections/test_rebuild_bulk.py`` compares them and the rebuilt view);
-any other event type goes the usual way.
+A rebuild reads every event of the log; most of what it writes comes from a run's ``RunChunk.ItemsRecorded`` (a
+chunk's items and their scores). The usual path decodes each into the library's domain event object, then a
+handler's generators turn it into operations. Here the stored state is decoded exactly as the application's mapper
+decodes it (its cipher, compressor and transcoder, then the event class's upcasters), and the operations are built
+from that dict by the same expressions as the handlers', without an event object or a generator per event and
+score. The operations are the handlers' own, value for value (``tests/projections/test_rebuild_bulk.py`` compares
+them and the rebuilt view); any other event type goes the usual way.
 
 The JSON columns are re-encoded from the decoded values (``handlers.j``), not sliced out of the stored bytes: the
 stored bytes are not always the column's encoding (``metadata: null`` is stored, ``{}`` written; an event written
@@ -22,43 +22,26 @@ from eventsourcing.persistence import Mapper, StoredEvent, find_id_convertor
 from eventsourcing.utils import resolve_topic
 
 from agnt5_evals.projections.handlers import (
-    ADD_RUN_SCORER,
-    INSERT_RUN_ITEM,
-    INSERT_SCORE,
     INSERT_UPLOAD_ITEM,
     INSERT_VERSION_ITEM,
     Op,
+    item_ops,
     j,
     operations,
 )
-from agnt5_evals.projections.traces import compact
 
 State = dict[str, Any]
 
 
 def item_recorded(state: State) -> list[Op]:
-    """``handlers._item_recorded``: the run item's row, each score's row and its share of the run's aggregates."""
+    """``handlers._item_recorded``: one run item recorded before ``ItemsRecorded`` existed."""
+    return item_ops(state, str(state["timestamp"].isoformat()))
+
+
+def items_recorded(state: State) -> list[Op]:
+    """``handlers._items_recorded``: a run chunk's items, their scores and their share of the run's aggregates."""
     at = str(state["timestamp"].isoformat())
-    run_id, run_item_id, position = state["run_id"], state["run_item_id"], state["position"]
-    ops: list[Op] = [
-        (INSERT_RUN_ITEM, (
-            run_item_id, run_id, position, state["dataset_item_id"], state["repetition"], state["status"],
-            j(state["output"]), state["error"], j(compact(state["events"])), state["started_at"], state["duration_ms"],
-            state["attempts"], state["tokens"],
-        )),
-    ]  # fmt: skip
-    for index, s in enumerate(state["scores"]):
-        score, passed, errored = s["score"], bool(s["passed"]), bool(s.get("errored"))
-        ops.append((INSERT_SCORE, (
-            s["id"], run_id, run_item_id, position, index, s["key"], s["name"], j(s.get("config") or {}), score,
-            int(passed), int(errored), s.get("label"), s.get("explanation"), j(s.get("metadata") or {}),
-            j(s.get("evidence") or {}), at, None, 1,
-        )))  # fmt: skip
-        ops.append((ADD_RUN_SCORER, (
-            run_id, s["key"], index, 1, round(float(score) * 1e9), int(passed), int(not passed and not errored),
-            int(errored),
-        )))  # fmt: skip
-    return ops
+    return [op for item in state["items"] for op in item_ops(item, at)]
 
 
 def _item(item: dict[str, Any]) -> tuple[Any, ...]:
@@ -88,6 +71,7 @@ def version_chunk(state: State) -> list[Op]:
 
 FAST: dict[str, Callable[[State], list[Op]]] = {
     "RunChunk.ItemRecorded": item_recorded,
+    "RunChunk.ItemsRecorded": items_recorded,
     "UploadChunk.Created": upload_chunk,
     "DatasetVersionChunk.Created": version_chunk,
 }

@@ -314,6 +314,11 @@ class LogFold:
         run.positions.add(position)
         self._check_scores(rid, run, e)
 
+    def _RunChunk_ItemsRecorded(self, cid: str, e: Mapping[str, Any]) -> None:
+        """A chunk's items in one event: each is checked as an ``ItemRecorded`` of the chunk is."""
+        for item in e["items"]:
+            self._RunChunk_ItemRecorded(cid, item)
+
     def _check_identity(self, rid: str, run: RunState, e: Mapping[str, Any]) -> None:
         """The item is the run's uuid5 of the dataset item at its position and its repetition."""
         position, k = int(e["position"]), run.repetitions

@@ -1,11 +1,12 @@
 """Replay a finished run from the log alone: re-derive every score, the summary and the gate, and compare.
 
-Nothing is executed and nothing calls out: outputs and traces come from the run's ``ItemRecorded`` events, the
-dataset items from the version's chunks, an LLM judge's answer from the request and response recorded in its
-score's evidence (a recorded failure is failed again the same way), and the current scores are the run's own
-overlaid by its replacing rescores in order, each replayed with the rescore's scorers. A custom scorer is run again
-from its deployment in a child process (never in this one); one served over HTTP would need the network and is
-reported as skipped. The summary and gate recomputed from the replayed scores are compared with the read model's.
+Nothing is executed and nothing calls out: outputs and traces come from the run's recorded items
+(``ItemsRecorded``), the dataset items from the version's chunks, an LLM judge's answer from the request and
+response recorded in its score's evidence (a recorded failure is failed again the same way), and the current scores
+are the run's own overlaid by its replacing rescores in order, each replayed with the rescore's scorers. A custom
+scorer is run again from its deployment in a child process (never in this one); one served over HTTP would need the
+network and is reported as skipped. The summary and gate recomputed from the replayed scores are compared with the
+read model's.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import orjson
+
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain.errors import Conflict
 from agnt5_evals.domain.gates import item_status, pass_rate, verdict
 from agnt5_evals.domain.model import DatasetVersion, Deployment
 from agnt5_evals.domain.reports import gate_verdict
 from agnt5_evals.domain.rescores import Rescore, RescoreChunk
-from agnt5_evals.domain.runs import Run, RunChunk
+from agnt5_evals.domain.runs import Run, RunChunk, chunk_items
 from agnt5_evals.domain.scoring import BUILTINS, ScorerInput, run_scorer
 from agnt5_evals.domain.scoring.judges import JudgeCallError
 from agnt5_evals.services import operations
@@ -91,12 +94,11 @@ def _replay(svc: Services, run_id: UUID) -> dict[str, Any]:
     for item in items.values():  # the run's jobs in position order, then the rescores'
         state.recorded_statuses[item["run_item_id"]] = item["status"]
         state.jobs.extend(item.pop("jobs"))
-    decode = svc.app.mapper.transcoder.decode
     for rescore_id in run.rescores:  # replacing rescores, oldest first: what they recorded became current
         rescore = svc.app.get(Rescore, UUID(rescore_id), "rescore")
         specs = {s["key"]: s for s in rescore.scorers}
         for rescored in _events(svc, RescoreChunk, rescore.id, rescore.chunks, "RescoreChunk.ItemRescored"):
-            item = {**decode(items[rescored["run_item_id"]]["state"]), "run_id": state.run_id}
+            item = {**orjson.loads(items[rescored["run_item_id"]]["state"]), "run_id": state.run_id}
             state.recorded_statuses[item["run_item_id"]] = rescored["status"]
             for recorded in rescored["scores"]:
                 extra = {"rescore_id": str(rescore.id)}
@@ -109,12 +111,13 @@ def _replay(svc: Services, run_id: UUID) -> dict[str, Any]:
 
 def _recorded_items(svc: Services, run: Run, dataset: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The run's recorded items by id, in position order, each with its jobs (built-in scorers' already scored
-    and compared); of its payload only what the report needs is kept (and the stored payload itself, which a
-    rescore of the item decodes again), so the 100,000 decoded payloads are never all held at once."""
+    and compared); of its payload only what the report needs is kept (and, when the run was rescored, its encoding,
+    which a rescore of the item decodes again), so the 100,000 decoded payloads are never all held at once."""
     items: dict[str, dict[str, Any]] = {}
     run_id, keep = str(run.id), bool(run.rescores)
     scorers = [(spec, _judge(spec)) for spec in run.spec["scorers"]]
-    for state, e in _events_stored(svc, RunChunk, run.id, run.chunk_numbers(), "RunChunk.ItemRecorded"):
+    for e in _run_items(svc, run):
+        state = orjson.dumps(e) if keep else None
         e["run_id"] = run_id
         jobs = []
         if e["error"] is None:
@@ -139,24 +142,27 @@ def _dataset_items(svc: Services, version_id: UUID) -> dict[str, dict[str, Any]]
     return items
 
 
+def _run_items(svc: Services, run: Run) -> Iterator[dict[str, Any]]:
+    """The run's recorded items as stored, chunk by chunk (decoded, never upcast: replay reads only fields every
+    class version has): the items of each chunk's ``ItemsRecorded`` (or of its older ``ItemRecorded`` events)."""
+    decode = svc.app.mapper.transcoder.decode
+    for chunk_no in run.chunk_numbers():
+        for stored in svc.app.recorder.select_events(RunChunk.create_id(run.id, chunk_no)):
+            name = stored.topic.rpartition(":")[2]
+            if name.startswith("RunChunk.Item"):
+                yield from chunk_items(name, decode(stored.state))
+
+
 def _events(
     svc: Services, cls: type[Any], owner: UUID, chunks: int | list[int], qualname: str
 ) -> Iterator[dict[str, Any]]:
-    """The payloads of a run's (or a rescore's) item events as stored, chunk by chunk (decoded, never upcast:
-    replay reads only fields every class version has, and skips building event objects)."""
-    for _, payload in _events_stored(svc, cls, owner, chunks, qualname):
-        yield payload
-
-
-def _events_stored(
-    svc: Services, cls: type[Any], owner: UUID, chunks: int | list[int], qualname: str
-) -> Iterator[tuple[bytes, dict[str, Any]]]:
-    """``_events``, each payload with its stored form."""
+    """The payloads of a rescore's item events as stored, chunk by chunk (decoded, never upcast: replay reads only
+    fields every class version has, and skips building event objects)."""
     decode, suffix = svc.app.mapper.transcoder.decode, f":{qualname}"
-    for chunk_no in range(chunks) if isinstance(chunks, int) else chunks:  # a count, or a sharded run's numbers
+    for chunk_no in range(chunks) if isinstance(chunks, int) else chunks:
         for stored in svc.app.recorder.select_events(cls.create_id(owner, chunk_no)):
             if stored.topic.endswith(suffix):
-                yield stored.state, decode(stored.state)
+                yield decode(stored.state)
 
 
 def _job(item: dict[str, Any], source: dict[str, Any], spec: dict[str, Any], judge: bool, recorded: dict[str, Any],

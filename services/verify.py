@@ -4,8 +4,8 @@ What is checked, from the stored events alone (never the read model):
 
 - every aggregate's events are numbered 1, 2, 3 ... with no gap (a deleted event in the middle is named);
 - a run's (and a rescore's) hash chain: ``Started`` against its own fields, each ``ChunkRecorded`` against the
-  previous link and the items its chunk holds (each ``ItemRecorded`` also against the short digest its chunk
-  recorded for it when it was saved, so an edited item is named), ``Completed`` against what ran and the results;
+  previous link and the items its chunk holds (each item also against the short digest its chunk recorded for it
+  when it was saved, so an edited item is named), ``Completed`` against what ran and the results;
 - a dataset version's chunks against the digests the version recorded, and its content digest against all items;
 - a run's dataset digest against its dataset version's.
 
@@ -253,31 +253,48 @@ def _verify_chunk(log: Log, recorded: Stored, previous: str, chunk_id: UUID, ite
     """A chunk's link from its items; an item that does not match its short digest is named, else the link."""
     chunk_no, start, end = (int(recorded.payload[key]) for key in ("chunk_no", "start", "end"))
     events = log.events(chunk_id)
-    items = [event for event in events[1:] if event.name.endswith(f".{item}")]
+    items = list(_chunk_items(events[1:], item))
     if len(items) != end - start:
         raise Mismatch(recorded, f"its chunk {chunk_no} covers [{start}, {end}) but holds {len(items)} items")
     locators = events[0].payload.get("item_digests") or []
     hasher, first_bad, counts = hashlib.sha256(), None, dict.fromkeys(STATUSES, 0)
-    for index, event in enumerate(items):
-        line = digests.canonical(digests.content(event.payload)) + b"\n"
+    for index, (event, payload, place) in enumerate(items):
+        line = digests.canonical(payload) + b"\n"
         hasher.update(line)
-        counts[str(event.payload.get("status"))] = counts.get(str(event.payload.get("status")), 0) + 1
+        counts[str(payload.get("status"))] = counts.get(str(payload.get("status")), 0) + 1
         short = hashlib.sha256(line).hexdigest()[: digests.LOCATOR]
         if first_bad is None and (index >= len(locators) or locators[index] != short):
-            first_bad = event
+            first_bad = event, place
     report.checked["chunks"] += 1
     report.checked["items"] += len(items)
     chunk_counts = {status: int(recorded.payload[f"n_{status}"]) for status in STATUSES}
     expected = digests.chunk(previous, chunk_no, start, end, chunk_counts, hasher.hexdigest())
     if recorded.payload.get("digest") != expected:
         if first_bad is not None:
-            raise Mismatch(first_bad, "its payload does not match the digest recorded when it was saved")
+            raise Mismatch(first_bad[0], f"{first_bad[1]} does not match the digest recorded when it was saved")
         raise Mismatch(recorded, f"its digest does not match the previous link and its items (recomputed: {expected})")
     if first_bad is not None:
-        raise Mismatch(events[0], f"the item digests it records do not match its items (first: {first_bad.version})")
+        raise Mismatch(
+            events[0], f"the item digests it records do not match its items (first: version {first_bad[0].version}, "
+            f"{first_bad[1]})",
+        )  # fmt: skip
     if {status: counts.get(status, 0) for status in STATUSES} != chunk_counts:
         raise Mismatch(recorded, f"its counts {chunk_counts} are not its items' statuses {counts}")
     return expected
+
+
+def _chunk_items(events: list[Stored], item: str) -> Iterator[tuple[Stored, dict[str, Any], str]]:
+    """A chunk's items in order, each with its event and what names it in a mismatch: the event's own fields for
+    one event per item (``ItemRecorded``, ``ItemRescored``), each item of a chunk's one ``ItemsRecorded``."""
+    for event in events:
+        if event.name.endswith(f".{item}"):
+            yield event, digests.content(event.payload), "its payload"
+        elif event.name == "RunChunk.ItemsRecorded":
+            items = event.payload.get("items")
+            if not isinstance(items, list) or not all(isinstance(one, dict) for one in items):
+                raise Mismatch(event, "its items are not a list of objects")
+            for index, one in enumerate(items):
+                yield event, one, f"its item {index} (position {one.get('position')})"
 
 
 def _verify_version(log: Log, version_id: UUID, report: Report) -> str | None:

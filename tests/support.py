@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.adapters.components import discover
+from agnt5_evals.domain.runs import ITEM_FIELDS, RunChunk, chunk_items
 from agnt5_evals.domain.scoring import parse_scorer_spec, with_keys
 from agnt5_evals.worker.execute import Executor
 
@@ -72,6 +74,35 @@ def unsharded_run(app: Any, experiment_id: Any) -> Any:
         return app.start_run(experiment_id).id
     finally:
         app.shard_runs = True
+
+
+RUN_ITEM_TOPICS = ["agnt5_evals.domain.runs:RunChunk.ItemsRecorded", "agnt5_evals.domain.runs:RunChunk.ItemRecorded"]
+
+
+def logged_items(app: Any) -> Iterator[dict[str, Any]]:
+    """Every run item the log holds, in log order: each item of a chunk's ``ItemsRecorded`` (and of an older
+    ``ItemRecorded``), as its event decodes."""
+    for notification in app.recorder.select_notifications(1, 100_000_000, topics=RUN_ITEM_TOPICS):
+        event = app.mapper.to_domain_event(notification)
+        yield from chunk_items(type(event).__qualname__, vars(event))
+
+
+@contextmanager
+def recording_as_before() -> Iterator[None]:
+    """Chunks saved meanwhile hold one ``ItemRecorded`` event per item, as every chunk did before ``ItemsRecorded``
+    (this is that version's ``record_items``): a store written then holds such runs, and they must read, rebuild,
+    verify, replay and rescore as they did."""
+
+    def record_items(chunk: RunChunk, records: Any) -> None:
+        for record in records:
+            chunk.trigger_event(chunk.ItemRecorded, **{name: record[name] for name in ITEM_FIELDS})  # type: ignore[attr-defined]
+
+    original = RunChunk.record_items
+    RunChunk.record_items = record_items  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        RunChunk.record_items = original  # type: ignore[method-assign]
 
 
 def execute(services: Services, run_id: UUID, chunk_items: int = 500) -> str:

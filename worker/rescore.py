@@ -1,8 +1,8 @@
 """Execute a rescore (domain/rescores.py): score a completed run's recorded outputs again and record the results.
 
-Nothing is executed again: outputs and traces come from the run's ``ItemRecorded`` events, the current scores from
-those events overlaid by the run's replacing rescores in order. Results are recorded in chunks like a run's, so a
-killed rescore resumes where it stopped (``agnt5 worker``) and records nothing twice.
+Nothing is executed again: outputs and traces come from the run's recorded items (``ItemsRecorded``), the current
+scores from those events overlaid by the run's replacing rescores in order. Results are recorded in chunks like a
+run's, so a killed rescore resumes where it stopped (``agnt5 worker``) and records nothing twice.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from agnt5_evals.domain.errors import Conflict
 from agnt5_evals.domain.gates import item_status
 from agnt5_evals.domain.model import DatasetVersion, Deployment
 from agnt5_evals.domain.rescores import Rescore, RescoreChunk
-from agnt5_evals.domain.runs import Run, RunChunk
+from agnt5_evals.domain.runs import Run, RunChunk, chunk_items
 from agnt5_evals.domain.scoring import ScorerInput
 from agnt5_evals.worker.dispatch import MAX_CHUNK_BYTES, MAX_ITEM_BYTES, jsonable, log
 from agnt5_evals.worker.scoring import ScorerRuntime
@@ -91,11 +91,12 @@ class RescoreExecutor:
         for chunk_no in run.chunk_numbers():
             e: Any
             for e in self.app.events.get(RunChunk.create_id(run.id, chunk_no)):
-                if type(e).__qualname__ == "RunChunk.ItemRecorded":
-                    items[e.run_item_id] = {
-                        "run_item_id": e.run_item_id, "dataset_item_id": e.dataset_item_id, "position": e.position,
-                        "output": e.output, "error": e.error, "events": e.events, "status": e.status,
-                        "scores": {s["key"]: {**s, "index": n} for n, s in enumerate(e.scores)},
+                for i in chunk_items(type(e).__qualname__, vars(e)):
+                    items[i["run_item_id"]] = {
+                        "run_item_id": i["run_item_id"], "dataset_item_id": i["dataset_item_id"],
+                        "position": i["position"], "output": i["output"], "error": i["error"], "events": i["events"],
+                        "status": i["status"],
+                        "scores": {s["key"]: {**s, "index": n} for n, s in enumerate(i["scores"])},
                     }  # fmt: skip
         for rescore_id in run.rescores:  # replacing rescores, oldest first: what they recorded is current
             earlier = self.app.get(Rescore, UUID(rescore_id), "rescore")

@@ -35,9 +35,9 @@ def test_audit_events_of_one_run_follow_its_chunks_and_nothing_else(agnt5: Agnt5
     events = _lines(agnt5("audit", "events", "--run-id", base["id"], "--format", "jsonl"))
     topics = [e["topic"].partition(":")[2] for e in events]
     assert topics[0] == "Run.Started" and "Run.Completed" in topics
-    recorded = [e for e in events if e["topic"].endswith("RunChunk.ItemRecorded")]
+    recorded = [item for e in events if e["topic"].endswith("RunChunk.ItemsRecorded") for item in e["payload"]["items"]]
     assert len(recorded) == base["total_items"] == 6
-    assert {e["payload"]["run_id"] for e in recorded} == {base["id"]}
+    assert {item["run_id"] for item in recorded} == {base["id"]}
     assert all(other["id"] not in json.dumps(e) for e in events)
     experiment = _lines(agnt5("audit", "events", "--experiment-id", page["experiment"], "--format", "jsonl"))
     assert sum(e["topic"].endswith("Run.Started") for e in experiment) == 2
@@ -48,7 +48,7 @@ def test_audit_events_of_one_run_follow_its_chunks_and_nothing_else(agnt5: Agnt5
         "DatasetVersionChunk",
     }
     table = out(agnt5("audit", "events", "--run-id", base["id"], "--limit", "2"))
-    assert "Run.Started" in table and "ItemRecorded" not in table
+    assert "Run.Started" in table and "ItemsRecorded" not in table
 
 
 def test_audit_events_refuses_two_filters_and_bad_positions(agnt5: Agnt5, page: dict[str, str]) -> None:

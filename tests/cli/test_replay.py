@@ -177,11 +177,12 @@ def test_replay_reports_a_tampered_output_and_exits_2(agnt5: Agnt5, judged_run: 
         pytest.skip("the log is edited through SQLite here; the PostgreSQL log is the same code path")
     with sqlite3.connect(isolated_home / "events.db") as conn:
         rowid, state = conn.execute(
-            "SELECT rowid, state FROM stored_events WHERE topic LIKE '%RunChunk.ItemRecorded' ORDER BY rowid LIMIT 1"
+            "SELECT rowid, state FROM stored_events WHERE topic LIKE '%RunChunk.ItemsRecorded' ORDER BY rowid LIMIT 1"
         ).fetchone()
-        payload = json.loads(state)
+        chunk = json.loads(state)
+        payload = chunk["items"][0]
         payload["output"] = {"answer": "tampered"}
-        conn.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (json.dumps(payload).encode(), rowid))
+        conn.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (json.dumps(chunk).encode(), rowid))
     result = agnt5("experiments", "runs", "replay", judged_run["run"], "--format", "json", code=2)
     report = data(result)
     assert report["ok"] is False and report["mismatched"] > 0

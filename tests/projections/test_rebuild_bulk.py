@@ -29,7 +29,7 @@ from agnt5_evals.projections.schema import INDEXES, TABLES, VIEW_NAME
 from agnt5_evals.projections.views import EvalsView
 from agnt5_evals.worker.rescore import RescoreExecutor
 from tests.application.test_rescore_aggregates import frac_experiment
-from tests.support import definition, execute
+from tests.support import definition, execute, recording_as_before
 
 # what the fast path copies from the stored JSON must come out as the handlers write it: unicode (escaped and
 # not), nested values, floats of every spelling, a JSON-looking string, errored items (the agent raises)
@@ -57,12 +57,14 @@ def rows(view: EvalsView) -> dict[str, list[str]]:
 
 
 def history(services: Services, world: dict[str, Any], agent_dir: Any) -> None:
-    """Runs that ended, one rescored, one still running; a dataset edited after its first version."""
+    """Runs that ended, one recorded as before ``ItemsRecorded`` and rescored, one still running; a dataset edited
+    after its first version."""
     app = services.app
     experiment, zero = frac_experiment(services, world, agent_dir)
     done = [app.start_run(experiment).id for _ in range(2)]
-    for run_id in done:
-        assert execute(services, run_id, chunk_items=3) == "completed"
+    assert execute(services, done[0], chunk_items=3) == "completed"
+    with recording_as_before():  # a run recorded before ItemsRecorded (an item per event), rescored below
+        assert execute(services, done[1], chunk_items=3) == "completed"
     written = app.start_rescore(done[1], [{**zero, "key": "frac"}], [], 10, replace_latest=True)
     assert RescoreExecutor(services, written.id).execute() == "completed"
     app.start_run(experiment)  # never executed: running, without a vector
@@ -112,15 +114,17 @@ def test_the_fast_path_gives_the_handlers_operations_for_every_event_of_the_log(
     notifications = log(services)
     qualnames = {type(services.app.mapper.to_domain_event(n)).__qualname__ for n in notifications}
     assert set(stored.FAST) <= qualnames  # every fast event type is in the log, with others going the usual way
-    assert {"RunChunk.ItemRecorded", "RescoreChunk.ItemRescored", "Run.Completed"} <= qualnames <= set(HANDLERS)
+    items = {"RunChunk.ItemsRecorded", "RunChunk.ItemRecorded"}  # a chunk's items, and an item of an older chunk
+    assert {*items, "RescoreChunk.ItemRescored", "Run.Completed"} <= qualnames
+    assert qualnames <= set(HANDLERS)
     read = stored.reader(services.app.mapper)
     for n in notifications:
         expected = list(operations(services.app.mapper.to_domain_event(n)))
         fast = read(n)
         assert fast == expected, n.topic
         assert [[type(v) for v in row] for _, row in fast] == [[type(v) for v in row] for _, row in expected]
-    errored = [n for n in notifications if n.topic.endswith("ItemRecorded") and b'"status":"errored"' in n.state]
-    assert errored and any("☃".encode() in n.state for n in notifications if n.topic.endswith("ItemRecorded"))
+    states = [n.state for n in notifications if n.topic.endswith(":RunChunk.ItemsRecorded")]
+    assert any(b'"status":"errored"' in state for state in states) and any("☃".encode() in state for state in states)
 
 
 def test_the_fast_path_decodes_as_the_mapper_does_compressed_encrypted_and_upcast_events(services, world, agent_dir):

@@ -8,20 +8,14 @@ from typing import Any
 
 import orjson
 
-from agnt5_evals.domain.runs import RunChunk
 from agnt5_evals.projections import queries
 from agnt5_evals.services import runs
-from tests.support import definition, execute
+from tests.support import definition, execute, logged_items
 
 
 def _recorded(services) -> dict[str, list[dict[str, Any]]]:
-    """Each run item's trace as the log holds it (its ``ItemRecorded`` event)."""
-    app, traces = services.app, {}
-    for notification in app.recorder.select_notifications(start=1, limit=10_000):
-        event = app.mapper.to_domain_event(notification)
-        if isinstance(event, RunChunk.ItemRecorded):
-            traces[event.run_item_id] = event.events
-    return traces
+    """Each run item's trace as the log holds it (in its chunk's ``ItemsRecorded`` event)."""
+    return {item["run_item_id"]: item["events"] for item in logged_items(services.app)}
 
 
 def test_reads_give_back_the_recorded_trace_exactly(services, agent_dir):

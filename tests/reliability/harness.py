@@ -19,12 +19,12 @@ from uuid import UUID
 from agnt5_evals.adapters.bootstrap import Services, Settings
 from agnt5_evals.domain.runs import Run
 from agnt5_evals.services.invariants import check
+from tests.support import logged_items
 
 ROOT = Path(__file__).resolve().parents[2]
 AGNT5 = str(Path(sys.executable).with_name("agnt5"))
 LONG = os.environ.get("AGNT5_RELIABILITY_LONG", "") not in ("", "0")
 FIGURES = Path(os.environ.get("AGNT5_RELIABILITY_FIGURES") or ROOT / "build" / "reliability" / "figures.jsonl")
-ITEM_RECORDED = "agnt5_evals.domain.runs:RunChunk.ItemRecorded"
 
 COUNTER = '''
 import os
@@ -114,13 +114,8 @@ def stored(svc: Services, run_id: UUID) -> Run:
 
 
 def recorded(svc: Services, run_id: UUID) -> Counter[int]:
-    """How many ``ItemRecorded`` events the log holds for each position of the run."""
-    counts: Counter[int] = Counter()
-    for notification in svc.app.recorder.select_notifications(1, 10_000_000, topics=[ITEM_RECORDED]):
-        event: Any = svc.app.mapper.to_domain_event(notification)
-        if event.run_id == str(run_id):
-            counts[event.position] += 1
-    return counts
+    """How many times the log records each position of the run."""
+    return Counter(item["position"] for item in logged_items(svc.app) if item["run_id"] == str(run_id))
 
 
 def checked() -> dict[str, Any]:

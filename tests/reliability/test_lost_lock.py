@@ -26,10 +26,9 @@ from agnt5_evals.domain.runs import Run
 from agnt5_evals.worker.locks import _key, is_owned
 from agnt5_evals.worker.worker import launch, log_path
 from tests.reliability.harness import checked
-from tests.support import definition, execute, release, wait_until
+from tests.support import definition, execute, logged_items, release, wait_until
 
 PER_STAGE = 10  # items per stage; with 8 in flight every chunk is a "tail" chunk, recorded within 0.05 s
-ITEM_RECORDED = "agnt5_evals.domain.runs:RunChunk.ItemRecorded"
 AGNT5 = str(Path(sys.executable).with_name("agnt5"))
 
 
@@ -55,13 +54,8 @@ def stored(svc: Services, run_id: UUID) -> Run:
 
 
 def recorded(svc: Services, run_id: UUID) -> Counter[str]:
-    """How many ``ItemRecorded`` events the log holds for each of the run's items."""
-    counts: Counter[str] = Counter()
-    for notification in svc.app.recorder.select_notifications(1, 1_000_000, topics=[ITEM_RECORDED]):
-        event: Any = svc.app.mapper.to_domain_event(notification)
-        if event.run_id == str(run_id):
-            counts[event.run_item_id] += 1
-    return counts
+    """How many times the log records each of the run's items."""
+    return Counter(item["run_item_id"] for item in logged_items(svc.app) if item["run_id"] == str(run_id))
 
 
 def assert_completed_exactly_once(svc: Services, run_id: UUID, total: int) -> None:

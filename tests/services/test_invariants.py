@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.cli.main import app as cli
 from agnt5_evals.domain import ids
-from agnt5_evals.domain.runs import Run, RunChunk
+from agnt5_evals.domain.runs import Run, RunChunk, chunk_items
 from agnt5_evals.services.invariants import LogFold, check
 from tests.support import definition, execute
 
@@ -109,12 +109,10 @@ def test_a_lost_draft_row_is_named(services: Services, healthy: dict[str, Any]) 
 def test_an_item_recorded_twice_in_the_log_is_named(services: Services, healthy: dict[str, Any]) -> None:
     """A chunk saved outside the run's watermark (what two writers without the run's version would do)."""
     run_id = healthy["runs"][0]
-    first = next(e for e in services.app.events.get(ids.run_chunk_id(run_id, 0)) if hasattr(e, "run_item_id"))
-    fields = ["run_id", "run_item_id", "dataset_item_id", "position", "repetition", "status", "output", "error",
-              "events", "started_at", "duration_ms", "scores", "attempts", "tokens"]  # fmt: skip
-    record = {name: getattr(first, name) for name in fields}
+    recorded = services.app.events.get(ids.run_chunk_id(run_id, 0))
+    record = next(item for e in recorded for item in chunk_items(type(e).__qualname__, vars(e)))
     stray = RunChunk(run_id=run_id, chunk_no=99, start=0)
-    stray.record_item(**record)
+    stray.record_items([record])
     services.app.save(stray)  # the read model rejects it (a duplicate row) and stops before it: the log still counts
     found = violated(services)
     assert f"run {run_id}: item {record['run_item_id']} recorded twice (positions 0, 0)" in found["run-items"]

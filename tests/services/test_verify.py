@@ -81,7 +81,8 @@ def finished_run(services: Services, world: dict[str, Any], chunk_items: int = 3
 def test_a_finished_run_verifies_and_its_completion_digest_is_reported(services: Services, world: dict) -> None:
     run_id = finished_run(services, world)
     report = verify(services, run_id)
-    assert report["mismatch"] is None and report["ok"] is True and report["unchained"] == []
+    assert report["mismatch"] is None, report["mismatch"]["problem"]
+    assert report["ok"] is True and report["unchained"] == []
     assert report["checked"] == {"runs": 1, "dataset_versions": 1, "chunks": 4, "items": 10}
     run = services.app.get(Run, run_id, "run")
     assert report["digests"] == {str(run_id): run.chain} and len(run.chain or "") == 64
@@ -92,13 +93,15 @@ def test_a_finished_run_verifies_and_its_completion_digest_is_reported(services:
 
 def test_an_edited_item_output_is_named(services: Services, world: dict) -> None:
     run_id = finished_run(services, world)
-    originator, version = edit(services, "RunChunk.ItemRecorded", lambda p: p.update(output={"answer": 1}), nth=4)
+    # the second chunk's items ([3, 6)): its second item, at position 4
+    originator, version = edit(services, "RunChunk.ItemsRecorded", lambda p: p["items"][1].update(output={"answer": 1}),
+                               of=run_chunk_id(run_id, 3))  # fmt: skip
     for report in (verify(services, run_id), verify(services)):
         assert report["ok"] is False
         mismatch = report["mismatch"]
         assert (mismatch["originator_id"], mismatch["originator_version"]) == (originator, version)
-        assert mismatch["topic"].endswith("RunChunk.ItemRecorded") and mismatch["position"] > 0
-        assert "does not match" in mismatch["problem"]
+        assert mismatch["topic"].endswith("RunChunk.ItemsRecorded") and mismatch["position"] > 0
+        assert mismatch["problem"] == "its item 1 (position 4) does not match the digest recorded when it was saved"
 
 
 def test_an_edited_count_an_edited_spec_and_an_edited_completion_are_named(services: Services, world: dict) -> None:
@@ -118,13 +121,12 @@ def test_an_edited_count_an_edited_spec_and_an_edited_completion_are_named(servi
 
 def test_a_deleted_event_is_named(services: Services, world: dict) -> None:
     gapped, shortened = finished_run(services, world), finished_run(services, world)
-    middle = str(run_chunk_id(gapped, 3))  # the chunk of [3, 6) (a chunk's number is its start position)
-    delete(services, middle, 2)  # the chunk's first item: a gap in its numbering
+    delete(services, str(gapped), 4)  # the run's second ChunkRecorded (after Started and the plan): a gap
     for report in (verify(services, gapped), verify(services)):
         mismatch = report["mismatch"]
-        assert (mismatch["originator_id"], mismatch["originator_version"]) == (middle, 2)
+        assert (mismatch["originator_id"], mismatch["originator_version"]) == (str(gapped), 4)
         assert "is missing" in mismatch["problem"]
-    delete(services, str(run_chunk_id(shortened, 9)), 2)  # the last chunk's only item: no gap, a short chunk
+    delete(services, str(run_chunk_id(shortened, 9)), 2)  # the last chunk's items: no gap, a chunk without them
     mismatch = verify(services, shortened)["mismatch"]
     assert (mismatch["originator_id"], mismatch["topic"].rsplit(":")[1]) == (str(shortened), "Run.ChunkRecorded")
     assert "covers [9, 10) but holds 0 items" in mismatch["problem"]
@@ -202,7 +204,7 @@ def test_the_cli_and_the_api_verify_and_name_the_mismatch(services: Services, wo
     assert "OK: every digest matches." in ok.stdout and f"Digest of {run_id}: " in ok.stdout
     with TestClient(create_app()) as client:
         assert client.get("/api/v1/audit/verify", params={"run_id": str(run_id)}).json()["ok"] is True
-        originator, version = edit(services, "RunChunk.ItemRecorded", lambda p: p.update(error="edited"))
+        originator, version = edit(services, "RunChunk.ItemsRecorded", lambda p: p["items"][0].update(error="edited"))
         body = client.get("/api/v1/audit/verify").json()
         assert body["ok"] is False and body["mismatch"]["originator_id"] == originator
         assert client.get("/api/v1/audit/verify", params={"run_id": "nope"}).status_code == 422

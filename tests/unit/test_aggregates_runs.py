@@ -8,7 +8,7 @@ import pytest
 
 from agnt5_evals.domain import ids
 from agnt5_evals.domain.errors import Conflict, Invalid
-from agnt5_evals.domain.runs import Run, RunChunk
+from agnt5_evals.domain.runs import Run, RunChunk, chunk_items
 from tests.support import replayed
 
 COUNTS = {"passed": 2, "failed": 1, "errored": 0}
@@ -162,23 +162,27 @@ def test_a_run_chunk_has_a_deterministic_id_and_counts_its_items():
     assert (copy.run_id, copy.chunk_no, copy.start, copy.n_items) == (run_id, 3, 30, 2)
 
 
-def test_recording_items_in_bulk_makes_the_events_record_item_makes():
+def test_a_chunk_records_its_items_in_one_event_holding_what_an_item_event_held():
     run_id = uuid4()
     record = {"run_id": str(run_id), "run_item_id": "r", "dataset_item_id": "i", "position": 0, "repetition": 0,
               "status": "failed", "output": {"a": [1]}, "error": None, "events": [{"e": 1}], "started_at": "t",
               "duration_ms": 2.5, "scores": [{"id": "s"}], "attempts": 2, "tokens": 7}  # fmt: skip
     one, bulk = RunChunk(run_id=run_id, chunk_no=0, start=0), RunChunk(run_id=run_id, chunk_no=0, start=0)
-    one.record_item(**record)
-    bulk.record_items([{**record, "unknown": "left out, as record_item leaves it"}])
-    made = [e.__dict__ for e in one.collect_events()], [e.__dict__ for e in bulk.collect_events()]
-    for events in made:
-        for event in events:
-            del event["timestamp"]
-    assert made[0] == made[1] and "unknown" not in made[1][1] and bulk.n_items == 1
+    one.record_item(**record)  # how a chunk recorded an item before ItemsRecorded
+    bulk.record_items([{**record, "unknown": "left out"}, {**record, "position": 1}])
+    (_, item), (_, items) = one.collect_events(), bulk.collect_events()
+    assert type(items).__qualname__ == "RunChunk.ItemsRecorded" and bulk.n_items == 2
+    assert items.items == [record, {**record, "position": 1}]  # type: ignore[attr-defined]
+    assert chunk_items("RunChunk.ItemRecorded", vars(item))[0] == vars(item)
+    assert [{k: i[k] for k in record} for i in chunk_items("RunChunk.ItemRecorded", vars(item))] == [record]
+    assert chunk_items("RunChunk.ItemsRecorded", vars(items)) == items.items  # type: ignore[attr-defined]
+    assert chunk_items("RunChunk.Opened", {"run_id": "r"}) == []
     again = RunChunk(run_id=run_id, chunk_no=0, start=0)
     again.record_items([record, {**record, "position": 1}])
     names, copy = replayed(again)
-    assert names == ["RunChunk.Opened", "RunChunk.ItemRecorded", "RunChunk.ItemRecorded"] and copy.n_items == 2
+    assert names == ["RunChunk.Opened", "RunChunk.ItemsRecorded"] and copy.n_items == 2
+    with pytest.raises(Conflict, match="holds its items already"):
+        copy.record_items([{**record, "position": 2}])
 
 
 def test_a_record_missing_a_field_is_refused_naming_it():

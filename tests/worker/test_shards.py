@@ -14,7 +14,7 @@ from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain import ids
 from agnt5_evals.domain.errors import Conflict, Invalid
 from agnt5_evals.domain.model import DatasetVersion
-from agnt5_evals.domain.runs import Run, RunChunk
+from agnt5_evals.domain.runs import ITEM_FIELDS, Run, RunChunk, chunk_items
 from agnt5_evals.projections import queries
 from agnt5_evals.services import invariants, operations
 from agnt5_evals.services.replay import replay_run
@@ -98,12 +98,10 @@ def test_a_redelivered_shard_executes_only_what_its_chunks_do_not_hold(services,
 
 def _records(services: Services, run_id: UUID, chunk_no: int) -> list[dict[str, Any]]:
     """The recorded item events of a chunk, as records (what a second execution would hand to record_chunk)."""
-    fields = ("run_id", "run_item_id", "dataset_item_id", "position", "repetition", "status", "output", "error",
-              "events", "started_at", "duration_ms", "scores", "attempts", "tokens")  # fmt: skip
     return [
-        {name: getattr(e, name) for name in fields}
+        {name: item[name] for name in ITEM_FIELDS}
         for e in services.app.events.get(RunChunk.create_id(run_id, chunk_no))
-        if type(e).__qualname__ == "RunChunk.ItemRecorded"
+        for item in chunk_items(type(e).__qualname__, vars(e))
     ]
 
 
