@@ -34,7 +34,11 @@ def score_id(run_item: UUID, index: int, scorer: str) -> UUID:
 
 def uuid5_str(namespace: UUID, name: str) -> str:
     """``str(uuid5(namespace, name))`` without building UUID objects (it runs for every item and score)."""
-    digest = bytearray(hashlib.sha1(namespace.bytes + name.encode()).digest()[:16])
+    return _uuid5_str(namespace.bytes, name)
+
+
+def _uuid5_str(namespace: bytes, name: str) -> str:
+    digest = bytearray(hashlib.sha1(namespace + name.encode()).digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     h = digest.hex()
@@ -46,7 +50,9 @@ def run_item_id_str(run_id: UUID, dataset_item_id: str, repetition: int) -> str:
 
 
 def score_id_str(run_item: str, index: int, scorer: str) -> str:
-    return uuid5_str(UUID(run_item), f"score-{index}-{scorer}")
+    """``str(score_id(UUID(run_item), index, scorer))``, reading the usual spelling of a UUID without building one."""
+    namespace = bytes.fromhex(run_item.replace("-", "")) if len(run_item) == 36 else b""
+    return _uuid5_str(namespace if len(namespace) == 16 else UUID(run_item).bytes, f"score-{index}-{scorer}")
 
 
 def parse_uuid(value: str, field: str) -> UUID:

@@ -26,7 +26,7 @@ from uuid import UUID
 
 import orjson
 
-from agnt5_evals.adapters.secrets import scrub, scrub_encoded
+from agnt5_evals.adapters.secrets import scrub, scrub_encoded, usable_secrets
 from agnt5_evals.adapters.targets import Target, TransientError
 from agnt5_evals.domain import ids
 from agnt5_evals.domain.application import EvalsApplication
@@ -151,6 +151,7 @@ class Dispatch:
         self.done: dict[int, dict[str, Any]] = {}
         self.sizes: dict[int, int] = {}  # encoded bytes of each finished record: chunks stay small enough to save
         self.collisions = 0  # saves in a row that collided
+        self.secrets = usable_secrets()  # what every record is scrubbed of: read again at each save, not per record
         self.last_flush = self.last_poll = time.monotonic()
 
     def drive(self) -> Run:
@@ -317,7 +318,7 @@ class Dispatch:
             "position": slot.position, "repetition": slot.repetition, "scores": scores,
             "status": item_status(error, scores), **result,
         }  # fmt: skip
-        record, encoded = scrub_encoded(record)  # the last guard: no known secret is recorded, whatever came back
+        record, encoded = scrub_encoded(record, self.secrets)  # the last guard: no known secret is recorded
         size = len(encoded)
         return {**record, SIZE: size} if size <= MAX_ITEM_BYTES else self._too_large(slot, record, size)
 
@@ -420,6 +421,7 @@ class Dispatch:
             return
         records = [[self.done.pop(position) for position in range(start, end)] for start, end in pieces]
         self.last_flush = time.monotonic()
+        self.secrets = usable_secrets()
         try:
             self.app.record_chunks(self.run, records)  # the last items complete the run in the same save
         except Conflict:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
 
+import pytest
 from eventsourcing.domain import Aggregate, DomainEvent, _created_event_classes
 from eventsourcing.persistence import JSONTranscoder
 
@@ -102,4 +103,7 @@ def test_fast_uuid5_strings_equal_the_standard_library():
         assert ids.uuid5_str(namespace, name) == str(uuid5(namespace, name))
     run, item = uuid4(), str(uuid4())
     assert ids.run_item_id_str(run, item, 2) == str(ids.run_item_id(run, item, 2))
-    assert ids.score_id_str(item, 1, "json_valid") == str(ids.score_id(UUID(item), 1, "json_valid"))
+    for spelling in (item, item.upper(), "{" + item + "}", item.replace("-", ""), f"urn:uuid:{item}"):
+        assert ids.score_id_str(spelling, 1, "json_valid") == str(ids.score_id(UUID(item), 1, "json_valid"))
+    with pytest.raises(ValueError):
+        ids.score_id_str("not a run item id", 0, "exact_match")

@@ -17,10 +17,10 @@ def test_an_internal_error_errors_its_item_and_the_run_completes(services, world
     monkeypatch.setenv("AGNT5_API_KEY", SECRET)
     real = dispatch.scrub_encoded
 
-    def broken(record):
+    def broken(record, *args):
         if record["position"] == 3:
             raise RuntimeError(f"a bug of ours, near {SECRET}")
-        return real(record)
+        return real(record, *args)
 
     monkeypatch.setattr(dispatch, "scrub_encoded", broken)
     app = services.app
