@@ -25,7 +25,14 @@ from agnt5_evals.adapters.settings import with_ddl_retry as _with_ddl_retry
 from agnt5_evals.adapters.sqlitestore import NOTHING_WRITTEN
 from agnt5_evals.domain.application import EvalsApplication
 from agnt5_evals.domain.errors import Unavailable
-from agnt5_evals.projections.catchup import REBUILD_BATCH, apply_own, catch_up, position, wait_until
+from agnt5_evals.projections.catchup import (
+    REBUILD_BATCH,
+    REBUILD_BYTES,
+    apply_own,
+    catch_up,
+    position,
+    wait_until,
+)
 from agnt5_evals.projections.schema import VIEW_NAME
 from agnt5_evals.projections.views import EvalsView, SQLiteEvalsView
 
@@ -192,7 +199,7 @@ class Services:
         being caught up by writers, switch to it in one transaction once it holds all the live one holds (catching
         it up again until it does), then drop the old generation; other processes follow on their next read."""
         building = self.view.begin_generation()
-        catch_up(self.app, building, REBUILD_BATCH)
+        catch_up(self.app, building, REBUILD_BATCH, REBUILD_BYTES)
         building.finish_bulk()
         while True:
             catch_up(self.app, building)

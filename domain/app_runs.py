@@ -12,7 +12,7 @@ from agnt5_evals.domain.app_base import Written
 from agnt5_evals.domain.app_datasets import DatasetCommands
 from agnt5_evals.domain.errors import Invalid, NotFound
 from agnt5_evals.domain.model import DatasetVersion
-from agnt5_evals.domain.runs import Run, RunChunk
+from agnt5_evals.domain.runs import Run, RunChunk, items_of
 
 STATUSES = ("passed", "failed", "errored")
 CACHED_RUNS = 4  # runs whose item ids are kept (annotating many items of one run reads its dataset version once)
@@ -51,12 +51,13 @@ class RunCommands(DatasetCommands):
             for position, record in enumerate(records, start=start):
                 _check_record(record, run.id, position)
                 counts[record["status"]] += 1
-            items, locators = digests.items_locators(records)
+            stored = items_of(records)  # the digests cover exactly what is stored
+            items, locators = digests.items_locators(stored)
             chunk = RunChunk(
                 run_id=run.id, chunk_no=run.chunk_no_at(start), start=start, item_digests=locators,
                 project_id=run.project_id,
             )  # fmt: skip
-            chunk.record_items(records)
+            chunk.record_items(stored)
             run.record_chunk(chunk.chunk_no, start, start + len(records), counts, items)
             chunks.append(chunk)
         if run.next_position == run.total:

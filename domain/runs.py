@@ -157,7 +157,7 @@ class Run(Aggregate):
 
     def record_chunk(self, chunk_no: int, start: int, end: int, counts: dict[str, int], items: str) -> None:
         """Count a chunk of items [start, end) whose results are saved in the same transaction; ``items`` is the
-        digest of their ``ItemRecorded`` events, chained to the run's previous link (the log's order). A chunk
+        digest of the items its ``ItemsRecorded`` holds, chained to the run's previous link (the log's order). A chunk
         starts at its shard's watermark and ends within the shard."""
         self.check_running()
         shard = self.shard_of(start)
@@ -279,8 +279,9 @@ class Run(Aggregate):
 
 
 class RunChunk(Aggregate):
-    """The results of a contiguous slice of a run's items: one ``ItemsRecorded`` event holding them all (a chunk
-    recorded before it existed: one ``ItemRecorded`` event per item)."""
+    """The results of a contiguous slice of a run's items, all in one ItemsRecorded event.
+
+    A chunk recorded before that event existed holds one ``ItemRecorded`` event per item instead."""
 
     project_id = DEFAULT_PROJECT  # its run's
 
@@ -329,19 +330,12 @@ class RunChunk(Aggregate):
         """Applied by ``_items_applied`` (not by this body: see there)."""
 
     def record_items(self, records: Sequence[dict[str, Any]]) -> None:
-        """Record the chunk's run items in one ``ItemsRecorded`` event: each item holds ``ITEM_FIELDS`` of its record
-        (a key it does not take is left out), in position order. One event per chunk, not per item: building,
-        encoding and inserting an event per item was most of what recording a fast target's items cost
-        (docs/benchmarks.md)."""
+        """Record the chunk's run items in one ``ItemsRecorded`` event (``items_of`` the records), in position order.
+        One event per chunk, not per item: building, encoding and inserting a library event per item was about a
+        third of the Python time of the thread that records a fast target's items (docs/benchmarks.md)."""
         if self.n_items:
             raise Conflict(f"run chunk {self.id} holds its items already")
-        items = []
-        for record in records:
-            missing = [name for name in ITEM_FIELDS if name not in record]
-            if missing:
-                raise Invalid(f"a recorded item needs {', '.join(missing)}", field="records")
-            items.append({name: record[name] for name in ITEM_FIELDS})
-        self.trigger_event(self.ItemsRecorded, items=items)  # type: ignore[attr-defined]
+        self.trigger_event(self.ItemsRecorded, items=items_of(records))  # type: ignore[attr-defined]
 
 
 # the fields of an ItemRecorded event: record_item's parameters
@@ -417,6 +411,18 @@ def _items_applied(event: Any, chunk: RunChunk) -> None:
 
 
 RunChunk.ItemsRecorded.apply = _items_applied  # type: ignore[attr-defined]
+
+
+def items_of(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items an ``ItemsRecorded`` holds for these records: ``ITEM_FIELDS`` of each (a key it does not take is
+    left out); a record missing one is refused, naming it."""
+    items = []
+    for record in records:
+        missing = [name for name in ITEM_FIELDS if name not in record]
+        if missing:
+            raise Invalid(f"a recorded item needs {', '.join(missing)}", field="records")
+        items.append({name: record[name] for name in ITEM_FIELDS})
+    return items
 
 
 def chunk_items(event_name: str, payload: dict[str, Any]) -> list[dict[str, Any]]:

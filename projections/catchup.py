@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, OperationalError, Recording, Tracking
+from eventsourcing.persistence import IntegrityError, Notification, OperationalError, Recording, Tracking
 
 from agnt5_evals.projections import stored
 from agnt5_evals.projections.handlers import Op, operations
@@ -21,6 +21,39 @@ from agnt5_evals.projections.views import EvalsView, Switched
 
 BATCH = 1000
 REBUILD_BATCH = 10_000  # a rebuild's first pass: fewer, larger transactions (a commit syncs the disk)
+BATCH_BYTES = 4 * 1024 * 1024  # stored state read at once by a batched reader of the log (see ``Pace``)
+REBUILD_BYTES = 16 * 1024 * 1024
+FIRST_BATCH = 64
+
+
+class Pace:
+    """How many notifications a batched reader of the log reads at once: at most ``limit``, and about ``budget``
+    bytes of stored state. Events differ in size a thousandfold (a dataset edit: a few hundred bytes; a run chunk's
+    ``ItemsRecorded``: up to 500 items, about 1 MiB), so a count alone does not bound a batch's memory. A batch holds
+    at most ``budget`` divided by the biggest event of the batch before (``FIRST_BATCH`` at first), and at most
+    twice as many as the batch before: the events of a run (its chunks' big ones between small ones) are read a few
+    MiB at a time, a log of small events a thousand at a time. What is not bounded is a switch from small events to
+    only big ones, which the reader learns from one batch late (a batch of at most twice the one before)."""
+
+    def __init__(self, limit: int, budget: int = 0) -> None:
+        self.limit, self.budget = limit, budget or BATCH_BYTES
+        self.size = min(limit, FIRST_BATCH)
+
+    def read(self, app: Application[Any], start: int, **options: Any) -> Sequence[Notification]:
+        """The next batch of notifications after ``start`` (``options``: ``stop``, ``topics``)."""
+        batch = app.recorder.select_notifications(start, self.size, inclusive_of_start=False, **options)
+        if batch:
+            biggest = max(len(notification.state) for notification in batch)
+            self.size = max(1, min(self.limit, 2 * self.size, self.budget // max(biggest, 1)))
+        return batch
+
+
+def paced(app: Application[Any], start: int = 0, limit: int = BATCH, **options: Any) -> Iterator[Notification]:
+    """Every notification after ``start`` (``options``: ``stop``, ``topics``), read in ``Pace``'s batches."""
+    pace = Pace(limit)
+    while batch := pace.read(app, start, **options):
+        yield from batch
+        start = batch[-1].id
 
 
 def where(app: Application[Any], view: EvalsView) -> tuple[str, int]:
@@ -48,18 +81,19 @@ def collector_paused(paused: bool) -> Iterator[None]:
             gc.enable()
 
 
-def catch_up(app: Application[Any], view: EvalsView, batch: int = BATCH) -> int:
-    """Apply every notification not yet in the view; return the view's position."""
+def catch_up(app: Application[Any], view: EvalsView, batch: int = BATCH, budget: int = 0) -> int:
+    """Apply every notification not yet in the view, in transactions of at most ``batch`` notifications and about
+    ``budget`` bytes of their state (``Pace``; 0: ``BATCH_BYTES``); return the view's position."""
     with collector_paused(view.bulk):
-        return _catch_up(app, view, batch)
+        return _catch_up(app, view, Pace(batch, budget))
 
 
-def _catch_up(app: Application[Any], view: EvalsView, batch: int) -> int:
+def _catch_up(app: Application[Any], view: EvalsView, pace: Pace) -> int:
     name, last = where(app, view)
     deadlocks = 0
     read = stored.reader(app.mapper) if view.bulk else None  # a rebuild's first pass: rows from the stored JSON
     while True:
-        notifications = app.recorder.select_notifications(start=last, limit=batch, inclusive_of_start=False)
+        notifications = pace.read(app, last)
         if not notifications:
             return last
         ops: list[Op] = []

@@ -28,6 +28,7 @@ from agnt5_evals.domain.ids import dataset_version_id
 from agnt5_evals.domain.model import Dataset, Experiment
 from agnt5_evals.domain.runs import Run
 from agnt5_evals.domain.tenancy import DEFAULT_PROJECT, current_project
+from agnt5_evals.projections.catchup import paced
 
 BATCH = 1000
 LINKS = {  # payload fields that tie an event to an aggregate already selected
@@ -82,38 +83,33 @@ def events(svc: Services, spec: AuditFilter) -> Iterator[dict[str, Any]]:
     links = LINKS[root[0]] if root else ()
     decode = svc.app.mapper.transcoder.decode
     # A project's audit reads the log from its start: which aggregates are the project's is told by their first events
-    position, emitted = (0 if project.project is not None else spec.after), 0
-    while True:
-        batch = svc.app.recorder.select_notifications(position, BATCH, inclusive_of_start=False)
-        for notification in batch:
-            position = notification.id
-            payload = decode(notification.state)
-            originator = str(notification.originator_id)
-            if not project.holds(notification.topic, originator, notification.originator_version, payload):
+    emitted = 0
+    for notification in paced(svc.app, 0 if project.project is not None else spec.after, BATCH):
+        payload = decode(notification.state)
+        originator = str(notification.originator_id)
+        if not project.holds(notification.topic, originator, notification.originator_version, payload):
+            continue
+        if notification.id <= spec.after:
+            continue
+        if root is not None:
+            if root[0] == "dataset" and not _is_dataset_topic(notification.topic):
                 continue
-            if notification.id <= spec.after:
+            linked = any(str(payload.get(field)) in selected for field in links if field in payload)
+            if originator not in selected and not linked:
                 continue
-            if root is not None:
-                if root[0] == "dataset" and not _is_dataset_topic(notification.topic):
-                    continue
-                linked = any(str(payload.get(field)) in selected for field in links if field in payload)
-                if originator not in selected and not linked:
-                    continue
-                selected.add(originator)
-                if root[0] == "dataset" and "number" in payload and originator == str(root[1]):
-                    selected.add(str(dataset_version_id(root[1], int(payload["number"]) + 1)))  # the next one
-            yield {
-                "position": notification.id,
-                "timestamp": payload.pop("timestamp", None),
-                "topic": notification.topic,
-                "originator_id": originator,
-                "originator_version": notification.originator_version,
-                "payload": payload,
-            }
-            emitted += 1
-            if spec.limit is not None and emitted >= spec.limit:
-                return
-        if len(batch) < BATCH:
+            selected.add(originator)
+            if root[0] == "dataset" and "number" in payload and originator == str(root[1]):
+                selected.add(str(dataset_version_id(root[1], int(payload["number"]) + 1)))  # the next one
+        yield {
+            "position": notification.id,
+            "timestamp": payload.pop("timestamp", None),
+            "topic": notification.topic,
+            "originator_id": originator,
+            "originator_version": notification.originator_version,
+            "payload": payload,
+        }
+        emitted += 1
+        if spec.limit is not None and emitted >= spec.limit:
             return
 
 

@@ -27,6 +27,7 @@ from eventsourcing.utils import Environment
 from agnt5_evals.adapters.bootstrap import Services
 from agnt5_evals.domain import ids
 from agnt5_evals.domain.gates import item_status
+from agnt5_evals.projections.catchup import Pace
 from agnt5_evals.projections.handlers import Op, operations
 from agnt5_evals.projections.schema import GENERATION_TABLE, TABLES, VIEW_NAME, generation_prefix
 from agnt5_evals.projections.views import EvalsView, SQLiteEvalsView
@@ -551,10 +552,8 @@ def check(svc: Services) -> Report:
 
 def replay(svc: Services, fold: LogFold, after: int, stop: int, into: EvalsView | None) -> None:
     """Fold the log's events after ``after`` up to ``stop``, and apply their rows to ``into`` if given."""
-    last = after
-    while last < stop and (
-        notifications := svc.app.recorder.select_notifications(last, BATCH, stop=stop, inclusive_of_start=False)
-    ):
+    last, pace = after, Pace(BATCH)
+    while last < stop and (notifications := pace.read(svc.app, last, stop=stop)):
         ops: list[Op] = []
         for notification in notifications:
             event: Any = svc.app.mapper.to_domain_event(notification)

@@ -29,6 +29,7 @@ from agnt5_evals.domain.errors import NotFound
 from agnt5_evals.domain.rescores import Rescore, RescoreChunk
 from agnt5_evals.domain.runs import Run, completion_sources
 from agnt5_evals.domain.tenancy import current_project
+from agnt5_evals.projections.catchup import paced
 from agnt5_evals.services.gcpause import collector_paused
 
 BATCH = 2000
@@ -126,13 +127,7 @@ def _verify(svc: Services, log: Log, report: Report, run_id: UUID | None) -> Non
 
 
 def _notifications(svc: Services, topics: tuple[str, ...] = ()) -> Iterator[Any]:
-    position = 0
-    while True:
-        batch = svc.app.recorder.select_notifications(position, BATCH, topics=topics, inclusive_of_start=False)
-        yield from batch
-        if len(batch) < BATCH:
-            return
-        position = batch[-1].id
+    return paced(svc.app, 0, BATCH, topics=topics)
 
 
 ROOTS = ("Run.Started", "Rescore.Started", "DatasetVersion.Created")
@@ -290,6 +285,8 @@ def _chunk_items(events: list[Stored], item: str) -> Iterator[tuple[Stored, dict
         if event.name.endswith(f".{item}"):
             yield event, digests.content(event.payload), "its payload"
         elif event.name == "RunChunk.ItemsRecorded":
+            if set(digests.content(event.payload)) != {"items"}:
+                raise Mismatch(event, "it holds fields other than its items")
             items = event.payload.get("items")
             if not isinstance(items, list) or not all(isinstance(one, dict) for one in items):
                 raise Mismatch(event, "its items are not a list of objects")
