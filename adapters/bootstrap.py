@@ -28,6 +28,7 @@ from agnt5_evals.domain.errors import Unavailable
 from agnt5_evals.projections.catchup import (
     REBUILD_BATCH,
     REBUILD_BYTES,
+    REBUILD_OPS,
     apply_own,
     catch_up,
     position,
@@ -199,7 +200,7 @@ class Services:
         being caught up by writers, switch to it in one transaction once it holds all the live one holds (catching
         it up again until it does), then drop the old generation; other processes follow on their next read."""
         building = self.view.begin_generation()
-        catch_up(self.app, building, REBUILD_BATCH, REBUILD_BYTES)
+        catch_up(self.app, building, REBUILD_BATCH, REBUILD_BYTES, REBUILD_OPS)
         building.finish_bulk()
         while True:
             catch_up(self.app, building)

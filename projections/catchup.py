@@ -21,19 +21,26 @@ from agnt5_evals.projections.views import EvalsView, Switched
 
 BATCH = 1000
 REBUILD_BATCH = 10_000  # a rebuild's first pass: fewer, larger transactions (a commit syncs the disk)
-BATCH_BYTES = 4 * 1024 * 1024  # stored state read at once by a batched reader of the log (see ``Pace``)
-REBUILD_BYTES = 16 * 1024 * 1024
+# Stored state read at once by a batched reader of the log (``Pace``): about what BATCH and REBUILD_BATCH events of
+# a run item each held when every item was an event of its own (2.4 KB with three scores). A rebuild writes more
+# with smaller transactions (SQLite's write-ahead log, PostgreSQL's WAL), so its batches hold as many items as then.
+BATCH_BYTES = 4 * 1024 * 1024
+REBUILD_BYTES = 24 * 1024 * 1024
+# A rebuild's first pass applies at least this many row operations per transaction (about what 10,000 such events
+# made: an item with three scores is 7): each commit writes again the pages of the primary keys' indexes its random
+# ids touched, so fewer, bigger transactions write less (docs/benchmarks.md, "Rebuild").
+REBUILD_OPS = 70_000
 FIRST_BATCH = 64
 
 
 class Pace:
     """How many notifications a batched reader of the log reads at once: at most ``limit``, and about ``budget``
     bytes of stored state. Events differ in size a thousandfold (a dataset edit: a few hundred bytes; a run chunk's
-    ``ItemsRecorded``: up to 500 items, about 1 MiB), so a count alone does not bound a batch's memory. A batch holds
-    at most ``budget`` divided by the biggest event of the batch before (``FIRST_BATCH`` at first), and at most
-    twice as many as the batch before: the events of a run (its chunks' big ones between small ones) are read a few
-    MiB at a time, a log of small events a thousand at a time. What is not bounded is a switch from small events to
-    only big ones, which the reader learns from one batch late (a batch of at most twice the one before)."""
+    ``ItemsRecorded``: up to 500 items, about 1 MiB), so a count alone does not bound a batch's memory. Each batch
+    holds as many events as the batch before would have needed to fill the budget (from its events' mean size), and
+    at most twice as many as it held (``FIRST_BATCH`` at first): a run's events (a chunk's one big event between two
+    small ones) are read a budget at a time, a log of small events ``limit`` at a time. A batch whose events are
+    bigger than the ones before can exceed the budget, by that ratio at most (it is learnt one batch late)."""
 
     def __init__(self, limit: int, budget: int = 0) -> None:
         self.limit, self.budget = limit, budget or BATCH_BYTES
@@ -43,8 +50,8 @@ class Pace:
         """The next batch of notifications after ``start`` (``options``: ``stop``, ``topics``)."""
         batch = app.recorder.select_notifications(start, self.size, inclusive_of_start=False, **options)
         if batch:
-            biggest = max(len(notification.state) for notification in batch)
-            self.size = max(1, min(self.limit, 2 * self.size, self.budget // max(biggest, 1)))
+            used = max(1, sum(len(notification.state) for notification in batch))
+            self.size = max(1, min(self.limit, 2 * len(batch), self.budget * len(batch) // used))
         return batch
 
 
@@ -81,26 +88,29 @@ def collector_paused(paused: bool) -> Iterator[None]:
             gc.enable()
 
 
-def catch_up(app: Application[Any], view: EvalsView, batch: int = BATCH, budget: int = 0) -> int:
-    """Apply every notification not yet in the view, in transactions of at most ``batch`` notifications and about
-    ``budget`` bytes of their state (``Pace``; 0: ``BATCH_BYTES``); return the view's position."""
+def catch_up(app: Application[Any], view: EvalsView, batch: int = BATCH, budget: int = 0, least: int = 1) -> int:
+    """Apply every notification not yet in the view, read in batches of at most ``batch`` notifications and about
+    ``budget`` bytes of their state (``Pace``; 0: ``BATCH_BYTES``), a batch per transaction, or as many batches as
+    make ``least`` row operations (a rebuild's ``REBUILD_OPS``); return the view's position."""
     with collector_paused(view.bulk):
-        return _catch_up(app, view, Pace(batch, budget))
+        return _catch_up(app, view, Pace(batch, budget), least)
 
 
-def _catch_up(app: Application[Any], view: EvalsView, pace: Pace) -> int:
+def _catch_up(app: Application[Any], view: EvalsView, pace: Pace, least: int) -> int:
     name, last = where(app, view)
     deadlocks = 0
     read = stored.reader(app.mapper) if view.bulk else None  # a rebuild's first pass: rows from the stored JSON
     while True:
-        notifications = pace.read(app, last)
-        if not notifications:
-            return last
         ops: list[Op] = []
-        for notification in notifications:
-            ops.extend(operations(app.mapper.to_domain_event(notification)) if read is None else read(notification))
+        end = start = last
+        while len(ops) < least and (notifications := pace.read(app, end)):
+            for notification in notifications:
+                ops.extend(operations(app.mapper.to_domain_event(notification)) if read is None else read(notification))
+            end = notifications[-1].id
+        if end == start:
+            return last
         try:
-            view.apply(ops, Tracking(name, notifications[-1].id), start=last)
+            view.apply(ops, Tracking(name, end), start=last)
         except Switched:  # a rebuild made another generation live: go on from its position
             name, last = where(app, view)
             continue
@@ -117,7 +127,7 @@ def _catch_up(app: Application[Any], view: EvalsView, pace: Pace) -> int:
             time.sleep(0.02 * deadlocks)  # PostgreSQL broke a lock cycle by aborting this batch: apply it again
             name, last = where(app, view)
             continue
-        last = notifications[-1].id
+        last = end
 
 
 def apply_own(app: Application[Any], view: EvalsView, recordings: Sequence[Recording[Any]]) -> bool:

@@ -8,11 +8,13 @@ reads benchmark's noisy echo component (about 10% failed, 1% errored items), sco
 ``levenshtein`` (threshold 0.95) and ``json_valid``; started as ``agnt5 experiments run --wait`` starts it.
 
 Then ``agnt5 projections rebuild --format json`` runs ``--repeat`` times, each in a process of its own. Per rebuild:
-the log's events divided by the process's wall time, its CPU (user + system) and peak RSS (from ``wait4``), the
-bytes it wrote: on SQLite the process's ``write_bytes`` (``/proc/self/io`` of this script before and after: a
-reaped child's I/O is added to its parent's); on PostgreSQL the server's WAL written (``pg_current_wal_lsn()``
-before and after: server-wide, so other clients' writes count too) and the database's growth. The view's size is
-that of the live generation's tables and indexes once the rebuild switched to it.
+the log's events divided by the process's wall time, the run's items divided by it (a run chunk's items are one
+event now: this log holds 3 events per chunk of up to 500 items, where it held one per item), its CPU (user +
+system) and peak RSS (from ``wait4``), the bytes it wrote: on SQLite the process's ``write_bytes``
+(``/proc/self/io`` of this script before and after: a reaped child's I/O is added to its parent's); on PostgreSQL
+the server's WAL written (``pg_current_wal_lsn()`` before and after: server-wide, so other clients' writes count
+too) and the database's growth. The view's size is that of the live generation's tables and indexes once the rebuild
+switched to it.
 
 ``--against CHECKOUT`` (a checkout of the code before a change, e.g. a git worktree of main) interleaves its rebuilds
 with this code's on the same store, before then after, ``--repeat`` pairs: on a shared machine only such pairs say
@@ -114,20 +116,21 @@ def rebuild(state: dict[str, Any], home: Path, code: Path | None) -> dict[str, A
     grown = int(_pg("SELECT pg_database_size(current_database())")) - size if pg else None
     events = int(out["view_position"])
     return {"events": events, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "events_per_s": events / wall,
+            "items_per_s": state["items"] / wall,
             "peak_mb": usage.ru_maxrss / 1024, "written": written, "view": view, "ratio": written / view,
             "db_growth": grown, "load": os.getloadavg()[0]}  # fmt: skip
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| store | code | events | wall (s) | CPU (s) | peak RSS (MB) | events/s | written (MB) | view (MB) "
-        "| written / view | load (1 min) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| store | code | events | wall (s) | CPU (s) | peak RSS (MB) | events/s | run items/s | written (MB) "
+        "| view (MB) | written / view | load (1 min) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['store']} | {r['code']} | {r['events']:,} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['peak_mb']:.0f} | "
-            f"{r['events_per_s']:,.0f} | "
+            f"{r['events_per_s']:,.0f} | {r['items_per_s']:,.0f} | "
             f"{r['written'] / 1e6:,.0f} | {r['view'] / 1e6:,.0f} | {r['ratio']:.2f} | {r['load']:.2f} |"
         )
     return "\n".join(lines)

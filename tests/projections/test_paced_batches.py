@@ -26,11 +26,15 @@ def a_log(services: Any, world: dict[str, Any]) -> None:
         assert execute(services, run_id, chunk_items=3) == "completed"
 
 
-def test_a_pace_sizes_each_batch_by_the_biggest_event_before_and_reads_every_notification_once(services, world):
+def test_a_pace_sizes_each_batch_by_the_events_before_and_reads_every_notification_once(services, world):
     a_log(services, world)
     everything = services.app.recorder.select_notifications(0, 100_000, inclusive_of_start=False)
     biggest = max(len(n.state) for n in everything)
     budget = 3 * biggest  # about three of the biggest events (a run chunk's items), hundreds of the small ones
+
+    def used(batch: Any) -> int:
+        return sum(len(n.state) for n in batch)
+
     pace, start, read, batches = catchup.Pace(1000, budget), 0, [], []
     while batch := pace.read(services.app, start):
         batches.append(batch)
@@ -38,10 +42,8 @@ def test_a_pace_sizes_each_batch_by_the_biggest_event_before_and_reads_every_not
         start = batch[-1].id
     assert read == [n.id for n in everything]
     for before, batch in itertools.pairwise(batches):
-        allowed = min(2 * len(before), budget // max(len(n.state) for n in before))
-        assert len(batch) <= max(1, allowed)
-        if max(len(n.state) for n in before) == biggest:  # a run's chunks read a budget's worth at a time
-            assert sum(len(n.state) for n in batch) <= budget
+        assert len(batch) <= max(1, min(2 * len(before), budget * len(before) // used(before)))
+        assert used(batch) <= max(budget, biggest) * biggest * len(before) // used(before)  # by the size ratio at most
     assert max(map(len, batches)) > 3  # small events still come many at a time
     assert [n.id for n in catchup.paced(services.app, 0, 1000)] == read
 

@@ -157,7 +157,7 @@ def test_a_rebuild_stopped_midway_leaves_the_old_view_in_service(services, world
     live, generation = rows(services.view), services.view.generation
     real = bootstrap.catch_up
 
-    def killed(app: Any, view: EvalsView, batch: int = catchup.BATCH, budget: int = 0) -> int:
+    def killed(app: Any, view: EvalsView, batch: int = catchup.BATCH, budget: int = 0, least: int = 1) -> int:
         if view.bulk:  # the first pass: one small batch lands in the new generation, then the process dies
             real_apply = view.apply
             calls = []
@@ -170,7 +170,7 @@ def test_a_rebuild_stopped_midway_leaves_the_old_view_in_service(services, world
 
             monkeypatch.setattr(view, "apply", apply)
             return real(app, view, batch=5)
-        return real(app, view, batch=batch, budget=budget)
+        return real(app, view, batch=batch, budget=budget, least=least)
 
     monkeypatch.setattr(bootstrap, "catch_up", killed)
     with pytest.raises(KeyboardInterrupt):
