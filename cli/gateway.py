@@ -74,7 +74,7 @@ def _stream_timeout() -> httpx.Timeout:
 
 
 Progress = Callable[[dict[str, Any]], None]
-AUDIT_PAGE = 10_000  # the most GET /audit/events answers at once
+AUDIT_PAGE = 200  # events asked of GET /audit/events at a time (a run chunk's event holds up to 1 MiB of items)
 SCORES_PAGE = 2000  # scores asked for at a time by a streamed listing
 ERRORS: dict[str, type[EvalsError]] = {
     "not_found": NotFound,

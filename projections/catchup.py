@@ -90,8 +90,9 @@ def collector_paused(paused: bool) -> Iterator[None]:
 
 def catch_up(app: Application[Any], view: EvalsView, batch: int = BATCH, budget: int = 0, least: int = 1) -> int:
     """Apply every notification not yet in the view, read in batches of at most ``batch`` notifications and about
-    ``budget`` bytes of their state (``Pace``; 0: ``BATCH_BYTES``), a batch per transaction, or as many batches as
-    make ``least`` row operations (a rebuild's ``REBUILD_OPS``); return the view's position."""
+    ``budget`` bytes of their state (``Pace``; 0: ``BATCH_BYTES``); a transaction gathers batches until they make
+    ``least`` row operations (a rebuild's ``REBUILD_OPS``; a batch that makes none joins the next) or hold the
+    budget's bytes; return the view's position."""
     with collector_paused(view.bulk):
         return _catch_up(app, view, Pace(batch, budget), least)
 
@@ -103,9 +104,11 @@ def _catch_up(app: Application[Any], view: EvalsView, pace: Pace, least: int) ->
     while True:
         ops: list[Op] = []
         end = start = last
-        while len(ops) < least and (notifications := pace.read(app, end)):
+        size = 0  # stored state gathered: a transaction also stops at the budget, whatever its operations
+        while len(ops) < least and size < pace.budget and (notifications := pace.read(app, end)):
             for notification in notifications:
                 ops.extend(operations(app.mapper.to_domain_event(notification)) if read is None else read(notification))
+                size += len(notification.state)
             end = notifications[-1].id
         if end == start:
             return last

@@ -35,6 +35,13 @@ def test_a_list_carries_its_count_and_the_next_page_when_it_was_full(client):
     assert empty == {"data": [], "count": 0, "next_cursor": None}
 
 
+def test_the_audit_log_is_enveloped_under_the_project_form(client):
+    client.post(f"{BASE}/datasets", json={"name": "audited"})
+    short = client.get("/api/v1/audit/events", params={"limit": 50}).json()
+    listed = client.get(f"{BASE}/audit/events", params={"limit": 50}).json()
+    assert isinstance(short, list) and short and listed["data"] == short and listed["count"] == len(short)
+
+
 def test_json_lines_answer_the_same_under_both_forms(client):
     dataset = client.post(f"{BASE}/datasets", json={"name": "lines"}).json()["data"]["id"]
     client.post(f"{BASE}/datasets/{dataset}/items", json={"items": [{"input": 1}, {"input": 2}]})

@@ -67,3 +67,37 @@ def test_readers_of_the_whole_log_give_the_same_answers_in_small_batches(service
     live = services.view.query("SELECT id, status FROM {p}run_items ORDER BY id", ())
     services.rebuild()
     assert services.view.query("SELECT id, status FROM {p}run_items ORDER BY id", ()) == live and len(live) == 20
+
+
+def test_a_rebuild_gathers_batches_into_transactions_of_enough_rows_or_bytes(services, world, monkeypatch):
+    from agnt5_evals.adapters import bootstrap
+
+    a_log(services, world)
+    services.catch_up()
+    live = services.view.query("SELECT id, status, output FROM {p}run_items ORDER BY id", ())
+    applied: list[int] = []
+    real_catch_up = bootstrap.catch_up
+
+    def counted(app: Any, view: Any, *args: Any) -> int:
+        if view.bulk:
+            real_apply = view.apply
+
+            def apply(ops: Any, *rest: Any, **kwargs: Any) -> Any:
+                applied.append(len(ops))
+                return real_apply(ops, *rest, **kwargs)
+
+            monkeypatch.setattr(view, "apply", apply)
+        return real_catch_up(app, view, *args)
+
+    monkeypatch.setattr(bootstrap, "catch_up", counted)
+    monkeypatch.setattr(bootstrap, "REBUILD_BATCH", 2)  # batches of two events at most ...
+    monkeypatch.setattr(bootstrap, "REBUILD_OPS", 40)  # ... gathered until 40 operations
+    services.rebuild()
+    assert services.view.query("SELECT id, status, output FROM {p}run_items ORDER BY id", ()) == live
+    assert len(applied) > 2 and all(n >= 40 for n in applied[:-1]) and sum(applied) > 100
+    applied.clear()
+    monkeypatch.setattr(bootstrap, "REBUILD_OPS", 10**9)  # ... or until the budget's bytes: 3 small events
+    monkeypatch.setattr(bootstrap, "REBUILD_BYTES", 3 * 400)
+    services.rebuild()
+    assert services.view.query("SELECT id, status, output FROM {p}run_items ORDER BY id", ()) == live
+    assert len(applied) > 5
