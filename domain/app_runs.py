@@ -57,7 +57,7 @@ class RunCommands(DatasetCommands):
                 run_id=run.id, chunk_no=run.chunk_no_at(start), start=start, item_digests=locators,
                 project_id=run.project_id,
             )  # fmt: skip
-            chunk.record_items(stored)
+            chunk.record(stored)
             run.record_chunk(chunk.chunk_no, start, start + len(records), counts, items)
             chunks.append(chunk)
         if run.next_position == run.total:

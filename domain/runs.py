@@ -333,9 +333,13 @@ class RunChunk(Aggregate):
         """Record the chunk's run items in one ``ItemsRecorded`` event (``items_of`` the records), in position order.
         One event per chunk, not per item: building, encoding and inserting a library event per item was about a
         third of the Python time of the thread that records a fast target's items (docs/benchmarks.md)."""
+        self.record(items_of(records))
+
+    def record(self, items: list[dict[str, Any]]) -> None:
+        """``record_items`` of items ``items_of`` made already (a save digests them first)."""
         if self.n_items:
             raise Conflict(f"run chunk {self.id} holds its items already")
-        self.trigger_event(self.ItemsRecorded, items=items_of(records))  # type: ignore[attr-defined]
+        self.trigger_event(self.ItemsRecorded, items=items)  # type: ignore[attr-defined]
 
 
 # the fields of an ItemRecorded event: record_item's parameters

@@ -153,13 +153,11 @@ def _run_items(svc: Services, run: Run) -> Iterator[dict[str, Any]]:
                 yield from chunk_items(name, decode(stored.state))
 
 
-def _events(
-    svc: Services, cls: type[Any], owner: UUID, chunks: int | list[int], qualname: str
-) -> Iterator[dict[str, Any]]:
+def _events(svc: Services, cls: type[Any], owner: UUID, chunks: int, qualname: str) -> Iterator[dict[str, Any]]:
     """The payloads of a rescore's item events as stored, chunk by chunk (decoded, never upcast: replay reads only
     fields every class version has, and skips building event objects)."""
     decode, suffix = svc.app.mapper.transcoder.decode, f":{qualname}"
-    for chunk_no in range(chunks) if isinstance(chunks, int) else chunks:
+    for chunk_no in range(chunks):
         for stored in svc.app.recorder.select_events(cls.create_id(owner, chunk_no)):
             if stored.topic.endswith(suffix):
                 yield decode(stored.state)

@@ -90,19 +90,19 @@ def logged_items(app: Any) -> Iterator[dict[str, Any]]:
 @contextmanager
 def recording_as_before() -> Iterator[None]:
     """Chunks saved meanwhile hold one ``ItemRecorded`` event per item, as every chunk did before ``ItemsRecorded``
-    (this is that version's ``record_items``): a store written then holds such runs, and they must read, rebuild,
+    (as that version's ``record_items`` did): a store written then holds such runs, and they must read, rebuild,
     verify, replay and rescore as they did."""
 
-    def record_items(chunk: RunChunk, records: Any) -> None:
-        for record in records:
-            chunk.trigger_event(chunk.ItemRecorded, **{name: record[name] for name in ITEM_FIELDS})  # type: ignore[attr-defined]
+    def record(chunk: RunChunk, items: Any) -> None:
+        for item in items:
+            chunk.trigger_event(chunk.ItemRecorded, **{name: item[name] for name in ITEM_FIELDS})  # type: ignore[attr-defined]
 
-    original = RunChunk.record_items
-    RunChunk.record_items = record_items  # type: ignore[method-assign]
+    original = RunChunk.record
+    RunChunk.record = record  # type: ignore[method-assign]
     try:
         yield
     finally:
-        RunChunk.record_items = original  # type: ignore[method-assign]
+        RunChunk.record = original  # type: ignore[method-assign]
 
 
 def execute(services: Services, run_id: UUID, chunk_items: int = 500) -> str:
