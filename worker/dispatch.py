@@ -38,6 +38,7 @@ from agnt5_evals.domain.trace import total_tokens
 from agnt5_evals.sdk import Context
 from agnt5_evals.worker.items import Item, Items, ListItems, Positions
 from agnt5_evals.worker.scoring import ScorerRuntime, stack_of
+from agnt5_evals.worker.tuning import PERIOD, Tuner
 
 CHUNK_ITEMS = 500
 MAX_ITEM_BYTES = 768 * 1024  # one run item's record; PostgreSQL saves of a few MiB hang (psycopg pipeline)
@@ -117,7 +118,8 @@ class Dispatch:
     ``concurrency`` worker threads each take the next position, run the target (retrying transient errors with
     backoff), score the output and hand the finished item to this thread, which records chunks, times out items
     past their deadline (a replacement thread keeps the concurrency) and watches for a cancel. At most ``window``
-    items are in flight or waiting to be recorded. Dispatch never waits on recording.
+    items are in flight or waiting to be recorded. Dispatch never waits on recording. Only ``limit`` threads take
+    new items at once: ``concurrency`` until the tuner (``worker.tuning``) finds that fewer finish items as fast.
 
     ``shared``: other workers record other shards of the run at the same time (the worker pool), so a save that
     collides is normal: the run is read again and the save tried again at once.
@@ -153,6 +155,11 @@ class Dispatch:
         self.collisions = 0  # saves in a row that collided
         self.secrets = usable_secrets()  # what every record is scrubbed of: read again at each save, not per record
         self.last_flush = self.last_poll = time.monotonic()
+        self.tuner = Tuner(self.settings.concurrency)  # how many threads may take a new item (``worker.tuning``)
+        self.limit = self.tuner.limit
+        self.n_finished = 0  # items the item threads finished so far (under the lock)
+        # when the tuner last looked, the CPU used and the items finished then, and how many periods it looked at
+        self.tuned = (self.last_flush, time.process_time(), 0, 0)
 
     def drive(self) -> Run:
         self._feed()
@@ -163,6 +170,7 @@ class Dispatch:
                 self._feed()
                 self._collect()
                 self._expire(time.monotonic())
+                self._tune(time.monotonic())
                 self._flush()
                 self._poll_cancel()
             return self.run
@@ -186,6 +194,7 @@ class Dispatch:
                 if done.position in self.abandoned:
                     return None  # timed out meanwhile: its result is ignored, and a replacement thread took over
                 self.active.pop(done.position, None)
+                self.n_finished += 1
                 self.finished.put(record)  # unbounded: it never waits, so it may be put with the lock held
                 last = self.taken >= len(self.order) and not self.active
                 if last or self.finished.qsize() >= self.chunk_items:
@@ -193,7 +202,7 @@ class Dispatch:
             while not self.stopped and self.taken < len(self.order):
                 if self.taken >= self.fed:
                     self.wake.set()  # its item is not read yet: this thread (``_feed``) reads it
-                elif self.in_flight < self.window:
+                elif self.in_flight < self.window and len(self.active) < self.limit:
                     position = self.order[self.taken]
                     self.taken += 1
                     if self._recorded(position):
@@ -375,6 +384,25 @@ class Dispatch:
             return
         self.sizes[position] = size
         self.done[position] = record
+
+    def _tune(self, now: float) -> None:
+        """Every ``PERIOD`` while items are left to dispatch: tell the tuner the CPU this process used and the items
+        the threads finished, and apply the limit on item threads it answers (``worker.tuning``). The first period
+        is a warm-up (the target's import, the first items read): it is not judged."""
+        at, cpu, n, periods = self.tuned
+        if now - at < PERIOD:
+            return
+        with self.lock:
+            self.tuned = (now, time.process_time(), self.n_finished, periods + 1)
+            if self.taken >= len(self.order) or not periods:
+                return  # the last items are in flight (no thread takes another), or the warm-up
+            cores, rate = (self.tuned[1] - cpu) / (now - at), (self.n_finished - n) / (now - at)
+            before, self.limit = self.limit, self.tuner.step(cores, rate)
+            limit = self.limit
+            if limit > before:
+                self.lock.notify_all()  # threads waiting for the limit to rise take items again
+        if limit != before:
+            log(f"item threads: {before} -> {limit} may take items ({cores:.2f} cores of CPU, {rate:,.0f} items/s)")
 
     def _expire(self, now: float) -> None:
         with self.lock:
