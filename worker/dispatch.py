@@ -38,7 +38,7 @@ from agnt5_evals.domain.trace import total_tokens
 from agnt5_evals.sdk import Context
 from agnt5_evals.worker.items import Item, Items, ListItems, Positions
 from agnt5_evals.worker.scoring import ScorerRuntime, stack_of
-from agnt5_evals.worker.tuning import PERIOD, Tuner
+from agnt5_evals.worker.tuning import PERIOD, PERIOD_SAVES, Tuner
 
 CHUNK_ITEMS = 500
 MAX_ITEM_BYTES = 768 * 1024  # one run item's record; PostgreSQL saves of a few MiB hang (psycopg pipeline)
@@ -119,7 +119,7 @@ class Dispatch:
     backoff), score the output and hand the finished item to this thread, which records chunks, times out items
     past their deadline (a replacement thread keeps the concurrency) and watches for a cancel. At most ``window``
     items are in flight or waiting to be recorded. Dispatch never waits on recording. Only ``limit`` threads take
-    new items at once: ``concurrency`` until the tuner (``worker.tuning``) finds that fewer finish items as fast.
+    items: ``concurrency`` until the tuner (``worker.tuning``) finds that fewer finish them as fast.
 
     ``shared``: other workers record other shards of the run at the same time (the worker pool), so a save that
     collides is normal: the run is read again and the save tried again at once.
@@ -155,15 +155,18 @@ class Dispatch:
         self.collisions = 0  # saves in a row that collided
         self.secrets = usable_secrets()  # what every record is scrubbed of: read again at each save, not per record
         self.last_flush = self.last_poll = time.monotonic()
-        self.tuner = Tuner(self.settings.concurrency)  # how many threads may take a new item (``worker.tuning``)
-        self.limit = self.tuner.limit
-        self.n_finished = 0  # items the item threads finished so far (under the lock)
-        # when the tuner last looked, the CPU used and the items finished then, and how many periods it looked at
-        self.tuned = (self.last_flush, time.process_time(), 0, 0)
+        self.tuner = Tuner(self.settings.concurrency)
+        self.limit = self.tuner.limit  # how many item threads may take items (``worker.tuning``)
+        self.threads = 0  # item threads that take items: started, not ended, their item not abandoned
+        self.cpu = 0.0  # CPU seconds the item threads used, as each reported it with the item it handed over
+        self.saves = self.recorded = 0  # saves made by this dispatch, and the items they recorded
+        # when the tuner last looked; this dispatch's CPU seconds, finished items and saves then; the periods so far
+        self.tuned = (self.last_flush, 0.0, 0, 0, 0)
 
     def drive(self) -> Run:
         self._feed()
-        for _ in range(min(self.settings.concurrency, len(self.order))):
+        self.tuned = (time.monotonic(), time.thread_time(), 0, 0, 0)
+        for _ in range(min(self.limit, len(self.order))):
             self._spawn()
         try:
             while not self.lost and self.run.status == "running" and self.open:
@@ -182,27 +185,31 @@ class Dispatch:
     # -- worker threads -------------------------------------------------------------------------------
 
     def _spawn(self) -> None:
+        with self.lock:
+            self.threads += 1
         threading.Thread(target=self._work, name="item-worker", daemon=True).start()
 
-    def _next(self, done: Slot | None = None, record: dict[str, Any] | None = None) -> Slot | None:
+    def _next(self, done: Slot | None = None, record: dict[str, Any] | None = None, spent: float = 0.0) -> Slot | None:
         """Hand the finished item over (``done`` and its ``record``; dropped if it timed out meanwhile: a
-        replacement thread took over) and take the next position: its slot, made and registered as active. One hold
-        of the lock per item (a fast target's threads spent more time handing the lock to each other than working).
+        replacement thread took over) with the CPU seconds the thread ``spent`` since it last came here, and take the
+        next position: its slot, made and registered as active. One hold of the lock per item (a fast target's
+        threads spent more time handing the lock to each other than working). None: the thread ends (nothing left,
+        its item abandoned, or more threads than the limit allows).
         """
         with self.lock:
+            self.cpu += spent
             if done is not None and record is not None:
                 if done.position in self.abandoned:
-                    return None  # timed out meanwhile: its result is ignored, and a replacement thread took over
+                    return None  # timed out meanwhile (its thread no longer counts): a replacement took over
                 self.active.pop(done.position, None)
-                self.n_finished += 1
                 self.finished.put(record)  # unbounded: it never waits, so it may be put with the lock held
                 last = self.taken >= len(self.order) and not self.active
                 if last or self.finished.qsize() >= self.chunk_items:
                     self.wake.set()
-            while not self.stopped and self.taken < len(self.order):
+            while not self.stopped and self.taken < len(self.order) and self.threads <= self.limit:
                 if self.taken >= self.fed:
                     self.wake.set()  # its item is not read yet: this thread (``_feed``) reads it
-                elif self.in_flight < self.window and len(self.active) < self.limit:
+                elif self.in_flight < self.window:
                     position = self.order[self.taken]
                     self.taken += 1
                     if self._recorded(position):
@@ -212,6 +219,7 @@ class Dispatch:
                     self.active[position] = slot
                     return slot
                 self.lock.wait(0.1)
+            self.threads -= 1  # the limit fell below the threads (the tuner starts new ones if it rises), or the end
             return None
 
     def _feed(self) -> None:
@@ -246,9 +254,13 @@ class Dispatch:
                 self.lock.notify_all()
 
     def _work(self) -> None:
+        mark = time.thread_time()
         slot = self._next()
         while slot is not None:
-            slot = self._next(slot, self._record_of(slot))
+            record = self._record_of(slot)
+            now = time.thread_time()
+            slot = self._next(slot, record, now - mark)
+            mark = now
 
     def _record_of(self, slot: Slot) -> dict[str, Any]:
         """``_execute``'s record of the item. The target's and the scorers' errors are records already; what
@@ -386,23 +398,31 @@ class Dispatch:
         self.done[position] = record
 
     def _tune(self, now: float) -> None:
-        """Every ``PERIOD`` while items are left to dispatch: tell the tuner the CPU this process used and the items
-        the threads finished, and apply the limit on item threads it answers (``worker.tuning``). The first period
-        is a warm-up (the target's import, the first items read): it is not judged."""
-        at, cpu, n, periods = self.tuned
-        if now - at < PERIOD:
+        """Every ``PERIOD`` and ``PERIOD_SAVES`` saves while items are left to dispatch, tell the tuner the CPU this
+        dispatch's threads used (this thread's, and what the item threads reported; not the process's: a pool
+        worker runs several dispatches) and the items it recorded, and apply the limit it answers
+        (``worker.tuning``): threads past it end after their item, new ones start when it rises.
+
+        Items recorded, not finished: while the window of items in flight fills, threads finish items faster than
+        they can be saved, and that is not the run's pace. A period runs from just before a save to just before a
+        later one (this is called right before ``_flush``), so it holds whole saves. Periods that began before the
+        first save are a warm-up, not judged."""
+        at, cpu, recorded, periods, saves = self.tuned
+        if now - at < PERIOD or self.saves - saves < PERIOD_SAVES:
             return
         with self.lock:
-            self.tuned = (now, time.process_time(), self.n_finished, periods + 1)
-            if self.taken >= len(self.order) or not periods:
+            used = self.cpu + time.thread_time()
+            self.tuned = (now, used, self.recorded, periods + 1, self.saves)
+            if self.taken >= len(self.order) or not saves:
                 return  # the last items are in flight (no thread takes another), or the warm-up
-            cores, rate = (self.tuned[1] - cpu) / (now - at), (self.n_finished - n) / (now - at)
-            before, self.limit = self.limit, self.tuner.step(cores, rate)
-            limit = self.limit
-            if limit > before:
-                self.lock.notify_all()  # threads waiting for the limit to rise take items again
-        if limit != before:
-            log(f"item threads: {before} -> {limit} may take items ({cores:.2f} cores of CPU, {rate:,.0f} items/s)")
+            cores, n = (used - cpu) / (now - at), self.recorded - recorded
+            rate = n / (now - at)
+            before, self.limit = self.limit, self.tuner.step(cores, n)
+            start = max(0, self.limit - self.threads)
+        for _ in range(start):
+            self._spawn()
+        if self.limit != before:
+            log(f"item threads: {before} -> {self.limit} take items ({cores:.2f} cores of CPU, {rate:,.0f} items/s)")
 
     def _expire(self, now: float) -> None:
         with self.lock:
@@ -410,6 +430,7 @@ class Dispatch:
             for slot in late:
                 self.abandoned.add(slot.position)
                 del self.active[slot.position]
+                self.threads -= 1  # its thread stays in the call: it no longer counts
         for slot in late:  # the call keeps its thread; a new thread keeps the concurrency
             error = f"TimeoutError: no result within {self.settings.timeout_s} s"
             self._finished(self._result(slot, None, error))
@@ -458,6 +479,7 @@ class Dispatch:
             self._collided()
             return
         self.collisions = 0
+        self.saves, self.recorded = self.saves + 1, self.recorded + n
         completed = set()
         for start, end in pieces:
             for position in range(start, end):

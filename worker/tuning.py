@@ -1,59 +1,74 @@
-"""How many of a run's item threads may run at once: ``concurrency`` at most, fewer when fewer finish items as fast.
+"""How many of a run's item threads take items: ``concurrency`` at most, fewer when fewer keep the worker as busy.
 
 A target that waits (an HTTP call, a model, a sleep) needs every thread the run allows. A target that computes in
 Python does not: the item threads take turns holding the interpreter's lock, and each extra thread only adds
-hand-overs (with eight threads, a fast target's 10,000-item run took about a third longer than with one, measured
-in ``docs/benchmarks.md``). So every ``PERIOD`` the dispatch reports how much CPU the worker used and how many items
-finished; :class:`Tuner` answers with the number of threads that may take a new item:
+hand-overs (a fast target's 10,000-item run is measured in ``docs/benchmarks.md``). The worker is then saturated:
+its threads use about one core, the interpreter's lock's worth, and fewer threads would do the same work with fewer
+hand-overs. So every period (``PERIOD`` seconds holding ``PERIOD_SAVES`` saves) the dispatch reports the CPU its
+threads used and the items it recorded, and :class:`Tuner` answers with the number of threads that may take items:
 
-- the worker's CPU is not saturated (below ``IDLE`` of a core): threads are not what limits the run, so the limit
-  doubles back towards ``concurrency`` (it starts there);
-- it is saturated (``BUSY`` to ``MULTICORE`` cores: one interpreter's worth) and the last halving did not cost
-  throughput: halve the limit again and remember what the run did before;
-- a halving that lost more than ``LOSS`` of the items per second is undone, and the limit never goes below that
-  again in this run (so a target that both waits and computes keeps the threads that pay for themselves);
-- more than ``MULTICORE`` cores busy: the target runs outside the interpreter's lock (a C extension), so threads
-  run in parallel; nothing changes.
+- a period that recorded too few items to judge (``MIN_ITEMS``, or two per thread) changes nothing, and neither
+  does the period right after a change: the threads past a lowered limit are still finishing their items;
+- saturated (``BUSY`` to ``MULTICORE`` cores): halve the limit;
+- a halving after which the threads are no longer saturated (below ``BUSY``) cost work: they now wait on their
+  targets where more threads kept the worker busy. It is undone, and the limit never goes that low again in this
+  dispatch (so a target that both waits and computes keeps the threads that pay for themselves);
+- below ``IDLE`` of a core the threads wait on their targets: the limit doubles back towards ``concurrency``
+  (where it starts);
+- in between, or above ``MULTICORE`` (the target runs outside the interpreter's lock, in parallel): it stays.
 
-The limit only ever lowers how many threads take *new* items: a thread past the limit finishes its item and waits.
+The CPU is the judge, not the items per second: a run's pace drifts as its tables grow (a fast target's items/s
+fell by a third from the first second of a 10,000-item run to the last with a fixed number of threads), which
+would blame each halving for the drift.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-PERIOD = 0.25  # seconds between two looks (each needs enough items finished to compare)
-IDLE = 0.5  # below this many cores of CPU, the worker is waiting on its targets: allow more threads
-BUSY = 0.8  # from this many, the worker is saturated: fewer threads may do as well
+PERIOD = 0.1  # seconds in a period, at least
+PERIOD_SAVES = 2  # saves in a period, at least: a period holds whole saves, more than one
+MIN_ITEMS = 20  # a period that recorded fewer items is not judged (nor one with fewer than two per thread)
+IDLE = 0.5  # below this many cores of CPU, the threads wait on their targets: allow more of them
+BUSY = 0.8  # from this many, the threads are saturated: fewer would do as much
 MULTICORE = 1.3  # above this many, the threads run in parallel (outside the interpreter's lock): leave them
-LOSS = 0.1  # a halving that lost more than this share of the items per second is undone
 
 
 @dataclass
 class Tuner:
-    """The limit on item threads taking new items, from what the worker did in each period (``step``)."""
+    """The limit on item threads taking items, from what the threads did in each period (``step``)."""
 
     concurrency: int
     limit: int = 0
-    floor: int = 1  # the lowest limit allowed: raised to a limit whose halving cost throughput
-    before: tuple[int, float] | None = None  # the limit and its items/s just before the last halving
+    floor: int = 1  # the lowest limit allowed: raised to a limit whose halving left the threads waiting
+    halved_from: int = 0  # the limit before the last change, when it was a halving not yet judged
+    settling: bool = False  # the limit just changed: the next period shows the change under way, not its effect
 
     def __post_init__(self) -> None:
         self.concurrency = max(1, self.concurrency)
-        self.limit = self.limit or self.concurrency
+        self.limit = min(self.concurrency, self.limit) if self.limit > 0 else self.concurrency
 
-    def step(self, cores: float, rate: float) -> int:
-        """The next limit, given the CPU the worker used (in cores) and the items it finished per second during
-        the last period at the current limit."""
-        if self.before is not None:  # the last step halved the limit: judge it first, whatever the CPU now
-            limit, was = self.before
-            self.before = None
-            if rate < was * (1 - LOSS):
-                self.limit = self.floor = limit  # the halving cost items per second: undo it, for good
-                return self.limit
+    def step(self, cores: float, items: int) -> int:
+        """The next limit, given the CPU the threads used (in cores) during the last period at the current limit
+        and the items recorded in it."""
+        if items < max(MIN_ITEMS, 2 * self.limit):
+            return self.limit  # too few to judge anything by
+        if self.settling:
+            self.settling = False
+            return self.limit
+        if self.halved_from:  # the last change halved the limit: judge it first
+            limit, self.halved_from = self.halved_from, 0
+            if cores < BUSY:
+                self.floor = limit
+                return self._set(limit)  # the threads wait now where more kept the worker busy: undone, for good
         if cores < IDLE:
-            self.limit = min(self.concurrency, self.limit * 2)
-        elif BUSY <= cores <= MULTICORE and self.limit // 2 >= self.floor:
-            self.before = (self.limit, rate)
-            self.limit //= 2
+            return self._set(min(self.concurrency, self.limit * 2))
+        if BUSY <= cores <= MULTICORE and self.limit // 2 >= self.floor:
+            self.halved_from = self.limit
+            return self._set(self.limit // 2)
         return self.limit
+
+    def _set(self, limit: int) -> int:
+        self.settling = limit != self.limit
+        self.limit = limit
+        return limit

@@ -1,44 +1,63 @@
-"""The limit on a run's item threads (``worker.tuning.Tuner``): fewer threads when the worker is saturated and
-fewer finish items as fast, back to ``concurrency`` when it waits on its targets, and never a halving that cost
-items per second twice."""
+"""The limit on a run's item threads (``worker.tuning.Tuner``): halved while the threads are saturated, a halving
+that left them waiting undone for good, back to ``concurrency`` when they wait on their targets, and nothing judged
+on a period with too few items or on the one right after a change."""
 
 from __future__ import annotations
 
-from agnt5_evals.worker.tuning import BUSY, IDLE, LOSS, MULTICORE, Tuner
+from agnt5_evals.worker.tuning import BUSY, IDLE, MIN_ITEMS, MULTICORE, Tuner
 
 SATURATED = (BUSY + MULTICORE) / 2  # one interpreter's worth of CPU
+BETWEEN = (IDLE + BUSY) / 2
 WAITING = IDLE / 2
+MANY = 1_000  # items recorded in a period: enough to judge
 
 
-def test_it_starts_at_the_runs_concurrency_and_a_saturated_worker_halves_it_while_the_rate_holds():
+def steps(tuner: Tuner, cores: float, n: int, items: int = MANY) -> list[int]:
+    return [tuner.step(cores, items) for _ in range(n)]
+
+
+def test_it_starts_at_the_concurrency_and_saturated_threads_halve_it_down_to_one():
     tuner = Tuner(8)
     assert tuner.limit == 8
-    assert [tuner.step(SATURATED, 7_000) for _ in range(5)] == [4, 2, 1, 1, 1]
+    # each halving, then a period of settling (not judged), then the judged period that halves again
+    assert steps(tuner, SATURATED, 8) == [4, 4, 2, 2, 1, 1, 1, 1]
+    assert tuner.floor == 1
 
 
-def test_a_halving_that_cost_items_per_second_is_undone_and_not_tried_again():
+def test_a_halving_that_left_the_threads_waiting_is_undone_and_not_tried_again():
     tuner = Tuner(32)
-    assert tuner.step(SATURATED, 6_000) == 16
-    assert tuner.step(SATURATED, 6_000 * (1 - LOSS) + 1) == 8  # within the loss allowed: halved again
-    assert tuner.step(0.6, 3_300) == 16  # half the rate: undone, whatever the CPU says now
+    assert steps(tuner, SATURATED, 3) == [16, 16, 8]  # halved, settled, still saturated at 16: halved again
+    assert tuner.step(SATURATED, MANY) == 8  # settling: the threads past the limit finish their items
+    assert tuner.step(BETWEEN, MANY) == 16  # no longer saturated at 8: undone
     assert tuner.floor == 16
-    assert [tuner.step(SATURATED, 5_000) for _ in range(3)] == [16, 16, 16]  # never below the floor again
+    assert steps(tuner, SATURATED, 4) == [16, 16, 16, 16]  # never below the floor again
+    assert steps(tuner, WAITING, 3) == [32, 32, 32]  # waiting: back up to the concurrency
 
 
-def test_a_worker_that_waits_on_its_targets_gets_its_threads_back_up_to_the_concurrency():
+def test_threads_that_wait_on_their_targets_get_back_up_to_the_concurrency():
     tuner = Tuner(32, limit=2)
-    assert [tuner.step(WAITING, 1_500) for _ in range(6)] == [4, 8, 16, 32, 32, 32]
+    assert steps(tuner, WAITING, 8) == [4, 4, 8, 8, 16, 16, 32, 32]
+
+
+def test_a_period_with_too_few_items_changes_nothing_and_judges_nothing():
+    tuner = Tuner(8)
+    assert steps(tuner, SATURATED, 3, items=0) == [8, 8, 8]  # nothing recorded: no halving on nothing
+    assert tuner.step(SATURATED, MIN_ITEMS - 1) == 8
+    assert tuner.step(SATURATED, 2 * 8 - 1) == 8  # fewer than two per thread
+    assert tuner.step(SATURATED, max(MIN_ITEMS, 2 * 8)) == 4
+    assert steps(tuner, BETWEEN, 3, items=2) == [4, 4, 4]  # the halving waits for periods it can be judged by
+    assert tuner.halved_from == 8 and tuner.settling
+    assert steps(tuner, BETWEEN, 2) == [4, 8]  # settled, then judged: the threads wait at 4, so back to 8
 
 
 def test_between_idle_and_busy_or_on_many_cores_the_limit_stays():
     tuner = Tuner(8)
-    assert tuner.step((IDLE + BUSY) / 2, 5_000) == 8
-    assert tuner.step(MULTICORE + 0.5, 5_000) == 8  # the target runs outside the interpreter's lock: in parallel
-    tuner = Tuner(8, limit=2)
-    assert tuner.step((IDLE + BUSY) / 2, 5_000) == 2
+    assert tuner.step(BETWEEN, MANY) == 8
+    assert tuner.step(MULTICORE + 0.5, MANY) == 8  # the target runs outside the interpreter's lock: in parallel
+    assert Tuner(8, limit=2).step(BETWEEN, MANY) == 2
 
 
-def test_a_limit_of_one_thread_stays_one():
-    tuner = Tuner(1)
-    assert [tuner.step(SATURATED, 9_000) for _ in range(3)] == [1, 1, 1]
+def test_the_limit_is_between_one_and_the_concurrency():
+    assert steps(Tuner(1), SATURATED, 3) == [1, 1, 1]
     assert Tuner(0).limit == 1
+    assert Tuner(8, limit=16).limit == 8
