@@ -417,7 +417,7 @@ class Dispatch:
                 return  # the last items are in flight (no thread takes another), or the warm-up
             cores, n = (used - cpu) / (now - at), self.recorded - recorded
             rate = n / (now - at)
-            before, self.limit = self.limit, self.tuner.step(cores, n)
+            before, self.limit = self.limit, self.tuner.step(cores, rate, n)
             start = max(0, self.limit - self.threads)
         for _ in range(start):
             self._spawn()

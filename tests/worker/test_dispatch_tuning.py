@@ -65,7 +65,7 @@ def test_only_the_limits_threads_take_items(services, world):
     target = Calls(pause=0.002)
     dispatch, scoring = _dispatch(services, world, 120, target, concurrency=8)
     dispatch.limit = 1
-    dispatch.tuner.step = lambda cores, items: 1  # type: ignore[method-assign]
+    dispatch.tuner.step = lambda cores, rate, items: 1  # type: ignore[method-assign]
     run = _drive(dispatch, scoring)
     assert run.status == "completed" and run.n_items == 120
     assert target.calls == 120 and target.most == 1
@@ -80,7 +80,7 @@ def test_a_rising_limit_starts_threads_that_take_items(services, world, monkeypa
     dispatch.limit = 1  # one thread starts
     rose: list[int] = []
 
-    def step(cores: float, items: int) -> int:
+    def step(cores: float, rate: float, items: int) -> int:
         rose.append(target.calls)
         return 4
 
@@ -112,7 +112,7 @@ def test_a_falling_limit_ends_the_threads_past_it(services, world, monkeypatch):
     target = AfterFall()
     dispatch, scoring = _dispatch(services, world, 400, target, concurrency=8)
 
-    def step(cores: float, items: int) -> int:
+    def step(cores: float, rate: float, items: int) -> int:
         with target.cond:
             target.fell = True
         return 2
@@ -136,8 +136,8 @@ def test_the_tuner_hears_this_dispatchs_cpu_not_a_busy_neighbours(services, worl
     told: list[tuple[float, int, int]] = []
     step = dispatch.tuner.step
 
-    def telling(cores: float, items: int) -> int:
-        told.append((cores, dispatch.tuned[3], step(cores, items)))
+    def telling(cores: float, rate: float, items: int) -> int:
+        told.append((cores, dispatch.tuned[3], step(cores, rate, items)))
         return told[-1][2]
 
     dispatch.tuner.step = telling  # type: ignore[method-assign]
