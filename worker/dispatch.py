@@ -406,10 +406,10 @@ class Dispatch:
         Items recorded, not finished: while the window of items in flight fills, threads finish items faster than
         they can be saved, and that is not the run's pace. A period runs from just before a save to just before a
         later one (this is called right before ``_flush``), so it holds whole saves. Periods that began before the
-        first save are a warm-up, not judged."""
+        first save are a warm-up, not judged; a period lasts until it holds enough items to be judged."""
         at, cpu, recorded, periods, saves = self.tuned
-        if now - at < PERIOD or self.saves - saves < PERIOD_SAVES:
-            return
+        if now - at < PERIOD or self.saves - saves < PERIOD_SAVES or not self.tuner.enough(self.recorded - recorded):
+            return  # the period goes on until it holds enough items to judge, however long that takes
         with self.lock:
             used = self.cpu + time.thread_time()
             self.tuned = (now, used, self.recorded, periods + 1, self.saves)

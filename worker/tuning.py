@@ -7,8 +7,9 @@ its threads use about one core, the interpreter's lock's worth, and fewer thread
 hand-overs. So every period (``PERIOD`` seconds holding ``PERIOD_SAVES`` saves) the dispatch reports the CPU its
 threads used and the items it recorded, and :class:`Tuner` answers with the number of threads that may take items:
 
-- a period that recorded too few items to judge (``MIN_ITEMS``, or two per thread) changes nothing, and neither
-  does the period right after a change: the threads past a lowered limit are still finishing their items;
+- a period that recorded too few items to judge (``MIN_ITEMS``, or two per thread: ``enough``) is not over: the
+  dispatch lets it run on until it has them (so a target that slows down after a halving still gets its threads
+  back). The period right after a change is not judged: the threads past a lowered limit are still finishing;
 - saturated (``BUSY`` to ``MULTICORE`` cores): halve the limit;
 - a halving is judged on the next period: if the threads are no longer saturated (below ``BUSY``), or fewer items
   were recorded per second than before it, it cost work (the threads now wait on their targets where more kept the
@@ -53,11 +54,15 @@ class Tuner:
         self.concurrency = max(1, self.concurrency)
         self.limit = min(self.concurrency, self.limit) if self.limit > 0 else self.concurrency
 
+    def enough(self, items: int) -> bool:
+        """Whether a period that recorded this many items can be judged."""
+        return items >= max(MIN_ITEMS, 2 * self.limit)
+
     def step(self, cores: float, rate: float, items: int) -> int:
         """The next limit, given the CPU the threads used (in cores) during the last period at the current limit,
         the items recorded per second and how many."""
-        if items < max(MIN_ITEMS, 2 * self.limit):
-            return self.limit  # too few to judge anything by
+        if not self.enough(items):
+            return self.limit  # too few to judge anything by (the dispatch waits for enough)
         if self.settling:
             self.settling = False
             return self.limit

@@ -41,14 +41,14 @@ def test_threads_that_wait_on_their_targets_get_back_up_to_the_concurrency():
 
 
 def test_a_period_with_too_few_items_changes_nothing_and_judges_nothing():
-    tuner = Tuner(8)
-    assert steps(tuner, SATURATED, 3, items=0) == [8, 8, 8]  # nothing recorded: no halving on nothing
-    assert tuner.step(SATURATED, RATE, MIN_ITEMS - 1) == 8
-    assert tuner.step(SATURATED, RATE, 2 * 8 - 1) == 8  # fewer than two per thread
-    assert tuner.step(SATURATED, RATE, max(MIN_ITEMS, 2 * 8)) == 4
-    assert steps(tuner, BETWEEN, 3, items=2) == [4, 4, 4]  # the halving waits for periods it can be judged by
-    assert tuner.halved == (8, RATE) and tuner.settling
-    assert steps(tuner, BETWEEN, 2) == [4, 8]  # settled, then judged: the threads wait at 4, so back to 8
+    tuner = Tuner(16)
+    assert steps(tuner, SATURATED, 3, items=0) == [16, 16, 16]  # nothing recorded: no halving on nothing
+    assert not tuner.enough(0) and not tuner.enough(MIN_ITEMS - 1)
+    assert tuner.step(SATURATED, RATE, 2 * 16 - 1) == 16  # fewer than two per thread (and more than MIN_ITEMS)
+    assert tuner.enough(2 * 16) and tuner.step(SATURATED, RATE, 2 * 16) == 8
+    assert steps(tuner, BETWEEN, 3, items=2) == [8, 8, 8]  # the halving waits for periods it can be judged by
+    assert tuner.halved == (16, RATE) and tuner.settling
+    assert steps(tuner, BETWEEN, 2) == [8, 16]  # settled, then judged: the threads wait at 8, so back to 16
 
 
 def test_between_idle_and_busy_or_on_many_cores_the_limit_stays():

@@ -13,7 +13,7 @@ from agnt5_evals.worker import dispatch as dispatch_module
 from agnt5_evals.worker.dispatch import Dispatch
 from agnt5_evals.worker.items import VersionItems
 from agnt5_evals.worker.scoring import ScorerRuntime
-from agnt5_evals.worker.tuning import IDLE
+from agnt5_evals.worker.tuning import IDLE, Tuner
 from tests.support import definition
 from tests.worker.test_items import big_version
 
@@ -159,3 +159,38 @@ def test_the_tuner_hears_this_dispatchs_cpu_not_a_busy_neighbours(services, worl
     assert all(cores < IDLE for cores, _, _ in told), told
     assert all(limit == 4 for _, _, limit in told), told
     assert min(period for _, period, _ in told) >= 2, told  # the first period (the warm-up) is not judged
+
+
+def test_a_limit_lowered_before_the_target_slowed_down_comes_back_up(services, world):
+    """Periods of a slow target hold few items: a period lasts until it has enough to be judged, so threads that now
+    wait on their target get their threads back (else the limit stayed where a fast phase left it)."""
+    target = Calls(pause=0.05)
+    dispatch, scoring = _dispatch(services, world, 120, target, concurrency=4)
+    dispatch.tuner = Tuner(4, limit=1)  # as a CPU-bound phase of the run left it
+    dispatch.limit = 1
+    run = _drive(dispatch, scoring)
+    assert run.status == "completed" and run.n_items == 120
+    assert target.most > 1 and dispatch.tuner.limit > 1, (target.most, dispatch.tuner.limit)
+
+
+def test_items_that_time_out_keep_the_run_going_within_the_limit(services, world):
+    """A timed-out item's thread no longer counts and a replacement takes the next item, at concurrency 1 too."""
+    release = threading.Event()
+
+    def target(ctx: Any, data: Any) -> Any:
+        if data["n"] in (0, 1):
+            release.wait(DEADLINE)  # outlives the run's timeout
+        return data
+
+    version = big_version(services, 6)
+    spec = definition(version.dataset_id, version.id, world["good"], "exact_match", concurrency=1, timeout_s=0.5)
+    exp = services.app.create_experiment("tuning-timeouts", "", spec)
+    run = services.app.get(Run, services.app.start_run(exp.id).id, "run")
+    scoring = ScorerRuntime(lambda _: None, lambda _: None)
+    dispatch = Dispatch(services.app, scoring, run, target, VersionItems.of(services.app, version), chunk_items=50)
+    try:
+        run = _drive(dispatch, scoring)
+    finally:
+        release.set()
+    assert run.status == "completed" and run.n_items == 6
+    assert dispatch.threads <= 1
