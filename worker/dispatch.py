@@ -160,7 +160,7 @@ class Dispatch:
         self.threads = 0  # item threads that take items: started, not ended, their item not abandoned
         self.cpu = 0.0  # CPU seconds the item threads used, as each reported it with the item it handed over
         self.saves = self.recorded = 0  # saves made by this dispatch, and the items they recorded
-        # when the tuner last looked; this dispatch's CPU seconds, finished items and saves then; the periods so far
+        # when the tuner last looked; this dispatch's CPU seconds, items recorded and saves then; the periods so far
         self.tuned = (self.last_flush, 0.0, 0, 0, 0)
 
     def drive(self) -> Run:
